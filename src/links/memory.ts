@@ -1,0 +1,220 @@
+/**
+ * The in-memory network: a hub that carries IP packets between two or more
+ * stacks with configurable one-way delay, jitter, bandwidth, loss,
+ * duplication, reordering and bit corruption, all drawn from a seeded RNG.
+ * Under a virtual clock the same seed gives the same trace.
+ *
+ * Pure: no node: imports; packets in flight wait in an EventQueue that the
+ * owner (sim/network.ts) drains.
+ */
+import type { Link } from '../stack/link.ts';
+import type { ChecksumCaps } from '../wire/types.ts';
+import { CHECKSUM_FULL, CHECKSUM_OFFLOAD } from '../wire/types.ts';
+import type { Clock, Duration, Instant } from '../sim/time.ts';
+import type { EventQueue } from '../sim/event-queue.ts';
+import { Rng } from '../sim/rng.ts';
+import { SynackError } from '../errors.ts';
+
+export interface Impairments {
+  /** One-way propagation delay, µs. */
+  delayUs: Duration;
+  /** Extra uniformly random delay in [0, jitterUs], µs (may reorder). */
+  jitterUs: Duration;
+  /** Bottleneck bandwidth in bits per second (0 = unlimited). */
+  bandwidthBps: number;
+  /** Probability that a packet is lost. */
+  loss: number;
+  /** Probability that a packet is delivered twice. */
+  duplicate: number;
+  /** Probability that a packet is held back by `reorderDelayUs` (so later ones overtake it). */
+  reorder: number;
+  reorderDelayUs: Duration;
+  /** Probability that one random bit of a packet is flipped. */
+  corrupt: number;
+  /** Packets queued at the bottleneck beyond which new ones are dropped (0 = unbounded). */
+  queueLimit: number;
+}
+
+export const NO_IMPAIRMENTS: Readonly<Impairments> = Object.freeze({
+  delayUs: 0,
+  jitterUs: 0,
+  bandwidthBps: 0,
+  loss: 0,
+  duplicate: 0,
+  reorder: 0,
+  reorderDelayUs: 0,
+  corrupt: 0,
+  queueLimit: 0,
+});
+
+export interface MemoryHubOptions {
+  mtu?: number;
+  seed?: number;
+  impair?: Partial<Impairments>;
+  /**
+   * Skip checksums (like Linux loopback). Defaults to true when the hub
+   * cannot corrupt packets, false otherwise.
+   */
+  checksumOffload?: boolean;
+}
+
+export interface HubStats {
+  sent: number;
+  delivered: number;
+  lost: number;
+  duplicated: number;
+  reordered: number;
+  corrupted: number;
+  queueDrops: number;
+  unroutable: number;
+  bytes: number;
+}
+
+/** One attachment point of a hub: a Link for one stack interface. */
+export class MemoryPort implements Link {
+  onReceive: ((packet: Uint8Array) => void) | null = null;
+  /** Addresses this port receives for (set with `claim`). */
+  readonly addrs = new Set<number>();
+  /** Per-direction bottleneck: when the transmitter is next free. */
+  busyUntil: Instant = 0;
+  queued = 0;
+
+  constructor(
+    private readonly hub: MemoryHub,
+    readonly mtu: number,
+    readonly checksum: ChecksumCaps,
+  ) {}
+
+  /** Receive packets addressed to `addr` on this port. */
+  claim(addr: number): this {
+    this.addrs.add(addr >>> 0);
+    return this;
+  }
+
+  transmit(packet: Uint8Array): void {
+    this.hub.carry(this, packet);
+  }
+}
+
+export class MemoryHub {
+  readonly ports: MemoryPort[] = [];
+  readonly stats: HubStats = { sent: 0, delivered: 0, lost: 0, duplicated: 0, reordered: 0, corrupted: 0, queueDrops: 0, unroutable: 0, bytes: 0 };
+  impair: Impairments;
+  readonly mtu: number;
+  private readonly rng: Rng;
+  private readonly caps: ChecksumCaps;
+  /** Optional tap: every packet as it leaves a port (before impairment). */
+  tap: ((from: MemoryPort, packet: Uint8Array) => void) | null = null;
+  /** Drop the next N packets (for "drop the next segment" controls). */
+  dropNext = 0;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly queue: EventQueue,
+    opts: MemoryHubOptions = {},
+  ) {
+    this.mtu = opts.mtu ?? 1500;
+    if (!(this.mtu >= 68 && this.mtu <= 65535)) throw new SynackError('ERR_SYNACK_INVALID_ARG', 'mtu must be 68..65535');
+    this.rng = new Rng(opts.seed ?? 1);
+    this.impair = { ...NO_IMPAIRMENTS, ...opts.impair };
+    validateImpairments(this.impair);
+    const offload = opts.checksumOffload ?? this.impair.corrupt === 0;
+    this.caps = offload ? CHECKSUM_OFFLOAD : CHECKSUM_FULL;
+  }
+
+  /** A new port; `addr` (optional) is claimed for it. */
+  attach(addr?: number): MemoryPort {
+    const p = new MemoryPort(this, this.mtu, this.caps);
+    if (addr !== undefined) p.claim(addr);
+    this.ports.push(p);
+    return p;
+  }
+
+  setImpairments(patch: Partial<Impairments>): void {
+    const next = { ...this.impair, ...patch };
+    validateImpairments(next);
+    this.impair = next;
+  }
+
+  carry(from: MemoryPort, packet: Uint8Array): void {
+    this.stats.sent++;
+    this.tap?.(from, packet);
+    if (packet.length > this.mtu) {
+      this.stats.lost++;
+      return;
+    }
+    const dst = packet.length >= 20 ? ((packet[16]! << 24) | (packet[17]! << 16) | (packet[18]! << 8) | packet[19]!) >>> 0 : 0;
+    let to: MemoryPort | null = null;
+    for (const p of this.ports) {
+      if (p !== from && p.addrs.has(dst)) {
+        to = p;
+        break;
+      }
+    }
+    if (!to) {
+      this.stats.unroutable++;
+      return;
+    }
+    if (this.dropNext > 0) {
+      this.dropNext--;
+      this.stats.lost++;
+      return;
+    }
+    const im = this.impair;
+    const rng = this.rng;
+    if (rng.chance(im.loss)) {
+      this.stats.lost++;
+      return;
+    }
+    const now = this.clock.now();
+    // Serialization at the bottleneck of this direction (the sending port).
+    let departAt = now;
+    if (im.bandwidthBps > 0) {
+      if (im.queueLimit > 0 && from.queued >= im.queueLimit) {
+        this.stats.queueDrops++;
+        return;
+      }
+      const txTime = (packet.length * 8 * 1_000_000) / im.bandwidthBps;
+      departAt = Math.max(now, from.busyUntil) + txTime;
+      from.busyUntil = departAt;
+      from.queued++;
+      this.queue.at(departAt, () => {
+        from.queued--;
+      });
+    }
+    const copies = rng.chance(im.duplicate) ? 2 : 1;
+    if (copies === 2) this.stats.duplicated++;
+    for (let i = 0; i < copies; i++) {
+      let at = departAt + im.delayUs;
+      if (im.jitterUs > 0) at += rng.int(0, im.jitterUs);
+      if (rng.chance(im.reorder)) {
+        at += im.reorderDelayUs;
+        this.stats.reordered++;
+      }
+      let bytes = i === 0 ? packet : packet.slice();
+      if (rng.chance(im.corrupt)) {
+        if (bytes === packet) bytes = packet.slice();
+        const bit = rng.int(0, bytes.length * 8 - 1);
+        bytes[bit >> 3]! ^= 1 << (bit & 7);
+        this.stats.corrupted++;
+      }
+      const dest = to;
+      this.queue.at(Math.round(at), () => {
+        this.stats.delivered++;
+        this.stats.bytes += bytes.length;
+        dest.onReceive?.(bytes);
+      });
+    }
+  }
+}
+
+function validateImpairments(im: Impairments): void {
+  for (const k of ['loss', 'duplicate', 'reorder', 'corrupt'] as const) {
+    const v = im[k];
+    if (!(v >= 0 && v <= 1)) throw new SynackError('ERR_SYNACK_INVALID_ARG', `impairment ${k} must be a probability in [0, 1], got ${String(v)}`);
+  }
+  for (const k of ['delayUs', 'jitterUs', 'bandwidthBps', 'reorderDelayUs', 'queueLimit'] as const) {
+    const v = im[k];
+    if (!(v >= 0 && Number.isFinite(v))) throw new SynackError('ERR_SYNACK_INVALID_ARG', `impairment ${k} must be a non-negative number, got ${String(v)}`);
+  }
+}

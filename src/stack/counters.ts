@@ -1,0 +1,58 @@
+/**
+ * Counters the user can read: packets and segments in and out,
+ * retransmissions, resets, and drops by reason.
+ */
+import type { DropReason } from '../wire/types.ts';
+
+export class Counters {
+  packetsIn = 0;
+  packetsOut = 0;
+  segmentsIn = 0;
+  segmentsOut = 0;
+  retransmits = 0;
+  resetsSent = 0;
+  resetsReceived = 0;
+  activeOpens = 0;
+  passiveOpens = 0;
+  established = 0;
+  challengeAcks = 0;
+  icmpIn = 0;
+  icmpEchoReplies = 0;
+  /** Drops by reason. */
+  readonly drops: Partial<Record<DropReason, number>> = {};
+
+  drop(reason: DropReason): void {
+    this.drops[reason] = (this.drops[reason] ?? 0) + 1;
+  }
+
+  /** Checksum failures at any layer. */
+  get checksumErrors(): number {
+    return (this.drops['ipv4-bad-checksum'] ?? 0) + (this.drops['tcp-bad-checksum'] ?? 0) + (this.drops['icmp-bad-checksum'] ?? 0);
+  }
+
+  get totalDrops(): number {
+    let n = 0;
+    for (const v of Object.values(this.drops)) n += v ?? 0;
+    return n;
+  }
+
+  snapshot(): Record<string, number | Record<string, number>> {
+    return {
+      packetsIn: this.packetsIn,
+      packetsOut: this.packetsOut,
+      segmentsIn: this.segmentsIn,
+      segmentsOut: this.segmentsOut,
+      retransmits: this.retransmits,
+      resetsSent: this.resetsSent,
+      resetsReceived: this.resetsReceived,
+      activeOpens: this.activeOpens,
+      passiveOpens: this.passiveOpens,
+      established: this.established,
+      challengeAcks: this.challengeAcks,
+      icmpIn: this.icmpIn,
+      icmpEchoReplies: this.icmpEchoReplies,
+      checksumErrors: this.checksumErrors,
+      drops: { ...this.drops } as Record<string, number>,
+    };
+  }
+}

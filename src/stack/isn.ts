@@ -1,0 +1,56 @@
+/**
+ * Initial sequence numbers per RFC 6528 §3:
+ *
+ *   ISN = M + F(localip, localport, remoteip, remoteport, secretkey)
+ *
+ * "where M is the 4 microsecond timer ... and F() is a pseudorandom function
+ * (PRF) of the connection-id". F is HalfSipHash-2-4 keyed with a 64-bit
+ * secret that the stack receives at construction (from crypto in Node, from
+ * a seed in tests): never Math.random.
+ */
+import type { Instant } from '../sim/time.ts';
+
+export class IsnGenerator {
+  constructor(private readonly k0: number, private readonly k1: number) {}
+
+  isn(localAddr: number, localPort: number, remoteAddr: number, remotePort: number, now: Instant): number {
+    const f = halfSipHash24(this.k0, this.k1, localAddr >>> 0, remoteAddr >>> 0, ((localPort & 0xffff) << 16 | (remotePort & 0xffff)) >>> 0);
+    const m = Math.floor(now / 4) % 4294967296;
+    return (m + f) >>> 0;
+  }
+}
+
+function rotl(x: number, b: number): number {
+  return ((x << b) | (x >>> (32 - b))) >>> 0;
+}
+
+/** HalfSipHash-2-4 (Aumasson & Bernstein) of three 32-bit words, 32-bit output. */
+export function halfSipHash24(k0: number, k1: number, w0: number, w1: number, w2: number): number {
+  let v0 = k0 >>> 0;
+  let v1 = k1 >>> 0;
+  let v2 = (0x6c796765 ^ k0) >>> 0;
+  let v3 = (0x74656462 ^ k1) >>> 0;
+  const round = (): void => {
+    v0 = (v0 + v1) >>> 0; v1 = rotl(v1, 5); v1 = (v1 ^ v0) >>> 0; v0 = rotl(v0, 16);
+    v2 = (v2 + v3) >>> 0; v3 = rotl(v3, 8); v3 = (v3 ^ v2) >>> 0;
+    v0 = (v0 + v3) >>> 0; v3 = rotl(v3, 7); v3 = (v3 ^ v0) >>> 0;
+    v2 = (v2 + v1) >>> 0; v1 = rotl(v1, 13); v1 = (v1 ^ v2) >>> 0; v2 = rotl(v2, 16);
+  };
+  for (const m of [w0, w1, w2]) {
+    v3 = (v3 ^ m) >>> 0;
+    round();
+    round();
+    v0 = (v0 ^ m) >>> 0;
+  }
+  const b = (12 << 24) >>> 0;
+  v3 = (v3 ^ b) >>> 0;
+  round();
+  round();
+  v0 = (v0 ^ b) >>> 0;
+  v2 = (v2 ^ 0xff) >>> 0;
+  round();
+  round();
+  round();
+  round();
+  return (v1 ^ v3) >>> 0;
+}

@@ -1,0 +1,729 @@
+/**
+ * The Stack: interfaces with IPv4 addresses, demultiplexing by 4-tuple,
+ * listeners with a bounded backlog, ephemeral ports, ISNs (RFC 6528), one
+ * timer heap for every connection, ICMP echo replies, counters and trace
+ * hooks. Sans I/O: links deliver packets in, `poll(now)` fires timers, and
+ * the clock is injected.
+ *
+ * The path of one segment in: Link.onReceive → receive() → parseIpv4 →
+ * parseTcp → demux (connection, else listener, else RST per RFC 9293
+ * §3.10.7.1) → Connection.onSegment → outputs via transmit() → Link.
+ */
+import type { Clock, Instant } from '../sim/time.ts';
+import type { ChecksumCaps, DropReason, Ipv4Addr, TcpRepr } from '../wire/types.ts';
+import { ACK, IPPROTO_ICMP, IPPROTO_TCP, RST, SYN, FIN } from '../wire/types.ts';
+import { parseIpv4, emitIpv4 } from '../wire/ipv4.ts';
+import { parseTcp, emitIpv4Tcp } from '../wire/tcp.ts';
+import { parseIcmp, emitIcmpEcho, icmpEchoLen } from '../wire/icmp.ts';
+import { ipv4InSubnet, ipv4ToString } from '../wire/bytes.ts';
+import { Connection, type ConnectionHost } from '../tcp/connection.ts';
+import type { ConnectionEvent } from '../tcp/events.ts';
+import { makeTcpConfig, type TcpConfig } from '../tcp/config.ts';
+import type { TcpState } from '../tcp/state.ts';
+import { seqAdd, seqGt } from '../tcp/seq.ts';
+import { SynackError } from '../errors.ts';
+import { IsnGenerator } from './isn.ts';
+import { TimerHeap } from './timer-heap.ts';
+import { Counters } from './counters.ts';
+import type { Link } from './link.ts';
+
+export interface InterfaceConfig {
+  name?: string;
+  /** Our address on this link. */
+  addr: Ipv4Addr;
+  prefixLen: number;
+  link: Link;
+}
+
+export interface NetInterface {
+  readonly name: string;
+  readonly addr: Ipv4Addr;
+  readonly prefixLen: number;
+  readonly link: Link;
+  readonly mtu: number;
+  readonly caps: ChecksumCaps;
+}
+
+export interface StackConfig {
+  clock: Clock;
+  /** 64-bit secret for RFC 6528 ISNs, as two unsigned 32-bit words. */
+  isnSecret: [number, number];
+  /** Seed for ephemeral-port choice (deterministic under a seed). */
+  portSeed?: number;
+  /** Defaults for every connection of this stack. */
+  tcp?: Partial<TcpConfig>;
+  /** Ephemeral port range (Linux: 32768–60999; IANA: 49152–65535). */
+  ephemeralPorts?: [number, number];
+  /** At most this many connections (all states) per stack. */
+  maxConnections?: number;
+  /** Default listen backlog (half-open plus not-yet-accepted connections). */
+  defaultBacklog?: number;
+  /** TTL of packets we send. */
+  ttl?: number;
+  /** A name for traces (e.g. "client"). */
+  name?: string;
+}
+
+/** Everything a trace hook sees. */
+export type StackTraceEvent =
+  | { type: 'segment'; dir: 'in' | 'out'; time: Instant; src: Ipv4Addr; dst: Ipv4Addr; tcp: TcpRepr; conn: Connection | null; bytes: Uint8Array | null }
+  | { type: 'packet'; dir: 'in' | 'out'; time: Instant; bytes: Uint8Array }
+  | { type: 'conn'; time: Instant; conn: Connection; event: ConnectionEvent }
+  | { type: 'drop'; time: Instant; reason: DropReason; conn: Connection | null };
+
+export type StackHook = (ev: StackTraceEvent) => void;
+
+/** What the application hears about one connection. */
+export interface ConnectionObserver {
+  onEvent(conn: Connection, ev: ConnectionEvent): void;
+}
+
+export interface ListenOptions {
+  addr?: Ipv4Addr;
+  backlog?: number;
+  tcp?: Partial<TcpConfig>;
+  /** Called once per connection that reaches ESTABLISHED; if absent, connections queue for accept(). */
+  onConnection?: (conn: Connection) => void;
+}
+
+export class Listener {
+  /** Established connections waiting for accept() (when there is no onConnection). */
+  readonly acceptQueue: Connection[] = [];
+  /** Children in SYN-RECEIVED. */
+  halfOpen = 0;
+  closed = false;
+  constructor(
+    readonly stack: Stack,
+    readonly addr: Ipv4Addr,
+    readonly port: number,
+    public backlog: number,
+    readonly config: TcpConfig,
+    public onConnection: ((conn: Connection) => void) | null,
+  ) {}
+
+  accept(): Connection | null {
+    return this.acceptQueue.shift() ?? null;
+  }
+
+  close(): void {
+    this.stack.closeListener(this);
+  }
+}
+
+interface ConnMeta {
+  listener: Listener | null;
+  accepted: boolean;
+}
+
+const ANY = 0;
+
+export class Stack implements ConnectionHost {
+  readonly clock: Clock;
+  readonly name: string;
+  readonly counters = new Counters();
+  readonly interfaces: NetInterface[] = [];
+  readonly tcpConfig: TcpConfig;
+  private readonly isnGen: IsnGenerator;
+  private readonly timers = new TimerHeap<Connection>();
+  /** key: localPort * 65536 + remotePort → connection(s) with those ports. */
+  private readonly conns = new Map<number, Connection | Connection[]>();
+  private readonly listeners = new Map<number, Listener[]>();
+  private readonly meta = new WeakMap<Connection, ConnMeta>();
+  private readonly portsInUse = new Map<number, number>();
+  private connCount = 0;
+  private hooks: StackHook[] = [];
+  private portCursor: number;
+  private readonly ephemeral: [number, number];
+  private readonly maxConnections: number;
+  private readonly defaultBacklog: number;
+  private readonly ttl: number;
+  private ipIdent = 0;
+  private challengeWindowStart = 0;
+  private challengeCount = 0;
+
+  constructor(config: StackConfig) {
+    this.clock = config.clock;
+    this.name = config.name ?? 'stack';
+    this.tcpConfig = makeTcpConfig(config.tcp);
+    this.isnGen = new IsnGenerator(config.isnSecret[0] >>> 0, config.isnSecret[1] >>> 0);
+    this.ephemeral = config.ephemeralPorts ?? [49152, 65535];
+    if (!(this.ephemeral[0] >= 1 && this.ephemeral[1] <= 65535 && this.ephemeral[0] <= this.ephemeral[1])) {
+      throw new SynackError('ERR_SYNACK_INVALID_ARG', 'StackConfig.ephemeralPorts must be a range within 1..65535');
+    }
+    const span = this.ephemeral[1] - this.ephemeral[0] + 1;
+    this.portCursor = ((config.portSeed ?? config.isnSecret[0]) >>> 0) % span;
+    this.maxConnections = config.maxConnections ?? 1_000_000;
+    this.defaultBacklog = config.defaultBacklog ?? 511;
+    this.ttl = config.ttl ?? 64;
+  }
+
+  // ===========================================================================
+  // Interfaces and hooks
+  // ===========================================================================
+
+  addInterface(cfg: InterfaceConfig): NetInterface {
+    if (!(cfg.prefixLen >= 0 && cfg.prefixLen <= 32)) throw new SynackError('ERR_SYNACK_INVALID_ARG', 'prefixLen must be 0..32');
+    const iface: NetInterface = {
+      name: cfg.name ?? `if${this.interfaces.length}`,
+      addr: cfg.addr >>> 0,
+      prefixLen: cfg.prefixLen,
+      link: cfg.link,
+      mtu: cfg.link.mtu,
+      caps: cfg.link.checksum,
+    };
+    this.interfaces.push(iface);
+    cfg.link.onReceive = (bytes) => this.receive(iface, bytes);
+    return iface;
+  }
+
+  /** Adds a trace hook; returns a function that removes it. */
+  addHook(h: StackHook): () => void {
+    this.hooks.push(h);
+    return () => {
+      this.hooks = this.hooks.filter((x) => x !== h);
+    };
+  }
+
+  get hasHooks(): boolean {
+    return this.hooks.length > 0;
+  }
+
+  private trace(ev: StackTraceEvent): void {
+    for (const h of this.hooks) h(ev);
+  }
+
+  /** The interface used to reach `dst`: the first whose subnet holds it, else the first interface. */
+  route(dst: Ipv4Addr): NetInterface | null {
+    for (const i of this.interfaces) if (ipv4InSubnet(dst, i.addr, i.prefixLen)) return i;
+    return this.interfaces[0] ?? null;
+  }
+
+  isLocalAddr(a: Ipv4Addr): boolean {
+    for (const i of this.interfaces) if (i.addr === a) return true;
+    return false;
+  }
+
+  // ===========================================================================
+  // User-facing operations
+  // ===========================================================================
+
+  /** Active OPEN to remoteAddr:remotePort. */
+  connect(
+    remoteAddr: Ipv4Addr,
+    remotePort: number,
+    opts: { localAddr?: Ipv4Addr; localPort?: number; tcp?: Partial<TcpConfig>; observer?: ConnectionObserver } = {},
+  ): Connection {
+    if (!Number.isInteger(remotePort) || remotePort < 1 || remotePort > 65535) {
+      throw new SynackError('ERR_SYNACK_INVALID_ARG', `remote port must be 1..65535, got ${String(remotePort)}`);
+    }
+    const iface = opts.localAddr !== undefined ? this.interfaces.find((i) => i.addr === opts.localAddr) : this.route(remoteAddr);
+    if (!iface) throw new SynackError('ERR_SYNACK_NO_ROUTE', `no interface to reach ${ipv4ToString(remoteAddr)}`);
+    this.checkConnectionLimit();
+    const localAddr = iface.addr;
+    let localPort = opts.localPort ?? 0;
+    if (localPort) {
+      if (this.lookup(localAddr, localPort, remoteAddr, remotePort)) {
+        throw new SynackError('ERR_SYNACK_ADDRESS_IN_USE', `${ipv4ToString(localAddr)}:${localPort} is already connected to ${ipv4ToString(remoteAddr)}:${remotePort}`);
+      }
+    } else {
+      localPort = this.allocatePort(localAddr, remoteAddr, remotePort);
+    }
+    const cfg = opts.tcp ? makeTcpConfig({ ...this.tcpConfig, ...opts.tcp }) : this.tcpConfig;
+    const conn = new Connection(this, cfg, iface.mtu);
+    if (opts.observer) conn.user = opts.observer;
+    this.meta.set(conn, { listener: null, accepted: true });
+    conn.localAddr = localAddr;
+    conn.localPort = localPort;
+    conn.remoteAddr = remoteAddr >>> 0;
+    conn.remotePort = remotePort;
+    this.insert(conn);
+    this.counters.activeOpens++;
+    const now = this.clock.now();
+    conn.open({ localAddr, localPort, remoteAddr: remoteAddr >>> 0, remotePort }, this.isnFor(conn, now), now);
+    this.reschedule(conn);
+    return conn;
+  }
+
+  /** Passive OPEN on a port: each SYN spawns a connection from LISTEN. */
+  listen(port: number, opts: ListenOptions = {}): Listener {
+    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+      throw new SynackError('ERR_SYNACK_INVALID_ARG', `port must be 0..65535, got ${String(port)}`);
+    }
+    const addr = (opts.addr ?? ANY) >>> 0;
+    if (addr !== ANY && !this.isLocalAddr(addr)) {
+      throw new SynackError('ERR_SYNACK_NO_ROUTE', `${ipv4ToString(addr)} is not an address of this stack`);
+    }
+    if (port === 0) port = this.allocatePort(ANY, 0, 0);
+    const existing = this.listeners.get(port) ?? [];
+    if (existing.some((l) => l.addr === ANY || addr === ANY || l.addr === addr)) {
+      throw new SynackError('ERR_SYNACK_ADDRESS_IN_USE', `port ${port} is already listening`);
+    }
+    const backlog = Math.max(1, Math.min(opts.backlog ?? this.defaultBacklog, 65535));
+    const cfg = opts.tcp ? makeTcpConfig({ ...this.tcpConfig, ...opts.tcp }) : this.tcpConfig;
+    const l = new Listener(this, addr, port, backlog, cfg, opts.onConnection ?? null);
+    existing.push(l);
+    this.listeners.set(port, existing);
+    this.portRef(port, +1);
+    return l;
+  }
+
+  closeListener(l: Listener): void {
+    if (l.closed) return;
+    l.closed = true;
+    const list = this.listeners.get(l.port);
+    if (list) {
+      const rest = list.filter((x) => x !== l);
+      if (rest.length) this.listeners.set(l.port, rest);
+      else this.listeners.delete(l.port);
+    }
+    this.portRef(l.port, -1);
+    // Connections never accepted are reset, as a kernel does when the
+    // listening socket closes with a non-empty accept queue.
+    for (const c of l.acceptQueue.splice(0)) this.abort(c);
+  }
+
+  /** Runs a user call on a connection and then re-files its timer. */
+  with<T>(conn: Connection, fn: (now: Instant) => T): T {
+    const r = fn(this.clock.now());
+    this.reschedule(conn);
+    return r;
+  }
+
+  send(conn: Connection, data: Uint8Array, urgent = false): number {
+    return this.with(conn, (now) => conn.send(data, now, urgent));
+  }
+
+  read(conn: Connection, max = Infinity): Uint8Array[] {
+    return this.with(conn, (now) => conn.read(max, now));
+  }
+
+  close(conn: Connection): void {
+    this.with(conn, (now) => conn.close(now));
+  }
+
+  abort(conn: Connection): void {
+    this.with(conn, (now) => conn.abort(now));
+  }
+
+  /** The application lets go of the connection (it may still be closing). */
+  release(conn: Connection): void {
+    conn.user = null;
+    this.with(conn, (now) => conn.orphan(now));
+  }
+
+  /** Fires every timer due at or before `now`. */
+  poll(now: Instant = this.clock.now()): void {
+    for (;;) {
+      const c = this.timers.peek();
+      if (!c || c.timerAt > now) return;
+      const due = c.nextDeadline();
+      if (due <= now) {
+        c.onTimeout(now);
+        this.reschedule(c);
+      } else {
+        this.timers.reschedule(c, due);
+      }
+    }
+  }
+
+  /** The earliest time poll() has work (may be early; never late). Infinity when idle. */
+  nextDeadline(): Instant {
+    return this.timers.nextAt();
+  }
+
+  /** Every connection (all states), for STATUS-style listings and tests. */
+  connections(): Connection[] {
+    const out: Connection[] = [];
+    for (const v of this.conns.values()) {
+      if (Array.isArray(v)) out.push(...v);
+      else out.push(v);
+    }
+    return out;
+  }
+
+  get connectionCount(): number {
+    return this.connCount;
+  }
+
+  /** Armed timers (for leak checks). */
+  get armedTimers(): number {
+    return this.timers.size;
+  }
+
+  getListener(port: number): Listener | null {
+    return this.listeners.get(port)?.[0] ?? null;
+  }
+
+  // ===========================================================================
+  // ConnectionHost
+  // ===========================================================================
+
+  chooseIss(conn: Connection): number {
+    return this.isnFor(conn, this.clock.now());
+  }
+
+  private isnFor(conn: Connection, now: Instant): number {
+    return this.isnGen.isn(conn.localAddr, conn.localPort, conn.remoteAddr, conn.remotePort, now);
+  }
+
+  transmit(conn: Connection, seg: TcpRepr): void {
+    this.sendSegment(conn.localAddr, conn.remoteAddr, seg, conn);
+  }
+
+  drop(conn: Connection | null, reason: DropReason): void {
+    this.counters.drop(reason);
+    if (this.hooks.length) this.trace({ type: 'drop', time: this.clock.now(), reason, conn });
+  }
+
+  /**
+   * RFC 5961 §7: "an implementation SHOULD include an ACK throttling
+   * mechanism": at most `challengeAckLimit` challenge ACKs per second per
+   * stack (Linux's tcp_challenge_ack_limit default is 1000).
+   */
+  challengeAckLimit = 1000;
+
+  allowChallengeAck(_conn: Connection): boolean {
+    const now = this.clock.now();
+    if (now - this.challengeWindowStart >= 1_000_000) {
+      this.challengeWindowStart = now;
+      this.challengeCount = 0;
+    }
+    if (this.challengeCount >= this.challengeAckLimit) return false;
+    this.challengeCount++;
+    this.counters.challengeAcks++;
+    return true;
+  }
+
+  event(conn: Connection, ev: ConnectionEvent): void {
+    if (this.hooks.length) this.trace({ type: 'conn', time: this.clock.now(), conn, event: ev });
+    const m = this.meta.get(conn);
+    switch (ev.type) {
+      case 'state':
+        this.onStateChange(conn, m, ev.from, ev.to);
+        break;
+      case 'retransmit':
+        this.counters.retransmits++;
+        break;
+      case 'closed':
+        this.remove(conn);
+        if (ev.reason === 'reset') this.counters.resetsReceived++;
+        break;
+      default:
+        break;
+    }
+    const obs = conn.user as ConnectionObserver | null;
+    if (obs && typeof obs.onEvent === 'function') obs.onEvent(conn, ev);
+  }
+
+  private onStateChange(conn: Connection, m: ConnMeta | undefined, from: TcpState, to: TcpState): void {
+    const l = m?.listener ?? null;
+    if (l && from === 'SYN-RECEIVED') l.halfOpen = Math.max(0, l.halfOpen - 1);
+    if (to === 'SYN-RECEIVED' && l) l.halfOpen++;
+    if (to === 'ESTABLISHED') this.counters.established++;
+    if (l && m && !m.accepted && (to === 'ESTABLISHED' || (from === 'SYN-RECEIVED' && (to === 'FIN-WAIT-1' || to === 'CLOSE-WAIT')))) {
+      m.accepted = true;
+      this.counters.passiveOpens++;
+      if (l.closed) {
+        // Raced with close(): reset it.
+        queueAbort(this, conn);
+      } else if (l.onConnection) {
+        l.onConnection(conn);
+      } else {
+        l.acceptQueue.push(conn);
+      }
+    }
+    if (to === 'LISTEN' && from === 'SYN-RECEIVED') {
+      // "return this connection to LISTEN state": the listener is still in
+      // LISTEN; this spawned TCB is discarded.
+      conn.clearTimers();
+      this.remove(conn);
+    }
+  }
+
+  // ===========================================================================
+  // Receive path
+  // ===========================================================================
+
+  /** One IP packet from a link. Ownership of `bytes` passes to the stack. */
+  receive(iface: NetInterface, bytes: Uint8Array): void {
+    const now = this.clock.now();
+    this.counters.packetsIn++;
+    if (this.hooks.length) this.trace({ type: 'packet', dir: 'in', time: now, bytes });
+    const ip = parseIpv4(bytes, iface.caps);
+    if (!ip.ok) {
+      this.drop(null, ip.reason);
+      return;
+    }
+    const h = ip.value.header;
+    if (!this.isLocalAddr(h.dst)) {
+      this.drop(null, 'ipv4-not-for-us');
+      return;
+    }
+    if (h.protocol === IPPROTO_TCP) {
+      this.receiveTcp(iface, h.src, h.dst, ip.value.payload, bytes, now);
+    } else if (h.protocol === IPPROTO_ICMP) {
+      this.receiveIcmp(iface, h.src, h.dst, ip.value.payload);
+    } else {
+      this.drop(null, 'ipv4-unknown-protocol');
+    }
+  }
+
+  private receiveTcp(iface: NetInterface, src: Ipv4Addr, dst: Ipv4Addr, payload: Uint8Array, bytes: Uint8Array, now: Instant): void {
+    const r = parseTcp(payload, src, dst, iface.caps);
+    if (!r.ok) {
+      this.drop(null, r.reason);
+      return;
+    }
+    const seg = r.value;
+    this.counters.segmentsIn++;
+    let conn = this.lookup(dst, seg.dstPort, src, seg.srcPort);
+    if (this.hooks.length) this.trace({ type: 'segment', dir: 'in', time: now, src, dst, tcp: seg, conn, bytes });
+    // RFC 9293 §3.6.1 / RFC 1122 4.2.2.13: a new SYN for a connection in
+    // TIME-WAIT may reopen it when its sequence number is beyond the old one.
+    if (conn && conn.state === 'TIME-WAIT' && (seg.flags & (SYN | ACK | RST)) === SYN && seqGt(seg.seq, conn.rcvNxt) && this.findListener(dst, seg.dstPort)) {
+      conn.terminate(null, 'new SYN in TIME-WAIT');
+      conn = null;
+    }
+    if (conn) {
+      conn.onSegment(seg, now);
+      this.reschedule(conn);
+      return;
+    }
+    const l = this.findListener(dst, seg.dstPort);
+    if (l && !(seg.flags & (RST | ACK)) && seg.flags & SYN) {
+      this.acceptSyn(iface, l, src, dst, seg, now);
+      return;
+    }
+    if (l && seg.flags & RST) {
+      // §3.10.7.2: "An incoming RST should be ignored."
+      this.drop(null, 'tcp-rst-ignored');
+      return;
+    }
+    if (l && seg.flags & ACK) {
+      // §3.10.7.2: "Any acknowledgment is bad if it arrives on a connection
+      // still in the LISTEN state ... <SEQ=SEG.ACK><CTL=RST>"
+      this.sendRst(dst, src, seg.dstPort, seg.srcPort, seg.ack, 0, RST);
+      this.drop(null, 'tcp-no-connection');
+      return;
+    }
+    if (l) {
+      // "Fourth, other data or control: ... Drop the segment and return."
+      this.drop(null, 'tcp-no-connection');
+      return;
+    }
+    this.replyClosed(src, dst, seg);
+  }
+
+  /**
+   * §3.10.7.1 CLOSED STATE: "An incoming segment containing a RST is
+   * discarded. An incoming segment not containing a RST causes a RST to be
+   * sent in response. ... If the ACK bit is off, sequence number zero is
+   * used, <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>. If the ACK bit is on,
+   * <SEQ=SEG.ACK><CTL=RST>"
+   */
+  private replyClosed(src: Ipv4Addr, dst: Ipv4Addr, seg: TcpRepr): void {
+    this.drop(null, 'tcp-no-connection');
+    if (seg.flags & RST) return;
+    if (seg.flags & ACK) {
+      this.sendRst(dst, src, seg.dstPort, seg.srcPort, seg.ack, 0, RST);
+    } else {
+      const segLen = seg.payload.length + (seg.flags & SYN ? 1 : 0) + (seg.flags & FIN ? 1 : 0);
+      this.sendRst(dst, src, seg.dstPort, seg.srcPort, 0, seqAdd(seg.seq, segLen), RST | ACK);
+    }
+  }
+
+  private acceptSyn(iface: NetInterface, l: Listener, src: Ipv4Addr, dst: Ipv4Addr, seg: TcpRepr, now: Instant): void {
+    if (l.halfOpen + l.acceptQueue.length >= l.backlog) {
+      this.drop(null, 'tcp-listen-backlog-full');
+      return;
+    }
+    if (this.connCount >= this.maxConnections) {
+      this.drop(null, 'tcp-stack-connection-limit');
+      return;
+    }
+    const conn = new Connection(this, l.config, iface.mtu);
+    this.meta.set(conn, { listener: l, accepted: false });
+    conn.listen({ localAddr: dst, localPort: l.port }, now);
+    // "If the listen was not fully specified (i.e., the remote socket was not
+    // fully specified), then the unspecified fields should be filled in now."
+    conn.remoteAddr = src;
+    conn.remotePort = seg.srcPort;
+    this.insert(conn);
+    conn.onSegment(seg, now);
+    if (conn.state === 'LISTEN') {
+      // The SYN did not take (should not happen): discard the spawned TCB.
+      this.remove(conn);
+      return;
+    }
+    this.reschedule(conn);
+  }
+
+  private receiveIcmp(iface: NetInterface, src: Ipv4Addr, dst: Ipv4Addr, payload: Uint8Array): void {
+    const r = parseIcmp(payload, iface.caps);
+    if (!r.ok) {
+      this.drop(null, r.reason);
+      return;
+    }
+    if (r.value.type !== 'echo-request') {
+      this.counters.icmpIn++;
+      return;
+    }
+    this.counters.icmpIn++;
+    // RFC 792: "To form an echo reply message, the source and destination
+    // addresses are simply reversed, the type code changed to 0".
+    const reply = { type: 'echo-reply' as const, ident: r.value.ident, seqNo: r.value.seqNo, data: r.value.data };
+    const len = icmpEchoLen(reply);
+    const buf = new Uint8Array(20 + len);
+    emitIpv4(
+      { src: dst, dst: src, protocol: IPPROTO_ICMP, ttl: this.ttl, tos: 0, ident: this.nextIdent(), dontFragment: false, payloadLen: len },
+      buf,
+      0,
+      iface.caps,
+    );
+    emitIcmpEcho(reply, buf, 20);
+    this.counters.icmpEchoReplies++;
+    this.sendPacket(iface, buf);
+  }
+
+  // ===========================================================================
+  // Transmit path
+  // ===========================================================================
+
+  private sendSegment(src: Ipv4Addr, dst: Ipv4Addr, seg: TcpRepr, conn: Connection | null): void {
+    const iface = this.route(dst);
+    if (!iface) {
+      this.drop(conn, 'ipv4-not-for-us');
+      return;
+    }
+    const bytes = emitIpv4Tcp(
+      { src, dst, ttl: this.ttl, tos: 0, ident: this.nextIdent(), dontFragment: true },
+      seg,
+      iface.caps,
+    );
+    this.counters.segmentsOut++;
+    if (seg.flags & RST) this.counters.resetsSent++;
+    if (this.hooks.length) this.trace({ type: 'segment', dir: 'out', time: this.clock.now(), src, dst, tcp: seg, conn, bytes });
+    this.sendPacket(iface, bytes);
+  }
+
+  private sendPacket(iface: NetInterface, bytes: Uint8Array): void {
+    this.counters.packetsOut++;
+    if (this.hooks.length) this.trace({ type: 'packet', dir: 'out', time: this.clock.now(), bytes });
+    iface.link.transmit(bytes);
+  }
+
+  private sendRst(src: Ipv4Addr, dst: Ipv4Addr, srcPort: number, dstPort: number, seq: number, ack: number, flags: number): void {
+    this.sendSegment(
+      src,
+      dst,
+      { srcPort, dstPort, seq: seq >>> 0, ack: ack >>> 0, flags, window: 0, urgentPointer: 0, options: [], payload: new Uint8Array(0) },
+      null,
+    );
+  }
+
+  private nextIdent(): number {
+    this.ipIdent = (this.ipIdent + 1) & 0xffff;
+    return this.ipIdent;
+  }
+
+  // ===========================================================================
+  // Demux table, ports, timers
+  // ===========================================================================
+
+  lookup(localAddr: Ipv4Addr, localPort: number, remoteAddr: Ipv4Addr, remotePort: number): Connection | null {
+    const v = this.conns.get(localPort * 65536 + remotePort);
+    if (!v) return null;
+    if (!Array.isArray(v)) return v.remoteAddr === remoteAddr && v.localAddr === localAddr ? v : null;
+    for (const c of v) if (c.remoteAddr === remoteAddr && c.localAddr === localAddr) return c;
+    return null;
+  }
+
+  private findListener(addr: Ipv4Addr, port: number): Listener | null {
+    const list = this.listeners.get(port);
+    if (!list) return null;
+    for (const l of list) if (l.addr === addr) return l;
+    for (const l of list) if (l.addr === ANY) return l;
+    return null;
+  }
+
+  private insert(conn: Connection): void {
+    const key = conn.localPort * 65536 + conn.remotePort;
+    const v = this.conns.get(key);
+    if (!v) this.conns.set(key, conn);
+    else if (Array.isArray(v)) v.push(conn);
+    else this.conns.set(key, [v, conn]);
+    this.connCount++;
+    this.portRef(conn.localPort, +1);
+  }
+
+  private remove(conn: Connection): void {
+    const key = conn.localPort * 65536 + conn.remotePort;
+    const v = this.conns.get(key);
+    if (!v) return;
+    if (Array.isArray(v)) {
+      const i = v.indexOf(conn);
+      if (i < 0) return;
+      v.splice(i, 1);
+      if (v.length === 1) this.conns.set(key, v[0]!);
+    } else if (v === conn) {
+      this.conns.delete(key);
+    } else {
+      return;
+    }
+    this.connCount--;
+    this.portRef(conn.localPort, -1);
+    this.timers.remove(conn);
+    const m = this.meta.get(conn);
+    if (m?.listener) {
+      const l = m.listener;
+      if (conn.state === 'CLOSED' || conn.state === 'LISTEN') {
+        const i = l.acceptQueue.indexOf(conn);
+        if (i >= 0) l.acceptQueue.splice(i, 1);
+      }
+    }
+  }
+
+  private portRef(port: number, d: number): void {
+    const n = (this.portsInUse.get(port) ?? 0) + d;
+    if (n <= 0) this.portsInUse.delete(port);
+    else this.portsInUse.set(port, n);
+  }
+
+  private allocatePort(localAddr: Ipv4Addr, remoteAddr: Ipv4Addr, remotePort: number): number {
+    const [lo, hi] = this.ephemeral;
+    const span = hi - lo + 1;
+    for (let i = 0; i < span; i++) {
+      this.portCursor = (this.portCursor + 1) % span;
+      const p = lo + this.portCursor;
+      if (this.portsInUse.has(p) || this.listeners.has(p)) continue;
+      if (remotePort && this.lookup(localAddr, p, remoteAddr, remotePort)) continue;
+      return p;
+    }
+    throw new SynackError('ERR_SYNACK_PORTS_EXHAUSTED', `no free ephemeral port in ${lo}..${hi}`);
+  }
+
+  private checkConnectionLimit(): void {
+    if (this.connCount >= this.maxConnections) {
+      this.counters.drop('tcp-stack-connection-limit');
+      throw new SynackError('ERR_SYNACK_LIMIT', `the stack holds its maximum of ${this.maxConnections} connections`);
+    }
+  }
+
+  /** Files the connection's next deadline in the timer heap. */
+  reschedule(conn: Connection): void {
+    if (conn.state === 'CLOSED') {
+      this.timers.remove(conn);
+      return;
+    }
+    const d = conn.nextDeadline();
+    if (d === Infinity) {
+      if (conn.heapIndex >= 0 && conn.timerAt !== Infinity) return; // fires early, harmlessly, then drops out
+      return;
+    }
+    this.timers.schedule(conn, d);
+  }
+}
+
+function queueAbort(stack: Stack, conn: Connection): void {
+  stack.abort(conn);
+}

@@ -1,0 +1,123 @@
+/**
+ * Per-connection TCP settings. Every field has its unit and source; the
+ * defaults follow Linux where the RFC leaves a choice.
+ */
+import { SynackError } from '../errors.ts';
+import type { Duration } from '../sim/time.ts';
+
+export interface TcpConfig {
+  /** Receive buffer in bytes; the advertised window never exceeds it. */
+  recvBufferBytes: number;
+  /** Send buffer in bytes; `send()` accepts at most this much unacknowledged data. */
+  sendBufferBytes: number;
+  /** Out-of-order bytes held per connection (reassembly), at most. */
+  maxOutOfOrderBytes: number;
+  /** Out-of-order ranges (holes) held per connection, at most. */
+  maxOutOfOrderRanges: number;
+  /** Offer window scaling (RFC 7323 §2) in our SYN. */
+  windowScaling: boolean;
+  /** Initial RTO before any RTT sample (RFC 6298 §2.1: 1 second). */
+  initialRtoUs: Duration;
+  /** Lower bound of the RTO (RFC 6298 §2.4 says 1 s; Linux uses 200 ms). */
+  minRtoUs: Duration;
+  /** Upper bound of the RTO (RFC 6298 §2.5: at least 60 s). */
+  maxRtoUs: Duration;
+  /** SYN retransmissions before the connection attempt fails (Linux tcp_syn_retries = 6). */
+  synRetries: number;
+  /** Data retransmissions before the connection is dropped (Linux tcp_retries2 = 15). */
+  dataRetries: number;
+  /** RFC 9293 §3.10.8 user timeout: unacknowledged data older than this aborts the connection; 0 = off. */
+  userTimeoutUs: Duration;
+  /** Maximum segment lifetime; TIME-WAIT lasts 2 × MSL (RFC 9293 §3.4.2: MSL = 2 minutes). */
+  mslUs: Duration;
+  /** Delayed-ACK timeout (RFC 9293 §3.8.6.3 / RFC 5681 §4.2: under 500 ms; Linux 40 ms). */
+  delayedAckUs: Duration;
+  /** Nagle's algorithm (RFC 9293 §3.7.4) on unless `noDelay`. */
+  noDelay: boolean;
+  /** Keepalive (RFC 9293 §3.8.4): off by default. */
+  keepAlive: boolean;
+  /** Idle time before the first keepalive probe (RFC 1122: ≥ 2 hours). */
+  keepAliveIdleUs: Duration;
+  /** Interval between unanswered keepalive probes (Linux 75 s). */
+  keepAliveIntervalUs: Duration;
+  /** Unanswered probes before the connection is dropped (Linux 9). */
+  keepAliveCount: number;
+  /** Initial congestion window in segments (RFC 6928: 10). */
+  initialCwndSegments: number;
+  /** Fall back to this MSS when the peer sends none (RFC 9293 §3.7.1: 536 for IPv4). */
+  defaultMss: number;
+  /** RFC 5961 blind-attack mitigations: challenge ACKs for in-window RST and any SYN, ACK range check. */
+  rfc5961: boolean;
+  /** RFC 1337: ignore RST in TIME-WAIT (off by default: RFC 9293 §3.10.7.4 closes). */
+  rfc1337: boolean;
+}
+
+export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
+  recvBufferBytes: 256 * 1024,
+  sendBufferBytes: 256 * 1024,
+  maxOutOfOrderBytes: 256 * 1024,
+  maxOutOfOrderRanges: 64,
+  windowScaling: true,
+  initialRtoUs: 1_000_000,
+  minRtoUs: 200_000,
+  maxRtoUs: 120_000_000,
+  synRetries: 6,
+  dataRetries: 15,
+  userTimeoutUs: 0,
+  mslUs: 120_000_000,
+  delayedAckUs: 40_000,
+  noDelay: false,
+  keepAlive: false,
+  keepAliveIdleUs: 7_200_000_000,
+  keepAliveIntervalUs: 75_000_000,
+  keepAliveCount: 9,
+  initialCwndSegments: 10,
+  defaultMss: 536,
+  rfc5961: true,
+  rfc1337: false,
+});
+
+/** Merges `partial` over the defaults and validates the result once. */
+export function makeTcpConfig(partial: Partial<TcpConfig> = {}): TcpConfig {
+  const c: TcpConfig = { ...DEFAULT_TCP_CONFIG, ...partial };
+  const positive: Array<keyof TcpConfig> = [
+    'recvBufferBytes',
+    'sendBufferBytes',
+    'initialRtoUs',
+    'minRtoUs',
+    'maxRtoUs',
+    'mslUs',
+    'keepAliveIdleUs',
+    'keepAliveIntervalUs',
+    'initialCwndSegments',
+    'defaultMss',
+  ];
+  for (const k of positive) {
+    const v = c[k];
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
+      throw new SynackError('ERR_SYNACK_INVALID_ARG', `TcpConfig.${k} must be a positive number, got ${String(v)}`);
+    }
+  }
+  const nonNegative: Array<keyof TcpConfig> = [
+    'maxOutOfOrderBytes',
+    'maxOutOfOrderRanges',
+    'synRetries',
+    'dataRetries',
+    'userTimeoutUs',
+    'delayedAckUs',
+    'keepAliveCount',
+  ];
+  for (const k of nonNegative) {
+    const v = c[k];
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
+      throw new SynackError('ERR_SYNACK_INVALID_ARG', `TcpConfig.${k} must be a non-negative number, got ${String(v)}`);
+    }
+  }
+  if (c.recvBufferBytes > 1 << 30) {
+    throw new SynackError('ERR_SYNACK_INVALID_ARG', 'TcpConfig.recvBufferBytes must be at most 1 GiB (RFC 7323 §2.3)');
+  }
+  if (c.minRtoUs > c.maxRtoUs) {
+    throw new SynackError('ERR_SYNACK_INVALID_ARG', 'TcpConfig.minRtoUs must not exceed maxRtoUs');
+  }
+  return c;
+}

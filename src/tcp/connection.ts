@@ -1,0 +1,1006 @@
+/**
+ * One TCP connection: the transmission control block (TCB) of RFC 9293
+ * §3.3.1 and the event processing of §3.10, sans I/O.
+ *
+ * Reading list: RFC 9293 (the specification, §3.10 step by step);
+ * RFC 6298 (RTO); RFC 5681 and RFC 6582 (congestion control, NewReno);
+ * RFC 7323 §2 (window scale); RFC 5961 (blind-attack mitigations);
+ * RFC 1122 §4.2 (delayed ACK, keepalive, SWS).
+ *
+ * How to drive it (quinn's A/B/C/D taxonomy):
+ *   A. user calls   — open / listen / send / read / close / abort / status
+ *   B. inputs       — onSegment(seg, now) for a parsed, verified segment of
+ *                     this 4-tuple; onTimeout(now) once nextDeadline() passed
+ *   C. outputs      — segments go to host.transmit(), events to host.event()
+ *                     synchronously, during the call that caused them
+ *   D. deadline     — nextDeadline() after every call (Infinity = none)
+ *
+ * Nothing here reads a clock, sets a timer or does I/O: `now` is an input.
+ */
+import type { DropReason, TcpOption, TcpRepr } from '../wire/types.ts';
+import { ACK, FIN, PSH, RST, SYN, URG } from '../wire/types.ts';
+import type { Duration, Instant } from '../sim/time.ts';
+import { SynackError } from '../errors.ts';
+import type { TcpConfig } from './config.ts';
+import type { CloseReason, ConnectionEvent } from './events.ts';
+import { RttEstimator } from './rtt.ts';
+import { SendBuffer, EMPTY } from './send-buffer.ts';
+import { RecvBuffer } from './recv-buffer.ts';
+import { Assembler } from './assembler.ts';
+import { seqAdd, seqDiff, seqGe, seqGt, seqLt, seqMax } from './seq.ts';
+import type { TcpState } from './state.ts';
+import { segmentArrives } from './segment-arrives.ts';
+
+/** Where a connection's outputs go. Implemented by the stack (and by test harnesses). */
+export interface ConnectionHost {
+  transmit(conn: Connection, seg: TcpRepr): void;
+  event(conn: Connection, ev: ConnectionEvent): void;
+  /** An initial sequence number for this connection's 4-tuple (RFC 6528). */
+  chooseIss(conn: Connection): number;
+  /** A segment was dropped inside the connection (counted by the stack). */
+  drop?(conn: Connection, reason: DropReason): void;
+  /** RFC 5961 §7 challenge-ACK rate limit: false suppresses this challenge ACK. */
+  allowChallengeAck?(conn: Connection): boolean;
+}
+
+/** The endpoint pair of a connection. Addresses are u32 IPv4. */
+export interface Endpoints {
+  localAddr: number;
+  localPort: number;
+  remoteAddr: number;
+  remotePort: number;
+}
+
+/** A read-only view of the TCB (RFC 9293 §3.10.6 STATUS). */
+export interface TcbStatus {
+  state: TcpState;
+  localAddr: number;
+  localPort: number;
+  remoteAddr: number;
+  remotePort: number;
+  iss: number;
+  irs: number;
+  sndUna: number;
+  sndNxt: number;
+  sndWnd: number;
+  rcvNxt: number;
+  rcvWnd: number;
+  sndMss: number;
+  sndWndShift: number;
+  rcvWndShift: number;
+  srttUs: number;
+  rttvarUs: number;
+  rtoUs: number;
+  cwnd: number;
+  ssthresh: number;
+  bytesInFlight: number;
+  sendQueued: number;
+  recvQueued: number;
+  outOfOrderBytes: number;
+  retransmits: number;
+}
+
+const NEVER = Infinity;
+const NO_OPTIONS: TcpOption[] = [];
+/** Window scale shift limit (RFC 7323 §2.3: "the shift count ... MUST be limited to 14"). */
+const MAX_WSCALE = 14;
+
+export class Connection {
+  // ---- identity -------------------------------------------------------------
+  localAddr = 0;
+  localPort = 0;
+  remoteAddr = 0;
+  remotePort = 0;
+
+  state: TcpState = 'CLOSED';
+  /** SYN-RECEIVED remembers whether it came from LISTEN (passive) or SYN-SENT. */
+  passiveOpen = false;
+
+  // ---- send sequence variables (RFC 9293 §3.3.1) ---------------------------
+  iss = 0;
+  sndUna = 0;
+  sndNxt = 0;
+  /** Highest sequence number sent (SND.NXT may roll back on RTO; SND.MAX does not). */
+  sndMax = 0;
+  /** Send window in bytes (already scaled). */
+  sndWnd = 0;
+  sndWl1 = 0;
+  sndWl2 = 0;
+  /** MAX.SND.WND of RFC 5961 §5: the largest window the peer ever offered. */
+  maxSndWnd = 0;
+  /** Send urgent pointer: the sequence number following the last urgent byte (0 = none pending). */
+  sndUp = 0;
+  sndUrgent = false;
+  /** Shift applied to the peer's window fields (RFC 7323). */
+  sndWndShift = 0;
+  /** Shift applied to the window fields we send. */
+  rcvWndShift = 0;
+  /** Our offered shift (valid only if the peer offers one too). */
+  private offeredShift = 0;
+  /** Effective send MSS: min(peer's MSS option, our MTU - 40). */
+  sndMss = 536;
+  /** MSS we advertise: our MTU - 40. */
+  advMss = 1460;
+
+  // ---- receive sequence variables ------------------------------------------
+  irs = 0;
+  rcvNxt = 0;
+  /** Right edge of the window we last advertised (RCV.NXT + RCV.WND); never moves left. */
+  rcvAdv = 0;
+  rcvUp = 0;
+  rcvUrgent = false;
+  /** Sequence number of the peer's FIN, once seen (possibly out of order). */
+  peerFinSeq = -1;
+  /** The peer's FIN has been processed (RCV.NXT advanced over it). */
+  finReceived = false;
+
+  // ---- buffers ---------------------------------------------------------------
+  /** Sequence number of sendBuf offset 0 (the first unacknowledged data byte). */
+  bufSeq = 0;
+  sendBuf: SendBuffer | null = null;
+  recvBuf: RecvBuffer | null = null;
+  ooo: Assembler | null = null;
+  /** The user called CLOSE: a FIN follows the queued data. */
+  finQueued = false;
+
+  // ---- timers (Infinity = not armed) ---------------------------------------
+  rtxAt: Instant = NEVER;
+  persistAt: Instant = NEVER;
+  delAckAt: Instant = NEVER;
+  keepAliveAt: Instant = NEVER;
+  timeWaitAt: Instant = NEVER;
+  finWait2At: Instant = NEVER;
+
+  // ---- retransmission and RTT ----------------------------------------------
+  rtt: RttEstimator;
+  /** Consecutive RTO expirations without progress. */
+  retries = 0;
+  persistBackoff = 0;
+  /** Sequence number being timed (Karn): valid when rttTiming. */
+  rttSeq = 0;
+  rttStart: Instant = 0;
+  rttTiming = false;
+  /** When the oldest unacknowledged data was first sent, for the user timeout. */
+  unackedSince: Instant = NEVER;
+  keepAliveProbes = 0;
+  lastRecvAt: Instant = 0;
+
+  // ---- congestion control (RFC 5681, RFC 6582 NewReno) ----------------------
+  cwnd = 0;
+  ssthresh = 0x7fffffff;
+  dupAcks = 0;
+  inRecovery = false;
+  recover = 0;
+  /** Bytes acknowledged in congestion avoidance not yet converted into cwnd. */
+  private caAcked = 0;
+
+  // ---- ACK generation --------------------------------------------------------
+  ackNow = false;
+  /** Full-sized segments received since our last ACK (RFC 5681 §4.2: ACK at least every second one). */
+  segsSinceAck = 0;
+
+  // ---- bookkeeping -----------------------------------------------------------
+  now: Instant = 0;
+  retransmits = 0;
+  /** The application no longer owns the connection (closed or destroyed its socket). */
+  orphaned = false;
+  /** The reason passed to 'closed' (kept for STATUS after the fact). */
+  closeReason: CloseReason | null = null;
+  /** Opaque slot for the owner (the api socket). */
+  user: unknown = null;
+  /** The stack's timer heap slot (see stack/timer-heap.ts). */
+  heapIndex = -1;
+  timerAt: Instant = NEVER;
+
+  constructor(
+    readonly host: ConnectionHost,
+    readonly config: TcpConfig,
+    /** MTU of the outgoing interface: our MSS is mtu - 40. */
+    mtu: number,
+  ) {
+    this.rtt = new RttEstimator(config.initialRtoUs, config.minRtoUs, config.maxRtoUs);
+    this.advMss = Math.max(88, Math.min(65495, mtu - 40));
+    this.sndMss = Math.min(config.defaultMss, this.advMss);
+    if (config.windowScaling) {
+      // Smallest shift that lets the window cover the whole receive buffer.
+      let s = 0;
+      while (s < MAX_WSCALE && config.recvBufferBytes > 65535 * 2 ** s) s++;
+      this.offeredShift = s;
+    }
+  }
+
+  // ===========================================================================
+  // A. User calls (RFC 9293 §3.10.1 – §3.10.6)
+  // ===========================================================================
+
+  /**
+   * OPEN, passive (§3.10.1): "If passive, enter the LISTEN state and return."
+   * The stack uses this for each connection a listener spawns.
+   */
+  listen(ep: Pick<Endpoints, 'localAddr' | 'localPort'>, now: Instant): void {
+    this.now = now;
+    if (this.state !== 'CLOSED') throw new SynackError('ERR_SYNACK_CONNECTION_EXISTS', 'error: connection already exists');
+    this.localAddr = ep.localAddr;
+    this.localPort = ep.localPort;
+    this.passiveOpen = true;
+    this.setState('LISTEN', 'passive OPEN');
+  }
+
+  /**
+   * OPEN, active (§3.10.1): "An initial send sequence number (ISS) is
+   * selected. A SYN segment of the form <SEQ=ISS><CTL=SYN> is sent. Set
+   * SND.UNA to ISS, SND.NXT to ISS+1, enter SYN-SENT state, and return."
+   * From LISTEN the connection changes from passive to active.
+   */
+  open(ep: Endpoints, iss: number, now: Instant): void {
+    this.now = now;
+    if (this.state !== 'CLOSED' && this.state !== 'LISTEN') {
+      throw new SynackError('ERR_SYNACK_CONNECTION_EXISTS', 'error: connection already exists');
+    }
+    this.localAddr = ep.localAddr;
+    this.localPort = ep.localPort;
+    this.remoteAddr = ep.remoteAddr;
+    this.remotePort = ep.remotePort;
+    this.passiveOpen = false;
+    this.initSend(iss);
+    this.setState('SYN-SENT', 'active OPEN');
+    this.sendSyn(false);
+    this.rttTiming = true;
+    this.rttSeq = this.iss;
+    this.rttStart = now;
+    this.armRtx();
+  }
+
+  /** Called by the LISTEN processing of a SYN and by open(): ISS and the send variables. */
+  initSend(iss: number): void {
+    this.iss = iss >>> 0;
+    this.sndUna = this.iss;
+    this.sndNxt = seqAdd(this.iss, 1);
+    this.sndMax = this.sndNxt;
+    this.bufSeq = this.sndNxt;
+    this.sndUp = this.bufSeq;
+    this.recover = this.iss;
+  }
+
+  /**
+   * SEND (§3.10.2). Returns the number of bytes accepted (the send buffer
+   * is bounded; the rest must be offered again after a 'writable' event).
+   * Takes ownership of `data` (no copy): the caller must not modify it.
+   */
+  send(data: Uint8Array, now: Instant, urgent = false): number {
+    this.now = now;
+    switch (this.state) {
+      case 'CLOSED':
+        throw new SynackError('ERR_SYNACK_INVALID_STATE', 'error: connection does not exist');
+      case 'LISTEN':
+        throw new SynackError('ERR_SYNACK_INVALID_STATE', 'error: remote socket unspecified');
+      case 'FIN-WAIT-1':
+      case 'FIN-WAIT-2':
+      case 'CLOSING':
+      case 'LAST-ACK':
+      case 'TIME-WAIT':
+        throw new SynackError('ERR_SYNACK_CONNECTION_CLOSING', 'error: connection closing');
+      default:
+        break;
+    }
+    if (this.finQueued) throw new SynackError('ERR_SYNACK_CONNECTION_CLOSING', 'error: connection closing');
+    const buf = (this.sendBuf ??= new SendBuffer());
+    const room = this.config.sendBufferBytes - buf.length;
+    if (room <= 0 || data.length === 0) return 0;
+    const take = data.length <= room ? data : data.subarray(0, room);
+    buf.push(take);
+    if (urgent) {
+      // "If the URGENT flag is set, then SND.UP <- SND.NXT and set the urgent
+      // pointer in the outgoing segments." (pointing past the urgent data)
+      this.sndUp = this.dataEnd();
+      this.sndUrgent = true;
+    }
+    // "SYN-SENT / SYN-RECEIVED: Queue the data for transmission after
+    // entering ESTABLISHED state." output() honours the state.
+    this.output();
+    return take.length;
+  }
+
+  /** Free space in the send buffer. */
+  sendRoom(): number {
+    return this.config.sendBufferBytes - (this.sendBuf?.length ?? 0);
+  }
+
+  /** Bytes written and not yet acknowledged. */
+  sendQueued(): number {
+    return this.sendBuf?.length ?? 0;
+  }
+
+  /**
+   * RECEIVE (§3.10.3): up to `max` in-order bytes. Reading opens the
+   * window; a window update goes out when it grew enough (§3.8.6.2.2).
+   */
+  read(max: number, now: Instant): Uint8Array[] {
+    this.now = now;
+    const rb = this.recvBuf;
+    if (!rb || rb.length === 0) return [];
+    const before = this.rcvWndAvailable();
+    const chunks = rb.readChunks(max);
+    if (this.state !== 'CLOSED' && this.state !== 'TIME-WAIT' && !this.finReceived) {
+      const after = this.rcvWndAvailable();
+      const advertised = Math.max(0, seqDiff(this.rcvAdv, this.rcvNxt));
+      // "When the TCP endpoint takes responsibility for delivering data to the
+      // user, that fact must be communicated to the sender via an
+      // acknowledgment." Receiver SWS avoidance: only when the window grows
+      // by min(half the buffer, one MSS) beyond what was advertised.
+      const threshold = Math.min(this.config.recvBufferBytes >> 1, this.advMss);
+      if (after - advertised >= threshold && before - advertised < threshold) {
+        this.ackNow = true;
+        this.output();
+      }
+    }
+    return chunks;
+  }
+
+  /** Bytes readable now. */
+  readable(): number {
+    return this.recvBuf?.length ?? 0;
+  }
+
+  /** The stream from the peer has ended and every byte was read. */
+  get eof(): boolean {
+    return this.finReceived && this.readable() === 0;
+  }
+
+  /**
+   * CLOSE (§3.10.4): a half-close. Queued data is sent first, then a FIN.
+   */
+  close(now: Instant): void {
+    this.now = now;
+    switch (this.state) {
+      case 'CLOSED':
+        throw new SynackError('ERR_SYNACK_INVALID_STATE', 'error: connection does not exist');
+      case 'LISTEN':
+        // "Any outstanding RECEIVEs are returned with "error: closing"
+        // responses. Delete TCB, enter CLOSED state, and return."
+        this.terminate(null, 'CLOSE in LISTEN');
+        return;
+      case 'SYN-SENT':
+        // "Delete the TCB and return "error: closing" responses to any queued
+        // SENDs, or RECEIVEs."
+        this.terminate(null, 'CLOSE in SYN-SENT');
+        return;
+      case 'SYN-RECEIVED':
+        // "If no SENDs have been issued and there is no pending data to send,
+        // then form a FIN segment and send it, and enter FIN-WAIT-1 state;
+        // otherwise, queue for processing after entering ESTABLISHED state."
+        this.finQueued = true;
+        if (this.sendQueued() === 0) {
+          this.setState('FIN-WAIT-1', 'CLOSE');
+          this.output();
+        }
+        return;
+      case 'ESTABLISHED':
+        // "Queue this until all preceding SENDs have been segmentized, then
+        // form a FIN segment and send it. In any case, enter FIN-WAIT-1 state."
+        this.finQueued = true;
+        this.setState('FIN-WAIT-1', 'CLOSE');
+        this.output();
+        return;
+      case 'CLOSE-WAIT':
+        // "Queue this request until all preceding SENDs have been
+        // segmentized; then send a FIN segment, enter LAST-ACK state."
+        this.finQueued = true;
+        this.setState('LAST-ACK', 'CLOSE');
+        this.output();
+        return;
+      case 'FIN-WAIT-1':
+      case 'FIN-WAIT-2':
+        // "An "ok" response would be acceptable, too, as long as a second FIN
+        // is not emitted."
+        return;
+      default:
+        throw new SynackError('ERR_SYNACK_CONNECTION_CLOSING', 'error: connection closing');
+    }
+  }
+
+  /**
+   * ABORT (§3.10.5). In SYN-RECEIVED, ESTABLISHED, FIN-WAIT-1, FIN-WAIT-2
+   * and CLOSE-WAIT: "Send a reset segment: <SEQ=SND.NXT><CTL=RST>"; then
+   * flush everything and delete the TCB.
+   */
+  abort(now: Instant): void {
+    this.now = now;
+    switch (this.state) {
+      case 'CLOSED':
+        return;
+      case 'SYN-RECEIVED':
+      case 'ESTABLISHED':
+      case 'FIN-WAIT-1':
+      case 'FIN-WAIT-2':
+      case 'CLOSE-WAIT':
+        this.sendRst(this.sndNxt, 0, RST);
+        break;
+      default:
+        // LISTEN, SYN-SENT: no RST. CLOSING, LAST-ACK, TIME-WAIT: "Respond with "ok"".
+        break;
+    }
+    this.terminate('aborted', 'ABORT');
+  }
+
+  /** STATUS (§3.10.6). */
+  status(): TcbStatus {
+    return {
+      state: this.state,
+      localAddr: this.localAddr,
+      localPort: this.localPort,
+      remoteAddr: this.remoteAddr,
+      remotePort: this.remotePort,
+      iss: this.iss,
+      irs: this.irs,
+      sndUna: this.sndUna,
+      sndNxt: this.sndNxt,
+      sndWnd: this.sndWnd,
+      rcvNxt: this.rcvNxt,
+      rcvWnd: Math.max(0, seqDiff(this.rcvAdv, this.rcvNxt)),
+      sndMss: this.sndMss,
+      sndWndShift: this.sndWndShift,
+      rcvWndShift: this.rcvWndShift,
+      srttUs: Math.round(this.rtt.srtt),
+      rttvarUs: Math.round(this.rtt.rttvar),
+      rtoUs: this.rtt.currentRto(),
+      cwnd: this.cwnd,
+      ssthresh: this.ssthresh,
+      bytesInFlight: seqDiff(this.sndNxt, this.sndUna),
+      sendQueued: this.sendQueued(),
+      recvQueued: this.readable(),
+      outOfOrderBytes: this.ooo?.byteCount ?? 0,
+      retransmits: this.retransmits,
+    };
+  }
+
+  setNoDelay(on: boolean, now: Instant): void {
+    this.now = now;
+    (this as { config: TcpConfig }).config = { ...this.config, noDelay: on };
+    if (on) this.output();
+  }
+
+  setKeepAlive(on: boolean, idleUs: Duration | undefined, now: Instant): void {
+    this.now = now;
+    const patch: Partial<TcpConfig> = { keepAlive: on };
+    if (idleUs !== undefined && idleUs > 0) patch.keepAliveIdleUs = idleUs;
+    (this as { config: TcpConfig }).config = { ...this.config, ...patch };
+    this.armKeepAlive();
+  }
+
+  // ===========================================================================
+  // B. Inputs
+  // ===========================================================================
+
+  /** SEGMENT ARRIVES (§3.10.7) for this connection's 4-tuple. */
+  onSegment(seg: TcpRepr, now: Instant): void {
+    this.now = now;
+    segmentArrives(this, seg);
+    if (this.state !== 'CLOSED') this.output();
+  }
+
+  /** Fires every timer whose deadline is at or before `now` (a no-op when early). */
+  onTimeout(now: Instant): void {
+    this.now = now;
+    if (this.timeWaitAt <= now) {
+      // "TIME-WAIT TIMEOUT: If the time-wait timeout expires on a connection,
+      // delete the TCB, enter the CLOSED state, and return."
+      this.timeWaitAt = NEVER;
+      this.terminate(null, 'Timeout=2MSL');
+      return;
+    }
+    if (this.finWait2At <= now) {
+      this.finWait2At = NEVER;
+      this.terminate('timeout', 'FIN-WAIT-2 timeout (orphaned)');
+      return;
+    }
+    if (this.rtxAt <= now) {
+      this.rtxAt = NEVER;
+      this.onRetransmissionTimeout();
+      if (this.state === 'CLOSED') return;
+    }
+    if (this.persistAt <= now) {
+      this.persistAt = NEVER;
+      this.onPersistTimeout();
+      if (this.state === 'CLOSED') return;
+    }
+    if (this.keepAliveAt <= now) {
+      this.keepAliveAt = NEVER;
+      this.onKeepAliveTimeout();
+      if (this.state === 'CLOSED') return;
+    }
+    if (this.delAckAt <= now) {
+      this.delAckAt = NEVER;
+      this.ackNow = true;
+    }
+    this.output();
+  }
+
+  /** The earliest armed deadline, or Infinity. */
+  nextDeadline(): Instant {
+    return Math.min(this.rtxAt, this.persistAt, this.delAckAt, this.keepAliveAt, this.timeWaitAt, this.finWait2At);
+  }
+
+  /** The application let go of the connection: it finishes in the background. */
+  orphan(now: Instant): void {
+    this.now = now;
+    this.orphaned = true;
+    if (this.state === 'FIN-WAIT-2') this.finWait2At = now + this.config.mslUs / 2;
+  }
+
+  // ===========================================================================
+  // Timeouts (§3.10.8)
+  // ===========================================================================
+
+  private onRetransmissionTimeout(): void {
+    // "USER TIMEOUT: For any state if the user timeout expires, flush all
+    // queues, signal the user "error: connection aborted due to user
+    // timeout" in general and for any outstanding calls, delete the TCB,
+    // enter the CLOSED state, and return."
+    if (this.config.userTimeoutUs > 0 && this.now - this.unackedSince >= this.config.userTimeoutUs) {
+      this.terminate('timeout', 'user timeout');
+      return;
+    }
+    this.retries++;
+    const limit = this.state === 'SYN-SENT' || this.state === 'SYN-RECEIVED' ? this.config.synRetries : this.config.dataRetries;
+    if (this.retries > limit) {
+      this.terminate('timeout', 'retransmission limit');
+      return;
+    }
+    // (5.5) back off the timer; (5.6) start it again; Karn: stop timing.
+    this.rtt.onTimeout();
+    this.rttTiming = false;
+    this.retransmits++;
+    // "RETRANSMISSION TIMEOUT: ... send the segment at the front of the
+    // retransmission queue again, reinitialize the retransmission timer".
+    if (this.state === 'SYN-SENT') {
+      this.host.event(this, { type: 'retransmit', kind: 'syn', seq: this.iss, len: 0 });
+      this.sendSyn(false);
+      this.armRtx();
+      return;
+    }
+    if (this.state === 'SYN-RECEIVED' && seqLt(this.sndUna, seqAdd(this.iss, 1))) {
+      this.host.event(this, { type: 'retransmit', kind: 'syn', seq: this.iss, len: 0 });
+      this.sendSyn(true);
+      this.armRtx();
+      return;
+    }
+    // RFC 5681 §3.1 (4): ssthresh = max(FlightSize / 2, 2*SMSS); cwnd = 1 SMSS.
+    const flight = seqDiff(this.sndMax, this.sndUna);
+    this.ssthresh = Math.max(flight >> 1, 2 * this.sndMss);
+    this.cwnd = this.sndMss;
+    this.caAcked = 0;
+    this.inRecovery = false;
+    this.dupAcks = 0;
+    // Go back N: resend from SND.UNA.
+    this.host.event(this, { type: 'retransmit', kind: 'rto', seq: this.sndUna, len: Math.min(flight, this.sndMss) });
+    this.sndNxt = this.sndUna;
+    this.output();
+    if (this.rtxAt === NEVER && seqGt(this.sndMax, this.sndUna)) this.armRtx();
+  }
+
+  private onPersistTimeout(): void {
+    // RFC 9293 §3.8.6.1: "The sending TCP must regularly transmit at least
+    // one octet of new data (if available), or retransmit to the receiving
+    // TCP endpoint even if the send window is zero".
+    if (this.config.userTimeoutUs > 0 && this.unackedSince !== NEVER && this.now - this.unackedSince >= this.config.userTimeoutUs) {
+      this.terminate('timeout', 'user timeout (zero window)');
+      return;
+    }
+    const avail = seqDiff(this.dataEnd(), this.sndUna);
+    if (avail <= 0 && !(this.finQueued && !this.finAcked())) return;
+    this.persistBackoff++;
+    if (avail > 0) {
+      const probe = this.sendBuf!.slice(0, 1);
+      this.host.event(this, { type: 'retransmit', kind: 'probe', seq: this.sndUna, len: 1 });
+      this.emit(this.sndUna, ACK, probe);
+      // The probe byte counts as sent: an ACK that takes it is valid.
+      if (seqLt(this.sndNxt, seqAdd(this.sndUna, 1))) this.sndNxt = seqAdd(this.sndUna, 1);
+      this.sndMax = seqMax(this.sndMax, this.sndNxt);
+      if (this.unackedSince === NEVER) this.unackedSince = this.now;
+    }
+    this.armPersist();
+  }
+
+  private onKeepAliveTimeout(): void {
+    if (!this.config.keepAlive || (this.state !== 'ESTABLISHED' && this.state !== 'CLOSE-WAIT')) return;
+    if (this.keepAliveProbes >= this.config.keepAliveCount) {
+      this.terminate('timeout', 'keepalive');
+      return;
+    }
+    // RFC 9293 §3.8.4 / RFC 1122 4.2.3.6: a probe with SEG.SEQ = SND.NXT-1,
+    // which elicits an ACK from a live peer.
+    this.keepAliveProbes++;
+    this.emit(seqAdd(this.sndNxt, -1), ACK, EMPTY);
+    this.keepAliveAt = this.now + this.config.keepAliveIntervalUs;
+  }
+
+  // ===========================================================================
+  // Output: what to send now (segmentization, Nagle, SWS, FIN, ACK)
+  // ===========================================================================
+
+  /** Sequence number just past the last queued data byte (where a FIN goes). */
+  dataEnd(): number {
+    return seqAdd(this.bufSeq, this.sendBuf?.length ?? 0);
+  }
+
+  /** Our FIN has been sent (at least once). */
+  finSent(): boolean {
+    return this.finQueued && seqGt(this.sndMax, this.dataEnd());
+  }
+
+  /** Our FIN has been acknowledged. */
+  finAcked(): boolean {
+    return this.finQueued && seqGt(this.sndUna, this.dataEnd());
+  }
+
+  /**
+   * Sends whatever the state, windows and queues allow, then an ACK if one
+   * is owed and nothing else carried it (MUST-58: one ACK per batch).
+   */
+  output(): void {
+    const st = this.state;
+    if (st === 'CLOSED' || st === 'LISTEN' || st === 'SYN-SENT') {
+      if (this.ackNow) this.ackNow = false;
+      return;
+    }
+    if (st === 'SYN-RECEIVED') {
+      if (this.ackNow) this.sendAck();
+      return;
+    }
+    if (st === 'TIME-WAIT' || st === 'FIN-WAIT-2') {
+      if (this.ackNow) this.sendAck();
+      return;
+    }
+    // ESTABLISHED, CLOSE-WAIT, FIN-WAIT-1, CLOSING, LAST-ACK: data and FIN.
+    const dataEnd = this.dataEnd();
+    const mss = this.sndMss;
+    for (;;) {
+      const inFlight = seqDiff(this.sndNxt, this.sndUna);
+      const wnd = Math.min(this.sndWnd, this.cwnd);
+      const usable = wnd - inFlight;
+      const avail = seqDiff(dataEnd, this.sndNxt);
+      if (avail > 0) {
+        let len = Math.min(avail, mss);
+        if (usable < len) len = Math.max(0, usable);
+        if (len === 0) break;
+        if (len < mss) {
+          const all = len === avail;
+          // Sender SWS avoidance (§3.8.6.2.1): a short segment goes only
+          // when it carries all queued data, or half the peer's largest window.
+          if (!all && len < this.maxSndWnd >> 1) break;
+          // Nagle (§3.7.4): "if there is unacknowledged data (i.e., SND.NXT >
+          // SND.UNA), then the sending TCP endpoint buffers all user data
+          // ... until the outstanding data has been acknowledged or until
+          // the TCP endpoint can send a full-sized segment". A queued FIN
+          // flushes (as Linux does on close).
+          if (all && !this.config.noDelay && inFlight > 0 && !this.finQueued) break;
+        }
+        const seq = this.sndNxt;
+        const last = len === avail;
+        let flags = ACK;
+        if (last) flags |= PSH;
+        if (last && this.finQueued) flags |= FIN;
+        this.emit(seq, flags, this.sendBuf!.slice(seqDiff(seq, this.bufSeq), len));
+        this.afterSend(seq, len + (flags & FIN ? 1 : 0));
+        continue;
+      }
+      if (avail === 0 && this.finQueued && !seqGt(this.sndNxt, dataEnd)) {
+        // All data sent: the FIN alone (it needs no window).
+        const seq = this.sndNxt;
+        this.emit(seq, ACK | FIN, EMPTY);
+        this.afterSend(seq, 1);
+      }
+      break;
+    }
+    if (this.ackNow) this.sendAck();
+    // Zero window with data waiting and nothing in flight: persist (§3.8.6.1).
+    if (this.rtxAt === NEVER && this.persistAt === NEVER && seqDiff(dataEnd, this.sndNxt) > 0 && this.sndNxt === this.sndUna) {
+      this.armPersist();
+    }
+  }
+
+  /** Bookkeeping after new (or go-back-N re-)transmission of [seq, seq+len). */
+  private afterSend(seq: number, len: number): void {
+    const end = seqAdd(seq, len);
+    const isNew = seqGe(seq, this.sndMax);
+    if (seqGt(end, this.sndNxt)) this.sndNxt = end;
+    if (seqGt(end, this.sndMax)) this.sndMax = end;
+    if (!isNew) this.retransmits++;
+    // RFC 6298 (5.1): "Every time a packet containing data is sent (including
+    // a retransmission), if the timer is not running, start it running".
+    if (this.rtxAt === NEVER) this.armRtx();
+    this.persistAt = NEVER;
+    if (this.unackedSince === NEVER) this.unackedSince = this.now;
+    // Time one segment at a time, never a retransmission (Karn).
+    if (!this.rttTiming && isNew) {
+      this.rttTiming = true;
+      this.rttSeq = seq;
+      this.rttStart = this.now;
+    }
+  }
+
+  /** <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> — in SYN-RECEIVED our SYN is not yet acknowledged, so it is a SYN,ACK. */
+  sendAck(): void {
+    if (this.state === 'SYN-RECEIVED' && seqLt(this.sndUna, seqAdd(this.iss, 1))) {
+      this.sendSyn(true);
+      return;
+    }
+    this.emit(this.sndNxt, ACK, EMPTY);
+  }
+
+  /** <SEQ=ISS><CTL=SYN> or <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>, with MSS and window-scale options. */
+  sendSyn(withAck: boolean): void {
+    const options: TcpOption[] = [{ kind: 'mss', value: this.advMss }];
+    // RFC 7323 §2.2: a SYN,ACK carries the option only if the SYN did.
+    if (this.config.windowScaling && (!withAck || this.peerOfferedScale)) {
+      options.push({ kind: 'nop' }, { kind: 'window-scale', shift: this.offeredShift });
+    }
+    this.emit(this.iss, withAck ? SYN | ACK : SYN, EMPTY, options);
+  }
+
+  /** The peer's SYN carried a window-scale option. */
+  peerOfferedScale = false;
+
+  sendRst(seq: number, ack: number, flags: number): void {
+    this.host.transmit(this, {
+      srcPort: this.localPort,
+      dstPort: this.remotePort,
+      seq: seq >>> 0,
+      ack: flags & ACK ? ack >>> 0 : 0,
+      flags,
+      window: 0,
+      urgentPointer: 0,
+      options: NO_OPTIONS,
+      payload: EMPTY,
+    });
+  }
+
+  /** Builds and transmits one segment; every segment we send acknowledges RCV.NXT except a bare SYN. */
+  emit(seq: number, flags: number, payload: Uint8Array, options: TcpOption[] = NO_OPTIONS): void {
+    let window: number;
+    if (flags & SYN) {
+      // RFC 7323 §2.2: "The window field in a segment where the SYN bit is set
+      // (i.e., a <SYN> or <SYN,ACK>) MUST NOT be scaled."
+      window = Math.min(65535, this.config.recvBufferBytes);
+      this.rcvAdv = seqAdd(this.rcvNxt, window);
+    } else {
+      window = this.advertiseWindow();
+    }
+    let urgentPointer = 0;
+    if (this.sndUrgent && flags & ACK && !(flags & SYN)) {
+      const up = seqDiff(this.sndUp, seq);
+      if (up > 0) {
+        flags |= URG;
+        urgentPointer = Math.min(up, 65535);
+      }
+    }
+    if (flags & ACK) {
+      this.ackNow = false;
+      this.delAckAt = NEVER;
+      this.segsSinceAck = 0;
+    }
+    this.host.transmit(this, {
+      srcPort: this.localPort,
+      dstPort: this.remotePort,
+      seq: seq >>> 0,
+      ack: flags & ACK ? this.rcvNxt : 0,
+      flags,
+      window,
+      urgentPointer,
+      options,
+      payload,
+    });
+  }
+
+  /** Receive buffer space not yet taken by unread or out-of-order bytes. */
+  rcvWndAvailable(): number {
+    const used = (this.recvBuf?.length ?? 0) + (this.ooo?.byteCount ?? 0);
+    return Math.max(0, this.config.recvBufferBytes - used);
+  }
+
+  /**
+   * The window field to send now, after receiver SWS avoidance
+   * (§3.8.6.2.2) and without shrinking the right edge (§3.10.7.4: "The total
+   * of RCV.NXT and RCV.WND should not be reduced").
+   */
+  private advertiseWindow(): number {
+    const shift = this.rcvWndShift;
+    const current = Math.max(0, seqDiff(this.rcvAdv, this.rcvNxt));
+    let avail = this.rcvWndAvailable();
+    const maxWnd = 65535 * 2 ** shift;
+    if (avail > maxWnd) avail = maxWnd;
+    let wnd = current;
+    const threshold = Math.min(this.config.recvBufferBytes >> 1, this.advMss);
+    if (avail > current && (avail - current >= threshold || avail === Math.min(this.config.recvBufferBytes, maxWnd))) wnd = avail;
+    // Round down to the scale granularity; never below what we promised.
+    let field = Math.floor(wnd / 2 ** shift);
+    if (field > 65535) field = 65535;
+    let edge = seqAdd(this.rcvNxt, field * 2 ** shift);
+    if (seqLt(edge, this.rcvAdv)) {
+      // Rounding went below the promise: round up instead.
+      field = Math.min(65535, Math.ceil(current / 2 ** shift));
+      edge = seqAdd(this.rcvNxt, field * 2 ** shift);
+    }
+    this.rcvAdv = seqMax(edge, this.rcvAdv);
+    return field;
+  }
+
+  // ===========================================================================
+  // Shared helpers used by segment-arrives.ts
+  // ===========================================================================
+
+  /** Every state change goes through here so hooks see each arrow of Figure 5. */
+  setState(next: TcpState, cause: string): void {
+    const from = this.state;
+    if (from === next) return;
+    this.state = next;
+    this.host.event(this, { type: 'state', from, to: next, cause });
+  }
+
+  /** Delete the TCB: flush queues, disarm timers, enter CLOSED, tell the owner. */
+  terminate(reason: CloseReason | null, cause: string): void {
+    if (this.state === 'CLOSED' && this.closeReason !== null) return;
+    this.clearTimers();
+    this.sendBuf = null;
+    this.ooo = null;
+    this.closeReason = reason;
+    this.setState('CLOSED', cause);
+    this.host.event(this, { type: 'closed', reason });
+  }
+
+  clearTimers(): void {
+    this.rtxAt = NEVER;
+    this.persistAt = NEVER;
+    this.delAckAt = NEVER;
+    this.keepAliveAt = NEVER;
+    this.timeWaitAt = NEVER;
+    this.finWait2At = NEVER;
+  }
+
+  armRtx(): void {
+    this.rtxAt = this.now + this.rtt.currentRto();
+  }
+
+  armPersist(): void {
+    const base = Math.max(this.rtt.currentRto(), this.config.minRtoUs);
+    const d = Math.min(60_000_000, base * 2 ** Math.min(this.persistBackoff, 16));
+    this.persistAt = this.now + d;
+  }
+
+  armKeepAlive(): void {
+    if (this.config.keepAlive && (this.state === 'ESTABLISHED' || this.state === 'CLOSE-WAIT')) {
+      this.keepAliveAt = this.lastRecvAt + this.config.keepAliveIdleUs;
+      if (this.keepAliveAt < this.now) this.keepAliveAt = this.now + this.config.keepAliveIdleUs;
+    } else {
+      this.keepAliveAt = NEVER;
+    }
+  }
+
+  /** Enter TIME-WAIT: "start the time-wait timer, turn off the other timers". */
+  enterTimeWait(cause: string): void {
+    this.clearTimers();
+    this.sendBuf = null;
+    this.setState('TIME-WAIT', cause);
+    this.timeWaitAt = this.now + 2 * this.config.mslUs;
+  }
+
+  /** Negotiation results from the peer's SYN (MSS §3.7.1, window scale RFC 7323 §2). */
+  applySynOptions(options: TcpOption[]): void {
+    let mss = this.config.defaultMss;
+    let ws = -1;
+    for (const o of options) {
+      if (o.kind === 'mss') mss = o.value;
+      else if (o.kind === 'window-scale') ws = o.shift;
+    }
+    // "SendMSS = MIN(MMS_S - 20, Eff.snd.MSS)" with our own MTU as the limit.
+    this.sndMss = Math.max(64, Math.min(mss === 0 ? this.config.defaultMss : mss, this.advMss));
+    this.peerOfferedScale = ws >= 0;
+    if (ws >= 0 && this.config.windowScaling) {
+      // RFC 7323 §2.3: "If a Window Scale option is received with a shift.cnt
+      // value larger than 14, the TCP SHOULD log the error but MUST use 14".
+      this.sndWndShift = Math.min(ws, MAX_WSCALE);
+      this.rcvWndShift = this.offeredShift;
+    } else {
+      this.sndWndShift = 0;
+      this.rcvWndShift = 0;
+    }
+  }
+
+  /** RFC 6928 initial window, RFC 5681 §3.1 ssthresh "arbitrarily high". */
+  initCongestion(): void {
+    this.cwnd = Math.min(this.config.initialCwndSegments * this.sndMss, Math.max(2 * this.sndMss, 14600) * 100);
+    this.ssthresh = 0x7fffffff;
+  }
+
+  /**
+   * New data acknowledged: advance SND.UNA, release the buffer, sample the
+   * RTT (Karn), grow cwnd (slow start / congestion avoidance with RFC 3465
+   * byte counting, L = 2*SMSS), and handle NewReno recovery (RFC 6582).
+   */
+  onAckAdvance(ack: number): void {
+    const acked = seqDiff(ack, this.sndUna);
+    // Data bytes acknowledged (not SYN or FIN).
+    const dataAckedTo = seqGt(ack, this.dataEnd()) ? this.dataEnd() : ack;
+    const dataAcked = seqDiff(dataAckedTo, this.bufSeq);
+    if (dataAcked > 0 && this.sendBuf) {
+      this.sendBuf.consume(dataAcked);
+      this.bufSeq = dataAckedTo;
+    }
+    this.sndUna = ack;
+    if (seqLt(this.sndNxt, ack)) this.sndNxt = ack;
+    if (seqGe(ack, this.sndUp)) this.sndUrgent = false;
+    if (this.rttTiming && seqGt(ack, this.rttSeq)) {
+      this.rttTiming = false;
+      this.rtt.sample(this.now - this.rttStart);
+    }
+    this.retries = 0;
+    this.persistBackoff = 0;
+    this.rtt.backoff = 0;
+    this.unackedSince = this.sndUna === this.sndMax ? NEVER : this.now;
+    // Congestion control.
+    if (this.inRecovery) {
+      if (seqGe(ack, this.recover)) {
+        // RFC 6582 §3.2 (3) full acknowledgment: deflate.
+        this.inRecovery = false;
+        this.cwnd = Math.min(this.ssthresh, Math.max(seqDiff(this.sndMax, this.sndUna), this.sndMss) + this.sndMss);
+      } else {
+        // (4) partial acknowledgment: retransmit the first unacknowledged
+        // segment, deflate by the amount acknowledged, add back one SMSS.
+        this.retransmitFirst('fast');
+        this.cwnd = Math.max(this.sndMss, this.cwnd - acked + this.sndMss);
+      }
+    } else if (this.cwnd < this.ssthresh) {
+      // Slow start, RFC 3465: cwnd += min(N, L*SMSS), L = 2.
+      this.cwnd += Math.min(acked, 2 * this.sndMss);
+    } else {
+      // Congestion avoidance: one SMSS per cwnd of bytes acknowledged.
+      this.caAcked += acked;
+      if (this.caAcked >= this.cwnd) {
+        this.caAcked -= this.cwnd;
+        this.cwnd += this.sndMss;
+      }
+    }
+    this.dupAcks = 0;
+    // RFC 6298 (5.2)/(5.3): all outstanding data acknowledged → stop the
+    // timer; otherwise restart it.
+    if (this.sndUna === this.sndMax) this.rtxAt = NEVER;
+    else this.armRtx();
+    if (this.sendBuf && dataAcked > 0) this.host.event(this, { type: 'writable' });
+  }
+
+  /** A duplicate ACK (RFC 5681 §2): three trigger fast retransmit (§3.2), NewReno recovery (RFC 6582). */
+  onDupAck(): void {
+    this.dupAcks++;
+    if (this.inRecovery) {
+      this.cwnd += this.sndMss;
+      return;
+    }
+    // RFC 6582 §3.2 (2): only when the cumulative ACK covers more than
+    // `recover` (avoids multiple reductions per window of data).
+    if (this.dupAcks === 3 && seqGt(this.sndUna, this.recover)) {
+      const flight = seqDiff(this.sndMax, this.sndUna);
+      this.ssthresh = Math.max(flight >> 1, 2 * this.sndMss);
+      this.inRecovery = true;
+      this.recover = this.sndMax;
+      this.retransmitFirst('fast');
+      this.cwnd = this.ssthresh + 3 * this.sndMss;
+    }
+  }
+
+  /** Resend the segment at SND.UNA without moving SND.NXT. */
+  retransmitFirst(kind: 'fast' | 'rto'): void {
+    const dataEnd = this.dataEnd();
+    const avail = seqDiff(dataEnd, this.sndUna);
+    const len = Math.max(0, Math.min(avail, this.sndMss));
+    let flags = ACK;
+    if (len === avail && this.finQueued && this.finSent()) flags |= FIN;
+    if (len === 0 && !(flags & FIN)) return;
+    if (len > 0) flags |= PSH;
+    this.retransmits++;
+    this.rttTiming = false;
+    this.host.event(this, { type: 'retransmit', kind, seq: this.sndUna, len });
+    this.emit(this.sndUna, flags, len > 0 ? this.sendBuf!.slice(seqDiff(this.sndUna, this.bufSeq), len) : EMPTY);
+    this.armRtx();
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * In-order received bytes not yet read by the application: a queue of
+ * chunks (views of received payloads; no copy).
+ */
+export class RecvBuffer {
+  private chunks: Uint8Array[] = [];
+  private len = 0;
+
+  get length(): number {
+    return this.len;
+  }
+
+  push(data: Uint8Array): void {
+    if (data.length === 0) return;
+    this.chunks.push(data);
+    this.len += data.length;
+  }
+
+  /** Removes and returns up to `max` bytes, as the stored chunks (no copy). */
+  readChunks(max: number): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    let n = 0;
+    while (this.chunks.length > 0 && n < max) {
+      const c = this.chunks[0]!;
+      if (n + c.length <= max) {
+        out.push(c);
+        n += c.length;
+        this.chunks.shift();
+      } else {
+        const take = max - n;
+        out.push(c.subarray(0, take));
+        this.chunks[0] = c.subarray(take);
+        n += take;
+      }
+    }
+    this.len -= n;
+    return out;
+  }
+
+  /** Removes and returns up to `max` bytes as one array. */
+  read(max: number): Uint8Array {
+    const parts = this.readChunks(max);
+    if (parts.length === 1) return parts[0]!;
+    let total = 0;
+    for (const p of parts) total += p.length;
+    const out = new Uint8Array(total);
+    let o = 0;
+    for (const p of parts) {
+      out.set(p, o);
+      o += p.length;
+    }
+    return out;
+  }
+}

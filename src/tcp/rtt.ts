@@ -1,0 +1,61 @@
+/**
+ * RFC 6298 retransmission-timer estimator. Times in microseconds.
+ */
+import type { Duration } from '../sim/time.ts';
+
+/** RFC 6298 §2: K = 4, alpha = 1/8, beta = 1/4; G is our clock granularity (1 µs ≈ 0). */
+const K = 4;
+
+export class RttEstimator {
+  /** Smoothed RTT (0 until the first sample). */
+  srtt = 0;
+  rttvar = 0;
+  /** The current RTO, before backoff. */
+  rto: Duration;
+  /** Number of consecutive backoffs (RFC 6298 §5.5 doubles the RTO each time). */
+  backoff = 0;
+  private readonly minRto: Duration;
+  private readonly maxRto: Duration;
+
+  constructor(initialRto: Duration, minRto: Duration, maxRto: Duration) {
+    this.rto = initialRto;
+    this.minRto = minRto;
+    this.maxRto = maxRto;
+  }
+
+  /** Feeds one RTT measurement R (Karn's algorithm is the caller's duty: never from a retransmitted segment). */
+  sample(r: Duration): void {
+    if (r < 0) return;
+    if (this.srtt === 0) {
+      // (2.2) When the first RTT measurement R is made, the host MUST set
+      //   SRTT <- R, RTTVAR <- R/2, RTO <- SRTT + max (G, K*RTTVAR)
+      this.srtt = r;
+      this.rttvar = r / 2;
+    } else {
+      // (2.3) RTTVAR <- (1 - beta) * RTTVAR + beta * |SRTT - R'|
+      //       SRTT <- (1 - alpha) * SRTT + alpha * R'
+      this.rttvar = 0.75 * this.rttvar + 0.25 * Math.abs(this.srtt - r);
+      this.srtt = 0.875 * this.srtt + 0.125 * r;
+    }
+    // (2.4) Whenever RTO is computed, if it is less than 1 second, then the
+    // RTO SHOULD be rounded up to 1 second. (Lower bound configurable.)
+    // (2.5) A maximum value MAY be placed on RTO provided it is at least 60 seconds.
+    this.rto = clamp(Math.round(this.srtt + Math.max(1, K * this.rttvar)), this.minRto, this.maxRto);
+    // A new sample after a backoff resets the backoff (RFC 6298 §5.7 note).
+    this.backoff = 0;
+  }
+
+  /** The RTO to arm now, with exponential backoff applied (RFC 6298 §5.5). */
+  currentRto(): Duration {
+    return Math.min(this.maxRto, this.rto * 2 ** Math.min(this.backoff, 30));
+  }
+
+  /** (5.5) The host MUST set RTO <- RTO * 2 ("back off the timer"). */
+  onTimeout(): void {
+    this.backoff++;
+  }
+}
+
+function clamp(v: number, lo: number, hi: number): number {
+  return v < lo ? lo : v > hi ? hi : v;
+}

@@ -1,0 +1,96 @@
+/**
+ * Bytes written by the user and not yet acknowledged, as a queue of chunks.
+ * Offset 0 is the oldest unacknowledged byte. Chunks are kept as given (no
+ * copy on write when the caller hands over ownership); `slice` copies only
+ * when a segment spans two chunks.
+ */
+export class SendBuffer {
+  private chunks: Uint8Array[] = [];
+  /** Offset of the first valid byte within chunks[0]. */
+  private head = 0;
+  private len = 0;
+  /** Cursor cache for sequential slicing: chunk index and its starting offset. */
+  private cursorIdx = 0;
+  private cursorOff = 0;
+
+  get length(): number {
+    return this.len;
+  }
+
+  push(data: Uint8Array): void {
+    if (data.length === 0) return;
+    this.chunks.push(data);
+    this.len += data.length;
+  }
+
+  /** Drops `n` bytes from the front (they were acknowledged). */
+  consume(n: number): void {
+    if (n <= 0) return;
+    if (n >= this.len) {
+      this.chunks = [];
+      this.head = 0;
+      this.len = 0;
+      this.cursorIdx = 0;
+      this.cursorOff = 0;
+      return;
+    }
+    this.len -= n;
+    let removed = 0;
+    while (n > 0) {
+      const c = this.chunks[removed]!;
+      const avail = c.length - this.head;
+      if (n >= avail) {
+        n -= avail;
+        this.head = 0;
+        removed++;
+      } else {
+        this.head += n;
+        n = 0;
+      }
+    }
+    if (removed > 0) this.chunks.splice(0, removed);
+    this.cursorIdx = 0;
+    this.cursorOff = 0;
+  }
+
+  /** `len` bytes starting at `offset` (a view when within one chunk, else a copy). */
+  slice(offset: number, len: number): Uint8Array {
+    if (len <= 0) return EMPTY;
+    // Find the chunk containing `offset`, starting from the cursor when possible.
+    let idx = 0;
+    let start = 0; // logical offset of chunks[idx][head-or-0]
+    if (this.cursorIdx < this.chunks.length && this.cursorOff <= offset) {
+      idx = this.cursorIdx;
+      start = this.cursorOff;
+    }
+    for (;;) {
+      const c = this.chunks[idx]!;
+      const base = idx === 0 ? this.head : 0;
+      const avail = c.length - base;
+      if (offset < start + avail) break;
+      start += avail;
+      idx++;
+    }
+    this.cursorIdx = idx;
+    this.cursorOff = start;
+    const c = this.chunks[idx]!;
+    const base = idx === 0 ? this.head : 0;
+    const from = base + (offset - start);
+    if (from + len <= c.length) return c.subarray(from, from + len);
+    const out = new Uint8Array(len);
+    let written = 0;
+    let i = idx;
+    let pos = from;
+    while (written < len) {
+      const ch = this.chunks[i]!;
+      const take = Math.min(len - written, ch.length - pos);
+      out.set(ch.subarray(pos, pos + take), written);
+      written += take;
+      i++;
+      pos = 0;
+    }
+    return out;
+  }
+}
+
+export const EMPTY = new Uint8Array(0);

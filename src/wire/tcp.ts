@@ -1,0 +1,200 @@
+/**
+ * TCP header codec (RFC 9293 §3.1) over IPv4.
+ *
+ * `parseTcp` validates untrusted bytes and never throws. It keeps every
+ * field as read so that `emitTcp(parseTcp(x))` reproduces `x` exactly: all
+ * 8 flag bits, the raw acknowledgment number even when ACK is clear, the
+ * options in wire order (NOP and EOL included). The 4 reserved bits are
+ * ignored (emitted as 0). The payload is a view of the input (no copy).
+ *
+ * `emitTcp` writes header, options and payload into a caller-provided buffer
+ * and fills the checksum (IPv4 pseudo-header) when `caps.fillTx`, else
+ * writes 0. It throws only for programmer errors.
+ *
+ *      0                   1                   2                   3
+ *      0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+ *     +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *     |          Source Port          |       Destination Port        |
+ *     |                        Sequence Number                        |
+ *     |                    Acknowledgment Number                      |
+ *     |  Data |       |C|E|U|A|P|R|S|F|                               |
+ *     | Offset| Rsrvd |W|C|R|C|S|S|Y|I|            Window             |
+ *     |           Checksum            |         Urgent Pointer        |
+ *     |                           [Options]                           |
+ */
+
+import { checksum, pseudoHeaderSum } from './checksum.ts';
+import { getU16, getU32, setU16, setU32 } from './bytes.ts';
+import { emitIpv4, IPV4_HEADER_LEN, IPV4_MAX_TOTAL_LEN } from './ipv4.ts';
+import { emitTcpOptions, parseTcpOptions, tcpOptionsLen, TCP_MAX_OPTIONS_LEN } from './tcp-options.ts';
+import { ACK, CWR, ECE, FIN, IPPROTO_TCP, PSH, RST, SYN, URG } from './types.ts';
+import type { ChecksumCaps, Ipv4Addr, Ipv4Repr, ParseResult, TcpRepr } from './types.ts';
+
+export {
+  findMss,
+  findSack,
+  findTimestamp,
+  findWindowScale,
+  hasSackPermitted,
+  tcpOptionsLen,
+} from './tcp-options.ts';
+
+/** Length of a TCP header without options. */
+export const TCP_HEADER_LEN = 20;
+
+/**
+ * Parses a TCP segment carried in an IPv4 packet from `src` to `dst`.
+ * Checks, in order: at least 20 bytes ('tcp-truncated'), 5 ≤ data offset and
+ * data offset*4 ≤ length ('tcp-bad-data-offset'), the checksum over the
+ * pseudo-header when `caps.verifyRx` ('tcp-bad-checksum'), non-zero ports
+ * ('tcp-bad-port'), and the options ('tcp-bad-option').
+ */
+export function parseTcp(bytes: Uint8Array, src: Ipv4Addr, dst: Ipv4Addr, caps: ChecksumCaps): ParseResult<TcpRepr> {
+  const len = bytes.length;
+  if (len < TCP_HEADER_LEN) return { ok: false, reason: 'tcp-truncated' };
+  const headerLen = (bytes[12]! >>> 4) * 4;
+  if (headerLen < TCP_HEADER_LEN || headerLen > len) return { ok: false, reason: 'tcp-bad-data-offset' };
+  // RFC 9293 §3.1: the checksum covers the pseudo-header, the header and the data.
+  if (caps.verifyRx && checksum(bytes, 0, len, pseudoHeaderSum(src, dst, IPPROTO_TCP, len)) !== 0) {
+    return { ok: false, reason: 'tcp-bad-checksum' };
+  }
+  const srcPort = getU16(bytes, 0);
+  const dstPort = getU16(bytes, 2);
+  // Port 0 is reserved and never valid on the wire.
+  if (srcPort === 0 || dstPort === 0) return { ok: false, reason: 'tcp-bad-port' };
+  let options: TcpRepr['options'];
+  if (headerLen === TCP_HEADER_LEN) {
+    options = [];
+  } else {
+    const parsed = parseTcpOptions(bytes, TCP_HEADER_LEN, headerLen);
+    if (!parsed.ok) return parsed;
+    options = parsed.value;
+  }
+  return {
+    ok: true,
+    value: {
+      srcPort,
+      dstPort,
+      seq: getU32(bytes, 4),
+      ack: getU32(bytes, 8),
+      flags: bytes[13]!,
+      window: getU16(bytes, 14),
+      urgentPointer: getU16(bytes, 18),
+      options,
+      payload: bytes.subarray(headerLen),
+    },
+  };
+}
+
+/** Header length (20 + padded options) of `repr`, in bytes. */
+export function tcpHeaderLen(repr: TcpRepr): number {
+  return TCP_HEADER_LEN + tcpOptionsLen(repr.options);
+}
+
+/** Length of the whole segment (header, options and payload), in bytes. */
+export function tcpBufferLen(repr: TcpRepr): number {
+  return tcpHeaderLen(repr) + repr.payload.length;
+}
+
+function checkField(name: string, value: number, max: number): void {
+  if (!Number.isInteger(value) || value < 0 || value > max) {
+    throw new Error(`TCP ${name} must be an integer in 0..${max}, got ${value}`);
+  }
+}
+
+/**
+ * Writes the segment `repr` (header, options, payload) at `buf[offset]`.
+ * The checksum covers the IPv4 pseudo-header for `src` → `dst` and is filled
+ * when `caps.fillTx`, else written as 0. Returns the number of bytes written
+ * (`tcpBufferLen(repr)`). Throws for programmer errors: a buffer too small,
+ * options over 40 bytes, fields out of range.
+ */
+export function emitTcp(
+  repr: TcpRepr,
+  src: Ipv4Addr,
+  dst: Ipv4Addr,
+  buf: Uint8Array,
+  offset: number,
+  caps: ChecksumCaps,
+): number {
+  const optionsLen = tcpOptionsLen(repr.options);
+  if (optionsLen > TCP_MAX_OPTIONS_LEN) throw new Error(`TCP options take ${optionsLen} bytes, more than 40`);
+  const headerLen = TCP_HEADER_LEN + optionsLen;
+  const total = headerLen + repr.payload.length;
+  if (total > IPV4_MAX_TOTAL_LEN - IPV4_HEADER_LEN) throw new Error(`TCP segment of ${total} bytes is too long for IPv4`);
+  if (offset < 0 || offset + total > buf.length) {
+    throw new Error(`emitTcp: buffer too small (${buf.length} bytes, ${total} needed at ${offset})`);
+  }
+  checkField('srcPort', repr.srcPort, 0xffff);
+  checkField('dstPort', repr.dstPort, 0xffff);
+  checkField('seq', repr.seq, 0xffffffff);
+  checkField('ack', repr.ack, 0xffffffff);
+  checkField('flags', repr.flags, 0xff);
+  checkField('window', repr.window, 0xffff);
+  checkField('urgentPointer', repr.urgentPointer, 0xffff);
+  setU16(buf, offset, repr.srcPort);
+  setU16(buf, offset + 2, repr.dstPort);
+  setU32(buf, offset + 4, repr.seq);
+  setU32(buf, offset + 8, repr.ack);
+  buf[offset + 12] = (headerLen >>> 2) << 4;
+  buf[offset + 13] = repr.flags;
+  setU16(buf, offset + 14, repr.window);
+  setU16(buf, offset + 16, 0);
+  setU16(buf, offset + 18, repr.urgentPointer);
+  if (optionsLen > 0) emitTcpOptions(repr.options, buf, offset + TCP_HEADER_LEN);
+  if (repr.payload.length > 0) buf.set(repr.payload, offset + headerLen);
+  if (caps.fillTx) {
+    setU16(buf, offset + 16, checksum(buf, offset, offset + total, pseudoHeaderSum(src, dst, IPPROTO_TCP, total)));
+  }
+  return total;
+}
+
+/**
+ * Allocates one buffer of the exact size and emits an IPv4 header (protocol
+ * TCP, payload length computed) followed by the segment. The IPv4 header
+ * checksum is always filled; the TCP checksum obeys `caps.fillTx`.
+ */
+export function emitIpv4Tcp(
+  ipHeader: Omit<Ipv4Repr, 'payloadLen' | 'protocol'>,
+  tcp: TcpRepr,
+  caps: ChecksumCaps,
+): Uint8Array {
+  const tcpLen = tcpBufferLen(tcp);
+  const buf = new Uint8Array(IPV4_HEADER_LEN + tcpLen);
+  emitTcp(tcp, ipHeader.src, ipHeader.dst, buf, IPV4_HEADER_LEN, caps);
+  const ip: Ipv4Repr = {
+    src: ipHeader.src,
+    dst: ipHeader.dst,
+    protocol: IPPROTO_TCP,
+    ttl: ipHeader.ttl,
+    tos: ipHeader.tos,
+    ident: ipHeader.ident,
+    dontFragment: ipHeader.dontFragment,
+    payloadLen: tcpLen,
+  };
+  emitIpv4(ip, buf, 0, caps);
+  return buf;
+}
+
+/** Flag names in display order. */
+const FLAG_NAMES: ReadonlyArray<readonly [number, string]> = [
+  [SYN, 'SYN'],
+  [FIN, 'FIN'],
+  [RST, 'RST'],
+  [PSH, 'PSH'],
+  [URG, 'URG'],
+  [ACK, 'ACK'],
+  [ECE, 'ECE'],
+  [CWR, 'CWR'],
+];
+
+/**
+ * A readable name for a flag set, the flags joined by '+' in the order
+ * SYN FIN RST PSH URG ACK ECE CWR: "SYN", "SYN+ACK", "PSH+ACK", "FIN+ACK",
+ * "RST+ACK", "ACK", "SYN+ECE+CWR". No flag at all gives "none".
+ */
+export function flagsToString(flags: number): string {
+  const parts: string[] = [];
+  for (const [bit, name] of FLAG_NAMES) if ((flags & bit) !== 0) parts.push(name);
+  return parts.length === 0 ? 'none' : parts.join('+');
+}

@@ -1,0 +1,140 @@
+/**
+ * Plain representations shared by every layer. The codecs in this folder
+ * parse bytes into these and emit these into bytes; nothing here holds state.
+ *
+ * Contract (smoltcp's Packet/Repr split): parsing untrusted bytes never
+ * throws — it returns `{ ok: false, reason }` with a `DropReason` that the
+ * stack counts. Emission writes into a caller-provided buffer.
+ */
+
+/** Why a packet or segment was dropped. Counted per reason by the stack. */
+export type DropReason =
+  // IPv4
+  | 'ipv4-truncated'
+  | 'ipv4-bad-version'
+  | 'ipv4-bad-ihl'
+  | 'ipv4-bad-total-length'
+  | 'ipv4-bad-checksum'
+  | 'ipv4-fragment'
+  | 'ipv4-bad-options'
+  | 'ipv4-not-for-us'
+  | 'ipv4-unknown-protocol'
+  | 'ipv4-martian-source'
+  // TCP
+  | 'tcp-truncated'
+  | 'tcp-bad-data-offset'
+  | 'tcp-bad-checksum'
+  | 'tcp-bad-option'
+  | 'tcp-bad-port'
+  // ICMP
+  | 'icmp-truncated'
+  | 'icmp-bad-checksum'
+  | 'icmp-unsupported'
+  // stack / connection
+  | 'tcp-no-connection'
+  | 'tcp-listen-backlog-full'
+  | 'tcp-stack-connection-limit'
+  | 'tcp-unacceptable-segment'
+  | 'tcp-bad-ack'
+  | 'tcp-rst-ignored'
+  | 'tcp-syn-ignored'
+  | 'tcp-closed'
+  | 'tcp-ooo-limit'
+  | 'tcp-receive-window-full'
+  | 'tcp-broadcast'
+  | 'tcp-challenge-ack-limited'
+  | 'tcp-syn-flood';
+
+export type ParseResult<T> = { ok: true; value: T } | { ok: false; reason: DropReason };
+
+/** TCP flag bits as they appear in byte 13 of the header (RFC 9293 §3.1, RFC 3168). */
+export const FIN = 0x01;
+export const SYN = 0x02;
+export const RST = 0x04;
+export const PSH = 0x08;
+export const ACK = 0x10;
+export const URG = 0x20;
+export const ECE = 0x40;
+export const CWR = 0x80;
+
+/** One TCP option, in the order it appears on the wire. */
+export type TcpOption =
+  | { kind: 'eol' }
+  | { kind: 'nop' }
+  /** RFC 9293 §3.2, kind 2. */
+  | { kind: 'mss'; value: number }
+  /** RFC 7323 §2, kind 3: the shift count as sent (clamping to 14 is the receiver's job). */
+  | { kind: 'window-scale'; shift: number }
+  /** RFC 2018, kind 4. */
+  | { kind: 'sack-permitted' }
+  /** RFC 2018, kind 5: [left, right) edges, unsigned 32-bit. */
+  | { kind: 'sack'; blocks: Array<[number, number]> }
+  /** RFC 7323 §3, kind 8. */
+  | { kind: 'timestamp'; tsval: number; tsecr: number }
+  /** Any other kind: skipped by the connection, re-emitted byte for byte. */
+  | { kind: 'unknown'; code: number; data: Uint8Array };
+
+export interface TcpRepr {
+  srcPort: number;
+  dstPort: number;
+  /** Unsigned 32-bit sequence number. */
+  seq: number;
+  /** Unsigned 32-bit acknowledgment number (meaningful only when ACK is set; 0 otherwise on emit). */
+  ack: number;
+  /** Bit set of FIN|SYN|RST|PSH|ACK|URG|ECE|CWR. */
+  flags: number;
+  /** The raw 16-bit window field (unscaled). */
+  window: number;
+  urgentPointer: number;
+  /** Options in wire order. Emission pads with NOPs/EOL to a 4-byte boundary. */
+  options: TcpOption[];
+  payload: Uint8Array;
+}
+
+/** IPv4 addresses are unsigned 32-bit numbers in host order (1.2.3.4 = 0x01020304). */
+export type Ipv4Addr = number;
+
+export const IPPROTO_ICMP = 1;
+export const IPPROTO_TCP = 6;
+export const IPPROTO_UDP = 17;
+
+export interface Ipv4Repr {
+  src: Ipv4Addr;
+  dst: Ipv4Addr;
+  protocol: number;
+  ttl: number;
+  /** The whole TOS byte: DSCP << 2 | ECN. */
+  tos: number;
+  ident: number;
+  dontFragment: boolean;
+  /** Length of the IP payload (total length - header length). */
+  payloadLen: number;
+}
+
+/** Parsed IPv4 packet: the header and a view of its payload (no copy). */
+export interface Ipv4Packet {
+  header: Ipv4Repr;
+  payload: Uint8Array;
+}
+
+/** ICMP echo request (type 8) or reply (type 0), RFC 792. */
+export interface IcmpEchoRepr {
+  type: 'echo-request' | 'echo-reply';
+  ident: number;
+  seqNo: number;
+  data: Uint8Array;
+}
+
+/**
+ * Whether a link wants checksums computed on transmit and verified on
+ * receive (smoltcp's ChecksumCapabilities). A link that cannot corrupt
+ * (the in-memory one without corruption) may offload both, like Linux's
+ * loopback.
+ */
+export interface ChecksumCaps {
+  verifyRx: boolean;
+  fillTx: boolean;
+}
+
+export const CHECKSUM_FULL: ChecksumCaps = Object.freeze({ verifyRx: true, fillTx: true });
+export const CHECKSUM_OFFLOAD: ChecksumCaps = Object.freeze({ verifyRx: false, fillTx: false });
