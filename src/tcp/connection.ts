@@ -559,7 +559,8 @@ export class Connection {
       this.armRtx();
       return;
     }
-    if (this.state === 'SYN-RECEIVED' && seqLt(this.sndUna, seqAdd(this.iss, 1))) {
+    if (!seqGt(this.sndUna, this.iss)) {
+      // Our SYN,ACK is unacknowledged (SYN-RECEIVED, or FIN-WAIT-1 after a CLOSE there).
       this.host.event(this, { type: 'retransmit', kind: 'syn', seq: this.iss, len: 0 });
       this.sendSyn(true);
       this.armRtx();
@@ -722,7 +723,8 @@ export class Connection {
 
   /** <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> — in SYN-RECEIVED our SYN is not yet acknowledged, so it is a SYN,ACK. */
   sendAck(): void {
-    if (this.state === 'SYN-RECEIVED' && seqLt(this.sndUna, seqAdd(this.iss, 1))) {
+    if (!seqGt(this.sndUna, this.iss)) {
+      // Our SYN,ACK is unacknowledged (SYN-RECEIVED, or FIN-WAIT-1 after a CLOSE there).
       this.sendSyn(true);
       return;
     }

@@ -344,7 +344,9 @@ function trimToWindow(c: Connection, seg: TcpRepr): Trimmed | null {
 /** Fifth step. Returns false when processing of this segment must stop. */
 function ackStep(c: Connection, seg: TcpRepr): boolean {
   const ack = seg.ack;
-  if (c.state === 'SYN-RECEIVED') {
+  // SYN-RECEIVED, or a state entered from it by CLOSE before our SYN was
+  // acknowledged (FIN-WAIT-1): the handshake completes with this ACK.
+  if (c.state === 'SYN-RECEIVED' || !seqGt(c.sndUna, c.iss)) {
     // "If SND.UNA < SEG.ACK =< SND.NXT, then enter ESTABLISHED state and
     // continue processing with the variables below set to:
     // SND.WND <- SEG.WND, SND.WL1 <- SEG.SEQ, SND.WL2 <- SEG.ACK"
@@ -355,12 +357,14 @@ function ackStep(c: Connection, seg: TcpRepr): boolean {
       c.maxSndWnd = Math.max(c.maxSndWnd, c.sndWnd);
       c.sndWl1 = seg.seq;
       c.sndWl2 = ack;
-      c.setState('ESTABLISHED', 'rcv ACK of SYN');
+      if (c.state === 'SYN-RECEIVED') {
+        c.setState('ESTABLISHED', 'rcv ACK of SYN');
+        // A CLOSE issued in SYN-RECEIVED with data pending was queued "for
+        // processing after entering ESTABLISHED state".
+        if (c.finQueued) c.setState('FIN-WAIT-1', 'CLOSE (queued)');
+      }
       c.host.event(c, { type: 'connected' });
       c.armKeepAlive();
-      // A CLOSE issued in SYN-RECEIVED was queued "for processing after
-      // entering ESTABLISHED state".
-      if (c.finQueued) c.setState('FIN-WAIT-1', 'CLOSE (queued)');
     } else {
       // "If the segment acknowledgment is not acceptable, form a reset
       // segment <SEQ=SEG.ACK><CTL=RST> and send it."
@@ -465,6 +469,11 @@ function fromSixthStep(c: Connection, seg: TcpRepr, payload: Uint8Array, fin: bo
   }
 
   // ---- Seventh, process the segment text ---------------------------------------
+  // Text that arrived with the SYN (or ahead of a hole) continues the stream.
+  if (receiving && c.ooo && !c.ooo.isEmpty && pullHeld(c)) {
+    c.ackNow = true;
+    c.host.event(c, { type: 'readable' });
+  }
   if (receiving && payload.length > 0) {
     if (seq === c.rcvNxt) {
       // "Once the TCP endpoint takes responsibility for the data, it advances
@@ -512,7 +521,7 @@ function pullHeld(c: Connection): boolean {
   if (ooo && !ooo.isEmpty) {
     const parts = ooo.takeContiguous(c.rcvNxt);
     for (const p of parts) {
-      c.recvBuf!.push(p);
+      (c.recvBuf ??= new RecvBuffer()).push(p);
       c.rcvNxt = seqAdd(c.rcvNxt, p.length);
       moved = true;
     }
