@@ -550,10 +550,10 @@ export class Connection {
     // (5.5) back off the timer; (5.6) start it again; Karn: stop timing.
     this.rtt.onTimeout();
     this.rttTiming = false;
-    this.retransmits++;
     // "RETRANSMISSION TIMEOUT: ... send the segment at the front of the
     // retransmission queue again, reinitialize the retransmission timer".
     if (this.state === 'SYN-SENT') {
+      this.retransmits++;
       this.host.event(this, { type: 'retransmit', kind: 'syn', seq: this.iss, len: 0 });
       this.sendSyn(false);
       this.armRtx();
@@ -561,6 +561,7 @@ export class Connection {
     }
     if (!seqGt(this.sndUna, this.iss)) {
       // Our SYN,ACK is unacknowledged (SYN-RECEIVED, or FIN-WAIT-1 after a CLOSE there).
+      this.retransmits++;
       this.host.event(this, { type: 'retransmit', kind: 'syn', seq: this.iss, len: 0 });
       this.sendSyn(true);
       this.armRtx();
@@ -728,7 +729,12 @@ export class Connection {
       this.sendSyn(true);
       return;
     }
-    this.emit(this.sndNxt, ACK, EMPTY);
+    // BSD's tcp_output: "For ACK only packets, we do not want the sequence
+    // number of the retransmitted packet, we want the sequence number of the
+    // next unsent octet" — after a go-back-N rollback SND.NXT may lie below
+    // the peer's RCV.NXT, and an ACK carrying it would fail the peer's
+    // acceptability test (§3.10.7.4 first), which ignores its ACK field.
+    this.emit(this.sndMax, ACK, EMPTY);
   }
 
   /** <SEQ=ISS><CTL=SYN> or <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>, with MSS and window-scale options. */

@@ -1,0 +1,218 @@
+/**
+ * The stack: RST generation for segments that reach no connection
+ * (RFC 9293 §3.10.7.1), listeners and backlog, demux, ports, ISNs
+ * (RFC 6528), ICMP echo, counters.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Network } from '../../src/sim/network.ts';
+import { parseIpv4Addr } from '../../src/wire/bytes.ts';
+import { parseIpv4 } from '../../src/wire/ipv4.ts';
+import { parseTcp, emitIpv4Tcp } from '../../src/wire/tcp.ts';
+import { emitIpv4 } from '../../src/wire/ipv4.ts';
+import { emitIcmpEcho, icmpEchoLen, parseIcmp } from '../../src/wire/icmp.ts';
+import { ACK, FIN, RST, SYN, CHECKSUM_FULL, IPPROTO_ICMP } from '../../src/wire/types.ts';
+import type { TcpRepr } from '../../src/wire/types.ts';
+import { IsnGenerator, halfSipHash24 } from '../../src/stack/isn.ts';
+import type { Stack } from '../../src/stack/stack.ts';
+import type { MemoryPort } from '../../src/links/memory.ts';
+
+const A = parseIpv4Addr('10.0.0.1')!;
+const B = parseIpv4Addr('10.0.0.2')!;
+const EVIL = parseIpv4Addr('10.0.0.66')!;
+
+/** A stack B on a hub, plus a raw port at 10.0.0.66 the test uses to inject and capture packets. */
+function rig(opts: { backlog?: number } = {}) {
+  const net = new Network({ seed: 3 });
+  const hub = net.addHub({ checksumOffload: false });
+  const b = net.addStack({ name: 'b', defaultBacklog: opts.backlog ?? 16 });
+  net.attach(b, hub, B);
+  const raw: MemoryPort = hub.attach(EVIL);
+  const got: TcpRepr[] = [];
+  const gotIcmp: ReturnType<typeof parseIcmp>[] = [];
+  raw.onReceive = (bytes) => {
+    const ip = parseIpv4(bytes, CHECKSUM_FULL);
+    assert.ok(ip.ok);
+    if (ip.value.header.protocol === IPPROTO_ICMP) {
+      gotIcmp.push(parseIcmp(ip.value.payload, CHECKSUM_FULL));
+      return;
+    }
+    const t = parseTcp(ip.value.payload, ip.value.header.src, ip.value.header.dst, CHECKSUM_FULL);
+    assert.ok(t.ok, 'the stack emits valid TCP with correct checksums');
+    got.push(t.value);
+  };
+  const inject = (seg: Partial<TcpRepr>): void => {
+    const full: TcpRepr = { srcPort: 40000, dstPort: 80, seq: 1000, ack: 0, flags: SYN, window: 65535, urgentPointer: 0, options: [], payload: new Uint8Array(0), ...seg };
+    raw.transmit(emitIpv4Tcp({ src: EVIL, dst: B, ttl: 64, tos: 0, ident: 1, dontFragment: true }, full, CHECKSUM_FULL));
+    net.runDue();
+  };
+  return { net, hub, b, raw, got, gotIcmp, inject };
+}
+
+describe('segments that reach no connection (§3.10.7.1)', () => {
+  test('CLOSED: a segment without ACK elicits <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>', () => {
+    const r = rig();
+    r.inject({ flags: SYN, seq: 1000, dstPort: 81 });
+    assert.equal(r.got.length, 1);
+    assert.equal(r.got[0]!.flags, RST | ACK);
+    assert.equal(r.got[0]!.seq, 0);
+    assert.equal(r.got[0]!.ack, 1001);
+  });
+  test('CLOSED: data and FIN count in SEG.LEN of the RST,ACK', () => {
+    const r = rig();
+    r.inject({ flags: FIN, seq: 5000, dstPort: 81, payload: new Uint8Array(10) });
+    assert.equal(r.got[0]!.ack, 5011);
+  });
+  test('CLOSED: a segment with ACK elicits <SEQ=SEG.ACK><CTL=RST>', () => {
+    const r = rig();
+    r.inject({ flags: ACK, seq: 1000, ack: 777, dstPort: 81 });
+    assert.equal(r.got[0]!.flags, RST);
+    assert.equal(r.got[0]!.seq, 777);
+  });
+  test('CLOSED: an incoming RST is discarded without reply', () => {
+    const r = rig();
+    r.inject({ flags: RST, dstPort: 81 });
+    assert.equal(r.got.length, 0);
+    assert.equal(r.b.counters.drops['tcp-no-connection'], 1);
+  });
+});
+
+describe('listeners', () => {
+  test('LISTEN: a SYN gets SYN,ACK and the handshake completes into the accept queue', () => {
+    const r = rig();
+    const l = r.b.listen(80);
+    r.inject({ flags: SYN, seq: 1000 });
+    const synack = r.got[0]!;
+    assert.equal(synack.flags, SYN | ACK);
+    assert.equal(synack.ack, 1001);
+    r.inject({ flags: ACK, seq: 1001, ack: (synack.seq + 1) >>> 0 });
+    const c = l.accept();
+    assert.ok(c);
+    assert.equal(c.state, 'ESTABLISHED');
+    assert.equal(r.b.counters.passiveOpens, 1);
+  });
+  test('LISTEN: SYNs beyond the backlog are dropped and counted', () => {
+    const r = rig({ backlog: 2 });
+    r.b.listen(80);
+    for (let i = 0; i < 5; i++) r.inject({ flags: SYN, seq: 1000, srcPort: 40000 + i });
+    assert.equal(r.got.length, 2);
+    assert.equal(r.b.counters.drops['tcp-listen-backlog-full'], 3);
+  });
+  test('LISTEN: a RST to a listener is ignored; an ACK gets <SEQ=SEG.ACK><CTL=RST> (§3.10.7.2)', () => {
+    const r = rig();
+    r.b.listen(80);
+    r.inject({ flags: RST, seq: 1 });
+    assert.equal(r.got.length, 0);
+    r.inject({ flags: ACK, seq: 1, ack: 4242 });
+    assert.equal(r.got[0]!.flags, RST);
+    assert.equal(r.got[0]!.seq, 4242);
+  });
+  test('SYN-RECEIVED: a RST returns to LISTEN — the spawned TCB is gone and the listener still accepts', () => {
+    const r = rig();
+    const l = r.b.listen(80);
+    r.inject({ flags: SYN, seq: 1000 });
+    assert.equal(r.b.connectionCount, 1);
+    r.inject({ flags: RST, seq: 1001 });
+    assert.equal(r.b.connectionCount, 0);
+    assert.equal(l.halfOpen, 0);
+    r.inject({ flags: SYN, seq: 9000 });
+    assert.equal(r.got.at(-1)!.flags, SYN | ACK);
+  });
+  test('listen on a port in use fails with ERR_SYNACK_ADDRESS_IN_USE', () => {
+    const r = rig();
+    r.b.listen(80);
+    assert.throws(() => r.b.listen(80), { code: 'ERR_SYNACK_ADDRESS_IN_USE' });
+  });
+  test('connect to a bad port fails with ERR_SYNACK_INVALID_ARG', () => {
+    const r = rig();
+    assert.throws(() => r.b.connect(A, 0), { code: 'ERR_SYNACK_INVALID_ARG' });
+    assert.throws(() => r.b.connect(A, 70000), { code: 'ERR_SYNACK_INVALID_ARG' });
+  });
+});
+
+describe('ports and demux', () => {
+  test('ephemeral ports are distinct for concurrent connections and demux finds each by 4-tuple', () => {
+    const net = new Network({ seed: 9 });
+    const hub = net.addHub();
+    const a = net.addStack();
+    const b = net.addStack();
+    net.attach(a, hub, A);
+    net.attach(b, hub, B);
+    const accepted: number[] = [];
+    b.listen(80, { onConnection: (c) => accepted.push(c.remotePort) });
+    const conns = Array.from({ length: 200 }, () => a.connect(B, 80));
+    net.runUntil(() => accepted.length === 200);
+    const ports = new Set(conns.map((c) => c.localPort));
+    assert.equal(ports.size, 200);
+    for (const c of conns) assert.equal(a.lookup(A, c.localPort, B, 80), c);
+    assert.deepEqual(new Set(accepted), ports);
+  });
+});
+
+describe('ISNs (RFC 6528)', () => {
+  test('ISN = M + F(4-tuple, secret): it advances with the 4 µs clock and differs per 4-tuple and per secret', () => {
+    const g = new IsnGenerator(1, 2);
+    const i0 = g.isn(A, 1000, B, 80, 0);
+    assert.equal(g.isn(A, 1000, B, 80, 4000), (i0 + 1000) >>> 0);
+    assert.notEqual(g.isn(A, 1001, B, 80, 0), i0);
+    assert.notEqual(new IsnGenerator(1, 3).isn(A, 1000, B, 80, 0), i0);
+  });
+  test('HalfSipHash-2-4 spreads single-bit input changes over about half the output bits', () => {
+    let total = 0;
+    const n = 256;
+    for (let i = 0; i < n; i++) {
+      const x = halfSipHash24(0x01234567, 0x89abcdef, i, 0, 0) ^ halfSipHash24(0x01234567, 0x89abcdef, i ^ 1, 0, 0);
+      total += popcount(x >>> 0);
+    }
+    const avg = total / n;
+    assert.ok(avg > 12 && avg < 20, `average flipped bits ${avg}`);
+  });
+});
+
+describe('ICMP', () => {
+  test('an echo request is answered with an echo reply carrying the same data (RFC 792)', () => {
+    const r = rig();
+    const req = { type: 'echo-request' as const, ident: 7, seqNo: 3, data: new TextEncoder().encode('ping!') };
+    const len = icmpEchoLen(req);
+    const buf = new Uint8Array(20 + len);
+    emitIpv4({ src: EVIL, dst: B, protocol: IPPROTO_ICMP, ttl: 64, tos: 0, ident: 9, dontFragment: false, payloadLen: len }, buf, 0, CHECKSUM_FULL);
+    emitIcmpEcho(req, buf, 20);
+    r.raw.transmit(buf);
+    r.net.runDue();
+    assert.equal(r.gotIcmp.length, 1);
+    const rep = r.gotIcmp[0]!;
+    assert.ok(rep.ok);
+    assert.equal(rep.value.type, 'echo-reply');
+    assert.equal(rep.value.ident, 7);
+    assert.equal(new TextDecoder().decode(rep.value.data), 'ping!');
+    assert.equal(r.b.counters.icmpEchoReplies, 1);
+  });
+});
+
+describe('bad input', () => {
+  test('malformed packets are dropped and counted by reason, never thrown', () => {
+    const r = rig();
+    const b: Stack = r.b;
+    r.b.listen(80);
+    const junk = [new Uint8Array(0), new Uint8Array([0x45]), new Uint8Array(40).fill(0xff), new Uint8Array([0x60, 0, 0, 0])];
+    for (const j of junk) r.raw.transmit(j.length >= 20 ? j : j);
+    // Packets shorter than an IP header cannot be routed by the hub; deliver directly.
+    for (const j of junk) b.receive(b.interfaces[0]!, j);
+    assert.ok(b.counters.totalDrops >= 4);
+    const good = emitIpv4Tcp({ src: EVIL, dst: B, ttl: 64, tos: 0, ident: 1, dontFragment: true }, { srcPort: 1, dstPort: 80, seq: 1, ack: 0, flags: SYN, window: 1, urgentPointer: 0, options: [], payload: new Uint8Array(0) }, CHECKSUM_FULL);
+    good[good.length - 1] ^= 0xff; // break the TCP checksum
+    r.raw.transmit(good);
+    r.net.runDue();
+    assert.equal(b.counters.drops['tcp-bad-checksum'], 1);
+    assert.equal(b.counters.checksumErrors, 1);
+  });
+});
+
+function popcount(x: number): number {
+  let n = 0;
+  while (x) {
+    n += x & 1;
+    x >>>= 1;
+  }
+  return n;
+}
