@@ -186,6 +186,20 @@ interface Trimmed {
 }
 
 function otherStates(c: Connection, seg: TcpRepr): void {
+  if (
+    c.state === 'SYN-RECEIVED' &&
+    (seg.flags & (SYN | ACK | RST)) === (SYN | ACK) &&
+    seg.seq === c.irs &&
+    seqLt(c.sndUna, seg.ack) &&
+    seqLe(seg.ack, c.sndMax)
+  ) {
+    // Simultaneous open, RFC 9293 §3.5 Figure 8 line 6: the peer's SYN,ACK
+    // <SEQ=IRS><ACK=ISS+1> takes SYN-RECEIVED to ESTABLISHED. Its SYN was
+    // already processed, so its sequence number lies just before RCV.NXT and
+    // the literal acceptability test would reject it (Linux and BSD accept it
+    // too): process it as the ACK that follows the SYN.
+    seg = { ...seg, seq: seqAdd(seg.seq, 1), flags: seg.flags & ~SYN };
+  }
   const f = seg.flags;
   c.lastRecvAt = c.now;
   c.keepAliveProbes = 0;

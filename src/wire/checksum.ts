@@ -96,7 +96,7 @@ function sumWords(buf: Uint8Array, start: number, end: number): number {
   let f = fold16(s);
   // Little-endian words give bytes at even addresses weight 1; RFC 1071 gives
   // the byte at `start` weight 256. Swap when `start` is at an even address.
-  if (((base + start) & 1) === 1) f = ((f & 0xff) << 8) | (f >>> 8);
+  if (((base + start) & 1) === 0) f = ((f & 0xff) << 8) | (f >>> 8);
   return f;
 }
 

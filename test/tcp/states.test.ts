@@ -98,9 +98,14 @@ describe('SYN-SENT', () => {
     const sent = f.peer({ flags: SYN, seq: REMOTE_ISS, ack: 0 });
     assert.equal(f.state, 'SYN-RECEIVED');
     expectSeg(sent[0], { flags: SYN | ACK, seq: LOCAL_ISS, ack: R1 });
-    // ...and the peer's SYN,ACK completes it.
-    f.peer({ flags: SYN | ACK, seq: REMOTE_ISS, ack: L1 });
-    assert.equal(f.state, 'SYN-RECEIVED', 'a SYN in SYN-RECEIVED (active) elicits a challenge ACK, not a transition');
+    // ...and the peer's SYN,ACK <SEQ=IRS><ACK=ISS+1> completes it (Figure 8 line 6).
+    const ack = f.peer({ flags: SYN | ACK, seq: REMOTE_ISS, ack: L1 });
+    assert.equal(f.state, 'ESTABLISHED');
+    assert.equal(ack.filter((s) => s.flags & SYN).length, 0, 'no SYN,ACK ping-pong');
+  });
+  test('SYN-RECEIVED (active): a plain ACK of our SYN also completes a simultaneous open (§3.10.7.4 fifth)', () => {
+    const f = inSynSent();
+    f.peer({ flags: SYN, seq: REMOTE_ISS, ack: 0 });
     f.peer({ flags: ACK, seq: R1, ack: L1 });
     assert.equal(f.state, 'ESTABLISHED');
   });

@@ -1,0 +1,258 @@
+/**
+ * The `synack` command line. Each command is one entry of COMMANDS: a name,
+ * a one-line summary, its help text and a `run(argv, io)` that returns an
+ * exit code. Add a command by adding an entry (serve/connect/get/trace).
+ *
+ * Exit codes: 0 success, 1 the command ran and failed, 2 bad usage (unknown
+ * command or option, bad option value).
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { writeFileSync, realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { runDemo, DemoOptionError, DEMO_MAX_BYTES, type DemoOptions } from './demo.ts';
+
+export interface CliIo {
+  stdout(line: string): void;
+  stderr(line: string): void;
+  /** Whether stdout is a terminal (colour is used only then). */
+  isTTY: boolean;
+  env: Record<string, string | undefined>;
+  writeFile(path: string, data: Uint8Array): void;
+}
+
+export interface Command {
+  name: string;
+  summary: string;
+  help: string;
+  run(argv: string[], io: CliIo): number | Promise<number>;
+}
+
+/** A usage error: printed with a hint and exit code 2. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+  constructor(
+    message: string,
+    readonly command: string | null,
+  ) {
+    super(message);
+  }
+}
+
+/** parseArgs, with its errors turned into UsageErrors that name the command. */
+export function parseOptions<T extends NonNullable<ParseArgsConfig['options']>>(command: string, argv: string[], options: T, allowPositionals = false) {
+  try {
+    return parseArgs({ args: argv, options, strict: true, allowPositionals });
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    if (typeof err.code === 'string' && err.code.startsWith('ERR_PARSE_ARGS')) {
+      throw new UsageError(err.message.replace(/\. To specify a positional argument.*$/s, ''), command);
+    }
+    throw e;
+  }
+}
+
+function numberOption(command: string, name: string, raw: string | undefined, fallback: number, check: (n: number) => boolean, what: string): number {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(n) || !check(n)) throw new UsageError(`--${name} expects ${what}, got '${raw}'`, command);
+  return n;
+}
+
+// =============================================================================
+// demo
+// =============================================================================
+
+const DEMO_HELP = `Usage: synack demo [options]
+
+Two userspace TCP stacks (client 10.0.0.1, server 10.0.0.2) on an in-memory
+network with a virtual clock: the client connects, sends a message, the
+server answers, both close. Every segment is drawn as one row of a ladder
+diagram with the flags, seq/ack, window, length and each side's TCP state.
+
+Options:
+  --bytes N               send N bytes instead of "hello, synack" (1..${DEMO_MAX_BYTES})
+  --loss P                drop each packet with probability P (0..0.9)
+  --seed N                seed for ISNs, ports and losses (default 1)
+  --delay MS              one-way delay in milliseconds (default 10)
+  --simultaneous-open     both sides connect to each other at the same moment
+  --simultaneous-close    both sides close at the same moment
+  --reset                 abortive close: the client aborts with RST
+  --pcap FILE             write every packet to FILE (pcap, LINKTYPE_RAW)
+  --json                  one JSON object per line instead of the ladder
+  --absolute              raw sequence numbers (default: relative to each ISN)
+  --full                  show every row (default: long data runs collapse)
+  --no-color              no ANSI colours (also: NO_COLOR set, or not a TTY)
+  --color                 ANSI colours even when stdout is not a TTY
+  --lang en|ko            language of the annotations (default en)
+  -h, --help              this help
+
+Examples:
+  synack demo
+  synack demo --loss 0.2 --seed 3
+  synack demo --bytes 100000
+  synack demo --simultaneous-open --simultaneous-close
+  synack demo --pcap demo.pcap && tshark -r demo.pcap`;
+
+const DEMO_OPTIONS = {
+  bytes: { type: 'string' },
+  loss: { type: 'string' },
+  seed: { type: 'string' },
+  delay: { type: 'string' },
+  'simultaneous-open': { type: 'boolean' },
+  'simultaneous-close': { type: 'boolean' },
+  reset: { type: 'boolean' },
+  pcap: { type: 'string' },
+  json: { type: 'boolean' },
+  absolute: { type: 'boolean' },
+  full: { type: 'boolean' },
+  'no-color': { type: 'boolean' },
+  color: { type: 'boolean' },
+  lang: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** Turns `synack demo` arguments into DemoOptions (throws UsageError). */
+export function parseDemoArgs(argv: string[], io: Pick<CliIo, 'isTTY' | 'env'>): { opts: Partial<DemoOptions>; pcapPath: string | null; help: boolean } {
+  const { values: v } = parseOptions('demo', argv, DEMO_OPTIONS);
+  if (v.help) return { opts: {}, pcapPath: null, help: true };
+  const lang = v.lang ?? 'en';
+  if (lang !== 'en' && lang !== 'ko') throw new UsageError(`--lang expects 'en' or 'ko', got '${lang}'`, 'demo');
+  if (v.reset && v['simultaneous-close']) throw new UsageError('--reset and --simultaneous-close cannot be combined', 'demo');
+  if (v.pcap === '') throw new UsageError('--pcap expects a file name', 'demo');
+  const noColor = v['no-color'] === true || (io.env['NO_COLOR'] !== undefined && io.env['NO_COLOR'] !== '');
+  const color = v.color === true ? !v['no-color'] : io.isTTY && !noColor;
+  const opts: Partial<DemoOptions> = {
+    delayMs: numberOption('demo', 'delay', v.delay, 10, (n) => n >= 0 && n <= 10_000, 'milliseconds in 0..10000'),
+    loss: numberOption('demo', 'loss', v.loss, 0, (n) => n >= 0 && n <= 0.9, 'a probability in 0..0.9'),
+    seed: numberOption('demo', 'seed', v.seed, 1, (n) => Number.isInteger(n) && n >= 0 && n <= 0xffffffff, 'an integer in 0..4294967295'),
+    bytes: v.bytes === undefined ? null : numberOption('demo', 'bytes', v.bytes, 0, (n) => Number.isInteger(n) && n >= 1 && n <= DEMO_MAX_BYTES, `an integer in 1..${DEMO_MAX_BYTES}`),
+    simultaneousOpen: v['simultaneous-open'] === true,
+    simultaneousClose: v['simultaneous-close'] === true,
+    reset: v.reset === true,
+    json: v.json === true,
+    absolute: v.absolute === true,
+    full: v.full === true,
+    color,
+    lang,
+    pcap: v.pcap !== undefined,
+  };
+  return { opts, pcapPath: v.pcap ?? null, help: false };
+}
+
+const demoCommand: Command = {
+  name: 'demo',
+  summary: 'draw a TCP connection (handshake, data, close) as a ladder diagram',
+  help: DEMO_HELP,
+  run(argv, io) {
+    const { opts, pcapPath, help } = parseDemoArgs(argv, io);
+    if (help) {
+      io.stdout(DEMO_HELP);
+      return 0;
+    }
+    let result;
+    try {
+      result = runDemo(opts, io.stdout);
+    } catch (e) {
+      if (e instanceof DemoOptionError) throw new UsageError(e.message, 'demo');
+      throw e;
+    }
+    if (pcapPath !== null && result.pcap) {
+      try {
+        io.writeFile(pcapPath, result.pcap);
+      } catch (e) {
+        io.stderr(`synack demo: cannot write ${pcapPath}: ${(e as Error).message}`);
+        return 1;
+      }
+      if (!opts.json) io.stdout(`pcap: ${result.segments} packets written to ${pcapPath}`);
+    }
+    return result.completed ? 0 : 1;
+  },
+};
+
+// =============================================================================
+// help and the command table
+// =============================================================================
+
+const helpCommand: Command = {
+  name: 'help',
+  summary: 'list the commands, or show the help of one: synack help demo',
+  help: 'Usage: synack help [COMMAND]',
+  run(argv, io) {
+    const { positionals } = parseOptions('help', argv, {}, true);
+    const name = positionals[0];
+    if (name !== undefined) {
+      const cmd = COMMANDS.get(name);
+      if (!cmd) throw new UsageError(`unknown command '${name}'`, null);
+      io.stdout(cmd.help);
+      return 0;
+    }
+    io.stdout(topHelp());
+    return 0;
+  },
+};
+
+/** Every command, by name. Others add theirs here. */
+export const COMMANDS = new Map<string, Command>([
+  [demoCommand.name, demoCommand],
+  [helpCommand.name, helpCommand],
+]);
+
+function topHelp(): string {
+  const width = Math.max(...[...COMMANDS.keys()].map((k) => k.length));
+  const lines = [...COMMANDS.values()].map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
+  return ['Usage: synack <command> [options]', '', 'A userspace TCP/IP stack in TypeScript.', '', 'Commands:', ...lines, '', "Run 'synack <command> --help' for a command's options."].join('\n');
+}
+
+/** Runs the CLI with `argv` (without node and script); returns the exit code. */
+export async function main(argv: string[], io: CliIo = nodeIo()): Promise<number> {
+  const [name, ...rest] = argv;
+  try {
+    if (name === undefined || name === '--help' || name === '-h') {
+      io.stdout(topHelp());
+      return name === undefined ? 2 : 0;
+    }
+    const cmd = COMMANDS.get(name);
+    if (!cmd) throw new UsageError(`unknown command '${name}'`, null);
+    return await cmd.run(rest, io);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      const prefix = e.command ? `synack ${e.command}` : 'synack';
+      io.stderr(`${prefix}: ${e.message}`);
+      io.stderr(e.command ? `Run 'synack ${e.command} --help' for the options.` : "Run 'synack help' for the commands.");
+      return 2;
+    }
+    io.stderr(`synack: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    return 1;
+  }
+}
+
+export function nodeIo(): CliIo {
+  // `synack demo | head`: a closed pipe ends the output quietly.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
+  return {
+    stdout: (line) => process.stdout.write(line + '\n'),
+    stderr: (line) => process.stderr.write(line + '\n'),
+    isTTY: process.stdout.isTTY === true,
+    env: process.env,
+    writeFile: (path, data) => writeFileSync(path, data),
+  };
+}
+
+function isEntryPoint(): boolean {
+  const script = process.argv[1];
+  if (!script) return false;
+  try {
+    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  // Output through process.stdout.write may be asynchronous on pipes: set
+  // exitCode and let Node flush, instead of process.exit().
+  process.exitCode = await main(process.argv.slice(2));
+}
