@@ -50,6 +50,14 @@ export interface TcpConfig {
   rfc5961: boolean;
   /** RFC 1337: ignore RST in TIME-WAIT (off by default: RFC 9293 §3.10.7.4 closes). */
   rfc1337: boolean;
+  /** Offer and use RFC 7323 timestamps (RTT measurement, PAWS). */
+  timestamps: boolean;
+  /** Offer and use RFC 2018 selective acknowledgments. */
+  sack: boolean;
+  /** Window-scale shift to offer; -1 = the smallest that covers recvBufferBytes (RFC 7323 §2.3: at most 14). */
+  windowScaleShift: number;
+  /** Byte layout of SYN options: like Linux or like FreeBSD (see tcp/options.ts). */
+  optionLayout: 'linux' | 'freebsd';
 }
 
 export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
@@ -75,6 +83,10 @@ export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
   defaultMss: 536,
   rfc5961: true,
   rfc1337: false,
+  timestamps: true,
+  sack: true,
+  windowScaleShift: -1,
+  optionLayout: 'linux',
 });
 
 /** Merges `partial` over the defaults and validates the result once. */
@@ -115,6 +127,12 @@ export function makeTcpConfig(partial: Partial<TcpConfig> = {}): TcpConfig {
   }
   if (c.recvBufferBytes > 1 << 30) {
     throw new SynackError('ERR_SYNACK_INVALID_ARG', 'TcpConfig.recvBufferBytes must be at most 1 GiB (RFC 7323 §2.3)');
+  }
+  if (!(Number.isInteger(c.windowScaleShift) && c.windowScaleShift >= -1 && c.windowScaleShift <= 14)) {
+    throw new SynackError('ERR_SYNACK_INVALID_ARG', 'TcpConfig.windowScaleShift must be -1 (auto) or 0..14 (RFC 7323 §2.3)');
+  }
+  if (c.optionLayout !== 'linux' && c.optionLayout !== 'freebsd') {
+    throw new SynackError('ERR_SYNACK_INVALID_ARG', "TcpConfig.optionLayout must be 'linux' or 'freebsd'");
   }
   if (c.minRtoUs > c.maxRtoUs) {
     throw new SynackError('ERR_SYNACK_INVALID_ARG', 'TcpConfig.minRtoUs must not exceed maxRtoUs');

@@ -30,6 +30,8 @@ import { Assembler } from './assembler.ts';
 import { seqAdd, seqDiff, seqGe, seqGt, seqLt, seqMax } from './seq.ts';
 import type { TcpState } from './state.ts';
 import { segmentArrives } from './segment-arrives.ts';
+import { segmentOptions, synOptions } from './options.ts';
+import { tcpOptionsLen } from '../wire/tcp-options.ts';
 
 /** Where a connection's outputs go. Implemented by the stack (and by test harnesses). */
 export interface ConnectionHost {
@@ -174,6 +176,22 @@ export class Connection {
   /** Bytes acknowledged in congestion avoidance not yet converted into cwnd. */
   private caAcked = 0;
 
+  // ---- RFC 7323 timestamps and RFC 2018 SACK -----------------------------------
+  /** Both SYNs carried the timestamps option. */
+  tsEnabled = false;
+  /** TS.Recent: the TSval to echo (RFC 7323 §4.3). */
+  tsRecent = 0;
+  /** Per-connection offset of our TSval clock (RFC 7323 §7.1). */
+  tsOffset = 0;
+  /** Last.ACK.sent (RFC 7323 §4.3): RCV.NXT as carried by our last ACK. */
+  lastAckSent = 0;
+  /** Both SYNs carried SACK-permitted. */
+  sackEnabled = false;
+  /** Sequence numbers of recent out-of-order arrivals, most recent first (RFC 2018 §4 block order). */
+  sackMru: number[] = [];
+  peerSackOk = false;
+  peerOfferedTs = false;
+
   // ---- ACK generation --------------------------------------------------------
   ackNow = false;
   /** Full-sized segments received since our last ACK (RFC 5681 §4.2: ACK at least every second one). */
@@ -205,7 +223,7 @@ export class Connection {
       // Smallest shift that lets the window cover the whole receive buffer.
       let s = 0;
       while (s < MAX_WSCALE && config.recvBufferBytes > 65535 * 2 ** s) s++;
-      this.offeredShift = s;
+      this.offeredShift = config.windowScaleShift >= 0 ? config.windowScaleShift : s;
     }
   }
 
@@ -260,6 +278,7 @@ export class Connection {
     this.bufSeq = this.sndNxt;
     this.sndUp = this.bufSeq;
     this.recover = this.iss;
+    this.tsOffset = Math.imul(this.iss ^ 0x5bd1e995, 0x9e3779b1) >>> 0;
   }
 
   /**
@@ -656,7 +675,7 @@ export class Connection {
     }
     // ESTABLISHED, CLOSE-WAIT, FIN-WAIT-1, CLOSING, LAST-ACK: data and FIN.
     const dataEnd = this.dataEnd();
-    const mss = this.sndMss;
+    const mss = this.sndMss - this.optionOverhead();
     for (;;) {
       const inFlight = seqDiff(this.sndNxt, this.sndUna);
       const wnd = Math.min(this.sndWnd, this.cwnd);
@@ -739,12 +758,40 @@ export class Connection {
 
   /** <SEQ=ISS><CTL=SYN> or <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>, with MSS and window-scale options. */
   sendSyn(withAck: boolean): void {
-    const options: TcpOption[] = [{ kind: 'mss', value: this.advMss }];
-    // RFC 7323 §2.2: a SYN,ACK carries the option only if the SYN did.
-    if (this.config.windowScaling && (!withAck || this.peerOfferedScale)) {
-      options.push({ kind: 'nop' }, { kind: 'window-scale', shift: this.offeredShift });
-    }
+    const cfg = this.config;
+    // RFC 7323 §2.2 / §3.2 and RFC 2018 §2: a SYN,ACK carries window scale,
+    // timestamps and SACK-permitted only if the SYN did.
+    const options = synOptions(cfg.optionLayout, {
+      mss: this.advMss,
+      wscale: cfg.windowScaling && (!withAck || this.peerOfferedScale) ? this.offeredShift : undefined,
+      sackPermitted: cfg.sack && (!withAck || this.peerSackOk),
+      ts: cfg.timestamps && (!withAck || this.peerOfferedTs) ? { tsval: this.tsNow(), tsecr: withAck ? this.tsRecent : 0 } : undefined,
+    });
     this.emit(this.iss, withAck ? SYN | ACK : SYN, EMPTY, options);
+  }
+
+  /** Our TSval clock: milliseconds plus a per-connection offset (RFC 7323 §5.4: 1 ms – 1 s per tick). */
+  tsNow(): number {
+    return (Math.floor(this.now / 1000) + this.tsOffset) >>> 0;
+  }
+
+  /** Bytes of options on every data segment (the timestamps option: 12). */
+  optionOverhead(): number {
+    return this.tsEnabled ? 12 : 0;
+  }
+
+  /** SACK blocks for an ACK, the block holding the latest out-of-order arrival first (RFC 2018 §4). */
+  sackBlocks(): Array<[number, number]> | null {
+    const ooo = this.ooo;
+    if (!this.sackEnabled || !ooo || ooo.isEmpty) return null;
+    const ranges = ooo.ranges();
+    const out: Array<[number, number]> = [];
+    for (const s of this.sackMru) {
+      const r = ranges.find((x) => seqGe(s, x[0]) && seqLt(s, x[1]));
+      if (r && !out.includes(r)) out.push(r);
+    }
+    for (const r of ranges) if (!out.includes(r)) out.push(r);
+    return out;
   }
 
   /** The peer's SYN carried a window-scale option. */
@@ -783,10 +830,20 @@ export class Connection {
         urgentPointer = Math.min(up, 65535);
       }
     }
+    if (!(flags & SYN) && options === NO_OPTIONS && (this.tsEnabled || (this.sackEnabled && this.ooo && !this.ooo.isEmpty))) {
+      const ts = this.tsEnabled ? { tsval: this.tsNow(), tsecr: this.tsRecent } : null;
+      let sack = flags & ACK ? this.sackBlocks() : null;
+      if (sack) {
+        // Never let SACK blocks push a segment past our MTU.
+        while (sack.length > 0 && payload.length + tcpOptionsLen(segmentOptions(ts, sack)) > this.advMss) sack = sack.slice(0, -1);
+      }
+      options = segmentOptions(ts, sack);
+    }
     if (flags & ACK) {
       this.ackNow = false;
       this.delAckAt = NEVER;
       this.segsSinceAck = 0;
+      this.lastAckSent = this.rcvNxt;
     }
     this.host.transmit(this, {
       srcPort: this.localPort,
@@ -897,10 +954,19 @@ export class Connection {
   applySynOptions(options: TcpOption[]): void {
     let mss = this.config.defaultMss;
     let ws = -1;
+    let sackOk = false;
+    let ts: { tsval: number } | null = null;
     for (const o of options) {
       if (o.kind === 'mss') mss = o.value;
       else if (o.kind === 'window-scale') ws = o.shift;
+      else if (o.kind === 'sack-permitted') sackOk = true;
+      else if (o.kind === 'timestamp') ts = o;
     }
+    this.peerSackOk = sackOk;
+    this.sackEnabled = sackOk && this.config.sack;
+    this.peerOfferedTs = ts !== null;
+    this.tsEnabled = ts !== null && this.config.timestamps;
+    if (ts) this.tsRecent = ts.tsval;
     // "SendMSS = MIN(MMS_S - 20, Eff.snd.MSS)" with our own MTU as the limit.
     this.sndMss = Math.max(64, Math.min(mss === 0 ? this.config.defaultMss : mss, this.advMss));
     this.peerOfferedScale = ws >= 0;
@@ -926,7 +992,7 @@ export class Connection {
    * RTT (Karn), grow cwnd (slow start / congestion avoidance with RFC 3465
    * byte counting, L = 2*SMSS), and handle NewReno recovery (RFC 6582).
    */
-  onAckAdvance(ack: number): void {
+  onAckAdvance(ack: number, tsecr = 0): void {
     const acked = seqDiff(ack, this.sndUna);
     // Data bytes acknowledged (not SYN or FIN).
     const dataAckedTo = seqGt(ack, this.dataEnd()) ? this.dataEnd() : ack;
@@ -941,6 +1007,11 @@ export class Connection {
     if (this.rttTiming && seqGt(ack, this.rttSeq)) {
       this.rttTiming = false;
       this.rtt.sample(this.now - this.rttStart);
+    } else if (this.tsEnabled && tsecr !== 0 && !this.rttTiming) {
+      // RFC 7323 §4.1: an RTT sample from the echoed timestamp, valid even
+      // for retransmitted segments.
+      const ms = (this.tsNow() - tsecr) | 0;
+      if (ms >= 0 && ms < 3_600_000) this.rtt.sample(ms * 1000);
     }
     this.retries = 0;
     this.persistBackoff = 0;
@@ -1000,7 +1071,7 @@ export class Connection {
   retransmitFirst(kind: 'fast' | 'rto'): void {
     const dataEnd = this.dataEnd();
     const avail = seqDiff(dataEnd, this.sndUna);
-    const len = Math.max(0, Math.min(avail, this.sndMss));
+    const len = Math.max(0, Math.min(avail, this.sndMss - this.optionOverhead()));
     let flags = ACK;
     if (len === avail && this.finQueued && this.finSent()) flags |= FIN;
     if (len === 0 && !(flags & FIN)) return;

@@ -17,6 +17,7 @@ import type { Connection } from './connection.ts';
 import { EMPTY } from './send-buffer.ts';
 import { RecvBuffer } from './recv-buffer.ts';
 import { Assembler } from './assembler.ts';
+import { findTimestamp } from '../wire/tcp-options.ts';
 import { seqAdd, seqDiff, seqGe, seqGt, seqInRange, seqLe, seqLt, seqMax } from './seq.ts';
 
 export function segmentArrives(c: Connection, seg: TcpRepr): void {
@@ -204,6 +205,18 @@ function otherStates(c: Connection, seg: TcpRepr): void {
   c.lastRecvAt = c.now;
   c.keepAliveProbes = 0;
 
+  // ---- RFC 7323 §5.3 PAWS, before the sequence number check -------------------
+  // "R1) If there is a Timestamps option in the arriving segment, SEG.TSval <
+  // TS.Recent, TS.Recent is valid ..., and if the RST bit is not set, then
+  // treat the arriving segment as not acceptable: Send an acknowledgment in
+  // reply as specified in RFC 793 page 69 and drop the segment."
+  const ts = c.tsEnabled ? findTimestamp(seg.options) : undefined;
+  if (ts && !(f & RST) && seqLt(ts.tsval, c.tsRecent)) {
+    c.ackNow = true;
+    c.host.drop?.(c, 'tcp-paws');
+    return;
+  }
+
   // ---- First, check sequence number ----------------------------------------
   const trimmed = trimToWindow(c, seg);
   if (!trimmed) {
@@ -220,6 +233,10 @@ function otherStates(c: Connection, seg: TcpRepr): void {
     c.host.drop?.(c, 'tcp-unacceptable-segment');
     return;
   }
+
+  // RFC 7323 §4.3 R3: "If an arriving segment satisfies SEG.SEQ =<
+  // Last.ACK.sent, then record its timestamp in TS.Recent."
+  if (ts && seqLe(seg.seq, c.lastAckSent)) c.tsRecent = ts.tsval;
 
   // ---- Second, check the RST bit -------------------------------------------
   if (f & RST) {
@@ -408,7 +425,7 @@ function ackStep(c: Connection, seg: TcpRepr): boolean {
     // "If SND.UNA < SEG.ACK =< SND.NXT, then set SND.UNA <- SEG.ACK. Any
     // segments on the retransmission queue that are thereby entirely
     // acknowledged are removed."
-    c.onAckAdvance(ack);
+    c.onAckAdvance(ack, c.tsEnabled ? (findTimestamp(seg.options)?.tsecr ?? 0) : 0);
   } else if (
     // RFC 5681 §2 duplicate ACK: outstanding data, no data, no SYN/FIN,
     // SEG.ACK = SND.UNA, and the advertised window unchanged.
@@ -509,7 +526,11 @@ function fromSixthStep(c: Connection, seg: TcpRepr, payload: Uint8Array, fin: bo
       // later processing"; RFC 5681 §4.2: "A TCP receiver SHOULD send an
       // immediate duplicate ACK when an out-of-order segment arrives."
       if (!ensureOoo(c).insert(c.rcvNxt, seq, payload)) c.host.drop?.(c, 'tcp-ooo-limit');
-      else if (fin) c.peerFinSeq = seqAdd(seq, payload.length);
+      else {
+        if (fin) c.peerFinSeq = seqAdd(seq, payload.length);
+        // RFC 2018 §4: the first SACK block reports the latest arrival.
+        c.sackMru = [seq, ...c.sackMru.filter((x) => x !== seq)].slice(0, 4);
+      }
       c.ackNow = true;
       return;
     }

@@ -43,7 +43,8 @@ export type DropReason =
   | 'tcp-receive-window-full'
   | 'tcp-broadcast'
   | 'tcp-challenge-ack-limited'
-  | 'tcp-syn-flood';
+  | 'tcp-syn-flood'
+  | 'tcp-paws';
 
 export type ParseResult<T> = { ok: true; value: T } | { ok: false; reason: DropReason };
 
