@@ -58,6 +58,8 @@ export interface TcpConfig {
   windowScaleShift: number;
   /** Byte layout of SYN options: like Linux or like FreeBSD (see tcp/options.ts). */
   optionLayout: 'linux' | 'freebsd';
+  /** Congestion control: CUBIC (RFC 9438, the default as on Linux) or NewReno (RFC 5681/6582). */
+  congestionControl: 'cubic' | 'newreno';
 }
 
 export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
@@ -87,6 +89,7 @@ export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
   sack: true,
   windowScaleShift: -1,
   optionLayout: 'linux',
+  congestionControl: 'cubic',
 });
 
 /** Merges `partial` over the defaults and validates the result once. */
@@ -130,6 +133,9 @@ export function makeTcpConfig(partial: Partial<TcpConfig> = {}): TcpConfig {
   }
   if (!(Number.isInteger(c.windowScaleShift) && c.windowScaleShift >= -1 && c.windowScaleShift <= 14)) {
     throw new SynackError('ERR_SYNACK_INVALID_ARG', 'TcpConfig.windowScaleShift must be -1 (auto) or 0..14 (RFC 7323 §2.3)');
+  }
+  if (c.congestionControl !== 'cubic' && c.congestionControl !== 'newreno') {
+    throw new SynackError('ERR_SYNACK_INVALID_ARG', "TcpConfig.congestionControl must be 'cubic' or 'newreno'");
   }
   if (c.optionLayout !== 'linux' && c.optionLayout !== 'freebsd') {
     throw new SynackError('ERR_SYNACK_INVALID_ARG', "TcpConfig.optionLayout must be 'linux' or 'freebsd'");

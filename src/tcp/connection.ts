@@ -31,6 +31,7 @@ import { seqAdd, seqDiff, seqGe, seqGt, seqLt, seqMax } from './seq.ts';
 import type { TcpState } from './state.ts';
 import { segmentArrives } from './segment-arrives.ts';
 import { segmentOptions, synOptions } from './options.ts';
+import { createCongestionController, type CongestionController } from './congestion/index.ts';
 import { tcpOptionsLen } from '../wire/tcp-options.ts';
 
 /** Where a connection's outputs go. Implemented by the stack (and by test harnesses). */
@@ -167,14 +168,23 @@ export class Connection {
   keepAliveProbes = 0;
   lastRecvAt: Instant = 0;
 
-  // ---- congestion control (RFC 5681, RFC 6582 NewReno) ----------------------
-  cwnd = 0;
-  ssthresh = 0x7fffffff;
+  // ---- congestion control (tcp/congestion) and loss recovery (RFC 6582) ------
+  cc: CongestionController;
   dupAcks = 0;
   inRecovery = false;
   recover = 0;
-  /** Bytes acknowledged in congestion avoidance not yet converted into cwnd. */
-  private caAcked = 0;
+  /** When we last sent a segment with data, for restart after idle (RFC 5681 §4.1). */
+  lastDataSendAt: Instant = 0;
+
+  get cwnd(): number {
+    return this.cc.cwnd;
+  }
+  set cwnd(v: number) {
+    this.cc.cwnd = v;
+  }
+  get ssthresh(): number {
+    return this.cc.ssthresh;
+  }
 
   // ---- RFC 7323 timestamps and RFC 2018 SACK -----------------------------------
   /** Both SYNs carried the timestamps option. */
@@ -217,6 +227,7 @@ export class Connection {
     mtu: number,
   ) {
     this.rtt = new RttEstimator(config.initialRtoUs, config.minRtoUs, config.maxRtoUs);
+    this.cc = createCongestionController(config.congestionControl);
     this.advMss = Math.max(88, Math.min(65495, mtu - 40));
     this.sndMss = Math.min(config.defaultMss, this.advMss);
     if (config.windowScaling) {
@@ -586,12 +597,11 @@ export class Connection {
       this.armRtx();
       return;
     }
-    // RFC 5681 §3.1 (4): ssthresh = max(FlightSize / 2, 2*SMSS); cwnd = 1 SMSS.
+    // RFC 5681 §3.1 (4): ssthresh reduced for the loss; cwnd = 1 SMSS.
     const flight = seqDiff(this.sndMax, this.sndUna);
-    this.ssthresh = Math.max(flight >> 1, 2 * this.sndMss);
-    this.cwnd = this.sndMss;
-    this.caAcked = 0;
+    this.cc.onRto(flight, this.sndMss, this.now);
     this.inRecovery = false;
+    this.recover = this.sndMax;
     this.dupAcks = 0;
     // Go back N: resend from SND.UNA.
     this.host.event(this, { type: 'retransmit', kind: 'rto', seq: this.sndUna, len: Math.min(flight, this.sndMss) });
@@ -676,9 +686,17 @@ export class Connection {
     // ESTABLISHED, CLOSE-WAIT, FIN-WAIT-1, CLOSING, LAST-ACK: data and FIN.
     const dataEnd = this.dataEnd();
     const mss = this.sndMss - this.optionOverhead();
+    if (this.sndNxt === this.sndUna && seqDiff(dataEnd, this.sndNxt) > 0 && this.lastDataSendAt > 0 && this.now - this.lastDataSendAt > this.rtt.currentRto()) {
+      // RFC 5681 §4.1: after an idle period longer than the RTO, restart
+      // from at most the initial window.
+      this.cc.onIdleRestart(this.sndMss, this.config.initialCwndSegments, this.now);
+    }
+    // RFC 3042 limited transmit: the first two duplicate ACKs each allow one
+    // new segment beyond cwnd (still within the peer's window).
+    const limited = this.inRecovery ? 0 : Math.min(this.dupAcks, 2) * this.sndMss;
     for (;;) {
       const inFlight = seqDiff(this.sndNxt, this.sndUna);
-      const wnd = Math.min(this.sndWnd, this.cwnd);
+      const wnd = Math.min(this.sndWnd, this.cwnd + limited);
       const usable = wnd - inFlight;
       const avail = seqDiff(dataEnd, this.sndNxt);
       if (avail > 0) {
@@ -704,6 +722,7 @@ export class Connection {
         if (last && this.finQueued) flags |= FIN;
         this.emit(seq, flags, this.sendBuf!.slice(seqDiff(seq, this.bufSeq), len));
         this.afterSend(seq, len + (flags & FIN ? 1 : 0));
+        this.lastDataSendAt = this.now;
         continue;
       }
       if (avail === 0 && this.finQueued && !seqGt(this.sndNxt, dataEnd)) {
@@ -983,8 +1002,7 @@ export class Connection {
 
   /** RFC 6928 initial window, RFC 5681 §3.1 ssthresh "arbitrarily high". */
   initCongestion(): void {
-    this.cwnd = Math.min(this.config.initialCwndSegments * this.sndMss, Math.max(2 * this.sndMss, 14600) * 100);
-    this.ssthresh = 0x7fffffff;
+    this.cc.init(this.sndMss, this.config.initialCwndSegments, this.now);
   }
 
   /**
@@ -1029,16 +1047,8 @@ export class Connection {
         this.retransmitFirst('fast');
         this.cwnd = Math.max(this.sndMss, this.cwnd - acked + this.sndMss);
       }
-    } else if (this.cwnd < this.ssthresh) {
-      // Slow start, RFC 3465: cwnd += min(N, L*SMSS), L = 2.
-      this.cwnd += Math.min(acked, 2 * this.sndMss);
     } else {
-      // Congestion avoidance: one SMSS per cwnd of bytes acknowledged.
-      this.caAcked += acked;
-      if (this.caAcked >= this.cwnd) {
-        this.caAcked -= this.cwnd;
-        this.cwnd += this.sndMss;
-      }
+      this.cc.onAck(acked, this.sndMss, this.now, this.rtt.srtt);
     }
     this.dupAcks = 0;
     // RFC 6298 (5.2)/(5.3): all outstanding data acknowledged → stop the
@@ -1059,7 +1069,7 @@ export class Connection {
     // `recover` (avoids multiple reductions per window of data).
     if (this.dupAcks === 3 && seqGt(this.sndUna, this.recover)) {
       const flight = seqDiff(this.sndMax, this.sndUna);
-      this.ssthresh = Math.max(flight >> 1, 2 * this.sndMss);
+      this.cc.onCongestionEvent(flight, this.sndMss, this.now);
       this.inRecovery = true;
       this.recover = this.sndMax;
       this.retransmitFirst('fast');
