@@ -25,6 +25,7 @@ import { SynackError } from '../errors.ts';
 import { IsnGenerator } from './isn.ts';
 import { TimerHeap } from './timer-heap.ts';
 import { Counters } from './counters.ts';
+import { PacketPool } from './packet-pool.ts';
 import type { Link } from './link.ts';
 
 export interface InterfaceConfig {
@@ -117,6 +118,16 @@ interface ConnMeta {
 
 const ANY = 0;
 
+/**
+ * The demux key of a port pair: `localPort << 16 | remotePort`, a signed
+ * 32-bit integer (one-to-one for 16-bit ports). Unlike `localPort * 65536 +
+ * remotePort`, which exceeds 2^31 for ephemeral local ports, it stays a small
+ * integer for V8: no heap-number allocation per lookup and a cheaper hash.
+ */
+function connKey(localPort: number, remotePort: number): number {
+  return (localPort << 16) | remotePort;
+}
+
 export class Stack implements ConnectionHost {
   readonly clock: Clock;
   readonly name: string;
@@ -125,13 +136,23 @@ export class Stack implements ConnectionHost {
   readonly tcpConfig: TcpConfig;
   private readonly isnGen: IsnGenerator;
   private readonly timers = new TimerHeap<Connection>();
-  /** key: localPort * 65536 + remotePort → connection(s) with those ports. */
+  /** key: connKey(localPort, remotePort) → connection(s) with those ports. */
   private readonly conns = new Map<number, Connection | Connection[]>();
   private readonly listeners = new Map<number, Listener[]>();
+  /**
+   * Listener bookkeeping of passively opened connections, from the SYN until
+   * the connection is handed to `onConnection` (or for as long as it may sit
+   * in an accept queue). A connection without an entry behaves as
+   * `{ listener: null, accepted: true }`: active opens never get one, which
+   * saves a WeakMap entry and an object per idle connection.
+   */
   private readonly meta = new WeakMap<Connection, ConnMeta>();
   private readonly portsInUse = new Map<number, number>();
   private connCount = 0;
   private hooks: StackHook[] = [];
+  /** Buffers of outgoing TCP packets (see packet-pool.ts). */
+  private readonly txPool = new PacketPool();
+  private readonly allocTx = (n: number): Uint8Array => this.txPool.alloc(n);
   private portCursor: number;
   private readonly ephemeral: [number, number];
   private readonly maxConnections: number;
@@ -231,7 +252,6 @@ export class Stack implements ConnectionHost {
     const cfg = opts.tcp ? makeTcpConfig({ ...this.tcpConfig, ...opts.tcp }) : this.tcpConfig;
     const conn = new Connection(this, cfg, iface.mtu);
     if (opts.observer) conn.user = opts.observer;
-    this.meta.set(conn, { listener: null, accepted: true });
     conn.localAddr = localAddr;
     conn.localPort = localPort;
     conn.remoteAddr = remoteAddr >>> 0;
@@ -396,10 +416,9 @@ export class Stack implements ConnectionHost {
 
   event(conn: Connection, ev: ConnectionEvent): void {
     if (this.hooks.length) this.trace({ type: 'conn', time: this.clock.now(), conn, event: ev });
-    const m = this.meta.get(conn);
     switch (ev.type) {
       case 'state':
-        this.onStateChange(conn, m, ev.from, ev.to);
+        this.onStateChange(conn, this.meta.get(conn), ev.from, ev.to);
         break;
       case 'retransmit':
         this.counters.retransmits++;
@@ -428,6 +447,9 @@ export class Stack implements ConnectionHost {
         queueAbort(this, conn);
       } else if (l.onConnection) {
         l.onConnection(conn);
+        // Handed over and never queued: the entry is no longer needed (its
+        // absence means accepted, no listener).
+        this.meta.delete(conn);
       } else {
         l.acceptQueue.push(conn);
       }
@@ -599,6 +621,7 @@ export class Stack implements ConnectionHost {
       { src, dst, ttl: this.ttl, tos: 0, ident: this.nextIdent(), dontFragment: true },
       seg,
       iface.caps,
+      this.allocTx,
     );
     this.counters.segmentsOut++;
     if (seg.flags & RST) this.counters.resetsSent++;
@@ -631,7 +654,7 @@ export class Stack implements ConnectionHost {
   // ===========================================================================
 
   lookup(localAddr: Ipv4Addr, localPort: number, remoteAddr: Ipv4Addr, remotePort: number): Connection | null {
-    const v = this.conns.get(localPort * 65536 + remotePort);
+    const v = this.conns.get(connKey(localPort, remotePort));
     if (!v) return null;
     if (!Array.isArray(v)) return v.remoteAddr === remoteAddr && v.localAddr === localAddr ? v : null;
     for (const c of v) if (c.remoteAddr === remoteAddr && c.localAddr === localAddr) return c;
@@ -647,7 +670,7 @@ export class Stack implements ConnectionHost {
   }
 
   private insert(conn: Connection): void {
-    const key = conn.localPort * 65536 + conn.remotePort;
+    const key = connKey(conn.localPort, conn.remotePort);
     const v = this.conns.get(key);
     if (!v) this.conns.set(key, conn);
     else if (Array.isArray(v)) v.push(conn);
@@ -657,7 +680,7 @@ export class Stack implements ConnectionHost {
   }
 
   private remove(conn: Connection): void {
-    const key = conn.localPort * 65536 + conn.remotePort;
+    const key = connKey(conn.localPort, conn.remotePort);
     const v = this.conns.get(key);
     if (!v) return;
     if (Array.isArray(v)) {

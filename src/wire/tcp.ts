@@ -153,14 +153,17 @@ export function emitTcp(
  * Allocates one buffer of the exact size and emits an IPv4 header (protocol
  * TCP, payload length computed) followed by the segment. The IPv4 header
  * checksum is always filled; the TCP checksum obeys `caps.fillTx`.
+ * `alloc` supplies the zero-filled buffer (the stack passes a packet pool);
+ * by default a new `Uint8Array`.
  */
 export function emitIpv4Tcp(
   ipHeader: Omit<Ipv4Repr, 'payloadLen' | 'protocol'>,
   tcp: TcpRepr,
   caps: ChecksumCaps,
+  alloc?: (n: number) => Uint8Array,
 ): Uint8Array {
   const tcpLen = tcpBufferLen(tcp);
-  const buf = new Uint8Array(IPV4_HEADER_LEN + tcpLen);
+  const buf = alloc ? alloc(IPV4_HEADER_LEN + tcpLen) : new Uint8Array(IPV4_HEADER_LEN + tcpLen);
   emitTcp(tcp, ipHeader.src, ipHeader.dst, buf, IPV4_HEADER_LEN, caps);
   const ip: Ipv4Repr = {
     src: ipHeader.src,
