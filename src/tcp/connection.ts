@@ -22,7 +22,7 @@ import { ACK, FIN, PSH, RST, SYN, URG } from '../wire/types.ts';
 import type { Duration, Instant } from '../sim/time.ts';
 import { SynackError } from '../errors.ts';
 import type { TcpConfig } from './config.ts';
-import type { CloseReason, ConnectionEvent } from './events.ts';
+import { EV_WRITABLE, type CloseReason, type ConnectionEvent } from './events.ts';
 import { RttEstimator } from './rtt.ts';
 import { SendBuffer, EMPTY } from './send-buffer.ts';
 import { RecvBuffer } from './recv-buffer.ts';
@@ -84,6 +84,7 @@ export interface TcbStatus {
 }
 
 const NEVER = Infinity;
+
 const NO_OPTIONS: TcpOption[] = [];
 /** Window scale shift limit (RFC 7323 §2.3: "the shift count ... MUST be limited to 14"). */
 const MAX_WSCALE = 14;
@@ -132,8 +133,9 @@ export class Connection {
   rcvAdv = 0;
   rcvUp = 0;
   rcvUrgent = false;
-  /** Sequence number of the peer's FIN, once seen (possibly out of order). */
-  peerFinSeq = -1;
+  /** Sequence number of the peer's FIN, once seen (possibly out of order); valid when peerFinKnown. */
+  peerFinSeq = 0;
+  peerFinKnown = false;
   /** The peer's FIN has been processed (RCV.NXT advanced over it). */
   finReceived = false;
 
@@ -169,12 +171,21 @@ export class Connection {
   lastRecvAt: Instant = 0;
 
   // ---- congestion control (tcp/congestion) and loss recovery (RFC 6582) ------
-  cc: CongestionController;
+  /** Created when first needed: an idle connection carries none. */
+  private ccImpl: CongestionController | null = null;
   dupAcks = 0;
   inRecovery = false;
   recover = 0;
   /** When we last sent a segment with data, for restart after idle (RFC 5681 §4.1). */
   lastDataSendAt: Instant = 0;
+
+  get cc(): CongestionController {
+    if (!this.ccImpl) {
+      this.ccImpl = createCongestionController(this.config.congestionControl);
+      this.ccImpl.init(this.sndMss, this.config.initialCwndSegments, this.now);
+    }
+    return this.ccImpl;
+  }
 
   get cwnd(): number {
     return this.cc.cwnd;
@@ -198,7 +209,7 @@ export class Connection {
   /** Both SYNs carried SACK-permitted. */
   sackEnabled = false;
   /** Sequence numbers of recent out-of-order arrivals, most recent first (RFC 2018 §4 block order). */
-  sackMru: number[] = [];
+  sackMru: number[] | null = null;
   peerSackOk = false;
   peerOfferedTs = false;
 
@@ -227,7 +238,6 @@ export class Connection {
     mtu: number,
   ) {
     this.rtt = new RttEstimator(config.initialRtoUs, config.minRtoUs, config.maxRtoUs);
-    this.cc = createCongestionController(config.congestionControl);
     this.advMss = Math.max(88, Math.min(65495, mtu - 40));
     this.sndMss = Math.min(config.defaultMss, this.advMss);
     if (config.windowScaling) {
@@ -282,14 +292,14 @@ export class Connection {
 
   /** Called by the LISTEN processing of a SYN and by open(): ISS and the send variables. */
   initSend(iss: number): void {
-    this.iss = iss >>> 0;
+    this.iss = iss | 0;
     this.sndUna = this.iss;
     this.sndNxt = seqAdd(this.iss, 1);
     this.sndMax = this.sndNxt;
     this.bufSeq = this.sndNxt;
     this.sndUp = this.bufSeq;
     this.recover = this.iss;
-    this.tsOffset = Math.imul(this.iss ^ 0x5bd1e995, 0x9e3779b1) >>> 0;
+    this.tsOffset = Math.imul(this.iss ^ 0x5bd1e995, 0x9e3779b1) | 0;
   }
 
   /**
@@ -461,12 +471,12 @@ export class Connection {
       localPort: this.localPort,
       remoteAddr: this.remoteAddr,
       remotePort: this.remotePort,
-      iss: this.iss,
-      irs: this.irs,
-      sndUna: this.sndUna,
-      sndNxt: this.sndNxt,
+      iss: this.iss >>> 0,
+      irs: this.irs >>> 0,
+      sndUna: this.sndUna >>> 0,
+      sndNxt: this.sndNxt >>> 0,
       sndWnd: this.sndWnd,
-      rcvNxt: this.rcvNxt,
+      rcvNxt: this.rcvNxt >>> 0,
       rcvWnd: Math.max(0, seqDiff(this.rcvAdv, this.rcvNxt)),
       sndMss: this.sndMss,
       sndWndShift: this.sndWndShift,
@@ -505,6 +515,8 @@ export class Connection {
   /** SEGMENT ARRIVES (§3.10.7) for this connection's 4-tuple. */
   onSegment(seg: TcpRepr, now: Instant): void {
     this.now = now;
+    // Sequence numbers are int32 inside the connection (see seq.ts).
+    if ((seg.seq | 0) !== seg.seq || (seg.ack | 0) !== seg.ack) seg = { ...seg, seq: seg.seq | 0, ack: seg.ack | 0 };
     segmentArrives(this, seg);
     if (this.state !== 'CLOSED') this.output();
   }
@@ -695,11 +707,10 @@ export class Connection {
     // new segment beyond cwnd (still within the peer's window).
     const limited = this.inRecovery ? 0 : Math.min(this.dupAcks, 2) * this.sndMss;
     for (;;) {
-      const inFlight = seqDiff(this.sndNxt, this.sndUna);
-      const wnd = Math.min(this.sndWnd, this.cwnd + limited);
-      const usable = wnd - inFlight;
       const avail = seqDiff(dataEnd, this.sndNxt);
       if (avail > 0) {
+        const inFlight = seqDiff(this.sndNxt, this.sndUna);
+        const usable = Math.min(this.sndWnd, this.cwnd + limited) - inFlight;
         let len = Math.min(avail, mss);
         if (usable < len) len = Math.max(0, usable);
         if (len === 0) break;
@@ -784,7 +795,7 @@ export class Connection {
       mss: this.advMss,
       wscale: cfg.windowScaling && (!withAck || this.peerOfferedScale) ? this.offeredShift : undefined,
       sackPermitted: cfg.sack && (!withAck || this.peerSackOk),
-      ts: cfg.timestamps && (!withAck || this.peerOfferedTs) ? { tsval: this.tsNow(), tsecr: withAck ? this.tsRecent : 0 } : undefined,
+      ts: cfg.timestamps && (!withAck || this.peerOfferedTs) ? { tsval: this.tsNow(), tsecr: withAck ? this.tsRecent >>> 0 : 0 } : undefined,
     });
     this.emit(this.iss, withAck ? SYN | ACK : SYN, EMPTY, options);
   }
@@ -805,11 +816,15 @@ export class Connection {
     if (!this.sackEnabled || !ooo || ooo.isEmpty) return null;
     const ranges = ooo.ranges();
     const out: Array<[number, number]> = [];
-    for (const s of this.sackMru) {
+    for (const s of this.sackMru ?? []) {
       const r = ranges.find((x) => seqGe(s, x[0]) && seqLt(s, x[1]));
       if (r && !out.includes(r)) out.push(r);
     }
     for (const r of ranges) if (!out.includes(r)) out.push(r);
+    for (const r of out) {
+      r[0] >>>= 0;
+      r[1] >>>= 0;
+    }
     return out;
   }
 
@@ -850,7 +865,7 @@ export class Connection {
       }
     }
     if (!(flags & SYN) && options === NO_OPTIONS && (this.tsEnabled || (this.sackEnabled && this.ooo && !this.ooo.isEmpty))) {
-      const ts = this.tsEnabled ? { tsval: this.tsNow(), tsecr: this.tsRecent } : null;
+      const ts = this.tsEnabled ? { tsval: this.tsNow(), tsecr: this.tsRecent >>> 0 } : null;
       let sack = flags & ACK ? this.sackBlocks() : null;
       if (sack) {
         // Never let SACK blocks push a segment past our MTU.
@@ -868,7 +883,7 @@ export class Connection {
       srcPort: this.localPort,
       dstPort: this.remotePort,
       seq: seq >>> 0,
-      ack: flags & ACK ? this.rcvNxt : 0,
+      ack: flags & ACK ? this.rcvNxt >>> 0 : 0,
       flags,
       window,
       urgentPointer,
@@ -985,7 +1000,7 @@ export class Connection {
     this.sackEnabled = sackOk && this.config.sack;
     this.peerOfferedTs = ts !== null;
     this.tsEnabled = ts !== null && this.config.timestamps;
-    if (ts) this.tsRecent = ts.tsval;
+    if (ts) this.tsRecent = ts.tsval | 0;
     // "SendMSS = MIN(MMS_S - 20, Eff.snd.MSS)" with our own MTU as the limit.
     this.sndMss = Math.max(64, Math.min(mss === 0 ? this.config.defaultMss : mss, this.advMss));
     this.peerOfferedScale = ws >= 0;
@@ -1002,7 +1017,9 @@ export class Connection {
 
   /** RFC 6928 initial window, RFC 5681 §3.1 ssthresh "arbitrarily high". */
   initCongestion(): void {
-    this.cc.init(this.sndMss, this.config.initialCwndSegments, this.now);
+    // The controller is created (and initialised with the negotiated MSS) on
+    // first use; forget any created before the handshake finished.
+    this.ccImpl = null;
   }
 
   /**
@@ -1055,7 +1072,7 @@ export class Connection {
     // timer; otherwise restart it.
     if (this.sndUna === this.sndMax) this.rtxAt = NEVER;
     else this.armRtx();
-    if (this.sendBuf && dataAcked > 0) this.host.event(this, { type: 'writable' });
+    if (this.sendBuf && dataAcked > 0) this.host.event(this, EV_WRITABLE);
   }
 
   /** A duplicate ACK (RFC 5681 §2): three trigger fast retransmit (§3.2), NewReno recovery (RFC 6582). */

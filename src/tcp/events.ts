@@ -31,3 +31,9 @@ export type ConnectionEvent =
   | { type: 'retransmit'; kind: 'rto' | 'fast' | 'syn' | 'probe'; seq: number; len: number }
   /** Terminal: the TCB is deleted. `reason` is null for an orderly close. */
   | { type: 'closed'; reason: CloseReason | null };
+
+/** Events without data are shared, frozen objects: no allocation per event. */
+export const EV_WRITABLE: ConnectionEvent = Object.freeze({ type: 'writable' });
+export const EV_READABLE: ConnectionEvent = Object.freeze({ type: 'readable' });
+export const EV_END: ConnectionEvent = Object.freeze({ type: 'end' });
+export const EV_CONNECTED: ConnectionEvent = Object.freeze({ type: 'connected' });

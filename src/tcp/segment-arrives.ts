@@ -14,11 +14,12 @@
 import type { TcpRepr } from '../wire/types.ts';
 import { ACK, FIN, RST, SYN, URG } from '../wire/types.ts';
 import type { Connection } from './connection.ts';
+import { EV_CONNECTED, EV_END, EV_READABLE } from './events.ts';
 import { EMPTY } from './send-buffer.ts';
 import { RecvBuffer } from './recv-buffer.ts';
 import { Assembler } from './assembler.ts';
 import { findTimestamp } from '../wire/tcp-options.ts';
-import { seqAdd, seqDiff, seqGe, seqGt, seqInRange, seqLe, seqLt, seqMax } from './seq.ts';
+import { seqAdd, seqDiff, seqEq, seqGe, seqGt, seqInRange, seqLe, seqLt, seqMax } from './seq.ts';
 
 export function segmentArrives(c: Connection, seg: TcpRepr): void {
   switch (c.state) {
@@ -89,9 +90,9 @@ function queueSynText(c: Connection, seg: TcpRepr): void {
     const max = Math.min(c.config.recvBufferBytes, 65535);
     const data = seg.payload.length > max ? seg.payload.subarray(0, max) : seg.payload;
     ensureOoo(c).insert(c.rcvNxt, dataSeq, data);
-    if (seg.flags & FIN && data.length === seg.payload.length) c.peerFinSeq = seqAdd(dataSeq, data.length);
+    if (seg.flags & FIN && data.length === seg.payload.length) setPeerFin(c, seqAdd(dataSeq, data.length));
   } else if (seg.flags & FIN) {
-    c.peerFinSeq = dataSeq;
+    setPeerFin(c, dataSeq);
   }
 }
 
@@ -142,7 +143,7 @@ function synSentState(c: Connection, seg: TcpRepr): void {
       c.sndWl2 = seg.ack;
       c.initCongestion();
       c.setState('ESTABLISHED', 'rcv SYN,ACK');
-      c.host.event(c, { type: 'connected' });
+      c.host.event(c, EV_CONNECTED);
       c.ackNow = true;
       c.armKeepAlive();
       // "If there are other controls or text in the segment, then continue
@@ -190,7 +191,7 @@ function otherStates(c: Connection, seg: TcpRepr): void {
   if (
     c.state === 'SYN-RECEIVED' &&
     (seg.flags & (SYN | ACK | RST)) === (SYN | ACK) &&
-    seg.seq === c.irs &&
+    seqEq(seg.seq, c.irs) &&
     seqLt(c.sndUna, seg.ack) &&
     seqLe(seg.ack, c.sndMax)
   ) {
@@ -236,7 +237,7 @@ function otherStates(c: Connection, seg: TcpRepr): void {
 
   // RFC 7323 §4.3 R3: "If an arriving segment satisfies SEG.SEQ =<
   // Last.ACK.sent, then record its timestamp in TS.Recent."
-  if (ts && seqLe(seg.seq, c.lastAckSent)) c.tsRecent = ts.tsval;
+  if (ts && seqLe(seg.seq, c.lastAckSent)) c.tsRecent = ts.tsval | 0;
 
   // ---- Second, check the RST bit -------------------------------------------
   if (f & RST) {
@@ -247,7 +248,7 @@ function otherStates(c: Connection, seg: TcpRepr): void {
     // sequence number (RCV.NXT), then TCP endpoints MUST reset the
     // connection". "3) ... yet is within the current receive window, TCP
     // endpoints MUST send an acknowledgment (challenge ACK)".
-    if (c.config.rfc5961 && seg.seq !== c.rcvNxt) {
+    if (c.config.rfc5961 && !seqEq(seg.seq, c.rcvNxt)) {
       challengeAck(c);
       return;
     }
@@ -330,12 +331,12 @@ function trimToWindow(c: Connection, seg: TcpRepr): Trimmed | null {
   let ok: boolean;
   if (segLen === 0) {
     // "0 | 0 : SEG.SEQ = RCV.NXT";  "0 | >0 : RCV.NXT =< SEG.SEQ < RCV.NXT+RCV.WND"
-    ok = rcvWnd === 0 ? seg.seq === nxt : seqInRange(seg.seq, nxt, wndEnd);
+    ok = rcvWnd === 0 ? seqEq(seg.seq, nxt) : seqInRange(seg.seq, nxt, wndEnd);
   } else if (rcvWnd === 0) {
     // ">0 | 0 : not acceptable" — but "special allowance should be made to
     // accept valid ACKs, URGs, and RSTs": a segment at RCV.NXT is processed
     // for its controls, its text and FIN dropped.
-    if (seg.seq === nxt) return { seq: nxt, payload: EMPTY, fin: false };
+    if (seqEq(seg.seq, nxt)) return { seq: nxt, payload: EMPTY, fin: false };
     ok = false;
   } else {
     // ">0 | >0 : RCV.NXT =< SEG.SEQ < RCV.NXT+RCV.WND or
@@ -394,7 +395,7 @@ function ackStep(c: Connection, seg: TcpRepr): boolean {
         // processing after entering ESTABLISHED state".
         if (c.finQueued) c.setState('FIN-WAIT-1', 'CLOSE (queued)');
       }
-      c.host.event(c, { type: 'connected' });
+      c.host.event(c, EV_CONNECTED);
       c.armKeepAlive();
     } else {
       // "If the segment acknowledgment is not acceptable, form a reset
@@ -429,7 +430,7 @@ function ackStep(c: Connection, seg: TcpRepr): boolean {
   } else if (
     // RFC 5681 §2 duplicate ACK: outstanding data, no data, no SYN/FIN,
     // SEG.ACK = SND.UNA, and the advertised window unchanged.
-    ack === c.sndUna &&
+    seqEq(ack, c.sndUna) &&
     seg.payload.length === 0 &&
     !(seg.flags & (SYN | FIN)) &&
     newWnd === c.sndWnd &&
@@ -440,7 +441,7 @@ function ackStep(c: Connection, seg: TcpRepr): boolean {
   // "If SND.UNA =< SEG.ACK =< SND.NXT, the send window should be updated. If
   // (SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK)), set
   // SND.WND <- SEG.WND, set SND.WL1 <- SEG.SEQ, and set SND.WL2 <- SEG.ACK."
-  if (seqGe(ack, c.sndUna) && (seqLt(c.sndWl1, seg.seq) || (c.sndWl1 === seg.seq && seqLe(c.sndWl2, ack)))) {
+  if (seqGe(ack, c.sndUna) && (seqLt(c.sndWl1, seg.seq) || (seqEq(c.sndWl1, seg.seq) && seqLe(c.sndWl2, ack)))) {
     const wasZero = c.sndWnd === 0;
     c.sndWnd = newWnd;
     c.sndWl1 = seg.seq;
@@ -503,10 +504,10 @@ function fromSixthStep(c: Connection, seg: TcpRepr, payload: Uint8Array, fin: bo
   // Text that arrived with the SYN (or ahead of a hole) continues the stream.
   if (receiving && c.ooo && !c.ooo.isEmpty && pullHeld(c)) {
     c.ackNow = true;
-    c.host.event(c, { type: 'readable' });
+    c.host.event(c, EV_READABLE);
   }
   if (receiving && payload.length > 0) {
-    if (seq === c.rcvNxt) {
+    if (seqEq(seq, c.rcvNxt)) {
       // "Once the TCP endpoint takes responsibility for the data, it advances
       // RCV.NXT over the data accepted".
       const rb = (c.recvBuf ??= new RecvBuffer());
@@ -520,29 +521,29 @@ function fromSixthStep(c: Connection, seg: TcpRepr, payload: Uint8Array, fin: bo
       c.segsSinceAck++;
       if (filledHole || c.segsSinceAck >= 2 || c.config.delayedAckUs === 0) c.ackNow = true;
       else if (c.delAckAt === Infinity) c.delAckAt = c.now + c.config.delayedAckUs;
-      c.host.event(c, { type: 'readable' });
+      c.host.event(c, EV_READABLE);
     } else {
       // "Segments with higher beginning sequence numbers SHOULD be held for
       // later processing"; RFC 5681 §4.2: "A TCP receiver SHOULD send an
       // immediate duplicate ACK when an out-of-order segment arrives."
       if (!ensureOoo(c).insert(c.rcvNxt, seq, payload)) c.host.drop?.(c, 'tcp-ooo-limit');
       else {
-        if (fin) c.peerFinSeq = seqAdd(seq, payload.length);
+        if (fin) setPeerFin(c, seqAdd(seq, payload.length));
         // RFC 2018 §4: the first SACK block reports the latest arrival.
-        c.sackMru = [seq, ...c.sackMru.filter((x) => x !== seq)].slice(0, 4);
+        c.sackMru = [seq, ...(c.sackMru ?? []).filter((x) => x !== seq)].slice(0, 4);
       }
       c.ackNow = true;
       return;
     }
-  } else if (receiving && fin && seq !== c.rcvNxt && seqGt(seq, c.rcvNxt)) {
+  } else if (receiving && fin && seqGt(seq, c.rcvNxt)) {
     // A bare FIN beyond a hole: remember where the stream ends.
-    c.peerFinSeq = seq;
+    setPeerFin(c, seq);
     c.ackNow = true;
     return;
   }
 
   // ---- Eighth, check the FIN bit -----------------------------------------------
-  if (fin && seqAdd(seq, payload.length) === c.rcvNxt) processFin(c);
+  if (fin && seqEq(seqAdd(seq, payload.length), c.rcvNxt)) processFin(c);
   else if (fin && !receiving && st !== 'SYN-RECEIVED') {
     // CLOSE-WAIT, CLOSING, LAST-ACK, TIME-WAIT: a retransmitted FIN at RCV.NXT-1
     // was trimmed as old; a FIN at RCV.NXT cannot occur (FIN already seen).
@@ -561,8 +562,8 @@ function pullHeld(c: Connection): boolean {
       moved = true;
     }
   }
-  if (c.peerFinSeq >= 0 && c.peerFinSeq === c.rcvNxt && !c.finReceived) {
-    c.peerFinSeq = -1;
+  if (c.peerFinKnown && seqEq(c.peerFinSeq, c.rcvNxt) && !c.finReceived) {
+    c.peerFinKnown = false;
     processFin(c);
     moved = true;
   }
@@ -585,7 +586,7 @@ function processFin(c: Connection): void {
   c.rcvAdv = seqMax(c.rcvAdv, c.rcvNxt);
   c.ackNow = true;
   c.delAckAt = Infinity;
-  c.host.event(c, { type: 'end' });
+  c.host.event(c, EV_END);
   switch (c.state) {
     case 'SYN-RECEIVED':
     case 'ESTABLISHED':
@@ -633,4 +634,10 @@ function returnToListen(c: Connection, cause: string): void {
 
 function ensureOoo(c: Connection): Assembler {
   return (c.ooo ??= new Assembler(c.config.maxOutOfOrderBytes, c.config.maxOutOfOrderRanges));
+}
+
+/** Remembers where the peer's stream ends (a FIN seen ahead of RCV.NXT). */
+function setPeerFin(c: Connection, seq: number): void {
+  c.peerFinSeq = seq;
+  c.peerFinKnown = true;
 }

@@ -6,14 +6,24 @@
  * the space is finite, all arithmetic dealing with sequence numbers must be
  * performed modulo 2**32."
  *
- * Sequence numbers are plain unsigned 32-bit numbers. Never compare them with
- * `<` directly: use these functions. Tests use ISNs near 2^32 so that a raw
- * comparison anywhere fails a test.
+ * Inside a connection, sequence numbers are kept as signed 32-bit integers
+ * (`x | 0`): V8 stores those untagged in the object, while half of all
+ * unsigned 32-bit values would each need a heap box — a quarter of an idle
+ * connection's memory. The wire carries them unsigned; convert with `>>> 0`
+ * when emitting and `| 0` when a segment arrives. Never compare sequence
+ * numbers with `<` or `===` across the two forms: use these functions, which
+ * accept either. Tests use ISNs near 2^32 so that a raw comparison anywhere
+ * fails a test.
  */
 
-/** a + n, modulo 2^32. */
+/** a + n, modulo 2^32 (as a signed 32-bit integer). */
 export function seqAdd(a: number, n: number): number {
-  return (a + n) >>> 0;
+  return (a + n) | 0;
+}
+
+/** a == b modulo 2^32, whichever form (signed or unsigned) each is in. */
+export function seqEq(a: number, b: number): boolean {
+  return (a | 0) === (b | 0);
 }
 
 /** The signed distance from b to a (a - b) in (-2^31, 2^31]. */

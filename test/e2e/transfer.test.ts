@@ -174,7 +174,7 @@ describe('end-to-end transfer over the in-memory network', () => {
       const hub = net.addHub();
       net.attach(probe, hub, A);
       const c = probe.connect(B, 80);
-      if (c.iss > 0xffffffff - 1_000_000) r = transfer(2_000_000, seed, { loss: 0.01 });
+      if (c.iss >>> 0 > 0xffffffff - 1_000_000) r = transfer(2_000_000, seed, { loss: 0.01 });
     }
     assert.ok(r, 'a seed with an ISN near 2^32 exists');
     assertClean(r!);

@@ -3,8 +3,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ACK, SYN, LOCAL, REMOTE, LOCAL_ISS, REMOTE_ISS, Fixture, inSynSent, text } from './harness.ts';
-import { seqAdd } from '../../src/tcp/seq.ts';
+import { ACK, SYN, LOCAL, REMOTE, LOCAL_ISS, REMOTE_ISS, Fixture, inSynSent, text, seqAdd } from './harness.ts';
 import { synOptions } from '../../src/tcp/options.ts';
 import { tcpOptionsLen, emitTcpOptions } from '../../src/wire/tcp-options.ts';
 import type { TcpOption } from '../../src/wire/types.ts';

@@ -6,9 +6,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   ACK, FIN, RST, SYN, LOCAL, REMOTE, LOCAL_ISS, REMOTE_ISS, Fixture, expectSeg, text, str,
-  inListen, inSynSent, inSynReceived, inEstablished, inFinWait1, inFinWait2, inCloseWait, inLastAck, inClosing, inTimeWait,
-} from './harness.ts';
-import { seqAdd } from '../../src/tcp/seq.ts';
+  inListen, inSynSent, inSynReceived, inEstablished, inFinWait1, inFinWait2, inCloseWait, inLastAck, inClosing, inTimeWait, seqAdd } from './harness.ts';
 import { FIGURE_5 } from '../../src/tcp/state.ts';
 import { isSynackError } from '../../src/errors.ts';
 
@@ -28,8 +26,8 @@ describe('CLOSED', () => {
     assert.equal(f.state, 'SYN-SENT');
     expectSeg(sent[0], { flags: SYN, seq: LOCAL_ISS, exact: true });
     assert.deepEqual(sent[0]!.options[0], { kind: 'mss', value: 1460 });
-    assert.equal(f.conn.sndUna, LOCAL_ISS);
-    assert.equal(f.conn.sndNxt, L1);
+    assert.equal(f.conn.sndUna >>> 0, LOCAL_ISS);
+    assert.equal(f.conn.sndNxt >>> 0, L1);
   });
   test('CLOSED: SEND, RECEIVE-less CLOSE return "connection does not exist" (§3.10.2, §3.10.4)', () => {
     const f = new Fixture();
@@ -44,7 +42,7 @@ describe('LISTEN', () => {
     const sent = f.peer({ flags: SYN, seq: REMOTE_ISS, ack: 0 });
     assert.equal(f.state, 'SYN-RECEIVED');
     expectSeg(sent[0], { flags: SYN | ACK, seq: LOCAL_ISS, ack: R1 });
-    assert.equal(f.conn.irs, REMOTE_ISS);
+    assert.equal(f.conn.irs >>> 0, REMOTE_ISS);
   });
   test('LISTEN: RST is ignored (§3.10.7.2 first)', () => {
     const f = inListen();
@@ -160,7 +158,7 @@ describe('SYN-SENT', () => {
     f.peer({ flags: SYN | ACK | FIN, seq: REMOTE_ISS, ack: L1, payload: 'hi' });
     assert.equal(f.state, 'CLOSE-WAIT');
     assert.equal(str(f.conn.read(10, 0)), 'hi');
-    assert.equal(f.conn.rcvNxt, seqAdd(REMOTE_ISS, 4));
+    assert.equal(f.conn.rcvNxt >>> 0, seqAdd(REMOTE_ISS, 4));
   });
 });
 

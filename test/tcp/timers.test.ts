@@ -5,8 +5,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ACK, FIN, SYN, LOCAL, REMOTE, LOCAL_ISS, REMOTE_ISS, Fixture, expectSeg, text, inSynSent, inEstablished } from './harness.ts';
-import { seqAdd } from '../../src/tcp/seq.ts';
+import { ACK, FIN, SYN, LOCAL, REMOTE, LOCAL_ISS, REMOTE_ISS, Fixture, expectSeg, text, inSynSent, inEstablished, seqAdd } from './harness.ts';
 import { RttEstimator } from '../../src/tcp/rtt.ts';
 
 const L1 = seqAdd(LOCAL_ISS, 1);
