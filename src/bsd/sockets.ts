@@ -26,8 +26,7 @@
  *  - changing SO_RCVBUF / SO_SNDBUF / TCP_KEEPINTVL / TCP_KEEPCNT on a live
  *    connection fails with EINVAL (TcpConfig is fixed per connection);
  *  - MSG_PEEK reads the connection's receive queue without consuming it
- *    through a read-only view of RecvBuffer's chunks (RecvBuffer has no
- *    peek()).
+ *    through Connection.peek().
  */
 import type { Connection } from '../tcp/connection.ts';
 import type { ConnectionEvent, CloseReason } from '../tcp/events.ts';
@@ -681,6 +680,7 @@ export class BsdSockets {
       keepAliveIdleUs: o.keepIdleUs,
       keepAliveIntervalUs: o.keepIntvlUs,
       keepAliveCount: o.keepCnt,
+      connectTimeoutUs: o.keepInitUs,
     };
   }
 
@@ -729,18 +729,7 @@ export class BsdSockets {
 
 /** Up to `max` queued bytes without consuming them. */
 function peek(conn: Connection, max: number): Uint8Array {
-  // RecvBuffer has no peek(): read its chunk list (read-only).
-  const chunks = (conn.recvBuf as unknown as { chunks?: Uint8Array[] } | null)?.chunks ?? [];
-  const n = Math.min(max, conn.readable());
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const c of chunks) {
-    if (o >= n) break;
-    const take = Math.min(c.length, n - o);
-    out.set(c.subarray(0, take), o);
-    o += take;
-  }
-  return out;
+  return conn.peek(max);
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {

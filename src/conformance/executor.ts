@@ -219,7 +219,7 @@ export class Executor {
       this.captured.push({ at: this.clock.now(), bytes });
     };
     this.api = new BsdSockets(this.stack, { localAddr: LOCAL_ADDR, defaults: { ...profile.bsd, tcp: { ...profile.tcp } } });
-    this.sysctl = { tcp: this.api.defaults.tcp, bsd: {}, insecureRst: !(profile.tcp.rfc5961 ?? true), insecureSyn: !(profile.tcp.rfc5961 ?? true) };
+    this.sysctl = { tcp: this.api.defaults.tcp, bsd: {}, insecureRst: !(profile.tcp.rfc5961Rst ?? true), insecureSyn: !(profile.tcp.rfc5961Syn ?? true) };
     const tolOpt = script.options.get('tolerance_usecs');
     this.toleranceUs = opts.toleranceUs ?? (tolOpt ? Number(tolOpt) : 4000);
     this.tolerancePercent = opts.tolerancePercent ?? 5;

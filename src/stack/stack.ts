@@ -502,7 +502,7 @@ export class Stack implements ConnectionHost {
     if (this.hooks.length) this.trace({ type: 'segment', dir: 'in', time: now, src, dst, tcp: seg, conn, bytes });
     // RFC 9293 §3.6.1 / RFC 1122 4.2.2.13: a new SYN for a connection in
     // TIME-WAIT may reopen it when its sequence number is beyond the old one.
-    if (conn && conn.state === 'TIME-WAIT' && (seg.flags & (SYN | ACK | RST)) === SYN && seqGt(seg.seq, conn.rcvNxt) && this.findListener(dst, seg.dstPort)) {
+    if (conn && conn.state === 'TIME-WAIT' && conn.config.timeWaitReuse && (seg.flags & (SYN | ACK | RST)) === SYN && seqGt(seg.seq, conn.rcvNxt) && this.findListener(dst, seg.dstPort)) {
       conn.terminate(null, 'new SYN in TIME-WAIT');
       conn = null;
     }

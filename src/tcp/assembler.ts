@@ -21,6 +21,8 @@ interface Piece {
 export class Assembler {
   private pieces: Piece[] = [];
   private bytes = 0;
+  /** The first range of the last insert that was already held (for D-SACK), or null. */
+  lastDuplicate: [number, number] | null = null;
 
   constructor(
     private readonly maxBytes: number,
@@ -56,11 +58,13 @@ export class Assembler {
     // Split the new data into the parts not covered by existing pieces.
     const fresh: Piece[] = [];
     let cur = start;
+    this.lastDuplicate = null;
     for (const p of this.pieces) {
       const ps = seqDiff(p.seq, base);
       const pe = ps + p.data.length;
       if (pe <= cur) continue;
       if (ps >= end) break;
+      if (!this.lastDuplicate) this.lastDuplicate = [seqAdd(base, Math.max(ps, cur)), seqAdd(base, Math.min(pe, end))];
       if (ps > cur) fresh.push({ seq: seqAdd(base, cur), data: data.subarray(cur - start, ps - start) });
       cur = Math.max(cur, pe);
       if (cur >= end) break;

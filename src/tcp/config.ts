@@ -46,8 +46,32 @@ export interface TcpConfig {
   initialCwndSegments: number;
   /** Fall back to this MSS when the peer sends none (RFC 9293 §3.7.1: 536 for IPv4). */
   defaultMss: number;
-  /** RFC 5961 blind-attack mitigations: challenge ACKs for in-window RST and any SYN, ACK range check. */
-  rfc5961: boolean;
+  /** RFC 5961 blind-attack mitigations, each on by default. §3: an in-window RST not at RCV.NXT gets a challenge ACK instead of resetting. */
+  rfc5961Rst: boolean;
+  /** RFC 5961 §4: any SYN in a synchronized state gets a challenge ACK instead of a RST. */
+  rfc5961Syn: boolean;
+  /** RFC 5961 §5: ACKs below SND.UNA − MAX.SND.WND are dropped with an ACK. */
+  rfc5961Ack: boolean;
+  /**
+   * Accept a new SYN for a connection in TIME-WAIT when its sequence number
+   * is beyond RCV.NXT and a listener exists (RFC 1122 4.2.2.13, as Linux and
+   * BSD do). Off: the SYN gets the RFC 9293/5961 challenge ACK.
+   */
+  timeWaitReuse: boolean;
+  /**
+   * Round the send and receive buffers up to a multiple of the MSS once it is
+   * known (FreeBSD's tcp_mss_update: 65536 → 65700 at MSS 1460).
+   */
+  roundBuffersToMss: boolean;
+  /**
+   * Receiver silly-window avoidance (§3.8.6.2.2). 'rfc9293': keep the right
+   * edge fixed until it can move by min(buffer/2, MSS). 'bsd': advertise all
+   * free space, or 0 while it is under min(buffer/4, MSS) (FreeBSD's
+   * tcp_output); both never shrink the window.
+   */
+  receiverSws: 'rfc9293' | 'bsd';
+  /** User timeout for connection establishment (TCP_KEEPINIT; 0 = only synRetries apply). */
+  connectTimeoutUs: Duration;
   /** RFC 1337: ignore RST in TIME-WAIT (off by default: RFC 9293 §3.10.7.4 closes). */
   rfc1337: boolean;
   /** Offer and use RFC 7323 timestamps (RTT measurement, PAWS). */
@@ -83,7 +107,13 @@ export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
   keepAliveCount: 9,
   initialCwndSegments: 10,
   defaultMss: 536,
-  rfc5961: true,
+  rfc5961Rst: true,
+  rfc5961Syn: true,
+  rfc5961Ack: true,
+  timeWaitReuse: true,
+  roundBuffersToMss: false,
+  receiverSws: 'rfc9293',
+  connectTimeoutUs: 0,
   rfc1337: false,
   timestamps: true,
   sack: true,
@@ -95,6 +125,9 @@ export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
 /** Merges `partial` over the defaults and validates the result once. */
 export function makeTcpConfig(partial: Partial<TcpConfig> = {}): TcpConfig {
   const c: TcpConfig = { ...DEFAULT_TCP_CONFIG, ...partial };
+  if (c.receiverSws !== 'rfc9293' && c.receiverSws !== 'bsd') {
+    throw new SynackError('ERR_SYNACK_INVALID_ARG', "TcpConfig.receiverSws must be 'rfc9293' or 'bsd'");
+  }
   const positive: Array<keyof TcpConfig> = [
     'recvBufferBytes',
     'sendBufferBytes',
@@ -121,6 +154,7 @@ export function makeTcpConfig(partial: Partial<TcpConfig> = {}): TcpConfig {
     'userTimeoutUs',
     'delayedAckUs',
     'keepAliveCount',
+    'connectTimeoutUs',
   ];
   for (const k of nonNegative) {
     const v = c[k];

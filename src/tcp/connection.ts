@@ -212,6 +212,12 @@ export class Connection {
   sackMru: number[] | null = null;
   peerSackOk = false;
   peerOfferedTs = false;
+  /** A duplicate range to report first in the next ACK (RFC 2883 D-SACK), int32 seqs. */
+  dsack: [number, number] | null = null;
+  /** The owed ACK is a challenge ACK: a pure <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> even in SYN-RECEIVED (RFC 5961). */
+  pureAck = false;
+  /** When the connection was opened (for the connection-establishment timeout). */
+  openedAt: Instant = 0;
 
   // ---- ACK generation --------------------------------------------------------
   ackNow = false;
@@ -299,6 +305,7 @@ export class Connection {
     this.bufSeq = this.sndNxt;
     this.sndUp = this.bufSeq;
     this.recover = this.iss;
+    this.openedAt = this.now;
     this.tsOffset = Math.imul(this.iss ^ 0x5bd1e995, 0x9e3779b1) | 0;
   }
 
@@ -375,6 +382,11 @@ export class Connection {
       }
     }
     return chunks;
+  }
+
+  /** Up to `max` readable bytes, left in the buffer (MSG_PEEK). */
+  peek(max: number): Uint8Array {
+    return this.recvBuf ? this.recvBuf.peek(max) : EMPTY;
   }
 
   /** Bytes readable now. */
@@ -583,8 +595,13 @@ export class Connection {
       this.terminate('timeout', 'user timeout');
       return;
     }
+    const opening = this.state === 'SYN-SENT' || this.state === 'SYN-RECEIVED';
+    if (opening && this.config.connectTimeoutUs > 0 && this.now - this.openedAt >= this.config.connectTimeoutUs) {
+      this.terminate('timeout', 'connection-establishment timeout');
+      return;
+    }
     this.retries++;
-    const limit = this.state === 'SYN-SENT' || this.state === 'SYN-RECEIVED' ? this.config.synRetries : this.config.dataRetries;
+    const limit = opening ? this.config.synRetries : this.config.dataRetries;
     if (this.retries > limit) {
       this.terminate('timeout', 'retransmission limit');
       return;
@@ -773,7 +790,7 @@ export class Connection {
 
   /** <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> — in SYN-RECEIVED our SYN is not yet acknowledged, so it is a SYN,ACK. */
   sendAck(): void {
-    if (!seqGt(this.sndUna, this.iss)) {
+    if (!seqGt(this.sndUna, this.iss) && !this.pureAck) {
       // Our SYN,ACK is unacknowledged (SYN-RECEIVED, or FIN-WAIT-1 after a CLOSE there).
       this.sendSyn(true);
       return;
@@ -813,19 +830,32 @@ export class Connection {
   /** SACK blocks for an ACK, the block holding the latest out-of-order arrival first (RFC 2018 §4). */
   sackBlocks(): Array<[number, number]> | null {
     const ooo = this.ooo;
-    if (!this.sackEnabled || !ooo || ooo.isEmpty) return null;
-    const ranges = ooo.ranges();
+    if (!this.sackEnabled) return null;
     const out: Array<[number, number]> = [];
+    // RFC 2883 §4: "the first SACK block ... MUST specify the contiguous
+    // sequence space of the duplicate segment that triggered the ACK".
+    if (this.dsack) out.push([this.dsack[0], this.dsack[1]]);
+    if (!ooo || ooo.isEmpty) return out.length ? this.wireBlocks(out) : null;
+    const ranges = ooo.ranges();
     for (const s of this.sackMru ?? []) {
       const r = ranges.find((x) => seqGe(s, x[0]) && seqLt(s, x[1]));
       if (r && !out.includes(r)) out.push(r);
     }
     for (const r of ranges) if (!out.includes(r)) out.push(r);
-    for (const r of out) {
+    return this.wireBlocks(out);
+  }
+
+  private wireBlocks(blocks: Array<[number, number]>): Array<[number, number]> {
+    for (const r of blocks) {
       r[0] >>>= 0;
       r[1] >>>= 0;
     }
-    return out;
+    return blocks;
+  }
+
+  /** Records a duplicate range for D-SACK (RFC 2883) when SACK is on. */
+  noteDuplicate(from: number, to: number): void {
+    if (this.sackEnabled && seqLt(from, to) && !this.dsack) this.dsack = [from, to];
   }
 
   /** The peer's SYN carried a window-scale option. */
@@ -864,7 +894,7 @@ export class Connection {
         urgentPointer = Math.min(up, 65535);
       }
     }
-    if (!(flags & SYN) && options === NO_OPTIONS && (this.tsEnabled || (this.sackEnabled && this.ooo && !this.ooo.isEmpty))) {
+    if (!(flags & SYN) && options === NO_OPTIONS && (this.tsEnabled || (this.sackEnabled && ((this.ooo && !this.ooo.isEmpty) || this.dsack)))) {
       const ts = this.tsEnabled ? { tsval: this.tsNow(), tsecr: this.tsRecent >>> 0 } : null;
       let sack = flags & ACK ? this.sackBlocks() : null;
       if (sack) {
@@ -878,6 +908,8 @@ export class Connection {
       this.delAckAt = NEVER;
       this.segsSinceAck = 0;
       this.lastAckSent = this.rcvNxt;
+      this.pureAck = false;
+      this.dsack = null;
     }
     this.host.transmit(this, {
       srcPort: this.localPort,
@@ -910,8 +942,14 @@ export class Connection {
     const maxWnd = 65535 * 2 ** shift;
     if (avail > maxWnd) avail = maxWnd;
     let wnd = current;
-    const threshold = Math.min(this.config.recvBufferBytes >> 1, this.advMss);
-    if (avail > current && (avail - current >= threshold || avail === Math.min(this.config.recvBufferBytes, maxWnd))) wnd = avail;
+    if (this.config.receiverSws === 'bsd') {
+      // FreeBSD tcp_output: all free space, but nothing while it is small.
+      const small = avail < this.config.recvBufferBytes / 4 && avail < this.advMss;
+      wnd = Math.max(current, small ? 0 : avail);
+    } else {
+      const threshold = Math.min(this.config.recvBufferBytes >> 1, this.advMss);
+      if (avail > current && (avail - current >= threshold || avail === Math.min(this.config.recvBufferBytes, maxWnd))) wnd = avail;
+    }
     // Round down to the scale granularity; never below what we promised.
     let field = Math.floor(wnd / 2 ** shift);
     if (field > 65535) field = 65535;
@@ -959,6 +997,9 @@ export class Connection {
 
   armRtx(): void {
     this.rtxAt = this.now + this.rtt.currentRto();
+    if (this.config.connectTimeoutUs > 0 && (this.state === 'SYN-SENT' || this.state === 'SYN-RECEIVED')) {
+      this.rtxAt = Math.min(this.rtxAt, this.openedAt + this.config.connectTimeoutUs);
+    }
   }
 
   armPersist(): void {
@@ -1003,6 +1044,12 @@ export class Connection {
     if (ts) this.tsRecent = ts.tsval | 0;
     // "SendMSS = MIN(MMS_S - 20, Eff.snd.MSS)" with our own MTU as the limit.
     this.sndMss = Math.max(64, Math.min(mss === 0 ? this.config.defaultMss : mss, this.advMss));
+    if (this.config.roundBuffersToMss) {
+      // FreeBSD tcp_mss_update: buffers become whole multiples of the MSS.
+      const m = this.sndMss;
+      const up = (n: number): number => Math.ceil(n / m) * m;
+      (this as { config: TcpConfig }).config = { ...this.config, recvBufferBytes: up(this.config.recvBufferBytes), sendBufferBytes: up(this.config.sendBufferBytes) };
+    }
     this.peerOfferedScale = ws >= 0;
     if (ws >= 0 && this.config.windowScaling) {
       // RFC 7323 §2.3: "If a Window Scale option is received with a shift.cnt

@@ -37,6 +37,20 @@ export class RecvBuffer {
     return out;
   }
 
+  /** Up to `max` bytes without removing them (MSG_PEEK). */
+  peek(max: number): Uint8Array {
+    const n = Math.min(max, this.len);
+    const out = new Uint8Array(n);
+    let o = 0;
+    for (const c of this.chunks) {
+      if (o >= n) break;
+      const take = Math.min(c.length, n - o);
+      out.set(c.subarray(0, take), o);
+      o += take;
+    }
+    return out;
+  }
+
   /** Removes and returns up to `max` bytes as one array. */
   read(max: number): Uint8Array {
     const parts = this.readChunks(max);

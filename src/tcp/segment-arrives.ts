@@ -227,6 +227,12 @@ function otherStates(c: Connection, seg: TcpRepr): void {
     // acknowledgment, drop the unacceptable segment and return."
     if (!(f & RST)) {
       c.ackNow = true;
+      // RFC 2883: an old duplicate's text is reported in a D-SACK block.
+      if (seg.payload.length > 0) {
+        const start = f & SYN ? seqAdd(seg.seq, 1) : seg.seq;
+        const end = seqAdd(start, seg.payload.length);
+        if (seqLe(end, c.rcvNxt)) c.noteDuplicate(start, end);
+      }
       // A retransmitted FIN in TIME-WAIT also restarts the 2 MSL timeout
       // (the TIME-WAIT rule of the ACK step; as Linux and BSD do).
       if (c.state === 'TIME-WAIT' && f & FIN) c.timeWaitAt = c.now + 2 * c.config.mslUs;
@@ -248,7 +254,7 @@ function otherStates(c: Connection, seg: TcpRepr): void {
     // sequence number (RCV.NXT), then TCP endpoints MUST reset the
     // connection". "3) ... yet is within the current receive window, TCP
     // endpoints MUST send an acknowledgment (challenge ACK)".
-    if (c.config.rfc5961 && !seqEq(seg.seq, c.rcvNxt)) {
+    if (c.config.rfc5961Rst && !seqEq(seg.seq, c.rcvNxt)) {
       challengeAck(c);
       return;
     }
@@ -276,8 +282,9 @@ function otherStates(c: Connection, seg: TcpRepr): void {
         c.terminate(null, 'rcv RST');
         return;
       default:
-        // CLOSING, LAST-ACK: "enter the CLOSED state, delete the TCB, and return."
-        c.terminate(null, 'rcv RST');
+        // CLOSING, LAST-ACK: "enter the CLOSED state, delete the TCB, and
+        // return." The user, who may still be reading, learns of the reset.
+        c.terminate('reset', 'rcv RST');
         return;
     }
   }
@@ -292,7 +299,7 @@ function otherStates(c: Connection, seg: TcpRepr): void {
       returnToListen(c, 'rcv SYN');
       return;
     }
-    if (c.config.rfc5961) {
+    if (c.config.rfc5961Syn) {
       // "RFC 5961 recommends that in these synchronized states, if the SYN
       // bit is set, irrespective of the sequence number, TCP endpoints MUST
       // send a "challenge ACK" ... After sending the acknowledgment, TCP
@@ -303,7 +310,8 @@ function otherStates(c: Connection, seg: TcpRepr): void {
     }
     // RFC 793 behaviour: "If the SYN is in the window it is an error: send a
     // reset ... enter the CLOSED state, delete the TCB, and return."
-    c.sendRst(c.sndNxt, 0, RST);
+    // The reset acknowledges what we received (as BSD forms it).
+    c.sendRst(c.sndMax, c.rcvNxt, RST | ACK);
     c.terminate('reset', 'rcv SYN in window');
     return;
   }
@@ -325,7 +333,9 @@ function trimToWindow(c: Connection, seg: TcpRepr): Trimmed | null {
   const syn = (seg.flags & SYN) !== 0;
   let fin = (seg.flags & FIN) !== 0;
   const segLen = seg.payload.length + (syn ? 1 : 0) + (fin ? 1 : 0);
-  const rcvWnd = Math.max(0, seqDiff(c.rcvAdv, c.rcvNxt));
+  // RCV.WND for the test: what we advertised, or more if the buffer has
+  // room for more (being liberal in what we accept, as BSD is).
+  const rcvWnd = Math.max(0, seqDiff(c.rcvAdv, c.rcvNxt), c.state === 'SYN-RECEIVED' ? 0 : c.rcvWndAvailable());
   const nxt = c.rcvNxt;
   const wndEnd = seqAdd(nxt, rcvWnd);
   let ok: boolean;
@@ -351,6 +361,7 @@ function trimToWindow(c: Connection, seg: TcpRepr): Trimmed | null {
   if (syn) seq = seqAdd(seq, 1);
   if (seqLt(seq, nxt)) {
     const skip = seqDiff(nxt, seq);
+    if (payload.length > 0) c.noteDuplicate(seq, seqAdd(seq, Math.min(skip, payload.length)));
     if (skip >= payload.length) {
       // All text is old; a FIN at or after RCV.NXT survives.
       const finSeq = seqAdd(seq, payload.length);
@@ -416,7 +427,7 @@ function ackStep(c: Connection, seg: TcpRepr): boolean {
   // ((SND.UNA - MAX.SND.WND) =< SEG.ACK =< SND.NXT). All incoming segments
   // whose ACK value doesn't satisfy the above condition MUST be discarded
   // and an ACK sent back."
-  if (c.config.rfc5961 && seqLt(ack, seqAdd(c.sndUna, -Math.max(c.maxSndWnd, 1)))) {
+  if (c.config.rfc5961Ack && seqLt(ack, seqAdd(c.sndUna, -Math.max(c.maxSndWnd, 1)))) {
     c.ackNow = true;
     c.host.drop?.(c, 'tcp-bad-ack');
     return false;
@@ -506,8 +517,17 @@ function fromSixthStep(c: Connection, seg: TcpRepr, payload: Uint8Array, fin: bo
     c.ackNow = true;
     c.host.event(c, EV_READABLE);
   }
+  if (receiving && payload.length > 0 && c.orphaned) {
+    // RFC 1122 4.2.2.13 / RFC 9293 §3.6: data arriving after the user has
+    // closed and released the connection cannot be delivered: reset (as
+    // Linux does), so the sender learns at once.
+    c.sendRst(c.sndMax, seqAdd(seq, payload.length), RST | ACK);
+    c.terminate('aborted', 'data after close');
+    return;
+  }
   if (receiving && payload.length > 0) {
     if (seqEq(seq, c.rcvNxt)) {
+      const hadHoles = c.ooo !== null && !c.ooo.isEmpty;
       // "Once the TCP endpoint takes responsibility for the data, it advances
       // RCV.NXT over the data accepted".
       const rb = (c.recvBuf ??= new RecvBuffer());
@@ -519,15 +539,19 @@ function fromSixthStep(c: Connection, seg: TcpRepr, payload: Uint8Array, fin: bo
       // second full-sized segment, within delayedAckUs otherwise; a segment
       // that fills a hole is ACKed at once.
       c.segsSinceAck++;
-      if (filledHole || c.segsSinceAck >= 2 || c.config.delayedAckUs === 0) c.ackNow = true;
+      // RFC 5681 §4.2: "an immediate ACK SHOULD be generated when a segment
+      // arrives that fills in all or part of a gap in the sequence space".
+      if (filledHole || hadHoles || c.segsSinceAck >= 2 || c.config.delayedAckUs === 0) c.ackNow = true;
       else if (c.delAckAt === Infinity) c.delAckAt = c.now + c.config.delayedAckUs;
       c.host.event(c, EV_READABLE);
     } else {
       // "Segments with higher beginning sequence numbers SHOULD be held for
       // later processing"; RFC 5681 §4.2: "A TCP receiver SHOULD send an
       // immediate duplicate ACK when an out-of-order segment arrives."
-      if (!ensureOoo(c).insert(c.rcvNxt, seq, payload)) c.host.drop?.(c, 'tcp-ooo-limit');
+      const ooo = ensureOoo(c);
+      if (!ooo.insert(c.rcvNxt, seq, payload)) c.host.drop?.(c, 'tcp-ooo-limit');
       else {
+        if (ooo.lastDuplicate) c.noteDuplicate(ooo.lastDuplicate[0], ooo.lastDuplicate[1]);
         if (fin) setPeerFin(c, seqAdd(seq, payload.length));
         // RFC 2018 §4: the first SACK block reports the latest arrival.
         c.sackMru = [seq, ...(c.sackMru ?? []).filter((x) => x !== seq)].slice(0, 4);
@@ -622,6 +646,7 @@ function challengeAck(c: Connection): void {
     return;
   }
   c.ackNow = true;
+  c.pureAck = true;
 }
 
 /** SYN-RECEIVED → LISTEN for a passive open: flush, and the owner discards this TCB. */

@@ -266,9 +266,9 @@ describe('ESTABLISHED', () => {
     expectSeg(sent[0], { flags: ACK, seq: L1, ack: R1 });
   });
   test('ESTABLISHED: SYN in the window resets when RFC 5961 is off (RFC 793 behaviour)', () => {
-    const f = inEstablished({ rfc5961: false });
+    const f = inEstablished({ rfc5961Syn: false });
     const sent = f.peer({ flags: SYN, seq: R1 });
-    expectSeg(sent[0], { flags: RST, seq: L1, exact: true });
+    expectSeg(sent[0], { flags: RST | ACK, seq: L1, ack: R1, exact: true });
     assert.equal(f.state, 'CLOSED');
   });
   test('ESTABLISHED: an unacceptable segment elicits <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> (§3.10.7.4 first)', () => {
