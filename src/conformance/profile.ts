@@ -73,6 +73,8 @@ export const FREEBSD_PROFILE: ConformanceProfile = Object.freeze({
     roundBuffersToMss: true,
     // tcp_output advertises all free space (or 0 while it is small).
     receiverSws: 'bsd',
+    // tcp_outflags: FIN-WAIT-1, CLOSING and LAST-ACK send FIN with every ACK.
+    finWithAck: true,
     // With STANDARD defined the scripts expect RFC 9293's challenge ACK for a
     // new SYN in TIME-WAIT, not a reopened connection.
     timeWaitReuse: false,

@@ -70,6 +70,12 @@ export interface TcpConfig {
    * tcp_output); both never shrink the window.
    */
   receiverSws: 'rfc9293' | 'bsd';
+  /**
+   * While our FIN is unacknowledged, send every ACK as FIN,ACK (a FIN
+   * retransmission riding on the ACK), as FreeBSD's tcp_outflags do for
+   * FIN-WAIT-1, CLOSING and LAST-ACK. RFC 9293 asks for a plain ACK.
+   */
+  finWithAck: boolean;
   /** User timeout for connection establishment (TCP_KEEPINIT; 0 = only synRetries apply). */
   connectTimeoutUs: Duration;
   /** RFC 1337: ignore RST in TIME-WAIT (off by default: RFC 9293 §3.10.7.4 closes). */
@@ -113,6 +119,7 @@ export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
   timeWaitReuse: true,
   roundBuffersToMss: false,
   receiverSws: 'rfc9293',
+  finWithAck: false,
   connectTimeoutUs: 0,
   rfc1337: false,
   timestamps: true,

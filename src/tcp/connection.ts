@@ -800,6 +800,11 @@ export class Connection {
     // next unsent octet" — after a go-back-N rollback SND.NXT may lie below
     // the peer's RCV.NXT, and an ACK carrying it would fail the peer's
     // acceptability test (§3.10.7.4 first), which ignores its ACK field.
+    if (this.config.finWithAck && !this.pureAck && this.finSent() && !this.finAcked()) {
+      // BSD: the ACK carries our unacknowledged FIN again.
+      this.emit(this.dataEnd(), ACK | FIN, EMPTY);
+      return;
+    }
     this.emit(this.sndMax, ACK, EMPTY);
   }
 
@@ -924,9 +929,14 @@ export class Connection {
     });
   }
 
-  /** Receive buffer space not yet taken by unread or out-of-order bytes. */
+  /**
+   * Receive buffer space not yet taken by unread bytes — and by held
+   * out-of-order bytes, except under BSD accounting, where the reassembly
+   * queue is outside the socket buffer (its own bound applies).
+   */
   rcvWndAvailable(): number {
-    const used = (this.recvBuf?.length ?? 0) + (this.ooo?.byteCount ?? 0);
+    const ooo = this.config.receiverSws === 'bsd' ? 0 : (this.ooo?.byteCount ?? 0);
+    const used = (this.recvBuf?.length ?? 0) + ooo;
     return Math.max(0, this.config.recvBufferBytes - used);
   }
 
