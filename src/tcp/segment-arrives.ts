@@ -227,6 +227,9 @@ function otherStates(c: Connection, seg: TcpRepr): void {
     // acknowledgment, drop the unacceptable segment and return."
     if (!(f & RST)) {
       c.ackNow = true;
+      // RFC 5961 §4: a SYN is answered with a challenge ACK "irrespective of
+      // the sequence number" — a pure ACK.
+      if (f & SYN && c.state !== 'SYN-RECEIVED') c.pureAck = true;
       // RFC 2883: an old duplicate's text is reported in a D-SACK block.
       if (seg.payload.length > 0) {
         const start = f & SYN ? seqAdd(seg.seq, 1) : seg.seq;
