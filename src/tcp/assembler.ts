@@ -96,6 +96,7 @@ export class Assembler {
    */
   takeContiguous(rcvNxt: number): Uint8Array[] {
     const out: Uint8Array[] = [];
+    this.lastDuplicate = null;
     let next = rcvNxt;
     while (this.pieces.length > 0) {
       const p = this.pieces[0]!;
@@ -103,6 +104,10 @@ export class Assembler {
       if (off > 0) break;
       this.pieces.shift();
       this.bytes -= p.data.length;
+      if (off < 0 && !this.lastDuplicate) {
+        // Bytes held here were also delivered in order: a duplicate (D-SACK).
+        this.lastDuplicate = [p.seq, seqAdd(p.seq, Math.min(-off, p.data.length))];
+      }
       if (-off < p.data.length) {
         const d = p.data.subarray(-off);
         out.push(d);

@@ -241,6 +241,14 @@ function otherStates(c: Connection, seg: TcpRepr): void {
       if (c.state === 'TIME-WAIT' && f & FIN) c.timeWaitAt = c.now + 2 * c.config.mslUs;
     }
     c.host.drop?.(c, 'tcp-unacceptable-segment');
+    // RFC 9293 Appendix A.2: strict validation "can prevent ACK fields from
+    // being processed" (simultaneous close, crossing retransmissions). As
+    // BSD and Linux do, an old duplicate — wholly before RCV.NXT — still has
+    // its ACK field processed, as a pure ACK: its text and FIN are not.
+    if ((f & (ACK | RST | SYN)) === ACK && c.state !== 'SYN-RECEIVED') {
+      const len = seg.payload.length + (f & FIN ? 1 : 0);
+      if (seqLe(seqAdd(seg.seq, len), c.rcvNxt)) ackStep(c, seg);
+    }
     return;
   }
 
@@ -583,6 +591,7 @@ function pullHeld(c: Connection): boolean {
   let moved = false;
   if (ooo && !ooo.isEmpty) {
     const parts = ooo.takeContiguous(c.rcvNxt);
+    if (ooo.lastDuplicate) c.noteDuplicate(ooo.lastDuplicate[0], ooo.lastDuplicate[1]);
     for (const p of parts) {
       (c.recvBuf ??= new RecvBuffer()).push(p);
       c.rcvNxt = seqAdd(c.rcvNxt, p.length);
