@@ -46,8 +46,11 @@ export const FREEBSD_PROFILE: ConformanceProfile = Object.freeze({
     optionLayout: 'freebsd',
     // net.inet.tcp.rexmit_initial=1000 (ms).
     initialRtoUs: 1_000_000,
-    // net.inet.tcp.rexmit_min=30 ms plus rexmit_slop=200 ms.
-    minRtoUs: 230_000,
+    // net.inet.tcp.rexmit_min = 30 ms, rexmit_slop = 200 ms.
+    minRtoUs: 30_000,
+    rtoSlopUs: 200_000,
+    // tcp_input drops a SYN,ACK to a listening socket without a RST.
+    listenAckReset: false,
     // TCPTV_REXMTMAX = 64 s.
     maxRtoUs: 64_000_000,
     // TCP_MAXRXTSHIFT = 12 (data); a SYN is sent 11 times in all before ETIMEDOUT.
@@ -92,7 +95,6 @@ export const FREEBSD_PROFILE: ConformanceProfile = Object.freeze({
     tos: 0,
   }),
   gaps: Object.freeze([
-    'FreeBSD SYN retransmission schedule with rexmit_slop (1 s, then 2.2 s, …).',
     'drop_synfin=1, per-socket IP_TTL / IP_TOS, TCP_NOOPT, TCP_MD5SIG, ECN (ecn.enable=1), ICMP hard errors in SYN-SENT (icmp_may_rst).',
   ]),
 });
@@ -143,8 +145,8 @@ export const SYSCTLS: readonly SysctlRule[] = [
     },
   },
   { name: 'net.inet.tcp.rexmit_initial', doc: 'TcpConfig.initialRtoUs = value ms.', apply: (v, t) => ((t.tcp.initialRtoUs = ms(v)), null) },
-  { name: 'net.inet.tcp.rexmit_min', doc: 'TcpConfig.minRtoUs = value ms (+ 200 ms slop).', apply: (v, t) => ((t.tcp.minRtoUs = ms(v) + 200_000), null) },
-  { name: 'net.inet.tcp.rexmit_slop', doc: 'Only FreeBSD\'s 200 ms (already in the profile\'s minRtoUs).', apply: only([200], 'rexmit_slop other than 200 ms') },
+  { name: 'net.inet.tcp.rexmit_min', doc: 'TcpConfig.minRtoUs = value ms.', apply: (v, t) => ((t.tcp.minRtoUs = ms(v)), null) },
+  { name: 'net.inet.tcp.rexmit_slop', doc: 'TcpConfig.rtoSlopUs = value ms (added to every RTO after the first).', apply: (v, t) => ((t.tcp.rtoSlopUs = ms(v)), null) },
   { name: 'net.inet.tcp.recvspace', doc: 'BSD default SO_RCVBUF → TcpConfig.recvBufferBytes of new sockets.', apply: (v, t) => ((t.bsd.recvSpace = v), null) },
   { name: 'net.inet.tcp.sendspace', doc: 'BSD default SO_SNDBUF → TcpConfig.sendBufferBytes of new sockets.', apply: (v, t) => ((t.bsd.sendSpace = v), null) },
   { name: 'net.inet.tcp.keepinit', doc: 'BSD default TCP_KEEPINIT (reported by getsockopt; the core has no establishment timer).', apply: (v, t) => ((t.bsd.keepInitUs = ms(v)), null) },

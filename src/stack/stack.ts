@@ -523,8 +523,10 @@ export class Stack implements ConnectionHost {
     }
     if (l && seg.flags & ACK) {
       // §3.10.7.2: "Any acknowledgment is bad if it arrives on a connection
-      // still in the LISTEN state ... <SEQ=SEG.ACK><CTL=RST>"
-      this.sendRst(dst, src, seg.dstPort, seg.srcPort, seg.ack, 0, RST);
+      // still in the LISTEN state ... <SEQ=SEG.ACK><CTL=RST>" — unless the
+      // listener's policy is to drop such segments silently (FreeBSD does,
+      // for SYN,ACK: no reflection).
+      if (l.config.listenAckReset || !(seg.flags & SYN)) this.sendRst(dst, src, seg.dstPort, seg.srcPort, seg.ack, 0, RST);
       this.drop(null, 'tcp-no-connection');
       return;
     }

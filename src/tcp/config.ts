@@ -22,6 +22,10 @@ export interface TcpConfig {
   minRtoUs: Duration;
   /** Upper bound of the RTO (RFC 6298 §2.5: at least 60 s). */
   maxRtoUs: Duration;
+  /** Added to every RTO after the first (FreeBSD's rexmit_slop, 200 ms there; 0 = RFC 6298 exactly). */
+  rtoSlopUs: Duration;
+  /** Answer an ACK-bearing segment (e.g. a SYN,ACK) to a listener with a RST (§3.10.7.2); off = drop it silently (FreeBSD). */
+  listenAckReset: boolean;
   /** SYN retransmissions before the connection attempt fails (Linux tcp_syn_retries = 6). */
   synRetries: number;
   /** Data retransmissions before the connection is dropped (Linux tcp_retries2 = 15). */
@@ -101,6 +105,8 @@ export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
   initialRtoUs: 1_000_000,
   minRtoUs: 200_000,
   maxRtoUs: 120_000_000,
+  rtoSlopUs: 0,
+  listenAckReset: true,
   synRetries: 6,
   dataRetries: 15,
   userTimeoutUs: 0,
@@ -162,6 +168,7 @@ export function makeTcpConfig(partial: Partial<TcpConfig> = {}): TcpConfig {
     'delayedAckUs',
     'keepAliveCount',
     'connectTimeoutUs',
+    'rtoSlopUs',
   ];
   for (const k of nonNegative) {
     const v = c[k];

@@ -243,7 +243,7 @@ export class Connection {
     /** MTU of the outgoing interface: our MSS is mtu - 40. */
     mtu: number,
   ) {
-    this.rtt = new RttEstimator(config.initialRtoUs, config.minRtoUs, config.maxRtoUs);
+    this.rtt = new RttEstimator(config.initialRtoUs, config.minRtoUs, config.maxRtoUs, config.rtoSlopUs);
     this.advMss = Math.max(88, Math.min(65495, mtu - 40));
     this.sndMss = Math.min(config.defaultMss, this.advMss);
     if (config.windowScaling) {

@@ -17,7 +17,12 @@ export class RttEstimator {
   private readonly minRto: Duration;
   private readonly maxRto: Duration;
 
-  constructor(initialRto: Duration, minRto: Duration, maxRto: Duration) {
+  /**
+   * @param slop added to every RTO computed from samples or backed off, but
+   *   not to the initial one (FreeBSD's rexmit_slop, which keeps the RTO
+   *   above delayed-ACK timers; 0 for RFC 6298 exactly).
+   */
+  constructor(initialRto: Duration, minRto: Duration, maxRto: Duration, private readonly slop: Duration = 0) {
     this.rto = initialRto;
     this.minRto = minRto;
     this.maxRto = maxRto;
@@ -47,7 +52,9 @@ export class RttEstimator {
 
   /** The RTO to arm now, with exponential backoff applied (RFC 6298 §5.5). */
   currentRto(): Duration {
-    return Math.min(this.maxRto, this.rto * 2 ** Math.min(this.backoff, 30));
+    const backedOff = this.rto * 2 ** Math.min(this.backoff, 30);
+    const slop = this.srtt === 0 && this.backoff === 0 ? 0 : this.slop;
+    return Math.min(this.maxRto, backedOff + slop);
   }
 
   /** (5.5) The host MUST set RTO <- RTO * 2 ("back off the timer"). */

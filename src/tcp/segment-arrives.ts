@@ -47,7 +47,7 @@ function listenState(c: Connection, seg: TcpRepr): void {
   // connection still in the LISTEN state. An acceptable reset segment should
   // be formed for any arriving ACK-bearing segment: <SEQ=SEG.ACK><CTL=RST>"
   if (seg.flags & ACK) {
-    c.sendRst(seg.ack, 0, RST);
+    if (c.config.listenAckReset || !(seg.flags & SYN)) c.sendRst(seg.ack, 0, RST);
     return;
   }
   // "Third, check for a SYN"

@@ -216,3 +216,18 @@ function popcount(x: number): number {
   }
   return n;
 }
+
+describe('listener policy', () => {
+  test('LISTEN: a SYN,ACK gets a RST by default (§3.10.7.2) and is dropped silently with listenAckReset off', () => {
+    const r = rig();
+    r.b.listen(80);
+    r.inject({ flags: SYN | ACK, seq: 17, ack: 34 });
+    assert.equal(r.got.at(-1)!.flags, RST);
+    const q = rig();
+    q.b.listen(80, { tcp: { listenAckReset: false } });
+    q.inject({ flags: SYN | ACK, seq: 17, ack: 34 });
+    assert.equal(q.got.length, 0);
+    q.inject({ flags: ACK, seq: 17, ack: 34 });
+    assert.equal(q.got.at(-1)!.flags, RST, 'a bare ACK still gets its RST');
+  });
+});

@@ -251,3 +251,18 @@ describe('half-close', () => {
     assert.equal(f.state, 'CLOSED');
   });
 });
+
+describe('RTO slop (FreeBSD rexmit_slop)', () => {
+  test('SYN-SENT: with a 200 ms slop the SYN goes at 1 s, then 2.2 s later, then 4.2 s later', () => {
+    const f = inSynSent({ initialRtoUs: 1_000_000, minRtoUs: 30_000, rtoSlopUs: 200_000, synRetries: 5 });
+    const gaps: number[] = [];
+    let last = 0;
+    for (let i = 0; i < 3; i++) {
+      const t = f.conn.nextDeadline();
+      gaps.push(t - last);
+      last = t;
+      f.tick(t);
+    }
+    assert.deepEqual(gaps, [1_000_000, 2_200_000, 4_200_000]);
+  });
+});
