@@ -306,7 +306,31 @@ export class Stack implements ConnectionHost {
   with<T>(conn: Connection, fn: (now: Instant) => T): T {
     const r = fn(this.clock.now());
     this.reschedule(conn);
+    this.flushDeferred();
     return r;
+  }
+
+  /**
+   * Work that must not run inside a connection's event processing — handing
+   * a new connection to the application, aborting one that raced with a
+   * closing listener — waits here until the current input is done.
+   */
+  private deferred: Array<() => void> = [];
+  private flushing = false;
+
+  private defer(fn: () => void): void {
+    this.deferred.push(fn);
+  }
+
+  private flushDeferred(): void {
+    if (this.flushing || this.deferred.length === 0) return;
+    this.flushing = true;
+    try {
+      for (let i = 0; i < this.deferred.length; i++) this.deferred[i]!();
+    } finally {
+      this.deferred = [];
+      this.flushing = false;
+    }
   }
 
   send(conn: Connection, data: Uint8Array, urgent = false): number {
@@ -340,6 +364,7 @@ export class Stack implements ConnectionHost {
       if (due <= now) {
         c.onTimeout(now);
         this.reschedule(c);
+        this.flushDeferred();
       } else {
         this.timers.reschedule(c, due);
       }
@@ -443,10 +468,15 @@ export class Stack implements ConnectionHost {
       m.accepted = true;
       this.counters.passiveOpens++;
       if (l.closed) {
-        // Raced with close(): reset it.
-        queueAbort(this, conn);
+        // Raced with close(): reset it, once this segment is processed.
+        this.defer(() => this.abort(conn));
       } else if (l.onConnection) {
-        l.onConnection(conn);
+        const cb = l.onConnection;
+        // The application sees the connection after the segment that
+        // established it is fully processed (no re-entry into the TCB).
+        this.defer(() => {
+          if (conn.state !== 'CLOSED' && conn.state !== 'LISTEN') cb(conn);
+        });
         // Handed over and never queued: the entry is no longer needed (its
         // absence means accepted, no listener).
         this.meta.delete(conn);
@@ -483,6 +513,7 @@ export class Stack implements ConnectionHost {
     }
     if (h.protocol === IPPROTO_TCP) {
       this.receiveTcp(iface, h.src, h.dst, ip.value.payload, bytes, now);
+      this.flushDeferred();
     } else if (h.protocol === IPPROTO_ICMP) {
       this.receiveIcmp(iface, h.src, h.dst, ip.value.payload);
     } else {
@@ -749,6 +780,3 @@ export class Stack implements ConnectionHost {
   }
 }
 
-function queueAbort(stack: Stack, conn: Connection): void {
-  stack.abort(conn);
-}
