@@ -23,6 +23,7 @@ import { synackCycles, nodeCycles, CYCLE_MSL_US, CYCLE_ADVANCE_US, type CycleRes
 import type { IdleMemoryResult } from './idle-memory.ts';
 import { benchChecksum } from './checksum.ts';
 import { MiB } from './lib.ts';
+import { transferOver, singleLossCost } from './impaired.ts';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -31,7 +32,7 @@ const argValue = (name: string): string | undefined => {
   return i >= 0 ? args[i + 1] : undefined;
 };
 const reps = Number(argValue('--reps') ?? 3);
-const only = new Set((argValue('--only') ?? 'bulk,cycles,memory,checksum').split(','));
+const only = new Set((argValue('--only') ?? 'bulk,cycles,memory,checksum,impaired').split(','));
 const bulkBytes = (quick ? 128 : 1024) * MiB;
 const synCycles = quick ? 20_000 : 50_000;
 const nodeCycleCount = quick ? 3_000 : 10_000;
@@ -201,6 +202,42 @@ if (only.has('checksum')) {
       target: '',
     });
   }
+}
+
+// ---------------------------------------------------------------------------
+// 5. Under impairment (virtual time, deterministic): goodput over a 50 ms RTT,
+//    100 Mbit/s path with a 1.5×BDP drop-tail queue and random loss; the
+//    reference is the path's capacity. And the cost of one lost segment.
+// ---------------------------------------------------------------------------
+if (only.has('impaired')) {
+  progress('impaired');
+  const mb = quick ? 20 : 100;
+  for (const cc of ['newreno', 'cubic'] as const) {
+    for (const loss of [0, 0.001, 0.01, 0.05]) {
+      const r = transferOver({ rttMs: 50, bandwidthMbps: 100, loss }, mb * MiB, { congestionControl: cc });
+      rows.push({
+        name: `${cc} ${mb} MB, 50 ms RTT, loss ${loss * 100}%`,
+        synack: `${fmt(r.mbps)} Mbit/s`,
+        reference: '100 Mbit/s',
+        ratio: ratio(r.mbps / 100),
+        target: '',
+      });
+    }
+  }
+  const tailRto = singleLossCost({ sack: false, rack: false }, 10);
+  const tailTlp = singleLossCost({}, 10);
+  const midReno = singleLossCost({ sack: false, rack: false }, 5);
+  const midRack = singleLossCost({}, 5);
+  const ms = (x: number): string => `${fmt(x)} ms`;
+  rows.push({ name: 'one lost tail segment: RTO (no SACK)', synack: ms(tailRto), reference: '50 ms RTT', ratio: ratio(tailRto / 50), target: '' });
+  rows.push({ name: 'one lost tail segment: RACK-TLP', synack: ms(tailTlp), reference: '50 ms RTT', ratio: ratio(tailTlp / 50), target: '' });
+  rows.push({ name: 'one lost middle segment: 3 dup ACKs', synack: ms(midReno), reference: '50 ms RTT', ratio: ratio(midReno / 50), target: '' });
+  rows.push({ name: 'one lost middle segment: RACK', synack: ms(midRack), reference: '50 ms RTT', ratio: ratio(midRack / 50), target: '' });
+  notes.push(
+    `impaired: ${mb} MiB in virtual time over a 100 Mbit/s bottleneck (drop-tail queue 1.5×BDP) with 25 ms one-way delay and random loss, ` +
+      `8 MiB buffers; "one lost segment" = extra completion time of a 10-segment write when one segment is dropped. ` +
+      `Linux's TCP over the same emulated path needs the TUN link (issue 3).`,
+  );
 }
 
 // ---------------------------------------------------------------------------

@@ -3,7 +3,8 @@
  * beginning sequence numbers SHOULD be held for later processing").
  *
  * Holds segments beyond RCV.NXT as sorted, non-overlapping pieces. Memory is
- * bounded: at most `maxBytes` bytes and `maxPieces` pieces; an insert that
+ * bounded: at most `maxBytes` bytes and `maxRanges` disjoint ranges (holes
+ * are what cost bookkeeping; contiguous pieces are cheap); an insert that
  * would exceed either is refused (the caller counts the drop, and the peer
  * retransmits). Data already held wins over a later overlapping copy.
  *
@@ -26,7 +27,7 @@ export class Assembler {
 
   constructor(
     private readonly maxBytes: number,
-    private readonly maxPieces: number,
+    private readonly maxRanges: number,
   ) {}
 
   get byteCount(): number {
@@ -36,6 +37,13 @@ export class Assembler {
   get pieceCount(): number {
     return this.pieces.length;
   }
+
+  /** Disjoint ranges held (adjacent pieces form one range). */
+  get rangeCount(): number {
+    return this.ranges_;
+  }
+
+  private ranges_ = 0;
 
   get isEmpty(): boolean {
     return this.pieces.length === 0;
@@ -73,7 +81,7 @@ export class Assembler {
     if (fresh.length === 0) return true;
     let add = 0;
     for (const f of fresh) add += f.data.length;
-    if (this.bytes + add > this.maxBytes || this.pieces.length + fresh.length > this.maxPieces) return false;
+    if (this.bytes + add > this.maxBytes || this.ranges_ + fresh.length > this.maxRanges + this.adjacencies(base, fresh)) return false;
     // Copy out of the packet buffer: held data outlives the segment.
     for (const f of fresh) {
       f.data = f.data.slice();
@@ -88,6 +96,26 @@ export class Assembler {
     let i = this.pieces.length;
     while (i > 0 && seqDiff(this.pieces[i - 1]!.seq, base) > key) i--;
     this.pieces.splice(i, 0, piece);
+    const prev = this.pieces[i - 1];
+    const next = this.pieces[i + 1];
+    this.ranges_ += 1 - (prev && seqAdd(prev.seq, prev.data.length) === piece.seq ? 1 : 0) - (next && seqAdd(piece.seq, piece.data.length) === next.seq ? 1 : 0);
+  }
+
+  /** How many of `fresh`'s pieces would join an existing range (an upper bound on ranges saved). */
+  private adjacencies(base: number, fresh: Piece[]): number {
+    let n = 0;
+    for (const f of fresh) {
+      const start = seqDiff(f.seq, base);
+      const end = start + f.data.length;
+      for (const p of this.pieces) {
+        const ps = seqDiff(p.seq, base);
+        if (ps + p.data.length === start || ps === end) {
+          n++;
+          break;
+        }
+      }
+    }
+    return n;
   }
 
   /**
@@ -104,6 +132,8 @@ export class Assembler {
       if (off > 0) break;
       this.pieces.shift();
       this.bytes -= p.data.length;
+      const nx = this.pieces[0];
+      if (!(nx && seqAdd(p.seq, p.data.length) === nx.seq)) this.ranges_--;
       if (off < 0 && !this.lastDuplicate) {
         // Bytes held here were also delivered in order: a duplicate (D-SACK).
         this.lastDuplicate = [p.seq, seqAdd(p.seq, Math.min(-off, p.data.length))];
@@ -132,5 +162,6 @@ export class Assembler {
   clear(): void {
     this.pieces = [];
     this.bytes = 0;
+    this.ranges_ = 0;
   }
 }

@@ -10,9 +10,14 @@ export interface TcpConfig {
   recvBufferBytes: number;
   /** Send buffer in bytes; `send()` accepts at most this much unacknowledged data. */
   sendBufferBytes: number;
-  /** Out-of-order bytes held per connection (reassembly), at most. */
+  /** Out-of-order bytes held per connection (reassembly), at most; 0 = up to recvBufferBytes. */
   maxOutOfOrderBytes: number;
-  /** Out-of-order ranges (holes) held per connection, at most. */
+  /**
+   * Out-of-order pieces held per connection, at most. A burst loss of every
+   * other segment of a full window needs one piece per segment, so the
+   * default allows a 1 MiB window of 1448-byte holes; the byte bound still
+   * applies.
+   */
   maxOutOfOrderRanges: number;
   /** Offer window scaling (RFC 7323 §2) in our SYN. */
   windowScaling: boolean;
@@ -92,6 +97,8 @@ export interface TcpConfig {
   windowScaleShift: number;
   /** Byte layout of SYN options: like Linux or like FreeBSD (see tcp/options.ts). */
   optionLayout: 'linux' | 'freebsd';
+  /** RACK-TLP loss detection with a SACK scoreboard (RFC 8985) when SACK is negotiated. */
+  rack: boolean;
   /** Congestion control: CUBIC (RFC 9438, the default as on Linux) or NewReno (RFC 5681/6582). */
   congestionControl: 'cubic' | 'newreno';
 }
@@ -99,8 +106,8 @@ export interface TcpConfig {
 export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
   recvBufferBytes: 256 * 1024,
   sendBufferBytes: 256 * 1024,
-  maxOutOfOrderBytes: 256 * 1024,
-  maxOutOfOrderRanges: 64,
+  maxOutOfOrderBytes: 0,
+  maxOutOfOrderRanges: 1024,
   windowScaling: true,
   initialRtoUs: 1_000_000,
   minRtoUs: 200_000,
@@ -133,6 +140,7 @@ export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
   windowScaleShift: -1,
   optionLayout: 'linux',
   congestionControl: 'cubic',
+  rack: true,
 });
 
 /** Merges `partial` over the defaults and validates the result once. */

@@ -31,6 +31,7 @@ import { seqAdd, seqDiff, seqGe, seqGt, seqLt, seqMax } from './seq.ts';
 import type { TcpState } from './state.ts';
 import { segmentArrives } from './segment-arrives.ts';
 import { segmentOptions, synOptions } from './options.ts';
+import { Scoreboard } from './recovery.ts';
 import { createCongestionController, type CongestionController } from './congestion/index.ts';
 import { tcpOptionsLen } from '../wire/tcp-options.ts';
 
@@ -178,6 +179,16 @@ export class Connection {
   recover = 0;
   /** When we last sent a segment with data, for restart after idle (RFC 5681 §4.1). */
   lastDataSendAt: Instant = 0;
+  /** SACK scoreboard and RACK state (RFC 8985), when SACK was negotiated. */
+  board: Scoreboard | null = null;
+  /** RACK reordering timer: when a pending segment would be declared lost. */
+  rackAt: Instant = NEVER;
+  /** Tail loss probe timer (RFC 8985 §7). */
+  tlpAt: Instant = NEVER;
+  /** RFC 6937 proportional rate reduction state, valid during SACK recovery. */
+  prrDelivered = 0;
+  prrOut = 0;
+  recoverFs = 0;
 
   get cc(): CongestionController {
     if (!this.ccImpl) {
@@ -548,6 +559,14 @@ export class Connection {
       this.terminate('timeout', 'FIN-WAIT-2 timeout (orphaned)');
       return;
     }
+    if (this.rackAt <= now) {
+      this.rackAt = NEVER;
+      this.rackDetectLoss();
+    }
+    if (this.tlpAt <= now && this.rtxAt > now) {
+      this.tlpAt = NEVER;
+      this.onTailLossProbe();
+    }
     if (this.rtxAt <= now) {
       this.rtxAt = NEVER;
       this.onRetransmissionTimeout();
@@ -572,7 +591,7 @@ export class Connection {
 
   /** The earliest armed deadline, or Infinity. */
   nextDeadline(): Instant {
-    return Math.min(this.rtxAt, this.persistAt, this.delAckAt, this.keepAliveAt, this.timeWaitAt, this.finWait2At);
+    return Math.min(this.rtxAt, this.persistAt, this.delAckAt, this.keepAliveAt, this.timeWaitAt, this.finWait2At, this.rackAt, this.tlpAt);
   }
 
   /** The application let go of the connection: it finishes in the background. */
@@ -631,6 +650,11 @@ export class Connection {
     this.cc.onRto(flight, this.sndMss, this.now);
     this.inRecovery = false;
     this.recover = this.sndMax;
+    // RFC 2018 §8: after a retransmission timeout, forget what was SACKed
+    // (the receiver may have discarded it); go back N from SND.UNA.
+    this.board?.clear();
+    this.rackAt = NEVER;
+    this.tlpAt = NEVER;
     this.dupAcks = 0;
     // Go back N: resend from SND.UNA.
     this.host.event(this, { type: 'retransmit', kind: 'rto', seq: this.sndUna, len: Math.min(flight, this.sndMss) });
@@ -723,11 +747,17 @@ export class Connection {
     // RFC 3042 limited transmit: the first two duplicate ACKs each allow one
     // new segment beyond cwnd (still within the peer's window).
     const limited = this.inRecovery ? 0 : Math.min(this.dupAcks, 2) * this.sndMss;
+    const board = this.board;
+    if (board && board.lostBytes > 0) this.retransmitLost(board);
     for (;;) {
       const avail = seqDiff(dataEnd, this.sndNxt);
       if (avail > 0) {
         const inFlight = seqDiff(this.sndNxt, this.sndUna);
-        const usable = Math.min(this.sndWnd, this.cwnd + limited) - inFlight;
+        // With a scoreboard, cwnd bounds the pipe (RFC 6675), the peer's
+        // window bounds everything outstanding.
+        const usable = board
+          ? Math.min(this.sndWnd - inFlight, this.cwnd + limited - this.pipe(board))
+          : Math.min(this.sndWnd, this.cwnd + limited) - inFlight;
         let len = Math.min(avail, mss);
         if (usable < len) len = Math.max(0, usable);
         if (len === 0) break;
@@ -780,6 +810,11 @@ export class Connection {
     if (this.rtxAt === NEVER) this.armRtx();
     this.persistAt = NEVER;
     if (this.unackedSince === NEVER) this.unackedSince = this.now;
+    if (this.inRecovery) this.prrOut += len;
+    if (this.sackEnabled && this.config.rack) {
+      (this.board ??= new Scoreboard()).onSend(seq, end, this.now, !isNew);
+      this.armTlp();
+    }
     // Time one segment at a time, never a retransmission (Karn).
     if (!this.rttTiming && isNew) {
       this.rttTiming = true;
@@ -997,6 +1032,8 @@ export class Connection {
   }
 
   clearTimers(): void {
+    this.rackAt = NEVER;
+    this.tlpAt = NEVER;
     this.rtxAt = NEVER;
     this.persistAt = NEVER;
     this.delAckAt = NEVER;
@@ -1110,7 +1147,13 @@ export class Connection {
     this.rtt.backoff = 0;
     this.unackedSince = this.sndUna === this.sndMax ? NEVER : this.now;
     // Congestion control.
-    if (this.inRecovery) {
+    if (this.inRecovery && this.board) {
+      // SACK recovery ends when everything outstanding at its start is acknowledged.
+      if (seqGe(ack, this.recover)) {
+        this.inRecovery = false;
+        this.cwnd = this.ssthresh;
+      }
+    } else if (this.inRecovery) {
       if (seqGe(ack, this.recover)) {
         // RFC 6582 §3.2 (3) full acknowledgment: deflate.
         this.inRecovery = false;
@@ -1135,6 +1178,8 @@ export class Connection {
   /** A duplicate ACK (RFC 5681 §2): three trigger fast retransmit (§3.2), NewReno recovery (RFC 6582). */
   onDupAck(): void {
     this.dupAcks++;
+    // With SACK, RACK detects losses from the SACK blocks (RFC 8985).
+    if (this.board) return;
     if (this.inRecovery) {
       this.cwnd += this.sndMss;
       return;
@@ -1164,6 +1209,124 @@ export class Connection {
     this.rttTiming = false;
     this.host.event(this, { type: 'retransmit', kind, seq: this.sndUna, len });
     this.emit(this.sndUna, flags, len > 0 ? this.sendBuf!.slice(seqDiff(this.sndUna, this.bufSeq), len) : EMPTY);
+    this.armRtx();
+  }
+
+  // ===========================================================================
+  // SACK scoreboard, RACK-TLP (tcp/recovery.ts)
+  // ===========================================================================
+
+  /** Every acceptable ACK: update the scoreboard from SEG.ACK and its SACK blocks, then detect losses. */
+  onAckForRecovery(ack: number, blocks: Array<[number, number]> | undefined): void {
+    const board = this.board;
+    if (!board) return;
+    const delivered = board.onAck(ack, blocks, this.now);
+    if (delivered > 0) this.rackDetectLoss();
+    if (this.inRecovery && delivered > 0 && seqLt(ack, this.recover)) {
+      // RFC 6937 PRR: send in proportion to what the network delivers, so
+      // that by the end of recovery the flight is ssthresh, not a burst.
+      this.prrDelivered += delivered;
+      const pipe = board.pipe(ack, this.sndMax);
+      const ssthresh = this.ssthresh;
+      let sndcnt: number;
+      if (pipe > ssthresh) {
+        sndcnt = Math.ceil((this.prrDelivered * ssthresh) / Math.max(1, this.recoverFs)) - this.prrOut;
+      } else {
+        // PRR-SSRB: slow start back up to ssthresh, at most one MSS beyond what was delivered.
+        sndcnt = Math.min(ssthresh - pipe, Math.max(this.prrDelivered - this.prrOut, delivered) + this.sndMss);
+      }
+      this.cwnd = pipe + Math.max(0, sndcnt);
+    }
+    if (seqGt(this.sndMax, this.sndUna)) this.armTlp();
+    else this.tlpAt = NEVER;
+  }
+
+  /** RFC 8985 §6.2 step 5; entering recovery once per episode (RFC 6675 §5). */
+  rackDetectLoss(): void {
+    const board = this.board;
+    if (!board) return;
+    const { newlyLost, timeoutAt } = board.detectLoss(this.now, board.reoWnd(this.inRecovery, this.rtt.srtt));
+    this.rackAt = timeoutAt;
+    if (newlyLost > 0 && !this.inRecovery) {
+      const flight = seqDiff(this.sndMax, this.sndUna);
+      this.cc.onCongestionEvent(flight, this.sndMss, this.now);
+      this.inRecovery = true;
+      this.recover = this.sndMax;
+      // RFC 6937: RecoverFS = the flight at the start of recovery.
+      this.recoverFs = flight;
+      this.prrDelivered = 0;
+      this.prrOut = 0;
+      this.cwnd = Math.max(this.sndMss, Math.min(this.cwnd, this.pipe(board) + this.sndMss));
+    }
+  }
+
+  /** Retransmits segments marked lost while the pipe is under cwnd. */
+  /** Bytes in flight: after a go-back-N rollback only what was re-sent counts. */
+  pipe(board: Scoreboard): number {
+    return board.pipe(this.sndUna, seqLt(this.sndNxt, this.sndMax) ? this.sndNxt : this.sndMax);
+  }
+
+  private retransmitLost(board: Scoreboard): void {
+    for (let s = board.firstLost(); s; s = board.firstLost()) {
+      if (this.pipe(board) >= this.cwnd) return;
+      this.resend(s.start, s.end, 'fast');
+      board.onSend(s.start, s.end, this.now, true);
+    }
+  }
+
+  /** Sends [start, end) again (data, and the FIN when it falls inside). */
+  private resend(start: number, end: number, kind: 'fast' | 'probe'): void {
+    const dataEnd = this.dataEnd();
+    const dataTo = seqGt(end, dataEnd) ? dataEnd : end;
+    const len = Math.max(0, seqDiff(dataTo, start));
+    let flags = ACK;
+    if (this.finQueued && seqGt(end, dataEnd)) flags |= FIN;
+    if (len > 0) flags |= PSH;
+    this.retransmits++;
+    this.rttTiming = false;
+    this.host.event(this, { type: 'retransmit', kind, seq: start, len });
+    this.emit(start, flags, len > 0 ? this.sendBuf!.slice(seqDiff(start, this.bufSeq), len) : EMPTY);
+    if (this.inRecovery) this.prrOut += seqDiff(end, start);
+    if (this.rtxAt === NEVER) this.armRtx();
+  }
+
+  /** RFC 8985 §7.2: arm the probe timeout when data is outstanding and an RTT is known. */
+  private armTlp(): void {
+    if (!this.board || this.inRecovery || this.rtt.srtt === 0) {
+      this.tlpAt = NEVER;
+      return;
+    }
+    const flightSegs = Math.ceil(seqDiff(this.sndMax, this.sndUna) / Math.max(1, this.sndMss));
+    this.tlpAt = this.now + Scoreboard.pto(this.rtt.srtt, flightSegs);
+  }
+
+  /**
+   * RFC 8985 §7.3: on PTO expiry send one new segment if the peer's window
+   * allows, otherwise retransmit the last unSACKed segment, so that a tail
+   * loss produces a SACK (and RACK recovery) rather than waiting for the RTO.
+   */
+  private onTailLossProbe(): void {
+    const board = this.board;
+    if (!board || !seqGt(this.sndMax, this.sndUna)) return;
+    const dataEnd = this.dataEnd();
+    const avail = seqDiff(dataEnd, this.sndNxt);
+    const mss = this.sndMss - this.optionOverhead();
+    if (avail > 0 && this.sndWnd - seqDiff(this.sndNxt, this.sndUna) >= Math.min(avail, mss)) {
+      const seq = this.sndNxt;
+      const len = Math.min(avail, mss);
+      let flags = ACK | PSH;
+      if (len === avail && this.finQueued) flags |= FIN;
+      this.host.event(this, { type: 'retransmit', kind: 'probe', seq, len });
+      this.emit(seq, flags, this.sendBuf!.slice(seqDiff(seq, this.bufSeq), len));
+      this.afterSend(seq, len + (flags & FIN ? 1 : 0));
+      this.tlpAt = NEVER;
+      return;
+    }
+    const last = board.lastUnsacked();
+    if (last) {
+      this.resend(last.start, last.end, 'probe');
+      board.onSend(last.start, last.end, this.now, true);
+    }
     this.armRtx();
   }
 }

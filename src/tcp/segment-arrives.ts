@@ -18,7 +18,7 @@ import { EV_CONNECTED, EV_END, EV_READABLE } from './events.ts';
 import { EMPTY } from './send-buffer.ts';
 import { RecvBuffer } from './recv-buffer.ts';
 import { Assembler } from './assembler.ts';
-import { findTimestamp } from '../wire/tcp-options.ts';
+import { findSack, findTimestamp } from '../wire/tcp-options.ts';
 import { seqAdd, seqDiff, seqEq, seqGe, seqGt, seqInRange, seqLe, seqLt, seqMax } from './seq.ts';
 
 export function segmentArrives(c: Connection, seg: TcpRepr): void {
@@ -444,6 +444,8 @@ function ackStep(c: Connection, seg: TcpRepr): boolean {
     return false;
   }
   const newWnd = seg.window * 2 ** c.sndWndShift;
+  // Scoreboard first (it must see what this ACK delivers), then SND.UNA.
+  if (c.board) c.onAckForRecovery(ack, findSack(seg.options));
   if (seqGt(ack, c.sndUna)) {
     // "If SND.UNA < SEG.ACK =< SND.NXT, then set SND.UNA <- SEG.ACK. Any
     // segments on the retransmission queue that are thereby entirely
@@ -670,7 +672,7 @@ function returnToListen(c: Connection, cause: string): void {
 }
 
 function ensureOoo(c: Connection): Assembler {
-  return (c.ooo ??= new Assembler(c.config.maxOutOfOrderBytes, c.config.maxOutOfOrderRanges));
+  return (c.ooo ??= new Assembler(c.config.maxOutOfOrderBytes || c.config.recvBufferBytes, c.config.maxOutOfOrderRanges));
 }
 
 /** Remembers where the peer's stream ends (a FIN seen ahead of RCV.NXT). */

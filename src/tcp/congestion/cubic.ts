@@ -77,8 +77,9 @@ export class Cubic implements CongestionController {
     if (cwndSeg < this.wLastMax) this.wMax = (cwndSeg * (1 + BETA)) / 2;
     else this.wMax = cwndSeg;
     this.wLastMax = cwndSeg;
-    // §4.6: ssthresh = flight_size * beta_cubic (at least 2 segments).
-    this.ssthresh = Math.max(Math.floor(Math.max(flight, this.cwnd) * BETA), 2 * mss);
+    // §4.6: ssthresh = flight_size * beta_cubic (at least 2 segments); the
+    // flight, not a cwnd that slow start may have inflated past it.
+    this.ssthresh = Math.max(Math.floor(Math.min(flight, this.cwnd) * BETA), 2 * mss);
     this.cwnd = this.ssthresh;
     this.epochStart = -1;
     this.caAcc = 0;

@@ -1,0 +1,205 @@
+/**
+ * SACK scoreboard and RACK-TLP loss detection (RFC 8985), with SACK-based
+ * recovery in the spirit of RFC 6675 (retransmit what is lost while the
+ * data in flight — the "pipe" — is under cwnd).
+ *
+ * Used when both sides negotiated SACK. Without SACK the connection keeps
+ * RFC 5681 fast retransmit and RFC 6582 NewReno recovery.
+ *
+ * The scoreboard is a list of the segments sent and not yet cumulatively
+ * acknowledged, each with its (last) transmission time. Sequence numbers are
+ * int32 (see seq.ts). Times in microseconds.
+ */
+import type { Instant } from '../sim/time.ts';
+import { seqDiff, seqGe, seqGt, seqLe, seqLt } from './seq.ts';
+
+export interface SentSegment {
+  start: number;
+  end: number;
+  xmitAt: Instant;
+  /** Sent more than once (its RTT sample is ambiguous). */
+  retransmitted: boolean;
+  sacked: boolean;
+  /** Marked lost and not yet retransmitted. */
+  lost: boolean;
+}
+
+/** RFC 8985 §6.3: WCDelAckT, the worst-case delayed-ACK time added to a PTO for a single segment in flight. */
+const WC_DEL_ACK_US = 200_000;
+
+export class Scoreboard {
+  readonly segs: SentSegment[] = [];
+  /** RACK.xmit_ts and RACK.end_seq: the most recently sent segment known delivered. */
+  rackXmitAt = -1;
+  rackEndSeq = 0;
+  /** RACK.rtt: the RTT of that segment. */
+  rackRtt = 0;
+  minRtt = Infinity;
+  /** Highest SACKed sequence (to notice reordering). */
+  private fack = 0;
+  private fackValid = false;
+  /** RFC 8985 §6.2 RACK.reordering_seen. */
+  reorderingSeen = false;
+  /** Bytes SACKed above SND.UNA. */
+  sackedBytes = 0;
+  /** Bytes marked lost and not yet retransmitted. */
+  lostBytes = 0;
+
+  /** Records a transmission of [start, end): new data is appended, a retransmission updates its entry. */
+  onSend(start: number, end: number, now: Instant, retransmission = false): void {
+    const last = this.segs[this.segs.length - 1];
+    if (!last || seqGe(start, last.end)) {
+      // (After a timeout the board restarts empty: re-sent data enters it
+      // marked as a retransmission, so its RTT is never trusted.)
+      this.segs.push({ start, end, xmitAt: now, retransmitted: retransmission, sacked: false, lost: false });
+      return;
+    }
+    for (const s of this.segs) {
+      if (s.start === start) {
+        if (s.lost) {
+          s.lost = false;
+          this.lostBytes -= seqDiff(s.end, s.start);
+        }
+        s.retransmitted = true;
+        s.xmitAt = now;
+        return;
+      }
+    }
+  }
+
+  /**
+   * Processes a cumulative ACK and SACK blocks. Returns the bytes newly
+   * delivered (cumulatively acknowledged without having been SACKed, or
+   * newly SACKed): RFC 6937's DeliveredData, and the cue for loss detection.
+   */
+  onAck(una: number, blocks: Array<[number, number]> | undefined, now: Instant): number {
+    let delivered = 0;
+    // Cumulatively acknowledged segments leave the scoreboard.
+    let n = 0;
+    while (n < this.segs.length && seqLe(this.segs[n]!.end, una)) {
+      const s = this.segs[n]!;
+      if (!s.sacked) {
+        this.rackUpdate(s, now);
+        delivered += seqDiff(s.end, s.start);
+      } else {
+        this.sackedBytes -= seqDiff(s.end, s.start);
+      }
+      if (s.lost) this.lostBytes -= seqDiff(s.end, s.start);
+      n++;
+    }
+    if (n > 0) this.segs.splice(0, n);
+    if (blocks) {
+      for (const [l, r] of blocks) {
+        const left = l | 0;
+        const right = r | 0;
+        if (!seqLt(left, right) || seqLe(right, una)) continue;
+        for (const s of this.segs) {
+          if (seqGe(s.start, right)) break;
+          if (s.sacked || seqLt(s.start, left) || seqGt(s.end, right)) continue;
+          s.sacked = true;
+          this.sackedBytes += seqDiff(s.end, s.start);
+          if (s.lost) {
+            s.lost = false;
+            this.lostBytes -= seqDiff(s.end, s.start);
+          }
+          // A segment below the highest SACKed one, delivered without having
+          // been retransmitted: the network reordered (RFC 8985 §6.2 step 3).
+          if (this.fackValid && seqLt(s.end, this.fack) && !s.retransmitted) this.reorderingSeen = true;
+          if (!this.fackValid || seqGt(s.end, this.fack)) {
+            this.fack = s.end;
+            this.fackValid = true;
+          }
+          this.rackUpdate(s, now);
+          delivered += seqDiff(s.end, s.start);
+        }
+      }
+    }
+    return delivered;
+  }
+
+  /** RFC 8985 §6.2 step 2: RACK_update for one delivered segment. */
+  private rackUpdate(s: SentSegment, now: Instant): void {
+    const rtt = now - s.xmitAt;
+    // "If the segment has been retransmitted and the RTT is shorter than the
+    // minimum RTT, the ACK is probably for the original: skip it."
+    if (s.retransmitted && rtt < this.minRtt) return;
+    if (rtt < this.minRtt) this.minRtt = rtt;
+    if (s.xmitAt > this.rackXmitAt || (s.xmitAt === this.rackXmitAt && seqGt(s.end, this.rackEndSeq))) {
+      this.rackXmitAt = s.xmitAt;
+      this.rackEndSeq = s.end;
+      this.rackRtt = rtt;
+    }
+  }
+
+  /** RFC 8985 §6.2 step 4: the reordering window. */
+  reoWnd(inRecovery: boolean, srtt: number): number {
+    if (!this.reorderingSeen && (inRecovery || this.sackedBytes > 0 && this.sackedSegments() >= 3)) return 0;
+    const base = this.minRtt === Infinity ? 0 : this.minRtt / 4;
+    return srtt > 0 ? Math.min(base, srtt) : base;
+  }
+
+  private sackedSegments(): number {
+    let k = 0;
+    for (const s of this.segs) if (s.sacked) k++;
+    return k;
+  }
+
+  /**
+   * RFC 8985 §6.2 step 5, RACK_detect_loss: a segment sent before the most
+   * recently delivered one is lost once RACK.rtt + reo_wnd has passed since
+   * it was sent. Returns newly lost bytes and the earliest time a pending
+   * segment would be declared lost (Infinity if none).
+   */
+  detectLoss(now: Instant, reoWnd: number): { newlyLost: number; timeoutAt: Instant } {
+    let newlyLost = 0;
+    let timeoutAt = Infinity;
+    if (this.rackXmitAt < 0) return { newlyLost, timeoutAt };
+    for (const s of this.segs) {
+      if (s.sacked || s.lost) continue;
+      const older = s.xmitAt < this.rackXmitAt || (s.xmitAt === this.rackXmitAt && seqLt(s.end, this.rackEndSeq));
+      if (!older) continue;
+      const deadline = s.xmitAt + this.rackRtt + reoWnd;
+      if (deadline <= now) {
+        s.lost = true;
+        const len = seqDiff(s.end, s.start);
+        this.lostBytes += len;
+        newlyLost += len;
+      } else if (deadline < timeoutAt) {
+        timeoutAt = deadline;
+      }
+    }
+    return { newlyLost, timeoutAt };
+  }
+
+  /** The first segment marked lost (to retransmit), if any. */
+  firstLost(): SentSegment | null {
+    if (this.lostBytes <= 0) return null;
+    for (const s of this.segs) if (s.lost && !s.sacked) return s;
+    return null;
+  }
+
+  /** The highest segment not SACKed (what a tail loss probe retransmits). */
+  lastUnsacked(): SentSegment | null {
+    for (let i = this.segs.length - 1; i >= 0; i--) if (!this.segs[i]!.sacked) return this.segs[i]!;
+    return null;
+  }
+
+  /** RFC 6675 "pipe": bytes outstanding, not SACKed and not considered lost. */
+  pipe(sndUna: number, sndMax: number): number {
+    return Math.max(0, seqDiff(sndMax, sndUna) - this.sackedBytes - this.lostBytes);
+  }
+
+  /** RFC 8985 §7.2: the probe timeout. */
+  static pto(srtt: number, flightSegments: number): number {
+    let pto = 2 * srtt;
+    if (flightSegments <= 1) pto += WC_DEL_ACK_US;
+    return Math.max(pto, 10_000);
+  }
+
+  clear(): void {
+    this.segs.length = 0;
+    this.sackedBytes = 0;
+    this.lostBytes = 0;
+    this.fackValid = false;
+  }
+}
