@@ -16,6 +16,10 @@ export class Counters {
   passiveOpens = 0;
   established = 0;
   challengeAcks = 0;
+  /** RFC 4987 SYN cookies: SYN,ACKs sent without state, handshakes completed from one, ACKs whose cookie failed. */
+  synCookiesSent = 0;
+  synCookiesAccepted = 0;
+  synCookiesInvalid = 0;
   icmpIn = 0;
   icmpEchoReplies = 0;
   /** Drops by reason. */
@@ -49,6 +53,9 @@ export class Counters {
       passiveOpens: this.passiveOpens,
       established: this.established,
       challengeAcks: this.challengeAcks,
+      synCookiesSent: this.synCookiesSent,
+      synCookiesAccepted: this.synCookiesAccepted,
+      synCookiesInvalid: this.synCookiesInvalid,
       icmpIn: this.icmpIn,
       icmpEchoReplies: this.icmpEchoReplies,
       checksumErrors: this.checksumErrors,

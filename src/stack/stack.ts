@@ -16,7 +16,7 @@ import { parseIpv4, emitIpv4 } from '../wire/ipv4.ts';
 import { parseTcp, emitIpv4Tcp } from '../wire/tcp.ts';
 import { parseIcmp, emitIcmpEcho, icmpEchoLen } from '../wire/icmp.ts';
 import { ipv4InSubnet, ipv4ToString } from '../wire/bytes.ts';
-import { Connection, type ConnectionHost } from '../tcp/connection.ts';
+import { Connection, offeredShiftFor, type ConnectionHost } from '../tcp/connection.ts';
 import type { ConnectionEvent } from '../tcp/events.ts';
 import { makeTcpConfig, type TcpConfig } from '../tcp/config.ts';
 import type { TcpState } from '../tcp/state.ts';
@@ -25,6 +25,10 @@ import { SynackError } from '../errors.ts';
 import { IsnGenerator } from './isn.ts';
 import { TimerHeap } from './timer-heap.ts';
 import { Counters } from './counters.ts';
+import { SynCookies, encodeTsOptions, decodeTsOptions } from './syncookies.ts';
+import { synOptions } from '../tcp/options.ts';
+import { findTimestamp } from '../wire/tcp-options.ts';
+import type { TcpOption } from '../wire/types.ts';
 import { PacketPool } from './packet-pool.ts';
 import type { Link } from './link.ts';
 
@@ -63,6 +67,11 @@ export interface StackConfig {
   ttl?: number;
   /** A name for traces (e.g. "client"). */
   name?: string;
+  /**
+   * SYN cookies (RFC 4987 §3.6) when a listener's backlog is full: 'auto'
+   * (default), 'always' (every SYN, for tests), or 'never' (drop the SYN).
+   */
+  synCookies?: 'auto' | 'always' | 'never';
 }
 
 /** Everything a trace hook sees. */
@@ -160,6 +169,8 @@ export class Stack implements ConnectionHost {
   private readonly ttl: number;
   private ipIdent = 0;
   private challengeWindowStart = 0;
+  private readonly cookies: SynCookies;
+  private readonly synCookieMode: 'auto' | 'always' | 'never';
   private challengeCount = 0;
 
   constructor(config: StackConfig) {
@@ -167,6 +178,9 @@ export class Stack implements ConnectionHost {
     this.name = config.name ?? 'stack';
     this.tcpConfig = makeTcpConfig(config.tcp);
     this.isnGen = new IsnGenerator(config.isnSecret[0] >>> 0, config.isnSecret[1] >>> 0);
+    // A separate key for cookies, derived from the ISN secret.
+    this.cookies = new SynCookies((config.isnSecret[1] ^ 0x5ca1ab1e) >>> 0, (config.isnSecret[0] ^ 0xc0ffee11) >>> 0);
+    this.synCookieMode = config.synCookies ?? 'auto';
     this.ephemeral = config.ephemeralPorts ?? [49152, 65535];
     if (!(this.ephemeral[0] >= 1 && this.ephemeral[1] <= 65535 && this.ephemeral[0] <= this.ephemeral[1])) {
       throw new SynackError('ERR_SYNACK_INVALID_ARG', 'StackConfig.ephemeralPorts must be a range within 1..65535');
@@ -552,6 +566,9 @@ export class Stack implements ConnectionHost {
       this.drop(null, 'tcp-rst-ignored');
       return;
     }
+    if (l && (seg.flags & (SYN | RST | ACK)) === ACK && this.synCookieMode !== 'never' && this.acceptCookie(iface, l, src, dst, seg, now)) {
+      return;
+    }
     if (l && seg.flags & ACK) {
       // §3.10.7.2: "Any acknowledgment is bad if it arrives on a connection
       // still in the LISTEN state ... <SEQ=SEG.ACK><CTL=RST>" — unless the
@@ -588,7 +605,12 @@ export class Stack implements ConnectionHost {
   }
 
   private acceptSyn(iface: NetInterface, l: Listener, src: Ipv4Addr, dst: Ipv4Addr, seg: TcpRepr, now: Instant): void {
-    if (l.halfOpen + l.acceptQueue.length >= l.backlog) {
+    const full = l.halfOpen + l.acceptQueue.length >= l.backlog;
+    if (this.synCookieMode === 'always' || (full && this.synCookieMode === 'auto' && l.acceptQueue.length < l.backlog)) {
+      this.sendCookie(iface, l, src, dst, seg, now);
+      return;
+    }
+    if (full) {
       this.drop(null, 'tcp-listen-backlog-full');
       return;
     }
@@ -611,6 +633,80 @@ export class Stack implements ConnectionHost {
       return;
     }
     this.reschedule(conn);
+  }
+
+  /** A stateless SYN,ACK whose ISS is a SYN cookie (RFC 4987 §3.6). */
+  private sendCookie(iface: NetInterface, l: Listener, src: Ipv4Addr, dst: Ipv4Addr, seg: TcpRepr, now: Instant): void {
+    const cfg = l.config;
+    let peerMss = cfg.defaultMss;
+    let peerWs = -1;
+    let peerSack = false;
+    let peerTs: { tsval: number } | null = null;
+    for (const o of seg.options) {
+      if (o.kind === 'mss') peerMss = o.value;
+      else if (o.kind === 'window-scale') peerWs = o.shift;
+      else if (o.kind === 'sack-permitted') peerSack = true;
+      else if (o.kind === 'timestamp') peerTs = o;
+    }
+    const advMss = Math.max(88, Math.min(65495, iface.mtu - 40));
+    const iss = this.cookies.encode(dst, l.port, src, seg.srcPort, seg.seq, Math.min(peerMss, advMss), now);
+    // Window scale and SACK are remembered only through timestamps.
+    const useTs = peerTs !== null && cfg.timestamps;
+    const shift = offeredShiftFor(cfg);
+    const ws = useTs && peerWs >= 0 && cfg.windowScaling ? peerWs : -1;
+    const sack = useTs && peerSack && cfg.sack;
+    const tsOffset = Math.imul((iss | 0) ^ 0x5bd1e995, 0x9e3779b1) | 0;
+    const tsval = encodeTsOptions((Math.floor(now / 1000) + tsOffset) >>> 0, { wscale: ws, sackPermitted: sack });
+    const options = synOptions(cfg.optionLayout, {
+      mss: advMss,
+      wscale: ws >= 0 ? shift : undefined,
+      sackPermitted: sack,
+      ts: useTs ? { tsval, tsecr: peerTs!.tsval } : undefined,
+    });
+    this.counters.synCookiesSent++;
+    this.sendSegment(
+      dst,
+      src,
+      { srcPort: l.port, dstPort: seg.srcPort, seq: iss, ack: (seg.seq + 1) >>> 0, flags: SYN | ACK, window: Math.min(65535, cfg.recvBufferBytes), urgentPointer: 0, options, payload: new Uint8Array(0) },
+      null,
+    );
+  }
+
+  /** An ACK to a listener that may complete a SYN-cookie handshake. Returns true if it did. */
+  private acceptCookie(iface: NetInterface, l: Listener, src: Ipv4Addr, dst: Ipv4Addr, seg: TcpRepr, now: Instant): boolean {
+    const iss = (seg.ack - 1) >>> 0;
+    const irs = (seg.seq - 1) >>> 0;
+    const ok = this.cookies.decode(dst, l.port, src, seg.srcPort, irs, iss, now);
+    if (!ok) {
+      this.counters.synCookiesInvalid++;
+      return false;
+    }
+    if (l.acceptQueue.length >= l.backlog || this.connCount >= this.maxConnections) {
+      this.drop(null, 'tcp-listen-backlog-full');
+      return true;
+    }
+    const options: TcpOption[] = [{ kind: 'mss', value: ok.mss }];
+    const ts = findTimestamp(seg.options);
+    let tsOffset: number | null = null;
+    if (ts && l.config.timestamps) {
+      const o = decodeTsOptions(ts.tsecr);
+      if (o.wscale >= 0) options.push({ kind: 'window-scale', shift: o.wscale });
+      if (o.sackPermitted) options.push({ kind: 'sack-permitted' });
+      options.push({ kind: 'timestamp', tsval: ts.tsval, tsecr: 0 });
+      tsOffset = Math.imul((iss | 0) ^ 0x5bd1e995, 0x9e3779b1) | 0;
+    }
+    const conn = new Connection(this, l.config, iface.mtu);
+    this.meta.set(conn, { listener: l, accepted: false });
+    conn.remoteAddr = src;
+    conn.remotePort = seg.srcPort;
+    conn.localAddr = dst;
+    conn.localPort = l.port;
+    this.insert(conn);
+    conn.restoreFromCookie({ localAddr: dst, localPort: l.port, remoteAddr: src, remotePort: seg.srcPort }, iss, irs, options, tsOffset, now);
+    this.counters.synCookiesAccepted++;
+    conn.onSegment(seg, now);
+    this.reschedule(conn);
+    return true;
   }
 
   private receiveIcmp(iface: NetInterface, src: Ipv4Addr, dst: Ipv4Addr, payload: Uint8Array): void {

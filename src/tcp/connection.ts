@@ -86,6 +86,14 @@ export interface TcbStatus {
 
 const NEVER = Infinity;
 
+/** The window-scale shift a connection with `config` offers: the smallest that covers its receive buffer, unless fixed. */
+export function offeredShiftFor(config: TcpConfig): number {
+  if (config.windowScaleShift >= 0) return config.windowScaleShift;
+  let s = 0;
+  while (s < MAX_WSCALE && config.recvBufferBytes > 65535 * 2 ** s) s++;
+  return s;
+}
+
 const NO_OPTIONS: TcpOption[] = [];
 /** Window scale shift limit (RFC 7323 §2.3: "the shift count ... MUST be limited to 14"). */
 const MAX_WSCALE = 14;
@@ -257,12 +265,7 @@ export class Connection {
     this.rtt = new RttEstimator(config.initialRtoUs, config.minRtoUs, config.maxRtoUs, config.rtoSlopUs);
     this.advMss = Math.max(88, Math.min(65495, mtu - 40));
     this.sndMss = Math.min(config.defaultMss, this.advMss);
-    if (config.windowScaling) {
-      // Smallest shift that lets the window cover the whole receive buffer.
-      let s = 0;
-      while (s < MAX_WSCALE && config.recvBufferBytes > 65535 * 2 ** s) s++;
-      this.offeredShift = config.windowScaleShift >= 0 ? config.windowScaleShift : s;
-    }
+    if (config.windowScaling) this.offeredShift = offeredShiftFor(config);
   }
 
   // ===========================================================================
@@ -305,6 +308,31 @@ export class Connection {
     this.rttSeq = this.iss;
     this.rttStart = now;
     this.armRtx();
+  }
+
+  /**
+   * Recreates the SYN-RECEIVED state a SYN cookie stood for (RFC 4987 §3.6):
+   * nothing is sent; the stack then feeds the ACK that carried the cookie.
+   * `synOptions` are the peer's SYN options as far as the cookie kept them.
+   */
+  restoreFromCookie(ep: Endpoints, iss: number, irs: number, synOptions: TcpOption[], tsOffset: number | null, now: Instant): void {
+    this.now = now;
+    this.localAddr = ep.localAddr;
+    this.localPort = ep.localPort;
+    this.remoteAddr = ep.remoteAddr;
+    this.remotePort = ep.remotePort;
+    this.passiveOpen = true;
+    this.irs = irs | 0;
+    this.rcvNxt = seqAdd(irs, 1);
+    this.rcvUp = this.rcvNxt;
+    this.applySynOptions(synOptions);
+    this.initSend(iss);
+    if (tsOffset !== null) this.tsOffset = tsOffset;
+    // What our stateless SYN,ACK advertised (never scaled).
+    this.rcvAdv = seqAdd(this.rcvNxt, Math.min(65535, this.config.recvBufferBytes));
+    this.lastAckSent = this.rcvNxt;
+    this.state = 'LISTEN';
+    this.setState('SYN-RECEIVED', 'SYN cookie');
   }
 
   /** Called by the LISTEN processing of a SYN and by open(): ISS and the send variables. */

@@ -22,10 +22,10 @@ const B = parseIpv4Addr('10.0.0.2')!;
 const EVIL = parseIpv4Addr('10.0.0.66')!;
 
 /** A stack B on a hub, plus a raw port at 10.0.0.66 the test uses to inject and capture packets. */
-function rig(opts: { backlog?: number } = {}) {
+function rig(opts: { backlog?: number; synCookies?: 'auto' | 'always' | 'never' } = {}) {
   const net = new Network({ seed: 3 });
   const hub = net.addHub({ checksumOffload: false });
-  const b = net.addStack({ name: 'b', defaultBacklog: opts.backlog ?? 16 });
+  const b = net.addStack({ name: 'b', defaultBacklog: opts.backlog ?? 16, synCookies: opts.synCookies ?? 'auto' });
   net.attach(b, hub, B);
   const raw: MemoryPort = hub.attach(EVIL);
   const got: TcpRepr[] = [];
@@ -91,8 +91,8 @@ describe('listeners', () => {
     assert.equal(c.state, 'ESTABLISHED');
     assert.equal(r.b.counters.passiveOpens, 1);
   });
-  test('LISTEN: SYNs beyond the backlog are dropped and counted', () => {
-    const r = rig({ backlog: 2 });
+  test('LISTEN: SYNs beyond the backlog are dropped and counted when SYN cookies are off', () => {
+    const r = rig({ backlog: 2, synCookies: 'never' });
     r.b.listen(80);
     for (let i = 0; i < 5; i++) r.inject({ flags: SYN, seq: 1000, srcPort: 40000 + i });
     assert.equal(r.got.length, 2);
@@ -229,5 +229,74 @@ describe('listener policy', () => {
     assert.equal(q.got.length, 0);
     q.inject({ flags: ACK, seq: 17, ack: 34 });
     assert.equal(q.got.at(-1)!.flags, RST, 'a bare ACK still gets its RST');
+  });
+});
+
+describe('SYN cookies (RFC 4987 §3.6)', () => {
+  test('with the backlog full of half-open connections, SYNs get stateless cookie SYN,ACKs and a completing ACK creates the connection', () => {
+    const r = rig({ backlog: 2 });
+    const l = r.b.listen(80);
+    // A flood: SYNs from spoofed ports that never complete.
+    for (let i = 0; i < 50; i++) r.inject({ flags: SYN, seq: 1000 + i, srcPort: 30000 + i });
+    assert.equal(r.b.connectionCount, 2, 'only the backlog holds state');
+    assert.equal(r.b.counters.synCookiesSent, 48);
+    // A legitimate client among them completes its handshake.
+    r.inject({ flags: SYN, seq: 7000, srcPort: 41000, options: [{ kind: 'mss', value: 1400 }] });
+    const synack = r.got.at(-1)!;
+    assert.equal(synack.flags, SYN | ACK);
+    assert.equal(r.b.connectionCount, 2, 'still no state for it');
+    r.inject({ flags: ACK, seq: 7001, ack: (synack.seq + 1) >>> 0, srcPort: 41000, payload: new TextEncoder().encode('GET /') });
+    const c = l.accept();
+    assert.ok(c, 'the cookie ACK produced an established connection');
+    assert.equal(c.state, 'ESTABLISHED');
+    assert.equal(c.sndMss, 1220, 'the MSS came back from the cookie (largest table value ≤ 1400)');
+    assert.equal(new TextDecoder().decode(r.b.read(c)[0]), 'GET /');
+    assert.equal(r.b.counters.synCookiesAccepted, 1);
+  });
+  test('an ACK with a forged cookie gets a RST and creates nothing', () => {
+    const r = rig({ synCookies: 'always' });
+    r.b.listen(80);
+    r.inject({ flags: SYN, seq: 5000, srcPort: 42000 });
+    const synack = r.got.at(-1)!;
+    r.inject({ flags: ACK, seq: 5001, ack: (synack.seq + 2) >>> 0, srcPort: 42000 });
+    assert.equal(r.got.at(-1)!.flags, RST);
+    assert.equal(r.b.connectionCount, 0);
+    assert.equal(r.b.counters.synCookiesInvalid, 1);
+  });
+  test('with timestamps the cookie keeps window scale and SACK-permitted (in TSval), as Linux does', () => {
+    const r = rig({ synCookies: 'always' });
+    const l = r.b.listen(80);
+    r.inject({ flags: SYN, seq: 9000, srcPort: 43000, options: [{ kind: 'mss', value: 1460 }, { kind: 'sack-permitted' }, { kind: 'timestamp', tsval: 777, tsecr: 0 }, { kind: 'nop' }, { kind: 'window-scale', shift: 7 }] });
+    const synack = r.got.at(-1)!;
+    const ts = synack.options.find((o) => o.kind === 'timestamp') as { tsval: number; tsecr: number };
+    assert.ok(ts && ts.tsecr === 777);
+    assert.ok(synack.options.some((o) => o.kind === 'window-scale'));
+    r.inject({ flags: ACK, seq: 9001, ack: (synack.seq + 1) >>> 0, srcPort: 43000, options: [{ kind: 'nop' }, { kind: 'nop' }, { kind: 'timestamp', tsval: 778, tsecr: ts.tsval }] });
+    const c = l.accept()!;
+    assert.equal(c.state, 'ESTABLISHED');
+    assert.equal(c.sndWndShift, 7);
+    assert.equal(c.sackEnabled, true);
+    assert.equal(c.tsEnabled, true);
+  });
+  test('end to end: a client still connects through a listener whose backlog is flooded', () => {
+    const net = new Network({ seed: 11 });
+    const hub = net.addHub();
+    const a = net.addStack();
+    const b = net.addStack({ defaultBacklog: 1 });
+    net.attach(a, hub, A);
+    net.attach(b, hub, B);
+    const raw = hub.attach(EVIL);
+    raw.onReceive = () => {};
+    const got: string[] = [];
+    b.listen(80, { onConnection: (c) => (c.user = { onEvent: () => got.push(...b.read(c).map((x) => new TextDecoder().decode(x))) }) });
+    for (let i = 0; i < 20; i++) {
+      raw.transmit(emitIpv4Tcp({ src: EVIL, dst: B, ttl: 64, tos: 0, ident: i, dontFragment: true }, { srcPort: 20000 + i, dstPort: 80, seq: i, ack: 0, flags: SYN, window: 1000, urgentPointer: 0, options: [], payload: new Uint8Array(0) }, CHECKSUM_FULL));
+    }
+    net.runFor(1000);
+    const c = a.connect(B, 80);
+    net.runUntil(() => c.state === 'ESTABLISHED');
+    a.send(c, new TextEncoder().encode('still here'));
+    net.runUntil(() => got.join('') === 'still here');
+    assert.ok(b.counters.synCookiesAccepted >= 1);
   });
 });
