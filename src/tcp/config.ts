@@ -85,6 +85,8 @@ export interface TcpConfig {
    * FIN-WAIT-1, CLOSING and LAST-ACK. RFC 9293 asks for a plain ACK.
    */
   finWithAck: boolean;
+  /** Persist limit: drop a connection whose peer keeps a zero window this long while we have data (0 = never). */
+  persistTimeoutUs: Duration;
   /** User timeout for connection establishment (TCP_KEEPINIT; 0 = only synRetries apply). */
   connectTimeoutUs: Duration;
   /** RFC 1337: ignore RST in TIME-WAIT (off by default: RFC 9293 §3.10.7.4 closes). */
@@ -134,6 +136,7 @@ export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
   receiverSws: 'rfc9293',
   finWithAck: false,
   connectTimeoutUs: 0,
+  persistTimeoutUs: 900_000_000,
   rfc1337: false,
   timestamps: true,
   sack: true,
@@ -177,6 +180,7 @@ export function makeTcpConfig(partial: Partial<TcpConfig> = {}): TcpConfig {
     'keepAliveCount',
     'connectTimeoutUs',
     'rtoSlopUs',
+    'persistTimeoutUs',
   ];
   for (const k of nonNegative) {
     const v = c[k];

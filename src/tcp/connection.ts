@@ -185,6 +185,8 @@ export class Connection {
   dupAcks = 0;
   inRecovery = false;
   recover = 0;
+  /** Since when the peer's window has been closed while we had data (persist limit); -1 = open. */
+  zeroWindowSince: Instant = -1;
   /** When we last sent a segment with data, for restart after idle (RFC 5681 §4.1). */
   lastDataSendAt: Instant = 0;
   /** SACK scoreboard and RACK state (RFC 8985), when SACK was negotiated. */
@@ -697,6 +699,15 @@ export class Connection {
     // TCP endpoint even if the send window is zero".
     if (this.config.userTimeoutUs > 0 && this.unackedSince !== NEVER && this.now - this.unackedSince >= this.config.userTimeoutUs) {
       this.terminate('timeout', 'user timeout (zero window)');
+      return;
+    }
+    // Persist limit: a peer that keeps its window closed for longer than
+    // persistTimeoutUs (while we have data for it) is dropped, so that a
+    // zero-window hold cannot pin our buffers forever.
+    if (this.zeroWindowSince < 0) this.zeroWindowSince = this.now;
+    if (this.config.persistTimeoutUs > 0 && this.now - this.zeroWindowSince >= this.config.persistTimeoutUs) {
+      this.host.drop?.(this, 'tcp-persist-limit');
+      this.terminate('timeout', 'persist limit (zero window)');
       return;
     }
     const avail = seqDiff(this.dataEnd(), this.sndUna);

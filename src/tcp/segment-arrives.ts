@@ -471,6 +471,7 @@ function ackStep(c: Connection, seg: TcpRepr): boolean {
     c.sndWl1 = seg.seq;
     c.sndWl2 = ack;
     if (newWnd > c.maxSndWnd) c.maxSndWnd = newWnd;
+    if (newWnd > 0) c.zeroWindowSince = -1;
     if (wasZero && newWnd > 0) {
       c.persistAt = Infinity;
       c.persistBackoff = 0;

@@ -44,7 +44,8 @@ export type DropReason =
   | 'tcp-broadcast'
   | 'tcp-challenge-ack-limited'
   | 'tcp-syn-flood'
-  | 'tcp-paws';
+  | 'tcp-paws'
+  | 'tcp-persist-limit';
 
 export type ParseResult<T> = { ok: true; value: T } | { ok: false; reason: DropReason };
 

@@ -266,3 +266,21 @@ describe('RTO slop (FreeBSD rexmit_slop)', () => {
     assert.deepEqual(gaps, [1_000_000, 2_200_000, 4_200_000]);
   });
 });
+
+describe('persist limit', () => {
+  test('a peer that holds its window closed past persistTimeoutUs is dropped (zero-window hold defence)', () => {
+    const f = inEstablished({ noDelay: true, persistTimeoutUs: 60_000_000 });
+    f.peer({ flags: ACK, window: 0 });
+    f.conn.send(text('pinned'), 0);
+    let guard = 0;
+    while (f.state !== 'CLOSED' && guard++ < 100) {
+      const t = f.conn.nextDeadline();
+      f.tick(t);
+      if (f.state !== 'CLOSED') f.peer({ flags: ACK, window: 0, ack: L1, at: f.now + 1 });
+    }
+    assert.equal(f.state, 'CLOSED');
+    assert.ok(f.now >= 60_000_000 && f.now < 120_000_000, `dropped at ${f.now} µs`);
+    assert.deepEqual(f.host.events.at(-1), { type: 'closed', reason: 'timeout' });
+    assert.ok(f.host.drops.includes('tcp-persist-limit'));
+  });
+});
