@@ -10,6 +10,9 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { writeFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { runDemo, DemoOptionError, DEMO_MAX_BYTES, type DemoOptions } from './demo.ts';
+import { serveCommand } from './serve.ts';
+import { connectCommand } from './connect.ts';
+import { getCommand } from './get.ts';
 
 export interface CliIo {
   stdout(line: string): void;
@@ -194,6 +197,9 @@ const helpCommand: Command = {
 /** Every command, by name. Others add theirs here. */
 export const COMMANDS = new Map<string, Command>([
   [demoCommand.name, demoCommand],
+  [serveCommand.name, serveCommand],
+  [connectCommand.name, connectCommand],
+  [getCommand.name, getCommand],
   [helpCommand.name, helpCommand],
 ]);
 

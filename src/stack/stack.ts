@@ -101,6 +101,8 @@ export class Listener {
   readonly acceptQueue: Connection[] = [];
   /** Children in SYN-RECEIVED. */
   halfOpen = 0;
+  /** When this listener last answered a SYN with a cookie (-1 = never). */
+  lastCookieAt = -1;
   closed = false;
   constructor(
     readonly stack: Stack,
@@ -126,6 +128,8 @@ interface ConnMeta {
 }
 
 const ANY = 0;
+/** How long after its last cookie a listener still accepts cookie ACKs (two cookie periods). */
+const COOKIE_VALID_US = 128_000_000;
 
 /**
  * The demux key of a port pair: `localPort << 16 | remotePort`, a signed
@@ -566,7 +570,7 @@ export class Stack implements ConnectionHost {
       this.drop(null, 'tcp-rst-ignored');
       return;
     }
-    if (l && (seg.flags & (SYN | RST | ACK)) === ACK && this.synCookieMode !== 'never' && this.acceptCookie(iface, l, src, dst, seg, now)) {
+    if (l && (seg.flags & (SYN | RST | ACK | FIN)) === ACK && this.cookiesRecentlySent(l, now) && this.acceptCookie(iface, l, src, dst, seg, now)) {
       return;
     }
     if (l && seg.flags & ACK) {
@@ -635,6 +639,16 @@ export class Stack implements ConnectionHost {
     this.reschedule(conn);
   }
 
+  /**
+   * Cookies are checked only while a listener has recently sent them (as
+   * Linux's tcp_synq_no_recent_overflow): otherwise a stray ACK could
+   * rebuild a connection the application already aborted.
+   */
+  private cookiesRecentlySent(l: Listener, now: Instant): boolean {
+    if (this.synCookieMode === 'never') return false;
+    return l.lastCookieAt >= 0 && now - l.lastCookieAt <= COOKIE_VALID_US;
+  }
+
   /** A stateless SYN,ACK whose ISS is a SYN cookie (RFC 4987 §3.6). */
   private sendCookie(iface: NetInterface, l: Listener, src: Ipv4Addr, dst: Ipv4Addr, seg: TcpRepr, now: Instant): void {
     const cfg = l.config;
@@ -664,6 +678,7 @@ export class Stack implements ConnectionHost {
       ts: useTs ? { tsval, tsecr: peerTs!.tsval } : undefined,
     });
     this.counters.synCookiesSent++;
+    l.lastCookieAt = now;
     this.sendSegment(
       dst,
       src,

@@ -195,6 +195,10 @@ export class Connection {
   rackAt: Instant = NEVER;
   /** Tail loss probe timer (RFC 8985 §7). */
   tlpAt: Instant = NEVER;
+  /** A probe is outstanding: no other until SND.UNA advances (RFC 8985 §7.2). */
+  tlpInFlight = false;
+  /** Last ACK sent in reply to an out-of-window pure ACK (rate limit). */
+  lastOowAckAt: Instant = -Infinity;
   /** RFC 6937 proportional rate reduction state, valid during SACK recovery. */
   prrDelivered = 0;
   prrOut = 0;
@@ -685,6 +689,7 @@ export class Connection {
     this.board?.clear();
     this.rackAt = NEVER;
     this.tlpAt = NEVER;
+    this.tlpInFlight = false;
     this.dupAcks = 0;
     // Go back N: resend from SND.UNA.
     this.host.event(this, { type: 'retransmit', kind: 'rto', seq: this.sndUna, len: Math.min(flight, this.sndMss) });
@@ -831,6 +836,9 @@ export class Connection {
       break;
     }
     if (this.ackNow) this.sendAck();
+    // Whatever is outstanding is covered by the retransmission timer (RFC
+    // 6298 5.1), even when a window update cleared the persist timer.
+    if (this.rtxAt === NEVER && this.persistAt === NEVER && seqGt(this.sndMax, this.sndUna)) this.armRtx();
     // Zero window with data waiting and nothing in flight: persist (§3.8.6.1).
     if (this.rtxAt === NEVER && this.persistAt === NEVER && seqDiff(dataEnd, this.sndNxt) > 0 && this.sndNxt === this.sndUna) {
       this.armPersist();
@@ -1034,15 +1042,14 @@ export class Connection {
       const threshold = Math.min(this.config.recvBufferBytes >> 1, this.advMss);
       if (avail > current && (avail - current >= threshold || avail === Math.min(this.config.recvBufferBytes, maxWnd))) wnd = avail;
     }
-    // Round down to the scale granularity; never below what we promised.
+    // Round down to the scale granularity. RFC 7323 §2.4: with a shift the
+    // right edge may appear to move left by less than 2^shift through
+    // truncation; we keep honouring the edge we promised (RCV.ADV), but never
+    // round up — rounding up on every ACK would let the edge creep past the
+    // buffer, 2^shift − 1 bytes at a time.
     let field = Math.floor(wnd / 2 ** shift);
     if (field > 65535) field = 65535;
-    let edge = seqAdd(this.rcvNxt, field * 2 ** shift);
-    if (seqLt(edge, this.rcvAdv)) {
-      // Rounding went below the promise: round up instead.
-      field = Math.min(65535, Math.ceil(current / 2 ** shift));
-      edge = seqAdd(this.rcvNxt, field * 2 ** shift);
-    }
+    const edge = seqAdd(this.rcvNxt, field * 2 ** shift);
     this.rcvAdv = seqMax(edge, this.rcvAdv);
     return field;
   }
@@ -1184,6 +1191,7 @@ export class Connection {
     this.retries = 0;
     this.persistBackoff = 0;
     this.rtt.backoff = 0;
+    this.tlpInFlight = false;
     this.unackedSince = this.sndUna === this.sndMax ? NEVER : this.now;
     // Congestion control.
     if (this.inRecovery && this.board) {
@@ -1315,6 +1323,9 @@ export class Connection {
 
   /** Sends [start, end) again (data, and the FIN when it falls inside). */
   private resend(start: number, end: number, kind: 'fast' | 'probe'): void {
+    // Part of a scoreboard segment may already be acknowledged: never resend below SND.UNA.
+    if (seqLt(start, this.sndUna)) start = this.sndUna;
+    if (!seqLt(start, end)) return;
     const dataEnd = this.dataEnd();
     const dataTo = seqGt(end, dataEnd) ? dataEnd : end;
     const len = Math.max(0, seqDiff(dataTo, start));
@@ -1331,7 +1342,7 @@ export class Connection {
 
   /** RFC 8985 §7.2: arm the probe timeout when data is outstanding and an RTT is known. */
   private armTlp(): void {
-    if (!this.board || this.inRecovery || this.rtt.srtt === 0) {
+    if (!this.board || this.inRecovery || this.rtt.srtt === 0 || this.tlpInFlight) {
       this.tlpAt = NEVER;
       return;
     }
@@ -1356,6 +1367,7 @@ export class Connection {
       let flags = ACK | PSH;
       if (len === avail && this.finQueued) flags |= FIN;
       this.host.event(this, { type: 'retransmit', kind: 'probe', seq, len });
+      this.tlpInFlight = true;
       this.emit(seq, flags, this.sendBuf!.slice(seqDiff(seq, this.bufSeq), len));
       this.afterSend(seq, len + (flags & FIN ? 1 : 0));
       this.tlpAt = NEVER;
@@ -1363,9 +1375,11 @@ export class Connection {
     }
     const last = board.lastUnsacked();
     if (last) {
+      this.tlpInFlight = true;
       this.resend(last.start, last.end, 'probe');
       board.onSend(last.start, last.end, this.now, true);
     }
-    this.armRtx();
+    // The RTO stays where it is: it is the backstop if the probe is lost too.
+    if (this.rtxAt === NEVER) this.armRtx();
   }
 }

@@ -21,6 +21,9 @@ import { Assembler } from './assembler.ts';
 import { findSack, findTimestamp } from '../wire/tcp-options.ts';
 import { seqAdd, seqDiff, seqEq, seqGe, seqGt, seqInRange, seqLe, seqLt, seqMax } from './seq.ts';
 
+/** Minimum interval between ACKs sent in reply to unacceptable pure ACKs (Linux: 500 ms). */
+const OOW_ACK_INTERVAL_US = 500_000;
+
 export function segmentArrives(c: Connection, seg: TcpRepr): void {
   switch (c.state) {
     case 'CLOSED':
@@ -225,8 +228,14 @@ function otherStates(c: Connection, seg: TcpRepr): void {
     // sent in reply (unless the RST bit is set, if so drop the segment and
     // return): <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>. After sending the
     // acknowledgment, drop the unacceptable segment and return."
-    if (!(f & RST)) {
+    const pureAck = seg.payload.length === 0 && !(f & (SYN | FIN | RST));
+    if (pureAck && c.now - c.lastOowAckAt < OOW_ACK_INTERVAL_US) {
+      // An unacceptable pure ACK is answered at most twice a second (as
+      // Linux's tcp_invalid_ratelimit): two stacks that each find the
+      // other's ACKs unacceptable must not ping-pong forever.
+    } else if (!(f & RST)) {
       c.ackNow = true;
+      if (pureAck) c.lastOowAckAt = c.now;
       // RFC 5961 §4: a SYN is answered with a challenge ACK "irrespective of
       // the sequence number" — a pure ACK.
       if (f & SYN && c.state !== 'SYN-RECEIVED') c.pureAck = true;

@@ -56,6 +56,10 @@ export class SendBuffer {
   /** `len` bytes starting at `offset` (a view when within one chunk, else a copy). */
   slice(offset: number, len: number): Uint8Array {
     if (len <= 0) return EMPTY;
+    if (offset < 0 || offset + len > this.len) {
+      // A caller bug, never peer input: fail loudly rather than send wrong bytes.
+      throw new RangeError(`SendBuffer.slice(${offset}, ${len}) outside 0..${this.len}`);
+    }
     // Find the chunk containing `offset`, starting from the cursor when possible.
     let idx = 0;
     let start = 0; // logical offset of chunks[idx][head-or-0]

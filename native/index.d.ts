@@ -1,0 +1,55 @@
+/** Linux TUN device access for synack (see src/tun.cc). */
+export interface TunDeviceOptions {
+  /** 'attach': the device must exist; 'create': it must not; 'auto' (default): either. */
+  mode?: 'auto' | 'attach' | 'create';
+  /** Bytes of the read arena (default 2 MiB, at least 65535). */
+  arenaBytes?: number;
+  /** Packets per batch, at most (default 256). */
+  maxBatch?: number;
+  /** Batches per readiness event before yielding to the event loop (default 8). */
+  maxRounds?: number;
+}
+
+export interface TunDeviceStats {
+  readCalls: number;
+  batches: number;
+  packetsIn: number;
+  bytesIn: number;
+  readErrors: number;
+  emptyReads: number;
+  packetsOut: number;
+  bytesOut: number;
+  writeErrors: number;
+  created: boolean;
+}
+
+export declare class TunDevice {
+  constructor(name: string, options?: TunDeviceOptions);
+  /** The device name (as the kernel chose it for patterns like "tun%d"). */
+  readonly name: string;
+  readonly fd: number;
+  /** Packets of the current batch, back to back from offset 0. */
+  readonly arena: ArrayBuffer;
+  /** Length of each packet of the current batch. */
+  readonly lengths: Uint32Array;
+  /** errno of the last failed write (0 when none). */
+  readonly writeErrno: number;
+  readonly closed: boolean;
+  /** Starts polling; `onPackets(count, errno)` is called once per batch (errno 0, or a read error). */
+  start(onPackets: (count: number, errno: number) => void): void;
+  stop(): void;
+  /** Bytes written, or -errno. */
+  write(packet: Uint8Array): number;
+  /** Packets written from `start` (default 0) to `end`; when fewer, see `writeErrno`. */
+  writeBatch(packets: Uint8Array[], start?: number, end?: number): number;
+  close(): void;
+  /** Keep the process alive while polling (default: not). */
+  ref(): void;
+  unref(): void;
+  stats(): TunDeviceStats;
+}
+
+export declare function linkInfo(name: string): { index: number; mtu: number; up: boolean };
+export declare function setLinkMtu(name: string, mtu: number): void;
+export declare function setLinkUp(name: string, up: boolean): void;
+export declare const readSize: number;

@@ -1,0 +1,569 @@
+// synack-tun: Linux TUN device access for synack (N-API via node-addon-api).
+//
+// A TunDevice opens /dev/net/tun with IFF_TUN | IFF_NO_PI, attaches to (or
+// creates) a device by name, and sets the fd non-blocking. Reading happens
+// on the event loop thread: a uv_poll handle watches the fd, and when it is
+// readable the addon drains it in batches — read() after read() into one
+// arena (an ArrayBuffer shared with JS) until EAGAIN, a packet budget or a
+// full arena — and then calls JS once per batch with the packet count; the
+// lengths are in a Uint32Array that is shared too. No threadpool, no copy
+// in C++: JS slices each packet out of the arena into a buffer of its own.
+//
+// Writing is synchronous and non-blocking: write() per packet (a TUN fd takes
+// exactly one packet per write), singly or as a batch from one JS call.
+//
+// Errors carry `code` (ENOENT, EPERM, ENODEV, EBUSY, …), `errno`, `syscall`
+// and a message that says what to do.
+
+#include <napi.h>
+#include <uv.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <string>
+
+namespace {
+
+const char* ErrnoName(int e) {
+  switch (e) {
+    case ENOENT: return "ENOENT";
+    case EPERM: return "EPERM";
+    case EACCES: return "EACCES";
+    case ENODEV: return "ENODEV";
+    case ENXIO: return "ENXIO";
+    case EBUSY: return "EBUSY";
+    case EEXIST: return "EEXIST";
+    case EINVAL: return "EINVAL";
+    case EBADFD: return "EBADFD";
+    case EBADF: return "EBADF";
+    case EAGAIN: return "EAGAIN";
+    case EIO: return "EIO";
+    case EFAULT: return "EFAULT";
+    case EMFILE: return "EMFILE";
+    case ENFILE: return "ENFILE";
+    case ENOMEM: return "ENOMEM";
+    case ENOBUFS: return "ENOBUFS";
+    case EMSGSIZE: return "EMSGSIZE";
+    case ENAMETOOLONG: return "ENAMETOOLONG";
+    default: return "EUNKNOWN";
+  }
+}
+
+Napi::Error SysError(Napi::Env env, int err, const char* syscall, const std::string& message) {
+  Napi::Error e = Napi::Error::New(env, message);
+  e.Set("code", Napi::String::New(env, ErrnoName(err)));
+  e.Set("errno", Napi::Number::New(env, -err));
+  e.Set("syscall", Napi::String::New(env, syscall));
+  return e;
+}
+
+std::string Strerror(int err) { return std::string(strerror(err)); }
+
+// Default sizes: every read may return a packet as large as 65535 bytes (the
+// largest IPv4 packet), so the arena keeps at least that much room free.
+constexpr size_t kReadSize = 65535;
+constexpr size_t kDefaultArenaBytes = 2 * 1024 * 1024;
+constexpr uint32_t kDefaultMaxBatch = 256;
+constexpr uint32_t kDefaultMaxRounds = 8;
+
+class TunDevice : public Napi::ObjectWrap<TunDevice> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "TunDevice",
+                       {
+                           InstanceMethod<&TunDevice::Start>("start"),
+                           InstanceMethod<&TunDevice::Stop>("stop"),
+                           InstanceMethod<&TunDevice::Write>("write"),
+                           InstanceMethod<&TunDevice::WriteBatch>("writeBatch"),
+                           InstanceMethod<&TunDevice::Close>("close"),
+                           InstanceMethod<&TunDevice::Ref>("ref"),
+                           InstanceMethod<&TunDevice::Unref>("unref"),
+                           InstanceMethod<&TunDevice::Stats>("stats"),
+                           InstanceAccessor<&TunDevice::GetName>("name"),
+                           InstanceAccessor<&TunDevice::GetFd>("fd"),
+                           InstanceAccessor<&TunDevice::GetArena>("arena"),
+                           InstanceAccessor<&TunDevice::GetLengths>("lengths"),
+                           InstanceAccessor<&TunDevice::GetWriteErrno>("writeErrno"),
+                           InstanceAccessor<&TunDevice::GetClosed>("closed"),
+                       });
+  }
+
+  // new TunDevice(name, { mode: 'auto' | 'attach' | 'create', arenaBytes, maxBatch, maxRounds })
+  explicit TunDevice(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TunDevice>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsString()) {
+      throw Napi::TypeError::New(env, "TunDevice(name, options?): name must be a string");
+    }
+    std::string name = info[0].As<Napi::String>().Utf8Value();
+    std::string mode = "auto";
+    size_t arenaBytes = kDefaultArenaBytes;
+    uint32_t maxBatch = kDefaultMaxBatch;
+    uint32_t maxRounds = kDefaultMaxRounds;
+    if (info.Length() > 1 && info[1].IsObject()) {
+      Napi::Object o = info[1].As<Napi::Object>();
+      if (o.Has("mode") && o.Get("mode").IsString()) mode = o.Get("mode").As<Napi::String>().Utf8Value();
+      if (o.Has("arenaBytes") && o.Get("arenaBytes").IsNumber()) {
+        double v = o.Get("arenaBytes").As<Napi::Number>().DoubleValue();
+        if (v >= double(kReadSize) && v <= 256.0 * 1024 * 1024) arenaBytes = size_t(v);
+      }
+      if (o.Has("maxBatch") && o.Get("maxBatch").IsNumber()) {
+        double v = o.Get("maxBatch").As<Napi::Number>().DoubleValue();
+        if (v >= 1 && v <= 65536) maxBatch = uint32_t(v);
+      }
+      if (o.Has("maxRounds") && o.Get("maxRounds").IsNumber()) {
+        double v = o.Get("maxRounds").As<Napi::Number>().DoubleValue();
+        if (v >= 1 && v <= 1024) maxRounds = uint32_t(v);
+      }
+    }
+    if (mode != "auto" && mode != "attach" && mode != "create") {
+      throw Napi::TypeError::New(env, "TunDevice: options.mode must be 'auto', 'attach' or 'create'");
+    }
+    if (name.size() >= IFNAMSIZ) {
+      throw SysError(env, ENAMETOOLONG, "TUNSETIFF",
+                     "TUN device name '" + name + "' is too long (at most " + std::to_string(IFNAMSIZ - 1) + " bytes)");
+    }
+
+    int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+      int e = errno;
+      if (e == ENOENT) {
+        throw SysError(env, e, "open",
+                       "/dev/net/tun does not exist: load the tun driver (modprobe tun) or, in a container, "
+                       "pass the device in (e.g. --device /dev/net/tun)");
+      }
+      if (e == EACCES || e == EPERM) {
+        throw SysError(env, e, "open",
+                       "permission denied opening /dev/net/tun: run as root, or give this process access to the "
+                       "device node and CAP_NET_ADMIN");
+      }
+      if (e == ENXIO || e == ENODEV) {
+        throw SysError(env, e, "open", "/dev/net/tun exists but the tun driver is not loaded (modprobe tun)");
+      }
+      throw SysError(env, e, "open", "cannot open /dev/net/tun: " + Strerror(e));
+    }
+
+    bool exists = if_nametoindex(name.c_str()) != 0;
+    if (mode == "attach" && !exists) {
+      close(fd);
+      throw SysError(env, ENODEV, "TUNSETIFF",
+                     "no such device: " + name + " (create it first: ip tuntap add dev " + name +
+                         " mode tun, or let synack create it)");
+    }
+    if (mode == "create" && exists) {
+      close(fd);
+      throw SysError(env, EEXIST, "TUNSETIFF", "device " + name + " already exists");
+    }
+
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+    strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
+    if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+      int e = errno;
+      close(fd);
+      if (e == EPERM || e == EACCES) {
+        throw SysError(env, e, "TUNSETIFF",
+                       std::string(exists ? "attaching to" : "creating") + " TUN device " + name +
+                           ": operation not permitted: this needs CAP_NET_ADMIN (run as root), or a device made "
+                           "for your user: ip tuntap add dev " + name + " mode tun user $USER");
+      }
+      if (e == EBUSY) {
+        throw SysError(env, e, "TUNSETIFF",
+                       "TUN device " + name + " is busy: another process has it open (a single-queue TUN device "
+                       "takes one reader)");
+      }
+      if (e == EINVAL) {
+        throw SysError(env, e, "TUNSETIFF",
+                       "device " + name + " is not a single-queue TUN device (it is a TAP device, multi-queue, "
+                       "or not a tun/tap device at all)");
+      }
+      if (e == ENODEV) {
+        throw SysError(env, e, "TUNSETIFF", "no such device: " + name);
+      }
+      throw SysError(env, e, "TUNSETIFF", "cannot attach to TUN device " + name + ": " + Strerror(e));
+    }
+    fd_ = fd;
+    name_ = ifr.ifr_name;
+    created_ = !exists;
+    maxBatch_ = maxBatch;
+    maxRounds_ = maxRounds;
+
+    Napi::ArrayBuffer arena = Napi::ArrayBuffer::New(env, arenaBytes);
+    arena_ = static_cast<uint8_t*>(arena.Data());
+    arenaSize_ = arenaBytes;
+    arenaRef_ = Napi::Persistent(arena.As<Napi::Object>());
+    Napi::Uint32Array lens = Napi::Uint32Array::New(env, maxBatch);
+    lens_ = lens.Data();
+    lensRef_ = Napi::Persistent(lens.As<Napi::Object>());
+
+    poll_ = new uv_poll_t;
+    uv_loop_t* loop = nullptr;
+    napi_get_uv_event_loop(env, &loop);
+    int r = uv_poll_init(loop, poll_, fd_);
+    if (r != 0) {
+      delete poll_;
+      poll_ = nullptr;
+      close(fd_);
+      fd_ = -1;
+      throw Napi::Error::New(env, std::string("uv_poll_init: ") + uv_strerror(r));
+    }
+    poll_->data = this;
+    // The device does not keep the process alive unless ref()'d.
+    uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
+  }
+
+  ~TunDevice() override { CloseNow(); }
+
+ private:
+  // start(onPackets(count, errno)): begin polling; the callback gets each batch.
+  Napi::Value Start(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (fd_ < 0) throw Napi::Error::New(env, "TunDevice.start: the device is closed");
+    if (info.Length() < 1 || !info[0].IsFunction()) throw Napi::TypeError::New(env, "TunDevice.start(callback)");
+    onPackets_ = Napi::Persistent(info[0].As<Napi::Function>());
+    if (!asyncContext_) asyncContext_ = new Napi::AsyncContext(env, "SynackTunRead", Value());
+    if (!reading_) {
+      int r = uv_poll_start(poll_, UV_READABLE, OnPoll);
+      if (r != 0) throw Napi::Error::New(env, std::string("uv_poll_start: ") + uv_strerror(r));
+      reading_ = true;
+      if (!selfRef_) {
+        selfRef_ = true;
+        Napi::ObjectWrap<TunDevice>::Ref();  // no GC while polling
+      }
+    }
+    return env.Undefined();
+  }
+
+  Napi::Value Stop(const Napi::CallbackInfo& info) {
+    StopPolling();
+    return info.Env().Undefined();
+  }
+
+  void StopPolling() {
+    if (reading_ && poll_) uv_poll_stop(poll_);
+    reading_ = false;
+    if (selfRef_) {
+      selfRef_ = false;
+      Napi::ObjectWrap<TunDevice>::Unref();
+    }
+  }
+
+  static void OnPoll(uv_poll_t* handle, int status, int events) {
+    auto* self = static_cast<TunDevice*>(handle->data);
+    if (self) self->Drain(status);
+  }
+
+  void Drain(int status) {
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    if (status < 0) {
+      Deliver(env, 0, -status);  // libuv status is -errno
+      return;
+    }
+    for (uint32_t round = 0; round < maxRounds_ && reading_ && fd_ >= 0; round++) {
+      size_t off = 0;
+      uint32_t n = 0;
+      int err = 0;
+      bool drained = false;
+      while (n < maxBatch_ && arenaSize_ - off >= kReadSize) {
+        ssize_t r = read(fd_, arena_ + off, kReadSize);
+        readCalls_++;
+        if (r < 0) {
+          if (errno == EINTR) continue;
+          if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            drained = true;
+          } else {
+            err = errno;
+            readErrors_++;
+          }
+          break;
+        }
+        if (r == 0) {
+          emptyReads_++;
+          drained = true;
+          break;
+        }
+        lens_[n++] = uint32_t(r);
+        off += size_t(r);
+        packetsIn_++;
+        bytesIn_ += uint64_t(r);
+      }
+      if (n == 0 && err == 0) break;
+      batches_++;
+      if (!Deliver(env, n, err)) return;
+      if (err != 0 || drained) break;
+    }
+  }
+
+  // Calls JS; false when the device went away meanwhile.
+  bool Deliver(Napi::Env env, uint32_t n, int err) {
+    if (onPackets_.IsEmpty() || !asyncContext_) return false;
+    bool ok = true;
+    inCallback_ = true;
+    try {
+      onPackets_.MakeCallback(Value(), {Napi::Number::New(env, n), Napi::Number::New(env, err)}, *asyncContext_);
+    } catch (const Napi::Error& e) {
+      // Nothing on the C++ side can handle it: hand it to process 'uncaughtException'.
+      napi_fatal_exception(env, e.Value());
+      ok = false;
+    }
+    inCallback_ = false;
+    if (fd_ < 0) ReleaseCallback();  // closed from inside the callback
+    return ok && reading_ && fd_ >= 0;
+  }
+
+  static bool BytesOf(Napi::Value v, const uint8_t** data, size_t* len) {
+    if (!v.IsTypedArray()) return false;
+    Napi::TypedArray ta = v.As<Napi::TypedArray>();
+    if (ta.TypedArrayType() != napi_uint8_array) return false;
+    Napi::Uint8Array u8 = v.As<Napi::Uint8Array>();
+    *data = u8.Data();
+    *len = u8.ByteLength();
+    return true;
+  }
+
+  // write(packet): bytes written, or -errno.
+  Napi::Value Write(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const uint8_t* p = nullptr;
+    size_t len = 0;
+    if (info.Length() < 1 || !BytesOf(info[0], &p, &len)) throw Napi::TypeError::New(env, "TunDevice.write(Uint8Array)");
+    if (fd_ < 0) return Napi::Number::New(env, -EBADF);
+    ssize_t r;
+    do {
+      r = write(fd_, p, len);
+    } while (r < 0 && errno == EINTR);
+    if (r < 0) {
+      writeErrno_ = errno;
+      writeErrors_++;
+      return Napi::Number::New(env, -errno);
+    }
+    packetsOut_++;
+    bytesOut_ += uint64_t(r);
+    return Napi::Number::New(env, double(r));
+  }
+
+  // writeBatch(packets[], start = 0, end = packets.length): how many were
+  // written from `start` on; if fewer than asked, `writeErrno` says why.
+  Napi::Value WriteBatch(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsArray()) throw Napi::TypeError::New(env, "TunDevice.writeBatch(Uint8Array[])");
+    Napi::Array arr = info[0].As<Napi::Array>();
+    uint32_t len = arr.Length();
+    uint32_t start = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Uint32Value() : 0;
+    uint32_t end = info.Length() > 2 && info[2].IsNumber() ? info[2].As<Napi::Number>().Uint32Value() : len;
+    if (end > len) end = len;
+    if (fd_ < 0) {
+      writeErrno_ = EBADF;
+      return Napi::Number::New(env, 0);
+    }
+    uint32_t done = 0;
+    writeErrno_ = 0;
+    for (uint32_t i = start; i < end; i++) {
+      const uint8_t* p = nullptr;
+      size_t plen = 0;
+      if (!BytesOf(arr.Get(i), &p, &plen)) throw Napi::TypeError::New(env, "TunDevice.writeBatch: every packet must be a Uint8Array");
+      ssize_t r;
+      do {
+        r = write(fd_, p, plen);
+      } while (r < 0 && errno == EINTR);
+      if (r < 0) {
+        writeErrno_ = errno;
+        writeErrors_++;
+        break;
+      }
+      packetsOut_++;
+      bytesOut_ += uint64_t(r);
+      done++;
+    }
+    return Napi::Number::New(env, done);
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    CloseNow();
+    return info.Env().Undefined();
+  }
+
+  void CloseNow() {
+    if (reading_) StopPolling();
+    if (poll_) {
+      poll_->data = nullptr;
+      uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+      poll_ = nullptr;
+    }
+    if (fd_ >= 0) {
+      close(fd_);
+      fd_ = -1;
+    }
+    if (!inCallback_) ReleaseCallback();
+  }
+
+  void ReleaseCallback() {
+    if (!onPackets_.IsEmpty()) onPackets_.Reset();
+    if (asyncContext_) {
+      delete asyncContext_;
+      asyncContext_ = nullptr;
+    }
+  }
+
+  Napi::Value Ref(const Napi::CallbackInfo& info) {
+    if (poll_) uv_ref(reinterpret_cast<uv_handle_t*>(poll_));
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Unref(const Napi::CallbackInfo& info) {
+    if (poll_) uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Stats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("readCalls", Napi::Number::New(env, double(readCalls_)));
+    o.Set("batches", Napi::Number::New(env, double(batches_)));
+    o.Set("packetsIn", Napi::Number::New(env, double(packetsIn_)));
+    o.Set("bytesIn", Napi::Number::New(env, double(bytesIn_)));
+    o.Set("readErrors", Napi::Number::New(env, double(readErrors_)));
+    o.Set("emptyReads", Napi::Number::New(env, double(emptyReads_)));
+    o.Set("packetsOut", Napi::Number::New(env, double(packetsOut_)));
+    o.Set("bytesOut", Napi::Number::New(env, double(bytesOut_)));
+    o.Set("writeErrors", Napi::Number::New(env, double(writeErrors_)));
+    o.Set("created", Napi::Boolean::New(env, created_));
+    return o;
+  }
+
+  Napi::Value GetName(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), name_); }
+  Napi::Value GetFd(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), fd_); }
+  Napi::Value GetArena(const Napi::CallbackInfo& info) { return arenaRef_.IsEmpty() ? info.Env().Null() : arenaRef_.Value(); }
+  Napi::Value GetLengths(const Napi::CallbackInfo& info) { return lensRef_.IsEmpty() ? info.Env().Null() : lensRef_.Value(); }
+  Napi::Value GetWriteErrno(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), writeErrno_); }
+  Napi::Value GetClosed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), fd_ < 0); }
+
+  int fd_ = -1;
+  std::string name_;
+  bool created_ = false;
+  uv_poll_t* poll_ = nullptr;
+  bool reading_ = false;
+  bool selfRef_ = false;
+  bool inCallback_ = false;
+  Napi::FunctionReference onPackets_;
+  Napi::AsyncContext* asyncContext_ = nullptr;
+  Napi::ObjectReference arenaRef_;
+  Napi::ObjectReference lensRef_;
+  uint8_t* arena_ = nullptr;
+  size_t arenaSize_ = 0;
+  uint32_t* lens_ = nullptr;
+  uint32_t maxBatch_ = kDefaultMaxBatch;
+  uint32_t maxRounds_ = kDefaultMaxRounds;
+  int writeErrno_ = 0;
+  uint64_t readCalls_ = 0, batches_ = 0, packetsIn_ = 0, bytesIn_ = 0, readErrors_ = 0, emptyReads_ = 0;
+  uint64_t packetsOut_ = 0, bytesOut_ = 0, writeErrors_ = 0;
+};
+
+// ---- interface configuration (ioctl on an AF_INET socket) --------------------
+
+int IfSocket() { return socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0); }
+
+void FillName(Napi::Env env, struct ifreq* ifr, const std::string& name) {
+  if (name.empty() || name.size() >= IFNAMSIZ) throw Napi::TypeError::New(env, "bad interface name '" + name + "'");
+  memset(ifr, 0, sizeof *ifr);
+  strncpy(ifr->ifr_name, name.c_str(), IFNAMSIZ - 1);
+}
+
+Napi::Error IfError(Napi::Env env, int e, const char* syscall, const std::string& name, const std::string& what) {
+  if (e == ENODEV || e == ENXIO) return SysError(env, e, syscall, "no such device: " + name);
+  if (e == EPERM || e == EACCES) return SysError(env, e, syscall, what + " " + name + ": operation not permitted (needs CAP_NET_ADMIN)");
+  return SysError(env, e, syscall, what + " " + name + ": " + Strerror(e));
+}
+
+// linkInfo(name) → { index, mtu, up }
+Napi::Value LinkInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string name = info[0].ToString().Utf8Value();
+  struct ifreq ifr;
+  FillName(env, &ifr, name);
+  int s = IfSocket();
+  if (s < 0) throw SysError(env, errno, "socket", "socket: " + Strerror(errno));
+  if (ioctl(s, SIOCGIFMTU, &ifr) < 0) {
+    int e = errno;
+    close(s);
+    throw IfError(env, e, "SIOCGIFMTU", name, "reading the MTU of");
+  }
+  int mtu = ifr.ifr_mtu;
+  FillName(env, &ifr, name);
+  if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) {
+    int e = errno;
+    close(s);
+    throw IfError(env, e, "SIOCGIFFLAGS", name, "reading the flags of");
+  }
+  close(s);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("index", Napi::Number::New(env, if_nametoindex(name.c_str())));
+  o.Set("mtu", Napi::Number::New(env, mtu));
+  o.Set("up", Napi::Boolean::New(env, (ifr.ifr_flags & IFF_UP) != 0));
+  return o;
+}
+
+// setLinkMtu(name, mtu)
+Napi::Value SetLinkMtu(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string name = info[0].ToString().Utf8Value();
+  int mtu = info[1].ToNumber().Int32Value();
+  struct ifreq ifr;
+  FillName(env, &ifr, name);
+  ifr.ifr_mtu = mtu;
+  int s = IfSocket();
+  if (s < 0) throw SysError(env, errno, "socket", "socket: " + Strerror(errno));
+  if (ioctl(s, SIOCSIFMTU, &ifr) < 0) {
+    int e = errno;
+    close(s);
+    throw IfError(env, e, "SIOCSIFMTU", name, "setting MTU " + std::to_string(mtu) + " on");
+  }
+  close(s);
+  return env.Undefined();
+}
+
+// setLinkUp(name, up)
+Napi::Value SetLinkUp(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string name = info[0].ToString().Utf8Value();
+  bool up = info[1].ToBoolean().Value();
+  struct ifreq ifr;
+  FillName(env, &ifr, name);
+  int s = IfSocket();
+  if (s < 0) throw SysError(env, errno, "socket", "socket: " + Strerror(errno));
+  if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) {
+    int e = errno;
+    close(s);
+    throw IfError(env, e, "SIOCGIFFLAGS", name, "reading the flags of");
+  }
+  if (up) ifr.ifr_flags |= IFF_UP;
+  else ifr.ifr_flags &= ~IFF_UP;
+  if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0) {
+    int e = errno;
+    close(s);
+    throw IfError(env, e, "SIOCSIFFLAGS", name, up ? "bringing up" : "bringing down");
+  }
+  close(s);
+  return env.Undefined();
+}
+
+Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
+  exports.Set("TunDevice", TunDevice::Init(env));
+  exports.Set("linkInfo", Napi::Function::New<LinkInfo>(env, "linkInfo"));
+  exports.Set("setLinkMtu", Napi::Function::New<SetLinkMtu>(env, "setLinkMtu"));
+  exports.Set("setLinkUp", Napi::Function::New<SetLinkUp>(env, "setLinkUp"));
+  exports.Set("readSize", Napi::Number::New(env, double(kReadSize)));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(synack_tun, InitModule)

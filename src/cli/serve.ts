@@ -1,0 +1,302 @@
+/**
+ * `synack serve`: classic TCP services on a TUN device — echo (RFC 862),
+ * discard (RFC 863), daytime (RFC 867), chargen (RFC 864) and an HTTP/1.1
+ * server built with node:http over synack sockets. ICMP echo is answered by
+ * the stack. Prints a line with `ready` once every listener is up;
+ * SIGINT/SIGTERM stop it gracefully (a second signal stops it at once).
+ *
+ * Must be imported through main.ts (it imports main.ts for UsageError).
+ */
+import http from 'node:http';
+import type { Socket } from '../api/socket.ts';
+import type { Server } from '../api/server.ts';
+import { parseOptions, UsageError, type CliIo, type Command } from './main.ts';
+import { LINK_HELP, LINK_OPTIONS, HostError, errorLine, openTunHost, parseLinkArgs, type TunHost } from './tun-host.ts';
+
+const SERVE_HELP = `Usage: synack serve --tun IF --addr A.B.C.D/P [options]
+
+Runs TCP services on synack's own stack, attached to a TUN device, and
+answers ICMP echo (ping). Prints a line containing "ready" once every
+listener is up. SIGINT/SIGTERM stop it gracefully.
+
+Services (at least one):
+  --echo PORT       echo (RFC 862): sends back what it receives; after the
+                    peer's FIN it finishes echoing, then closes
+  --discard PORT    discard (RFC 863): reads and drops everything
+  --daytime PORT    daytime (RFC 867): writes the time as one line, then
+                    closes (an active close)
+  --chargen PORT    chargen (RFC 864): streams the character pattern until
+                    the peer closes or resets
+  --http PORT       HTTP/1.1 (node:http over synack sockets):
+                    GET /         200 with a short text body
+                    GET /bytes/N  N bytes (byte i is i mod 256)
+
+${LINK_HELP}
+
+Example (as root):
+  ip tuntap add dev tun0 mode tun
+  ip addr add 10.9.0.1/24 dev tun0 && ip link set tun0 up
+  synack serve --tun tun0 --addr 10.9.0.2/24 --http 80 --echo 7
+  curl http://10.9.0.2/ ; ping 10.9.0.2`;
+
+const SERVE_OPTIONS = {
+  ...LINK_OPTIONS,
+  echo: { type: 'string' },
+  discard: { type: 'string' },
+  daytime: { type: 'string' },
+  chargen: { type: 'string' },
+  http: { type: 'string' },
+} as const;
+
+type ServiceName = 'echo' | 'discard' | 'daytime' | 'chargen' | 'http';
+const SERVICES: ServiceName[] = ['echo', 'discard', 'daytime', 'chargen', 'http'];
+
+/** The RFC 864 pattern: 95 lines of 72 printable characters, each starting one later; whole cycles, ~64 KiB. */
+export function chargenBlock(): Buffer {
+  const lines: string[] = [];
+  for (let i = 0; i < 95; i++) {
+    let s = '';
+    for (let j = 0; j < 72; j++) s += String.fromCharCode(32 + ((i + j) % 95));
+    lines.push(s + '\r\n');
+  }
+  const cycle = Buffer.from(lines.join(''), 'latin1'); // 7030 bytes
+  return Buffer.concat(Array.from({ length: 10 }, () => cycle));
+}
+
+/** N bytes where byte i is i mod 256, in chunks of at most 64 KiB. */
+const BYTES_BLOCK = Buffer.from(Array.from({ length: 65536 }, (_, i) => i & 0xff));
+
+function daytime(): string {
+  // RFC 867 leaves the format open; this is the common "weekday, month day, year hh:mm:ss-zone" form.
+  return new Date().toUTCString();
+}
+
+const HTTP_ROOT_BODY = 'hello from synack, a userspace TCP/IP stack\n';
+const MAX_HTTP_BYTES = 2 ** 40;
+
+function httpHandler(req: http.IncomingMessage, res: http.ServerResponse): void {
+  const url = req.url ?? '/';
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.writeHead(405, { 'content-type': 'text/plain', allow: 'GET, HEAD' });
+    res.end('method not allowed\n');
+    return;
+  }
+  if (url === '/') {
+    res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(HTTP_ROOT_BODY) });
+    res.end(req.method === 'HEAD' ? undefined : HTTP_ROOT_BODY);
+    return;
+  }
+  const m = /^\/bytes\/(\d{1,15})$/.exec(url);
+  if (m) {
+    const n = Number(m[1]);
+    if (n > MAX_HTTP_BYTES) {
+      res.writeHead(400, { 'content-type': 'text/plain' });
+      res.end(`at most ${MAX_HTTP_BYTES} bytes\n`);
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': n });
+    if (req.method === 'HEAD' || n === 0) {
+      res.end();
+      return;
+    }
+    let left = n;
+    const pump = (): void => {
+      while (left > 0) {
+        const k = Math.min(left, BYTES_BLOCK.length);
+        // Offsets are multiples of 65536, so every block starts at byte value 0.
+        const ok = res.write(k === BYTES_BLOCK.length ? BYTES_BLOCK : BYTES_BLOCK.subarray(0, k));
+        left -= k;
+        if (!ok) {
+          res.once('drain', pump);
+          return;
+        }
+      }
+      res.end();
+    };
+    res.on('close', () => {
+      left = 0;
+    });
+    pump();
+    return;
+  }
+  res.writeHead(404, { 'content-type': 'text/plain' });
+  res.end('not found\n');
+}
+
+export async function runServe(argv: string[], io: CliIo): Promise<number> {
+  const { values: v } = parseOptions('serve', argv, SERVE_OPTIONS);
+  if (v.help) {
+    io.stdout(SERVE_HELP);
+    return 0;
+  }
+  const link = parseLinkArgs('serve', v);
+  const ports = new Map<ServiceName, number>();
+  for (const s of SERVICES) {
+    const raw = v[s];
+    if (raw === undefined) continue;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 1 || n > 65535) throw new UsageError(`--${s} expects a port in 1..65535, got '${raw}'`, 'serve');
+    for (const [other, p] of ports) if (p === n) throw new UsageError(`--${s} and --${other} both use port ${n}`, 'serve');
+    ports.set(s, n);
+  }
+  if (ports.size === 0) throw new UsageError('name at least one service: --echo, --discard, --daytime, --chargen or --http PORT', 'serve');
+
+  let stopping = false;
+  let resolveDone: (code: number) => void = () => {};
+  const done = new Promise<number>((r) => (resolveDone = r));
+  let host: TunHost;
+  try {
+    host = openTunHost('serve', link, {
+      log: (line) => io.stdout(line),
+      onLinkError: (err) => {
+        io.stderr(`synack serve: ${err.message}`);
+        void stop(1);
+      },
+    });
+  } catch (e) {
+    if (e instanceof HostError) {
+      io.stderr(`synack serve: ${e.message}`);
+      return 1;
+    }
+    throw e;
+  }
+  const { net } = host;
+  const servers: Server[] = [];
+  const sockets = new Set<Socket>();
+  const chargen = ports.has('chargen') ? chargenBlock() : null;
+  const httpServer = ports.has('http') ? http.createServer({ keepAliveTimeout: 5000 }, httpHandler) : null;
+  httpServer?.on('clientError', (err, sock) => {
+    if (!sock.destroyed) sock.destroy();
+    if ((err as { code?: string }).code !== 'ECONNRESET') io.stderr(`synack serve: http: ${errorLine(err)}`);
+  });
+
+  const peerOf = (s: Socket): string => `${s.remoteAddress}:${s.remotePort}`;
+  const track = (name: ServiceName, s: Socket): void => {
+    sockets.add(s);
+    const peer = peerOf(s);
+    s.on('error', (e) => io.stderr(`synack serve: ${name} ${peer}: ${errorLine(e)}`));
+    s.once('close', () => sockets.delete(s));
+  };
+
+  const handlers: Record<ServiceName, (s: Socket) => void> = {
+    echo: (s) => {
+      // allowHalfOpen: after the peer's FIN, pipe() finishes echoing and then ends our side.
+      s.pipe(s);
+    },
+    discard: (s) => {
+      s.on('data', () => {});
+      s.on('end', () => s.end());
+    },
+    daytime: (s) => {
+      s.on('data', () => {});
+      s.end(daytime() + '\r\n');
+    },
+    chargen: (s) => {
+      let open = true;
+      const stopGen = (): void => {
+        open = false;
+      };
+      s.on('data', () => {});
+      s.on('end', () => {
+        stopGen();
+        s.end();
+      });
+      s.on('close', stopGen);
+      s.on('error', stopGen);
+      const pump = (): void => {
+        while (open && !s.destroyed && s.writable) {
+          if (!s.write(chargen!)) {
+            s.once('drain', pump);
+            return;
+          }
+        }
+      };
+      pump();
+    },
+    http: (s) => {
+      httpServer!.emit('connection', s);
+    },
+  };
+
+  const listening: Array<Promise<void>> = [];
+  for (const [name, port] of ports) {
+    const server = net.createServer({ allowHalfOpen: name !== 'http' }, (s: Socket) => {
+      track(name, s);
+      if (stopping) {
+        s.destroy();
+        return;
+      }
+      handlers[name](s);
+    });
+    servers.push(server);
+    listening.push(
+      new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      }),
+    );
+  }
+  try {
+    await Promise.all(listening);
+  } catch (e) {
+    io.stderr(`synack serve: ${errorLine(e)}`);
+    await host.close();
+    return 1;
+  }
+  const list = [...ports].map(([n, p]) => `${n}=${p}`).join(' ');
+  io.stdout(`synack serve: ready on ${host.describe}: ${list}`);
+
+  async function stop(code: number): Promise<void> {
+    if (stopping) return;
+    stopping = true;
+    for (const s of servers) s.close();
+    httpServer?.closeIdleConnections?.();
+    // Graceful: FIN every open connection, give them a moment to close, then reset the rest.
+    for (const s of sockets) s.end();
+    const deadline = Date.now() + 1500;
+    while (sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+    for (const s of sockets) s.destroy();
+    await host.close();
+    resolveDone(code);
+  }
+
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    signals++;
+    if (signals > 1) {
+      io.stderr(`synack serve: ${sig} again, exiting now`);
+      host.pcap?.close();
+      process.exit(130);
+    }
+    io.stderr(`synack serve: ${sig}, shutting down`);
+    void stop(0);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const code = await done;
+    const c = host.stack.counters;
+    io.stderr(
+      `synack serve: stopped (${c.passiveOpens} connections, ${c.packetsIn} packets in, ${c.packetsOut} out, ${c.retransmits} retransmits, ${c.totalDrops} drops; ${host.link.stats.dropsNotIpv4} non-IPv4 packets dropped)`,
+    );
+    const drops = Object.entries(c.drops).map(([k, n]) => `${k} ${n}`);
+    if (drops.length) io.stderr(`synack serve: drops by reason: ${drops.join(', ')}`);
+    const { impairIn, impairOut } = host.link.stats;
+    const im = (x: typeof impairIn): string => (x ? `${x.lost} lost, ${x.duplicated} duplicated, ${x.reordered} reordered, ${x.corrupted} corrupted` : 'none');
+    if (impairIn || impairOut) io.stderr(`synack serve: impairments: to the stack: ${im(impairIn)}; to the device: ${im(impairOut)}`);
+    return code;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+export const serveCommand: Command = {
+  name: 'serve',
+  summary: 'run echo/discard/daytime/chargen/HTTP servers on a TUN device',
+  help: SERVE_HELP,
+  run: runServe,
+};

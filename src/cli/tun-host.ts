@@ -1,0 +1,294 @@
+/**
+ * What `synack serve`, `connect` and `get` share: the link options
+ * (`--tun IF --addr A.B.C.D/P [--mtu N] [--pcap FILE]`, the impairment
+ * options, `--log-states`), and a host built from them — a TUN link, one
+ * stack on the real clock, its Driver and a node:net-compatible module —
+ * plus the pcap writer and the state log.
+ */
+import { randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { Network } from '../sim/network.ts';
+import { Driver, RealClock } from '../api/driver.ts';
+import { createNet, type SynackNet } from '../api/net.ts';
+import type { Stack } from '../stack/stack.ts';
+import type { Impairments } from '../links/memory.ts';
+import type { TcpConfig } from '../tcp/config.ts';
+import { TunLink, configureTunDevice, loadTunAddon, TunError } from '../links/tun.ts';
+import { ipv4ToString, parseIpv4Addr } from '../wire/bytes.ts';
+import { pcapGlobalHeader, pcapRecord } from '../wire/pcap.ts';
+import { UsageError } from './main.ts';
+
+/** parseArgs options every TUN command takes. */
+export const LINK_OPTIONS = {
+  tun: { type: 'string' },
+  addr: { type: 'string' },
+  mtu: { type: 'string' },
+  pcap: { type: 'string' },
+  'peer-addr': { type: 'string' },
+  window: { type: 'string' },
+  loss: { type: 'string' },
+  delay: { type: 'string' },
+  jitter: { type: 'string' },
+  reorder: { type: 'string' },
+  duplicate: { type: 'string' },
+  corrupt: { type: 'string' },
+  seed: { type: 'string' },
+  'log-states': { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export const LINK_HELP = `Link options:
+  --tun IF                TUN device to use (attached if it exists, else created)
+  --addr A.B.C.D/P        synack's address and prefix on it (e.g. 10.9.0.2/24)
+  --mtu N                 MTU of the link and the device (68..65535; default:
+                          the device's MTU, 1500 for a new device)
+  --pcap FILE             write every packet synack sends and receives to FILE
+                          (pcap, LINKTYPE_RAW; read it with tshark -r FILE)
+  --peer-addr A.B.C.D/P   also give the kernel's side of the device this
+                          address (runs: ip addr replace A.B.C.D/P dev IF)
+  --window BYTES          receive and send buffer per connection (default 1 MiB)
+  --log-states            print every state transition of every connection
+
+Impairments (applied in both directions between the device and the stack):
+  --loss P                drop each packet with probability P (0..1)
+  --delay MS              one-way delay, milliseconds
+  --jitter MS             extra random delay in [0, MS] (reorders)
+  --reorder P             hold a packet back by (delay + 10 ms) with probability P
+  --duplicate P           deliver a packet twice with probability P
+  --corrupt P             flip one bit of a packet with probability P
+  --seed N                seed of the impairment RNG (default 1)`;
+
+export interface LinkArgs {
+  tun: string;
+  addr: number;
+  prefixLen: number;
+  mtu: number | null;
+  pcap: string | null;
+  peerAddr: string | null;
+  windowBytes: number;
+  impair: Partial<Impairments> | null;
+  seed: number;
+  logStates: boolean;
+}
+
+type Values = { [K in keyof typeof LINK_OPTIONS]?: (typeof LINK_OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
+
+function num(cmd: string, name: string, raw: string | undefined, check: (n: number) => boolean, what: string): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(n) || !check(n)) throw new UsageError(`--${name} expects ${what}, got '${raw}'`, cmd);
+  return n;
+}
+
+/** Parses "A.B.C.D/P" (the prefix defaults to 24). */
+export function parseCidr(cmd: string, opt: string, raw: string): { addr: number; prefixLen: number } {
+  const m = /^(\d+\.\d+\.\d+\.\d+)(?:\/(\d{1,2}))?$/.exec(raw.trim());
+  const addr = m ? parseIpv4Addr(m[1]!) : null;
+  const prefixLen = m && m[2] !== undefined ? Number(m[2]) : 24;
+  if (!m || addr === null || prefixLen > 32) throw new UsageError(`--${opt} expects an IPv4 address with a prefix, like 10.9.0.2/24, got '${raw}'`, cmd);
+  return { addr, prefixLen };
+}
+
+export function parseLinkArgs(cmd: string, v: Values): LinkArgs {
+  if (!v.tun) throw new UsageError('--tun IF is required (the TUN device, e.g. --tun tun0)', cmd);
+  if (!v.addr) throw new UsageError("--addr A.B.C.D/P is required (synack's address on the device, e.g. --addr 10.9.0.2/24)", cmd);
+  const { addr, prefixLen } = parseCidr(cmd, 'addr', v.addr);
+  if (v['peer-addr'] !== undefined) parseCidr(cmd, 'peer-addr', v['peer-addr']);
+  if (v.pcap === '') throw new UsageError('--pcap expects a file name', cmd);
+  const mtu = num(cmd, 'mtu', v.mtu, (n) => Number.isInteger(n) && n >= 68 && n <= 65535, 'an integer in 68..65535');
+  const windowBytes = num(cmd, 'window', v.window, (n) => Number.isInteger(n) && n >= 1024 && n <= 1 << 30, 'bytes in 1024..1073741824') ?? 1 << 20;
+  const prob = (n: number): boolean => n >= 0 && n <= 1;
+  const ms = (n: number): boolean => n >= 0 && n <= 60_000;
+  const loss = num(cmd, 'loss', v.loss, prob, 'a probability in 0..1');
+  const delay = num(cmd, 'delay', v.delay, ms, 'milliseconds in 0..60000');
+  const jitter = num(cmd, 'jitter', v.jitter, ms, 'milliseconds in 0..60000');
+  const reorder = num(cmd, 'reorder', v.reorder, prob, 'a probability in 0..1');
+  const duplicate = num(cmd, 'duplicate', v.duplicate, prob, 'a probability in 0..1');
+  const corrupt = num(cmd, 'corrupt', v.corrupt, prob, 'a probability in 0..1');
+  const seed = num(cmd, 'seed', v.seed, (n) => Number.isInteger(n) && n >= 0 && n <= 0xffffffff, 'an integer in 0..4294967295') ?? 1;
+  let impair: Partial<Impairments> | null = null;
+  if ([loss, delay, jitter, reorder, duplicate, corrupt].some((x) => x !== undefined && x > 0)) {
+    const delayUs = Math.round((delay ?? 0) * 1000);
+    impair = {
+      loss: loss ?? 0,
+      delayUs,
+      jitterUs: Math.round((jitter ?? 0) * 1000),
+      reorder: reorder ?? 0,
+      reorderDelayUs: delayUs + 10_000,
+      duplicate: duplicate ?? 0,
+      corrupt: corrupt ?? 0,
+    };
+  }
+  return {
+    tun: v.tun,
+    addr,
+    prefixLen,
+    mtu: mtu ?? null,
+    pcap: v.pcap ?? null,
+    peerAddr: v['peer-addr'] ?? null,
+    windowBytes,
+    impair,
+    seed,
+    logStates: v['log-states'] === true,
+  };
+}
+
+/** Appends pcap records to a file, buffered (flushed at 1 MiB and on close). */
+export class PcapFile {
+  private fd: number;
+  private buf: Uint8Array[] = [];
+  private size = 0;
+  packets = 0;
+  constructor(readonly path: string) {
+    this.fd = openSync(path, 'w');
+    writeSync(this.fd, pcapGlobalHeader(65535));
+  }
+  write(packet: Uint8Array): void {
+    if (this.fd < 0) return;
+    const tsUs = (performance.timeOrigin + performance.now()) * 1000;
+    const rec = pcapRecord(tsUs, packet);
+    this.buf.push(rec);
+    this.size += rec.length;
+    this.packets++;
+    if (this.size >= 1 << 20) this.flush();
+  }
+  flush(): void {
+    if (this.fd < 0 || this.buf.length === 0) return;
+    writeSync(this.fd, Buffer.concat(this.buf));
+    this.buf = [];
+    this.size = 0;
+  }
+  close(): void {
+    if (this.fd < 0) return;
+    this.flush();
+    closeSync(this.fd);
+    this.fd = -1;
+  }
+}
+
+export interface TunHost {
+  stack: Stack;
+  net: SynackNet;
+  driver: Driver;
+  network: Network;
+  link: TunLink;
+  /** "10.9.0.2/24 on tun0 (mtu 1500)" */
+  describe: string;
+  pcap: PcapFile | null;
+  /** Waits (bounded) for delayed packets, then closes the pcap file and the device. */
+  close(): Promise<void>;
+}
+
+/** Fatal setup problems: printed without a stack trace, exit code 1. */
+export class HostError extends Error {
+  override name = 'HostError';
+}
+
+export interface HostIo {
+  /** Where --log-states lines go. */
+  log(line: string): void;
+  /** Called once if the device fails while running (after the link closed). */
+  onLinkError(err: Error): void;
+}
+
+export function openTunHost(cmd: string, a: LinkArgs, io: HostIo): TunHost {
+  let addon;
+  try {
+    addon = loadTunAddon();
+  } catch (e) {
+    throw new HostError((e as Error).message);
+  }
+  // The device's MTU, when it exists, is the default for the link.
+  let mtu = a.mtu;
+  if (mtu === null) {
+    try {
+      mtu = Math.max(68, Math.min(65535, addon.linkInfo(a.tun).mtu));
+    } catch {
+      mtu = 1500;
+    }
+  }
+  const network = new Network({ clock: new RealClock() });
+  const secret = randomBytes(12);
+  const tcp: Partial<TcpConfig> = { recvBufferBytes: a.windowBytes, sendBufferBytes: a.windowBytes, maxOutOfOrderBytes: a.windowBytes };
+  const stack = network.addStack({
+    name: `synack ${cmd}`,
+    isnSecret: [secret.readUInt32BE(0), secret.readUInt32BE(4)],
+    portSeed: secret.readUInt32BE(8),
+    tcp,
+  });
+  const driver = new Driver(network);
+  let link: TunLink;
+  try {
+    link = new TunLink({
+      name: a.tun,
+      mode: 'auto',
+      mtu,
+      ...(a.impair ? { impair: a.impair } : {}),
+      seed: a.seed,
+      onBatch: () => driver.kick(),
+      onError: (err) => {
+        driver.kick();
+        io.onLinkError(err);
+      },
+    });
+  } catch (e) {
+    throw new HostError(e instanceof TunError || (e as { code?: string }).code ? (e as Error).message : String(e));
+  }
+  try {
+    configureTunDevice(link.name, a.mtu !== null ? { mtu: a.mtu, up: true } : { up: true });
+    if (a.peerAddr) execFileSync('ip', ['addr', 'replace', a.peerAddr, 'dev', link.name], { stdio: ['ignore', 'ignore', 'pipe'] });
+  } catch (e) {
+    link.close();
+    const err = e as Error & { stderr?: Buffer };
+    throw new HostError(`setting up ${link.name}: ${err.stderr ? err.stderr.toString().trim() || err.message : err.message}`);
+  }
+  stack.addInterface({ name: link.name, addr: a.addr, prefixLen: a.prefixLen, link });
+  const net = createNet({ stack, driver });
+  let pcap: PcapFile | null = null;
+  if (a.pcap) {
+    try {
+      pcap = new PcapFile(a.pcap);
+    } catch (e) {
+      link.close();
+      throw new HostError(`cannot write ${a.pcap}: ${(e as Error).message}`);
+    }
+  }
+  if (pcap || a.logStates) {
+    const p = pcap;
+    stack.addHook((ev) => {
+      if (ev.type === 'packet') {
+        p?.write(ev.bytes);
+      } else if (a.logStates && ev.type === 'conn' && ev.event.type === 'state') {
+        const c = ev.conn;
+        const ep = `${ipv4ToString(c.localAddr)}:${c.localPort} ${ipv4ToString(c.remoteAddr)}:${c.remotePort}`;
+        io.log(`state ${ep} ${ev.event.from} -> ${ev.event.to} (${ev.event.cause})`);
+      }
+    });
+  }
+  let closed = false;
+  return {
+    stack,
+    net,
+    driver,
+    network,
+    link,
+    pcap,
+    describe: `${ipv4ToString(a.addr)}/${a.prefixLen} on ${link.name} (mtu ${mtu})`,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await link.drain(1000);
+      pcap?.close();
+      link.close();
+      driver.stop();
+    },
+  };
+}
+
+/** Formats a socket error for one line of output: "ECONNRESET (read ECONNRESET)". */
+export function errorLine(e: unknown): string {
+  const x = e as { code?: string; message?: string };
+  return x && x.code ? `${x.code}: ${x.message}` : String((x && x.message) ?? e);
+}

@@ -1,0 +1,486 @@
+/**
+ * The segment fuzzer: random and mutated IP packets into a live stack
+ * holding connections in every state (target.ts). Inputs come from three
+ * generators —
+ *   template  a well-formed segment for one of the target's 4-tuples with
+ *             seq/ack at window edges (RCV.NXT ± 1, RCV.ADV ± 1, SND.UNA,
+ *             SND.MAX ± 1, SND.UNA − MAX.SND.WND, far away), every flag
+ *             combination (SYN+FIN, RST+data, SYN+RST, URG, none), random
+ *             windows, urgent pointers, option lists and payloads;
+ *   mutation  a captured real packet (the setup trace, the target's own
+ *             output reflected) with bit flips, byte sets, field changes
+ *             (IHL, total length, data offset, flags, seq/ack), option
+ *             garbage, truncation and extension, checksums fixed or not;
+ *   random    random bytes with a plausible IPv4 header.
+ * After every input: no exception may escape, the stack's invariants hold
+ * (sim/world/invariants.ts), and memory stays bounded. Time advances now
+ * and then so the target's timers fire under fuzz state; the target is
+ * rebuilt every `rebuildEvery` inputs.
+ *
+ * A failure is reproduced from (target seed, checksums, the inputs since
+ * the last rebuild) and minimized by delta debugging to the fewest inputs
+ * that still fail the same way.
+ */
+import { Rng } from '../sim/rng.ts';
+import { checkStack } from '../sim/world/invariants.ts';
+import { Target, PEER_ADDR, TARGET_ADDR } from './target.ts';
+import { emitIpv4Tcp } from '../wire/tcp.ts';
+import { checksum, pseudoHeaderSum } from '../wire/checksum.ts';
+import { ACK, FIN, PSH, RST, SYN, URG, CHECKSUM_FULL, IPPROTO_TCP, type TcpOption, type TcpRepr } from '../wire/types.ts';
+
+/** One fuzz input: a packet (hex), a clock advance (µs), or "the application reads everything". */
+export type Input = { p: string } | { t: number } | { r: 1 };
+
+export interface FuzzFailure {
+  kind: string;
+  message: string;
+  seed: number;
+  checksums: boolean;
+  inputs: Input[];
+}
+
+export interface FuzzStats {
+  execs: number;
+  targets: number;
+  failures: number;
+  packetsOut: number;
+  drops: number;
+}
+
+const MAX_CONNS = 256;
+/** Per-stack bound on buffered bytes: connections × (send + receive + out-of-order). */
+function memoryBound(t: Target): number {
+  const c = t.stack.tcpConfig;
+  return MAX_CONNS * (c.sendBufferBytes + c.recvBufferBytes + (c.maxOutOfOrderBytes || c.recvBufferBytes) + 65536);
+}
+
+export function toHex(b: Uint8Array): string {
+  let s = '';
+  for (const x of b) s += x.toString(16).padStart(2, '0');
+  return s;
+}
+
+export function fromHex(s: string): Uint8Array {
+  const b = new Uint8Array(s.length >> 1);
+  for (let i = 0; i < b.length; i++) b[i] = parseInt(s.slice(2 * i, 2 * i + 2), 16);
+  return b;
+}
+
+// =============================================================================
+// Generators
+// =============================================================================
+
+const FLAG_SETS = [SYN, SYN | ACK, ACK, ACK | PSH, FIN | ACK, RST, RST | ACK, SYN | FIN, SYN | RST, FIN | RST | ACK, SYN | FIN | RST | ACK, 0, URG | ACK, FIN, FIN | PSH | ACK, SYN | ACK | FIN];
+
+function pick<T>(r: Rng, xs: readonly T[]): T {
+  return xs[r.int(0, xs.length - 1)]!;
+}
+
+function randomOptions(r: Rng, near: number): TcpOption[] {
+  const out: TcpOption[] = [];
+  const n = r.int(0, 4);
+  let len = 0;
+  for (let i = 0; i < n; i++) {
+    let o: TcpOption;
+    switch (r.int(0, 8)) {
+      case 0: o = { kind: 'mss', value: pick(r, [0, 1, 88, 536, 1460, 65535, r.int(0, 65535)]) }; break;
+      case 1: o = { kind: 'window-scale', shift: pick(r, [0, 7, 14, 15, 255, r.int(0, 255)]) }; break;
+      case 2: o = { kind: 'sack-permitted' }; break;
+      case 3: {
+        const blocks: Array<[number, number]> = [];
+        for (let k = r.int(1, 4); k > 0; k--) {
+          const a = (near + r.int(-70_000, 70_000)) >>> 0;
+          blocks.push(r.chance(0.2) ? [a, (a - r.int(1, 100)) >>> 0] : [a, (a + r.int(0, 3000)) >>> 0]);
+        }
+        o = { kind: 'sack', blocks };
+        break;
+      }
+      case 4: o = { kind: 'timestamp', tsval: r.chance(0.5) ? r.nextU32() : r.int(0, 5000), tsecr: r.chance(0.5) ? 0 : r.nextU32() }; break;
+      case 5: o = { kind: 'nop' }; break;
+      case 6: o = { kind: 'eol' }; break;
+      default: {
+        const d = new Uint8Array(r.int(0, 6));
+        r.fill(d);
+        o = { kind: 'unknown', code: pick(r, [6, 7, 9, 19, 28, 29, 30, 34, 254, r.int(9, 255)]), data: d };
+      }
+    }
+    const l = o.kind === 'sack' ? 2 + 8 * o.blocks.length : o.kind === 'unknown' ? 2 + o.data.length : o.kind === 'timestamp' ? 10 : o.kind === 'mss' ? 4 : o.kind === 'window-scale' ? 3 : o.kind === 'sack-permitted' ? 2 : 1;
+    if (len + l > 40) break;
+    len += l;
+    out.push(o);
+  }
+  return out;
+}
+
+/** A well-formed segment aimed at one of the target's connections (or a random 4-tuple). */
+function templatePacket(t: Target, r: Rng): Uint8Array {
+  let srcPort: number;
+  let dstPort: number;
+  let rcvNxt: number;
+  let rcvAdv: number;
+  let una: number;
+  let max: number;
+  let maxWnd: number;
+  const pcs = t.conns;
+  const pc = pcs.length && r.chance(0.9) ? pick(r, pcs) : null;
+  const c = pc ? t.stack.lookup(TARGET_ADDR, pc.targetPort, PEER_ADDR, pc.peerPort) : null;
+  if (pc && c) {
+    srcPort = pc.peerPort;
+    dstPort = pc.targetPort;
+    rcvNxt = c.rcvNxt >>> 0;
+    rcvAdv = c.rcvAdv >>> 0;
+    una = c.sndUna >>> 0;
+    max = c.sndMax >>> 0;
+    maxWnd = c.maxSndWnd;
+  } else if (pc) {
+    srcPort = pc.peerPort;
+    dstPort = pc.targetPort;
+    rcvNxt = pc.peerNxt;
+    rcvAdv = (pc.peerNxt + 65535) >>> 0;
+    una = max = r.nextU32();
+    maxWnd = 65535;
+  } else {
+    srcPort = r.int(0, 65535);
+    dstPort = pick(r, [80, 81, r.int(0, 65535)]);
+    rcvNxt = r.nextU32();
+    rcvAdv = rcvNxt;
+    una = max = r.nextU32();
+    maxWnd = 0;
+  }
+  const seq = pick(r, [rcvNxt, rcvNxt - 1, rcvNxt + 1, rcvAdv, rcvAdv - 1, rcvAdv + 1, rcvNxt + r.int(0, 70_000), rcvNxt - r.int(0, 70_000), rcvNxt + 0x80000000, r.nextU32()]) >>> 0;
+  const ack = pick(r, [una, max, max + 1, una - 1, una - maxWnd, una - maxWnd - 1, max + r.int(0, 70_000), una - r.int(0, 70_000), r.nextU32()]) >>> 0;
+  const flags = r.chance(0.6) ? pick(r, FLAG_SETS) : r.int(0, 255);
+  const plen = pick(r, [0, 0, 0, 1, 2, r.int(0, 100), r.int(0, 1460), r.int(0, 4000)]);
+  const payload = new Uint8Array(plen);
+  if (plen) r.fill(payload);
+  const seg: TcpRepr = {
+    srcPort,
+    dstPort,
+    seq,
+    ack,
+    flags,
+    window: pick(r, [0, 1, 1024, 65535, r.int(0, 65535)]),
+    urgentPointer: flags & URG ? pick(r, [0, 1, plen, plen + 1, 65535, r.int(0, 65535)]) : r.chance(0.05) ? r.int(0, 65535) : 0,
+    options: r.chance(0.5) ? randomOptions(r, r.chance(0.5) ? rcvNxt : una) : [],
+    payload,
+  };
+  const src = r.chance(0.97) ? PEER_ADDR : pick(r, [TARGET_ADDR, 0, 0xffffffff, r.nextU32()]);
+  return emitIpv4Tcp({ src, dst: TARGET_ADDR, ttl: 64, tos: 0, ident: r.int(0, 65535), dontFragment: r.chance(0.9) }, seg, CHECKSUM_FULL);
+}
+
+/** Recomputes the IPv4 header and TCP checksums where the lengths allow. */
+function fixChecksums(p: Uint8Array): void {
+  if (p.length < 20) return;
+  const ihl = (p[0]! & 15) * 4;
+  if (ihl < 20 || ihl > p.length) return;
+  p[10] = 0;
+  p[11] = 0;
+  const hc = checksum(p, 0, ihl);
+  p[10] = hc >> 8;
+  p[11] = hc & 255;
+  const total = (p[2]! << 8) | p[3]!;
+  const end = Math.min(total, p.length);
+  if (p[9] !== IPPROTO_TCP || end < ihl + 18) return;
+  p[ihl + 16] = 0;
+  p[ihl + 17] = 0;
+  const src = ((p[12]! << 24) | (p[13]! << 16) | (p[14]! << 8) | p[15]!) >>> 0;
+  const dst = ((p[16]! << 24) | (p[17]! << 16) | (p[18]! << 8) | p[19]!) >>> 0;
+  const c = checksum(p, ihl, end, pseudoHeaderSum(src, dst, IPPROTO_TCP, end - ihl));
+  p[ihl + 16] = c >> 8;
+  p[ihl + 17] = c & 255;
+}
+
+/** A mutated copy of `base`. */
+function mutate(base: Uint8Array, r: Rng): Uint8Array {
+  let p = base.slice();
+  const n = r.int(1, 4);
+  for (let i = 0; i < n; i++) {
+    const ihl = p.length ? (p[0]! & 15) * 4 : 20;
+    const tcp = Math.min(ihl, p.length);
+    switch (r.int(0, 11)) {
+      case 0: // bit flips
+        for (let k = r.int(1, 8); k > 0 && p.length; k--) {
+          const bit = r.int(0, p.length * 8 - 1);
+          p[bit >> 3]! ^= 1 << (bit & 7);
+        }
+        break;
+      case 1: // a random byte
+        if (p.length) p[r.int(0, p.length - 1)] = r.int(0, 255);
+        break;
+      case 2: // flags
+        if (p.length > tcp + 13) p[tcp + 13] = r.chance(0.5) ? pick(r, FLAG_SETS) : r.int(0, 255);
+        break;
+      case 3: // seq or ack nudged
+        if (p.length > tcp + 12) {
+          const off = tcp + (r.chance(0.5) ? 4 : 8);
+          const v = ((((p[off]! << 24) | (p[off + 1]! << 16) | (p[off + 2]! << 8) | p[off + 3]!) >>> 0) + pick(r, [1, -1, 2, 65535, -65535, 0x80000000, r.int(-100_000, 100_000)])) >>> 0;
+          p[off] = v >>> 24;
+          p[off + 1] = (v >>> 16) & 255;
+          p[off + 2] = (v >>> 8) & 255;
+          p[off + 3] = v & 255;
+        }
+        break;
+      case 4: // data offset
+        if (p.length > tcp + 12) p[tcp + 12] = (r.int(0, 15) << 4) | (p[tcp + 12]! & 15);
+        break;
+      case 5: // IHL / total length
+        if (p.length >= 4) {
+          if (r.chance(0.5)) p[0] = (p[0]! & 0xf0) | r.int(0, 15);
+          else {
+            const tl = pick(r, [0, 19, 20, p.length - 1, p.length + 1, 65535, r.int(0, 65535)]);
+            p[2] = tl >> 8;
+            p[3] = tl & 255;
+          }
+        }
+        break;
+      case 6: // truncate
+        p = p.subarray(0, r.int(0, p.length)).slice();
+        break;
+      case 7: { // extend with garbage
+        const extra = new Uint8Array(r.int(1, r.chance(0.1) ? 3000 : 64));
+        r.fill(extra);
+        const q = new Uint8Array(p.length + extra.length);
+        q.set(p);
+        q.set(extra, p.length);
+        p = q;
+        break;
+      }
+      case 8: // option area garbage
+        if (p.length > tcp + 20) {
+          const doff = ((p[tcp + 12]! >> 4) * 4) | 0;
+          const end = Math.min(p.length, tcp + Math.max(doff, 24));
+          for (let k = tcp + 20; k < end; k++) if (r.chance(0.5)) p[k] = pick(r, [0, 1, 2, 3, 4, 5, 8, 255, r.int(0, 255)]);
+        }
+        break;
+      case 9: // window / urgent pointer
+        if (p.length > tcp + 19) {
+          const off = tcp + (r.chance(0.5) ? 14 : 18);
+          p[off] = r.int(0, 255);
+          p[off + 1] = r.int(0, 255);
+        }
+        break;
+      case 10: // IP fragment bits, protocol, version
+        if (p.length >= 10) {
+          const k = r.int(0, 2);
+          if (k === 0) p[6] = r.int(0, 255);
+          else if (k === 1) p[9] = pick(r, [1, 6, 17, r.int(0, 255)]);
+          else p[0] = (r.int(0, 15) << 4) | (p[0]! & 15);
+        }
+        break;
+      default: // splice in part of another field's bytes
+        if (p.length > 8) {
+          const a = r.int(0, p.length - 4);
+          const b = r.int(0, p.length - 4);
+          p.copyWithin(a, b, b + r.int(1, 4));
+        }
+    }
+  }
+  if (r.chance(0.8)) fixChecksums(p);
+  return p;
+}
+
+function randomPacket(r: Rng): Uint8Array {
+  const p = new Uint8Array(r.int(0, 120));
+  r.fill(p);
+  if (p.length >= 20 && r.chance(0.8)) {
+    p[0] = 0x45;
+    p[2] = p.length >> 8;
+    p[3] = p.length & 255;
+    p[6] = 0x40;
+    p[7] = 0;
+    p[9] = IPPROTO_TCP;
+    p[12] = PEER_ADDR >>> 24;
+    p[13] = (PEER_ADDR >>> 16) & 255;
+    p[14] = (PEER_ADDR >>> 8) & 255;
+    p[15] = PEER_ADDR & 255;
+    p[16] = TARGET_ADDR >>> 24;
+    p[17] = (TARGET_ADDR >>> 16) & 255;
+    p[18] = (TARGET_ADDR >>> 8) & 255;
+    p[19] = TARGET_ADDR & 255;
+    fixChecksums(p);
+  }
+  return p;
+}
+
+// =============================================================================
+// Running inputs and checking
+// =============================================================================
+
+class FuzzCheck extends Error {
+  constructor(
+    readonly kind: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Applies one input to the target; throws FuzzCheck (invariant) or whatever the core threw. */
+export function applyInput(t: Target, inp: Input, check: boolean): void {
+  if ('p' in inp) t.inject(fromHex(inp.p));
+  else if ('t' in inp) t.advance(inp.t);
+  else readAll(t);
+  t.link.out.length = 0;
+  if (check) checkTarget(t);
+}
+
+function applyBytes(t: Target, bytes: Uint8Array): void {
+  t.inject(bytes);
+}
+
+function readAll(t: Target): void {
+  for (const c of t.stack.connections()) if (c.readable() > 0) t.stack.read(c);
+}
+
+export function checkTarget(t: Target): void {
+  // Timers due now fire first (a delayed ACK of 0 µs is due at once).
+  t.stack.poll(t.now);
+  const v = checkStack(t.stack, t.now, MAX_CONNS);
+  if (v) throw new FuzzCheck(v.kind, v.message);
+  let buffered = 0;
+  for (const c of t.stack.connections()) buffered += c.readable() + c.sendQueued() + (c.ooo?.byteCount ?? 0);
+  if (buffered > memoryBound(t)) throw new FuzzCheck('memory', `${buffered} bytes buffered in ${t.stack.connectionCount} connections`);
+}
+
+function classify(e: unknown): { kind: string; message: string } {
+  if (e instanceof FuzzCheck) return { kind: e.kind, message: e.message };
+  const err = e instanceof Error ? e : new Error(String(e));
+  // The kind of an exception is its type and the top frame, so minimization keeps the same crash.
+  const frame = (err.stack ?? '').split('\n').find((l) => l.includes(' at ')) ?? '';
+  const where = /at (\S+)/.exec(frame)?.[1] ?? '?';
+  return { kind: `exception:${err.name}@${where}`, message: `${err.name}: ${err.message}\n${err.stack ?? ''}` };
+}
+
+/** Replays `inputs` on a fresh target; returns the failure or null. */
+export function replayInputs(seed: number, checksums: boolean, inputs: readonly Input[]): { kind: string; message: string } | null {
+  try {
+    const t = new Target({ seed, checksums });
+    for (const inp of inputs) applyInput(t, inp, true);
+    return null;
+  } catch (e) {
+    return classify(e);
+  }
+}
+
+/** Delta debugging over the inputs: the fewest that still fail with the same kind. */
+export function minimize(f: FuzzFailure, maxRuns = 2000): FuzzFailure {
+  let inputs = f.inputs.slice();
+  let runs = 0;
+  let message = f.message;
+  const fails = (cand: Input[]): boolean => {
+    runs++;
+    const r = replayInputs(f.seed, f.checksums, cand);
+    if (r && r.kind === f.kind) {
+      message = r.message;
+      return true;
+    }
+    return false;
+  };
+  let n = 2;
+  while (inputs.length > 1 && runs < maxRuns) {
+    const size = Math.ceil(inputs.length / n);
+    let removed = false;
+    for (let i = 0; i < inputs.length && runs < maxRuns; i += size) {
+      const cand = inputs.slice(0, i).concat(inputs.slice(i + size));
+      if (fails(cand)) {
+        inputs = cand;
+        n = Math.max(2, n - 1);
+        removed = true;
+        break;
+      }
+    }
+    if (!removed) {
+      if (size <= 1) break;
+      n = Math.min(inputs.length, n * 2);
+    }
+  }
+  return { ...f, inputs, message };
+}
+
+export interface FuzzOptions {
+  seed: number;
+  /** Stop after this many execs … */
+  execs?: number;
+  /** … or this many milliseconds (whichever comes first); `now` measures it. */
+  ms?: number;
+  now?: () => number;
+  rebuildEvery?: number;
+  /** Stop at the first failure (default) or keep going, collecting distinct kinds. */
+  keepGoing?: boolean;
+  onFailure?: (f: FuzzFailure) => void;
+  onProgress?: (s: FuzzStats) => void;
+}
+
+/** Runs the fuzzer; returns the stats and the (unminimized) failures, one per kind. */
+export function fuzz(opts: FuzzOptions): { stats: FuzzStats; failures: FuzzFailure[] } {
+  const r = new Rng(opts.seed);
+  const now = opts.now ?? ((): number => 0);
+  const start = now();
+  const maxExecs = opts.execs ?? Infinity;
+  const deadline = opts.ms !== undefined ? start + opts.ms : Infinity;
+  const rebuildEvery = opts.rebuildEvery ?? 3000;
+  const stats: FuzzStats = { execs: 0, targets: 0, failures: 0, packetsOut: 0, drops: 0 };
+  const failures: FuzzFailure[] = [];
+  const seen = new Set<string>();
+  while (stats.execs < maxExecs) {
+    const tSeed = r.nextU32();
+    const checksums = r.chance(0.3);
+    let t: Target;
+    try {
+      t = new Target({ seed: tSeed, checksums });
+    } catch (e) {
+      const c = classify(e);
+      const f: FuzzFailure = { ...c, seed: tSeed, checksums, inputs: [] };
+      failures.push(f);
+      stats.failures++;
+      opts.onFailure?.(f);
+      if (!opts.keepGoing) break;
+      continue;
+    }
+    stats.targets++;
+    const log: Array<Input | Uint8Array> = [];
+    let failed = false;
+    for (let i = 0; i < rebuildEvery && stats.execs < maxExecs; i++) {
+      let inp: Input | null = null;
+      let bytes: Uint8Array | null = null;
+      const k = r.next();
+      if (k < 0.01) inp = { t: pick(r, [1000, 40_000, 200_000, 1_000_000, r.int(0, 5_000_000)]) };
+      else if (k < 0.015) inp = { r: 1 };
+      else if (k < 0.5) bytes = templatePacket(t, r);
+      else if (k < 0.93) bytes = mutate(r.chance(0.5) && t.corpus.length ? pick(r, t.corpus) : templatePacket(t, r), r);
+      else bytes = randomPacket(r);
+      if (bytes) {
+        if (t.corpus.length < 4096 && r.chance(0.002)) t.corpus.push(bytes.slice());
+        log.push(bytes);
+      } else log.push(inp!);
+      stats.execs++;
+      try {
+        if (bytes) applyBytes(t, bytes);
+        else applyInput(t, inp!, false);
+        // Harvest the target's replies as new seeds, sparingly.
+        if (t.link.out.length && r.chance(0.01)) t.collect();
+        t.link.out.length = 0;
+        if ((i & 63) === 63 || !bytes) checkTarget(t);
+      } catch (e) {
+        const c = classify(e);
+        stats.failures++;
+        if (!seen.has(c.kind)) {
+          seen.add(c.kind);
+          const f: FuzzFailure = { ...c, seed: tSeed, checksums, inputs: log.map((x) => (x instanceof Uint8Array ? { p: toHex(x) } : x)) };
+          failures.push(f);
+          opts.onFailure?.(f);
+        }
+        failed = true;
+        break;
+      }
+      if ((stats.execs & 4095) === 0) {
+        opts.onProgress?.(stats);
+        if (now() > deadline) break;
+      }
+    }
+    stats.packetsOut += t.link.sent;
+    for (const v of Object.values(t.stack.counters.drops)) stats.drops += v ?? 0;
+    if ((failed && !opts.keepGoing) || now() > deadline) break;
+  }
+  return { stats, failures };
+}

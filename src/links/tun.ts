@@ -1,0 +1,368 @@
+/**
+ * TunLink: a Link on a Linux TUN device (IFF_TUN | IFF_NO_PI: each read and
+ * write is one raw IP packet), through the optional native addon in native/
+ * (package `synack-tun`).
+ *
+ * Receive: the addon polls the non-blocking fd from the event loop (uv_poll)
+ * and drains it in batches into a shared arena; each packet is copied out
+ * into a buffer of its own (the stack may keep it: received payloads are
+ * queued without a copy) and handed to `onReceive`. Packets that are not
+ * IPv4 (IPv6 router solicitations, …) are counted and dropped here.
+ * Transmit: packets are queued and written in one batch at the end of the
+ * current macrotask (a microtask), one write() per packet.
+ *
+ * An optional impairment stage (the in-memory hub's `Impairments`: loss,
+ * delay, jitter, reordering, duplication, corruption, bandwidth) sits in
+ * each direction between the device and the stack, on the real clock.
+ *
+ * Setting the device up (MTU, IFF_UP, addresses) is not the link's job: see
+ * `configureTunDevice` here (MTU and up, by ioctl) and the CLI.
+ */
+import { createRequire } from 'node:module';
+import type { Link } from '../stack/link.ts';
+import { CHECKSUM_FULL, type ChecksumCaps } from '../wire/types.ts';
+import type { Impairments } from './memory.ts';
+import { ImpairStage, isNoImpairment, type ImpairStats } from './impair.ts';
+
+// ---- the addon ----------------------------------------------------------------
+
+/** The native TunDevice (see native/index.d.ts). */
+export interface TunDeviceHandle {
+  readonly name: string;
+  readonly fd: number;
+  readonly arena: ArrayBuffer;
+  readonly lengths: Uint32Array;
+  readonly writeErrno: number;
+  readonly closed: boolean;
+  start(onPackets: (count: number, errno: number) => void): void;
+  stop(): void;
+  write(packet: Uint8Array): number;
+  writeBatch(packets: Uint8Array[], start?: number, end?: number): number;
+  close(): void;
+  ref(): void;
+  unref(): void;
+  stats(): Record<string, number | boolean>;
+}
+
+export interface TunAddon {
+  TunDevice: new (name: string, options?: { mode?: TunOpenMode; arenaBytes?: number; maxBatch?: number; maxRounds?: number }) => TunDeviceHandle;
+  linkInfo(name: string): { index: number; mtu: number; up: boolean };
+  setLinkMtu(name: string, mtu: number): void;
+  setLinkUp(name: string, up: boolean): void;
+}
+
+export type TunOpenMode = 'auto' | 'attach' | 'create';
+
+/** An error from the TUN layer, shaped like Node's system errors (`code`, `errno`, `syscall`). */
+export class TunError extends Error {
+  override name = 'TunError';
+  constructor(
+    message: string,
+    readonly code: string,
+    readonly errno?: number,
+    readonly syscall?: string,
+  ) {
+    super(message);
+  }
+}
+
+let addon: TunAddon | null = null;
+
+/** Loads the native addon, or throws a TunError (code ERR_SYNACK_TUN_UNAVAILABLE) saying how to get it. */
+export function loadTunAddon(): TunAddon {
+  if (addon) return addon;
+  if (process.platform !== 'linux') {
+    throw new TunError(`TUN devices are supported on Linux only (this is ${process.platform})`, 'ERR_SYNACK_TUN_UNAVAILABLE');
+  }
+  const require = createRequire(import.meta.url);
+  const errors: string[] = [];
+  for (const id of ['synack-tun', '../../native/index.cjs']) {
+    try {
+      addon = require(id) as TunAddon;
+      return addon;
+    } catch (e) {
+      errors.push((e as Error).message.split('\n')[0]!);
+    }
+  }
+  throw new TunError(
+    `the TUN addon (native/, package synack-tun) is not available: ${errors[errors.length - 1]}. ` +
+      'It is built by `npm install`/`npm ci` (an optional dependency; needs python3, make and a C++ compiler); ' +
+      'rebuild it with `npm run build:native`.',
+    'ERR_SYNACK_TUN_UNAVAILABLE',
+  );
+}
+
+/** Whether the addon loads (without throwing). */
+export function tunAvailable(): boolean {
+  try {
+    loadTunAddon();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function asTunError(e: unknown): Error {
+  if (e instanceof TunError) return e;
+  const x = e as Error & { code?: string; errno?: number; syscall?: string };
+  if (x && typeof x.message === 'string') return new TunError(x.message, x.code ?? 'ERR_SYNACK_TUN', x.errno, x.syscall);
+  return new TunError(String(e), 'ERR_SYNACK_TUN');
+}
+
+/** Brings a device up and sets its MTU (ioctl; needs CAP_NET_ADMIN). Returns what it found and did. */
+export function configureTunDevice(name: string, opts: { mtu?: number; up?: boolean } = {}): { mtu: number; up: boolean; changed: string[] } {
+  const a = loadTunAddon();
+  const changed: string[] = [];
+  try {
+    const info = a.linkInfo(name);
+    if (opts.mtu !== undefined && info.mtu !== opts.mtu) {
+      a.setLinkMtu(name, opts.mtu);
+      changed.push(`mtu ${info.mtu} → ${opts.mtu}`);
+    }
+    if ((opts.up ?? true) && !info.up) {
+      a.setLinkUp(name, true);
+      changed.push('up');
+    }
+    const now = a.linkInfo(name);
+    return { mtu: now.mtu, up: now.up, changed };
+  } catch (e) {
+    throw asTunError(e);
+  }
+}
+
+// ---- the link -----------------------------------------------------------------
+
+export interface TunLinkOptions {
+  /** Device name, e.g. "tun0" (or a pattern like "tun%d" when creating). */
+  name: string;
+  /** 'attach': it must exist; 'create': it must not; 'auto' (default): either. */
+  mode?: TunOpenMode;
+  /** Largest IP packet, bytes (68..65535; default 1500). Match the device's MTU. */
+  mtu?: number;
+  /** Impairments applied in both directions (device → stack and stack → device). */
+  impair?: Partial<Impairments>;
+  /** Impairments for one direction only (override `impair`). */
+  impairIn?: Partial<Impairments>;
+  impairOut?: Partial<Impairments>;
+  /** Seed of the impairment RNGs (default 1). */
+  seed?: number;
+  /** Called after each batch of received packets went to onReceive (e.g. `driver.kick()`). */
+  onBatch?: () => void;
+  /** A fatal device error (read error, device gone); the link is closed after it. */
+  onError?: (err: Error) => void;
+  /** For tests: an already open device (otherwise the addon opens `name`). */
+  device?: TunDeviceHandle;
+}
+
+export interface TunLinkStats {
+  packetsIn: number;
+  bytesIn: number;
+  packetsOut: number;
+  bytesOut: number;
+  /** Read batches (one JS call each). */
+  batches: number;
+  /** Received packets that were not IPv4 (IPv6, garbage), dropped. */
+  dropsNotIpv4: number;
+  /** Transmitted packets larger than the MTU, dropped. */
+  dropsTooBig: number;
+  /** Transmitted packets the device refused, by errno name (EIO while the device is down, …). */
+  writeErrors: Record<string, number>;
+  impairIn: ImpairStats | null;
+  impairOut: ImpairStats | null;
+}
+
+const ERRNO_NAMES: Record<number, string> = { 1: 'EPERM', 2: 'ENOENT', 5: 'EIO', 9: 'EBADF', 11: 'EAGAIN', 12: 'ENOMEM', 14: 'EFAULT', 19: 'ENODEV', 22: 'EINVAL', 77: 'EBADFD', 90: 'EMSGSIZE', 105: 'ENOBUFS' };
+const errnoName = (n: number): string => ERRNO_NAMES[n] ?? `errno ${n}`;
+
+export class TunLink implements Link {
+  readonly mtu: number;
+  readonly checksum: ChecksumCaps = CHECKSUM_FULL;
+  onReceive: ((packet: Uint8Array) => void) | null = null;
+  /** Optional tap: every packet as the stack sees it ('in' after impairment, 'out' before). */
+  tap: ((dir: 'in' | 'out', packet: Uint8Array) => void) | null = null;
+  readonly name: string;
+  readonly stats: TunLinkStats;
+  private readonly dev: TunDeviceHandle;
+  private readonly arena: Uint8Array;
+  private readonly lengths: Uint32Array;
+  private readonly stageIn: ImpairStage | null;
+  private readonly stageOut: ImpairStage | null;
+  private readonly onBatch: (() => void) | null;
+  private readonly onError: ((err: Error) => void) | null;
+  private outQueue: Uint8Array[] = [];
+  private flushQueued = false;
+  private closedFlag = false;
+
+  constructor(opts: TunLinkOptions) {
+    const mtu = opts.mtu ?? 1500;
+    if (!(Number.isInteger(mtu) && mtu >= 68 && mtu <= 65535)) throw new TunError(`TUN link MTU must be an integer in 68..65535, got ${String(mtu)}`, 'ERR_SYNACK_INVALID_ARG');
+    this.mtu = mtu;
+    if (opts.device) {
+      this.dev = opts.device;
+    } else {
+      const a = loadTunAddon();
+      try {
+        this.dev = new a.TunDevice(opts.name, { mode: opts.mode ?? 'auto' });
+      } catch (e) {
+        throw asTunError(e);
+      }
+    }
+    this.name = this.dev.name;
+    this.arena = new Uint8Array(this.dev.arena);
+    this.lengths = this.dev.lengths;
+    this.onBatch = opts.onBatch ?? null;
+    this.onError = opts.onError ?? null;
+    const seed = (opts.seed ?? 1) >>> 0;
+    const inIm = opts.impairIn ?? opts.impair;
+    const outIm = opts.impairOut ?? opts.impair;
+    this.stageIn = isNoImpairment(inIm) ? null : new ImpairStage(inIm!, seed ^ 0x1a2b3c4d, (p) => this.deliver(p), this.onBatch);
+    this.stageOut = isNoImpairment(outIm) ? null : new ImpairStage(outIm!, seed ^ 0x5e6f7081, (p) => this.enqueueWrite(p));
+    this.stats = {
+      packetsIn: 0,
+      bytesIn: 0,
+      packetsOut: 0,
+      bytesOut: 0,
+      batches: 0,
+      dropsNotIpv4: 0,
+      dropsTooBig: 0,
+      writeErrors: {},
+      impairIn: this.stageIn ? this.stageIn.stats : null,
+      impairOut: this.stageOut ? this.stageOut.stats : null,
+    };
+    this.dev.start(this.onPackets);
+  }
+
+  get closed(): boolean {
+    return this.closedFlag;
+  }
+
+  /** Counters of the native device (reads, batches, bytes). */
+  deviceStats(): Record<string, number | boolean> {
+    return this.dev.stats();
+  }
+
+  /** Keeps the process alive while the link is open (default: it does not). */
+  ref(): this {
+    this.dev.ref();
+    return this;
+  }
+
+  unref(): this {
+    this.dev.unref();
+    return this;
+  }
+
+  transmit(packet: Uint8Array): void {
+    if (this.closedFlag) return;
+    if (packet.length > this.mtu) {
+      this.stats.dropsTooBig++;
+      return;
+    }
+    this.tap?.('out', packet);
+    if (this.stageOut) this.stageOut.push(packet);
+    else this.enqueueWrite(packet);
+  }
+
+  /** Resolves when every delayed packet has been delivered or written (or after `timeoutMs`). */
+  async drain(timeoutMs = 2000): Promise<void> {
+    const waits: Array<Promise<void>> = [];
+    if (this.stageIn) waits.push(this.stageIn.idle());
+    if (this.stageOut) waits.push(this.stageOut.idle());
+    let t: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(waits), new Promise<void>((r) => (t = setTimeout(r, timeoutMs)))]);
+    if (t) clearTimeout(t);
+    this.flush();
+  }
+
+  /** Writes what is queued, stops reading and closes the fd. Idempotent. */
+  close(): void {
+    if (this.closedFlag) return;
+    this.flush();
+    this.closedFlag = true;
+    this.stageIn?.close();
+    this.stageOut?.close();
+    this.outQueue = [];
+    this.dev.close();
+  }
+
+  // ---- receive ----------------------------------------------------------------
+
+  private readonly onPackets = (count: number, errno: number): void => {
+    if (this.closedFlag) return;
+    const arena = this.arena;
+    const lengths = this.lengths;
+    this.stats.batches++;
+    let off = 0;
+    for (let i = 0; i < count; i++) {
+      const len = lengths[i]!;
+      const start = off;
+      off += len;
+      this.stats.packetsIn++;
+      this.stats.bytesIn += len;
+      if (len < 20 || arena[start]! >> 4 !== 4) {
+        this.stats.dropsNotIpv4++;
+        continue;
+      }
+      const packet = arena.slice(start, start + len);
+      if (this.stageIn) this.stageIn.push(packet);
+      else this.deliver(packet);
+    }
+    if (count > 0) this.onBatch?.();
+    if (errno !== 0) this.fail(errno, 'read');
+  };
+
+  private deliver(packet: Uint8Array): void {
+    if (this.closedFlag) return;
+    this.tap?.('in', packet);
+    this.onReceive?.(packet);
+  }
+
+  private fail(errno: number, syscall: string): void {
+    const code = errnoName(errno);
+    const why =
+      errno === 77 || errno === 9
+        ? `TUN device ${this.name} went away (${code}): it was deleted or its driver unloaded`
+        : `TUN device ${this.name}: ${syscall} failed (${code})`;
+    const err = new TunError(why, code, -errno, syscall);
+    this.close();
+    if (this.onError) this.onError(err);
+    else process.nextTick(() => { throw err; });
+  }
+
+  // ---- transmit ---------------------------------------------------------------
+
+  private enqueueWrite(packet: Uint8Array): void {
+    if (this.closedFlag) return;
+    this.outQueue.push(packet);
+    if (!this.flushQueued) {
+      this.flushQueued = true;
+      queueMicrotask(this.flush);
+    }
+  }
+
+  private readonly flush = (): void => {
+    this.flushQueued = false;
+    const q = this.outQueue;
+    if (q.length === 0 || this.closedFlag) return;
+    this.outQueue = [];
+    let i = 0;
+    while (i < q.length) {
+      const n = this.dev.writeBatch(q, i);
+      for (let k = i; k < i + n; k++) {
+        this.stats.packetsOut++;
+        this.stats.bytesOut += q[k]!.length;
+      }
+      i += n;
+      if (i < q.length) {
+        const errno = this.dev.writeErrno;
+        const name = errnoName(errno);
+        this.stats.writeErrors[name] = (this.stats.writeErrors[name] ?? 0) + 1;
+        i++; // the refused packet is dropped (TCP retransmits)
+        if (errno === 77 || errno === 9) {
+          this.fail(errno, 'write');
+          return;
+        }
+      }
+    }
+  };
+}

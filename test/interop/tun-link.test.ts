@@ -1,0 +1,191 @@
+/**
+ * TunLink without a kernel: a fake device stands in for the addon, so the
+ * batching, buffer ownership, non-IPv4 drops, the impairment stage and error
+ * handling are tested anywhere (no root, no /dev/net/tun).
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { TunLink, type TunDeviceHandle } from '../../src/links/tun.ts';
+
+class FakeDevice implements TunDeviceHandle {
+  readonly name = 'fake0';
+  readonly fd = 99;
+  readonly arena = new ArrayBuffer(1 << 20);
+  readonly lengths = new Uint32Array(256);
+  writeErrno = 0;
+  closed = false;
+  written: Uint8Array[] = [];
+  /** Packets writeBatch refuses once (by their last byte), with an errno. */
+  refuse = new Map<number, number>();
+  private cb: ((count: number, errno: number) => void) | null = null;
+  start(cb: (count: number, errno: number) => void): void {
+    this.cb = cb;
+  }
+  stop(): void {}
+  write(p: Uint8Array): number {
+    this.written.push(p.slice());
+    return p.length;
+  }
+  writeBatch(ps: Uint8Array[], start = 0, end = ps.length): number {
+    let n = 0;
+    for (let i = start; i < end; i++) {
+      const p = ps[i]!;
+      const e = this.refuse.get(p[p.length - 1]!);
+      if (e) {
+        this.refuse.delete(p[p.length - 1]!);
+        this.writeErrno = e;
+        return n;
+      }
+      this.written.push(p.slice());
+      n++;
+    }
+    return n;
+  }
+  close(): void {
+    this.closed = true;
+  }
+  ref(): void {}
+  unref(): void {}
+  stats(): Record<string, number> {
+    return {};
+  }
+  /** Simulates one readable batch. */
+  deliver(packets: Uint8Array[], errno = 0): void {
+    const a = new Uint8Array(this.arena);
+    let off = 0;
+    packets.forEach((p, i) => {
+      a.set(p, off);
+      this.lengths[i] = p.length;
+      off += p.length;
+    });
+    this.cb!(packets.length, errno);
+  }
+}
+
+function ipv4(len: number, tag: number): Uint8Array {
+  const p = new Uint8Array(len);
+  p[0] = 0x45;
+  p[2] = len >> 8;
+  p[3] = len & 0xff;
+  p[len - 1] = tag;
+  return p;
+}
+
+const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+describe('TunLink (fake device)', () => {
+  it('hands each IPv4 packet of a batch to onReceive in a buffer of its own; drops non-IPv4', () => {
+    const dev = new FakeDevice();
+    let batches = 0;
+    const link = new TunLink({ name: 'fake0', device: dev, onBatch: () => batches++ });
+    const got: Uint8Array[] = [];
+    link.onReceive = (p) => got.push(p);
+    const v6 = new Uint8Array(48);
+    v6[0] = 0x60;
+    dev.deliver([ipv4(40, 1), v6, ipv4(1500, 2), new Uint8Array(3)]);
+    assert.equal(got.length, 2);
+    assert.equal(got[0]!.length, 40);
+    assert.equal(got[1]![1499], 2);
+    assert.notEqual(got[0]!.buffer, dev.arena, 'not a view of the arena');
+    assert.notEqual(got[0]!.buffer, got[1]!.buffer);
+    // The arena is reused by the next batch; kept packets do not change.
+    dev.deliver([ipv4(40, 9)]);
+    assert.equal(got[0]![39], 1);
+    assert.equal(link.stats.dropsNotIpv4, 2);
+    assert.equal(link.stats.packetsIn, 5);
+    assert.equal(batches, 2);
+  });
+
+  it('writes transmitted packets in one batch at the end of the tick, and drops oversize ones', async () => {
+    const dev = new FakeDevice();
+    const link = new TunLink({ name: 'fake0', device: dev, mtu: 1500 });
+    link.transmit(ipv4(60, 1));
+    link.transmit(ipv4(1501, 2));
+    link.transmit(ipv4(1500, 3));
+    assert.equal(dev.written.length, 0, 'not yet');
+    await tick();
+    assert.deepEqual(
+      dev.written.map((p) => p.length),
+      [60, 1500],
+    );
+    assert.equal(link.stats.dropsTooBig, 1);
+    assert.equal(link.stats.packetsOut, 2);
+  });
+
+  it('a refused write is counted by errno and the rest of the batch still goes out', async () => {
+    const dev = new FakeDevice();
+    const link = new TunLink({ name: 'fake0', device: dev });
+    dev.refuse.set(1, 5); // EIO (device down) for the packet tagged 1
+    for (let i = 0; i < 4; i++) link.transmit(ipv4(40, i));
+    await tick();
+    assert.deepEqual(
+      dev.written.map((p) => p[39]),
+      [0, 2, 3],
+    );
+    assert.deepEqual(link.stats.writeErrors, { EIO: 1 });
+  });
+
+  it('a read error closes the link and reports through onError', () => {
+    const dev = new FakeDevice();
+    const errs: Array<Error & { code?: string }> = [];
+    const link = new TunLink({ name: 'fake0', device: dev, onError: (e) => errs.push(e) });
+    dev.deliver([], 77);
+    assert.equal(errs.length, 1);
+    assert.equal(errs[0]!.code, 'EBADFD');
+    assert.match(errs[0]!.message, /fake0 went away/);
+    assert.ok(link.closed && dev.closed);
+    link.transmit(ipv4(40, 1)); // ignored after close
+  });
+
+  it('impairment: loss 1 drops everything in both directions', async () => {
+    const dev = new FakeDevice();
+    const link = new TunLink({ name: 'fake0', device: dev, impair: { loss: 1 } });
+    const got: Uint8Array[] = [];
+    link.onReceive = (p) => got.push(p);
+    dev.deliver([ipv4(40, 1), ipv4(40, 2)]);
+    link.transmit(ipv4(40, 3));
+    await tick();
+    assert.equal(got.length, 0);
+    assert.equal(dev.written.length, 0);
+    assert.equal(link.stats.impairIn!.lost, 2);
+    assert.equal(link.stats.impairOut!.lost, 1);
+    link.close();
+  });
+
+  it('impairment: delay holds packets on the real clock; duplicate doubles them; drain() waits', async () => {
+    const dev = new FakeDevice();
+    const link = new TunLink({ name: 'fake0', device: dev, impair: { delayUs: 30_000, duplicate: 1 } });
+    const got: Uint8Array[] = [];
+    link.onReceive = (p) => got.push(p);
+    const t0 = performance.now();
+    dev.deliver([ipv4(40, 1)]);
+    link.transmit(ipv4(40, 2));
+    await tick();
+    assert.equal(got.length, 0);
+    assert.equal(dev.written.length, 0);
+    await link.drain(1000);
+    assert.ok(performance.now() - t0 >= 25, 'delayed');
+    assert.equal(got.length, 2);
+    assert.equal(dev.written.length, 2);
+    assert.notEqual(got[0], got[1], 'the duplicate is a copy');
+    link.close();
+  });
+
+  it('impairment: reordering lets later packets overtake', async () => {
+    const dev = new FakeDevice();
+    const link = new TunLink({ name: 'fake0', device: dev, seed: 3, impairIn: { reorder: 0.5, reorderDelayUs: 20_000 } });
+    const got: number[] = [];
+    link.onReceive = (p) => got.push(p[39]!);
+    dev.deliver(Array.from({ length: 20 }, (_, i) => ipv4(40, i)));
+    await link.drain(1000);
+    assert.equal(got.length, 20);
+    assert.notDeepEqual(got, [...got].sort((a, b) => a - b));
+    assert.ok(link.stats.impairIn!.reordered > 0);
+    assert.equal(link.stats.impairOut, null, 'no impairment stage towards the device');
+    link.close();
+  });
+
+  it('rejects a bad MTU', () => {
+    assert.throws(() => new TunLink({ name: 'fake0', device: new FakeDevice(), mtu: 70000 }), /MTU must be an integer in 68..65535/);
+  });
+});
