@@ -24,6 +24,7 @@ import type { IdleMemoryResult } from './idle-memory.ts';
 import { benchChecksum } from './checksum.ts';
 import { MiB } from './lib.ts';
 import { transferOver, singleLossCost } from './impaired.ts';
+import { benchTun } from '../test/interop/throughput.ts';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -32,7 +33,7 @@ const argValue = (name: string): string | undefined => {
   return i >= 0 ? args[i + 1] : undefined;
 };
 const reps = Number(argValue('--reps') ?? 3);
-const only = new Set((argValue('--only') ?? 'bulk,cycles,memory,checksum,impaired').split(','));
+const only = new Set((argValue('--only') ?? 'bulk,cycles,memory,checksum,impaired,tun').split(','));
 const bulkBytes = (quick ? 128 : 1024) * MiB;
 const synCycles = quick ? 20_000 : 50_000;
 const nodeCycleCount = quick ? 3_000 : 10_000;
@@ -238,6 +239,31 @@ if (only.has('impaired')) {
       `8 MiB buffers; "one lost segment" = extra completion time of a 10-segment write when one segment is dropped. ` +
       `Linux's TCP over the same emulated path needs the TUN link (issue 3).`,
   );
+}
+
+// ---------------------------------------------------------------------------
+// 6. Over TUN: Linux's TCP talking to synack through a TUN device in a network
+//    namespace, beside kernel ↔ kernel over a veth pair in the same run.
+// ---------------------------------------------------------------------------
+if (only.has('tun')) {
+  progress('tun (network namespaces; needs root and /dev/net/tun)');
+  try {
+    for (const r of await benchTun({ seconds: quick ? 2 : 3 })) {
+      rows.push({
+        name: `TUN MTU ${r.mtu}: ${r.what}`,
+        synack: r.unit === 'Gbit/s' ? `${fmt(r.synack)} Gbit/s` : `${Math.round(r.synack)} /s`,
+        reference: r.unit === 'Gbit/s' ? `${fmt(r.kernel)} Gbit/s` : `${Math.round(r.kernel)} /s`,
+        ratio: ratio(r.ratio),
+        target: '',
+      });
+    }
+    notes.push(
+      'tun: one connection between the kernel (in a network namespace) and synack (synack serve on tun0, 4 MiB window); reference = kernel ↔ kernel over a veth pair between two namespaces, same run. ' +
+        'Connections/s use a Python thread-per-connection kernel peer on both sides of the comparison.',
+    );
+  } catch (e) {
+    notes.push(`tun: skipped — ${(e as Error).message}`);
+  }
 }
 
 // ---------------------------------------------------------------------------
