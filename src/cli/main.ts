@@ -13,6 +13,7 @@ import { runDemo, DemoOptionError, DEMO_MAX_BYTES, type DemoOptions } from './de
 import { serveCommand } from './serve.ts';
 import { connectCommand } from './connect.ts';
 import { getCommand } from './get.ts';
+import { traceCommand } from './trace.ts';
 
 export interface CliIo {
   stdout(line: string): void;
@@ -200,6 +201,7 @@ export const COMMANDS = new Map<string, Command>([
   [serveCommand.name, serveCommand],
   [connectCommand.name, connectCommand],
   [getCommand.name, getCommand],
+  [traceCommand.name, traceCommand],
   [helpCommand.name, helpCommand],
 ]);
 

@@ -1,0 +1,131 @@
+/**
+ * The page in a real browser: Debian's Chromium (/usr/bin/chromium) driven by
+ * playwright-core (never a browser download), loading the page from
+ * `startVizServer` on 127.0.0.1. Connect → SYN, SYN+ACK, ACK and both sides
+ * ESTABLISHED; send; drop a segment → its retransmission; close → the 4-way
+ * close and TIME-WAIT; a capture loaded into the page draws its ladder.
+ * Screenshots go to test-output/ (gitignored).
+ *
+ * With CI=true the test must run; elsewhere it skips when Chromium is absent.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { startVizServer, type VizServer } from '../../src/viz/serve.ts';
+import { runDemo } from '../../src/cli/demo.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+const inCi = process.env['CI'] === 'true';
+const skip = !existsSync(CHROMIUM) && !inCi ? `${CHROMIUM} is not installed (apt-get install chromium)` : false;
+const outDir = new URL('../../test-output/', import.meta.url).pathname;
+const profile = mkdtempSync(join(tmpdir(), 'synack-viz-chromium-'));
+
+let server: VizServer | null = null;
+let ctx: BrowserContext | null = null;
+after(async () => {
+  await ctx?.close().catch(() => {});
+  await server?.close().catch(() => {});
+  rmSync(profile, { recursive: true, force: true });
+});
+
+async function open(): Promise<Page> {
+  server = await startVizServer(0);
+  ctx = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport: { width: 1600, height: 1200 },
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  const page = ctx.pages()[0] ?? (await ctx.newPage());
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(m.text());
+  });
+  await page.goto(server.url);
+  await page.waitForSelector('#ladder svg');
+  assert.deepEqual(errors, [], 'no errors while loading');
+  return page;
+}
+
+const flagsOnLadder = (page: Page) => page.$$eval('#ladder .seg', (gs) => gs.map((g) => `${(g as SVGGElement).dataset['from']}:${(g as SVGGElement).dataset['flags']}`));
+const stateOf = (page: Page, side: string) => page.textContent(`#state-${side}`);
+
+test('in Chromium: connect, send, drop and retransmit, close with TIME-WAIT; a capture draws its ladder', { skip, timeout: 60_000 }, async () => {
+  const page = await open();
+  mkdirSync(outDir, { recursive: true });
+  // 0.5×: a 40 ms flight takes 80 ms of real time; idle waits (RTO, TIME-WAIT) run 10× faster.
+  await page.selectOption('#speed', '0.5');
+  assert.equal(await stateOf(page, 'server'), 'LISTEN');
+  await page.click('#btn-connect');
+  await page.waitForFunction(() => document.getElementById('state-client')!.textContent === 'ESTABLISHED' && document.getElementById('state-server')!.textContent === 'ESTABLISHED', null, { timeout: 10_000 });
+  assert.deepEqual((await flagsOnLadder(page)).slice(0, 3), ['client:SYN', 'server:SYN+ACK', 'client:ACK']);
+  assert.ok(await page.$('#state-diagram .sd-node.at-client.at-server[data-state="ESTABLISHED"]'), 'both endpoints highlighted on ESTABLISHED');
+  assert.match((await page.textContent('#ladder svg'))!, /SYN-SENT[\s\S]*ESTABLISHED/);
+
+  // Send: the server application receives the text.
+  await page.fill('#text-client', 'hello, synack');
+  await page.click('#btn-send-client');
+  await page.waitForFunction(() => /server received 13 bytes/.test(document.getElementById('log')!.textContent ?? ''), null, { timeout: 10_000 });
+
+  // Drop the next segment: the server's reply is lost and retransmitted on RTO.
+  await page.click('#btn-drop');
+  await page.click('#btn-send-server');
+  await page.waitForSelector('#ladder .seg[data-lost="1"]', { timeout: 10_000 });
+  await page.waitForSelector('#ladder .seg[data-retx="1"][data-arrived="1"]', { timeout: 20_000 });
+  const lostFlags = await page.getAttribute('#ladder .seg[data-lost="1"]', 'data-flags');
+  assert.equal(await page.getAttribute('#ladder .seg[data-retx="1"]', 'data-flags'), lostFlags);
+  assert.ok(await page.$('#ladder .seg.lost .lost-x'), 'the lost arrow ends in ✗');
+  assert.notEqual((await page.textContent('#counters [data-k="retransmits"] [data-side="server"]'))!.trim(), '0');
+
+  // Close: the 4-way close, the client waits in TIME-WAIT (2×MSL = 1 s of virtual time: slow
+  // the clock down so that it is still there when we look, and pause it there).
+  await page.selectOption('#speed', '0.05');
+  await page.click('#btn-close-client');
+  await page.waitForFunction(() => document.getElementById('state-client')!.textContent === 'TIME-WAIT' && document.getElementById('state-server')!.textContent === 'CLOSED', null, { timeout: 15_000 });
+  await page.click('#btn-play');
+  assert.equal(await stateOf(page, 'client'), 'TIME-WAIT');
+  const all = await flagsOnLadder(page);
+  const fin = all.indexOf('client:FIN+ACK');
+  assert.ok(fin > 0, all.join(' '));
+  assert.deepEqual(all.slice(fin, fin + 4), ['client:FIN+ACK', 'server:ACK', 'server:FIN+ACK', 'client:ACK']);
+  assert.ok(await page.$('#state-diagram .sd-node.at-client[data-state="TIME-WAIT"]'));
+
+  // Inspect the SYN+ACK.
+  await page.dispatchEvent('#ladder .seg[data-flags="SYN+ACK"]', 'pointerdown');
+  await page.waitForSelector('#inspector table.flags tr.set[data-flag="SYN"]');
+  assert.ok(await page.$('#inspector table.flags tr.set[data-flag="ACK"]'));
+  assert.equal(await page.$('#inspector table.flags tr.set[data-flag="FIN"]'), null);
+  assert.match((await page.textContent('#inspector'))!, /synchronize sequence numbers/);
+
+  await page.evaluate(() => {
+    document.getElementById('ladder-scroll')!.style.maxHeight = 'none';
+    document.getElementById('ladder-scroll')!.scrollTop = 0;
+  });
+  await page.screenshot({ path: join(outDir, 'viz-live.png'), fullPage: true });
+
+  // The pcap download carries the session.
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#btn-pcap')]);
+  const saved = join(outDir, 'viz-session.pcap');
+  await download.saveAs(saved);
+  assert.ok(existsSync(saved));
+
+  // A capture of the demo with loss, loaded as if dropped on the page.
+  const demo = runDemo({ loss: 0.2, seed: 1, pcap: true }, () => {});
+  await page.evaluate((bytes) => window.synackViz.loadCapture('demo-loss.pcap', new Uint8Array(bytes)), Array.from(demo.pcap!));
+  await page.waitForFunction(() => document.body.dataset['mode'] === 'capture');
+  await page.waitForSelector('#ladder .seg[data-frame="1"]');
+  const cap = await page.$$eval('#ladder .seg', (gs) => gs.map((g) => `${(g as SVGGElement).dataset['flags']}|${(g as SVGGElement).dataset['verdicts']}`));
+  assert.equal(cap[0], 'SYN|');
+  assert.ok(cap.some((c) => c.includes('retransmission')), cap.join(' '));
+  assert.equal(await stateOf(page, 'client'), 'TIME-WAIT');
+  await page.evaluate(() => {
+    document.getElementById('ladder-scroll')!.style.maxHeight = 'none';
+  });
+  await page.screenshot({ path: join(outDir, 'viz-capture.png'), fullPage: true });
+  await page.click('#btn-live');
+  await page.waitForFunction(() => document.body.dataset['mode'] === 'live');
+});
