@@ -10,8 +10,7 @@
 import { performance } from 'node:perf_hooks';
 import { EventQueue } from '../sim/event-queue.ts';
 import { Rng } from '../sim/rng.ts';
-import { NO_IMPAIRMENTS, type Impairments } from './memory.ts';
-import { SynackError } from '../errors.ts';
+import { NO_IMPAIRMENTS, impairPacket, validateImpairments, type Bottleneck, type Impairments } from './memory.ts';
 
 export interface ImpairStats {
   /** Packets offered to the stage. */
@@ -33,16 +32,8 @@ export function isNoImpairment(im: Partial<Impairments> | undefined): boolean {
   return m.delayUs === 0 && m.jitterUs === 0 && m.bandwidthBps === 0 && m.loss === 0 && m.duplicate === 0 && m.reorder === 0 && m.corrupt === 0;
 }
 
-export function checkImpairments(im: Impairments): void {
-  for (const k of ['loss', 'duplicate', 'reorder', 'corrupt'] as const) {
-    const v = im[k];
-    if (!(v >= 0 && v <= 1)) throw new SynackError('ERR_SYNACK_INVALID_ARG', `impairment ${k} must be a probability in [0, 1], got ${String(v)}`);
-  }
-  for (const k of ['delayUs', 'jitterUs', 'bandwidthBps', 'reorderDelayUs', 'queueLimit'] as const) {
-    const v = im[k];
-    if (!(v >= 0 && Number.isFinite(v))) throw new SynackError('ERR_SYNACK_INVALID_ARG', `impairment ${k} must be a non-negative number, got ${String(v)}`);
-  }
-}
+/** Throws ERR_SYNACK_INVALID_ARG for an impossible impairment (shared with the in-memory hub). */
+export const checkImpairments = validateImpairments;
 
 /** Microseconds on the monotonic clock. */
 function nowUs(): number {
@@ -56,8 +47,8 @@ export class ImpairStage {
   private readonly queue = new EventQueue();
   private timer: NodeJS.Timeout | null = null;
   private timerAt = Infinity;
-  private busyUntil = 0;
-  private queued = 0;
+  /** This direction's bottleneck. */
+  private readonly link: Bottleneck = { busyUntil: 0, queued: 0 };
   private closed = false;
   private idleWaiters: Array<() => void> = [];
 
@@ -76,54 +67,25 @@ export class ImpairStage {
 
   push(packet: Uint8Array): void {
     if (this.closed) return;
-    const im = this.impair;
-    const rng = this.rng;
     this.stats.packets++;
-    if (rng.chance(im.loss)) {
-      this.stats.lost++;
-      return;
-    }
     const now = nowUs();
-    let departAt = now;
-    if (im.bandwidthBps > 0) {
-      if (im.queueLimit > 0 && this.queued >= im.queueLimit) {
-        this.stats.queueDrops++;
-        return;
-      }
-      const txTime = (packet.length * 8 * 1_000_000) / im.bandwidthBps;
-      departAt = Math.max(now, this.busyUntil) + txTime;
-      this.busyUntil = departAt;
-      this.queued++;
-      this.schedule(Math.round(departAt), () => {
-        this.queued--;
+    const fate = impairPacket(packet, this.impair, this.rng, now, this.link, this.stats);
+    if (!fate) return;
+    if (fate.departAt > now) {
+      this.schedule(Math.round(fate.departAt), () => {
+        this.link.queued--;
       });
     }
-    const copies = rng.chance(im.duplicate) ? 2 : 1;
-    if (copies === 2) this.stats.duplicated++;
-    for (let i = 0; i < copies; i++) {
-      let at = departAt + im.delayUs;
-      if (im.jitterUs > 0) at += rng.int(0, im.jitterUs);
-      if (rng.chance(im.reorder)) {
-        at += im.reorderDelayUs;
-        this.stats.reordered++;
-      }
-      let bytes = i === 0 ? packet : packet.slice();
-      if (rng.chance(im.corrupt)) {
-        if (bytes === packet) bytes = packet.slice();
-        const bit = rng.int(0, bytes.length * 8 - 1);
-        bytes[bit >> 3]! ^= 1 << (bit & 7);
-        this.stats.corrupted++;
-      }
+    for (const { at, bytes } of fate.copies) {
       if (at <= now) {
         this.stats.delivered++;
         this.sink(bytes);
       } else {
         this.stats.pending++;
-        const b = bytes;
         this.schedule(Math.round(at), () => {
           this.stats.pending--;
           this.stats.delivered++;
-          this.sink(b);
+          this.sink(bytes);
         });
       }
     }

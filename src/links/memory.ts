@@ -160,45 +160,16 @@ export class MemoryHub {
       this.stats.lost++;
       return;
     }
-    const im = this.impair;
-    const rng = this.rng;
-    if (rng.chance(im.loss)) {
-      this.stats.lost++;
-      return;
-    }
-    const now = this.clock.now();
-    // Serialization at the bottleneck of this direction (the sending port).
-    let departAt = now;
-    if (im.bandwidthBps > 0) {
-      if (im.queueLimit > 0 && from.queued >= im.queueLimit) {
-        this.stats.queueDrops++;
-        return;
-      }
-      const txTime = (packet.length * 8 * 1_000_000) / im.bandwidthBps;
-      departAt = Math.max(now, from.busyUntil) + txTime;
-      from.busyUntil = departAt;
-      from.queued++;
-      this.queue.at(departAt, () => {
+    const fate = impairPacket(packet, this.impair, this.rng, this.clock.now(), from, this.stats);
+    if (!fate) return;
+    if (fate.departAt > this.clock.now()) {
+      // The bottleneck of this direction (the sending port) frees up then.
+      this.queue.at(fate.departAt, () => {
         from.queued--;
       });
     }
-    const copies = rng.chance(im.duplicate) ? 2 : 1;
-    if (copies === 2) this.stats.duplicated++;
-    for (let i = 0; i < copies; i++) {
-      let at = departAt + im.delayUs;
-      if (im.jitterUs > 0) at += rng.int(0, im.jitterUs);
-      if (rng.chance(im.reorder)) {
-        at += im.reorderDelayUs;
-        this.stats.reordered++;
-      }
-      let bytes = i === 0 ? packet : packet.slice();
-      if (rng.chance(im.corrupt)) {
-        if (bytes === packet) bytes = packet.slice();
-        const bit = rng.int(0, bytes.length * 8 - 1);
-        bytes[bit >> 3]! ^= 1 << (bit & 7);
-        this.stats.corrupted++;
-      }
-      const dest = to;
+    const dest = to;
+    for (const { at, bytes } of fate.copies) {
       this.queue.at(Math.round(at), () => {
         this.stats.delivered++;
         this.stats.bytes += bytes.length;
@@ -208,7 +179,76 @@ export class MemoryHub {
   }
 }
 
-function validateImpairments(im: Impairments): void {
+/** A direction's bottleneck: when its transmitter is next free, and how many packets wait for it. */
+export interface Bottleneck {
+  busyUntil: Instant;
+  queued: number;
+}
+
+/** What impairPacket counts. */
+export interface ImpairCounters {
+  lost: number;
+  duplicated: number;
+  reordered: number;
+  corrupted: number;
+  queueDrops: number;
+}
+
+/**
+ * The fate of one packet under `im`, shared by the in-memory hub and the
+ * real-time stage for TUN (links/impair.ts): null when it is lost or finds
+ * the bottleneck queue full; otherwise when it leaves the bottleneck (the
+ * caller decrements `link.queued` then, if it is later than `now`) and the
+ * copies that arrive, each with its time (duplicates and corruption copy the
+ * bytes; the first copy is the packet itself).
+ */
+export function impairPacket(
+  packet: Uint8Array,
+  im: Impairments,
+  rng: Rng,
+  now: Instant,
+  link: Bottleneck,
+  stats: ImpairCounters,
+): { departAt: Instant; copies: Array<{ at: Instant; bytes: Uint8Array }> } | null {
+  if (rng.chance(im.loss)) {
+    stats.lost++;
+    return null;
+  }
+  // Serialization at the bottleneck.
+  let departAt = now;
+  if (im.bandwidthBps > 0) {
+    if (im.queueLimit > 0 && link.queued >= im.queueLimit) {
+      stats.queueDrops++;
+      return null;
+    }
+    const txTime = (packet.length * 8 * 1_000_000) / im.bandwidthBps;
+    departAt = Math.max(now, link.busyUntil) + txTime;
+    link.busyUntil = departAt;
+    link.queued++;
+  }
+  const n = rng.chance(im.duplicate) ? 2 : 1;
+  if (n === 2) stats.duplicated++;
+  const copies: Array<{ at: Instant; bytes: Uint8Array }> = [];
+  for (let i = 0; i < n; i++) {
+    let at = departAt + im.delayUs;
+    if (im.jitterUs > 0) at += rng.int(0, im.jitterUs);
+    if (rng.chance(im.reorder)) {
+      at += im.reorderDelayUs;
+      stats.reordered++;
+    }
+    let bytes = i === 0 ? packet : packet.slice();
+    if (rng.chance(im.corrupt)) {
+      if (bytes === packet) bytes = packet.slice();
+      const bit = rng.int(0, bytes.length * 8 - 1);
+      bytes[bit >> 3]! ^= 1 << (bit & 7);
+      stats.corrupted++;
+    }
+    copies.push({ at, bytes });
+  }
+  return { departAt, copies };
+}
+
+export function validateImpairments(im: Impairments): void {
   for (const k of ['loss', 'duplicate', 'reorder', 'corrupt'] as const) {
     const v = im[k];
     if (!(v >= 0 && v <= 1)) throw new SynackError('ERR_SYNACK_INVALID_ARG', `impairment ${k} must be a probability in [0, 1], got ${String(v)}`);

@@ -174,6 +174,10 @@ export class Stack implements ConnectionHost {
   private ipIdent = 0;
   private challengeWindowStart = 0;
   private readonly cookies: SynCookies;
+  /** Connections made from a cookie, with the cookie's key. */
+  private readonly cookieConns = new WeakMap<Connection, string>();
+  /** Cookies whose connection has ended, until they expire (bounded, oldest evicted first). */
+  private readonly spentCookies = new Map<string, Instant>();
   private readonly synCookieMode: 'auto' | 'always' | 'never';
   private challengeCount = 0;
 
@@ -466,10 +470,13 @@ export class Stack implements ConnectionHost {
       case 'retransmit':
         this.counters.retransmits++;
         break;
-      case 'closed':
+      case 'closed': {
+        const spent = this.cookieConns.get(conn);
+        if (spent !== undefined) this.spendCookie(spent);
         this.remove(conn);
         if (ev.reason === 'reset') this.counters.resetsReceived++;
         break;
+      }
       default:
         break;
     }
@@ -649,6 +656,15 @@ export class Stack implements ConnectionHost {
     return l.lastCookieAt >= 0 && now - l.lastCookieAt <= COOKIE_VALID_US;
   }
 
+  private spendCookie(key: string): void {
+    this.spentCookies.delete(key);
+    this.spentCookies.set(key, this.clock.now() + COOKIE_VALID_US);
+    if (this.spentCookies.size > 4096) {
+      const oldest = this.spentCookies.keys().next().value;
+      if (oldest !== undefined) this.spentCookies.delete(oldest);
+    }
+  }
+
   /** A stateless SYN,ACK whose ISS is a SYN cookie (RFC 4987 §3.6). */
   private sendCookie(iface: NetInterface, l: Listener, src: Ipv4Addr, dst: Ipv4Addr, seg: TcpRepr, now: Instant): void {
     const cfg = l.config;
@@ -691,6 +707,17 @@ export class Stack implements ConnectionHost {
   private acceptCookie(iface: NetInterface, l: Listener, src: Ipv4Addr, dst: Ipv4Addr, seg: TcpRepr, now: Instant): boolean {
     const iss = (seg.ack - 1) >>> 0;
     const irs = (seg.seq - 1) >>> 0;
+    const spentKey = `${src}:${seg.srcPort}:${dst}:${l.port}:${iss}`;
+    const spentUntil = this.spentCookies.get(spentKey);
+    if (spentUntil !== undefined) {
+      if (spentUntil > now) {
+        // This cookie already made a connection that has since ended: a
+        // late segment must not bring it back (Linux would; we don't).
+        this.counters.synCookiesInvalid++;
+        return false;
+      }
+      this.spentCookies.delete(spentKey);
+    }
     const ok = this.cookies.decode(dst, l.port, src, seg.srcPort, irs, iss, now);
     if (!ok) {
       this.counters.synCookiesInvalid++;
@@ -719,6 +746,7 @@ export class Stack implements ConnectionHost {
     this.insert(conn);
     conn.restoreFromCookie({ localAddr: dst, localPort: l.port, remoteAddr: src, remotePort: seg.srcPort }, iss, irs, options, tsOffset, now);
     this.counters.synCookiesAccepted++;
+    this.cookieConns.set(conn, spentKey);
     conn.onSegment(seg, now);
     this.reschedule(conn);
     return true;

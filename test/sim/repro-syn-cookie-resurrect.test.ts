@@ -23,3 +23,10 @@ test('an aborted connection is not rebuilt from a SYN cookie by the peer\'s late
   const r = replay(loadHistory('syn-cookie-resurrects.json'));
   assert.equal(describe(r), 'ok');
 });
+
+test('a late retransmission of data does not rebuild a connection made from a SYN cookie and then aborted (seed 3551540198)', () => {
+  // s2 aborts a cookie connection, the RST is lost, and s1 retransmits its
+  // first data segment (SEG.ACK = ISS+1): the cookie is spent and refused.
+  const r = replay(loadHistory('syn-cookie-late-retransmission.json'));
+  assert.equal(describe(r), 'ok');
+});
