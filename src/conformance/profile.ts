@@ -95,7 +95,7 @@ export const FREEBSD_PROFILE: ConformanceProfile = Object.freeze({
     tos: 0,
   }),
   gaps: Object.freeze([
-    'drop_synfin=1, per-socket IP_TTL / IP_TOS, TCP_NOOPT, TCP_MD5SIG, ECN (ecn.enable=1), ICMP hard errors in SYN-SENT (icmp_may_rst).',
+    'drop_synfin=1, per-socket IP_TTL / IP_TOS, TCP_NOOPT, TCP_MD5SIG, accept-only ECN (ecn.enable=2), ICMP hard errors in SYN-SENT (icmp_may_rst).',
   ]),
 });
 
@@ -165,7 +165,7 @@ export const SYSCTLS: readonly SysctlRule[] = [
     },
   },
   { name: 'net.inet.tcp.sack.enable', doc: 'TcpConfig.sack = (value ≠ 0).', apply: (v, t) => ((t.tcp.sack = v !== 0), null) },
-  { name: 'net.inet.tcp.ecn.enable', doc: '0/2 no-op (the core never initiates ECN; answering an ECN SYN is compared on the wire); 1 unsupported.', apply: only([0, 2], 'ecn.enable=1 (initiating ECN)') },
+  { name: 'net.inet.tcp.ecn.enable', doc: '1 → TcpConfig.ecn (offer and accept ECN, RFC 3168); 0/2 → ecn off (synack has no accept-only mode).', apply: (v, t) => ((t.tcp.ecn = v === 1), null) },
   { name: 'net.inet.tcp.blackhole', doc: '0 only: the core always answers with RST.', apply: only([0], 'blackhole≠0') },
   { name: 'net.inet.tcp.hostcache.purgenow', doc: 'No-op: every script runs on a fresh stack (no host cache).', apply: () => null },
   { name: 'kern.ipc.maxsockbuf', doc: 'No-op at FreeBSD\'s 2097152 (the profile\'s windowScaleShift 6 follows from it); other values unsupported.', apply: only([2097152], 'maxsockbuf≠2097152') },

@@ -10,6 +10,7 @@
 import type { Link } from '../stack/link.ts';
 import type { ChecksumCaps } from '../wire/types.ts';
 import { CHECKSUM_FULL, CHECKSUM_OFFLOAD } from '../wire/types.ts';
+import { checksum } from '../wire/checksum.ts';
 import type { Clock, Duration, Instant } from '../sim/time.ts';
 import type { EventQueue } from '../sim/event-queue.ts';
 import { Rng } from '../sim/rng.ts';
@@ -33,6 +34,11 @@ export interface Impairments {
   corrupt: number;
   /** Packets queued at the bottleneck beyond which new ones are dropped (0 = unbounded). */
   queueLimit: number;
+  /**
+   * RFC 3168 marking: when at least this many packets wait at the bottleneck,
+   * an ECN-capable packet is marked CE instead of queueing silently (0 = off).
+   */
+  ecnMarkThreshold: number;
 }
 
 export const NO_IMPAIRMENTS: Readonly<Impairments> = Object.freeze({
@@ -45,6 +51,7 @@ export const NO_IMPAIRMENTS: Readonly<Impairments> = Object.freeze({
   reorderDelayUs: 0,
   corrupt: 0,
   queueLimit: 0,
+  ecnMarkThreshold: 0,
 });
 
 export interface MemoryHubOptions {
@@ -60,6 +67,8 @@ export interface MemoryHubOptions {
 
 export interface HubStats {
   sent: number;
+  /** Packets marked Congestion Experienced (RFC 3168). */
+  ceMarked: number;
   delivered: number;
   lost: number;
   duplicated: number;
@@ -98,7 +107,7 @@ export class MemoryPort implements Link {
 
 export class MemoryHub {
   readonly ports: MemoryPort[] = [];
-  readonly stats: HubStats = { sent: 0, delivered: 0, lost: 0, duplicated: 0, reordered: 0, corrupted: 0, queueDrops: 0, unroutable: 0, bytes: 0 };
+  readonly stats: HubStats = { sent: 0, delivered: 0, lost: 0, duplicated: 0, reordered: 0, corrupted: 0, queueDrops: 0, ceMarked: 0, unroutable: 0, bytes: 0 };
   impair: Impairments;
   readonly mtu: number;
   private readonly rng: Rng;
@@ -187,6 +196,7 @@ export interface Bottleneck {
 
 /** What impairPacket counts. */
 export interface ImpairCounters {
+  ceMarked?: number;
   lost: number;
   duplicated: number;
   reordered: number;
@@ -221,6 +231,16 @@ export function impairPacket(
       stats.queueDrops++;
       return null;
     }
+    if (im.ecnMarkThreshold > 0 && link.queued >= im.ecnMarkThreshold && packet.length >= 20 && (packet[1]! & 3) !== 0 && (packet[1]! & 3) !== 3) {
+      // Congestion Experienced: set both ECN bits and fix the header checksum.
+      packet[1] = packet[1]! | 3;
+      packet[10] = 0;
+      packet[11] = 0;
+      const ck = checksum(packet, 0, Math.min(packet.length, (packet[0]! & 0x0f) * 4));
+      packet[10] = ck >> 8;
+      packet[11] = ck & 0xff;
+      stats.ceMarked = (stats.ceMarked ?? 0) + 1;
+    }
     const txTime = (packet.length * 8 * 1_000_000) / im.bandwidthBps;
     departAt = Math.max(now, link.busyUntil) + txTime;
     link.busyUntil = departAt;
@@ -253,7 +273,7 @@ export function validateImpairments(im: Impairments): void {
     const v = im[k];
     if (!(v >= 0 && v <= 1)) throw new SynackError('ERR_SYNACK_INVALID_ARG', `impairment ${k} must be a probability in [0, 1], got ${String(v)}`);
   }
-  for (const k of ['delayUs', 'jitterUs', 'bandwidthBps', 'reorderDelayUs', 'queueLimit'] as const) {
+  for (const k of ['delayUs', 'jitterUs', 'bandwidthBps', 'reorderDelayUs', 'queueLimit', 'ecnMarkThreshold'] as const) {
     const v = im[k];
     if (!(v >= 0 && Number.isFinite(v))) throw new SynackError('ERR_SYNACK_INVALID_ARG', `impairment ${k} must be a non-negative number, got ${String(v)}`);
   }

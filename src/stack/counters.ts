@@ -20,6 +20,8 @@ export class Counters {
   synCookiesSent = 0;
   synCookiesAccepted = 0;
   synCookiesInvalid = 0;
+  /** Segments that arrived with the IP CE mark (RFC 3168). */
+  ecnCeReceived = 0;
   icmpIn = 0;
   icmpEchoReplies = 0;
   /** Drops by reason. */
@@ -56,6 +58,7 @@ export class Counters {
       synCookiesSent: this.synCookiesSent,
       synCookiesAccepted: this.synCookiesAccepted,
       synCookiesInvalid: this.synCookiesInvalid,
+      ecnCeReceived: this.ecnCeReceived,
       icmpIn: this.icmpIn,
       icmpEchoReplies: this.icmpEchoReplies,
       checksumErrors: this.checksumErrors,

@@ -433,8 +433,8 @@ export class Stack implements ConnectionHost {
     return this.isnGen.isn(conn.localAddr, conn.localPort, conn.remoteAddr, conn.remotePort, now);
   }
 
-  transmit(conn: Connection, seg: TcpRepr): void {
-    this.sendSegment(conn.localAddr, conn.remoteAddr, seg, conn);
+  transmit(conn: Connection, seg: TcpRepr, ipEcn = 0): void {
+    this.sendSegment(conn.localAddr, conn.remoteAddr, seg, conn, ipEcn);
   }
 
   drop(conn: Connection | null, reason: DropReason): void {
@@ -537,7 +537,7 @@ export class Stack implements ConnectionHost {
       return;
     }
     if (h.protocol === IPPROTO_TCP) {
-      this.receiveTcp(iface, h.src, h.dst, ip.value.payload, bytes, now);
+      this.receiveTcp(iface, h.src, h.dst, ip.value.payload, bytes, now, h.tos);
       this.flushDeferred();
     } else if (h.protocol === IPPROTO_ICMP) {
       this.receiveIcmp(iface, h.src, h.dst, ip.value.payload);
@@ -546,7 +546,7 @@ export class Stack implements ConnectionHost {
     }
   }
 
-  private receiveTcp(iface: NetInterface, src: Ipv4Addr, dst: Ipv4Addr, payload: Uint8Array, bytes: Uint8Array, now: Instant): void {
+  private receiveTcp(iface: NetInterface, src: Ipv4Addr, dst: Ipv4Addr, payload: Uint8Array, bytes: Uint8Array, now: Instant, tos = 0): void {
     const r = parseTcp(payload, src, dst, iface.caps);
     if (!r.ok) {
       this.drop(null, r.reason);
@@ -563,7 +563,8 @@ export class Stack implements ConnectionHost {
       conn = null;
     }
     if (conn) {
-      conn.onSegment(seg, now);
+      if ((tos & 3) === 3) this.counters.ecnCeReceived++;
+      conn.onSegment(seg, now, tos & 3);
       this.reschedule(conn);
       return;
     }
@@ -783,14 +784,14 @@ export class Stack implements ConnectionHost {
   // Transmit path
   // ===========================================================================
 
-  private sendSegment(src: Ipv4Addr, dst: Ipv4Addr, seg: TcpRepr, conn: Connection | null): void {
+  private sendSegment(src: Ipv4Addr, dst: Ipv4Addr, seg: TcpRepr, conn: Connection | null, ipEcn = 0): void {
     const iface = this.route(dst);
     if (!iface) {
       this.drop(conn, 'ipv4-not-for-us');
       return;
     }
     const bytes = emitIpv4Tcp(
-      { src, dst, ttl: this.ttl, tos: 0, ident: this.nextIdent(), dontFragment: true },
+      { src, dst, ttl: this.ttl, tos: ipEcn & 3, ident: this.nextIdent(), dontFragment: true },
       seg,
       iface.caps,
       this.allocTx,

@@ -99,6 +99,8 @@ export interface TcpConfig {
   windowScaleShift: number;
   /** Byte layout of SYN options: like Linux or like FreeBSD (see tcp/options.ts). */
   optionLayout: 'linux' | 'freebsd';
+  /** Explicit Congestion Notification (RFC 3168): offered in our SYN, accepted in a SYN,ACK; off by default. */
+  ecn: boolean;
   /** RACK-TLP loss detection with a SACK scoreboard (RFC 8985) when SACK is negotiated. */
   rack: boolean;
   /** Congestion control: CUBIC (RFC 9438, the default as on Linux) or NewReno (RFC 5681/6582). */
@@ -144,6 +146,7 @@ export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
   optionLayout: 'linux',
   congestionControl: 'cubic',
   rack: true,
+  ecn: false,
 });
 
 /** Merges `partial` over the defaults and validates the result once. */

@@ -18,7 +18,7 @@
  * Nothing here reads a clock, sets a timer or does I/O: `now` is an input.
  */
 import type { DropReason, TcpOption, TcpRepr } from '../wire/types.ts';
-import { ACK, FIN, PSH, RST, SYN, URG } from '../wire/types.ts';
+import { ACK, CWR, ECE, FIN, PSH, RST, SYN, URG } from '../wire/types.ts';
 import type { Duration, Instant } from '../sim/time.ts';
 import { SynackError } from '../errors.ts';
 import type { TcpConfig } from './config.ts';
@@ -37,7 +37,8 @@ import { tcpOptionsLen } from '../wire/tcp-options.ts';
 
 /** Where a connection's outputs go. Implemented by the stack (and by test harnesses). */
 export interface ConnectionHost {
-  transmit(conn: Connection, seg: TcpRepr): void;
+  /** Sends a segment; `ipEcn` is the IP ECN codepoint to use (RFC 3168: 0 Not-ECT, 2 ECT(0)). */
+  transmit(conn: Connection, seg: TcpRepr, ipEcn?: number): void;
   event(conn: Connection, ev: ConnectionEvent): void;
   /** An initial sequence number for this connection's 4-tuple (RFC 6528). */
   chooseIss(conn: Connection): number;
@@ -239,6 +240,18 @@ export class Connection {
   peerOfferedTs = false;
   /** A duplicate range to report first in the next ACK (RFC 2883 D-SACK), int32 seqs. */
   dsack: [number, number] | null = null;
+  /** ECN (RFC 3168) was negotiated. */
+  ecnEnabled = false;
+  /** Receiver: a CE mark was seen; ACKs carry ECE until a CWR arrives. */
+  ecnEcho = false;
+  /** Sender: the next new data segment carries CWR. */
+  ecnCwrPending = false;
+  /** Sender: no new ECE reduction until SND.UNA passes this (once per window). */
+  ecnRecover = 0;
+  /** Congestion-window reductions caused by ECE. */
+  ecnReductions = 0;
+  /** IP ECN codepoint of the segment being processed. */
+  ipEcnIn = 0;
   /** The owed ACK is a challenge ACK: a pure <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> even in SYN-RECEIVED (RFC 5961). */
   pureAck = false;
   /** When the connection was opened (for the connection-establishment timeout). */
@@ -350,6 +363,7 @@ export class Connection {
     this.bufSeq = this.sndNxt;
     this.sndUp = this.bufSeq;
     this.recover = this.iss;
+    this.ecnRecover = this.iss;
     this.openedAt = this.now;
     this.tsOffset = Math.imul(this.iss ^ 0x5bd1e995, 0x9e3779b1) | 0;
   }
@@ -570,8 +584,9 @@ export class Connection {
   // ===========================================================================
 
   /** SEGMENT ARRIVES (§3.10.7) for this connection's 4-tuple. */
-  onSegment(seg: TcpRepr, now: Instant): void {
+  onSegment(seg: TcpRepr, now: Instant, ipEcn = 0): void {
     this.now = now;
+    this.ipEcnIn = ipEcn & 3;
     // Sequence numbers are int32 inside the connection (see seq.ts).
     if ((seg.seq | 0) !== seg.seq || (seg.ack | 0) !== seg.ack) seg = { ...seg, seq: seg.seq | 0, ack: seg.ack | 0 };
     segmentArrives(this, seg);
@@ -901,7 +916,12 @@ export class Connection {
       sackPermitted: cfg.sack && (!withAck || this.peerSackOk),
       ts: cfg.timestamps && (!withAck || this.peerOfferedTs) ? { tsval: this.tsNow(), tsecr: withAck ? this.tsRecent >>> 0 : 0 } : undefined,
     });
-    this.emit(this.iss, withAck ? SYN | ACK : SYN, EMPTY, options);
+    // RFC 3168 §6.1.1: an ECN-setup SYN carries ECE and CWR; an ECN-setup
+    // SYN,ACK carries ECE only.
+    let flags = withAck ? SYN | ACK : SYN;
+    if (!withAck && cfg.ecn) flags |= ECE | CWR;
+    if (withAck && this.ecnEnabled) flags |= ECE;
+    this.emit(this.iss, flags, EMPTY, options);
   }
 
   /** Our TSval clock: milliseconds plus a per-connection offset (RFC 7323 §5.4: 1 ms – 1 s per tick). */
@@ -998,6 +1018,19 @@ export class Connection {
       this.pureAck = false;
       this.dsack = null;
     }
+    let ipEcn = 0;
+    if (this.ecnEnabled && !(flags & SYN)) {
+      // RFC 3168 §6.1.3: ECE on every ACK until the peer's CWR.
+      if (flags & ACK && this.ecnEcho) flags |= ECE;
+      // §6.1.5: only new data is ECT; retransmissions and pure ACKs are not.
+      if (payload.length > 0 && seqGe(seq, this.sndMax)) {
+        ipEcn = 2;
+        if (this.ecnCwrPending) {
+          flags |= CWR;
+          this.ecnCwrPending = false;
+        }
+      }
+    }
     this.host.transmit(this, {
       srcPort: this.localPort,
       dstPort: this.remotePort,
@@ -1008,7 +1041,20 @@ export class Connection {
       urgentPointer,
       options,
       payload,
-    });
+    }, ipEcn);
+  }
+
+  /**
+   * RFC 3168 §6.1.2: an ECE-marked ACK reduces the congestion window as a
+   * loss would, at most once per window of data, and the next new segment
+   * carries CWR.
+   */
+  onEcnEcho(): void {
+    if (!this.ecnEnabled || this.inRecovery || !seqGe(this.sndUna, this.ecnRecover)) return;
+    this.cc.onCongestionEvent(seqDiff(this.sndMax, this.sndUna), this.sndMss, this.now);
+    this.ecnRecover = this.sndMax;
+    this.ecnCwrPending = true;
+    this.ecnReductions++;
   }
 
   /**

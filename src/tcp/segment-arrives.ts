@@ -12,7 +12,7 @@
  * for the whole batch (MUST-58/MUST-59), piggybacked on data when possible.
  */
 import type { TcpRepr } from '../wire/types.ts';
-import { ACK, FIN, RST, SYN, URG } from '../wire/types.ts';
+import { ACK, CWR, ECE, FIN, RST, SYN, URG } from '../wire/types.ts';
 import type { Connection } from './connection.ts';
 import { EV_CONNECTED, EV_END, EV_READABLE } from './events.ts';
 import { EMPTY } from './send-buffer.ts';
@@ -64,6 +64,8 @@ function listenState(c: Connection, seg: TcpRepr): void {
     c.rcvAdv = c.rcvNxt;
     c.rcvUp = c.rcvNxt;
     c.applySynOptions(seg.options);
+    // RFC 3168 §6.1.1: an ECN-setup SYN has both ECE and CWR.
+    c.ecnEnabled = c.config.ecn && (seg.flags & (ECE | CWR)) === (ECE | CWR);
     queueSynText(c, seg);
     // "ISS should be selected and a SYN segment sent of the form:
     // <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>. SND.NXT is set to ISS+1 and SND.UNA
@@ -132,6 +134,8 @@ function synSentState(c: Connection, seg: TcpRepr): void {
     c.rcvAdv = seqAdd(c.rcvNxt, Math.min(65535, c.config.recvBufferBytes));
     c.rcvUp = c.rcvNxt;
     c.applySynOptions(seg.options);
+    // RFC 3168 §6.1.1: an ECN-setup SYN,ACK has ECE and not CWR.
+    c.ecnEnabled = c.config.ecn && hasAck && (seg.flags & (ECE | CWR)) === ECE;
     // "SND.UNA should be advanced to equal SEG.ACK (if there is an ACK), and
     // any segments on the retransmission queue that are thereby acknowledged
     // should be removed."
@@ -453,6 +457,7 @@ function ackStep(c: Connection, seg: TcpRepr): boolean {
     return false;
   }
   const newWnd = seg.window * 2 ** c.sndWndShift;
+  if (seg.flags & ECE && c.ecnEnabled) c.onEcnEcho();
   // Scoreboard first (it must see what this ACK delivers), then SND.UNA.
   if (c.board) c.onAckForRecovery(ack, findSack(seg.options));
   if (seqGt(ack, c.sndUna)) {
@@ -531,6 +536,15 @@ function fromSixthStep(c: Connection, seg: TcpRepr, payload: Uint8Array, fin: bo
         c.rcvUrgent = true;
         c.host.event(c, { type: 'urgent', upTo: up });
       }
+    }
+  }
+
+  // RFC 3168 §6.1.3: a CWR ends the echo; a CE mark (re)starts it.
+  if (c.ecnEnabled) {
+    if (seg.flags & CWR) c.ecnEcho = false;
+    if (c.ipEcnIn === 3 && payload.length > 0) {
+      c.ecnEcho = true;
+      c.ackNow = true;
     }
   }
 
