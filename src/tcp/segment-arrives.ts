@@ -604,11 +604,9 @@ function fromSixthStep(c: Connection, seg: TcpRepr, payload: Uint8Array, fin: bo
   }
 
   // ---- Eighth, check the FIN bit -----------------------------------------------
+  // (In CLOSE-WAIT, CLOSING, LAST-ACK and TIME-WAIT a retransmitted FIN lies
+  // before RCV.NXT and was trimmed as old by the first step.)
   if (fin && seqEq(seqAdd(seq, payload.length), c.rcvNxt)) processFin(c);
-  else if (fin && !receiving && st !== 'SYN-RECEIVED') {
-    // CLOSE-WAIT, CLOSING, LAST-ACK, TIME-WAIT: a retransmitted FIN at RCV.NXT-1
-    // was trimmed as old; a FIN at RCV.NXT cannot occur (FIN already seen).
-  }
 }
 
 /** Moves held out-of-order data that now continues the stream; returns true if any moved. */
