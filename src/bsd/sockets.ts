@@ -28,6 +28,7 @@
  *  - MSG_PEEK reads the connection's receive queue without consuming it
  *    through Connection.peek().
  */
+import { concatBytes } from '../wire/bytes.ts';
 import type { Connection } from '../tcp/connection.ts';
 import type { ConnectionEvent, CloseReason } from '../tcp/events.ts';
 import type { TcpConfig } from '../tcp/config.ts';
@@ -371,7 +372,7 @@ export class BsdSockets {
       if (s.shutRd) return ok(new Uint8Array(0));
       if (conn.readable() > 0) {
         if (flags & MSG_PEEK) return ok(peek(conn, max));
-        return ok(concat(this.stack.read(conn, max)));
+        return ok(concatBytes(this.stack.read(conn, max)));
       }
       if (s.error) return fail(this.takeError(s));
       if (conn.finReceived || conn.state === 'CLOSED') return ok(new Uint8Array(0));
@@ -732,15 +733,3 @@ function peek(conn: Connection, max: number): Uint8Array {
   return conn.peek(max);
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0]!;
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}

@@ -15,6 +15,7 @@
  * and a state change no segment explains (TIME-WAIT expiring) gets a row of
  * its own.
  */
+import { concatBytes } from '../wire/bytes.ts';
 import { Network } from '../sim/network.ts';
 import type { MemoryHub } from '../links/memory.ts';
 import type { Stack } from '../stack/stack.ts';
@@ -660,7 +661,7 @@ export function runDemo(partial: Partial<DemoOptions>, out: (line: string) => vo
     lost: rows.filter((r) => r.lost).length,
     retransmissions: rows.filter((r) => r.retransmission !== null).length,
     endTimeUs: net.clock.now(),
-    pcap: o.pcap ? concat(pcapChunks) : null,
+    pcap: o.pcap ? concatBytes(pcapChunks) : null,
   };
   const ctx: PrintContext = { o, msg, p: paint(o.color && !o.json), isn, conns, delayMs: o.delayMs, result };
   if (o.json) printJson(log, ctx, out);
@@ -675,20 +676,9 @@ function patternBytes(n: number): Uint8Array {
   return b;
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const outb = new Uint8Array(n);
-  let at = 0;
-  for (const p of parts) {
-    outb.set(p, at);
-    at += p.length;
-  }
-  return outb;
-}
 
 function describePayload(chunks: Uint8Array[], expected: number, asText: boolean, dec: TextDecoder): string {
-  const all = concat(chunks);
+  const all = concatBytes(chunks);
   if (asText) return JSON.stringify(dec.decode(all));
   return `${all.length} bytes${all.length === expected ? '' : ` (expected ${expected})`}`;
 }

@@ -2,6 +2,8 @@
  * In-order received bytes not yet read by the application: a queue of
  * chunks (views of received payloads; no copy).
  */
+import { concatBytes } from '../wire/bytes.ts';
+
 export class RecvBuffer {
   private chunks: Uint8Array[] = [];
   private len = 0;
@@ -53,16 +55,6 @@ export class RecvBuffer {
 
   /** Removes and returns up to `max` bytes as one array. */
   read(max: number): Uint8Array {
-    const parts = this.readChunks(max);
-    if (parts.length === 1) return parts[0]!;
-    let total = 0;
-    for (const p of parts) total += p.length;
-    const out = new Uint8Array(total);
-    let o = 0;
-    for (const p of parts) {
-      out.set(p, o);
-      o += p.length;
-    }
-    return out;
+    return concatBytes(this.readChunks(max));
   }
 }

@@ -101,3 +101,17 @@ export function ipv4PrefixMask(prefixLen: number): number {
 export function ipv4InSubnet(addr: Ipv4Addr, net: Ipv4Addr, prefixLen: number): boolean {
   return ((addr ^ net) & ipv4PrefixMask(prefixLen)) === 0;
 }
+
+/** The parts joined into one array (the single part itself when there is one). */
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0]!;
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
