@@ -26,6 +26,7 @@ import { IsnGenerator } from './isn.ts';
 import { TimerHeap } from './timer-heap.ts';
 import { Counters } from './counters.ts';
 import { SynCookies, encodeTsOptions, decodeTsOptions } from './syncookies.ts';
+import { MemoryBudget } from '../tcp/budget.ts';
 import { synOptions } from '../tcp/options.ts';
 import { findTimestamp } from '../wire/tcp-options.ts';
 import type { TcpOption } from '../wire/types.ts';
@@ -67,6 +68,8 @@ export interface StackConfig {
   ttl?: number;
   /** A name for traces (e.g. "client"). */
   name?: string;
+  /** Received bytes (unread plus out-of-order) all connections may hold together (default 512 MiB). */
+  maxReceiveMemoryBytes?: number;
   /**
    * SYN cookies (RFC 4987 §3.6) when a listener's backlog is full: 'auto'
    * (default), 'always' (every SYN, for tests), or 'never' (drop the SYN).
@@ -174,6 +177,8 @@ export class Stack implements ConnectionHost {
   private ipIdent = 0;
   private challengeWindowStart = 0;
   private readonly cookies: SynCookies;
+  /** The stack-wide account for received bytes (tcp/budget.ts). */
+  readonly budget: MemoryBudget;
   /** Connections made from a cookie, with the cookie's key. */
   private readonly cookieConns = new WeakMap<Connection, string>();
   /** Cookies whose connection has ended, until they expire (bounded, oldest evicted first). */
@@ -189,6 +194,7 @@ export class Stack implements ConnectionHost {
     // A separate key for cookies, derived from the ISN secret.
     this.cookies = new SynCookies((config.isnSecret[1] ^ 0x5ca1ab1e) >>> 0, (config.isnSecret[0] ^ 0xc0ffee11) >>> 0);
     this.synCookieMode = config.synCookies ?? 'auto';
+    this.budget = new MemoryBudget(config.maxReceiveMemoryBytes ?? 512 * 1024 * 1024);
     this.ephemeral = config.ephemeralPorts ?? [49152, 65535];
     if (!(this.ephemeral[0] >= 1 && this.ephemeral[1] <= 65535 && this.ephemeral[0] <= this.ephemeral[1])) {
       throw new SynackError('ERR_SYNACK_INVALID_ARG', 'StackConfig.ephemeralPorts must be a range within 1..65535');

@@ -32,6 +32,7 @@ import type { TcpState } from './state.ts';
 import { segmentArrives } from './segment-arrives.ts';
 import { segmentOptions, synOptions } from './options.ts';
 import { Scoreboard } from './recovery.ts';
+import type { MemoryBudget } from './budget.ts';
 import { createCongestionController, type CongestionController } from './congestion/index.ts';
 import { tcpOptionsLen } from '../wire/tcp-options.ts';
 
@@ -46,6 +47,8 @@ export interface ConnectionHost {
   drop?(conn: Connection, reason: DropReason): void;
   /** RFC 5961 §7 challenge-ACK rate limit: false suppresses this challenge ACK. */
   allowChallengeAck?(conn: Connection): boolean;
+  /** The stack-wide account for received bytes, if any. */
+  readonly budget?: MemoryBudget;
 }
 
 /** The endpoint pair of a connection. Addresses are u32 IPv4. */
@@ -427,6 +430,7 @@ export class Connection {
     if (!rb || rb.length === 0) return [];
     const before = this.rcvWndAvailable();
     const chunks = rb.readChunks(max);
+    this.recharge();
     if (this.state !== 'CLOSED' && this.state !== 'TIME-WAIT' && !this.finReceived) {
       const after = this.rcvWndAvailable();
       const advertised = Math.max(0, seqDiff(this.rcvAdv, this.rcvNxt));
@@ -990,6 +994,7 @@ export class Connection {
       // (i.e., a <SYN> or <SYN,ACK>) MUST NOT be scaled."
       window = Math.min(65535, this.config.recvBufferBytes);
       this.rcvAdv = seqAdd(this.rcvNxt, window);
+      this.recharge();
     } else {
       window = this.advertiseWindow();
     }
@@ -1057,6 +1062,25 @@ export class Connection {
     this.ecnReductions++;
   }
 
+  /** What this connection is charged against the stack's budget (unread bytes + promised window). */
+  charged = 0;
+
+  /** Re-computes this connection's charge to the stack-wide receive budget. */
+  recharge(): void {
+    const b = this.host.budget;
+    if (!b || this.state === 'CLOSED') return;
+    const c = (this.recvBuf?.length ?? 0) + Math.max(0, seqDiff(this.rcvAdv, this.rcvNxt));
+    b.used += c - this.charged;
+    this.charged = c;
+  }
+
+  /** The connection is gone: give its charge back. */
+  releaseBudget(): void {
+    const b = this.host.budget;
+    if (b) b.used -= this.charged;
+    this.charged = 0;
+  }
+
   /**
    * Receive buffer space not yet taken by unread bytes — and by held
    * out-of-order bytes, except under BSD accounting, where the reassembly
@@ -1093,10 +1117,17 @@ export class Connection {
     // truncation; we keep honouring the edge we promised (RCV.ADV), but never
     // round up — rounding up on every ACK would let the edge creep past the
     // buffer, 2^shift − 1 bytes at a time.
+    const budget = this.host.budget;
+    if (budget) {
+      // Widen only by what the stack-wide budget has left.
+      const room = current + Math.max(0, budget.limit - budget.used);
+      if (wnd > room) wnd = Math.max(current, room);
+    }
     let field = Math.floor(wnd / 2 ** shift);
     if (field > 65535) field = 65535;
     const edge = seqAdd(this.rcvNxt, field * 2 ** shift);
     this.rcvAdv = seqMax(edge, this.rcvAdv);
+    this.recharge();
     return field;
   }
 
@@ -1118,6 +1149,7 @@ export class Connection {
     this.clearTimers();
     this.sendBuf = null;
     this.ooo = null;
+    this.releaseBudget();
     this.closeReason = reason;
     this.setState('CLOSED', cause);
     this.host.event(this, { type: 'closed', reason });

@@ -690,6 +690,7 @@ function returnToListen(c: Connection, cause: string): void {
   c.clearTimers();
   c.sendBuf = null;
   c.ooo = null;
+  c.releaseBudget();
   c.setState('LISTEN', cause);
 }
 

@@ -300,3 +300,38 @@ describe('SYN cookies (RFC 4987 §3.6)', () => {
     assert.ok(b.counters.synCookiesAccepted >= 1);
   });
 });
+
+describe('stack-wide receive memory', () => {
+  test('when the stack-wide budget is spent, connections advertise no new window and hold no new out-of-order data; reading frees it', () => {
+    const net = new Network({ seed: 21 });
+    const hub = net.addHub();
+    const a = net.addStack({ tcp: { noDelay: true } });
+    const b = net.addStack({ maxReceiveMemoryBytes: 64 * 1024, tcp: { recvBufferBytes: 256 * 1024 } });
+    net.attach(a, hub, A);
+    net.attach(b, hub, B);
+    const servers: import('../../src/tcp/connection.ts').Connection[] = [];
+    b.listen(80, { onConnection: (c) => servers.push(c) });
+    const clients = [a.connect(B, 80), a.connect(B, 80), a.connect(B, 80)];
+    net.runUntil(() => servers.length === 3);
+    // Nobody reads at b: each client pushes as much as b's windows take.
+    for (const c of clients) a.send(c, new Uint8Array(200 * 1024));
+    net.runFor(5_000_000);
+    const held = servers.reduce((n, s) => n + s.readable(), 0);
+    // Each handshake promised one unscaled SYN window (≤ 64 KiB) before the
+    // budget could be consulted; beyond that, nothing is promised.
+    assert.ok(held <= 64 * 1024 + 3 * 65535, `bounded: ${held} bytes held`);
+    assert.ok(held < 3 * 200 * 1024, 'senders were held back');
+    assert.ok(b.budget.used <= 64 * 1024 + 3 * 65535, `charged ${b.budget.used}`);
+    // Reading releases the budget and the transfers go on.
+    let got = 0;
+    net.runUntil(() => {
+      for (const s of servers) for (const p of b.read(s)) got += p.length;
+      return got >= 3 * 200 * 1024;
+    });
+    for (const c of clients) a.close(c);
+    for (const s of servers) b.close(s);
+    net.runFor(300_000_000);
+    assert.equal(b.connectionCount, 0);
+    assert.equal(b.budget.used, 0, 'every charge is given back');
+  });
+});

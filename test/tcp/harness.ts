@@ -25,7 +25,7 @@ export class TestHost implements ConnectionHost {
   events: ConnectionEvent[] = [];
   drops: string[] = [];
   iss = LOCAL_ISS;
-  transmit(_c: Connection, seg: TcpRepr): void {
+  transmit(_c: Connection, seg: TcpRepr, _ipEcn?: number): void {
     this.sent.push(seg);
   }
   event(_c: Connection, ev: ConnectionEvent): void {
