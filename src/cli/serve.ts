@@ -31,6 +31,13 @@ Services (at least one):
                     GET /         200 with a short text body
                     GET /bytes/N  N bytes (byte i is i mod 256)
 
+Limits and reporting:
+  --persist-timeout S  drop a connection whose peer keeps a zero window for
+                    S seconds while we have data for it (the persist limit;
+                    default 900; 0 = never)
+  --stats           print the stack's counters as one JSON line
+                    ("stats {...}") on stdout at exit and on SIGUSR1
+
 ${LINK_HELP}
 
 Example (as root):
@@ -46,6 +53,8 @@ const SERVE_OPTIONS = {
   daytime: { type: 'string' },
   chargen: { type: 'string' },
   http: { type: 'string' },
+  'persist-timeout': { type: 'string' },
+  stats: { type: 'boolean' },
 } as const;
 
 type ServiceName = 'echo' | 'discard' | 'daytime' | 'chargen' | 'http';
@@ -140,6 +149,13 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
     ports.set(s, n);
   }
   if (ports.size === 0) throw new UsageError('name at least one service: --echo, --discard, --daytime, --chargen or --http PORT', 'serve');
+  let persistTimeoutUs: number | undefined;
+  const rawPersist = v['persist-timeout'];
+  if (rawPersist !== undefined) {
+    const n = Number(rawPersist);
+    if (rawPersist.trim() === '' || !Number.isFinite(n) || n < 0 || n > 86_400) throw new UsageError(`--persist-timeout expects seconds in 0..86400, got '${rawPersist}'`, 'serve');
+    persistTimeoutUs = Math.round(n * 1e6);
+  }
 
   let stopping = false;
   let resolveDone: (code: number) => void = () => {};
@@ -220,7 +236,7 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
 
   const listening: Array<Promise<void>> = [];
   for (const [name, port] of ports) {
-    const server = net.createServer({ allowHalfOpen: name !== 'http' }, (s: Socket) => {
+    const server = net.createServer({ allowHalfOpen: name !== 'http', ...(persistTimeoutUs !== undefined ? { tcp: { persistTimeoutUs } } : {}) }, (s: Socket) => {
       track(name, s);
       if (stopping) {
         s.destroy();
@@ -274,10 +290,14 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
     io.stderr(`synack serve: ${sig}, shutting down`);
     void stop(0);
   };
+  // --stats: the counters as one JSON line, on SIGUSR1 and at exit.
+  const printStats = (): void => io.stdout(`stats ${JSON.stringify({ ...host.stack.counters.snapshot(), openSockets: sockets.size })}`);
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  if (v.stats) process.on('SIGUSR1', printStats);
   try {
     const code = await done;
+    if (v.stats) printStats();
     const c = host.stack.counters;
     io.stderr(
       `synack serve: stopped (${c.passiveOpens} connections, ${c.packetsIn} packets in, ${c.packetsOut} out, ${c.retransmits} retransmits, ${c.totalDrops} drops; ${host.link.stats.dropsNotIpv4} non-IPv4 packets dropped)`,
@@ -285,12 +305,13 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
     const drops = Object.entries(c.drops).map(([k, n]) => `${k} ${n}`);
     if (drops.length) io.stderr(`synack serve: drops by reason: ${drops.join(', ')}`);
     const { impairIn, impairOut } = host.link.stats;
-    const im = (x: typeof impairIn): string => (x ? `${x.lost} lost, ${x.duplicated} duplicated, ${x.reordered} reordered, ${x.corrupted} corrupted` : 'none');
+    const im = (x: typeof impairIn): string => (x ? `${x.lost} lost, ${x.duplicated} duplicated, ${x.reordered} reordered, ${x.corrupted} corrupted${x.queueDrops ? `, ${x.queueDrops} queue drops` : ''}` : 'none');
     if (impairIn || impairOut) io.stderr(`synack serve: impairments: to the stack: ${im(impairIn)}; to the device: ${im(impairOut)}`);
     return code;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    process.off('SIGUSR1', printStats);
   }
 }
 

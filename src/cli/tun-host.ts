@@ -34,7 +34,10 @@ export const LINK_OPTIONS = {
   reorder: { type: 'string' },
   duplicate: { type: 'string' },
   corrupt: { type: 'string' },
+  bandwidth: { type: 'string' },
+  queue: { type: 'string' },
   seed: { type: 'string' },
+  cc: { type: 'string' },
   'log-states': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -49,6 +52,7 @@ export const LINK_HELP = `Link options:
   --peer-addr A.B.C.D/P   also give the kernel's side of the device this
                           address (runs: ip addr replace A.B.C.D/P dev IF)
   --window BYTES          receive and send buffer per connection (default 1 MiB)
+  --cc newreno|cubic      congestion control of every connection (default cubic)
   --log-states            print every state transition of every connection
 
 Impairments (applied in both directions between the device and the stack):
@@ -58,6 +62,9 @@ Impairments (applied in both directions between the device and the stack):
   --reorder P             hold a packet back by (delay + 10 ms) with probability P
   --duplicate P           deliver a packet twice with probability P
   --corrupt P             flip one bit of a packet with probability P
+  --bandwidth MBPS        bottleneck rate, Mbit/s (0 = unlimited, the default)
+  --queue PACKETS         drop-tail queue at the bottleneck, in packets
+                          (0 = unbounded, the default; needs --bandwidth)
   --seed N                seed of the impairment RNG (default 1)`;
 
 export interface LinkArgs {
@@ -68,6 +75,7 @@ export interface LinkArgs {
   pcap: string | null;
   peerAddr: string | null;
   windowBytes: number;
+  congestionControl: TcpConfig['congestionControl'];
   impair: Partial<Impairments> | null;
   seed: number;
   logStates: boolean;
@@ -107,9 +115,14 @@ export function parseLinkArgs(cmd: string, v: Values): LinkArgs {
   const reorder = num(cmd, 'reorder', v.reorder, prob, 'a probability in 0..1');
   const duplicate = num(cmd, 'duplicate', v.duplicate, prob, 'a probability in 0..1');
   const corrupt = num(cmd, 'corrupt', v.corrupt, prob, 'a probability in 0..1');
+  const bandwidth = num(cmd, 'bandwidth', v.bandwidth, (n) => n >= 0 && n <= 1e6, 'Mbit/s in 0..1000000');
+  const queue = num(cmd, 'queue', v.queue, (n) => Number.isInteger(n) && n >= 0 && n <= 1e6, 'packets in 0..1000000');
+  if (queue !== undefined && queue > 0 && !(bandwidth !== undefined && bandwidth > 0)) throw new UsageError('--queue needs --bandwidth (the queue is the bottleneck\'s)', cmd);
+  const cc = v.cc ?? 'cubic';
+  if (cc !== 'cubic' && cc !== 'newreno') throw new UsageError(`--cc expects newreno or cubic, got '${cc}'`, cmd);
   const seed = num(cmd, 'seed', v.seed, (n) => Number.isInteger(n) && n >= 0 && n <= 0xffffffff, 'an integer in 0..4294967295') ?? 1;
   let impair: Partial<Impairments> | null = null;
-  if ([loss, delay, jitter, reorder, duplicate, corrupt].some((x) => x !== undefined && x > 0)) {
+  if ([loss, delay, jitter, reorder, duplicate, corrupt, bandwidth].some((x) => x !== undefined && x > 0)) {
     const delayUs = Math.round((delay ?? 0) * 1000);
     impair = {
       loss: loss ?? 0,
@@ -119,6 +132,8 @@ export function parseLinkArgs(cmd: string, v: Values): LinkArgs {
       reorderDelayUs: delayUs + 10_000,
       duplicate: duplicate ?? 0,
       corrupt: corrupt ?? 0,
+      bandwidthBps: Math.round((bandwidth ?? 0) * 1e6),
+      queueLimit: queue ?? 0,
     };
   }
   return {
@@ -129,6 +144,7 @@ export function parseLinkArgs(cmd: string, v: Values): LinkArgs {
     pcap: v.pcap ?? null,
     peerAddr: v['peer-addr'] ?? null,
     windowBytes,
+    congestionControl: cc,
     impair,
     seed,
     logStates: v['log-states'] === true,
@@ -211,7 +227,7 @@ export function openTunHost(cmd: string, a: LinkArgs, io: HostIo): TunHost {
   }
   const network = new Network({ clock: new RealClock() });
   const secret = randomBytes(12);
-  const tcp: Partial<TcpConfig> = { recvBufferBytes: a.windowBytes, sendBufferBytes: a.windowBytes, maxOutOfOrderBytes: a.windowBytes };
+  const tcp: Partial<TcpConfig> = { recvBufferBytes: a.windowBytes, sendBufferBytes: a.windowBytes, maxOutOfOrderBytes: a.windowBytes, congestionControl: a.congestionControl };
   const stack = network.addStack({
     name: `synack ${cmd}`,
     isnSecret: [secret.readUInt32BE(0), secret.readUInt32BE(4)],

@@ -584,7 +584,7 @@ export class Stack implements ConnectionHost {
       this.drop(null, 'tcp-rst-ignored');
       return;
     }
-    if (l && (seg.flags & (SYN | RST | ACK | FIN)) === ACK && this.cookiesRecentlySent(l, now) && this.acceptCookie(iface, l, src, dst, seg, now)) {
+    if (l && (seg.flags & (SYN | RST | ACK)) === ACK && this.cookiesRecentlySent(l, now) && this.acceptCookie(iface, l, src, dst, seg, now)) {
       return;
     }
     if (l && seg.flags & ACK) {
@@ -693,7 +693,12 @@ export class Stack implements ConnectionHost {
     const ws = useTs && peerWs >= 0 && cfg.windowScaling ? peerWs : -1;
     const sack = useTs && peerSack && cfg.sack;
     const tsOffset = Math.imul((iss | 0) ^ 0x5bd1e995, 0x9e3779b1) | 0;
-    const tsval = encodeTsOptions((Math.floor(now / 1000) + tsOffset) >>> 0, { wscale: ws, sackPermitted: sack });
+    const tsNow = (Math.floor(now / 1000) + tsOffset) >>> 0;
+    let tsval = encodeTsOptions(tsNow, { wscale: ws, sackPermitted: sack });
+    // Never ahead of the clock the connection will use (as Linux's
+    // cookie_init_timestamp): a TSval from the future would make the peer's
+    // PAWS drop our first data segments.
+    if (((tsval - tsNow) | 0) > 0) tsval = (tsval - 32) >>> 0;
     const options = synOptions(cfg.optionLayout, {
       mss: advMss,
       wscale: ws >= 0 ? shift : undefined,

@@ -698,9 +698,13 @@ export class Connection {
       this.armRtx();
       return;
     }
-    // RFC 5681 §3.1 (4): ssthresh reduced for the loss; cwnd = 1 SMSS.
+    // RFC 5681 §3.1 (4): ssthresh reduced for the loss; cwnd = 1 SMSS. On a
+    // repeated timeout, or one during recovery, ssthresh is held (it was
+    // already reduced for this loss episode; a collapsed cwnd says nothing
+    // about the path).
     const flight = seqDiff(this.sndMax, this.sndUna);
-    this.cc.onRto(flight, this.sndMss, this.now);
+    if (this.retries === 1 && !this.inRecovery) this.cc.onRto(flight, this.sndMss, this.now);
+    else this.cwnd = this.sndMss;
     this.inRecovery = false;
     this.recover = this.sndMax;
     // RFC 2018 §8: after a retransmission timeout, forget what was SACKed
@@ -1351,7 +1355,8 @@ export class Connection {
       // RFC 6937 PRR: send in proportion to what the network delivers, so
       // that by the end of recovery the flight is ssthresh, not a burst.
       this.prrDelivered += delivered;
-      const pipe = board.pipe(ack, this.sndMax);
+      // After a go-back-N rollback only what was re-sent is in flight.
+      const pipe = board.pipe(ack, seqLt(this.sndNxt, this.sndMax) ? this.sndNxt : this.sndMax);
       const ssthresh = this.ssthresh;
       let sndcnt: number;
       if (pipe > ssthresh) {
@@ -1372,7 +1377,9 @@ export class Connection {
     if (!board) return;
     const { newlyLost, timeoutAt } = board.detectLoss(this.now, board.reoWnd(this.inRecovery, this.rtt.srtt));
     this.rackAt = timeoutAt;
-    if (newlyLost > 0 && !this.inRecovery) {
+    // RFC 6675 §5 (and RFC 6582): a new recovery only once SND.UNA has passed
+    // `recover` — not again for losses from the episode (or the RTO) just handled.
+    if (newlyLost > 0 && !this.inRecovery && seqGt(this.sndUna, this.recover)) {
       const flight = seqDiff(this.sndMax, this.sndUna);
       this.cc.onCongestionEvent(flight, this.sndMss, this.now);
       this.inRecovery = true;

@@ -14,7 +14,8 @@ const test = (name: string, fn: () => Promise<void>) => nodeTest(name, { timeout
 const fixture = fileURLToPath(new URL('./fixtures/exit-when-closed.ts', import.meta.url));
 
 function runChild(mode: string) {
-  return spawnSync(process.execPath, ['--import', 'tsx', fixture, mode], { encoding: 'utf8', timeout: 10_000 });
+  // Generous: a loaded machine takes seconds just to start tsx in a child.
+  return spawnSync(process.execPath, ['--import', 'tsx', fixture, mode], { encoding: 'utf8', timeout: 60_000 });
 }
 
 test('a script exits by itself once its sockets and servers are closed', async () => {

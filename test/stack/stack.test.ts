@@ -335,3 +335,36 @@ describe('stack-wide receive memory', () => {
     assert.equal(b.budget.used, 0, 'every charge is given back');
   });
 });
+
+describe('SYN cookies: regressions from the attack tests', () => {
+  test('a cookie SYN,ACK never carries a TSval ahead of the connection clock, so the peer\'s PAWS keeps our data (RFC 7323 §5)', () => {
+    for (let seed = 1; seed <= 20; seed++) {
+      const net = new Network({ seed });
+      const hub = net.addHub();
+      const a = net.addStack({ name: 'client' });
+      const b = net.addStack({ name: 'server', synCookies: 'always' });
+      net.attach(a, hub, A);
+      net.attach(b, hub, B);
+      b.listen(80, { onConnection: (c) => b.send(c, new TextEncoder().encode('hello')) });
+      net.runFor(seed * 7_000); // vary the clock's low bits
+      const c = a.connect(B, 80);
+      net.runUntil(() => c.state === 'ESTABLISHED');
+      const t0 = net.clock.now();
+      net.runUntil(() => a.read(c).length > 0);
+      assert.equal(a.counters.drops['tcp-paws'] ?? 0, 0, `seed ${seed}: the client dropped our data as old`);
+      assert.ok(net.clock.now() - t0 < 100_000, `seed ${seed}: data arrived without waiting for an RTO`);
+    }
+  });
+  test('a cookie-completing segment that carries FIN (and data) is accepted, not reset', () => {
+    const r = rig({ synCookies: 'always' });
+    const l = r.b.listen(80);
+    r.inject({ flags: SYN, seq: 1000, srcPort: 44000 });
+    const synack = r.got.at(-1)!;
+    r.inject({ flags: ACK | 0x08 | FIN, seq: 1001, ack: (synack.seq + 1) >>> 0, srcPort: 44000, payload: new TextEncoder().encode('hello') });
+    assert.notEqual(r.got.at(-1)!.flags & RST, RST, 'no reset');
+    const c = l.accept();
+    assert.ok(c);
+    assert.equal(c.state, 'CLOSE-WAIT');
+    assert.equal(new TextDecoder().decode(r.b.read(c)[0]), 'hello');
+  });
+});

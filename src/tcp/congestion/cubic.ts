@@ -61,9 +61,12 @@ export class Cubic implements CongestionController {
     // Target: W_cubic(t + RTT), clamped to [cwnd, 1.5 cwnd] (RFC 9438 §4.4).
     const wCubic = C * (t + rtt - this.k) ** 3 + this.wMax;
     let target = Math.min(Math.max(wCubic, cwndSeg), 1.5 * cwndSeg);
-    if (C * (t - this.k) ** 3 + this.wMax < this.wEst) target = Math.max(target, this.wEst); // Reno-friendly region
-    // Increase by (target − cwnd)/cwnd per acknowledged segment.
-    this.caAcc += ((target - cwndSeg) / cwndSeg) * acked;
+    // Reno-friendly region (§4.3): not slower than W_est — within the same clamp.
+    if (C * (t - this.k) ** 3 + this.wMax < this.wEst) target = Math.max(target, Math.min(this.wEst, 1.5 * cwndSeg));
+    // Increase by (target − cwnd)/cwnd per acknowledged segment, and by at
+    // most half a segment per segment acknowledged (as Linux): a stretch ACK
+    // covering a whole window must not grow cwnd in one step.
+    this.caAcc += Math.min(((target - cwndSeg) / cwndSeg) * acked, acked / 2);
     if (this.caAcc >= 1) {
       const inc = Math.floor(this.caAcc);
       this.cwnd += inc;
