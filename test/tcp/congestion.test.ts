@@ -75,3 +75,47 @@ describe('CUBIC (RFC 9438)', () => {
     assert.equal(c.cwnd, 49 * MSS);
   });
 });
+
+import { ACK, LOCAL_ISS, seqAdd, inEstablished, inSynSent, REMOTE_ISS, SYN } from './harness.ts';
+
+describe('connection-level congestion rules', () => {
+  const L1 = seqAdd(LOCAL_ISS, 1);
+  test('limited transmit: each of the first two duplicate ACKs releases one new segment beyond cwnd (RFC 3042)', () => {
+    const f = inEstablished({ noDelay: true, sack: false, initialCwndSegments: 2 });
+    f.conn.send(new Uint8Array(6 * 1460), 0);
+    assert.equal(f.host.sent.length, 2, 'cwnd of two segments');
+    const d1 = f.peer({ flags: ACK, ack: L1 });
+    assert.equal(d1.filter((s) => s.payload.length > 0).length, 1, 'first duplicate ACK: one new segment');
+    const d2 = f.peer({ flags: ACK, ack: L1 });
+    assert.equal(d2.filter((s) => s.payload.length > 0).length, 1, 'second duplicate ACK: one more');
+  });
+  test('restart after idle: after more than an RTO without sending, cwnd falls back to the initial window (RFC 5681 §4.1)', () => {
+    const f = inEstablished({ noDelay: true });
+    // Grow cwnd with a few round trips, every segment acknowledged.
+    let acked = 0;
+    for (let i = 0; i < 3; i++) {
+      const before = f.host.sent.length;
+      f.conn.send(new Uint8Array(10 * 1460), f.now);
+      f.now += 10_000;
+      for (const seg of f.host.sent.slice(before)) {
+        acked += seg.payload.length;
+        f.peer({ flags: ACK, ack: seqAdd(L1, acked) });
+      }
+    }
+    const grown = f.conn.cwnd;
+    assert.ok(grown > 14600, `cwnd grew to ${grown}`);
+    f.now += 10_000_000;
+    f.conn.send(new Uint8Array(100), f.now);
+    assert.ok(f.conn.cwnd <= 14600, `restarted at ${f.conn.cwnd}`);
+  });
+  test('D-SACK: a duplicate segment is reported in the first SACK block (RFC 2883 §4)', () => {
+    const f = inSynSent();
+    f.peer({ flags: SYN | ACK, seq: REMOTE_ISS, ack: L1, options: [{ kind: 'mss', value: 1460 }, { kind: 'sack-permitted' }] });
+    const R1 = seqAdd(REMOTE_ISS, 1);
+    f.peer({ flags: ACK, seq: R1, payload: new Uint8Array(100) });
+    const dup = f.peer({ flags: ACK, seq: R1, payload: new Uint8Array(100) });
+    const sack = dup.at(-1)!.options.find((o) => o.kind === 'sack') as { blocks: Array<[number, number]> } | undefined;
+    assert.ok(sack, 'the ACK of a duplicate carries a SACK option');
+    assert.deepEqual(sack.blocks[0], [R1, seqAdd(R1, 100)]);
+  });
+});
