@@ -202,7 +202,7 @@ export class Connection {
   /** A probe is outstanding: no other until SND.UNA advances (RFC 8985 §7.2). */
   tlpInFlight = false;
   /** Last ACK sent in reply to an out-of-window pure ACK (rate limit). */
-  lastOowAckAt: Instant = -Infinity;
+  lastOowAckAt: Instant = -1_000_000;
   /** RFC 6937 proportional rate reduction state, valid during SACK recovery. */
   prrDelivered = 0;
   prrOut = 0;
@@ -1374,7 +1374,13 @@ export class Connection {
   /** RFC 8985 §6.2 step 5; entering recovery once per episode (RFC 6675 §5). */
   rackDetectLoss(): void {
     const board = this.board;
-    if (!board) return;
+    // Without SACK information every delivered segment was the oldest
+    // outstanding one: nothing older can be lost (and the scan is skipped on
+    // the clean-path hot path).
+    if (!board || board.sackedBytes === 0) {
+      this.rackAt = NEVER;
+      return;
+    }
     const { newlyLost, timeoutAt } = board.detectLoss(this.now, board.reoWnd(this.inRecovery, this.rtt.srtt));
     this.rackAt = timeoutAt;
     // RFC 6675 §5 (and RFC 6582): a new recovery only once SND.UNA has passed

@@ -28,7 +28,9 @@ export interface SentSegment {
 const WC_DEL_ACK_US = 200_000;
 
 export class Scoreboard {
-  readonly segs: SentSegment[] = [];
+  /** Segments sent and not cumulatively acknowledged, from `head` on (a queue without splicing). */
+  private segsArr: SentSegment[] = [];
+  private head = 0;
   /** RACK.xmit_ts and RACK.end_seq: the most recently sent segment known delivered. */
   rackXmitAt = -1;
   rackEndSeq = 0;
@@ -46,15 +48,22 @@ export class Scoreboard {
   lostBytes = 0;
 
   /** Records a transmission of [start, end): new data is appended, a retransmission updates its entry. */
+  /** The live segments, oldest first (a fresh array: for tests and diagnostics). */
+  get segs(): SentSegment[] {
+    return this.segsArr.slice(this.head);
+  }
+
   onSend(start: number, end: number, now: Instant, retransmission = false): void {
-    const last = this.segs[this.segs.length - 1];
+    const a = this.segsArr;
+    const last = a.length > this.head ? a[a.length - 1] : undefined;
     if (!last || seqGe(start, last.end)) {
       // (After a timeout the board restarts empty: re-sent data enters it
       // marked as a retransmission, so its RTT is never trusted.)
-      this.segs.push({ start, end, xmitAt: now, retransmitted: retransmission, sacked: false, lost: false });
+      a.push({ start, end, xmitAt: now, retransmitted: retransmission, sacked: false, lost: false });
       return;
     }
-    for (const s of this.segs) {
+    for (let i = this.head; i < a.length; i++) {
+      const s = a[i]!;
       if (s.start === start) {
         if (s.lost) {
           s.lost = false;
@@ -74,10 +83,11 @@ export class Scoreboard {
    */
   onAck(una: number, blocks: Array<[number, number]> | undefined, now: Instant): number {
     let delivered = 0;
+    const a = this.segsArr;
     // Cumulatively acknowledged segments leave the scoreboard.
-    let n = 0;
-    while (n < this.segs.length && seqLe(this.segs[n]!.end, una)) {
-      const s = this.segs[n]!;
+    let n = this.head;
+    while (n < a.length && seqLe(a[n]!.end, una)) {
+      const s = a[n]!;
       if (!s.sacked) {
         this.rackUpdate(s, now);
         delivered += seqDiff(s.end, s.start);
@@ -87,13 +97,22 @@ export class Scoreboard {
       if (s.lost) this.lostBytes -= seqDiff(s.end, s.start);
       n++;
     }
-    if (n > 0) this.segs.splice(0, n);
+    this.head = n;
+    if (this.head === a.length) {
+      a.length = 0;
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > a.length) {
+      this.segsArr = a.slice(this.head);
+      this.head = 0;
+    }
     if (blocks) {
+      const live = this.segsArr;
       for (const [l, r] of blocks) {
         const left = l | 0;
         const right = r | 0;
         if (!seqLt(left, right) || seqLe(right, una)) continue;
-        for (const s of this.segs) {
+        for (let i = this.head; i < live.length; i++) {
+          const s = live[i]!;
           if (seqGe(s.start, right)) break;
           if (s.sacked || seqLt(s.start, left) || seqGt(s.end, right)) continue;
           s.sacked = true;
@@ -140,7 +159,7 @@ export class Scoreboard {
 
   private sackedSegments(): number {
     let k = 0;
-    for (const s of this.segs) if (s.sacked) k++;
+    for (let i = this.head; i < this.segsArr.length; i++) if (this.segsArr[i]!.sacked) k++;
     return k;
   }
 
@@ -154,7 +173,9 @@ export class Scoreboard {
     let newlyLost = 0;
     let timeoutAt = Infinity;
     if (this.rackXmitAt < 0) return { newlyLost, timeoutAt };
-    for (const s of this.segs) {
+    const a = this.segsArr;
+    for (let i = this.head; i < a.length; i++) {
+      const s = a[i]!;
       if (s.sacked || s.lost) continue;
       const older = s.xmitAt < this.rackXmitAt || (s.xmitAt === this.rackXmitAt && seqLt(s.end, this.rackEndSeq));
       if (!older) continue;
@@ -174,13 +195,15 @@ export class Scoreboard {
   /** The first segment marked lost (to retransmit), if any. */
   firstLost(): SentSegment | null {
     if (this.lostBytes <= 0) return null;
-    for (const s of this.segs) if (s.lost && !s.sacked) return s;
+    const a = this.segsArr;
+    for (let i = this.head; i < a.length; i++) if (a[i]!.lost && !a[i]!.sacked) return a[i]!;
     return null;
   }
 
   /** The highest segment not SACKed (what a tail loss probe retransmits). */
   lastUnsacked(): SentSegment | null {
-    for (let i = this.segs.length - 1; i >= 0; i--) if (!this.segs[i]!.sacked) return this.segs[i]!;
+    const a = this.segsArr;
+    for (let i = a.length - 1; i >= this.head; i--) if (!a[i]!.sacked) return a[i]!;
     return null;
   }
 
@@ -197,7 +220,8 @@ export class Scoreboard {
   }
 
   clear(): void {
-    this.segs.length = 0;
+    this.segsArr = [];
+    this.head = 0;
     this.sackedBytes = 0;
     this.lostBytes = 0;
     this.fackValid = false;
