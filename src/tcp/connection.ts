@@ -193,20 +193,37 @@ export class Connection {
   zeroWindowSince: Instant = -1;
   /** When we last sent a segment with data, for restart after idle (RFC 5681 §4.1). */
   lastDataSendAt: Instant = 0;
-  /** SACK scoreboard and RACK state (RFC 8985), when SACK was negotiated. */
+  /**
+   * SACK scoreboard and RACK state (RFC 8985), when SACK was negotiated. The
+   * RACK and TLP timers and the PRR counters live in it too (an idle or
+   * non-SACK connection carries none of them); the accessors below read them.
+   */
   board: Scoreboard | null = null;
+
   /** RACK reordering timer: when a pending segment would be declared lost. */
-  rackAt: Instant = NEVER;
+  get rackAt(): Instant {
+    return this.board ? this.board.rackAt : NEVER;
+  }
+  set rackAt(v: Instant) {
+    if (this.board) this.board.rackAt = v;
+  }
   /** Tail loss probe timer (RFC 8985 §7). */
-  tlpAt: Instant = NEVER;
+  get tlpAt(): Instant {
+    return this.board ? this.board.tlpAt : NEVER;
+  }
+  set tlpAt(v: Instant) {
+    if (this.board) this.board.tlpAt = v;
+  }
   /** A probe is outstanding: no other until SND.UNA advances (RFC 8985 §7.2). */
-  tlpInFlight = false;
+  get tlpInFlight(): boolean {
+    return this.board ? this.board.tlpInFlight : false;
+  }
+  set tlpInFlight(v: boolean) {
+    if (this.board) this.board.tlpInFlight = v;
+  }
   /** Last ACK sent in reply to an out-of-window pure ACK (rate limit). */
   lastOowAckAt: Instant = -1_000_000;
-  /** RFC 6937 proportional rate reduction state, valid during SACK recovery. */
-  prrDelivered = 0;
-  prrOut = 0;
-  recoverFs = 0;
+
 
   get cc(): CongestionController {
     if (!this.ccImpl) {
@@ -245,14 +262,39 @@ export class Connection {
   dsack: [number, number] | null = null;
   /** ECN (RFC 3168) was negotiated. */
   ecnEnabled = false;
+  /** ECN's working state, created when ECN is first used (none on most connections). */
+  private ecnBox: { echo: boolean; cwrPending: boolean; recover: number; reductions: number } | null = null;
+  private ecn(): { echo: boolean; cwrPending: boolean; recover: number; reductions: number } {
+    return (this.ecnBox ??= { echo: false, cwrPending: false, recover: this.iss, reductions: 0 });
+  }
   /** Receiver: a CE mark was seen; ACKs carry ECE until a CWR arrives. */
-  ecnEcho = false;
+  get ecnEcho(): boolean {
+    return this.ecnBox ? this.ecnBox.echo : false;
+  }
+  set ecnEcho(v: boolean) {
+    if (v || this.ecnBox) this.ecn().echo = v;
+  }
   /** Sender: the next new data segment carries CWR. */
-  ecnCwrPending = false;
+  get ecnCwrPending(): boolean {
+    return this.ecnBox ? this.ecnBox.cwrPending : false;
+  }
+  set ecnCwrPending(v: boolean) {
+    if (v || this.ecnBox) this.ecn().cwrPending = v;
+  }
   /** Sender: no new ECE reduction until SND.UNA passes this (once per window). */
-  ecnRecover = 0;
+  get ecnRecover(): number {
+    return this.ecnBox ? this.ecnBox.recover : this.iss;
+  }
+  set ecnRecover(v: number) {
+    this.ecn().recover = v;
+  }
   /** Congestion-window reductions caused by ECE. */
-  ecnReductions = 0;
+  get ecnReductions(): number {
+    return this.ecnBox ? this.ecnBox.reductions : 0;
+  }
+  set ecnReductions(v: number) {
+    this.ecn().reductions = v;
+  }
   /** IP ECN codepoint of the segment being processed. */
   ipEcnIn = 0;
   /** The owed ACK is a challenge ACK: a pure <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> even in SYN-RECEIVED (RFC 5961). */
@@ -366,7 +408,6 @@ export class Connection {
     this.bufSeq = this.sndNxt;
     this.sndUp = this.bufSeq;
     this.recover = this.iss;
-    this.ecnRecover = this.iss;
     this.openedAt = this.now;
     this.tsOffset = Math.imul(this.iss ^ 0x5bd1e995, 0x9e3779b1) | 0;
   }
@@ -880,7 +921,7 @@ export class Connection {
     if (this.rtxAt === NEVER) this.armRtx();
     this.persistAt = NEVER;
     if (this.unackedSince === NEVER) this.unackedSince = this.now;
-    if (this.inRecovery) this.prrOut += len;
+    if (this.inRecovery && this.board) this.board.prrOut += len;
     if (this.sackEnabled && this.config.rack) {
       (this.board ??= new Scoreboard()).onSend(seq, end, this.now, !isNew);
       this.armTlp();
@@ -1354,16 +1395,16 @@ export class Connection {
     if (this.inRecovery && delivered > 0 && seqLt(ack, this.recover)) {
       // RFC 6937 PRR: send in proportion to what the network delivers, so
       // that by the end of recovery the flight is ssthresh, not a burst.
-      this.prrDelivered += delivered;
+      this.board!.prrDelivered += delivered;
       // After a go-back-N rollback only what was re-sent is in flight.
       const pipe = board.pipe(ack, seqLt(this.sndNxt, this.sndMax) ? this.sndNxt : this.sndMax);
       const ssthresh = this.ssthresh;
       let sndcnt: number;
       if (pipe > ssthresh) {
-        sndcnt = Math.ceil((this.prrDelivered * ssthresh) / Math.max(1, this.recoverFs)) - this.prrOut;
+        sndcnt = Math.ceil((this.board!.prrDelivered * ssthresh) / Math.max(1, this.board!.recoverFs)) - this.board!.prrOut;
       } else {
         // PRR-SSRB: slow start back up to ssthresh, at most one MSS beyond what was delivered.
-        sndcnt = Math.min(ssthresh - pipe, Math.max(this.prrDelivered - this.prrOut, delivered) + this.sndMss);
+        sndcnt = Math.min(ssthresh - pipe, Math.max(this.board!.prrDelivered - this.board!.prrOut, delivered) + this.sndMss);
       }
       this.cwnd = pipe + Math.max(0, sndcnt);
     }
@@ -1391,9 +1432,9 @@ export class Connection {
       this.inRecovery = true;
       this.recover = this.sndMax;
       // RFC 6937: RecoverFS = the flight at the start of recovery.
-      this.recoverFs = flight;
-      this.prrDelivered = 0;
-      this.prrOut = 0;
+      this.board!.recoverFs = flight;
+      this.board!.prrDelivered = 0;
+      this.board!.prrOut = 0;
       this.cwnd = Math.max(this.sndMss, Math.min(this.cwnd, this.pipe(board) + this.sndMss));
     }
   }
@@ -1427,7 +1468,7 @@ export class Connection {
     this.rttTiming = false;
     this.host.event(this, { type: 'retransmit', kind, seq: start, len });
     this.emit(start, flags, len > 0 ? this.sendBuf!.slice(seqDiff(start, this.bufSeq), len) : EMPTY);
-    if (this.inRecovery) this.prrOut += seqDiff(end, start);
+    if (this.inRecovery && this.board) this.board.prrOut += seqDiff(end, start);
     if (this.rtxAt === NEVER) this.armRtx();
   }
 

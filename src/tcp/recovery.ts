@@ -46,6 +46,14 @@ export class Scoreboard {
   sackedBytes = 0;
   /** Bytes marked lost and not yet retransmitted. */
   lostBytes = 0;
+  /** RACK reordering timer and tail-loss-probe timer (the connection's accessors read these). */
+  rackAt: Instant = Infinity;
+  tlpAt: Instant = Infinity;
+  tlpInFlight = false;
+  /** RFC 6937 PRR counters, valid during recovery. */
+  prrDelivered = 0;
+  prrOut = 0;
+  recoverFs = 0;
 
   /** Records a transmission of [start, end): new data is appended, a retransmission updates its entry. */
   /** The live segments, oldest first (a fresh array: for tests and diagnostics). */
