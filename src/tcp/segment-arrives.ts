@@ -597,9 +597,14 @@ function fromSixthStep(c: Connection, seg: TcpRepr, payload: Uint8Array, fin: bo
       return;
     }
   } else if (receiving && fin && seqGt(seq, c.rcvNxt)) {
-    // A bare FIN beyond a hole: remember where the stream ends.
-    setPeerFin(c, seq);
-    c.ackNow = true;
+    // A bare FIN beyond a hole: remember where the stream ends, and send the
+    // duplicate ACK that tells the peer about the hole — once: a FIN we
+    // already know teaches nothing, and two stacks that answer each other's
+    // FIN-bearing ACKs (finWithAck) would otherwise ping-pong forever.
+    if (!(c.peerFinKnown && seqEq(c.peerFinSeq, seq))) {
+      setPeerFin(c, seq);
+      c.ackNow = true;
+    }
     return;
   }
 

@@ -24,3 +24,11 @@ test('two endpoints never answer each other\'s unacceptable ACKs forever', () =>
   const r = replay(loadHistory('ack-storm-zero-window.json'));
   assert.equal(describe(r), 'ok');
 });
+
+test('two FIN-WAIT-1 endpoints with a hole each do not answer each other\'s FIN-bearing ACKs forever (seed 4217174942)', () => {
+  // Simultaneous close where each side lost the other's last data byte, with
+  // finWithAck: each FIN beyond the hole used to trigger an immediate
+  // FIN,ACK back — a ping-pong at one instant.
+  const r = replay(loadHistory('fin-ack-pingpong.json'));
+  assert.equal(describe(r), 'ok');
+});
