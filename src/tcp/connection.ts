@@ -163,24 +163,74 @@ export class Connection {
 
   // ---- timers (Infinity = not armed) ---------------------------------------
   rtxAt: Instant = NEVER;
-  persistAt: Instant = NEVER;
+  /** Persist (zero-window probe) state, made when the peer first closes its window. */
+  private pBox: { at: Instant; backoff: number; zeroSince: Instant } | null = null;
+  get persistAt(): Instant {
+    return this.pBox ? this.pBox.at : NEVER;
+  }
+  set persistAt(v: Instant) {
+    if (this.pBox) this.pBox.at = v;
+    else if (v !== NEVER) this.pBox = { at: v, backoff: 0, zeroSince: -1 };
+  }
+  get persistBackoff(): number {
+    return this.pBox ? this.pBox.backoff : 0;
+  }
+  set persistBackoff(v: number) {
+    if (this.pBox) this.pBox.backoff = v;
+    else if (v !== 0) this.pBox = { at: NEVER, backoff: v, zeroSince: -1 };
+  }
+  /** Since when the peer's window has been closed while we had data (persist limit); -1 = open. */
+  get zeroWindowSince(): Instant {
+    return this.pBox ? this.pBox.zeroSince : -1;
+  }
+  set zeroWindowSince(v: Instant) {
+    if (this.pBox) this.pBox.zeroSince = v;
+    else if (v !== -1) this.pBox = { at: NEVER, backoff: 0, zeroSince: v };
+  }
   delAckAt: Instant = NEVER;
-  keepAliveAt: Instant = NEVER;
-  timeWaitAt: Instant = NEVER;
-  finWait2At: Instant = NEVER;
+  /**
+   * The end-of-life timer: TIME-WAIT's 2×MSL, or an orphaned FIN-WAIT-2's
+   * timeout — never both (one field, two names).
+   */
+  closeAt: Instant = NEVER;
+  get timeWaitAt(): Instant {
+    return this.state === 'TIME-WAIT' ? this.closeAt : NEVER;
+  }
+  set timeWaitAt(v: Instant) {
+    this.closeAt = v;
+  }
+  get finWait2At(): Instant {
+    return this.state === 'FIN-WAIT-2' ? this.closeAt : NEVER;
+  }
+  set finWait2At(v: Instant) {
+    this.closeAt = v;
+  }
+  /** Keepalive state, made when keepalive is first armed (off by default). */
+  private kaBox: { at: Instant; probes: number } | null = null;
+  get keepAliveAt(): Instant {
+    return this.kaBox ? this.kaBox.at : NEVER;
+  }
+  set keepAliveAt(v: Instant) {
+    if (this.kaBox) this.kaBox.at = v;
+    else if (v !== NEVER) this.kaBox = { at: v, probes: 0 };
+  }
+  get keepAliveProbes(): number {
+    return this.kaBox ? this.kaBox.probes : 0;
+  }
+  set keepAliveProbes(v: number) {
+    if (this.kaBox) this.kaBox.probes = v;
+  }
 
   // ---- retransmission and RTT ----------------------------------------------
   rtt: RttEstimator;
   /** Consecutive RTO expirations without progress. */
   retries = 0;
-  persistBackoff = 0;
   /** Sequence number being timed (Karn): valid when rttTiming. */
   rttSeq = 0;
   rttStart: Instant = 0;
   rttTiming = false;
   /** When the oldest unacknowledged data was first sent, for the user timeout. */
   unackedSince: Instant = NEVER;
-  keepAliveProbes = 0;
   lastRecvAt: Instant = 0;
 
   // ---- congestion control (tcp/congestion) and loss recovery (RFC 6582) ------
@@ -189,8 +239,6 @@ export class Connection {
   dupAcks = 0;
   inRecovery = false;
   recover = 0;
-  /** Since when the peer's window has been closed while we had data (persist limit); -1 = open. */
-  zeroWindowSince: Instant = -1;
   /** When we last sent a segment with data, for restart after idle (RFC 5681 §4.1). */
   lastDataSendAt: Instant = 0;
   /**
@@ -641,6 +689,7 @@ export class Connection {
   /** Fires every timer whose deadline is at or before `now` (a no-op when early). */
   onTimeout(now: Instant): void {
     this.now = now;
+    if (this.closeAt <= now && this.state !== 'TIME-WAIT' && this.state !== 'FIN-WAIT-2') this.closeAt = NEVER;
     if (this.timeWaitAt <= now) {
       // "TIME-WAIT TIMEOUT: If the time-wait timeout expires on a connection,
       // delete the TCB, enter the CLOSED state, and return."
@@ -685,7 +734,7 @@ export class Connection {
 
   /** The earliest armed deadline, or Infinity. */
   nextDeadline(): Instant {
-    return Math.min(this.rtxAt, this.persistAt, this.delAckAt, this.keepAliveAt, this.timeWaitAt, this.finWait2At, this.rackAt, this.tlpAt);
+    return Math.min(this.rtxAt, this.persistAt, this.delAckAt, this.keepAliveAt, this.closeAt, this.rackAt, this.tlpAt);
   }
 
   /** The application let go of the connection: it finishes in the background. */
@@ -1207,8 +1256,7 @@ export class Connection {
     this.persistAt = NEVER;
     this.delAckAt = NEVER;
     this.keepAliveAt = NEVER;
-    this.timeWaitAt = NEVER;
-    this.finWait2At = NEVER;
+    this.closeAt = NEVER;
   }
 
   armRtx(): void {
