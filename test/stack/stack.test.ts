@@ -368,3 +368,21 @@ describe('SYN cookies: regressions from the attack tests', () => {
     assert.equal(new TextDecoder().decode(r.b.read(c)[0]), 'hello');
   });
 });
+
+describe('challenge-ACK rate limit (RFC 5961 §7)', () => {
+  test('in-window RSTs beyond the per-second limit get no challenge ACK, and are counted', () => {
+    const r = rig();
+    r.b.challengeAckLimit = 2;
+    const l = r.b.listen(80);
+    r.inject({ flags: SYN, seq: 1000 });
+    const synack = r.got.at(-1)!;
+    r.inject({ flags: ACK, seq: 1001, ack: (synack.seq + 1) >>> 0 });
+    assert.ok(l.accept());
+    const before = r.got.length;
+    for (let i = 0; i < 5; i++) r.inject({ flags: RST, seq: 1001 + 10 + i });
+    const acks = r.got.slice(before).filter((s) => s.flags === ACK);
+    assert.equal(acks.length, 2, 'two challenge ACKs, then silence');
+    assert.equal(r.b.counters.challengeAcks, 2);
+    assert.equal(r.b.counters.drops['tcp-challenge-ack-limited'], 3);
+  });
+});
