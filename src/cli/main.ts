@@ -7,13 +7,13 @@
  * command or option, bad option value).
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { writeFileSync, realpathSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { writeFileSync } from 'node:fs';
 import { runDemo, DemoOptionError, DEMO_MAX_BYTES, type DemoOptions } from './demo.ts';
 import { serveCommand } from './serve.ts';
 import { connectCommand } from './connect.ts';
 import { getCommand } from './get.ts';
 import { traceCommand } from './trace.ts';
+import { isEntryPoint } from './entry-point.ts';
 
 export interface CliIo {
   stdout(line: string): void;
@@ -249,17 +249,7 @@ export function nodeIo(): CliIo {
   };
 }
 
-function isEntryPoint(): boolean {
-  const script = process.argv[1];
-  if (!script) return false;
-  try {
-    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (isEntryPoint()) {
+if (isEntryPoint(import.meta.url)) {
   // Output through process.stdout.write may be asynchronous on pipes: set
   // exitCode and let Node flush, instead of process.exit().
   process.exitCode = await main(process.argv.slice(2));

@@ -4,12 +4,12 @@
  * instead; `--port N` picks the port (default 8088; 0 for any free port).
  */
 import http from 'node:http';
-import { mkdtempSync, readFileSync, realpathSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, normalize, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { fileURLToPath } from 'node:url';
 import { buildPage } from './build.ts';
+import { isEntryPoint } from '../cli/entry-point.ts';
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -90,17 +90,7 @@ async function main(argv: string[]): Promise<number> {
   return -1;
 }
 
-function isEntryPoint(): boolean {
-  const script = process.argv[1];
-  if (!script) return false;
-  try {
-    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (isEntryPoint()) {
+if (isEntryPoint(import.meta.url)) {
   const code = await main(process.argv.slice(2));
   if (code >= 0) process.exitCode = code;
 }
