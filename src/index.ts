@@ -13,7 +13,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Network } from './sim/network.ts';
-import { VirtualClock } from './sim/time.ts';
+import { VirtualClock } from './base/time.ts';
 import type { MemoryHub, Impairments } from './links/memory.ts';
 import type { Stack, StackConfig } from './stack/stack.ts';
 import type { TcpConfig } from './tcp/config.ts';
@@ -45,7 +45,7 @@ export type { Link } from './stack/link.ts';
 export { Network, type NetworkOptions } from './sim/network.ts';
 export { EventQueue } from './sim/event-queue.ts';
 export { Rng } from './sim/rng.ts';
-export { VirtualClock, ms, seconds, US_PER_MS, US_PER_S, type Clock, type Instant, type Duration } from './sim/time.ts';
+export { VirtualClock, ms, seconds, US_PER_MS, US_PER_S, type Clock, type Instant, type Duration } from './base/time.ts';
 export { MemoryHub, MemoryPort, NO_IMPAIRMENTS, type Impairments, type MemoryHubOptions, type HubStats } from './links/memory.ts';
 export { SynackError, isSynackError, type SynackErrorCode } from './errors.ts';
 

@@ -23,7 +23,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { Network } from '../sim/network.ts';
-import { VirtualClock, type Clock, type Instant } from '../sim/time.ts';
+import { VirtualClock, type Clock, type Instant } from '../base/time.ts';
 
 /** Microseconds since this clock was created, from `performance.now()`. */
 export class RealClock implements Clock {

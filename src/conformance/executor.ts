@@ -17,7 +17,7 @@
  * Pure: no node: imports (the CLI in main.ts reads files).
  */
 import { Network } from '../sim/network.ts';
-import type { VirtualClock } from '../sim/time.ts';
+import type { VirtualClock } from '../base/time.ts';
 import type { MemoryPort } from '../links/memory.ts';
 import type { Stack } from '../stack/stack.ts';
 import type { TcpState } from '../tcp/state.ts';

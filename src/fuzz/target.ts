@@ -13,7 +13,7 @@ import { Stack } from '../stack/stack.ts';
 import type { Link } from '../stack/link.ts';
 import type { Connection } from '../tcp/connection.ts';
 import type { TcpConfig } from '../tcp/config.ts';
-import { VirtualClock } from '../sim/time.ts';
+import { VirtualClock } from '../base/time.ts';
 import { Rng } from '../sim/rng.ts';
 import { emitIpv4Tcp, parseTcp } from '../wire/tcp.ts';
 import { parseIpv4 } from '../wire/ipv4.ts';

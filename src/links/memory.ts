@@ -11,7 +11,7 @@ import type { Link } from '../stack/link.ts';
 import type { ChecksumCaps } from '../wire/types.ts';
 import { CHECKSUM_FULL, CHECKSUM_OFFLOAD } from '../wire/types.ts';
 import { checksum } from '../wire/checksum.ts';
-import type { Clock, Duration, Instant } from '../sim/time.ts';
+import type { Clock, Duration, Instant } from '../base/time.ts';
 import type { EventQueue } from '../sim/event-queue.ts';
 import { Rng } from '../sim/rng.ts';
 import { SynackError } from '../errors.ts';

@@ -8,7 +8,7 @@
  * secret that the stack receives at construction (from crypto in Node, from
  * a seed in tests): never Math.random.
  */
-import type { Instant } from '../sim/time.ts';
+import type { Instant } from '../base/time.ts';
 
 export class IsnGenerator {
   constructor(private readonly k0: number, private readonly k1: number) {}

@@ -9,7 +9,7 @@
  * parseTcp → demux (connection, else listener, else RST per RFC 9293
  * §3.10.7.1) → Connection.onSegment → outputs via transmit() → Link.
  */
-import type { Clock, Instant } from '../sim/time.ts';
+import type { Clock, Instant } from '../base/time.ts';
 import type { ChecksumCaps, DropReason, Ipv4Addr, TcpRepr } from '../wire/types.ts';
 import { ACK, IPPROTO_ICMP, IPPROTO_TCP, RST, SYN, FIN } from '../wire/types.ts';
 import { parseIpv4, emitIpv4 } from '../wire/ipv4.ts';

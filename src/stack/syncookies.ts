@@ -13,7 +13,7 @@
  * ACK's TSecr (as Linux does). Without timestamps, a cookie connection
  * offers neither.
  */
-import type { Instant } from '../sim/time.ts';
+import type { Instant } from '../base/time.ts';
 import { halfSipHash24 } from './isn.ts';
 
 /** MSS values a cookie can carry (the largest not above the peer's is used). */

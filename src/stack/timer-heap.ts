@@ -7,7 +7,7 @@
  * the owner for its real deadline and re-keys it (a no-op `onTimeout`).
  * Arming earlier is O(log n); the earliest deadline is O(1).
  */
-import type { Instant } from '../sim/time.ts';
+import type { Instant } from '../base/time.ts';
 
 export interface TimerEntry {
   /** Position in the heap, -1 when not scheduled. */

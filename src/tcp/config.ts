@@ -3,7 +3,7 @@
  * defaults follow Linux where the RFC leaves a choice.
  */
 import { SynackError } from '../errors.ts';
-import type { Duration } from '../sim/time.ts';
+import type { Duration } from '../base/time.ts';
 
 export interface TcpConfig {
   /** Receive buffer in bytes; the advertised window never exceeds it. */

@@ -19,7 +19,7 @@
  */
 import type { DropReason, TcpOption, TcpRepr } from '../wire/types.ts';
 import { ACK, CWR, ECE, FIN, PSH, RST, SYN, URG } from '../wire/types.ts';
-import type { Duration, Instant } from '../sim/time.ts';
+import type { Duration, Instant } from '../base/time.ts';
 import { SynackError } from '../errors.ts';
 import type { TcpConfig } from './config.ts';
 import { EV_WRITABLE, type CloseReason, type ConnectionEvent } from './events.ts';

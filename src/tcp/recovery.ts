@@ -10,7 +10,7 @@
  * acknowledged, each with its (last) transmission time. Sequence numbers are
  * int32 (see seq.ts). Times in microseconds.
  */
-import type { Instant } from '../sim/time.ts';
+import type { Instant } from '../base/time.ts';
 import { seqDiff, seqGe, seqGt, seqLe, seqLt } from './seq.ts';
 
 export interface SentSegment {

@@ -1,7 +1,7 @@
 /**
  * RFC 6298 retransmission-timer estimator. Times in microseconds.
  */
-import type { Duration } from '../sim/time.ts';
+import type { Duration } from '../base/time.ts';
 
 /** RFC 6298 §2: K = 4, alpha = 1/8, beta = 1/4; G is our clock granularity (1 µs ≈ 0). */
 const K = 4;

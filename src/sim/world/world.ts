@@ -26,7 +26,7 @@
  *   exception         anything thrown by the core (user calls may throw SynackError only)
  */
 import { Network } from '../network.ts';
-import type { VirtualClock } from '../time.ts';
+import type { VirtualClock } from '../../base/time.ts';
 import type { MemoryHub, Impairments } from '../../links/memory.ts';
 import type { Stack, Listener } from '../../stack/stack.ts';
 import type { Connection } from '../../tcp/connection.ts';

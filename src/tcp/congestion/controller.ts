@@ -6,7 +6,7 @@
  *
  * All sizes in bytes, times in microseconds.
  */
-import type { Instant } from '../../sim/time.ts';
+import type { Instant } from '../../base/time.ts';
 
 export type CongestionAlgorithm = 'newreno' | 'cubic';
 

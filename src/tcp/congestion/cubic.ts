@@ -3,7 +3,7 @@
  * along W_cubic(t) = C·(t − K)³ + W_max, concave up to the old maximum and
  * convex beyond it, never slower than the Reno-friendly estimate W_est.
  */
-import type { Instant } from '../../sim/time.ts';
+import type { Instant } from '../../base/time.ts';
 import { initialWindow, slowStartIncrease, type CongestionController } from './controller.ts';
 
 /** RFC 9438 §4.1: C = 0.4 (segments per second cubed). */

@@ -3,7 +3,7 @@
  * congestion avoidance; halve on loss. Recovery itself (RFC 6582) is in the
  * connection.
  */
-import type { Instant } from '../../sim/time.ts';
+import type { Instant } from '../../base/time.ts';
 import { initialWindow, slowStartIncrease, type CongestionController } from './controller.ts';
 
 export class NewReno implements CongestionController {

@@ -1,7 +1,7 @@
 /**
  * Time for the sans-I/O core: integer microseconds.
  *
- * Nothing in wire/, tcp/, stack/ or sim/ reads a wall clock. A `Clock` is
+ * Nothing in base/, wire/, tcp/, stack/ or sim/ reads a wall clock. A `Clock` is
  * injected: `VirtualClock` for tests, the simulator and the demo; the real
  * clock lives only in api/driver.ts.
  */
