@@ -22,10 +22,10 @@ const B = parseIpv4Addr('10.0.0.2')!;
 const EVIL = parseIpv4Addr('10.0.0.66')!;
 
 /** A stack B on a hub, plus a raw port at 10.0.0.66 the test uses to inject and capture packets. */
-function rig(opts: { backlog?: number; synCookies?: 'auto' | 'always' | 'never' } = {}) {
-  const net = new Network({ seed: 3 });
+function rig(opts: { backlog?: number; synCookies?: 'auto' | 'always' | 'never'; seed?: number; challengeAckLimit?: number } = {}) {
+  const net = new Network({ seed: opts.seed ?? 3 });
   const hub = net.addHub({ checksumOffload: false });
-  const b = net.addStack({ name: 'b', defaultBacklog: opts.backlog ?? 16, synCookies: opts.synCookies ?? 'auto' });
+  const b = net.addStack({ name: 'b', defaultBacklog: opts.backlog ?? 16, synCookies: opts.synCookies ?? 'auto', ...(opts.challengeAckLimit !== undefined ? { challengeAckLimit: opts.challengeAckLimit } : {}) });
   net.attach(b, hub, B);
   const raw: MemoryPort = hub.attach(EVIL);
   const got: TcpRepr[] = [];
@@ -369,20 +369,66 @@ describe('SYN cookies: regressions from the attack tests', () => {
   });
 });
 
-describe('challenge-ACK rate limit (RFC 5961 §7)', () => {
-  test('in-window RSTs beyond the per-second limit get no challenge ACK, and are counted', () => {
+describe('challenge-ACK rate limit (RFC 5961 §7, CVE-2016-5696)', () => {
+  /** `n` established connections from EVIL's ports 41000.. to B:80; returns each one's RCV.NXT seen from B (the peer's next seq). */
+  function established(r: ReturnType<typeof rig>, n: number): number[] {
+    r.b.listen(80, { backlog: 1024 });
+    const next: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const port = 41000 + i;
+      r.inject({ flags: SYN, seq: 1000, srcPort: port });
+      const synack = r.got.at(-1)!;
+      r.inject({ flags: ACK, seq: 1001, ack: (synack.seq + 1) >>> 0, srcPort: port });
+      next.push(1001);
+    }
+    return next;
+  }
+
+  /** Per virtual second, one blind segment per connection (alternately an in-window RST and an out-of-window SYN); challenge ACKs counted per second. */
+  function perSecond(seed: number, limit: number, conns: number, seconds: number): number[] {
+    const r = rig({ seed });
+    r.b.challengeAckLimit = limit;
+    established(r, conns);
+    const counts: number[] = [];
+    for (let t = 0; t < seconds; t++) {
+      r.net.runFor(1_000_000);
+      const before = r.got.length;
+      for (let i = 0; i < conns; i++) {
+        if (i % 2 === 0) r.inject({ flags: RST, seq: 1001 + 10 + t, srcPort: 41000 + i });
+        else r.inject({ flags: SYN, seq: 1001 + 10_000_000, srcPort: 41000 + i });
+      }
+      counts.push(r.got.slice(before).filter((g) => g.flags === ACK).length);
+    }
+    return counts;
+  }
+
+  test('the stack-wide budget is drawn at random each second between half and 1.5 × challengeAckLimit, and covers RST and SYN challenge ACKs', () => {
+    const counts = perSecond(3, 10, 40, 12);
+    for (const c of counts) assert.ok(c >= 5 && c < 15, `a second's challenge ACKs (${c}) lie in [limit/2, 1.5 × limit)`);
+    assert.ok(new Set(counts).size > 1, `the budget changes from second to second (${counts.join(', ')}): an attacker cannot count it`);
+    assert.deepEqual(perSecond(3, 10, 40, 12), counts, 'deterministic under the same seed');
+    assert.notDeepEqual(perSecond(4, 10, 40, 12), counts, 'another stack secret draws other budgets');
+  });
+
+  test('suppressed challenge ACKs are counted: challengeAcks + tcp-challenge-ack-limited = blind segments', () => {
     const r = rig();
-    r.b.challengeAckLimit = 2;
-    const l = r.b.listen(80);
-    r.inject({ flags: SYN, seq: 1000 });
-    const synack = r.got.at(-1)!;
-    r.inject({ flags: ACK, seq: 1001, ack: (synack.seq + 1) >>> 0 });
-    assert.ok(l.accept());
+    r.b.challengeAckLimit = 4;
+    established(r, 20);
+    r.net.runFor(1_000_000);
     const before = r.got.length;
-    for (let i = 0; i < 5; i++) r.inject({ flags: RST, seq: 1001 + 10 + i });
-    const acks = r.got.slice(before).filter((s) => s.flags === ACK);
-    assert.equal(acks.length, 2, 'two challenge ACKs, then silence');
-    assert.equal(r.b.counters.challengeAcks, 2);
+    for (let i = 0; i < 20; i++) r.inject({ flags: RST, seq: 1001 + 10, srcPort: 41000 + i });
+    const acks = r.got.slice(before).filter((s) => s.flags === ACK).length;
+    assert.ok(acks >= 2 && acks < 6, `${acks} challenge ACKs within [2, 6)`);
+    assert.equal(r.b.counters.challengeAcks, acks);
+    assert.equal(r.b.counters.drops['tcp-challenge-ack-limited'], 20 - acks);
+  });
+
+  test('StackConfig.challengeAckLimit sets the limit; 0 sends none', () => {
+    const r = rig({ challengeAckLimit: 0 });
+    established(r, 3);
+    const before = r.got.length;
+    for (let i = 0; i < 3; i++) r.inject({ flags: RST, seq: 1001 + 10, srcPort: 41000 + i });
+    assert.equal(r.got.slice(before).length, 0);
     assert.equal(r.b.counters.drops['tcp-challenge-ack-limited'], 3);
   });
 });
