@@ -31,7 +31,7 @@ import { seqAdd, seqDiff, seqGe, seqGt, seqLt, seqMax } from './seq.ts';
 import type { TcpState } from './state.ts';
 import { segmentArrives } from './segment-arrives.ts';
 import { segmentOptions, synOptions } from './options.ts';
-import { Scoreboard } from './recovery.ts';
+import { Scoreboard, prrSndcnt } from './recovery.ts';
 import type { MemoryBudget } from './budget.ts';
 import { createCongestionController, type CongestionController } from './congestion/index.ts';
 import { tcpOptionsLen } from '../wire/tcp-options.ts';
@@ -1491,14 +1491,9 @@ export class Connection {
       this.board!.prrDelivered += delivered;
       // After a go-back-N rollback only what was re-sent is in flight.
       const pipe = board.pipe(ack, seqLt(this.sndNxt, this.sndMax) ? this.sndNxt : this.sndMax);
-      const ssthresh = this.ssthresh;
-      let sndcnt: number;
-      if (pipe > ssthresh) {
-        sndcnt = Math.ceil((this.board!.prrDelivered * ssthresh) / Math.max(1, this.board!.recoverFs)) - this.board!.prrOut;
-      } else {
-        // PRR-SSRB: slow start back up to ssthresh, at most one MSS beyond what was delivered.
-        sndcnt = Math.min(ssthresh - pipe, Math.max(this.board!.prrDelivered - this.board!.prrOut, delivered) + this.sndMss);
-      }
+      // Below ssthresh, PRR-SSRB: slow start back up to ssthresh, at most one MSS beyond what was delivered.
+      const b = this.board!;
+      const sndcnt = prrSndcnt({ prrDelivered: b.prrDelivered, prrOut: b.prrOut, recoverFs: b.recoverFs, ssthresh: this.ssthresh, pipe, deliveredData: delivered, mss: this.sndMss });
       this.cwnd = pipe + Math.max(0, sndcnt);
     }
     if (seqGt(this.sndMax, this.sndUna)) this.armTlp();
