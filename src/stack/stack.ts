@@ -20,7 +20,8 @@ import { Connection, offeredShiftFor, type ConnectionHost } from '../tcp/connect
 import type { ConnectionEvent } from '../tcp/events.ts';
 import { makeTcpConfig, type TcpConfig } from '../tcp/config.ts';
 import type { TcpState } from '../tcp/state.ts';
-import { seqAdd, seqGt } from '../tcp/seq.ts';
+import { seqAdd } from '../tcp/seq.ts';
+import { timeWaitAcceptsSyn } from '../tcp/segment-arrives.ts';
 import { SynackError } from '../errors.ts';
 import { IsnGenerator, halfSipHash24 } from './isn.ts';
 import { TimerHeap } from './timer-heap.ts';
@@ -592,9 +593,10 @@ export class Stack implements ConnectionHost {
     this.counters.segmentsIn++;
     let conn = this.lookup(dst, seg.dstPort, src, seg.srcPort);
     if (this.hooks.length) this.trace({ type: 'segment', dir: 'in', time: now, src, dst, tcp: seg, conn, bytes });
-    // RFC 9293 §3.6.1 / RFC 1122 4.2.2.13: a new SYN for a connection in
-    // TIME-WAIT may reopen it when its sequence number is beyond the old one.
-    if (conn && conn.state === 'TIME-WAIT' && conn.config.timeWaitReuse && (seg.flags & (SYN | ACK | RST)) === SYN && seqGt(seg.seq, conn.rcvNxt) && this.findListener(dst, seg.dstPort)) {
+    // RFC 9293 §3.6.1 / RFC 1122 4.2.2.13 / RFC 6191: a new SYN for a
+    // connection in TIME-WAIT may reopen it when its timestamp or sequence
+    // number is beyond the old incarnation's (timeWaitAcceptsSyn).
+    if (conn && conn.state === 'TIME-WAIT' && conn.config.timeWaitReuse && (seg.flags & (SYN | ACK | RST)) === SYN && timeWaitAcceptsSyn(conn, seg) && this.findListener(dst, seg.dstPort)) {
       conn.terminate(null, 'new SYN in TIME-WAIT');
       conn = null;
     }

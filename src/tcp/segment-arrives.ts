@@ -37,6 +37,52 @@ export function segmentArrives(c: Connection, seg: TcpRepr): void {
   }
 }
 
+/**
+ * May a new SYN (no ACK, no RST) reopen this connection, which is in
+ * TIME-WAIT? (The stack then deletes this TCB and gives the SYN to the
+ * listener.) RFC 9293 §3.6.1 and RFC 1122 4.2.2.13 allow it when the SYN's
+ * sequence number is above the old incarnation's; RFC 6191 §2 adds the
+ * timestamps:
+ *
+ * "If the previous incarnation of the connection used Timestamps, then:
+ * - If TCP Timestamps would be enabled for the new incarnation of the
+ *   connection, and the timestamp contained in the incoming SYN segment is
+ *   greater than the last timestamp seen on the previous incarnation of the
+ *   connection (for that direction of the data transfer), honor the
+ *   connection request (creating a connection in the SYN-RECEIVED state).
+ * - If TCP Timestamps would be enabled for the new incarnation of the
+ *   connection, the timestamp contained in the incoming SYN segment is equal
+ *   to the last timestamp seen on the previous incarnation of the connection
+ *   (for that direction of the data transfer), and the Sequence Number of
+ *   the incoming SYN segment is greater than the last sequence number seen
+ *   on the previous incarnation of the connection (for that direction of
+ *   the data transfer), honor the connection request ...
+ * - If TCP Timestamps would not be enabled for the new incarnation of the
+ *   connection, but the Sequence Number of the incoming SYN segment is
+ *   greater than the last sequence number seen on the previous incarnation
+ *   of the connection (for the same direction of the data transfer), honor
+ *   the connection request ...
+ * - Otherwise, silently drop the incoming SYN segment, thus leaving the
+ *   previous incarnation of the connection in the TIME-WAIT state.
+ * If the previous incarnation of the connection did not use Timestamps,
+ * then: If the Sequence Number of the incoming SYN segment is greater than
+ * the last sequence number seen on the previous incarnation ..., honor the
+ * connection request ... Otherwise, silently drop the incoming SYN segment".
+ *
+ * "The last timestamp seen" is TS.Recent; "the last sequence number seen"
+ * is RCV.NXT. A refused SYN goes on to the TIME-WAIT connection, which
+ * answers it as RFC 9293 §3.10.7.4 says for a SYN in a synchronized state
+ * (RFC 5961 §4: a rate-limited challenge ACK), as Linux does.
+ */
+export function timeWaitAcceptsSyn(c: Connection, seg: TcpRepr): boolean {
+  const seqAbove = seqGt(seg.seq, c.rcvNxt);
+  if (!c.tsEnabled) return seqAbove;
+  const ts = c.config.timestamps ? findTimestamp(seg.options) : undefined;
+  if (!ts) return seqAbove;
+  if (seqGt(ts.tsval, c.tsRecent)) return true;
+  return ts.tsval === c.tsRecent >>> 0 && seqAbove;
+}
+
 // -----------------------------------------------------------------------------
 // §3.10.7.2 LISTEN STATE
 // -----------------------------------------------------------------------------

@@ -432,3 +432,77 @@ describe('challenge-ACK rate limit (RFC 5961 §7, CVE-2016-5696)', () => {
     assert.equal(r.b.counters.drops['tcp-challenge-ack-limited'], 3);
   });
 });
+
+describe('TIME-WAIT reuse by a new SYN (RFC 9293 §3.6.1, RFC 1122 4.2.2.13, RFC 6191)', () => {
+  const ts = (tsval: number): TcpRepr['options'] => [{ kind: 'timestamp', tsval, tsecr: 0 }];
+  /**
+   * B accepts a connection from EVIL:41000 (with timestamps when `tsval` is
+   * given), closes first and ends in TIME-WAIT with RCV.NXT = 1002 and
+   * TS.Recent = tsval + 2.
+   */
+  function timeWait(opts: { tsval?: number; reuse?: boolean } = {}) {
+    const r = rig();
+    const l = r.b.listen(80, opts.reuse === false ? { tcp: { timeWaitReuse: false } } : {});
+    const o = (v: number) => (opts.tsval !== undefined ? { options: ts(opts.tsval + v) } : {});
+    r.inject({ flags: SYN, seq: 1000, srcPort: 41000, ...o(0) });
+    const synack = r.got.at(-1)!;
+    r.inject({ flags: ACK, seq: 1001, ack: (synack.seq + 1) >>> 0, srcPort: 41000, ...o(1) });
+    const c = l.accept()!;
+    assert.ok(c);
+    r.b.close(c);
+    r.net.runDue();
+    const fin = r.got.at(-1)!;
+    assert.ok(fin.flags & FIN, 'B sent its FIN');
+    r.inject({ flags: FIN | ACK, seq: 1001, ack: (fin.seq + 1) >>> 0, srcPort: 41000, ...o(2) });
+    assert.equal(c.state, 'TIME-WAIT');
+    return { r, c, before: r.got.length };
+  }
+  const replies = (w: ReturnType<typeof timeWait>) => w.r.got.slice(w.before);
+  const accepted = (w: ReturnType<typeof timeWait>): boolean => {
+    const out = replies(w);
+    return w.c.state === 'CLOSED' && out.length === 1 && out[0]!.flags === (SYN | ACK);
+  };
+  const refused = (w: ReturnType<typeof timeWait>): boolean => w.c.state === 'TIME-WAIT' && replies(w).every((s) => !(s.flags & SYN));
+
+  test('without timestamps: a SYN whose sequence number is above RCV.NXT reopens the connection (SYN,ACK, old TCB gone)', () => {
+    const w = timeWait();
+    w.r.inject({ flags: SYN, seq: 900_000, srcPort: 41000 });
+    assert.ok(accepted(w), `replies ${JSON.stringify(replies(w).map((s) => s.flags))}, old state ${w.c.state}`);
+  });
+  test('without timestamps: a SYN whose sequence number is not above RCV.NXT is refused: TIME-WAIT stays, no SYN,ACK', () => {
+    const w = timeWait();
+    w.r.inject({ flags: SYN, seq: 500, srcPort: 41000 });
+    assert.ok(refused(w));
+  });
+  test('RFC 6191: with timestamps, a SYN whose TSval is above the last one seen reopens the connection even with a lower sequence number', () => {
+    const w = timeWait({ tsval: 100 });
+    w.r.inject({ flags: SYN, seq: 500, srcPort: 41000, options: ts(200) });
+    assert.ok(accepted(w), `replies ${JSON.stringify(replies(w).map((s) => s.flags))}, old state ${w.c.state}`);
+  });
+  test('RFC 6191: with timestamps, a SYN whose TSval is below the last one seen is refused even with a higher sequence number', () => {
+    const w = timeWait({ tsval: 100 });
+    w.r.inject({ flags: SYN, seq: 900_000, srcPort: 41000, options: ts(50) });
+    assert.ok(refused(w), `replies ${JSON.stringify(replies(w).map((s) => s.flags))}, old state ${w.c.state}`);
+  });
+  test('RFC 6191: with timestamps, an equal TSval reopens only with a higher sequence number', () => {
+    const w = timeWait({ tsval: 100 });
+    w.r.inject({ flags: SYN, seq: 500, srcPort: 41000, options: ts(102) });
+    assert.ok(refused(w), 'equal TSval, lower sequence number: refused');
+    const v = timeWait({ tsval: 100 });
+    v.r.inject({ flags: SYN, seq: 900_000, srcPort: 41000, options: ts(102) });
+    assert.ok(accepted(v), 'equal TSval, higher sequence number: accepted');
+  });
+  test('RFC 6191: the previous incarnation used timestamps but the new SYN carries none: the sequence number decides', () => {
+    const w = timeWait({ tsval: 100 });
+    w.r.inject({ flags: SYN, seq: 900_000, srcPort: 41000 });
+    assert.ok(accepted(w));
+    const v = timeWait({ tsval: 100 });
+    v.r.inject({ flags: SYN, seq: 500, srcPort: 41000 });
+    assert.ok(refused(v));
+  });
+  test('timeWaitReuse off (the FreeBSD profile): even a higher sequence number is refused', () => {
+    const w = timeWait({ reuse: false });
+    w.r.inject({ flags: SYN, seq: 900_000, srcPort: 41000 });
+    assert.ok(refused(w));
+  });
+});
