@@ -72,7 +72,7 @@ describe('attack: blind RST, SYN and data injection (scapy) against synack echo 
     const limited = drops['tcp-challenge-ack-limited'] ?? 0;
     assert.ok(challenge >= 1, `synack answered blind RSTs/SYNs with challenge ACKs (+${challenge})`);
     assert.ok(challenge + limited >= rstSyn / 2, `each blind RST/SYN in the window drew a challenge ACK or was counted as throttled (+${challenge} sent, +${limited} throttled, for ${rstSyn})`);
-    assert.ok(challenge <= 2 * Math.ceil(r.seconds + 2) + 1, `at most one challenge ACK per 500 ms on the connection (+${challenge} in ${r.seconds.toFixed(1)} s)`);
+    assert.ok(limited > 0, `the per-connection limit (one per 500 ms; exact in test/tcp/states.test.ts) throttled the rest (+${limited})`);
     assert.ok((drops['tcp-bad-ack'] ?? 0) > 0, 'the injected data with an unacceptable ACK was dropped');
     assert.equal(after.resetsReceived, before.resetsReceived, 'no injected RST was accepted');
   });

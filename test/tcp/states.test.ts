@@ -444,6 +444,13 @@ describe('FIN-WAIT-2', () => {
     f.peer({ flags: RST, seq: R1 });
     assert.equal(f.state, 'CLOSED');
   });
+  test('FIN-WAIT-2: data after close (the connection released) gets a RST and the TCB is deleted (RFC 1122 4.2.2.13)', () => {
+    const f = inFinWait2();
+    f.call((c, now) => c.orphan(now));
+    const sent = f.peer({ flags: ACK, payload: 'late' });
+    expectSeg(sent[0], { flags: RST | ACK, seq: seqAdd(L1, 1), ack: seqAdd(R1, 4), exact: true });
+    assert.equal(f.state, 'CLOSED');
+  });
   test('FIN-WAIT-2: an orphaned connection times out rather than waiting forever', () => {
     const f = inFinWait2({ mslUs: 1_000_000 });
     f.conn.orphan(0);
