@@ -270,8 +270,9 @@ function otherStates(c: Connection, seg: TcpRepr): void {
   if (ts && !(f & RST) && seqLt(ts.tsval, c.tsRecent) && c.tsRecentValid()) {
     // The reply to a pure ACK is throttled like any reply to an unacceptable
     // ACK (as Linux's tcp_oow_rate_limited): two stacks must not ping-pong.
-    const pure = seg.payload.length === 0 && !(f & (SYN | FIN));
-    if (!pure || c.allowOowReply()) c.ackNow = true;
+    // A SYN's reply is a challenge ACK (RFC 5961 §4), throttled as all are.
+    if (f & SYN && c.state !== 'SYN-RECEIVED') challengeAck(c);
+    else if (seg.payload.length > 0 || f & (SYN | FIN) || c.allowOowReply()) c.ackNow = true;
     c.host.drop?.(c, 'tcp-paws');
     return;
   }

@@ -128,6 +128,15 @@ describe('timestamps (RFC 7323)', () => {
     assert.equal(replies, 1);
     assert.equal(f.host.drops.filter((d) => d === 'tcp-paws').length, 5, 'each is dropped and counted');
   });
+  test('RFC 5961 §4, §7: a SYN failing PAWS draws at most the throttled challenge ACK, not one ACK per SYN', () => {
+    const f = established({ delayedAckUs: 0 });
+    f.peer({ flags: ACK, payload: 'a', options: [{ kind: 'timestamp', tsval: 7000, tsecr: 1 }] });
+    f.peerSeq = seqAdd(R1, 1);
+    let replies = 0;
+    for (let i = 0; i < 5; i++) replies += f.peer({ flags: SYN, seq: seqAdd(R1, 9_000_000 + i), ack: 0, options: [{ kind: 'timestamp', tsval: 1, tsecr: 0 }], at: 1_000_000 + i }).length;
+    assert.equal(replies, 1);
+    assert.equal(f.state, 'ESTABLISHED');
+  });
   test('RFC 7323 §5.5: within 24 days TS.Recent stays valid and the same segment is dropped by PAWS', () => {
     const f = established({ delayedAckUs: 0 });
     f.peer({ flags: ACK, payload: 'a', options: [{ kind: 'timestamp', tsval: 7000, tsecr: 1 }] });
