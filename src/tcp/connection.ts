@@ -295,7 +295,7 @@ export class Connection {
     return true;
   }
 
-  /** Records SEG.TSval as TS.Recent and notes when (RFC 7323 §4.3, §5.5). */
+  /** Records SEG.TSval as TS.Recent and notes when (RFC 7323 §4.3, §5.5); only while timestamps are in use. */
   recordTsRecent(tsval: number): void {
     this.tsRecent = tsval | 0;
     this.tsRecentSec = Math.floor(this.now / 1_000_000);
@@ -330,17 +330,21 @@ export class Connection {
   }
 
   // ---- RFC 7323 timestamps and RFC 2018 SACK -----------------------------------
-  /** Both SYNs carried the timestamps option. */
-  tsEnabled = false;
+  /** Both SYNs carried the timestamps option (and we use them). */
+  get tsEnabled(): boolean {
+    return this.tsRecentSec >= 0;
+  }
   /** TS.Recent: the TSval to echo (RFC 7323 §4.3). */
   tsRecent = 0;
   /**
    * When TS.Recent was last recorded, in whole seconds of the clock (a small
-   * integer, so no heap number). RFC 7323 §5.5: "To detect how long the
-   * connection has been idle, the TCP MAY update a clock or timestamp value
-   * associated with the connection whenever TS.Recent is updated".
+   * integer, so no heap number); -1 while timestamps are not in use (this
+   * field doubles as `tsEnabled`, so the 24-day rule costs the TCB nothing).
+   * RFC 7323 §5.5: "To detect how long the connection has been idle, the
+   * TCP MAY update a clock or timestamp value associated with the connection
+   * whenever TS.Recent is updated".
    */
-  tsRecentSec = 0;
+  tsRecentSec = -1;
   /** Per-connection offset of our TSval clock (RFC 7323 §7.1). */
   tsOffset = 0;
   /** Last.ACK.sent (RFC 7323 §4.3): RCV.NXT as carried by our last ACK. */
@@ -1349,8 +1353,9 @@ export class Connection {
     this.peerSackOk = sackOk;
     this.sackEnabled = sackOk && this.config.sack;
     this.peerOfferedTs = ts !== null;
-    this.tsEnabled = ts !== null && this.config.timestamps;
-    if (ts) this.recordTsRecent(ts.tsval);
+    if (ts) this.tsRecent = ts.tsval | 0;
+    // Timestamps are in use when both SYNs carry them (tsEnabled); TS.Recent is then recorded now.
+    this.tsRecentSec = ts !== null && this.config.timestamps ? Math.floor(this.now / 1_000_000) : -1;
     // "SendMSS = MIN(MMS_S - 20, Eff.snd.MSS)" with our own MTU as the limit.
     this.sndMss = Math.max(64, Math.min(mss === 0 ? this.config.defaultMss : mss, this.advMss));
     if (this.config.roundBuffersToMss) {
