@@ -1,8 +1,8 @@
 /**
  * The README's code runs. Every ```ts block in README.md is extracted and run
- * as it stands (node + tsx, from the repository root, so `import … from
- * 'synack'` resolves to this checkout's own source through package.json's
- * "exports" — the same self-reference examples/ uses). A block is skipped
+ * as it stands (node + tsx, from the repository root), with `'synack'`
+ * imports pointed at this checkout's own source (src/index.ts) — whatever
+ * package.json's "exports" say for the published package. A block is skipped
  * only when the line before it (blank lines aside) is the marker
  *
  *   <!-- readme-test: not runnable -->
@@ -50,7 +50,7 @@ export function tsBlocks(markdown: string): ReadmeBlock[] {
       if (!m) break;
       if (/^not runnable\b/.test(m[1]!)) runnable = false;
       const p = /^prints \/(.*)\/([a-z]*)$/.exec(m[1]!);
-      if (p) prints.push(new RegExp(p[1]!, p[2]));
+      if (p) prints.unshift(new RegExp(p[1]!, p[2]));
     }
     blocks.push({ line: start + 1, code: body.join('\n') + '\n', runnable, prints });
   }
@@ -78,6 +78,17 @@ test('the extractor finds ```ts blocks, honours "not runnable" and collects "pri
   ]);
 });
 
+const OWN_SOURCE = join(root, 'src', 'index.ts');
+/** `from 'synack'` and `import('synack')` → this checkout's src/index.ts. */
+export function toOwnSource(code: string, entry = OWN_SOURCE): string {
+  return code.replace(/(\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)(['"])synack\2/g, (_m, pre: string, q: string) => `${pre}${q}${entry}${q}`);
+}
+
+test('README blocks import synack from this checkout\'s source', () => {
+  assert.equal(toOwnSource("import { a } from 'synack';\nconst m = await import(\"synack\");\nimport 'synack';\nimport x from 'synack-tun';", '/r/src/index.ts'),
+    "import { a } from '/r/src/index.ts';\nconst m = await import(\"/r/src/index.ts\");\nimport '/r/src/index.ts';\nimport x from 'synack-tun';");
+});
+
 const readme = readFileSync(join(root, 'README.md'), 'utf8');
 const blocks = tsBlocks(readme);
 const outDir = join(root, 'test-output', 'readme');
@@ -91,7 +102,7 @@ for (const [i, b] of blocks.entries()) {
   test(title, b.runnable ? {} : { skip: 'marked <!-- readme-test: not runnable -->' }, () => {
     mkdirSync(outDir, { recursive: true });
     const file = join(outDir, `block-${i + 1}-line-${b.line}.ts`);
-    writeFileSync(file, b.code);
+    writeFileSync(file, toOwnSource(b.code));
     const r = spawnSync(process.execPath, ['--import', 'tsx', file], { cwd: root, encoding: 'utf8', timeout: 60_000 });
     assert.equal(r.status, 0, `exit ${r.status} ${r.signal ?? ''}\n${r.stderr}`);
     for (const re of b.prints) assert.match(r.stdout, re);
