@@ -750,8 +750,10 @@ function processFin(c: Connection): void {
 
 /** RFC 5961 challenge ACK <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, rate limited per connection and by the host. */
 function challengeAck(c: Connection): void {
-  // RFC 5961 §7: "An implementation SHOULD include an ACK throttling
-  // mechanism to be conservative." Two limits, as Linux since CVE-2016-5696:
+  // RFC 9293 §3.10.7.4: "Note that RFC 5961 and Errata ID 4772 [99] contain
+  // additional ACK throttling notes for an implementation." RFC 5961 §7: "An
+  // implementation SHOULD include an ACK throttling mechanism to be
+  // conservative." Two limits, as Linux since CVE-2016-5696:
   // this connection's (challengeAckPerConn per challengeAckIntervalUs), then
   // the host's, whose per-second budget is drawn at random so that an
   // off-path attacker cannot count it (Stack.allowChallengeAck).
