@@ -36,7 +36,7 @@ Limits and reporting:
                     S seconds while we have data for it (the persist limit;
                     default 900; 0 = never)
   --stats           print the stack's counters as one JSON line
-                    ("stats {...}") on stdout at exit and on SIGUSR1
+                    ("stats {...}") on stdout at exit and on SIGUSR2
 
 ${LINK_HELP}
 
@@ -290,7 +290,10 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
     io.stderr(`synack serve: ${sig}, shutting down`);
     void stop(0);
   };
-  // --stats: the counters as one JSON line, on SIGUSR1 and at exit.
+  // --stats: the counters as one JSON line, on SIGUSR2 and at exit. Not
+  // SIGUSR1: Node reserves it for the inspector, and whether a listener
+  // overrides that depends on when the inspector hooked it (nodejs/node#19619;
+  // a CI run printed "Debugger listening" instead of the stats line).
   // sendQueuedMax / writableMax: the most bytes any one connection holds in
   // the stack's send buffer and in its stream's write queue (the memory an
   // attacker can make synack hold; test/attack/resources.test.ts).
@@ -303,7 +306,7 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  if (v.stats) process.on('SIGUSR1', printStats);
+  if (v.stats) process.on('SIGUSR2', printStats);
   try {
     const code = await done;
     if (v.stats) printStats();
@@ -320,7 +323,7 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    process.off('SIGUSR1', printStats);
+    process.off('SIGUSR2', printStats);
   }
 }
 

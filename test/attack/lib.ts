@@ -2,7 +2,7 @@
  * Shared pieces of the attack tests (test/attack/*.test.ts) and the SYN-flood
  * benchmark (bench/attack.ts): prerequisites, an hping3 SYN flood with
  * spoofed sources inside the test's own subnet, synack's counters (`synack
- * serve --stats`, SIGUSR1) and a process's RSS.
+ * serve --stats`, SIGUSR2) and a process's RSS.
  *
  * Everything runs inside a network namespace the caller created; processes
  * are started and ended by PID (through Netns) and every flood is bounded in
@@ -101,11 +101,11 @@ export function synFlood(
 
 export type Stats = Record<string, number> & { drops: Record<string, number> };
 
-/** Asks `synack serve --stats` for its counters (SIGUSR1) and waits for the new line. */
+/** Asks `synack serve --stats` for its counters (SIGUSR2) and waits for the new line. */
 export async function readStats(serve: Proc, timeoutMs = 10_000): Promise<Stats> {
   const count = (): number => serve.stdout().split('\nstats ').length;
   const before = count();
-  process.kill(serve.pid, 'SIGUSR1');
+  process.kill(serve.pid, 'SIGUSR2');
   const t0 = Date.now();
   while (count() === before) {
     if (Date.now() - t0 > timeoutMs) throw new Error(`no stats line from synack serve:\n${serve.stdout().slice(-1000)}\n${serve.stderr().slice(-1000)}`);
