@@ -163,29 +163,41 @@ export class Connection {
 
   // ---- timers (Infinity = not armed) ---------------------------------------
   rtxAt: Instant = NEVER;
-  /** Persist (zero-window probe) state, made when the peer first closes its window. */
-  private pBox: { at: Instant; backoff: number; zeroSince: Instant } | null = null;
+  /**
+   * Persist state (zero-window probes and the SWS override), made the first
+   * time the persist timer is armed: `probes` counts probes sent since the
+   * peer last answered (any acceptable ACK resets it), `probeSince` is when
+   * the first of them went out.
+   */
+  private pBox: { at: Instant; backoff: number; zeroSince: Instant; probes: number; probeSince: Instant } | null = null;
+  private persist(): { at: Instant; backoff: number; zeroSince: Instant; probes: number; probeSince: Instant } {
+    return (this.pBox ??= { at: NEVER, backoff: 0, zeroSince: -1, probes: 0, probeSince: -1 });
+  }
   get persistAt(): Instant {
     return this.pBox ? this.pBox.at : NEVER;
   }
   set persistAt(v: Instant) {
-    if (this.pBox) this.pBox.at = v;
-    else if (v !== NEVER) this.pBox = { at: v, backoff: 0, zeroSince: -1 };
+    if (this.pBox || v !== NEVER) this.persist().at = v;
   }
   get persistBackoff(): number {
     return this.pBox ? this.pBox.backoff : 0;
   }
   set persistBackoff(v: number) {
-    if (this.pBox) this.pBox.backoff = v;
-    else if (v !== 0) this.pBox = { at: NEVER, backoff: v, zeroSince: -1 };
+    if (this.pBox || v !== 0) this.persist().backoff = v;
   }
   /** Since when the peer's window has been closed while we had data (persist limit); -1 = open. */
   get zeroWindowSince(): Instant {
     return this.pBox ? this.pBox.zeroSince : -1;
   }
   set zeroWindowSince(v: Instant) {
-    if (this.pBox) this.pBox.zeroSince = v;
-    else if (v !== -1) this.pBox = { at: NEVER, backoff: 0, zeroSince: v };
+    if (this.pBox || v !== -1) this.persist().zeroSince = v;
+  }
+  /** Zero-window probes sent since the peer last answered (Linux icsk_probes_out). */
+  get zeroWindowProbes(): number {
+    return this.pBox ? this.pBox.probes : 0;
+  }
+  set zeroWindowProbes(v: number) {
+    if (this.pBox || v !== 0) this.persist().probes = v;
   }
   delAckAt: Instant = NEVER;
   /**
@@ -749,6 +761,10 @@ export class Connection {
   // ===========================================================================
 
   private onRetransmissionTimeout(): void {
+    if (this.sndWnd === 0 && seqGt(this.sndUna, this.iss) && this.unackedData() > 0 && this.state !== 'SYN-RECEIVED') {
+      this.enterPersist();
+      return;
+    }
     // "USER TIMEOUT: For any state if the user timeout expires, flush all
     // queues, signal the user "error: connection aborted due to user
     // timeout" in general and for any outstanding calls, delete the TCB,
@@ -811,16 +827,70 @@ export class Connection {
     if (this.rtxAt === NEVER && seqGt(this.sndMax, this.sndUna)) this.armRtx();
   }
 
+  /** Data bytes sent and not yet acknowledged ([SND.UNA, min(SND.MAX, end of data))). */
+  private unackedData(): number {
+    const end = this.dataEnd();
+    return Math.max(0, seqDiff(seqLt(this.sndMax, end) ? this.sndMax : end, this.sndUna));
+  }
+
+  /**
+   * The retransmission timer expired while the peer's window is zero. RFC
+   * 9293 §3.8.6: the sender "SHOULD NOT time out the connection if data
+   * beyond the right window edge is not acknowledged (SHLD-17). If the
+   * window shrinks to zero, the TCP implementation MUST probe it in the
+   * standard way (described below) (MUST-35)." The data beyond SND.UNA lay
+   * outside the peer's window: it is no longer counted as in flight (go back
+   * to SND.UNA, as after any RTO), the retransmission timer gives way to the
+   * persist timer, and the first probe goes now. The retransmission limit
+   * does not apply: probes have their own (onPersistTimeout). Not a
+   * congestion signal (the peer answered), so cwnd is left alone.
+   */
+  private enterPersist(): void {
+    this.rttTiming = false;
+    this.board?.clear();
+    this.rackAt = NEVER;
+    this.tlpAt = NEVER;
+    this.tlpInFlight = false;
+    this.dupAcks = 0;
+    this.inRecovery = false;
+    this.recover = this.sndMax;
+    this.sndNxt = this.sndUna;
+    this.onPersistTimeout();
+  }
+
+  /**
+   * The persist timer: a zero-window probe when the peer's window is zero,
+   * the sender's SWS override when it is open but too small to use.
+   */
   private onPersistTimeout(): void {
-    // RFC 9293 §3.8.6.1: "The sending TCP must regularly transmit at least
-    // one octet of new data (if available), or retransmit to the receiving
-    // TCP endpoint even if the send window is zero".
-    if (this.config.userTimeoutUs > 0 && this.unackedSince !== NEVER && this.now - this.unackedSince >= this.config.userTimeoutUs) {
-      this.terminate('timeout', 'user timeout (zero window)');
+    if (this.sndWnd > 0) {
+      // RFC 9293 §3.8.6.2.1 "Send data: ... (4) or if the override timeout
+      // occurs." — send what the window allows now, however small.
+      this.output(true);
       return;
     }
-    // Persist limit: a peer that keeps its window closed for longer than
-    // persistTimeoutUs (while we have data for it) is dropped, so that a
+    // RFC 1122 §4.2.2.17 / RFC 9293 §3.8.6.1: "A TCP implementation MAY keep
+    // its offered receive window closed indefinitely (MAY-8). As long as the
+    // receiving TCP peer continues to send acknowledgments in response to
+    // the probe segments, the sending TCP peer MUST allow the connection to
+    // stay open (MUST-37)." So only unanswered probes end it, as Linux's
+    // tcp_probe_timer: after R2 (dataRetries, tcp_retries2) probes without an
+    // answer, or once probes have gone unanswered for the user timeout
+    // (§3.10.8 USER TIMEOUT). Any acceptable ACK resets the count
+    // (segment-arrives.ts, fifth step).
+    const probes = this.zeroWindowProbes;
+    if (probes >= Math.max(1, this.config.dataRetries)) {
+      this.terminate('timeout', 'zero-window probes unanswered');
+      return;
+    }
+    if (this.config.userTimeoutUs > 0 && probes > 0 && this.now - this.persist().probeSince >= this.config.userTimeoutUs) {
+      this.terminate('timeout', 'user timeout (zero-window probes unanswered)');
+      return;
+    }
+    // Persist limit (a resource-management defence, which §3.8.6.1 allows:
+    // "The behavior is subject to the implementation's resource management
+    // concerns"): a peer that keeps its window closed for longer than
+    // persistTimeoutUs while we have data for it is dropped, so that a
     // zero-window hold cannot pin our buffers forever.
     if (this.zeroWindowSince < 0) this.zeroWindowSince = this.now;
     if (this.config.persistTimeoutUs > 0 && this.now - this.zeroWindowSince >= this.config.persistTimeoutUs) {
@@ -828,23 +898,43 @@ export class Connection {
       this.terminate('timeout', 'persist limit (zero window)');
       return;
     }
+    // "The sending TCP peer must regularly transmit at least one octet of new
+    // data (if available), or retransmit to the receiving TCP peer even if
+    // the send window is zero, in order to "probe" the window."
     const avail = seqDiff(this.dataEnd(), this.sndUna);
-    if (avail <= 0 && !(this.finQueued && !this.finAcked())) return;
+    if (avail <= 0) return;
     this.persistBackoff++;
-    if (avail > 0) {
-      const probe = this.sendBuf!.slice(0, 1);
-      this.host.event(this, { type: 'retransmit', kind: 'probe', seq: this.sndUna, len: 1 });
-      this.emit(this.sndUna, ACK, probe);
-      // The probe byte counts as sent: an ACK that takes it is valid.
-      if (seqLt(this.sndNxt, seqAdd(this.sndUna, 1))) this.sndNxt = seqAdd(this.sndUna, 1);
-      this.sndMax = seqMax(this.sndMax, this.sndNxt);
-      if (this.unackedSince === NEVER) this.unackedSince = this.now;
-    }
+    const probe = this.sendBuf!.slice(seqDiff(this.sndUna, this.bufSeq), 1);
+    this.host.event(this, { type: 'retransmit', kind: 'probe', seq: this.sndUna, len: 1 });
+    this.emit(this.sndUna, ACK, probe);
+    // The probe byte counts as sent: an ACK that takes it is valid.
+    if (seqLt(this.sndNxt, seqAdd(this.sndUna, 1))) this.sndNxt = seqAdd(this.sndUna, 1);
+    this.sndMax = seqMax(this.sndMax, this.sndNxt);
+    if (this.unackedSince === NEVER) this.unackedSince = this.now;
+    const p = this.persist();
+    if (p.probes++ === 0) p.probeSince = this.now;
     this.armPersist();
   }
 
   private onKeepAliveTimeout(): void {
     if (!this.config.keepAlive || (this.state !== 'ESTABLISHED' && this.state !== 'CLOSE-WAIT')) return;
+    // RFC 1122 §4.2.3.6: "keep-alive packets MUST only be sent when no data
+    // or acknowledgement packets have been received for the connection
+    // within an interval". The timer is not moved on every segment (that
+    // would touch the timer heap per packet): when it fires, it looks at
+    // when the peer was last heard from (lastRecvAt, set for acceptable
+    // segments only) and sleeps again for the rest of the interval.
+    if (this.keepAliveProbes === 0 && this.now - this.lastRecvAt < this.config.keepAliveIdleUs) {
+      this.keepAliveAt = this.lastRecvAt + this.config.keepAliveIdleUs;
+      return;
+    }
+    // As Linux's tcp_keepalive_timer: no probes while data is outstanding or
+    // waiting — the retransmission and persist timers watch the peer then.
+    if (seqGt(this.sndMax, this.sndUna) || this.sendQueued() > 0) {
+      this.keepAliveProbes = 0;
+      this.keepAliveAt = this.now + this.config.keepAliveIdleUs;
+      return;
+    }
     if (this.keepAliveProbes >= this.config.keepAliveCount) {
       this.terminate('timeout', 'keepalive');
       return;
@@ -879,7 +969,7 @@ export class Connection {
    * Sends whatever the state, windows and queues allow, then an ACK if one
    * is owed and nothing else carried it (MUST-58: one ACK per batch).
    */
-  output(): void {
+  output(force = false): void {
     const st = this.state;
     if (st === 'CLOSED' || st === 'LISTEN' || st === 'SYN-SENT') {
       if (this.ackNow) this.ackNow = false;
@@ -921,8 +1011,9 @@ export class Connection {
         if (len < mss) {
           const all = len === avail;
           // Sender SWS avoidance (§3.8.6.2.1): a short segment goes only
-          // when it carries all queued data, or half the peer's largest window.
-          if (!all && len < this.maxSndWnd >> 1) break;
+          // when it carries all queued data, or half the peer's largest
+          // window — or when the override timeout forces it (persist timer).
+          if (!all && len < this.maxSndWnd >> 1 && !force) break;
           // Nagle (§3.7.4): "if there is unacknowledged data (i.e., SND.NXT >
           // SND.UNA), then the sending TCP endpoint buffers all user data
           // ... until the outstanding data has been acknowledged or until
@@ -938,6 +1029,7 @@ export class Connection {
         this.emit(seq, flags, this.sendBuf!.slice(seqDiff(seq, this.bufSeq), len));
         this.afterSend(seq, len + (flags & FIN ? 1 : 0));
         this.lastDataSendAt = this.now;
+        force = false;
         continue;
       }
       if (avail === 0 && this.finQueued && !seqGt(this.sndNxt, dataEnd)) {
@@ -952,7 +1044,8 @@ export class Connection {
     // Whatever is outstanding is covered by the retransmission timer (RFC
     // 6298 5.1), even when a window update cleared the persist timer.
     if (this.rtxAt === NEVER && this.persistAt === NEVER && seqGt(this.sndMax, this.sndUna)) this.armRtx();
-    // Zero window with data waiting and nothing in flight: persist (§3.8.6.1).
+    // Data waiting and nothing in flight, held by a zero window (probe,
+    // §3.8.6.1) or by SWS avoidance (override timeout, §3.8.6.2.1): persist.
     if (this.rtxAt === NEVER && this.persistAt === NEVER && seqDiff(dataEnd, this.sndNxt) > 0 && this.sndNxt === this.sndUna) {
       this.armPersist();
     }
@@ -1213,9 +1306,13 @@ export class Connection {
     // buffer, 2^shift − 1 bytes at a time.
     const budget = this.host.budget;
     if (budget) {
-      // Widen only by what the stack-wide budget has left.
+      // Widen only by what the stack-wide budget has left. Under that
+      // pressure a window grows to at most 4 MSS (as Linux clamps
+      // rcv_ssthresh to 4 × advmss under tcp_memory_pressure), so that one
+      // connection cannot take all that is left and starve the others: a
+      // promise, once made, is never taken back (the window never shrinks).
       const room = current + Math.max(0, budget.limit - budget.used);
-      if (wnd > room) wnd = Math.max(current, room);
+      if (wnd > room) wnd = Math.max(current, Math.min(room, 4 * this.advMss));
     }
     let field = Math.floor(wnd / 2 ** shift);
     if (field > 65535) field = 65535;
@@ -1266,9 +1363,24 @@ export class Connection {
     }
   }
 
+  /**
+   * The persist timer. With a zero window: the next probe, the interval
+   * doubling from the RTO (§3.8.6.1: "SHOULD increase exponentially the
+   * interval between successive probes (SHLD-30)") up to maxRtoUs (120 s,
+   * Linux's TCP_RTO_MAX), and never past the user timeout of unanswered
+   * probes. With a window too small to use: the SWS override, "in the
+   * range 0.1 - 1.0 seconds" (§3.8.6.2.1; "It may be convenient to combine
+   * this timer with the timer used to probe zero windows").
+   */
   armPersist(): void {
     const base = Math.max(this.rtt.currentRto(), this.config.minRtoUs);
-    const d = Math.min(60_000_000, base * 2 ** Math.min(this.persistBackoff, 16));
+    if (this.sndWnd > 0) {
+      this.persistAt = this.now + Math.min(1_000_000, Math.max(100_000, base));
+      return;
+    }
+    let d = Math.min(this.config.maxRtoUs, base * 2 ** Math.min(this.persistBackoff, 30));
+    const ut = this.config.userTimeoutUs;
+    if (ut > 0 && this.zeroWindowProbes > 0) d = Math.max(0, Math.min(d, this.persist().probeSince + ut - this.now));
     this.persistAt = this.now + d;
   }
 
@@ -1388,7 +1500,9 @@ export class Connection {
     this.dupAcks = 0;
     // RFC 6298 (5.2)/(5.3): all outstanding data acknowledged → stop the
     // timer; otherwise restart it.
-    if (this.sndUna === this.sndMax) this.rtxAt = NEVER;
+    // While persisting only the probe byte is in flight: the persist timer,
+    // not the retransmission timer, covers it.
+    if (this.sndUna === this.sndMax || this.persistAt !== NEVER) this.rtxAt = NEVER;
     else this.armRtx();
     if (this.sendBuf && dataAcked > 0) this.host.event(this, EV_WRITABLE);
   }
@@ -1414,11 +1528,16 @@ export class Connection {
     }
   }
 
-  /** Resend the segment at SND.UNA without moving SND.NXT. */
+  /**
+   * Resend the segment at SND.UNA without moving SND.NXT. A retransmission
+   * carries only what was sent before, [SND.UNA, SND.MAX): bytes queued but
+   * never sent lie beyond SND.MAX, and an ACK of them would be "an ACK of
+   * something not yet sent" (§3.10.7.4 fifth) — dropped, and a stall.
+   */
   retransmitFirst(kind: 'fast' | 'rto'): void {
     const dataEnd = this.dataEnd();
     const avail = seqDiff(dataEnd, this.sndUna);
-    const len = Math.max(0, Math.min(avail, this.sndMss - this.optionOverhead()));
+    const len = Math.min(this.unackedData(), this.sndMss - this.optionOverhead());
     let flags = ACK;
     if (len === avail && this.finQueued && this.finSent()) flags |= FIN;
     if (len === 0 && !(flags & FIN)) return;
@@ -1522,7 +1641,9 @@ export class Connection {
 
   /** RFC 8985 §7.2: arm the probe timeout when data is outstanding and an RTT is known. */
   private armTlp(): void {
-    if (!this.board || this.inRecovery || this.rtt.srtt === 0 || this.tlpInFlight) {
+    // No probe timeout while the persist timer probes a zero window: a TLP
+    // would only resend data into the closed window.
+    if (!this.board || this.inRecovery || this.rtt.srtt === 0 || this.tlpInFlight || this.persistAt !== NEVER) {
       this.tlpAt = NEVER;
       return;
     }
