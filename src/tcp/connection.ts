@@ -30,6 +30,7 @@ import { Assembler } from './assembler.ts';
 import { seqAdd, seqDiff, seqGe, seqGt, seqLt, seqMax } from './seq.ts';
 import type { TcpState } from './state.ts';
 import { segmentArrives } from './segment-arrives.ts';
+import { armKeepAlive, armPersist, armRtx, clearTimers, fireTimers, nextDeadline } from './timers.ts';
 import { segmentOptions, synOptions } from './options.ts';
 import { Scoreboard, prrSndcnt } from './recovery.ts';
 import type { MemoryBudget } from './budget.ts';
@@ -172,34 +173,35 @@ export class Connection {
    * the first of them went out.
    */
   private pBox: { at: Instant; backoff: number; zeroSince: Instant; probes: number; probeSince: Instant } | null = null;
-  private persist(): { at: Instant; backoff: number; zeroSince: Instant; probes: number; probeSince: Instant } {
+  /** The persist box, made on first use (tcp/timers.ts). */
+  persistState(): { at: Instant; backoff: number; zeroSince: Instant; probes: number; probeSince: Instant } {
     return (this.pBox ??= { at: NEVER, backoff: 0, zeroSince: -1, probes: 0, probeSince: -1 });
   }
   get persistAt(): Instant {
     return this.pBox ? this.pBox.at : NEVER;
   }
   set persistAt(v: Instant) {
-    if (this.pBox || v !== NEVER) this.persist().at = v;
+    if (this.pBox || v !== NEVER) this.persistState().at = v;
   }
   get persistBackoff(): number {
     return this.pBox ? this.pBox.backoff : 0;
   }
   set persistBackoff(v: number) {
-    if (this.pBox || v !== 0) this.persist().backoff = v;
+    if (this.pBox || v !== 0) this.persistState().backoff = v;
   }
   /** Since when the peer's window has been closed while we had data (persist limit); -1 = open. */
   get zeroWindowSince(): Instant {
     return this.pBox ? this.pBox.zeroSince : -1;
   }
   set zeroWindowSince(v: Instant) {
-    if (this.pBox || v !== -1) this.persist().zeroSince = v;
+    if (this.pBox || v !== -1) this.persistState().zeroSince = v;
   }
   /** Zero-window probes sent since the peer last answered (Linux icsk_probes_out). */
   get zeroWindowProbes(): number {
     return this.pBox ? this.pBox.probes : 0;
   }
   set zeroWindowProbes(v: number) {
-    if (this.pBox || v !== 0) this.persist().probes = v;
+    if (this.pBox || v !== 0) this.persistState().probes = v;
   }
   delAckAt: Instant = NEVER;
   /**
@@ -748,54 +750,17 @@ export class Connection {
   }
 
   /** Fires every timer whose deadline is at or before `now` (a no-op when early). */
+
+  /** The earliest armed deadline, or Infinity. */
+
+  /** Fires every timer whose deadline is at or before `now` (tcp/timers.ts; a no-op when early). */
   onTimeout(now: Instant): void {
-    this.now = now;
-    if (this.closeAt <= now && this.state !== 'TIME-WAIT' && this.state !== 'FIN-WAIT-2') this.closeAt = NEVER;
-    if (this.timeWaitAt <= now) {
-      // "TIME-WAIT TIMEOUT: If the time-wait timeout expires on a connection,
-      // delete the TCB, enter the CLOSED state, and return."
-      this.timeWaitAt = NEVER;
-      this.terminate(null, 'Timeout=2MSL');
-      return;
-    }
-    if (this.finWait2At <= now) {
-      this.finWait2At = NEVER;
-      this.terminate('timeout', 'FIN-WAIT-2 timeout (orphaned)');
-      return;
-    }
-    if (this.rackAt <= now) {
-      this.rackAt = NEVER;
-      this.rackDetectLoss();
-    }
-    if (this.tlpAt <= now && this.rtxAt > now) {
-      this.tlpAt = NEVER;
-      this.onTailLossProbe();
-    }
-    if (this.rtxAt <= now) {
-      this.rtxAt = NEVER;
-      this.onRetransmissionTimeout();
-      if (this.state === 'CLOSED') return;
-    }
-    if (this.persistAt <= now) {
-      this.persistAt = NEVER;
-      this.onPersistTimeout();
-      if (this.state === 'CLOSED') return;
-    }
-    if (this.keepAliveAt <= now) {
-      this.keepAliveAt = NEVER;
-      this.onKeepAliveTimeout();
-      if (this.state === 'CLOSED') return;
-    }
-    if (this.delAckAt <= now) {
-      this.delAckAt = NEVER;
-      this.ackNow = true;
-    }
-    this.output();
+    fireTimers(this, now);
   }
 
   /** The earliest armed deadline, or Infinity. */
   nextDeadline(): Instant {
-    return Math.min(this.rtxAt, this.persistAt, this.delAckAt, this.keepAliveAt, this.closeAt, this.rackAt, this.tlpAt);
+    return nextDeadline(this);
   }
 
   /** The application let go of the connection: it finishes in the background. */
@@ -805,194 +770,13 @@ export class Connection {
     if (this.state === 'FIN-WAIT-2') this.finWait2At = now + this.config.mslUs / 2;
   }
 
-  // ===========================================================================
-  // Timeouts (§3.10.8)
-  // ===========================================================================
-
-  private onRetransmissionTimeout(): void {
-    if (this.sndWnd === 0 && seqGt(this.sndUna, this.iss) && this.unackedData() > 0 && this.state !== 'SYN-RECEIVED') {
-      this.enterPersist();
-      return;
-    }
-    // "USER TIMEOUT: For any state if the user timeout expires, flush all
-    // queues, signal the user "error: connection aborted due to user
-    // timeout" in general and for any outstanding calls, delete the TCB,
-    // enter the CLOSED state, and return."
-    if (this.config.userTimeoutUs > 0 && this.now - this.unackedSince >= this.config.userTimeoutUs) {
-      this.terminate('timeout', 'user timeout');
-      return;
-    }
-    const opening = this.state === 'SYN-SENT' || this.state === 'SYN-RECEIVED';
-    if (opening && this.config.connectTimeoutUs > 0 && this.now - this.openedAt >= this.config.connectTimeoutUs) {
-      this.terminate('timeout', 'connection-establishment timeout');
-      return;
-    }
-    this.retries++;
-    const limit = opening ? this.config.synRetries : this.config.dataRetries;
-    if (this.retries > limit) {
-      this.terminate('timeout', 'retransmission limit');
-      return;
-    }
-    // (5.5) back off the timer; (5.6) start it again; Karn: stop timing.
-    this.rtt.onTimeout();
-    this.rttTiming = false;
-    // "RETRANSMISSION TIMEOUT: ... send the segment at the front of the
-    // retransmission queue again, reinitialize the retransmission timer".
-    if (this.state === 'SYN-SENT') {
-      this.retransmits++;
-      this.host.event(this, { type: 'retransmit', kind: 'syn', seq: this.iss, len: 0 });
-      this.sendSyn(false);
-      this.armRtx();
-      return;
-    }
-    if (!seqGt(this.sndUna, this.iss)) {
-      // Our SYN,ACK is unacknowledged (SYN-RECEIVED, or FIN-WAIT-1 after a CLOSE there).
-      this.retransmits++;
-      this.host.event(this, { type: 'retransmit', kind: 'syn', seq: this.iss, len: 0 });
-      this.sendSyn(true);
-      this.armRtx();
-      return;
-    }
-    // RFC 5681 §3.1 (4): ssthresh reduced for the loss; cwnd = 1 SMSS. On a
-    // repeated timeout, or one during recovery, ssthresh is held (it was
-    // already reduced for this loss episode; a collapsed cwnd says nothing
-    // about the path).
-    const flight = seqDiff(this.sndMax, this.sndUna);
-    if (this.retries === 1 && !this.inRecovery) this.cc.onRto(flight, this.sndMss, this.now);
-    else this.cwnd = this.sndMss;
-    this.inRecovery = false;
-    this.recover = this.sndMax;
-    // RFC 2018 §8: after a retransmission timeout, forget what was SACKed
-    // (the receiver may have discarded it); go back N from SND.UNA.
-    this.board?.clear();
-    this.rackAt = NEVER;
-    this.tlpAt = NEVER;
-    this.tlpInFlight = false;
-    this.dupAcks = 0;
-    // Go back N: resend from SND.UNA.
-    this.host.event(this, { type: 'retransmit', kind: 'rto', seq: this.sndUna, len: Math.min(flight, this.sndMss) });
-    this.sndNxt = this.sndUna;
-    this.output();
-    if (this.rtxAt === NEVER && seqGt(this.sndMax, this.sndUna)) this.armRtx();
-  }
+  // Timeouts (§3.10.8): the expiry handlers and the table of timers live in
+  // tcp/timers.ts.
 
   /** Data bytes sent and not yet acknowledged ([SND.UNA, min(SND.MAX, end of data))). */
-  private unackedData(): number {
+  unackedData(): number {
     const end = this.dataEnd();
     return Math.max(0, seqDiff(seqLt(this.sndMax, end) ? this.sndMax : end, this.sndUna));
-  }
-
-  /**
-   * The retransmission timer expired while the peer's window is zero. RFC
-   * 9293 §3.8.6: the sender "SHOULD NOT time out the connection if data
-   * beyond the right window edge is not acknowledged (SHLD-17). If the
-   * window shrinks to zero, the TCP implementation MUST probe it in the
-   * standard way (described below) (MUST-35)." The data beyond SND.UNA lay
-   * outside the peer's window: it is no longer counted as in flight (go back
-   * to SND.UNA, as after any RTO), the retransmission timer gives way to the
-   * persist timer, and the first probe goes now. The retransmission limit
-   * does not apply: probes have their own (onPersistTimeout). Not a
-   * congestion signal (the peer answered), so cwnd is left alone.
-   */
-  private enterPersist(): void {
-    this.rttTiming = false;
-    this.board?.clear();
-    this.rackAt = NEVER;
-    this.tlpAt = NEVER;
-    this.tlpInFlight = false;
-    this.dupAcks = 0;
-    this.inRecovery = false;
-    this.recover = this.sndMax;
-    this.sndNxt = this.sndUna;
-    this.onPersistTimeout();
-  }
-
-  /**
-   * The persist timer: a zero-window probe when the peer's window is zero,
-   * the sender's SWS override when it is open but too small to use.
-   */
-  private onPersistTimeout(): void {
-    if (this.sndWnd > 0) {
-      // RFC 9293 §3.8.6.2.1 "Send data: ... (4) or if the override timeout
-      // occurs." — send what the window allows now, however small.
-      this.output(true);
-      return;
-    }
-    // RFC 1122 §4.2.2.17 / RFC 9293 §3.8.6.1: "A TCP implementation MAY keep
-    // its offered receive window closed indefinitely (MAY-8). As long as the
-    // receiving TCP peer continues to send acknowledgments in response to
-    // the probe segments, the sending TCP peer MUST allow the connection to
-    // stay open (MUST-37)." So only unanswered probes end it, as Linux's
-    // tcp_probe_timer: after R2 (dataRetries, tcp_retries2) probes without an
-    // answer, or once probes have gone unanswered for the user timeout
-    // (§3.10.8 USER TIMEOUT). Any acceptable ACK resets the count
-    // (segment-arrives.ts, fifth step).
-    const probes = this.zeroWindowProbes;
-    if (probes >= Math.max(1, this.config.dataRetries)) {
-      this.terminate('timeout', 'zero-window probes unanswered');
-      return;
-    }
-    if (this.config.userTimeoutUs > 0 && probes > 0 && this.now - this.persist().probeSince >= this.config.userTimeoutUs) {
-      this.terminate('timeout', 'user timeout (zero-window probes unanswered)');
-      return;
-    }
-    // Persist limit (a resource-management defence, which §3.8.6.1 allows:
-    // "The behavior is subject to the implementation's resource management
-    // concerns"): a peer that keeps its window closed for longer than
-    // persistTimeoutUs while we have data for it is dropped, so that a
-    // zero-window hold cannot pin our buffers forever.
-    if (this.zeroWindowSince < 0) this.zeroWindowSince = this.now;
-    if (this.config.persistTimeoutUs > 0 && this.now - this.zeroWindowSince >= this.config.persistTimeoutUs) {
-      this.host.drop?.(this, 'tcp-persist-limit');
-      this.terminate('timeout', 'persist limit (zero window)');
-      return;
-    }
-    // "The sending TCP peer must regularly transmit at least one octet of new
-    // data (if available), or retransmit to the receiving TCP peer even if
-    // the send window is zero, in order to "probe" the window."
-    const avail = seqDiff(this.dataEnd(), this.sndUna);
-    if (avail <= 0) return;
-    this.persistBackoff++;
-    const probe = this.sendBuf!.slice(seqDiff(this.sndUna, this.bufSeq), 1);
-    this.host.event(this, { type: 'retransmit', kind: 'probe', seq: this.sndUna, len: 1 });
-    this.emit(this.sndUna, ACK, probe);
-    // The probe byte counts as sent: an ACK that takes it is valid.
-    if (seqLt(this.sndNxt, seqAdd(this.sndUna, 1))) this.sndNxt = seqAdd(this.sndUna, 1);
-    this.sndMax = seqMax(this.sndMax, this.sndNxt);
-    if (this.unackedSince === NEVER) this.unackedSince = this.now;
-    const p = this.persist();
-    if (p.probes++ === 0) p.probeSince = this.now;
-    this.armPersist();
-  }
-
-  private onKeepAliveTimeout(): void {
-    if (!this.config.keepAlive || (this.state !== 'ESTABLISHED' && this.state !== 'CLOSE-WAIT')) return;
-    // RFC 1122 §4.2.3.6: "keep-alive packets MUST only be sent when no data
-    // or acknowledgement packets have been received for the connection
-    // within an interval". The timer is not moved on every segment (that
-    // would touch the timer heap per packet): when it fires, it looks at
-    // when the peer was last heard from (lastRecvAt, set for acceptable
-    // segments only) and sleeps again for the rest of the interval.
-    if (this.keepAliveProbes === 0 && this.now - this.lastRecvAt < this.config.keepAliveIdleUs) {
-      this.keepAliveAt = this.lastRecvAt + this.config.keepAliveIdleUs;
-      return;
-    }
-    // As Linux's tcp_keepalive_timer: no probes while data is outstanding or
-    // waiting — the retransmission and persist timers watch the peer then.
-    if (seqGt(this.sndMax, this.sndUna) || this.sendQueued() > 0) {
-      this.keepAliveProbes = 0;
-      this.keepAliveAt = this.now + this.config.keepAliveIdleUs;
-      return;
-    }
-    if (this.keepAliveProbes >= this.config.keepAliveCount) {
-      this.terminate('timeout', 'keepalive');
-      return;
-    }
-    // RFC 9293 §3.8.4 / RFC 1122 4.2.3.6: a probe with SEG.SEQ = SND.NXT-1,
-    // which elicits an ACK from a live peer.
-    this.keepAliveProbes++;
-    this.emit(seqAdd(this.sndNxt, -1), ACK, EMPTY);
-    this.keepAliveAt = this.now + this.config.keepAliveIntervalUs;
   }
 
   // ===========================================================================
@@ -1396,50 +1180,19 @@ export class Connection {
   }
 
   clearTimers(): void {
-    this.rackAt = NEVER;
-    this.tlpAt = NEVER;
-    this.rtxAt = NEVER;
-    this.persistAt = NEVER;
-    this.delAckAt = NEVER;
-    this.keepAliveAt = NEVER;
-    this.closeAt = NEVER;
+    clearTimers(this);
   }
 
   armRtx(): void {
-    this.rtxAt = this.now + this.rtt.currentRto();
-    if (this.config.connectTimeoutUs > 0 && (this.state === 'SYN-SENT' || this.state === 'SYN-RECEIVED')) {
-      this.rtxAt = Math.min(this.rtxAt, this.openedAt + this.config.connectTimeoutUs);
-    }
+    armRtx(this);
   }
 
-  /**
-   * The persist timer. With a zero window: the next probe, the interval
-   * doubling from the RTO (§3.8.6.1: "SHOULD increase exponentially the
-   * interval between successive probes (SHLD-30)") up to maxRtoUs (120 s,
-   * Linux's TCP_RTO_MAX), and never past the user timeout of unanswered
-   * probes. With a window too small to use: the SWS override, "in the
-   * range 0.1 - 1.0 seconds" (§3.8.6.2.1; "It may be convenient to combine
-   * this timer with the timer used to probe zero windows").
-   */
   armPersist(): void {
-    const base = Math.max(this.rtt.currentRto(), this.config.minRtoUs);
-    if (this.sndWnd > 0) {
-      this.persistAt = this.now + Math.min(1_000_000, Math.max(100_000, base));
-      return;
-    }
-    let d = Math.min(this.config.maxRtoUs, base * 2 ** Math.min(this.persistBackoff, 30));
-    const ut = this.config.userTimeoutUs;
-    if (ut > 0 && this.zeroWindowProbes > 0) d = Math.max(0, Math.min(d, this.persist().probeSince + ut - this.now));
-    this.persistAt = this.now + d;
+    armPersist(this);
   }
 
   armKeepAlive(): void {
-    if (this.config.keepAlive && (this.state === 'ESTABLISHED' || this.state === 'CLOSE-WAIT')) {
-      this.keepAliveAt = this.lastRecvAt + this.config.keepAliveIdleUs;
-      if (this.keepAliveAt < this.now) this.keepAliveAt = this.now + this.config.keepAliveIdleUs;
-    } else {
-      this.keepAliveAt = NEVER;
-    }
+    armKeepAlive(this);
   }
 
   /** Enter TIME-WAIT: "start the time-wait timer, turn off the other timers". */
@@ -1701,7 +1454,7 @@ export class Connection {
    * allows, otherwise retransmit the last unSACKed segment, so that a tail
    * loss produces a SACK (and RACK recovery) rather than waiting for the RTO.
    */
-  private onTailLossProbe(): void {
+  onTailLossProbe(): void {
     const board = this.board;
     if (!board || !seqGt(this.sndMax, this.sndUna)) return;
     const dataEnd = this.dataEnd();
