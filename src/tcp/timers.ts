@@ -10,7 +10,7 @@
  * |---|---|---|---|---|
  * | retransmission (RFC 6298, RFC 9293 §3.8.1) | `rtxAt` | SYN-SENT, SYN-RECEIVED, ESTABLISHED, FIN-WAIT-1, CLOSE-WAIT, CLOSING, LAST-ACK | a SYN, data or FIN is unacknowledged and the persist timer is not running (never both) | user timeout or connection-establishment timeout passed → CLOSED; peer's window zero with data outstanding → persist (no retry counted); retries > synRetries / dataRetries (R2) → CLOSED; else back off (5.5), go back N from SND.UNA |
  * | connection-establishment timeout | `rtxAt` (clamped) | SYN-SENT, SYN-RECEIVED | `connectTimeoutUs` > 0: the retransmission deadline never lies past `openedAt + connectTimeoutUs` | CLOSED (`timeout`) |
- * | persist: zero-window probe (RFC 1122 §4.2.2.17, RFC 9293 §3.8.6.1) | `persistAt` (box) | ESTABLISHED, CLOSE-WAIT, FIN-WAIT-1, CLOSING, LAST-ACK | SND.WND = 0, data queued, nothing in flight but a probe byte; or the retransmission timer expired at a zero window | R2 unanswered probes, or probes unanswered for the user timeout, or the window closed for `persistTimeoutUs` → CLOSED; else one byte at SND.UNA, interval doubles up to `maxRtoUs` (120 s). Any acceptable ACK resets the unanswered count; the window reopening cancels it and resumes from SND.UNA |
+ * | persist: zero-window probe (RFC 1122 §4.2.2.17, RFC 9293 §3.8.6.1) | `persistAt` (box) | ESTABLISHED, CLOSE-WAIT, FIN-WAIT-1, CLOSING, LAST-ACK | SND.WND = 0, data queued, nothing in flight but a probe byte; or the retransmission timer expired at a zero window with data or our FIN outstanding | R2 unanswered probes, or probes unanswered for the user timeout, or the window closed for `persistTimeoutUs` → CLOSED; else one byte at SND.UNA (our FIN when no data is left), interval doubles up to `maxRtoUs` (120 s). Any acceptable ACK resets the unanswered count; the window reopening cancels it and resumes from SND.UNA |
  * | persist: SWS override (RFC 9293 §3.8.6.2.1 (4)) | `persistAt` (box) | same | SND.WND > 0 but SWS avoidance holds the queued data, nothing in flight | send min(D, U) now; 0.1–1.0 s after arming |
  * | RACK reordering (RFC 8985 §6) | `rackAt` (scoreboard) | SACK connections with data outstanding | a SACKed segment makes an older one a loss suspect | mark lost, maybe enter recovery, retransmit |
  * | tail loss probe (RFC 8985 §7) | `tlpAt` (scoreboard) | SACK connections, data outstanding, not in recovery, not persisting | after new data is sent or an ACK arrives | one new segment if the window allows, else the last one again |
@@ -24,7 +24,7 @@
  * (end of life, nothing else runs), RACK, TLP (only if the RTO is not also
  * due), retransmission, persist, keepalive, delayed ACK, then output() once.
  */
-import { ACK } from '../wire/types.ts';
+import { ACK, FIN } from '../wire/types.ts';
 import type { Instant } from '../base/time.ts';
 import type { Connection } from './connection.ts';
 import { EMPTY } from './send-buffer.ts';
@@ -138,7 +138,7 @@ export function armKeepAlive(c: Connection): void {
 
 /** RETRANSMISSION TIMEOUT (RFC 9293 §3.10.8, RFC 6298 §5). */
 function onRetransmissionTimeout(c: Connection): void {
-  if (c.sndWnd === 0 && seqGt(c.sndUna, c.iss) && c.unackedData() > 0 && c.state !== 'SYN-RECEIVED') {
+  if (c.sndWnd === 0 && seqGt(c.sndUna, c.iss) && seqGt(c.sndMax, c.sndUna) && c.state !== 'SYN-RECEIVED') {
     enterPersist(c);
     return;
   }
@@ -272,13 +272,16 @@ function onPersistTimeout(c: Connection): void {
   // "The sending TCP peer must regularly transmit at least one octet of new
   // data (if available), or retransmit to the receiving TCP peer even if
   // the send window is zero, in order to "probe" the window."
+  // With no data left, our FIN is the probe (a zero-window receiver does not
+  // take it — it occupies sequence space — but answers it).
   const avail = seqDiff(c.dataEnd(), c.sndUna);
-  if (avail <= 0) return;
+  const finProbe = avail <= 0 && c.finQueued && !c.finAcked();
+  if (avail <= 0 && !finProbe) return;
   c.persistBackoff++;
-  const probe = c.sendBuf!.slice(seqDiff(c.sndUna, c.bufSeq), 1);
-  c.host.event(c, { type: 'retransmit', kind: 'probe', seq: c.sndUna, len: 1 });
-  c.emit(c.sndUna, ACK, probe);
-  // The probe byte counts as sent: an ACK that takes it is valid.
+  c.host.event(c, { type: 'retransmit', kind: 'probe', seq: c.sndUna, len: finProbe ? 0 : 1 });
+  if (finProbe) c.emit(c.sndUna, ACK | FIN, EMPTY);
+  else c.emit(c.sndUna, ACK, c.sendBuf!.slice(seqDiff(c.sndUna, c.bufSeq), 1));
+  // The probe byte (or FIN) counts as sent: an ACK that takes it is valid.
   if (seqLt(c.sndNxt, seqAdd(c.sndUna, 1))) c.sndNxt = seqAdd(c.sndUna, 1);
   c.sndMax = seqMax(c.sndMax, c.sndNxt);
   if (c.unackedSince === NEVER) c.unackedSince = c.now;

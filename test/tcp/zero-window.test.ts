@@ -165,6 +165,34 @@ describe('RFC 1122 §4.2.2.17 / RFC 9293 §3.8.6.1: a zero window with data in f
   });
 });
 
+describe('RFC 1122 §4.2.2.17: a zero window with only our FIN outstanding', () => {
+  test('FIN-WAIT-1 stays open while the peer answers, then the FIN is taken when the window opens', () => {
+    // (Hold limit off: a peer that answers may hold its window as long as it likes, MUST-37.)
+    const f = inEstablished({ noDelay: true, persistTimeoutUs: 0 });
+    const data = pattern(1000);
+    const r = new Receiver(1000);
+    deliver(f, r, f.call((c, now) => c.send(data, now)).sent, 0);
+    assert.equal(r.nxt, 1000);
+    // The reader stops: the peer's window is now zero, then we close.
+    r.window = 0;
+    f.peer({ flags: ACK, ack: r.ack, window: 0, at: 1000 });
+    const fin = f.call((c, now) => c.close(now)).sent;
+    assert.ok(fin.some((s) => s.flags & 0x01), 'the FIN goes out (it needs no window)');
+    // A zero-window receiver does not take the FIN (it occupies sequence space) but ACKs it.
+    const probes = runTimers(f, r, 30 * MIN);
+    assert.equal(f.state, 'FIN-WAIT-1', 'a peer that answers is not dropped');
+    const fins = f.host.sent.filter((s) => s.flags & 0x01);
+    assert.ok(fins.length >= 10 && fins.length < 40, `FIN probes back off (${fins.length} in 30 min)`);
+    assert.equal(probes.length, 0, 'no data into the closed window');
+    r.window = 65535;
+    const t = f.now + 1000;
+    f.peer({ flags: ACK, ack: r.ack, window: r.window, at: t });
+    assert.ok(f.host.sent.at(-1)!.flags & 0x01, 'the FIN goes again at once when the window opens');
+    f.peer({ flags: ACK, ack: seqAdd(r.ack, 1), window: r.window, at: t + 1000 });
+    assert.equal(f.state, 'FIN-WAIT-2');
+  });
+});
+
 describe('RFC 5681 §2: replies to zero-window probes are not duplicate ACKs', () => {
   test('several probe replies never trigger a fast retransmit and leave ssthresh alone', () => {
     const f = inEstablished({ noDelay: true });
