@@ -454,6 +454,8 @@ export class Socket extends Duplex {
     this.connecting = false;
     this.ctx.driver.kick();
     this.flushWrites();
+    // As Node's afterConnect: the connection itself is activity.
+    this.touch();
     this.emit('connect');
     this.emit('ready');
     if (this.destroyed) return;
@@ -699,11 +701,12 @@ export class Socket extends Duplex {
   }
 
   private readonly onIdle = (): void => {
-    this.idleTimer = null;
+    // The timer object is kept (as Node keeps socket[kTimeout]): the next
+    // activity refreshes it, which re-arms a timer that has already fired.
     if (!this.destroyed) this.emit('timeout');
   };
 
-  /** Activity: restart the idle timer. */
+  /** Activity (a read, a write, the connection): restart the idle timer, also after it fired. */
   private touch(): void {
     this.idleTimer?.refresh();
   }

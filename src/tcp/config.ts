@@ -33,9 +33,15 @@ export interface TcpConfig {
   listenAckReset: boolean;
   /** SYN retransmissions before the connection attempt fails (Linux tcp_syn_retries = 6). */
   synRetries: number;
-  /** Data retransmissions before the connection is dropped (Linux tcp_retries2 = 15). */
+  /**
+   * Data retransmissions before the connection is dropped (Linux tcp_retries2 = 15, R2); at a zero
+   * window, unanswered zero-window probes (any acceptable ACK resets that count).
+   */
   dataRetries: number;
-  /** RFC 9293 §3.10.8 user timeout: unacknowledged data older than this aborts the connection; 0 = off. */
+  /**
+   * RFC 9293 §3.10.8 user timeout: unacknowledged data older than this aborts the connection; at a
+   * zero window, zero-window probes unanswered for this long; 0 = off.
+   */
   userTimeoutUs: Duration;
   /** Maximum segment lifetime; TIME-WAIT lasts 2 × MSL (RFC 9293 §3.4.2: MSL = 2 minutes). */
   mslUs: Duration;
@@ -95,7 +101,10 @@ export interface TcpConfig {
    * FIN-WAIT-1, CLOSING and LAST-ACK. RFC 9293 asks for a plain ACK.
    */
   finWithAck: boolean;
-  /** Persist limit: drop a connection whose peer keeps a zero window this long while we have data (0 = never). */
+  /**
+   * Persist limit: drop a connection whose peer keeps a zero window this long while we have data,
+   * even if it answers every probe (a resource-management bound; 0 = never).
+   */
   persistTimeoutUs: Duration;
   /** User timeout for connection establishment (TCP_KEEPINIT; 0 = only synRetries apply). */
   connectTimeoutUs: Duration;

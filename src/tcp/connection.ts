@@ -30,6 +30,7 @@ import { Assembler } from './assembler.ts';
 import { seqAdd, seqDiff, seqGe, seqGt, seqLt, seqMax } from './seq.ts';
 import type { TcpState } from './state.ts';
 import { segmentArrives } from './segment-arrives.ts';
+import { armKeepAlive, armPersist, armRtx, clearTimers, fireTimers, nextDeadline } from './timers.ts';
 import { segmentOptions, synOptions } from './options.ts';
 import { Scoreboard, prrSndcnt } from './recovery.ts';
 import type { MemoryBudget } from './budget.ts';
@@ -165,29 +166,42 @@ export class Connection {
 
   // ---- timers (Infinity = not armed) ---------------------------------------
   rtxAt: Instant = NEVER;
-  /** Persist (zero-window probe) state, made when the peer first closes its window. */
-  private pBox: { at: Instant; backoff: number; zeroSince: Instant } | null = null;
+  /**
+   * Persist state (zero-window probes and the SWS override), made the first
+   * time the persist timer is armed: `probes` counts probes sent since the
+   * peer last answered (any acceptable ACK resets it), `probeSince` is when
+   * the first of them went out.
+   */
+  private pBox: { at: Instant; backoff: number; zeroSince: Instant; probes: number; probeSince: Instant } | null = null;
+  /** The persist box, made on first use (tcp/timers.ts). */
+  persistState(): { at: Instant; backoff: number; zeroSince: Instant; probes: number; probeSince: Instant } {
+    return (this.pBox ??= { at: NEVER, backoff: 0, zeroSince: -1, probes: 0, probeSince: -1 });
+  }
   get persistAt(): Instant {
     return this.pBox ? this.pBox.at : NEVER;
   }
   set persistAt(v: Instant) {
-    if (this.pBox) this.pBox.at = v;
-    else if (v !== NEVER) this.pBox = { at: v, backoff: 0, zeroSince: -1 };
+    if (this.pBox || v !== NEVER) this.persistState().at = v;
   }
   get persistBackoff(): number {
     return this.pBox ? this.pBox.backoff : 0;
   }
   set persistBackoff(v: number) {
-    if (this.pBox) this.pBox.backoff = v;
-    else if (v !== 0) this.pBox = { at: NEVER, backoff: v, zeroSince: -1 };
+    if (this.pBox || v !== 0) this.persistState().backoff = v;
   }
   /** Since when the peer's window has been closed while we had data (persist limit); -1 = open. */
   get zeroWindowSince(): Instant {
     return this.pBox ? this.pBox.zeroSince : -1;
   }
   set zeroWindowSince(v: Instant) {
-    if (this.pBox) this.pBox.zeroSince = v;
-    else if (v !== -1) this.pBox = { at: NEVER, backoff: 0, zeroSince: v };
+    if (this.pBox || v !== -1) this.persistState().zeroSince = v;
+  }
+  /** Zero-window probes sent since the peer last answered (Linux icsk_probes_out). */
+  get zeroWindowProbes(): number {
+    return this.pBox ? this.pBox.probes : 0;
+  }
+  set zeroWindowProbes(v: number) {
+    if (this.pBox || v !== 0) this.persistState().probes = v;
   }
   delAckAt: Instant = NEVER;
   /**
@@ -736,54 +750,17 @@ export class Connection {
   }
 
   /** Fires every timer whose deadline is at or before `now` (a no-op when early). */
+
+  /** The earliest armed deadline, or Infinity. */
+
+  /** Fires every timer whose deadline is at or before `now` (tcp/timers.ts; a no-op when early). */
   onTimeout(now: Instant): void {
-    this.now = now;
-    if (this.closeAt <= now && this.state !== 'TIME-WAIT' && this.state !== 'FIN-WAIT-2') this.closeAt = NEVER;
-    if (this.timeWaitAt <= now) {
-      // "TIME-WAIT TIMEOUT: If the time-wait timeout expires on a connection,
-      // delete the TCB, enter the CLOSED state, and return."
-      this.timeWaitAt = NEVER;
-      this.terminate(null, 'Timeout=2MSL');
-      return;
-    }
-    if (this.finWait2At <= now) {
-      this.finWait2At = NEVER;
-      this.terminate('timeout', 'FIN-WAIT-2 timeout (orphaned)');
-      return;
-    }
-    if (this.rackAt <= now) {
-      this.rackAt = NEVER;
-      this.rackDetectLoss();
-    }
-    if (this.tlpAt <= now && this.rtxAt > now) {
-      this.tlpAt = NEVER;
-      this.onTailLossProbe();
-    }
-    if (this.rtxAt <= now) {
-      this.rtxAt = NEVER;
-      this.onRetransmissionTimeout();
-      if (this.state === 'CLOSED') return;
-    }
-    if (this.persistAt <= now) {
-      this.persistAt = NEVER;
-      this.onPersistTimeout();
-      if (this.state === 'CLOSED') return;
-    }
-    if (this.keepAliveAt <= now) {
-      this.keepAliveAt = NEVER;
-      this.onKeepAliveTimeout();
-      if (this.state === 'CLOSED') return;
-    }
-    if (this.delAckAt <= now) {
-      this.delAckAt = NEVER;
-      this.ackNow = true;
-    }
-    this.output();
+    fireTimers(this, now);
   }
 
   /** The earliest armed deadline, or Infinity. */
   nextDeadline(): Instant {
-    return Math.min(this.rtxAt, this.persistAt, this.delAckAt, this.keepAliveAt, this.closeAt, this.rackAt, this.tlpAt);
+    return nextDeadline(this);
   }
 
   /** The application let go of the connection: it finishes in the background. */
@@ -793,116 +770,13 @@ export class Connection {
     if (this.state === 'FIN-WAIT-2') this.finWait2At = now + this.config.mslUs / 2;
   }
 
-  // ===========================================================================
-  // Timeouts (§3.10.8)
-  // ===========================================================================
+  // Timeouts (§3.10.8): the expiry handlers and the table of timers live in
+  // tcp/timers.ts.
 
-  private onRetransmissionTimeout(): void {
-    // "USER TIMEOUT: For any state if the user timeout expires, flush all
-    // queues, signal the user "error: connection aborted due to user
-    // timeout" in general and for any outstanding calls, delete the TCB,
-    // enter the CLOSED state, and return."
-    if (this.config.userTimeoutUs > 0 && this.now - this.unackedSince >= this.config.userTimeoutUs) {
-      this.terminate('timeout', 'user timeout');
-      return;
-    }
-    const opening = this.state === 'SYN-SENT' || this.state === 'SYN-RECEIVED';
-    if (opening && this.config.connectTimeoutUs > 0 && this.now - this.openedAt >= this.config.connectTimeoutUs) {
-      this.terminate('timeout', 'connection-establishment timeout');
-      return;
-    }
-    this.retries++;
-    const limit = opening ? this.config.synRetries : this.config.dataRetries;
-    if (this.retries > limit) {
-      this.terminate('timeout', 'retransmission limit');
-      return;
-    }
-    // (5.5) back off the timer; (5.6) start it again; Karn: stop timing.
-    this.rtt.onTimeout();
-    this.rttTiming = false;
-    // "RETRANSMISSION TIMEOUT: ... send the segment at the front of the
-    // retransmission queue again, reinitialize the retransmission timer".
-    if (this.state === 'SYN-SENT') {
-      this.retransmits++;
-      this.host.event(this, { type: 'retransmit', kind: 'syn', seq: this.iss, len: 0 });
-      this.sendSyn(false);
-      this.armRtx();
-      return;
-    }
-    if (!seqGt(this.sndUna, this.iss)) {
-      // Our SYN,ACK is unacknowledged (SYN-RECEIVED, or FIN-WAIT-1 after a CLOSE there).
-      this.retransmits++;
-      this.host.event(this, { type: 'retransmit', kind: 'syn', seq: this.iss, len: 0 });
-      this.sendSyn(true);
-      this.armRtx();
-      return;
-    }
-    // RFC 5681 §3.1 (4): ssthresh reduced for the loss; cwnd = 1 SMSS. On a
-    // repeated timeout, or one during recovery, ssthresh is held (it was
-    // already reduced for this loss episode; a collapsed cwnd says nothing
-    // about the path).
-    const flight = seqDiff(this.sndMax, this.sndUna);
-    if (this.retries === 1 && !this.inRecovery) this.cc.onRto(flight, this.sndMss, this.now);
-    else this.cwnd = this.sndMss;
-    this.inRecovery = false;
-    this.recover = this.sndMax;
-    // RFC 2018 §8: after a retransmission timeout, forget what was SACKed
-    // (the receiver may have discarded it); go back N from SND.UNA.
-    this.board?.clear();
-    this.rackAt = NEVER;
-    this.tlpAt = NEVER;
-    this.tlpInFlight = false;
-    this.dupAcks = 0;
-    // Go back N: resend from SND.UNA.
-    this.host.event(this, { type: 'retransmit', kind: 'rto', seq: this.sndUna, len: Math.min(flight, this.sndMss) });
-    this.sndNxt = this.sndUna;
-    this.output();
-    if (this.rtxAt === NEVER && seqGt(this.sndMax, this.sndUna)) this.armRtx();
-  }
-
-  private onPersistTimeout(): void {
-    // RFC 9293 §3.8.6.1: "The sending TCP must regularly transmit at least
-    // one octet of new data (if available), or retransmit to the receiving
-    // TCP endpoint even if the send window is zero".
-    if (this.config.userTimeoutUs > 0 && this.unackedSince !== NEVER && this.now - this.unackedSince >= this.config.userTimeoutUs) {
-      this.terminate('timeout', 'user timeout (zero window)');
-      return;
-    }
-    // Persist limit: a peer that keeps its window closed for longer than
-    // persistTimeoutUs (while we have data for it) is dropped, so that a
-    // zero-window hold cannot pin our buffers forever.
-    if (this.zeroWindowSince < 0) this.zeroWindowSince = this.now;
-    if (this.config.persistTimeoutUs > 0 && this.now - this.zeroWindowSince >= this.config.persistTimeoutUs) {
-      this.host.drop?.(this, 'tcp-persist-limit');
-      this.terminate('timeout', 'persist limit (zero window)');
-      return;
-    }
-    const avail = seqDiff(this.dataEnd(), this.sndUna);
-    if (avail <= 0 && !(this.finQueued && !this.finAcked())) return;
-    this.persistBackoff++;
-    if (avail > 0) {
-      const probe = this.sendBuf!.slice(0, 1);
-      this.host.event(this, { type: 'retransmit', kind: 'probe', seq: this.sndUna, len: 1 });
-      this.emit(this.sndUna, ACK, probe);
-      // The probe byte counts as sent: an ACK that takes it is valid.
-      if (seqLt(this.sndNxt, seqAdd(this.sndUna, 1))) this.sndNxt = seqAdd(this.sndUna, 1);
-      this.sndMax = seqMax(this.sndMax, this.sndNxt);
-      if (this.unackedSince === NEVER) this.unackedSince = this.now;
-    }
-    this.armPersist();
-  }
-
-  private onKeepAliveTimeout(): void {
-    if (!this.config.keepAlive || (this.state !== 'ESTABLISHED' && this.state !== 'CLOSE-WAIT')) return;
-    if (this.keepAliveProbes >= this.config.keepAliveCount) {
-      this.terminate('timeout', 'keepalive');
-      return;
-    }
-    // RFC 9293 §3.8.4 / RFC 1122 4.2.3.6: a probe with SEG.SEQ = SND.NXT-1,
-    // which elicits an ACK from a live peer.
-    this.keepAliveProbes++;
-    this.emit(seqAdd(this.sndNxt, -1), ACK, EMPTY);
-    this.keepAliveAt = this.now + this.config.keepAliveIntervalUs;
+  /** Data bytes sent and not yet acknowledged ([SND.UNA, min(SND.MAX, end of data))). */
+  unackedData(): number {
+    const end = this.dataEnd();
+    return Math.max(0, seqDiff(seqLt(this.sndMax, end) ? this.sndMax : end, this.sndUna));
   }
 
   // ===========================================================================
@@ -928,7 +802,7 @@ export class Connection {
    * Sends whatever the state, windows and queues allow, then an ACK if one
    * is owed and nothing else carried it (MUST-58: one ACK per batch).
    */
-  output(): void {
+  output(force = false): void {
     const st = this.state;
     if (st === 'CLOSED' || st === 'LISTEN' || st === 'SYN-SENT') {
       if (this.ackNow) this.ackNow = false;
@@ -970,8 +844,9 @@ export class Connection {
         if (len < mss) {
           const all = len === avail;
           // Sender SWS avoidance (§3.8.6.2.1): a short segment goes only
-          // when it carries all queued data, or half the peer's largest window.
-          if (!all && len < this.maxSndWnd >> 1) break;
+          // when it carries all queued data, or half the peer's largest
+          // window — or when the override timeout forces it (persist timer).
+          if (!all && len < this.maxSndWnd >> 1 && !force) break;
           // Nagle (§3.7.4): "if there is unacknowledged data (i.e., SND.NXT >
           // SND.UNA), then the sending TCP endpoint buffers all user data
           // ... until the outstanding data has been acknowledged or until
@@ -987,6 +862,7 @@ export class Connection {
         this.emit(seq, flags, this.sendBuf!.slice(seqDiff(seq, this.bufSeq), len));
         this.afterSend(seq, len + (flags & FIN ? 1 : 0));
         this.lastDataSendAt = this.now;
+        force = false;
         continue;
       }
       if (avail === 0 && this.finQueued && !seqGt(this.sndNxt, dataEnd)) {
@@ -1001,7 +877,8 @@ export class Connection {
     // Whatever is outstanding is covered by the retransmission timer (RFC
     // 6298 5.1), even when a window update cleared the persist timer.
     if (this.rtxAt === NEVER && this.persistAt === NEVER && seqGt(this.sndMax, this.sndUna)) this.armRtx();
-    // Zero window with data waiting and nothing in flight: persist (§3.8.6.1).
+    // Data waiting and nothing in flight, held by a zero window (probe,
+    // §3.8.6.1) or by SWS avoidance (override timeout, §3.8.6.2.1): persist.
     if (this.rtxAt === NEVER && this.persistAt === NEVER && seqDiff(dataEnd, this.sndNxt) > 0 && this.sndNxt === this.sndUna) {
       this.armPersist();
     }
@@ -1262,9 +1139,13 @@ export class Connection {
     // buffer, 2^shift − 1 bytes at a time.
     const budget = this.host.budget;
     if (budget) {
-      // Widen only by what the stack-wide budget has left.
+      // Widen only by what the stack-wide budget has left. Under that
+      // pressure a window grows to at most 4 MSS (as Linux clamps
+      // rcv_ssthresh to 4 × advmss under tcp_memory_pressure), so that one
+      // connection cannot take all that is left and starve the others: a
+      // promise, once made, is never taken back (the window never shrinks).
       const room = current + Math.max(0, budget.limit - budget.used);
-      if (wnd > room) wnd = Math.max(current, room);
+      if (wnd > room) wnd = Math.max(current, Math.min(room, 4 * this.advMss));
     }
     let field = Math.floor(wnd / 2 ** shift);
     if (field > 65535) field = 65535;
@@ -1299,35 +1180,19 @@ export class Connection {
   }
 
   clearTimers(): void {
-    this.rackAt = NEVER;
-    this.tlpAt = NEVER;
-    this.rtxAt = NEVER;
-    this.persistAt = NEVER;
-    this.delAckAt = NEVER;
-    this.keepAliveAt = NEVER;
-    this.closeAt = NEVER;
+    clearTimers(this);
   }
 
   armRtx(): void {
-    this.rtxAt = this.now + this.rtt.currentRto();
-    if (this.config.connectTimeoutUs > 0 && (this.state === 'SYN-SENT' || this.state === 'SYN-RECEIVED')) {
-      this.rtxAt = Math.min(this.rtxAt, this.openedAt + this.config.connectTimeoutUs);
-    }
+    armRtx(this);
   }
 
   armPersist(): void {
-    const base = Math.max(this.rtt.currentRto(), this.config.minRtoUs);
-    const d = Math.min(60_000_000, base * 2 ** Math.min(this.persistBackoff, 16));
-    this.persistAt = this.now + d;
+    armPersist(this);
   }
 
   armKeepAlive(): void {
-    if (this.config.keepAlive && (this.state === 'ESTABLISHED' || this.state === 'CLOSE-WAIT')) {
-      this.keepAliveAt = this.lastRecvAt + this.config.keepAliveIdleUs;
-      if (this.keepAliveAt < this.now) this.keepAliveAt = this.now + this.config.keepAliveIdleUs;
-    } else {
-      this.keepAliveAt = NEVER;
-    }
+    armKeepAlive(this);
   }
 
   /** Enter TIME-WAIT: "start the time-wait timer, turn off the other timers". */
@@ -1438,7 +1303,9 @@ export class Connection {
     this.dupAcks = 0;
     // RFC 6298 (5.2)/(5.3): all outstanding data acknowledged → stop the
     // timer; otherwise restart it.
-    if (this.sndUna === this.sndMax) this.rtxAt = NEVER;
+    // While persisting only the probe byte is in flight: the persist timer,
+    // not the retransmission timer, covers it.
+    if (this.sndUna === this.sndMax || this.persistAt !== NEVER) this.rtxAt = NEVER;
     else this.armRtx();
     if (this.sendBuf && dataAcked > 0) this.host.event(this, EV_WRITABLE);
   }
@@ -1464,11 +1331,16 @@ export class Connection {
     }
   }
 
-  /** Resend the segment at SND.UNA without moving SND.NXT. */
+  /**
+   * Resend the segment at SND.UNA without moving SND.NXT. A retransmission
+   * carries only what was sent before, [SND.UNA, SND.MAX): bytes queued but
+   * never sent lie beyond SND.MAX, and an ACK of them would be "an ACK of
+   * something not yet sent" (§3.10.7.4 fifth) — dropped, and a stall.
+   */
   retransmitFirst(kind: 'fast' | 'rto'): void {
     const dataEnd = this.dataEnd();
     const avail = seqDiff(dataEnd, this.sndUna);
-    const len = Math.max(0, Math.min(avail, this.sndMss - this.optionOverhead()));
+    const len = Math.min(this.unackedData(), this.sndMss - this.optionOverhead());
     let flags = ACK;
     if (len === avail && this.finQueued && this.finSent()) flags |= FIN;
     if (len === 0 && !(flags & FIN)) return;
@@ -1567,7 +1439,9 @@ export class Connection {
 
   /** RFC 8985 §7.2: arm the probe timeout when data is outstanding and an RTT is known. */
   private armTlp(): void {
-    if (!this.board || this.inRecovery || this.rtt.srtt === 0 || this.tlpInFlight) {
+    // No probe timeout while the persist timer probes a zero window: a TLP
+    // would only resend data into the closed window.
+    if (!this.board || this.inRecovery || this.rtt.srtt === 0 || this.tlpInFlight || this.persistAt !== NEVER) {
       this.tlpAt = NEVER;
       return;
     }
@@ -1580,7 +1454,7 @@ export class Connection {
    * allows, otherwise retransmit the last unSACKed segment, so that a tail
    * loss produces a SACK (and RACK recovery) rather than waiting for the RTO.
    */
-  private onTailLossProbe(): void {
+  onTailLossProbe(): void {
     const board = this.board;
     if (!board || !seqGt(this.sndMax, this.sndUna)) return;
     const dataEnd = this.dataEnd();

@@ -195,6 +195,7 @@ function synSentState(c: Connection, seg: TcpRepr): void {
       c.setState('ESTABLISHED', 'rcv SYN,ACK');
       c.host.event(c, EV_CONNECTED);
       c.ackNow = true;
+      c.lastRecvAt = c.now;
       c.armKeepAlive();
       // "If there are other controls or text in the segment, then continue
       // processing at the sixth step under Section 3.10.7.4 where the URG bit
@@ -253,8 +254,6 @@ function otherStates(c: Connection, seg: TcpRepr): void {
     seg = { ...seg, seq: seqAdd(seg.seq, 1), flags: seg.flags & ~SYN };
   }
   const f = seg.flags;
-  c.lastRecvAt = c.now;
-  c.keepAliveProbes = 0;
 
   // ---- RFC 7323 §5.3 PAWS, before the sequence number check -------------------
   // "R1) If there is a Timestamps option in the arriving segment, SEG.TSval <
@@ -418,10 +417,20 @@ function trimToWindow(c: Connection, seg: TcpRepr): Trimmed | null {
     // "0 | 0 : SEG.SEQ = RCV.NXT";  "0 | >0 : RCV.NXT =< SEG.SEQ < RCV.NXT+RCV.WND"
     ok = rcvWnd === 0 ? seqEq(seg.seq, nxt) : seqInRange(seg.seq, nxt, wndEnd);
   } else if (rcvWnd === 0) {
-    // ">0 | 0 : not acceptable" — but "special allowance should be made to
-    // accept valid ACKs, URGs, and RSTs": a segment at RCV.NXT is processed
-    // for its controls, its text and FIN dropped.
-    if (seqEq(seg.seq, nxt)) return { seq: nxt, payload: EMPTY, fin: false };
+    // ">0 | 0 : not acceptable" — but "If the RCV.WND is zero, no segments
+    // will be acceptable, but special allowance should be made to accept
+    // valid ACKs, URGs, and RSTs": a segment at RCV.NXT is processed for its
+    // controls, its text and FIN dropped. And "If an incoming segment is not
+    // acceptable, an acknowledgment should be sent in reply" — the answer a
+    // zero-window probe needs (§3.8.6.1: "When the receiving TCP peer has a
+    // zero window and a segment arrives, it must still send an
+    // acknowledgment showing its next expected sequence number and current
+    // window (zero).").
+    if (seqEq(seg.seq, nxt)) {
+      c.ackNow = true;
+      if (seg.payload.length > 0) c.host.drop?.(c, 'tcp-receive-window-full');
+      return { seq: nxt, payload: EMPTY, fin: false };
+    }
     ok = false;
   } else {
     // ">0 | >0 : RCV.NXT =< SEG.SEQ < RCV.NXT+RCV.WND or
@@ -514,6 +523,16 @@ function ackStep(c: Connection, seg: TcpRepr, ts?: { tsval: number }): boolean {
     challengeAck(c);
     return false;
   }
+  // The segment passed the acceptability tests and its ACK is valid: the
+  // peer is alive. RFC 1122 §4.2.3.6: "keep-alive packets MUST only be sent
+  // when no data or acknowledgement packets have been received for the
+  // connection within an interval" — counted here, not on arrival, so that
+  // segments a blind sender forges (an out-of-window RST, say) cannot keep
+  // a dead peer's connection open. Any answer also resets the count of
+  // unanswered zero-window probes (RFC 1122 §4.2.2.17).
+  c.lastRecvAt = c.now;
+  c.keepAliveProbes = 0;
+  c.zeroWindowProbes = 0;
   // RFC 7323 §4.3: "(2) If SEG.TSval >= TS.Recent and SEG.SEQ <=
   // Last.ACK.sent, then SEG.TSval is copied to TS.Recent; otherwise, it is
   // ignored." §5.3: "R3) If an arriving segment satisfies SEG.TSval >=
@@ -534,12 +553,25 @@ function ackStep(c: Connection, seg: TcpRepr, ts?: { tsval: number }): boolean {
     // acknowledged are removed."
     c.onAckAdvance(ack, c.tsEnabled ? (findTimestamp(seg.options)?.tsecr ?? 0) : 0);
   } else if (
-    // RFC 5681 §2 duplicate ACK: outstanding data, no data, no SYN/FIN,
-    // SEG.ACK = SND.UNA, and the advertised window unchanged.
+    // RFC 5681 §2: "DUPLICATE ACKNOWLEDGMENT: An acknowledgment is
+    // considered a "duplicate" in the following algorithms when (a) the
+    // receiver of the ACK has outstanding data, (b) the incoming
+    // acknowledgment carries no data, (c) the SYN and FIN bits are both off,
+    // (d) the acknowledgment number is equal to the greatest acknowledgment
+    // received on the given connection (TCP.UNA from [RFC793]) and (e) the
+    // advertised window in the incoming acknowledgment equals the advertised
+    // window in the last incoming acknowledgment."
+    // A zero-window probe is not outstanding data in the sense of (a) (BSD
+    // tcp_input: "If we have outstanding data (other than a window probe)"),
+    // and an ACK advertising a zero window says the peer has no room, not
+    // that a segment was lost: neither is counted, so replies to probes never
+    // trigger a fast retransmit into the closed window.
     seqEq(ack, c.sndUna) &&
     seg.payload.length === 0 &&
     !(seg.flags & (SYN | FIN)) &&
     newWnd === c.sndWnd &&
+    newWnd > 0 &&
+    c.persistAt === Infinity &&
     seqGt(c.sndMax, c.sndUna)
   ) {
     c.onDupAck();
@@ -555,6 +587,10 @@ function ackStep(c: Connection, seg: TcpRepr, ts?: { tsval: number }): boolean {
     if (newWnd > c.maxSndWnd) c.maxSndWnd = newWnd;
     if (newWnd > 0) c.zeroWindowSince = -1;
     if (wasZero && newWnd > 0) {
+      // The window reopens: resume at once. While persisting, only the probe
+      // byte counted as sent; send again from SND.UNA (the peer may have
+      // dropped the probe byte and everything beyond it).
+      if (c.persistAt !== Infinity) c.sndNxt = c.sndUna;
       c.persistAt = Infinity;
       c.persistBackoff = 0;
     }

@@ -277,6 +277,28 @@ function contract(makeEnv: () => Env): void {
     await closeOf(c);
     await serverClose(srv);
   });
+
+  test("setTimeout: 'timeout' once per idle period; any activity re-arms it, also after it has fired", { timeout: 10_000 }, async () => {
+    const env = makeEnv();
+    const srv = env.server.createServer((s) => s.pipe(s));
+    const port = await listen(env, srv);
+    const c = env.client.connect(port, env.host);
+    await once(c, 'connect');
+    const log = record(c, ['timeout', 'data']);
+    try {
+      c.setTimeout(150);
+      await once(c, 'timeout');
+      // Idle on: the timer fired and stays quiet until there is activity.
+      await new Promise((r) => setTimeout(r, 400));
+      c.write('x');
+      await once(c, 'timeout');
+      assert.deepEqual(log, ['timeout', 'data(x)', 'timeout']);
+    } finally {
+      c.destroy();
+      srv.close();
+    }
+    await closeOf(c);
+  });
 }
 
 describe('contract: node:net on 127.0.0.1', () => contract(nodeEnv));

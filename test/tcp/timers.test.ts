@@ -205,6 +205,49 @@ describe('keepalive', () => {
   });
 });
 
+describe('keepalive: what counts as hearing from the peer', () => {
+  test('RFC 1122 §4.2.3.6: segments received refresh the keepalive timer — no probe while the peer talks every 100 ms', () => {
+    const f = inEstablished({ keepAlive: true, keepAliveIdleUs: 1_000_000, keepAliveIntervalUs: 1_000_000, keepAliveCount: 3, delayedAckUs: 0 });
+    let probes = 0;
+    let t = 0;
+    for (let i = 1; i <= 300; i++) {
+      const at = i * 100_000;
+      while (f.conn.nextDeadline() <= at) {
+        t = f.conn.nextDeadline();
+        probes += f.tick(t).filter((s) => s.seq === LOCAL_ISS && s.payload.length === 0).length;
+      }
+      f.peer({ flags: ACK, payload: 'x', at });
+      f.peerSeq = seqAdd(f.peerSeq, 1);
+    }
+    assert.equal(probes, 0, 'keep-alive packets only after an idle interval');
+    assert.equal(f.state, 'ESTABLISHED');
+    // The peer falls silent: now the probes come, one idle interval after the last segment.
+    const last = f.now;
+    let probe = f.tick(f.conn.nextDeadline());
+    while (probe.length === 0 && f.now < last + 10_000_000) probe = f.tick(f.conn.nextDeadline());
+    expectSeg(probe[0], { flags: ACK, seq: LOCAL_ISS, len: 0 });
+    assert.equal(f.now, last + 1_000_000);
+  });
+  test('RFC 1122 §4.2.3.6 / RFC 5961: an out-of-window RST every 2 s does not keep a dead peer alive', () => {
+    const f = inEstablished({ keepAlive: true, keepAliveIdleUs: 10_000_000, keepAliveIntervalUs: 5_000_000, keepAliveCount: 3 });
+    let t = 0;
+    for (let guard = 0; f.state !== 'CLOSED' && guard < 1000; guard++) {
+      const next = Math.min(f.conn.nextDeadline(), t + 2_000_000);
+      if (next === t + 2_000_000) {
+        t = next;
+        // A blind attacker's RST, far outside the window.
+        f.peer({ flags: 0x04, seq: seqAdd(f.peerSeq, 0x40000000), ack: 0, at: t });
+      } else {
+        t = next;
+        f.tick(t);
+      }
+    }
+    assert.equal(f.state, 'CLOSED');
+    assert.deepEqual(f.host.events.at(-1), { type: 'closed', reason: 'timeout' });
+    assert.equal(f.now, 10_000_000 + 3 * 5_000_000, 'dropped after the idle time and keepAliveCount unanswered probes');
+  });
+});
+
 describe('options', () => {
   test('SYN-SENT: the peer MSS limits our segments; without an option 536 is assumed (§3.7.1)', () => {
     const f = inSynSent({ noDelay: true });

@@ -73,6 +73,12 @@ export function checkConnection(s: Stack, c: Connection, now: number): Violation
     if (c.heapIndex < 0 || c.timerAt > d) return v('timer-not-filed', `${id()}: deadline ${d} not in the timer heap (heap slot ${c.heapIndex}, filed at ${c.timerAt})`);
     if (d < now) return v('timer-overdue', `${id()}: deadline ${d} passed at ${now} without firing`);
   }
+  // The timer table (tcp/timers.ts): the retransmission and persist timers
+  // never run together; TIME-WAIT turns off every timer but its own.
+  if (c.rtxAt !== Infinity && c.persistAt !== Infinity) return v('timer-table', `${id()}: retransmission (${c.rtxAt}) and persist (${c.persistAt}) timers both armed`);
+  if (st === 'TIME-WAIT' && (c.rtxAt !== Infinity || c.persistAt !== Infinity || c.keepAliveAt !== Infinity)) {
+    return v('timer-table', `${id()}: a retransmission, persist or keepalive timer in TIME-WAIT`);
+  }
   // Liveness: something outstanding always has a timer that will resend it.
   if ((DATA_STATES.has(st) || st === 'SYN-SENT' || st === 'SYN-RECEIVED') && seqGt(c.sndMax, c.sndUna) && !resendArmed(c)) {
     return v('stall', `${id()}: ${flight} unacknowledged sequence numbers and neither a retransmission nor a persist timer`);

@@ -15,6 +15,8 @@
  *   timer-not-filed   a connection deadline that is not in the stack's timer heap
  *   timer-overdue     a deadline in the past that nothing fired
  *   stall             unacknowledged data (or a SYN) with neither RTO nor persist timer
+ *   timer-table       a timer running where tcp/timers.ts's table says it may not (RTO and
+ *                     persist together; anything but the 2×MSL timer in TIME-WAIT)
  *   table             a CLOSED/LISTEN TCB in the demux table, counts that disagree
  *   byte-mismatch     a byte read differs from the sender's generator (order, duplication, corruption)
  *   phantom-bytes     more bytes read than the sender wrote, or from a stream no one sent
