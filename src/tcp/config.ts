@@ -62,6 +62,14 @@ export interface TcpConfig {
   /** RFC 5961 §5: ACKs below SND.UNA − MAX.SND.WND are dropped with an ACK. */
   rfc5961Ack: boolean;
   /**
+   * Which ICMP errors abort a connection in SYN-SENT (RFC 1122 §4.2.3.9 hard
+   * errors; in synchronized states every ICMP error is soft, RFC 5461 §4):
+   * 'rfc1122' — protocol and port unreachable (ECONNREFUSED); 'freebsd' —
+   * those, administratively prohibited (ECONNREFUSED) and TTL exceeded
+   * (EHOSTUNREACH), as FreeBSD's net.inet.tcp.icmp_may_rst=1; 'off' — none.
+   */
+  icmpSynSentErrors: 'off' | 'rfc1122' | 'freebsd';
+  /**
    * Accept a new SYN for a connection in TIME-WAIT when its sequence number
    * is beyond RCV.NXT and a listener exists (RFC 1122 4.2.2.13, as Linux and
    * BSD do). Off: the SYN gets the RFC 9293/5961 challenge ACK.
@@ -133,6 +141,7 @@ export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
   rfc5961Rst: true,
   rfc5961Syn: true,
   rfc5961Ack: true,
+  icmpSynSentErrors: 'rfc1122',
   timeWaitReuse: true,
   roundBuffersToMss: false,
   receiverSws: 'rfc9293',
