@@ -175,14 +175,35 @@ interface PmtuEntry {
 /** How long after its last cookie a listener still accepts cookie ACKs (two cookie periods). */
 const COOKIE_VALID_US = 128_000_000;
 
+/** One round of MurmurHash3's x86_32 body (Appleby, public domain). */
+function murmurRound(h: number, k: number): number {
+  k = Math.imul(k, 0xcc9e2d51);
+  k = (k << 15) | (k >>> 17);
+  k = Math.imul(k, 0x1b873593);
+  h ^= k;
+  h = (h << 13) | (h >>> 19);
+  return (Math.imul(h, 5) + 0xe6546b64) | 0;
+}
+
 /**
- * The demux key of a port pair: `localPort << 16 | remotePort`, a signed
- * 32-bit integer (one-to-one for 16-bit ports). Unlike `localPort * 65536 +
- * remotePort`, which exceeds 2^31 for ephemeral local ports, it stays a small
- * integer for V8: no heap-number allocation per lookup and a cheaper hash.
+ * The demux key: a keyed MurmurHash3 of the full 4-tuple, a signed 32-bit
+ * integer (a small integer for V8: no heap number per lookup). Every field
+ * goes into it, so connections that share a port pair — spoofed sources
+ * included — spread over the table instead of queueing in one bucket; the
+ * per-stack seed keeps an attacker from choosing colliding tuples. The rare
+ * collision chains in a small array and every lookup compares all four
+ * fields.
  */
-function connKey(localPort: number, remotePort: number): number {
-  return (localPort << 16) | remotePort;
+function tupleKey(seed: number, localAddr: number, localPort: number, remoteAddr: number, remotePort: number): number {
+  let h = murmurRound(seed, remoteAddr);
+  h = murmurRound(h, (localPort << 16) | remotePort);
+  h = murmurRound(h, localAddr);
+  h ^= 12;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return (h ^ (h >>> 16)) | 0;
 }
 
 export class Stack implements ConnectionHost {
@@ -193,7 +214,7 @@ export class Stack implements ConnectionHost {
   readonly tcpConfig: TcpConfig;
   private readonly isnGen: IsnGenerator;
   private readonly timers = new TimerHeap<Connection>();
-  /** key: connKey(localPort, remotePort) → connection(s) with those ports. */
+  /** key: tupleKey(4-tuple) → the connection (or the few whose keys collide). */
   private readonly conns = new Map<number, Connection | Connection[]>();
   private readonly listeners = new Map<number, Listener[]>();
   /**
@@ -226,6 +247,8 @@ export class Stack implements ConnectionHost {
   private readonly spentCookies = new Map<string, Instant>();
   private readonly synCookieMode: 'auto' | 'always' | 'never';
   private challengeCount = 0;
+  /** Seed of the demux hash, derived from the ISN secret. */
+  private readonly demuxSeed: number;
   /** Path MTU estimates by destination (RFC 1191), in insertion order (oldest first). */
   private readonly pmtu = new Map<Ipv4Addr, PmtuEntry>();
   /** When the oldest PMTU estimate ages out (Infinity = none). */
@@ -243,6 +266,7 @@ export class Stack implements ConnectionHost {
     // A separate key for cookies, derived from the ISN secret.
     this.cookies = new SynCookies((config.isnSecret[1] ^ 0x5ca1ab1e) >>> 0, (config.isnSecret[0] ^ 0xc0ffee11) >>> 0);
     this.synCookieMode = config.synCookies ?? 'auto';
+    this.demuxSeed = Math.imul(config.isnSecret[0] ^ 0x2545f491, 0x9e3779b1) ^ config.isnSecret[1];
     this.budget = new MemoryBudget(config.maxReceiveMemoryBytes ?? 512 * 1024 * 1024);
     this.ephemeral = config.ephemeralPorts ?? [49152, 65535];
     if (!(this.ephemeral[0] >= 1 && this.ephemeral[1] <= 65535 && this.ephemeral[0] <= this.ephemeral[1])) {
@@ -462,6 +486,13 @@ export class Stack implements ConnectionHost {
       else out.push(v);
     }
     return out;
+  }
+
+  /** The demux table's shape: how many buckets, and the most connections in one (1 = no collisions). */
+  demuxStats(): { buckets: number; largestBucket: number } {
+    let largest = 0;
+    for (const v of this.conns.values()) largest = Math.max(largest, Array.isArray(v) ? v.length : 1);
+    return { buckets: this.conns.size, largestBucket: largest };
   }
 
   get connectionCount(): number {
@@ -1149,10 +1180,10 @@ export class Stack implements ConnectionHost {
   // ===========================================================================
 
   lookup(localAddr: Ipv4Addr, localPort: number, remoteAddr: Ipv4Addr, remotePort: number): Connection | null {
-    const v = this.conns.get(connKey(localPort, remotePort));
+    const v = this.conns.get(tupleKey(this.demuxSeed, localAddr, localPort, remoteAddr, remotePort));
     if (!v) return null;
-    if (!Array.isArray(v)) return v.remoteAddr === remoteAddr && v.localAddr === localAddr ? v : null;
-    for (const c of v) if (c.remoteAddr === remoteAddr && c.localAddr === localAddr) return c;
+    if (!Array.isArray(v)) return v.remoteAddr === remoteAddr && v.localAddr === localAddr && v.localPort === localPort && v.remotePort === remotePort ? v : null;
+    for (const c of v) if (c.remoteAddr === remoteAddr && c.localAddr === localAddr && c.localPort === localPort && c.remotePort === remotePort) return c;
     return null;
   }
 
@@ -1165,7 +1196,7 @@ export class Stack implements ConnectionHost {
   }
 
   private insert(conn: Connection): void {
-    const key = connKey(conn.localPort, conn.remotePort);
+    const key = tupleKey(this.demuxSeed, conn.localAddr, conn.localPort, conn.remoteAddr, conn.remotePort);
     const v = this.conns.get(key);
     if (!v) this.conns.set(key, conn);
     else if (Array.isArray(v)) v.push(conn);
@@ -1175,7 +1206,7 @@ export class Stack implements ConnectionHost {
   }
 
   private remove(conn: Connection): void {
-    const key = connKey(conn.localPort, conn.remotePort);
+    const key = tupleKey(this.demuxSeed, conn.localAddr, conn.localPort, conn.remoteAddr, conn.remotePort);
     const v = this.conns.get(key);
     if (!v) return;
     if (Array.isArray(v)) {
