@@ -338,6 +338,12 @@ export class Stack implements ConnectionHost {
     if (!Number.isInteger(remotePort) || remotePort < 1 || remotePort > 65535) {
       throw new SynackError('ERR_SYNACK_INVALID_ARG', `remote port must be 1..65535, got ${String(remotePort)}`);
     }
+    // RFC 1122 §4.2.3.10: "A TCP implementation MUST reject as an error a
+    // local OPEN call for an invalid remote IP address (e.g., a broadcast or
+    // multicast address)." (Linux's tcp_v4_connect: ENETUNREACH.)
+    if (this.isBroadcastOrMulticast(remoteAddr >>> 0) || remoteAddr >>> 24 === 0 || remoteAddr >>> 24 >= 240) {
+      throw new SynackError('ERR_SYNACK_NO_ROUTE', `${ipv4ToString(remoteAddr)} is not a unicast address`);
+    }
     const iface = opts.localAddr !== undefined ? this.interfaces.find((i) => i.addr === opts.localAddr) : this.route(remoteAddr);
     if (!iface) throw new SynackError('ERR_SYNACK_NO_ROUTE', `no interface to reach ${ipv4ToString(remoteAddr)}`);
     this.checkConnectionLimit();
@@ -964,7 +970,7 @@ export class Stack implements ConnectionHost {
    * errors can fill in the same way.
    */
   private receiveIcmpError(e: IcmpErrorRepr, now: Instant): void {
-    // RFC 6633 §... (updating RFC 1122 §4.2.3.9): "A TCP implementation MUST
+    // RFC 6633 (updating RFC 1122 §4.2.3.9): "A TCP implementation MUST
     // silently discard any received ICMP Source Quench messages."
     if (e.kind === 'source-quench') {
       this.drop(null, 'icmp-source-quench');

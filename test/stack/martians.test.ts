@@ -101,3 +101,15 @@ describe('segments to broadcast or multicast destinations (RFC 1122 §4.2.3.10)'
     });
   }
 });
+
+describe('active OPEN to an invalid remote address (RFC 1122 §4.2.3.10)', () => {
+  for (const addr of ['255.255.255.255', '224.0.0.1', '10.0.0.255', '0.0.0.0', '240.0.0.1']) {
+    test(`RFC 1122 §4.2.3.10: connect() to ${addr} is rejected as an error and sends nothing`, () => {
+      const r = rig();
+      assert.throws(() => r.b.connect(parseIpv4Addr(addr)!, 80), { code: 'ERR_SYNACK_NO_ROUTE' });
+      r.net.runFor(10_000);
+      assert.equal(r.sent(), 0);
+      assert.equal(r.b.connectionCount, 0);
+    });
+  }
+});
