@@ -182,35 +182,18 @@ interface PmtuEntry {
 /** How long after its last cookie a listener still accepts cookie ACKs (two cookie periods). */
 const COOKIE_VALID_US = 128_000_000;
 
-/** One round of MurmurHash3's x86_32 body (Appleby, public domain). */
-function murmurRound(h: number, k: number): number {
-  k = Math.imul(k, 0xcc9e2d51);
-  k = (k << 15) | (k >>> 17);
-  k = Math.imul(k, 0x1b873593);
-  h ^= k;
-  h = (h << 13) | (h >>> 19);
-  return (Math.imul(h, 5) + 0xe6546b64) | 0;
-}
-
 /**
- * The demux key: a keyed MurmurHash3 of the full 4-tuple, a signed 32-bit
- * integer (a small integer for V8: no heap number per lookup). Every field
- * goes into it, so connections that share a port pair — spoofed sources
- * included — spread over the table instead of queueing in one bucket; the
- * per-stack seed keeps an attacker from choosing colliding tuples. The rare
- * collision chains in a small array and every lookup compares all four
- * fields.
+ * The demux key: a keyed hash of the full 4-tuple, a signed 32-bit integer
+ * (a small integer for V8: no heap number per lookup; the Map hashes it
+ * again). Every field goes into it, so connections that share a port pair —
+ * spoofed sources included — spread over the table instead of queueing in
+ * one bucket. The remote address is multiplied by a secret odd per-stack
+ * multiplier: without it, an attacker could pick (address, port) pairs whose
+ * XOR collides. The rare collision chains in a small array, and every lookup
+ * compares all four fields.
  */
-function tupleKey(seed: number, localAddr: number, localPort: number, remoteAddr: number, remotePort: number): number {
-  let h = murmurRound(seed, remoteAddr);
-  h = murmurRound(h, (localPort << 16) | remotePort);
-  h = murmurRound(h, localAddr);
-  h ^= 12;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  return (h ^ (h >>> 16)) | 0;
+function tupleKey(mult: number, localAddr: number, localPort: number, remoteAddr: number, remotePort: number): number {
+  return (Math.imul(remoteAddr, mult) ^ ((localPort << 16) | remotePort) ^ localAddr) | 0;
 }
 
 export class Stack implements ConnectionHost {
@@ -257,7 +240,7 @@ export class Stack implements ConnectionHost {
   private readonly spentCookies = new Map<string, Instant>();
   private readonly synCookieMode: 'auto' | 'always' | 'never';
   private challengeBudget = 0;
-  /** Seed of the demux hash, derived from the ISN secret. */
+  /** Secret odd multiplier of the demux hash, derived from the ISN secret. */
   private readonly demuxSeed: number;
   /** Path MTU estimates by destination (RFC 1191), in insertion order (oldest first). */
   private readonly pmtu = new Map<Ipv4Addr, PmtuEntry>();
@@ -276,7 +259,7 @@ export class Stack implements ConnectionHost {
     // A separate key for cookies, derived from the ISN secret.
     this.cookies = new SynCookies((config.isnSecret[1] ^ 0x5ca1ab1e) >>> 0, (config.isnSecret[0] ^ 0xc0ffee11) >>> 0);
     this.synCookieMode = config.synCookies ?? 'auto';
-    this.demuxSeed = Math.imul(config.isnSecret[0] ^ 0x2545f491, 0x9e3779b1) ^ config.isnSecret[1];
+    this.demuxSeed = (Math.imul(config.isnSecret[0] ^ 0x2545f491, 0x9e3779b1) ^ config.isnSecret[1]) | 1;
     this.budget = new MemoryBudget(config.maxReceiveMemoryBytes ?? 512 * 1024 * 1024);
     this.ephemeral = config.ephemeralPorts ?? [49152, 65535];
     if (!(this.ephemeral[0] >= 1 && this.ephemeral[1] <= 65535 && this.ephemeral[0] <= this.ephemeral[1])) {
