@@ -24,6 +24,7 @@ export const ERRNO = {
   EADDRINUSE: -98,
   EADDRNOTAVAIL: -99,
   ENETUNREACH: -101,
+  EHOSTUNREACH: -113,
   ECONNRESET: -104,
   ETIMEDOUT: -110,
   ECONNREFUSED: -111,
@@ -40,6 +41,7 @@ const UV_MESSAGE: Record<SystemErrorCode, string> = {
   EADDRINUSE: 'address already in use',
   EADDRNOTAVAIL: 'address not available',
   ENETUNREACH: 'network is unreachable',
+  EHOSTUNREACH: 'host is unreachable',
   ECONNRESET: 'connection reset by peer',
   ETIMEDOUT: 'connection timed out',
   ECONNREFUSED: 'connection refused',
@@ -100,6 +102,12 @@ export function closeReasonError(reason: CloseReason | null, connecting: boolean
       return connecting ? systemError('ECONNREFUSED', 'connect', address, port) : systemError('ECONNRESET', 'read');
     case 'timeout':
       return connecting ? systemError('ETIMEDOUT', 'connect', address, port) : systemError('ETIMEDOUT', 'read');
+    // Linux reports a remembered soft ICMP error instead of ETIMEDOUT
+    // (tcp_write_err: "sk->sk_err = sk->sk_err_soft ? : ETIMEDOUT").
+    case 'host-unreachable':
+      return connecting ? systemError('EHOSTUNREACH', 'connect', address, port) : systemError('EHOSTUNREACH', 'read');
+    case 'net-unreachable':
+      return connecting ? systemError('ENETUNREACH', 'connect', address, port) : systemError('ENETUNREACH', 'read');
     default:
       return null;
   }

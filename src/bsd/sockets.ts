@@ -171,6 +171,10 @@ export function closeReasonErrno(reason: CloseReason | null): number {
       return Errno.ECONNRESET;
     case 'timeout':
       return Errno.ETIMEDOUT;
+    case 'host-unreachable':
+      return Errno.EHOSTUNREACH;
+    case 'net-unreachable':
+      return Errno.ENETUNREACH;
     default:
       return 0;
   }

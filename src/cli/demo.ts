@@ -465,7 +465,7 @@ export function runDemo(partial: Partial<DemoOptions>, out: (line: string) => vo
           unitChanges.push(ch);
           log.push({ t: 'state', ch });
         } else if (e.type === 'retransmit') {
-          pendingRtx[side] = e.kind === 'rto' ? 'RTO' : e.kind === 'syn' ? 'SYN timeout' : e.kind === 'fast' ? 'fast retransmit' : 'window probe';
+          pendingRtx[side] = e.kind === 'rto' ? 'RTO' : e.kind === 'syn' ? 'SYN timeout' : e.kind === 'fast' ? 'fast retransmit' : e.kind === 'pmtu' ? 'PMTU retransmit' : 'window probe';
         }
         return;
       }

@@ -70,6 +70,8 @@ export const FREEBSD_PROFILE: ConformanceProfile = Object.freeze({
     // net.inet.tcp.insecure_rst=0 / insecure_syn=0.
     rfc5961Rst: true,
     rfc5961Syn: true,
+    // net.inet.tcp.icmp_may_rst = 1.
+    icmpSynSentErrors: 'freebsd',
     // RFC 5961 §7 per connection: net.inet.tcp.ack_war_cnt=5 per ack_war_timewindow=1000 ms.
     challengeAckPerConn: 5,
     challengeAckIntervalUs: 1_000_000,
@@ -98,7 +100,7 @@ export const FREEBSD_PROFILE: ConformanceProfile = Object.freeze({
     tos: 0,
   }),
   gaps: Object.freeze([
-    'drop_synfin=1, per-socket IP_TTL / IP_TOS, TCP_NOOPT, TCP_MD5SIG, accept-only ECN (ecn.enable=2), ICMP hard errors in SYN-SENT (icmp_may_rst).',
+    'drop_synfin=1, per-socket IP_TTL / IP_TOS, TCP_NOOPT, TCP_MD5SIG, accept-only ECN (ecn.enable=2).',
   ]),
 });
 
@@ -174,7 +176,11 @@ export const SYSCTLS: readonly SysctlRule[] = [
   { name: 'kern.ipc.maxsockbuf', doc: 'No-op at FreeBSD\'s 2097152 (the profile\'s windowScaleShift 6 follows from it); other values unsupported.', apply: only([2097152], 'maxsockbuf≠2097152') },
   { name: 'net.inet.tcp.rexmit_drop_options', doc: '0 only (the core keeps SYN options on retransmission).', apply: only([0], 'rexmit_drop_options=1') },
   { name: 'net.inet.tcp.drop_synfin', doc: '0 only (the core answers SYN+FIN like a SYN).', apply: only([0], 'drop_synfin=1') },
-  { name: 'net.inet.tcp.icmp_may_rst', doc: '0 only (the core ignores ICMP errors for TCP).', apply: only([0], 'icmp_may_rst=1 (ICMP hard errors)') },
+  {
+    name: 'net.inet.tcp.icmp_may_rst',
+    doc: "TcpConfig.icmpSynSentErrors = 'freebsd' (1: unreachable port/protocol/prohibited and TTL exceeded abort SYN-SENT) or 'off' (0).",
+    apply: (v, t) => ((t.tcp.icmpSynSentErrors = v !== 0 ? 'freebsd' : 'off'), null),
+  },
   { name: 'net.inet.tcp.syncookies', doc: 'Unsupported (no SYN cookies).', apply: only([0], 'syncookies') },
   { name: 'net.inet.tcp.syncookies_only', doc: '0 only.', apply: only([0], 'syncookies_only=1') },
 ];

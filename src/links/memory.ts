@@ -109,7 +109,12 @@ export class MemoryHub {
   readonly ports: MemoryPort[] = [];
   readonly stats: HubStats = { sent: 0, delivered: 0, lost: 0, duplicated: 0, reordered: 0, corrupted: 0, queueDrops: 0, ceMarked: 0, unroutable: 0, bytes: 0 };
   impair: Impairments;
-  readonly mtu: number;
+  /**
+   * The largest packet the hub carries; larger ones are lost silently.
+   * Lowering it after ports are attached models a path whose MTU shrank
+   * behind the link (a tunnel that sends no ICMP: a black hole).
+   */
+  mtu: number;
   private readonly rng: Rng;
   private readonly caps: ChecksumCaps;
   /** Optional tap: every packet as it leaves a port (before impairment). */

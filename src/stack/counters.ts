@@ -24,6 +24,24 @@ export class Counters {
   ecnCeReceived = 0;
   icmpIn = 0;
   icmpEchoReplies = 0;
+  /** ICMP error messages (unreachable, time exceeded, parameter problem, source quench) received. */
+  icmpErrorsIn = 0;
+  /** ICMP errors that passed validation and were acted on (ignored ones are drops by reason). */
+  icmpErrorsAccepted = 0;
+  /** Connections aborted by an ICMP hard error in SYN-SENT. */
+  icmpHardErrors = 0;
+  /** Soft errors remembered for a connection (RFC 1122 §4.2.3.9). */
+  icmpSoftErrors = 0;
+  /** Path MTU estimates lowered by "fragmentation needed" (RFC 1191). */
+  pmtuUpdates = 0;
+  /** Connections resegmented to a smaller MSS by PMTU discovery. */
+  pmtuResegments = 0;
+  /** Packetization-layer black-hole fallbacks (RFC 4821): MSS lowered after repeated RTOs. */
+  pmtuBlackholes = 0;
+  /** Path MTU estimates that aged out (RFC 1191 §6.3), raising the MSS of affected connections again. */
+  pmtuExpired = 0;
+  /** Retransmission timeouts (every RTO expiry that retransmitted data). */
+  retransmitTimeouts = 0;
   /** Drops by reason. */
   readonly drops: Partial<Record<DropReason, number>> = {};
 
@@ -61,6 +79,15 @@ export class Counters {
       ecnCeReceived: this.ecnCeReceived,
       icmpIn: this.icmpIn,
       icmpEchoReplies: this.icmpEchoReplies,
+      icmpErrorsIn: this.icmpErrorsIn,
+      icmpErrorsAccepted: this.icmpErrorsAccepted,
+      icmpHardErrors: this.icmpHardErrors,
+      icmpSoftErrors: this.icmpSoftErrors,
+      pmtuUpdates: this.pmtuUpdates,
+      pmtuResegments: this.pmtuResegments,
+      pmtuBlackholes: this.pmtuBlackholes,
+      pmtuExpired: this.pmtuExpired,
+      retransmitTimeouts: this.retransmitTimeouts,
       checksumErrors: this.checksumErrors,
       drops: { ...this.drops } as Record<string, number>,
     };

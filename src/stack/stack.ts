@@ -10,17 +10,17 @@
  * §3.10.7.1) → Connection.onSegment → outputs via transmit() → Link.
  */
 import type { Clock, Instant } from '../base/time.ts';
-import type { ChecksumCaps, DropReason, Ipv4Addr, TcpRepr } from '../wire/types.ts';
+import type { ChecksumCaps, DropReason, IcmpErrorRepr, Ipv4Addr, TcpRepr } from '../wire/types.ts';
 import { ACK, IPPROTO_ICMP, IPPROTO_TCP, RST, SYN, FIN } from '../wire/types.ts';
 import { parseIpv4, emitIpv4 } from '../wire/ipv4.ts';
 import { parseTcp, emitIpv4Tcp } from '../wire/tcp.ts';
-import { parseIcmp, emitIcmpEcho, icmpEchoLen } from '../wire/icmp.ts';
+import { parseIcmp, parseIcmpError, isIcmpErrorType, emitIcmpEcho, icmpEchoLen } from '../wire/icmp.ts';
 import { ipv4InSubnet, ipv4ToString } from '../wire/bytes.ts';
 import { Connection, offeredShiftFor, type ConnectionHost } from '../tcp/connection.ts';
-import type { ConnectionEvent } from '../tcp/events.ts';
+import type { CloseReason, ConnectionEvent } from '../tcp/events.ts';
 import { makeTcpConfig, type TcpConfig } from '../tcp/config.ts';
 import type { TcpState } from '../tcp/state.ts';
-import { seqAdd } from '../tcp/seq.ts';
+import { seqAdd, seqGe, seqLt } from '../tcp/seq.ts';
 import { timeWaitAcceptsSyn } from '../tcp/segment-arrives.ts';
 import { SynackError } from '../errors.ts';
 import { IsnGenerator, halfSipHash24 } from './isn.ts';
@@ -30,6 +30,7 @@ import { SynCookies, encodeTsOptions, decodeTsOptions } from './syncookies.ts';
 import { MemoryBudget } from '../tcp/budget.ts';
 import { synOptions } from '../tcp/options.ts';
 import { findTimestamp } from '../wire/tcp-options.ts';
+import { getU16, getU32 } from '../wire/bytes.ts';
 import type { TcpOption } from '../wire/types.ts';
 import { PacketPool } from './packet-pool.ts';
 import type { Link } from './link.ts';
@@ -138,17 +139,61 @@ interface ConnMeta {
 }
 
 const ANY = 0;
+
+/** The host-part bits of a /prefixLen subnet (all ones = the directed broadcast). */
+function subnetMask(prefixLen: number): number {
+  return prefixLen >= 32 ? 0 : (0xffffffff >>> prefixLen) >>> 0;
+}
+/**
+ * The smallest next-hop MTU we act on. RFC 1191 §3: "A host MUST never
+ * reduce its estimate of the Path MTU below 68 octets" — but a forged
+ * "fragmentation needed" for 68 would cut throughput twentyfold (RFC 5927
+ * §7). Like Linux's net.ipv4.route.min_pmtu (512 + 20 + 20 = 552), smaller
+ * values are not honoured: such a message is ignored and counted.
+ */
+export const PMTU_MIN = 552;
+/**
+ * RFC 1191 §6.3: a PMTU estimate is raised again after a while: "The
+ * recommended setting for this timer is twice its minimum value (10
+ * minutes)." The same interval re-probes after a black-hole fallback
+ * (Linux's tcp_probe_interval is 600 s).
+ */
+export const PMTU_AGE_US = 600_000_000;
+/** At most this many destinations in the path MTU cache (oldest evicted first). */
+export const PMTU_CACHE_MAX = 4096;
+/** RFC 4821 §7.2 base: the MSS a black-holed path falls back to (Linux tcp_base_mss). */
+export const BLACKHOLE_BASE_MSS = 1024;
+/** Consecutive RTOs of full-sized segments that mean a black hole (Linux: tcp_retries1 = 3). */
+export const BLACKHOLE_RTOS = 3;
+/** The smallest MSS repeated black-hole fallbacks go down to (RFC 9293 §3.7.1's default 536). */
+const BLACKHOLE_MIN_MSS = 536;
+
+/** RFC 1191 §7 plateau table, for a "fragmentation needed" without a next-hop MTU (old routers). */
+const PLATEAUS = [65535, 32000, 17914, 8166, 4352, 2002, 1492, 1006, 508, 296, 68];
+
+/** One path MTU estimate (RFC 1191 §5: "the PMTU ... associated with ... the destination"). */
+interface PmtuEntry {
+  mtu: number;
+  expires: Instant;
+  /** Connections whose MSS this entry lowered (restored when it ages out). */
+  conns: Set<Connection>;
+}
+
 /** How long after its last cookie a listener still accepts cookie ACKs (two cookie periods). */
 const COOKIE_VALID_US = 128_000_000;
 
 /**
- * The demux key of a port pair: `localPort << 16 | remotePort`, a signed
- * 32-bit integer (one-to-one for 16-bit ports). Unlike `localPort * 65536 +
- * remotePort`, which exceeds 2^31 for ephemeral local ports, it stays a small
- * integer for V8: no heap-number allocation per lookup and a cheaper hash.
+ * The demux key: a keyed hash of the full 4-tuple, a signed 32-bit integer
+ * (a small integer for V8: no heap number per lookup; the Map hashes it
+ * again). Every field goes into it, so connections that share a port pair —
+ * spoofed sources included — spread over the table instead of queueing in
+ * one bucket. The remote address is multiplied by a secret odd per-stack
+ * multiplier: without it, an attacker could pick (address, port) pairs whose
+ * XOR collides. The rare collision chains in a small array, and every lookup
+ * compares all four fields.
  */
-function connKey(localPort: number, remotePort: number): number {
-  return (localPort << 16) | remotePort;
+function tupleKey(mult: number, localAddr: number, localPort: number, remoteAddr: number, remotePort: number): number {
+  return (Math.imul(remoteAddr, mult) ^ ((localPort << 16) | remotePort) ^ localAddr) | 0;
 }
 
 export class Stack implements ConnectionHost {
@@ -159,7 +204,7 @@ export class Stack implements ConnectionHost {
   readonly tcpConfig: TcpConfig;
   private readonly isnGen: IsnGenerator;
   private readonly timers = new TimerHeap<Connection>();
-  /** key: connKey(localPort, remotePort) → connection(s) with those ports. */
+  /** key: tupleKey(4-tuple) → the connection (or the few whose keys collide). */
   private readonly conns = new Map<number, Connection | Connection[]>();
   private readonly listeners = new Map<number, Listener[]>();
   /**
@@ -195,6 +240,16 @@ export class Stack implements ConnectionHost {
   private readonly spentCookies = new Map<string, Instant>();
   private readonly synCookieMode: 'auto' | 'always' | 'never';
   private challengeBudget = 0;
+  /** Secret odd multiplier of the demux hash, derived from the ISN secret. */
+  private readonly demuxSeed: number;
+  /** Path MTU estimates by destination (RFC 1191), in insertion order (oldest first). */
+  private readonly pmtu = new Map<Ipv4Addr, PmtuEntry>();
+  /** When the oldest PMTU estimate ages out (Infinity = none). */
+  private pmtuNextExpiry: Instant = Infinity;
+  /** The MSS a connection had before the path MTU cache lowered it (rare state, kept off the TCB). */
+  private readonly msslowered = new WeakMap<Connection, number>();
+  /** Soft ICMP errors (RFC 1122 §4.2.3.9) remembered with SND.UNA when they came, off the TCB. */
+  private readonly softErrors = new WeakMap<Connection, { reason: CloseReason; sndUna: number }>();
 
   constructor(config: StackConfig) {
     this.clock = config.clock;
@@ -204,6 +259,7 @@ export class Stack implements ConnectionHost {
     // A separate key for cookies, derived from the ISN secret.
     this.cookies = new SynCookies((config.isnSecret[1] ^ 0x5ca1ab1e) >>> 0, (config.isnSecret[0] ^ 0xc0ffee11) >>> 0);
     this.synCookieMode = config.synCookies ?? 'auto';
+    this.demuxSeed = (Math.imul(config.isnSecret[0] ^ 0x2545f491, 0x9e3779b1) ^ config.isnSecret[1]) | 1;
     this.budget = new MemoryBudget(config.maxReceiveMemoryBytes ?? 512 * 1024 * 1024);
     this.ephemeral = config.ephemeralPorts ?? [49152, 65535];
     if (!(this.ephemeral[0] >= 1 && this.ephemeral[1] <= 65535 && this.ephemeral[0] <= this.ephemeral[1])) {
@@ -281,6 +337,12 @@ export class Stack implements ConnectionHost {
   ): Connection {
     if (!Number.isInteger(remotePort) || remotePort < 1 || remotePort > 65535) {
       throw new SynackError('ERR_SYNACK_INVALID_ARG', `remote port must be 1..65535, got ${String(remotePort)}`);
+    }
+    // RFC 1122 §4.2.3.10: "A TCP implementation MUST reject as an error a
+    // local OPEN call for an invalid remote IP address (e.g., a broadcast or
+    // multicast address)." (Linux's tcp_v4_connect: ENETUNREACH.)
+    if (this.isBroadcastOrMulticast(remoteAddr >>> 0) || remoteAddr >>> 24 === 0 || remoteAddr >>> 24 >= 240) {
+      throw new SynackError('ERR_SYNACK_NO_ROUTE', `${ipv4ToString(remoteAddr)} is not a unicast address`);
     }
     const iface = opts.localAddr !== undefined ? this.interfaces.find((i) => i.addr === opts.localAddr) : this.route(remoteAddr);
     if (!iface) throw new SynackError('ERR_SYNACK_NO_ROUTE', `no interface to reach ${ipv4ToString(remoteAddr)}`);
@@ -402,6 +464,7 @@ export class Stack implements ConnectionHost {
 
   /** Fires every timer due at or before `now`. */
   poll(now: Instant = this.clock.now()): void {
+    if (this.pmtuNextExpiry <= now) this.agePmtu(now);
     for (;;) {
       const c = this.timers.peek();
       if (!c || c.timerAt > now) return;
@@ -418,7 +481,7 @@ export class Stack implements ConnectionHost {
 
   /** The earliest time poll() has work (may be early; never late). Infinity when idle. */
   nextDeadline(): Instant {
-    return this.timers.nextAt();
+    return Math.min(this.timers.nextAt(), this.pmtuNextExpiry);
   }
 
   /** Every connection (all states), for STATUS-style listings and tests. */
@@ -429,6 +492,13 @@ export class Stack implements ConnectionHost {
       else out.push(v);
     }
     return out;
+  }
+
+  /** The demux table's shape: how many buckets, and the most connections in one (1 = no collisions). */
+  demuxStats(): { buckets: number; largestBucket: number } {
+    let largest = 0;
+    for (const v of this.conns.values()) largest = Math.max(largest, Array.isArray(v) ? v.length : 1);
+    return { buckets: this.conns.size, largestBucket: largest };
   }
 
   get connectionCount(): number {
@@ -506,8 +576,27 @@ export class Stack implements ConnectionHost {
         break;
       case 'retransmit':
         this.counters.retransmits++;
+        if (ev.kind === 'rto') {
+          this.counters.retransmitTimeouts++;
+          this.detectBlackhole(conn, ev.len);
+        }
         break;
       case 'closed': {
+        if (ev.reason === 'timeout') {
+          // RFC 1122 §4.2.3.9: a soft error is reported "only when and if the
+          // TCP connection times out" — and only if nothing was acknowledged
+          // since it came (Linux clears sk_err_soft on progress).
+          const soft = this.softErrors.get(conn);
+          if (soft && soft.sndUna === conn.sndUna) {
+            conn.closeReason = soft.reason;
+            ev = { type: 'closed', reason: soft.reason };
+          }
+        }
+        const lowered = this.msslowered.get(conn);
+        if (lowered !== undefined) {
+          this.msslowered.delete(conn);
+          this.pmtu.get(conn.remoteAddr)?.conns.delete(conn);
+        }
         const spent = this.cookieConns.get(conn);
         if (spent !== undefined) this.spendCookie(spent);
         this.remove(conn);
@@ -525,7 +614,12 @@ export class Stack implements ConnectionHost {
     const l = m?.listener ?? null;
     if (l && from === 'SYN-RECEIVED') l.halfOpen = Math.max(0, l.halfOpen - 1);
     if (to === 'SYN-RECEIVED' && l) l.halfOpen++;
-    if (to === 'ESTABLISHED') this.counters.established++;
+    if (to === 'ESTABLISHED') {
+      this.counters.established++;
+      // A new connection to a destination with a known smaller path MTU
+      // starts at that size (RFC 1191 §5: the PMTU belongs to the path).
+      if (this.pmtu.size > 0 && from !== 'ESTABLISHED') this.applyPmtu(conn, this.clock.now(), false);
+    }
     if (l && m && !m.accepted && (to === 'ESTABLISHED' || (from === 'SYN-RECEIVED' && (to === 'FIN-WAIT-1' || to === 'CLOSE-WAIT')))) {
       m.accepted = true;
       this.counters.passiveOpens++;
@@ -569,8 +663,15 @@ export class Stack implements ConnectionHost {
       return;
     }
     const h = ip.value.header;
+    if (this.isMartianSource(iface, h.src)) {
+      this.drop(null, 'ipv4-martian-source');
+      return;
+    }
     if (!this.isLocalAddr(h.dst)) {
-      this.drop(null, 'ipv4-not-for-us');
+      // RFC 1122 §4.2.3.10: "A TCP implementation MUST silently discard an
+      // incoming SYN segment that is addressed to a broadcast or multicast
+      // address." No TCP segment of ours is ever addressed to one.
+      this.drop(null, h.protocol === IPPROTO_TCP && this.isBroadcastOrMulticast(h.dst) ? 'tcp-broadcast' : 'ipv4-not-for-us');
       return;
     }
     if (h.protocol === IPPROTO_TCP) {
@@ -581,6 +682,49 @@ export class Stack implements ConnectionHost {
     } else {
       this.drop(null, 'ipv4-unknown-protocol');
     }
+  }
+
+  /**
+   * RFC 1122 §3.2.1.3: "A host MUST silently discard an incoming datagram
+   * containing an IP source address that is invalid by the rules of this
+   * section." Invalid are { 0, 0 } and { 0, <Host-number> } ("MUST NOT be
+   * sent, except as a source address as part of an initialization
+   * procedure"), { -1, -1 } and { <Network-number>, -1 } ("It MUST NOT be
+   * used as a source address"), and { 127, <any> } ("Addresses of this form
+   * MUST NOT appear outside a host") — accepted on a loopback interface only.
+   * RFC 1112 §4: "A host group address must never be placed in the source
+   * address field" (224.0.0.0/4); class E (240.0.0.0/4, RFC 1112 §4
+   * "reserved for future addressing modes") is no host's source either. A
+   * packet claiming our own address arrived from outside (the "land" attack;
+   * Linux's fib_validate_source drops it as a martian too) — except on a
+   * loopback interface, where it is ours.
+   * RFC 1122 §4.2.3.10: "An incoming SYN with an invalid source address must
+   * be ignored either by TCP or by the IP layer (see Section 3.2.1.3)." We
+   * do it in the IP layer, for every protocol (no echo reply to a broadcast
+   * source either).
+   */
+  private isMartianSource(iface: NetInterface, src: Ipv4Addr): boolean {
+    const top = src >>> 24;
+    if (top === 0 || top >= 224) return true;
+    const loopback = iface.addr >>> 24 === 127;
+    if (top === 127) return !loopback;
+    if (loopback) return false;
+    for (const i of this.interfaces) {
+      if (i.addr === src) return true;
+      if (i.prefixLen <= 30 && ipv4InSubnet(src, i.addr, i.prefixLen) && ((src | subnetMask(i.prefixLen)) >>> 0) === src) return true;
+    }
+    return false;
+  }
+
+  /** 255.255.255.255, 224.0.0.0/4, or the directed broadcast of one of our subnets. */
+  private isBroadcastOrMulticast(dst: Ipv4Addr): boolean {
+    const top = dst >>> 24;
+    if (top >= 224 && top < 240) return true;
+    if (dst === 0xffffffff) return true;
+    for (const i of this.interfaces) {
+      if (i.prefixLen <= 30 && ipv4InSubnet(dst, i.addr, i.prefixLen) && ((dst | subnetMask(i.prefixLen)) >>> 0) === dst) return true;
+    }
+    return false;
   }
 
   private receiveTcp(iface: NetInterface, src: Ipv4Addr, dst: Ipv4Addr, payload: Uint8Array, bytes: Uint8Array, now: Instant, tos = 0): void {
@@ -797,6 +941,15 @@ export class Stack implements ConnectionHost {
   }
 
   private receiveIcmp(iface: NetInterface, src: Ipv4Addr, dst: Ipv4Addr, payload: Uint8Array): void {
+    if (payload.length > 0 && isIcmpErrorType(payload[0]!)) {
+      this.counters.icmpIn++;
+      this.counters.icmpErrorsIn++;
+      const e = parseIcmpError(payload, iface.caps);
+      if (!e.ok) this.drop(null, e.reason);
+      else this.receiveIcmpError(e.value, this.clock.now());
+      this.flushDeferred();
+      return;
+    }
     const r = parseIcmp(payload, iface.caps);
     if (!r.ok) {
       this.drop(null, r.reason);
@@ -821,6 +974,184 @@ export class Stack implements ConnectionHost {
     emitIcmpEcho(reply, buf, 20);
     this.counters.icmpEchoReplies++;
     this.sendPacket(iface, buf);
+  }
+
+  /**
+   * An ICMP error about one of our TCP segments. RFC 1122 §4.2.3.9: "TCP
+   * MUST act on an ICMP error message passed up from the IP layer, directing
+   * it to the connection that created the error. The necessary
+   * demultiplexing information can be found in the IP header contained
+   * within the ICMP message." Written against `IcmpErrorRepr`, which ICMPv6
+   * errors can fill in the same way.
+   */
+  private receiveIcmpError(e: IcmpErrorRepr, now: Instant): void {
+    // RFC 6633 (updating RFC 1122 §4.2.3.9): "A TCP implementation MUST
+    // silently discard any received ICMP Source Quench messages."
+    if (e.kind === 'source-quench') {
+      this.drop(null, 'icmp-source-quench');
+      return;
+    }
+    const q = e.quoted;
+    const t = e.transport;
+    if (q.protocol !== IPPROTO_TCP || !this.isLocalAddr(q.src)) {
+      this.drop(null, 'icmp-no-connection');
+      return;
+    }
+    const conn = this.lookup(q.src, getU16(t, 0), q.dst, getU16(t, 2));
+    if (!conn || conn.state === 'CLOSED' || conn.state === 'TIME-WAIT') {
+      this.drop(null, 'icmp-no-connection');
+      return;
+    }
+    // RFC 5927 §4.1: "TCP SHOULD check that the TCP sequence number contained
+    // in the payload of the ICMP error message is within the range SND.UNA =<
+    // SEG.SEQ < SND.NXT. ... If an ICMP error message does not pass this
+    // check, it SHOULD be discarded." Our SND.NXT rolls back on go-back-N;
+    // SND.MAX is the highest sequence number sent, RFC 5927's SND.NXT.
+    const seq = getU32(t, 4) | 0;
+    if (!(seqGe(seq, conn.sndUna) && seqLt(seq, conn.sndMax))) {
+      this.drop(conn, 'icmp-out-of-window');
+      return;
+    }
+    if (e.kind === 'packet-too-big') {
+      this.pathTooBig(conn, e, now);
+      return;
+    }
+    this.counters.icmpErrorsAccepted++;
+    const rule = conn.config.icmpSynSentErrors;
+    if (conn.state === 'SYN-SENT' && rule !== 'off') {
+      // RFC 1122 §4.2.3.9: "Destination Unreachable -- codes 2-4: These are
+      // hard error conditions, so TCP SHOULD abort the connection." (Code 4
+      // is path MTU discovery's, above.) FreeBSD's icmp_may_rst also aborts
+      // on administratively prohibited and TTL exceeded.
+      let hard: CloseReason | null = null;
+      if (e.kind === 'port-unreachable' || e.kind === 'protocol-unreachable') hard = 'refused';
+      else if (rule === 'freebsd' && e.kind === 'admin-prohibited') hard = 'refused';
+      else if (rule === 'freebsd' && e.kind === 'ttl-exceeded') hard = 'host-unreachable';
+      if (hard) {
+        this.counters.icmpHardErrors++;
+        this.with(conn, () => conn.terminate(hard, `ICMP ${e.kind}`));
+        return;
+      }
+    }
+    // RFC 1122 §4.2.3.9: "Destination Unreachable -- codes 0, 1, 5: Since
+    // these Unreachable messages indicate soft error conditions, TCP MUST NOT
+    // abort the connection, and it SHOULD make the information available to
+    // the application." Its DISCUSSION allows to "merely note the message
+    // and report it to the application only when and if the TCP connection
+    // times out". Time Exceeded and Parameter Problem: "This should be
+    // handled the same way". In synchronized states hard errors are soft
+    // too (RFC 5461 §4, as BSD and Linux do).
+    const reason: CloseReason = e.kind === 'net-unreachable' ? 'net-unreachable' : e.kind === 'port-unreachable' || e.kind === 'protocol-unreachable' ? 'refused' : 'host-unreachable';
+    this.counters.icmpSoftErrors++;
+    this.softErrors.set(conn, { reason, sndUna: conn.sndUna });
+  }
+
+  /**
+   * RFC 1191 §3: "When a host receives a Datagram Too Big message, it MUST
+   * reduce its estimate of the PMTU for the relevant path, based on the
+   * value of the Next-Hop MTU field in the message." ... "a host MUST NOT
+   * increase its estimate of the Path MTU in response to the contents of a
+   * Datagram Too Big message."
+   */
+  private pathTooBig(conn: Connection, e: IcmpErrorRepr, now: Instant): void {
+    let mtu = e.mtu;
+    if (mtu === 0 || mtu >= e.quoted.totalLength) {
+      // RFC 1191 §5: a router that does not fill in the Next-Hop MTU (or a
+      // nonsensical one): "the host should use the plateau table", the
+      // largest plateau below the Total Length of the quoted datagram.
+      const len = e.quoted.totalLength;
+      mtu = PLATEAUS.find((p) => p < len) ?? 68;
+    }
+    // Only a smaller MSS for this connection is news: the rest of a burst of
+    // oversized segments brings the same MTU again and changes nothing.
+    if (mtu < PMTU_MIN || mtu - 40 >= conn.sndMss) {
+      this.drop(conn, 'icmp-pmtu-ignored');
+      return;
+    }
+    this.counters.icmpErrorsAccepted++;
+    this.lowerPmtu(conn.remoteAddr, mtu, now);
+    this.applyPmtu(conn, now, true);
+  }
+
+  /** Lowers (or creates) the path MTU estimate for `dst`, valid for PMTU_AGE_US. */
+  private lowerPmtu(dst: Ipv4Addr, mtu: number, now: Instant): void {
+    const cur = this.pmtu.get(dst);
+    if (cur && cur.mtu <= mtu) return;
+    this.counters.pmtuUpdates++;
+    const entry: PmtuEntry = { mtu, expires: now + PMTU_AGE_US, conns: cur?.conns ?? new Set() };
+    this.pmtu.delete(dst);
+    this.pmtu.set(dst, entry);
+    if (this.pmtu.size > PMTU_CACHE_MAX) {
+      const oldest = this.pmtu.keys().next().value;
+      if (oldest !== undefined) this.expirePmtuEntry(oldest, now);
+    }
+    this.pmtuNextExpiry = this.pmtu.values().next().value!.expires;
+  }
+
+  /** Applies the cached path MTU of the connection's destination to its MSS (lowering only). */
+  private applyPmtu(conn: Connection, now: Instant, retransmit: boolean): void {
+    const entry = this.pmtu.get(conn.remoteAddr);
+    if (!entry) return;
+    const mss = entry.mtu - 40;
+    if (mss >= conn.sndMss) return;
+    if (!this.msslowered.has(conn)) this.msslowered.set(conn, conn.sndMss);
+    entry.conns.add(conn);
+    this.counters.pmtuResegments++;
+    // Not through with(): this also runs inside a connection's state change.
+    conn.setPathMss(mss, now, retransmit);
+    if (retransmit) this.reschedule(conn);
+  }
+
+  /**
+   * Packetization-layer black-hole detection (RFC 4821 §7.7; Linux
+   * tcp_mtu_probing=1): when full-sized segments meet repeated retransmission
+   * timeouts, the path may drop large packets without sending "fragmentation
+   * needed" (a filtered ICMP, a tunnel). RFC 4821 §7.7: "a PLPMTUD
+   * implementation ... MAY reduce the probe size ... after some number of
+   * losses", and §7.2 base_pmtu: Linux falls back to tcp_base_mss = 1024.
+   * The fallback is a path MTU estimate like an ICMP one: it ages out after
+   * PMTU_AGE_US, when the MSS goes back up — the next full-sized segments
+   * are the probe upward; if they black-hole again, so does the fallback.
+   * Called from the 'retransmit' event, before the RTO's go-back-N resend,
+   * so that resend already uses the smaller MSS.
+   */
+  private detectBlackhole(conn: Connection, len: number): void {
+    if (conn.retries < BLACKHOLE_RTOS || len < conn.sndMss || conn.sndMss <= BLACKHOLE_MIN_MSS) return;
+    const mss = conn.sndMss > BLACKHOLE_BASE_MSS ? BLACKHOLE_BASE_MSS : Math.max(BLACKHOLE_MIN_MSS, conn.sndMss >> 1);
+    this.counters.pmtuBlackholes++;
+    const now = this.clock.now();
+    this.lowerPmtu(conn.remoteAddr, mss + 40, now);
+    const entry = this.pmtu.get(conn.remoteAddr)!;
+    if (!this.msslowered.has(conn)) this.msslowered.set(conn, conn.sndMss);
+    entry.conns.add(conn);
+    conn.setPathMss(Math.min(mss, entry.mtu - 40), now, false);
+  }
+
+  /** RFC 1191 §6.3: estimates older than PMTU_AGE_US are forgotten; their connections go back up. */
+  private agePmtu(now: Instant): void {
+    for (const [dst, e] of this.pmtu) {
+      if (e.expires > now) break;
+      this.expirePmtuEntry(dst, now);
+    }
+    const first = this.pmtu.values().next();
+    this.pmtuNextExpiry = first.done ? Infinity : first.value.expires;
+  }
+
+  private expirePmtuEntry(dst: Ipv4Addr, now: Instant): void {
+    const e = this.pmtu.get(dst);
+    if (!e) return;
+    this.pmtu.delete(dst);
+    this.counters.pmtuExpired++;
+    for (const c of e.conns) {
+      const orig = this.msslowered.get(c);
+      this.msslowered.delete(c);
+      if (orig !== undefined && c.state !== 'CLOSED') c.setPathMss(orig, now, false);
+    }
+  }
+
+  /** The path MTU estimate for `dst` (the interface MTU when none is cached). */
+  pathMtu(dst: Ipv4Addr): number {
+    return this.pmtu.get(dst)?.mtu ?? this.route(dst)?.mtu ?? 0;
   }
 
   // ===========================================================================
@@ -870,10 +1201,10 @@ export class Stack implements ConnectionHost {
   // ===========================================================================
 
   lookup(localAddr: Ipv4Addr, localPort: number, remoteAddr: Ipv4Addr, remotePort: number): Connection | null {
-    const v = this.conns.get(connKey(localPort, remotePort));
+    const v = this.conns.get(tupleKey(this.demuxSeed, localAddr, localPort, remoteAddr, remotePort));
     if (!v) return null;
-    if (!Array.isArray(v)) return v.remoteAddr === remoteAddr && v.localAddr === localAddr ? v : null;
-    for (const c of v) if (c.remoteAddr === remoteAddr && c.localAddr === localAddr) return c;
+    if (!Array.isArray(v)) return v.remoteAddr === remoteAddr && v.localAddr === localAddr && v.localPort === localPort && v.remotePort === remotePort ? v : null;
+    for (const c of v) if (c.remoteAddr === remoteAddr && c.localAddr === localAddr && c.localPort === localPort && c.remotePort === remotePort) return c;
     return null;
   }
 
@@ -886,7 +1217,7 @@ export class Stack implements ConnectionHost {
   }
 
   private insert(conn: Connection): void {
-    const key = connKey(conn.localPort, conn.remotePort);
+    const key = tupleKey(this.demuxSeed, conn.localAddr, conn.localPort, conn.remoteAddr, conn.remotePort);
     const v = this.conns.get(key);
     if (!v) this.conns.set(key, conn);
     else if (Array.isArray(v)) v.push(conn);
@@ -896,7 +1227,7 @@ export class Stack implements ConnectionHost {
   }
 
   private remove(conn: Connection): void {
-    const key = connKey(conn.localPort, conn.remotePort);
+    const key = tupleKey(this.demuxSeed, conn.localAddr, conn.localPort, conn.remoteAddr, conn.remotePort);
     const v = this.conns.get(key);
     if (!v) return;
     if (Array.isArray(v)) {

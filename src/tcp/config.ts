@@ -68,6 +68,14 @@ export interface TcpConfig {
   /** RFC 5961 §5: ACKs below SND.UNA − MAX.SND.WND are dropped with an ACK. */
   rfc5961Ack: boolean;
   /**
+   * Which ICMP errors abort a connection in SYN-SENT (RFC 1122 §4.2.3.9 hard
+   * errors; in synchronized states every ICMP error is soft, RFC 5461 §4):
+   * 'rfc1122' — protocol and port unreachable (ECONNREFUSED); 'freebsd' —
+   * those, administratively prohibited (ECONNREFUSED) and TTL exceeded
+   * (EHOSTUNREACH), as FreeBSD's net.inet.tcp.icmp_may_rst=1; 'off' — none.
+   */
+  icmpSynSentErrors: 'off' | 'rfc1122' | 'freebsd';
+  /**
    * RFC 5961 §7 per-connection ACK throttling: at most this many challenge
    * ACKs (and replies to unacceptable ACKs and pure ACKs) per
    * `challengeAckIntervalUs` on one connection. Linux: 1 per 500 ms
@@ -152,6 +160,7 @@ export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
   rfc5961Rst: true,
   rfc5961Syn: true,
   rfc5961Ack: true,
+  icmpSynSentErrors: 'rfc1122',
   challengeAckPerConn: 1,
   challengeAckIntervalUs: 500_000,
   timeWaitReuse: true,

@@ -763,6 +763,45 @@ export class Connection {
     return nextDeadline(this);
   }
 
+  /**
+   * The path MTU changed (RFC 1191 PMTU discovery, or RFC 4821 black-hole
+   * fallback and its later probe upward): segments now carry at most `mss`
+   * bytes of TCP payload plus options, i.e. a path MTU of mss + 40. The
+   * caller never raises it above what the peer's MSS option allows.
+   *
+   * When it fell and `retransmit` is set, RFC 1191 §6.5: "the retransmission
+   * could be done in immediate response to a notification that the Path MTU
+   * has changed, but only for the specific connection specified by the
+   * Datagram Too Big message." Everything outstanding went out too large,
+   * so it all goes again from SND.UNA at the new size (go back N, as Linux's
+   * tcp_simple_retransmit) without waiting for the RTO — and without a
+   * congestion response: the loss was the path's MTU, not congestion. The
+   * caller acts only when the MSS falls, so a burst of oversized segments
+   * (one ICMP message each) retransmits once (RFC 1191 §6.5: "One MUST not
+   * retransmit in response to every Datagram Too Big message").
+   * Returns whether the MSS changed.
+   */
+  setPathMss(mss: number, now: Instant, retransmit: boolean): boolean {
+    this.now = now;
+    mss = Math.max(64, mss);
+    const old = this.sndMss;
+    if (mss === old) return false;
+    this.sndMss = mss;
+    const st = this.state;
+    if (!retransmit || mss > old || !seqGt(this.sndMax, this.sndUna)) return true;
+    if (st !== 'ESTABLISHED' && st !== 'CLOSE-WAIT' && st !== 'FIN-WAIT-1' && st !== 'CLOSING' && st !== 'LAST-ACK') return true;
+    if (!seqGt(this.sndUna, this.iss)) return true; // only our SYN is outstanding
+    this.board?.clear();
+    this.rackAt = NEVER;
+    this.tlpAt = NEVER;
+    this.tlpInFlight = false;
+    this.rttTiming = false; // Karn: what follows is a retransmission
+    this.host.event(this, { type: 'retransmit', kind: 'pmtu', seq: this.sndUna, len: Math.min(seqDiff(this.sndMax, this.sndUna), mss) });
+    this.sndNxt = this.sndUna;
+    this.output();
+    return true;
+  }
+
   /** The application let go of the connection: it finishes in the background. */
   orphan(now: Instant): void {
     this.now = now;

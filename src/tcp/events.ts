@@ -13,7 +13,14 @@ export type CloseReason =
   /** Retransmissions, keepalives or the user timeout gave up (§3.10.8). */
   | 'timeout'
   /** The local user aborted (ABORT call, §3.10.5). */
-  | 'aborted';
+  | 'aborted'
+  /**
+   * Timed out after an ICMP host-unreachable-like soft error (RFC 1122
+   * §4.2.3.9), or TTL exceeded in SYN-SENT under 'freebsd' rules: EHOSTUNREACH.
+   */
+  | 'host-unreachable'
+  /** Timed out after an ICMP net-unreachable soft error: ENETUNREACH. */
+  | 'net-unreachable';
 
 export type ConnectionEvent =
   | { type: 'state'; from: TcpState; to: TcpState; cause: string }
@@ -28,7 +35,7 @@ export type ConnectionEvent =
   /** Send-buffer space was freed by an acknowledgment. */
   | { type: 'writable' }
   /** A retransmission happened (`kind` tells which timer or algorithm caused it). */
-  | { type: 'retransmit'; kind: 'rto' | 'fast' | 'syn' | 'probe'; seq: number; len: number }
+  | { type: 'retransmit'; kind: 'rto' | 'fast' | 'syn' | 'probe' | 'pmtu'; seq: number; len: number }
   /** Terminal: the TCB is deleted. `reason` is null for an orderly close. */
   | { type: 'closed'; reason: CloseReason | null };
 

@@ -205,7 +205,7 @@ export class VizSession {
           if (e.to === this.state[side]) return; // a spawned TCB entering LISTEN while the listener shows LISTEN
           this.recordState(side, e.to, e.cause);
         } else if (e.type === 'retransmit') {
-          this.pendingRtx[side] = e.kind === 'rto' ? 'RTO' : e.kind === 'syn' ? 'SYN timeout' : e.kind === 'fast' ? 'fast retransmit' : 'window probe';
+          this.pendingRtx[side] = e.kind === 'rto' ? 'RTO' : e.kind === 'syn' ? 'SYN timeout' : e.kind === 'fast' ? 'fast retransmit' : e.kind === 'pmtu' ? 'PMTU retransmit' : 'window probe';
         } else if (e.type === 'end') {
           this.note({ kind: 'end', side });
         } else if (e.type === 'closed') {

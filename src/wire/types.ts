@@ -30,6 +30,14 @@ export type DropReason =
   | 'icmp-truncated'
   | 'icmp-bad-checksum'
   | 'icmp-unsupported'
+  /** An ICMP error quotes a datagram that is not one of our TCP segments (malformed, or no connection). */
+  | 'icmp-no-connection'
+  /** RFC 5927 §4.1: the quoted sequence number is outside SND.UNA..SND.NXT. */
+  | 'icmp-out-of-window'
+  /** RFC 6633: Source Quench is ignored. */
+  | 'icmp-source-quench'
+  /** RFC 1191 "fragmentation needed" with a next-hop MTU we do not act on (too small, or not smaller). */
+  | 'icmp-pmtu-ignored'
   // stack / connection
   | 'tcp-no-connection'
   | 'tcp-listen-backlog-full'
@@ -125,6 +133,39 @@ export interface IcmpEchoRepr {
   ident: number;
   seqNo: number;
   data: Uint8Array;
+}
+
+/**
+ * What an ICMP error message reports, independent of the ICMP version (ICMPv6
+ * errors map onto the same kinds): RFC 792 types 3, 4, 11 and 12 with the
+ * codes of RFC 792, RFC 1122 §3.2.2.1 and RFC 1812 §5.2.7.1.
+ */
+export type IcmpErrorKind =
+  | 'net-unreachable'
+  | 'host-unreachable'
+  | 'protocol-unreachable'
+  | 'port-unreachable'
+  /** "Fragmentation needed and DF set" (v4) / "Packet Too Big" (v6): path MTU discovery (RFC 1191). */
+  | 'packet-too-big'
+  | 'source-route-failed'
+  /** Communication administratively prohibited (codes 9, 10, 13). */
+  | 'admin-prohibited'
+  | 'source-quench'
+  | 'ttl-exceeded'
+  | 'reassembly-timeout'
+  | 'parameter-problem';
+
+/** An ICMP error message and the header of the datagram it quotes (one of ours). */
+export interface IcmpErrorRepr {
+  type: number;
+  code: number;
+  kind: IcmpErrorKind;
+  /** Next-Hop MTU of a 'packet-too-big' (RFC 1191 §4); 0 when the router did not fill it in. */
+  mtu: number;
+  /** The quoted datagram's IP header: its source is us. */
+  quoted: { src: Ipv4Addr; dst: Ipv4Addr; protocol: number; totalLength: number };
+  /** The quoted transport-layer bytes: at least the first 8 (RFC 792: "64 bits of Data Datagram"). */
+  transport: Uint8Array;
 }
 
 /**

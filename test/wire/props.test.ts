@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { emitIpv4, parseIpv4 } from '../../src/wire/ipv4.ts';
 import { emitIpv4Tcp, emitTcp, parseTcp, tcpBufferLen } from '../../src/wire/tcp.ts';
-import { emitIcmpEcho, icmpEchoLen, parseIcmp } from '../../src/wire/icmp.ts';
+import { emitIcmpEcho, icmpEchoLen, parseIcmp, parseIcmpError } from '../../src/wire/icmp.ts';
 import { parsePcap, pcapGlobalHeader, pcapRecord } from '../../src/wire/pcap.ts';
 import { formatPacket } from '../../src/wire/pretty.ts';
 import { CHECKSUM_FULL, CHECKSUM_OFFLOAD } from '../../src/wire/types.ts';
@@ -48,6 +48,9 @@ function parseAll(bytes: Uint8Array, c: ChecksumCaps, src: number, dst: number):
   }
   const icmp = parseIcmp(bytes, c);
   if (!icmp.ok) assert.ok(ICMP_REASONS.has(icmp.reason), icmp.reason);
+  const icmpErr = parseIcmpError(bytes, c);
+  if (!icmpErr.ok) assert.ok(ICMP_REASONS.has(icmpErr.reason), icmpErr.reason);
+  else assert.ok(icmpErr.value.transport.length >= 8 && icmpErr.value.transport.length <= bytes.length - 28);
   const pcap = parsePcap(bytes);
   assert.equal(typeof pcap.ok, 'boolean');
   assert.equal(typeof formatPacket(bytes, c), 'string');
