@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, normalize, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildPage } from './build.ts';
-import { isEntryPoint } from '../cli/entry-point.ts';
+import { isEntryPoint } from '../cli/options.ts';
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
