@@ -27,15 +27,25 @@ import { transferOver, singleLossCost } from './impaired.ts';
 import { benchTun } from '../test/interop/throughput.ts';
 import { benchTunImpaired } from './tun-impaired.ts';
 import { benchSynFlood } from './attack.ts';
+import { exitUsage, parseScriptArgs } from '../src/cli/options.ts';
 
-const args = process.argv.slice(2);
-const quick = args.includes('--quick');
-const argValue = (name: string): string | undefined => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : undefined;
-};
-const reps = Number(argValue('--reps') ?? 3);
-const only = new Set((argValue('--only') ?? 'bulk,cycles,memory,checksum,impaired,tun,tun-impaired,synflood').split(','));
+const ALL = ['bulk', 'cycles', 'memory', 'checksum', 'impaired', 'tun', 'tun-impaired', 'synflood', 'sizes'];
+const HELP = `Usage: npm run bench -- [--quick] [--reps N] [--only LIST]
+
+Measures synack beside references run in the same process and prints each
+figure with its ratio (machines are noisy: read the ratios).
+
+  --quick       smaller sizes (128 MiB bulk transfers, fewer cycles)
+  --reps N      repetitions of each bulk run (default 3; the median counts)
+  --only LIST   some of: ${ALL.join(',')}
+  -h, --help    this help`;
+const SPEC = { name: 'bench', invocation: 'npm run bench --', help: HELP, options: { quick: { type: 'boolean' }, reps: { type: 'string' }, only: { type: 'string' } } } as const;
+const { values: opts } = parseScriptArgs(SPEC);
+const quick = opts.quick === true;
+const reps = Number(opts.reps ?? 3);
+if (!Number.isInteger(reps) || reps < 1) exitUsage(SPEC, `--reps expects a positive integer, got '${opts.reps}'`);
+const only = new Set((opts.only ?? ALL.join(',')).split(','));
+for (const o of only) if (!ALL.includes(o)) exitUsage(SPEC, `--only: unknown benchmark '${o}' (known: ${ALL.join(', ')})`);
 const bulkBytes = (quick ? 128 : 1024) * MiB;
 const synCycles = quick ? 20_000 : 50_000;
 const nodeCycleCount = quick ? 3_000 : 10_000;

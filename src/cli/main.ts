@@ -134,9 +134,13 @@ const demoCommand: Command = {
 const helpCommand: Command = {
   name: 'help',
   summary: 'list the commands, or show the help of one: synack help demo',
-  help: 'Usage: synack help [COMMAND]',
+  help: 'Usage: synack help [COMMAND]\n\nLists the commands, or prints the help of COMMAND.',
   run(argv, io) {
-    const { positionals } = parseOptions('help', argv, {}, true);
+    const { positionals, values } = parseOptions('help', argv, { help: { type: 'boolean', short: 'h' } }, true);
+    if (values.help) {
+      io.stdout(helpCommand.help);
+      return 0;
+    }
     const name = positionals[0];
     if (name !== undefined) {
       const cmd = COMMANDS.get(name);
@@ -180,7 +184,7 @@ export async function main(argv: string[], io: CliIo = nodeIo()): Promise<number
     if (e instanceof UsageError) {
       const prefix = e.command ? `synack ${e.command}` : 'synack';
       io.stderr(`${prefix}: ${e.message}`);
-      io.stderr(e.command ? `Run 'synack ${e.command} --help' for the options.` : "Run 'synack help' for the commands.");
+      io.stderr(e.command ? `Run 'synack ${e.command} --help' for the options.` : "Run 'synack --help' for the commands.");
       return 2;
     }
     io.stderr(`synack: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
