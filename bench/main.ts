@@ -5,7 +5,7 @@
  *   npm run bench                 1 GiB bulk transfers, 3 repetitions (median)
  *   npm run bench -- --quick      128 MiB bulk transfers, fewer cycles
  *   npm run bench -- --reps 5     more repetitions
- *   npm run bench -- --only bulk,cycles,memory,checksum
+ *   npm run bench -- --only bulk,cycles,memory,checksum,sizes
  *
  * 1. Bulk throughput of one connection, two synack stacks over the in-memory
  *    hub (VirtualClock driven as fast as possible, zero delay, unlimited
@@ -28,6 +28,7 @@ import { benchTun } from '../test/interop/throughput.ts';
 import { benchTunImpaired } from './tun-impaired.ts';
 import { benchSynFlood } from './attack.ts';
 import { exitUsage, parseScriptArgs } from '../src/cli/options.ts';
+import { bundleSizes, tarballSize } from './sizes.ts';
 
 const ALL = ['bulk', 'cycles', 'memory', 'checksum', 'impaired', 'tun', 'tun-impaired', 'synflood', 'sizes'];
 const HELP = `Usage: npm run bench -- [--quick] [--reps N] [--only LIST]
@@ -321,6 +322,29 @@ if (only.has('synflood')) {
   } catch (e) {
     notes.push(`synflood: skipped — ${(e as Error).message}`);
   }
+}
+
+// ---------------------------------------------------------------------------
+// 9. Sizes: the browser bundles of synack/core and synack/net (minified,
+//    gzipped) beside the unpacked size of the published tarball.
+// ---------------------------------------------------------------------------
+if (only.has('sizes')) {
+  progress('sizes (esbuild bundles, npm pack --dry-run)');
+  const kb = (n: number): string => `${(n / 1000).toFixed(1)} KB`;
+  const tar = tarballSize(root);
+  for (const b of await bundleSizes(root)) {
+    if (b.nodeImport) notes.push(`sizes: the ${b.entry} browser bundle contains a node: import`);
+    rows.push({
+      name: `${b.entry} browser bundle, minified + gzip`,
+      synack: kb(b.gzipBytes),
+      reference: `${kb(tar.unpackedSize)} tarball`,
+      ratio: '',
+      target: b.entry === 'synack/core' ? '≤ 60 KB' : '',
+    });
+    rows.push({ name: `${b.entry} browser bundle, minified`, synack: kb(b.bytes), reference: '', ratio: '', target: '' });
+  }
+  rows.push({ name: 'npm tarball synack: packed / unpacked', synack: kb(tar.size), reference: kb(tar.unpackedSize), ratio: '', target: '' });
+  notes.push(`sizes: esbuild --platform=browser --minify of every export, gzip -9; the tarball (npm pack --dry-run) holds ${tar.files} files: dist/ (JS, .d.ts, source maps with sources), platform/, bin/, README.`);
 }
 
 // ---------------------------------------------------------------------------
