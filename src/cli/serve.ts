@@ -291,7 +291,16 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
     void stop(0);
   };
   // --stats: the counters as one JSON line, on SIGUSR1 and at exit.
-  const printStats = (): void => io.stdout(`stats ${JSON.stringify({ ...host.stack.counters.snapshot(), openSockets: sockets.size })}`);
+  // sendQueuedMax / writableMax: the most bytes any one connection holds in
+  // the stack's send buffer and in its stream's write queue (the memory an
+  // attacker can make synack hold; test/attack/resources.test.ts).
+  const printStats = (): void => {
+    let sendQueuedMax = 0;
+    for (const c of host.stack.connections()) sendQueuedMax = Math.max(sendQueuedMax, c.status().sendQueued);
+    let writableMax = 0;
+    for (const s of sockets) writableMax = Math.max(writableMax, s.writableLength);
+    io.stdout(`stats ${JSON.stringify({ ...host.stack.counters.snapshot(), openSockets: sockets.size, sendQueuedMax, writableMax })}`);
+  };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   if (v.stats) process.on('SIGUSR1', printStats);

@@ -70,6 +70,9 @@ export const FREEBSD_PROFILE: ConformanceProfile = Object.freeze({
     // net.inet.tcp.insecure_rst=0 / insecure_syn=0.
     rfc5961Rst: true,
     rfc5961Syn: true,
+    // RFC 5961 §7 per connection: net.inet.tcp.ack_war_cnt=5 per ack_war_timewindow=1000 ms.
+    challengeAckPerConn: 5,
+    challengeAckIntervalUs: 1_000_000,
     // FreeBSD ignores RST in TIME-WAIT (tcp_twcheck: "RFC 1337").
     rfc1337: true,
     // tcp_mss_update rounds the socket buffers up to a multiple of the MSS.

@@ -315,13 +315,21 @@ class FuzzCheck extends Error {
   }
 }
 
+/**
+ * An extra invariant checked with the built-in ones: a message when it is
+ * broken, else null. The harness's self-test passes a deliberately wrong one
+ * (test/fuzz/regressions.test.ts) to show that failures are found, minimized
+ * and replayed.
+ */
+export type ExtraInvariant = (t: Target) => string | null;
+
 /** Applies one input to the target; throws FuzzCheck (invariant) or whatever the core threw. */
-export function applyInput(t: Target, inp: Input, check: boolean): void {
+export function applyInput(t: Target, inp: Input, check: boolean, extra?: ExtraInvariant): void {
   if ('p' in inp) t.inject(fromHex(inp.p));
   else if ('t' in inp) t.advance(inp.t);
   else readAll(t);
   t.link.out.length = 0;
-  if (check) checkTarget(t);
+  if (check) checkTarget(t, extra);
 }
 
 function applyBytes(t: Target, bytes: Uint8Array): void {
@@ -332,11 +340,13 @@ function readAll(t: Target): void {
   for (const c of t.stack.connections()) if (c.readable() > 0) t.stack.read(c);
 }
 
-export function checkTarget(t: Target): void {
+export function checkTarget(t: Target, extra?: ExtraInvariant): void {
   // Timers due now fire first (a delayed ACK of 0 µs is due at once).
   t.stack.poll(t.now);
   const v = checkStack(t.stack, t.now, MAX_CONNS);
   if (v) throw new FuzzCheck(v.kind, v.message);
+  const x = extra?.(t);
+  if (x) throw new FuzzCheck('extra-invariant', x);
   let buffered = 0;
   for (const c of t.stack.connections()) buffered += c.readable() + c.sendQueued() + (c.ooo?.byteCount ?? 0);
   if (buffered > memoryBound(t)) throw new FuzzCheck('memory', `${buffered} bytes buffered in ${t.stack.connectionCount} connections`);
@@ -352,10 +362,10 @@ function classify(e: unknown): { kind: string; message: string } {
 }
 
 /** Replays `inputs` on a fresh target; returns the failure or null. */
-export function replayInputs(seed: number, checksums: boolean, inputs: readonly Input[]): { kind: string; message: string } | null {
+export function replayInputs(seed: number, checksums: boolean, inputs: readonly Input[], extra?: ExtraInvariant): { kind: string; message: string } | null {
   try {
     const t = new Target({ seed, checksums });
-    for (const inp of inputs) applyInput(t, inp, true);
+    for (const inp of inputs) applyInput(t, inp, true, extra);
     return null;
   } catch (e) {
     return classify(e);
@@ -363,13 +373,13 @@ export function replayInputs(seed: number, checksums: boolean, inputs: readonly 
 }
 
 /** Delta debugging over the inputs: the fewest that still fail with the same kind. */
-export function minimize(f: FuzzFailure, maxRuns = 2000): FuzzFailure {
+export function minimize(f: FuzzFailure, maxRuns = 2000, extra?: ExtraInvariant): FuzzFailure {
   let inputs = f.inputs.slice();
   let runs = 0;
   let message = f.message;
   const fails = (cand: Input[]): boolean => {
     runs++;
-    const r = replayInputs(f.seed, f.checksums, cand);
+    const r = replayInputs(f.seed, f.checksums, cand, extra);
     if (r && r.kind === f.kind) {
       message = r.message;
       return true;
@@ -409,6 +419,8 @@ export interface FuzzOptions {
   keepGoing?: boolean;
   onFailure?: (f: FuzzFailure) => void;
   onProgress?: (s: FuzzStats) => void;
+  /** An extra invariant, checked with the built-in ones. */
+  invariant?: ExtraInvariant;
 }
 
 /** Runs the fuzzer; returns the stats and the (unminimized) failures, one per kind. */
@@ -460,7 +472,7 @@ export function fuzz(opts: FuzzOptions): { stats: FuzzStats; failures: FuzzFailu
         // Harvest the target's replies as new seeds, sparingly.
         if (t.link.out.length && r.chance(0.01)) t.collect();
         t.link.out.length = 0;
-        if ((i & 63) === 63 || !bytes) checkTarget(t);
+        if ((i & 63) === 63 || !bytes) checkTarget(t, opts.invariant);
       } catch (e) {
         const c = classify(e);
         stats.failures++;

@@ -20,9 +20,10 @@ import { Connection, offeredShiftFor, type ConnectionHost } from '../tcp/connect
 import type { ConnectionEvent } from '../tcp/events.ts';
 import { makeTcpConfig, type TcpConfig } from '../tcp/config.ts';
 import type { TcpState } from '../tcp/state.ts';
-import { seqAdd, seqGt } from '../tcp/seq.ts';
+import { seqAdd } from '../tcp/seq.ts';
+import { timeWaitAcceptsSyn } from '../tcp/segment-arrives.ts';
 import { SynackError } from '../errors.ts';
-import { IsnGenerator } from './isn.ts';
+import { IsnGenerator, halfSipHash24 } from './isn.ts';
 import { TimerHeap } from './timer-heap.ts';
 import { Counters } from './counters.ts';
 import { SynCookies, encodeTsOptions, decodeTsOptions } from './syncookies.ts';
@@ -75,6 +76,12 @@ export interface StackConfig {
    * (default), 'always' (every SYN, for tests), or 'never' (drop the SYN).
    */
   synCookies?: 'auto' | 'always' | 'never';
+  /**
+   * RFC 5961 §7 host-wide challenge-ACK limit per second (default 1000, as
+   * Linux's tcp_challenge_ack_limit before 6.0); each second's budget is
+   * drawn at random in [limit/2, 1.5 × limit). 0 sends none.
+   */
+  challengeAckLimit?: number;
 }
 
 /** Everything a trace hook sees. */
@@ -175,7 +182,10 @@ export class Stack implements ConnectionHost {
   private readonly defaultBacklog: number;
   private readonly ttl: number;
   private ipIdent = 0;
-  private challengeWindowStart = 0;
+  /** The second (of the clock) the challenge-ACK budget was drawn for, and what is left of it. */
+  private challengeSecond = -1;
+  /** Key of the PRF that draws each second's challenge-ACK budget (derived from the ISN secret). */
+  private readonly challengeKey: [number, number];
   private readonly cookies: SynCookies;
   /** The stack-wide account for received bytes (tcp/budget.ts). */
   readonly budget: MemoryBudget;
@@ -184,7 +194,7 @@ export class Stack implements ConnectionHost {
   /** Cookies whose connection has ended, until they expire (bounded, oldest evicted first). */
   private readonly spentCookies = new Map<string, Instant>();
   private readonly synCookieMode: 'auto' | 'always' | 'never';
-  private challengeCount = 0;
+  private challengeBudget = 0;
 
   constructor(config: StackConfig) {
     this.clock = config.clock;
@@ -204,6 +214,13 @@ export class Stack implements ConnectionHost {
     this.maxConnections = config.maxConnections ?? 1_000_000;
     this.defaultBacklog = config.defaultBacklog ?? 511;
     this.ttl = config.ttl ?? 64;
+    this.challengeKey = [(config.isnSecret[0] ^ 0x7e57c4a1) >>> 0, (config.isnSecret[1] ^ 0x1eb0a7c5) >>> 0];
+    if (config.challengeAckLimit !== undefined) {
+      if (!(Number.isInteger(config.challengeAckLimit) && config.challengeAckLimit >= 0)) {
+        throw new SynackError('ERR_SYNACK_INVALID_ARG', 'StackConfig.challengeAckLimit must be a non-negative integer');
+      }
+      this.challengeAckLimit = config.challengeAckLimit;
+    }
   }
 
   // ===========================================================================
@@ -449,20 +466,34 @@ export class Stack implements ConnectionHost {
   }
 
   /**
-   * RFC 5961 §7: "an implementation SHOULD include an ACK throttling
-   * mechanism": at most `challengeAckLimit` challenge ACKs per second per
-   * stack (Linux's tcp_challenge_ack_limit default is 1000).
+   * RFC 5961 §7: "An implementation SHOULD include an ACK throttling
+   * mechanism to be conservative." This is the host-wide half (each
+   * connection first applies its own, TcpConfig.challengeAckPerConn).
+   *
+   * A fixed host-wide count is CVE-2016-5696 ("Off-Path TCP Exploits",
+   * Cao et al., USENIX Security 2016): an off-path attacker who exhausts it
+   * and counts the challenge ACKs left for himself learns whether a spoofed
+   * segment drew one, hence the 4-tuple and then the sequence numbers. As
+   * Linux since that fix (tcp_send_challenge_ack), each second's budget is
+   * drawn at random in [limit/2, limit/2 + limit), so the count the attacker
+   * would compare against is unknown to him. The draw is a PRF (HalfSipHash,
+   * keyed from the ISN secret) of the second: deterministic for a given
+   * secret (tests, the simulator), unpredictable without it — never
+   * Math.random.
    */
   challengeAckLimit = 1000;
 
   allowChallengeAck(_conn: Connection): boolean {
-    const now = this.clock.now();
-    if (now - this.challengeWindowStart >= 1_000_000) {
-      this.challengeWindowStart = now;
-      this.challengeCount = 0;
+    const second = Math.floor(this.clock.now() / 1_000_000);
+    if (second !== this.challengeSecond) {
+      this.challengeSecond = second;
+      const limit = this.challengeAckLimit;
+      const half = (limit + 1) >>> 1;
+      const r = halfSipHash24(this.challengeKey[0], this.challengeKey[1], second >>> 0, Math.floor(second / 4294967296) >>> 0, 0x43484b41);
+      this.challengeBudget = limit === 0 ? 0 : half + (r % limit);
     }
-    if (this.challengeCount >= this.challengeAckLimit) return false;
-    this.challengeCount++;
+    if (this.challengeBudget <= 0) return false;
+    this.challengeBudget--;
     this.counters.challengeAcks++;
     return true;
   }
@@ -562,9 +593,10 @@ export class Stack implements ConnectionHost {
     this.counters.segmentsIn++;
     let conn = this.lookup(dst, seg.dstPort, src, seg.srcPort);
     if (this.hooks.length) this.trace({ type: 'segment', dir: 'in', time: now, src, dst, tcp: seg, conn, bytes });
-    // RFC 9293 §3.6.1 / RFC 1122 4.2.2.13: a new SYN for a connection in
-    // TIME-WAIT may reopen it when its sequence number is beyond the old one.
-    if (conn && conn.state === 'TIME-WAIT' && conn.config.timeWaitReuse && (seg.flags & (SYN | ACK | RST)) === SYN && seqGt(seg.seq, conn.rcvNxt) && this.findListener(dst, seg.dstPort)) {
+    // RFC 9293 §3.6.1 / RFC 1122 4.2.2.13 / RFC 6191: a new SYN for a
+    // connection in TIME-WAIT may reopen it when its timestamp or sequence
+    // number is beyond the old incarnation's (timeWaitAcceptsSyn).
+    if (conn && conn.state === 'TIME-WAIT' && conn.config.timeWaitReuse && (seg.flags & (SYN | ACK | RST)) === SYN && timeWaitAcceptsSyn(conn, seg) && this.findListener(dst, seg.dstPort)) {
       conn.terminate(null, 'new SYN in TIME-WAIT');
       conn = null;
     }

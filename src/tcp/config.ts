@@ -62,6 +62,16 @@ export interface TcpConfig {
   /** RFC 5961 §5: ACKs below SND.UNA − MAX.SND.WND are dropped with an ACK. */
   rfc5961Ack: boolean;
   /**
+   * RFC 5961 §7 per-connection ACK throttling: at most this many challenge
+   * ACKs (and replies to unacceptable ACKs and pure ACKs) per
+   * `challengeAckIntervalUs` on one connection. Linux: 1 per 500 ms
+   * (tcp_invalid_ratelimit); FreeBSD: 5 per second (tcp_ack_war_cnt and
+   * tcp_ack_war_time_window). The stack adds its own randomised global limit.
+   */
+  challengeAckPerConn: number;
+  /** The interval of `challengeAckPerConn`. */
+  challengeAckIntervalUs: Duration;
+  /**
    * Accept a new SYN for a connection in TIME-WAIT when its sequence number
    * is beyond RCV.NXT and a listener exists (RFC 1122 4.2.2.13, as Linux and
    * BSD do). Off: the SYN gets the RFC 9293/5961 challenge ACK.
@@ -133,6 +143,8 @@ export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
   rfc5961Rst: true,
   rfc5961Syn: true,
   rfc5961Ack: true,
+  challengeAckPerConn: 1,
+  challengeAckIntervalUs: 500_000,
   timeWaitReuse: true,
   roundBuffersToMss: false,
   receiverSws: 'rfc9293',
@@ -184,6 +196,8 @@ export function makeTcpConfig(partial: Partial<TcpConfig> = {}): TcpConfig {
     'connectTimeoutUs',
     'rtoSlopUs',
     'persistTimeoutUs',
+    'challengeAckPerConn',
+    'challengeAckIntervalUs',
   ];
   for (const k of nonNegative) {
     const v = c[k];

@@ -31,7 +31,7 @@ import { seqAdd, seqDiff, seqGe, seqGt, seqLt, seqMax } from './seq.ts';
 import type { TcpState } from './state.ts';
 import { segmentArrives } from './segment-arrives.ts';
 import { segmentOptions, synOptions } from './options.ts';
-import { Scoreboard } from './recovery.ts';
+import { Scoreboard, prrSndcnt } from './recovery.ts';
 import type { MemoryBudget } from './budget.ts';
 import { createCongestionController, type CongestionController } from './congestion/index.ts';
 import { tcpOptionsLen } from '../wire/tcp-options.ts';
@@ -89,6 +89,8 @@ export interface TcbStatus {
 }
 
 const NEVER = Infinity;
+/** RFC 7323 §5.5: TS.Recent is invalid after the connection has been idle for more than 24 days. */
+const TS_RECENT_LIFETIME_S = 24 * 24 * 3600;
 
 /** The window-scale shift a connection with `config` offers: the smallest that covers its receive buffer, unless fixed. */
 export function offeredShiftFor(config: TcpConfig): number {
@@ -269,8 +271,44 @@ export class Connection {
   set tlpInFlight(v: boolean) {
     if (this.board) this.board.tlpInFlight = v;
   }
-  /** Last ACK sent in reply to an out-of-window pure ACK (rate limit). */
-  lastOowAckAt: Instant = -1_000_000;
+  /**
+   * RFC 5961 §7 per-connection throttle of challenge ACKs and of replies to
+   * unacceptable segments: the start of the current interval and the replies
+   * sent in it. Made on the first such reply (rare: an idle TCB has none).
+   */
+  private oowBox: { start: Instant; sent: number } | null = null;
+
+  /**
+   * May this connection send one more challenge ACK (or reply to an
+   * unacceptable segment) now? At most `challengeAckPerConn` per
+   * `challengeAckIntervalUs`; true consumes one.
+   */
+  allowOowReply(): boolean {
+    const now = this.now;
+    const box = (this.oowBox ??= { start: now, sent: 0 });
+    if (now - box.start >= this.config.challengeAckIntervalUs) {
+      box.start = now;
+      box.sent = 0;
+    }
+    if (box.sent >= this.config.challengeAckPerConn) return false;
+    box.sent++;
+    return true;
+  }
+
+  /** Records SEG.TSval as TS.Recent and notes when (RFC 7323 §4.3, §5.5); only while timestamps are in use. */
+  recordTsRecent(tsval: number): void {
+    this.tsRecent = tsval | 0;
+    this.tsRecentSec = Math.floor(this.now / 1_000_000);
+  }
+
+  /**
+   * RFC 7323 §5.5: "an implementation of PAWS [must] include a mechanism to
+   * "invalidate" the TS.Recent value when a connection is idle for more than
+   * 24 days." TS.Recent is valid while it was recorded at most 24 days ago.
+   */
+  tsRecentValid(): boolean {
+    return Math.floor(this.now / 1_000_000) - this.tsRecentSec <= TS_RECENT_LIFETIME_S;
+  }
 
 
   get cc(): CongestionController {
@@ -292,10 +330,21 @@ export class Connection {
   }
 
   // ---- RFC 7323 timestamps and RFC 2018 SACK -----------------------------------
-  /** Both SYNs carried the timestamps option. */
-  tsEnabled = false;
+  /** Both SYNs carried the timestamps option (and we use them). */
+  get tsEnabled(): boolean {
+    return this.tsRecentSec >= 0;
+  }
   /** TS.Recent: the TSval to echo (RFC 7323 §4.3). */
   tsRecent = 0;
+  /**
+   * When TS.Recent was last recorded, in whole seconds of the clock (a small
+   * integer, so no heap number); -1 while timestamps are not in use (this
+   * field doubles as `tsEnabled`, so the 24-day rule costs the TCB nothing).
+   * RFC 7323 §5.5: "To detect how long the connection has been idle, the
+   * TCP MAY update a clock or timestamp value associated with the connection
+   * whenever TS.Recent is updated".
+   */
+  tsRecentSec = -1;
   /** Per-connection offset of our TSval clock (RFC 7323 §7.1). */
   tsOffset = 0;
   /** Last.ACK.sent (RFC 7323 §4.3): RCV.NXT as carried by our last ACK. */
@@ -1304,8 +1353,9 @@ export class Connection {
     this.peerSackOk = sackOk;
     this.sackEnabled = sackOk && this.config.sack;
     this.peerOfferedTs = ts !== null;
-    this.tsEnabled = ts !== null && this.config.timestamps;
     if (ts) this.tsRecent = ts.tsval | 0;
+    // Timestamps are in use when both SYNs carry them (tsEnabled); TS.Recent is then recorded now.
+    this.tsRecentSec = ts !== null && this.config.timestamps ? Math.floor(this.now / 1_000_000) : -1;
     // "SendMSS = MIN(MMS_S - 20, Eff.snd.MSS)" with our own MTU as the limit.
     this.sndMss = Math.max(64, Math.min(mss === 0 ? this.config.defaultMss : mss, this.advMss));
     if (this.config.roundBuffersToMss) {
@@ -1446,14 +1496,9 @@ export class Connection {
       this.board!.prrDelivered += delivered;
       // After a go-back-N rollback only what was re-sent is in flight.
       const pipe = board.pipe(ack, seqLt(this.sndNxt, this.sndMax) ? this.sndNxt : this.sndMax);
-      const ssthresh = this.ssthresh;
-      let sndcnt: number;
-      if (pipe > ssthresh) {
-        sndcnt = Math.ceil((this.board!.prrDelivered * ssthresh) / Math.max(1, this.board!.recoverFs)) - this.board!.prrOut;
-      } else {
-        // PRR-SSRB: slow start back up to ssthresh, at most one MSS beyond what was delivered.
-        sndcnt = Math.min(ssthresh - pipe, Math.max(this.board!.prrDelivered - this.board!.prrOut, delivered) + this.sndMss);
-      }
+      // Below ssthresh, PRR-SSRB: slow start back up to ssthresh, at most one MSS beyond what was delivered.
+      const b = this.board!;
+      const sndcnt = prrSndcnt({ prrDelivered: b.prrDelivered, prrOut: b.prrOut, recoverFs: b.recoverFs, ssthresh: this.ssthresh, pipe, deliveredData: delivered, mss: this.sndMss });
       this.cwnd = pipe + Math.max(0, sndcnt);
     }
     if (seqGt(this.sndMax, this.sndUna)) this.armTlp();

@@ -27,6 +27,34 @@ export interface SentSegment {
 /** RFC 8985 §6.3: WCDelAckT, the worst-case delayed-ACK time added to a PTO for a single segment in flight. */
 const WC_DEL_ACK_US = 200_000;
 
+/**
+ * RFC 6937 §3, the amount PRR lets one ACK during recovery send:
+ *
+ *   "if (pipe > ssthresh) {
+ *      // Proportional Rate Reduction
+ *      sndcnt = CEIL(prr_delivered * ssthresh / RecoverFS) - prr_out
+ *   } else {
+ *      // Two versions of the Reduction Bound
+ *      if (conservative) {    // PRR-CRB
+ *        limit = prr_delivered - prr_out
+ *      } else {               // PRR-SSRB
+ *        limit = MAX(prr_delivered - prr_out, DeliveredData) + MSS
+ *      }
+ *      // Attempt to catch up, as permitted by limit
+ *      sndcnt = MIN(ssthresh - pipe, limit)
+ *   }"
+ *
+ * `prrDelivered` already includes this ACK's DeliveredData ("prr_delivered
+ * += DeliveredData" comes first). May be ≤ 0 (send nothing). synack uses
+ * PRR-SSRB, the RFC's recommendation ("we believe that there is no reason
+ * not to ... deploy PRR-SSRB").
+ */
+export function prrSndcnt(p: { prrDelivered: number; prrOut: number; recoverFs: number; ssthresh: number; pipe: number; deliveredData: number; mss: number; conservative?: boolean }): number {
+  if (p.pipe > p.ssthresh) return Math.ceil((p.prrDelivered * p.ssthresh) / Math.max(1, p.recoverFs)) - p.prrOut;
+  const limit = p.conservative ? p.prrDelivered - p.prrOut : Math.max(p.prrDelivered - p.prrOut, p.deliveredData) + p.mss;
+  return Math.min(p.ssthresh - p.pipe, limit);
+}
+
 export class Scoreboard {
   /** Segments sent and not cumulatively acknowledged, from `head` on (a queue without splicing). */
   private segsArr: SentSegment[] = [];

@@ -21,9 +21,6 @@ import { Assembler } from './assembler.ts';
 import { findSack, findTimestamp } from '../wire/tcp-options.ts';
 import { seqAdd, seqDiff, seqEq, seqGe, seqGt, seqInRange, seqLe, seqLt, seqMax } from './seq.ts';
 
-/** Minimum interval between ACKs sent in reply to unacceptable pure ACKs (Linux: 500 ms). */
-const OOW_ACK_INTERVAL_US = 500_000;
-
 export function segmentArrives(c: Connection, seg: TcpRepr): void {
   switch (c.state) {
     case 'CLOSED':
@@ -38,6 +35,52 @@ export function segmentArrives(c: Connection, seg: TcpRepr): void {
     default:
       otherStates(c, seg);
   }
+}
+
+/**
+ * May a new SYN (no ACK, no RST) reopen this connection, which is in
+ * TIME-WAIT? (The stack then deletes this TCB and gives the SYN to the
+ * listener.) RFC 9293 §3.6.1 and RFC 1122 4.2.2.13 allow it when the SYN's
+ * sequence number is above the old incarnation's; RFC 6191 §2 adds the
+ * timestamps:
+ *
+ * "If the previous incarnation of the connection used Timestamps, then:
+ * - If TCP Timestamps would be enabled for the new incarnation of the
+ *   connection, and the timestamp contained in the incoming SYN segment is
+ *   greater than the last timestamp seen on the previous incarnation of the
+ *   connection (for that direction of the data transfer), honor the
+ *   connection request (creating a connection in the SYN-RECEIVED state).
+ * - If TCP Timestamps would be enabled for the new incarnation of the
+ *   connection, the timestamp contained in the incoming SYN segment is equal
+ *   to the last timestamp seen on the previous incarnation of the connection
+ *   (for that direction of the data transfer), and the Sequence Number of
+ *   the incoming SYN segment is greater than the last sequence number seen
+ *   on the previous incarnation of the connection (for that direction of
+ *   the data transfer), honor the connection request ...
+ * - If TCP Timestamps would not be enabled for the new incarnation of the
+ *   connection, but the Sequence Number of the incoming SYN segment is
+ *   greater than the last sequence number seen on the previous incarnation
+ *   of the connection (for the same direction of the data transfer), honor
+ *   the connection request ...
+ * - Otherwise, silently drop the incoming SYN segment, thus leaving the
+ *   previous incarnation of the connection in the TIME-WAIT state.
+ * If the previous incarnation of the connection did not use Timestamps,
+ * then: If the Sequence Number of the incoming SYN segment is greater than
+ * the last sequence number seen on the previous incarnation ..., honor the
+ * connection request ... Otherwise, silently drop the incoming SYN segment".
+ *
+ * "The last timestamp seen" is TS.Recent; "the last sequence number seen"
+ * is RCV.NXT. A refused SYN goes on to the TIME-WAIT connection, which
+ * answers it as RFC 9293 §3.10.7.4 says for a SYN in a synchronized state
+ * (RFC 5961 §4: a rate-limited challenge ACK), as Linux does.
+ */
+export function timeWaitAcceptsSyn(c: Connection, seg: TcpRepr): boolean {
+  const seqAbove = seqGt(seg.seq, c.rcvNxt);
+  if (!c.tsEnabled) return seqAbove;
+  const ts = c.config.timestamps ? findTimestamp(seg.options) : undefined;
+  if (!ts) return seqAbove;
+  if (seqGt(ts.tsval, c.tsRecent)) return true;
+  return ts.tsval === c.tsRecent >>> 0 && seqAbove;
 }
 
 // -----------------------------------------------------------------------------
@@ -215,12 +258,21 @@ function otherStates(c: Connection, seg: TcpRepr): void {
 
   // ---- RFC 7323 §5.3 PAWS, before the sequence number check -------------------
   // "R1) If there is a Timestamps option in the arriving segment, SEG.TSval <
-  // TS.Recent, TS.Recent is valid ..., and if the RST bit is not set, then
-  // treat the arriving segment as not acceptable: Send an acknowledgment in
-  // reply as specified in RFC 793 page 69 and drop the segment."
+  // TS.Recent, TS.Recent is valid (see Section 5.5), and if the RST bit is
+  // not set, then treat the arriving segment as not acceptable: Send an
+  // acknowledgment in reply as specified in RFC 793 page 69 and drop the
+  // segment." §5.5: "The validity of TS.Recent needs to be checked only if
+  // the basic PAWS timestamp check fails ... If TS.Recent is found to be
+  // invalid, then the segment is accepted, regardless of the failure of the
+  // timestamp check, and rule R3 updates TS.Recent with the TSval from the
+  // new segment."
   const ts = c.tsEnabled ? findTimestamp(seg.options) : undefined;
-  if (ts && !(f & RST) && seqLt(ts.tsval, c.tsRecent)) {
-    c.ackNow = true;
+  if (ts && !(f & RST) && seqLt(ts.tsval, c.tsRecent) && c.tsRecentValid()) {
+    // The reply to a pure ACK is throttled like any reply to an unacceptable
+    // ACK (as Linux's tcp_oow_rate_limited): two stacks must not ping-pong.
+    // A SYN's reply is a challenge ACK (RFC 5961 §4), throttled as all are.
+    if (f & SYN && c.state !== 'SYN-RECEIVED') challengeAck(c);
+    else if (seg.payload.length > 0 || f & (SYN | FIN) || c.allowOowReply()) c.ackNow = true;
     c.host.drop?.(c, 'tcp-paws');
     return;
   }
@@ -233,16 +285,19 @@ function otherStates(c: Connection, seg: TcpRepr): void {
     // return): <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>. After sending the
     // acknowledgment, drop the unacceptable segment and return."
     const pureAck = seg.payload.length === 0 && !(f & (SYN | FIN | RST));
-    if (pureAck && c.now - c.lastOowAckAt < OOW_ACK_INTERVAL_US) {
-      // An unacceptable pure ACK is answered at most twice a second (as
-      // Linux's tcp_invalid_ratelimit): two stacks that each find the
-      // other's ACKs unacceptable must not ping-pong forever.
-    } else if (!(f & RST)) {
-      c.ackNow = true;
-      if (pureAck) c.lastOowAckAt = c.now;
-      // RFC 5961 §4: a SYN is answered with a challenge ACK "irrespective of
-      // the sequence number" — a pure ACK.
-      if (f & SYN && c.state !== 'SYN-RECEIVED') c.pureAck = true;
+    if (!(f & RST)) {
+      if (f & SYN && c.state !== 'SYN-RECEIVED') {
+        // RFC 5961 §4: a SYN is answered with a challenge ACK "irrespective
+        // of the sequence number" — through the §7 throttle like every
+        // challenge ACK.
+        challengeAck(c);
+      } else if (!pureAck || c.allowOowReply()) {
+        // An unacceptable pure ACK is answered at most once per
+        // challengeAckIntervalUs (as Linux's tcp_invalid_ratelimit): two
+        // stacks that each find the other's ACKs unacceptable must not
+        // ping-pong forever.
+        c.ackNow = true;
+      }
       // RFC 2883: an old duplicate's text is reported in a D-SACK block.
       if (seg.payload.length > 0) {
         const start = f & SYN ? seqAdd(seg.seq, 1) : seg.seq;
@@ -264,10 +319,6 @@ function otherStates(c: Connection, seg: TcpRepr): void {
     }
     return;
   }
-
-  // RFC 7323 §4.3 R3: "If an arriving segment satisfies SEG.SEQ =<
-  // Last.ACK.sent, then record its timestamp in TS.Recent."
-  if (ts && seqLe(seg.seq, c.lastAckSent)) c.tsRecent = ts.tsval | 0;
 
   // ---- Second, check the RST bit -------------------------------------------
   if (f & RST) {
@@ -343,7 +394,7 @@ function otherStates(c: Connection, seg: TcpRepr): void {
   // ---- Fifth, check the ACK field --------------------------------------------
   // "if the ACK bit is off, drop the segment and return"
   if (!(f & ACK)) return;
-  if (!ackStep(c, seg)) return;
+  if (!ackStep(c, seg, ts)) return;
   if (c.state === 'CLOSED') return;
 
   fromSixthStep(c, seg, trimmed.payload, trimmed.fin, trimmed.seq);
@@ -408,8 +459,12 @@ function trimToWindow(c: Connection, seg: TcpRepr): Trimmed | null {
   return { seq, payload, fin };
 }
 
-/** Fifth step. Returns false when processing of this segment must stop. */
-function ackStep(c: Connection, seg: TcpRepr): boolean {
+/**
+ * Fifth step. Returns false when processing of this segment must stop.
+ * `ts` is the segment's timestamp when it passed the first four steps (an
+ * old duplicate whose ACK field alone is processed passes none).
+ */
+function ackStep(c: Connection, seg: TcpRepr, ts?: { tsval: number }): boolean {
   const ack = seg.ack;
   // SYN-RECEIVED, or a state entered from it by CLOSE before our SYN was
   // acknowledged (FIN-WAIT-1): the handshake completes with this ACK.
@@ -442,9 +497,12 @@ function ackStep(c: Connection, seg: TcpRepr): boolean {
   // ESTABLISHED and the states that "do the same processing":
   // "If the ACK acks something not yet sent (SEG.ACK > SND.NXT), then send an
   // ACK, drop the segment, and return."
+  // That ACK, like the RFC 5961 §5 one below, is throttled as a challenge
+  // ACK (§7): an old duplicate whose ACK field is processed must not get
+  // around the limit on replies to unacceptable segments.
   if (seqGt(ack, c.sndMax)) {
-    c.ackNow = true;
     c.host.drop?.(c, 'tcp-bad-ack');
+    challengeAck(c);
     return false;
   }
   // RFC 5961 §5: "the ACK value is acceptable only if it is in the range of
@@ -452,10 +510,20 @@ function ackStep(c: Connection, seg: TcpRepr): boolean {
   // whose ACK value doesn't satisfy the above condition MUST be discarded
   // and an ACK sent back."
   if (c.config.rfc5961Ack && seqLt(ack, seqAdd(c.sndUna, -Math.max(c.maxSndWnd, 1)))) {
-    c.ackNow = true;
     c.host.drop?.(c, 'tcp-bad-ack');
+    challengeAck(c);
     return false;
   }
+  // RFC 7323 §4.3: "(2) If SEG.TSval >= TS.Recent and SEG.SEQ <=
+  // Last.ACK.sent, then SEG.TSval is copied to TS.Recent; otherwise, it is
+  // ignored." §5.3: "R3) If an arriving segment satisfies SEG.TSval >=
+  // TS.Recent and SEG.SEQ <= Last.ACK.sent (see Section 4.3), then record its
+  // timestamp in TS.Recent" — once the segment is acceptable: after the
+  // sequence-number, RST, SYN and ACK checks (as Linux's
+  // tcp_replace_ts_recent after tcp_ack), so that no RST, challenged SYN or
+  // segment with an unacceptable ACK moves TS.Recent. An invalid TS.Recent
+  // (§5.5) is replaced whatever SEG.TSval.
+  if (ts && seqLe(seg.seq, c.lastAckSent) && (seqGe(ts.tsval, c.tsRecent) || !c.tsRecentValid())) c.recordTsRecent(ts.tsval);
   const newWnd = seg.window * 2 ** c.sndWndShift;
   if (seg.flags & ECE && c.ecnEnabled) c.onEcnEcho();
   // Scoreboard first (it must see what this ACK delivers), then SND.UNA.
@@ -680,9 +748,16 @@ function processFin(c: Connection): void {
   }
 }
 
-/** RFC 5961 challenge ACK <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, rate limited by the host. */
+/** RFC 5961 challenge ACK <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, rate limited per connection and by the host. */
 function challengeAck(c: Connection): void {
-  if (c.host.allowChallengeAck?.(c) === false) {
+  // RFC 9293 §3.10.7.4: "Note that RFC 5961 and Errata ID 4772 [99] contain
+  // additional ACK throttling notes for an implementation." RFC 5961 §7: "An
+  // implementation SHOULD include an ACK throttling mechanism to be
+  // conservative." Two limits, as Linux since CVE-2016-5696:
+  // this connection's (challengeAckPerConn per challengeAckIntervalUs), then
+  // the host's, whose per-second budget is drawn at random so that an
+  // off-path attacker cannot count it (Stack.allowChallengeAck).
+  if (!c.allowOowReply() || c.host.allowChallengeAck?.(c) === false) {
     c.host.drop?.(c, 'tcp-challenge-ack-limited');
     return;
   }

@@ -12,6 +12,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, missingPrerequisite, type Netns, type Proc } from '../interop/helpers.ts';
+import { inCi } from '../support/ci.ts';
 
 export const ATTACK_PEER = join(ROOT, 'test/attack/peer.py');
 export const INJECT = join(ROOT, 'test/attack/inject.py');
@@ -28,12 +29,12 @@ export function scapyPython(): string | null {
   return null;
 }
 
-/** The describe() `skip` option: a reason outside CI; under CI=true a missing prerequisite throws. */
+/** The describe() `skip` option: a reason outside CI; in CI (any non-empty CI) a missing prerequisite throws. */
 export function attackSkip(tools: string[], opts: { scapy?: boolean } = {}): string | false {
   let why = missingPrerequisite(tools);
   if (why === null && opts.scapy && scapyPython() === null) why = 'scapy is not installed (Debian: python3-scapy)';
   if (why === null) return false;
-  if (process.env['CI'] === 'true' || process.env['CI'] === '1') throw new Error(`attack tests must run in CI, but: ${why}`);
+  if (inCi()) throw new Error(`attack tests must run in CI, but: ${why}`);
   return `attack tests skipped: ${why}`;
 }
 

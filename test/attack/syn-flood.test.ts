@@ -1,7 +1,7 @@
 /**
  * SYN flood over TUN (issue 6 item 6, RFC 4987 §3.6): hping3 floods synack's
- * HTTP listener at ~20,000 SYN/s (four hping3 processes, `-i u50` each; the
- * achieved rate is printed) for 20 s from spoofed sources inside the
+ * HTTP listener (four hping3 processes, `-i u50` each, aiming at 20,000 SYN/s;
+ * the achieved rate is printed, never asserted — a count of SYNs is) for 20 s from spoofed sources inside the
  * test's own subnet that nobody owns (synack's SYN,ACKs go nowhere, so its
  * SYN-RECEIVED queue fills and stays full). Meanwhile a legitimate kernel
  * client downloads 10 MB (byte-exact, SHA-256) and opens 100 new
@@ -19,6 +19,8 @@ const FLOOD_RATE = 20_000;
 const FLOOD_SECONDS = 20;
 const DOWNLOAD = 10 * 1024 * 1024;
 const CONNECTIONS = 100;
+/** synack serve's listen backlog (StackConfig.defaultBacklog default). */
+const BACKLOG = 511;
 
 describe('attack: SYN flood against synack serve over TUN', { skip, timeout: 120_000 }, () => {
   const ns = new Netns({ tag: 'synflood', subnet: 201 });
@@ -36,7 +38,7 @@ describe('attack: SYN flood against synack serve over TUN', { skip, timeout: 120
     await ns.cleanup();
   });
 
-  it(`${FLOOD_RATE} spoofed SYN/s for ${FLOOD_SECONDS} s: a 10 MB download and ${CONNECTIONS} new connections all succeed`, async () => {
+  it(`a spoofed SYN flood (hping3, ${FLOOD_SECONDS} s): a 10 MB download and ${CONNECTIONS} new connections all succeed`, async () => {
     const before = await readStats(serve);
     let mid: Stats;
     let during: Stats;
@@ -85,8 +87,10 @@ describe('attack: SYN flood against synack serve over TUN', { skip, timeout: 120
         `legitimate: 10 MB + ${CONNECTIONS} connections in ${legitSeconds.toFixed(1)} s (worst connection ${Number(c['worst']).toFixed(3)} s); ` +
         `cookies sent ${after.synCookiesSent - before.synCookiesSent}, accepted during the legitimate run ${cookiesAccepted}, invalid ${after.synCookiesInvalid}; drops ${JSON.stringify(after.drops)}`,
     );
-    // Alone on two CPUs hping3 reaches ~18,000/s here; beside other test files, less.
-    assert.ok(f.rate > FLOOD_RATE / 5, `the flood really ran: ${Math.round(f.rate)} SYN/s`);
+    // The flood really ran: far more spoofed SYNs than the SYN-RECEIVED queue
+    // holds (a count, not a rate: the rate depends on the machine; the
+    // highest rate synack withstands is measured by `npm run bench`).
+    assert.ok(f.sent > 20 * BACKLOG, `the flood sent ${f.sent} SYNs (> 20 × the backlog of ${BACKLOG})`);
     // Every legitimate connection made while the SYN-RECEIVED queue was full
     // was let in by a SYN cookie (the spoofed half-open entries outlive the flood).
     assert.ok(cookiesAccepted >= legit, `cookies accepted during the legitimate run (${cookiesAccepted}) ≥ legitimate connections (${legit})`);

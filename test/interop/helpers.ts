@@ -9,7 +9,7 @@
  * `cleanup()`, which also deletes the namespace (call it from `after`).
  *
  * Outside CI the tests skip (with the reason) when not root, without
- * /dev/net/tun, `ip`, python3 or the addon; with CI=true they must run, so
+ * /dev/net/tun, `ip`, python3 or the addon; in CI (any non-empty CI, test/support/ci.ts) they must run, so
  * the same conditions fail instead.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -17,6 +17,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { tunAvailable } from '../../src/links/tun.ts';
+import { inCi } from '../support/ci.ts';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const PEER = join(ROOT, 'test/interop/peer.py');
@@ -38,13 +39,13 @@ export function missingPrerequisite(tools: string[] = []): string | null {
 
 /**
  * The `skip` option for describe(): a reason outside CI, false otherwise.
- * Under CI=true a missing prerequisite throws, so the suite fails rather
+ * In CI a missing prerequisite throws, so the suite fails rather
  * than skipping.
  */
 export function skipUnlessReady(tools: string[] = []): string | false {
   const why = missingPrerequisite(tools);
   if (why === null) return false;
-  if (process.env['CI'] === 'true' || process.env['CI'] === '1') {
+  if (inCi()) {
     throw new Error(`interop tests must run in CI, but: ${why}`);
   }
   return `interop tests skipped: ${why}`;

@@ -22,10 +22,10 @@ const B = parseIpv4Addr('10.0.0.2')!;
 const EVIL = parseIpv4Addr('10.0.0.66')!;
 
 /** A stack B on a hub, plus a raw port at 10.0.0.66 the test uses to inject and capture packets. */
-function rig(opts: { backlog?: number; synCookies?: 'auto' | 'always' | 'never' } = {}) {
-  const net = new Network({ seed: 3 });
+function rig(opts: { backlog?: number; synCookies?: 'auto' | 'always' | 'never'; seed?: number; challengeAckLimit?: number } = {}) {
+  const net = new Network({ seed: opts.seed ?? 3 });
   const hub = net.addHub({ checksumOffload: false });
-  const b = net.addStack({ name: 'b', defaultBacklog: opts.backlog ?? 16, synCookies: opts.synCookies ?? 'auto' });
+  const b = net.addStack({ name: 'b', defaultBacklog: opts.backlog ?? 16, synCookies: opts.synCookies ?? 'auto', ...(opts.challengeAckLimit !== undefined ? { challengeAckLimit: opts.challengeAckLimit } : {}) });
   net.attach(b, hub, B);
   const raw: MemoryPort = hub.attach(EVIL);
   const got: TcpRepr[] = [];
@@ -369,20 +369,140 @@ describe('SYN cookies: regressions from the attack tests', () => {
   });
 });
 
-describe('challenge-ACK rate limit (RFC 5961 §7)', () => {
-  test('in-window RSTs beyond the per-second limit get no challenge ACK, and are counted', () => {
+describe('challenge-ACK rate limit (RFC 5961 §7, CVE-2016-5696)', () => {
+  /** `n` established connections from EVIL's ports 41000.. to B:80; returns each one's RCV.NXT seen from B (the peer's next seq). */
+  function established(r: ReturnType<typeof rig>, n: number): number[] {
+    r.b.listen(80, { backlog: 1024 });
+    const next: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const port = 41000 + i;
+      r.inject({ flags: SYN, seq: 1000, srcPort: port });
+      const synack = r.got.at(-1)!;
+      r.inject({ flags: ACK, seq: 1001, ack: (synack.seq + 1) >>> 0, srcPort: port });
+      next.push(1001);
+    }
+    return next;
+  }
+
+  /** Per virtual second, one blind segment per connection (alternately an in-window RST and an out-of-window SYN); challenge ACKs counted per second. */
+  function perSecond(seed: number, limit: number, conns: number, seconds: number): number[] {
+    const r = rig({ seed });
+    r.b.challengeAckLimit = limit;
+    established(r, conns);
+    const counts: number[] = [];
+    for (let t = 0; t < seconds; t++) {
+      r.net.runFor(1_000_000);
+      const before = r.got.length;
+      for (let i = 0; i < conns; i++) {
+        if (i % 2 === 0) r.inject({ flags: RST, seq: 1001 + 10 + t, srcPort: 41000 + i });
+        else r.inject({ flags: SYN, seq: 1001 + 10_000_000, srcPort: 41000 + i });
+      }
+      counts.push(r.got.slice(before).filter((g) => g.flags === ACK).length);
+    }
+    return counts;
+  }
+
+  test('the stack-wide budget is drawn at random each second between half and 1.5 × challengeAckLimit, and covers RST and SYN challenge ACKs', () => {
+    const counts = perSecond(3, 10, 40, 12);
+    for (const c of counts) assert.ok(c >= 5 && c < 15, `a second's challenge ACKs (${c}) lie in [limit/2, 1.5 × limit)`);
+    assert.ok(new Set(counts).size > 1, `the budget changes from second to second (${counts.join(', ')}): an attacker cannot count it`);
+    assert.deepEqual(perSecond(3, 10, 40, 12), counts, 'deterministic under the same seed');
+    assert.notDeepEqual(perSecond(4, 10, 40, 12), counts, 'another stack secret draws other budgets');
+  });
+
+  test('suppressed challenge ACKs are counted: challengeAcks + tcp-challenge-ack-limited = blind segments', () => {
     const r = rig();
-    r.b.challengeAckLimit = 2;
-    const l = r.b.listen(80);
-    r.inject({ flags: SYN, seq: 1000 });
-    const synack = r.got.at(-1)!;
-    r.inject({ flags: ACK, seq: 1001, ack: (synack.seq + 1) >>> 0 });
-    assert.ok(l.accept());
+    r.b.challengeAckLimit = 4;
+    established(r, 20);
+    r.net.runFor(1_000_000);
     const before = r.got.length;
-    for (let i = 0; i < 5; i++) r.inject({ flags: RST, seq: 1001 + 10 + i });
-    const acks = r.got.slice(before).filter((s) => s.flags === ACK);
-    assert.equal(acks.length, 2, 'two challenge ACKs, then silence');
-    assert.equal(r.b.counters.challengeAcks, 2);
+    for (let i = 0; i < 20; i++) r.inject({ flags: RST, seq: 1001 + 10, srcPort: 41000 + i });
+    const acks = r.got.slice(before).filter((s) => s.flags === ACK).length;
+    assert.ok(acks >= 2 && acks < 6, `${acks} challenge ACKs within [2, 6)`);
+    assert.equal(r.b.counters.challengeAcks, acks);
+    assert.equal(r.b.counters.drops['tcp-challenge-ack-limited'], 20 - acks);
+  });
+
+  test('StackConfig.challengeAckLimit sets the limit; 0 sends none', () => {
+    const r = rig({ challengeAckLimit: 0 });
+    established(r, 3);
+    const before = r.got.length;
+    for (let i = 0; i < 3; i++) r.inject({ flags: RST, seq: 1001 + 10, srcPort: 41000 + i });
+    assert.equal(r.got.slice(before).length, 0);
     assert.equal(r.b.counters.drops['tcp-challenge-ack-limited'], 3);
+  });
+});
+
+describe('TIME-WAIT reuse by a new SYN (RFC 9293 §3.6.1, RFC 1122 4.2.2.13, RFC 6191)', () => {
+  const ts = (tsval: number): TcpRepr['options'] => [{ kind: 'timestamp', tsval, tsecr: 0 }];
+  /**
+   * B accepts a connection from EVIL:41000 (with timestamps when `tsval` is
+   * given), closes first and ends in TIME-WAIT with RCV.NXT = 1002 and
+   * TS.Recent = tsval + 2.
+   */
+  function timeWait(opts: { tsval?: number; reuse?: boolean } = {}) {
+    const r = rig();
+    const l = r.b.listen(80, opts.reuse === false ? { tcp: { timeWaitReuse: false } } : {});
+    const o = (v: number) => (opts.tsval !== undefined ? { options: ts(opts.tsval + v) } : {});
+    r.inject({ flags: SYN, seq: 1000, srcPort: 41000, ...o(0) });
+    const synack = r.got.at(-1)!;
+    r.inject({ flags: ACK, seq: 1001, ack: (synack.seq + 1) >>> 0, srcPort: 41000, ...o(1) });
+    const c = l.accept()!;
+    assert.ok(c);
+    r.b.close(c);
+    r.net.runDue();
+    const fin = r.got.at(-1)!;
+    assert.ok(fin.flags & FIN, 'B sent its FIN');
+    r.inject({ flags: FIN | ACK, seq: 1001, ack: (fin.seq + 1) >>> 0, srcPort: 41000, ...o(2) });
+    assert.equal(c.state, 'TIME-WAIT');
+    return { r, c, before: r.got.length };
+  }
+  const replies = (w: ReturnType<typeof timeWait>) => w.r.got.slice(w.before);
+  const accepted = (w: ReturnType<typeof timeWait>): boolean => {
+    const out = replies(w);
+    return w.c.state === 'CLOSED' && out.length === 1 && out[0]!.flags === (SYN | ACK);
+  };
+  const refused = (w: ReturnType<typeof timeWait>): boolean => w.c.state === 'TIME-WAIT' && replies(w).every((s) => !(s.flags & SYN));
+
+  test('without timestamps: a SYN whose sequence number is above RCV.NXT reopens the connection (SYN,ACK, old TCB gone)', () => {
+    const w = timeWait();
+    w.r.inject({ flags: SYN, seq: 900_000, srcPort: 41000 });
+    assert.ok(accepted(w), `replies ${JSON.stringify(replies(w).map((s) => s.flags))}, old state ${w.c.state}`);
+  });
+  test('without timestamps: a SYN whose sequence number is not above RCV.NXT is refused: TIME-WAIT stays, no SYN,ACK', () => {
+    const w = timeWait();
+    w.r.inject({ flags: SYN, seq: 500, srcPort: 41000 });
+    assert.ok(refused(w));
+  });
+  test('RFC 6191: with timestamps, a SYN whose TSval is above the last one seen reopens the connection even with a lower sequence number', () => {
+    const w = timeWait({ tsval: 100 });
+    w.r.inject({ flags: SYN, seq: 500, srcPort: 41000, options: ts(200) });
+    assert.ok(accepted(w), `replies ${JSON.stringify(replies(w).map((s) => s.flags))}, old state ${w.c.state}`);
+  });
+  test('RFC 6191: with timestamps, a SYN whose TSval is below the last one seen is refused even with a higher sequence number', () => {
+    const w = timeWait({ tsval: 100 });
+    w.r.inject({ flags: SYN, seq: 900_000, srcPort: 41000, options: ts(50) });
+    assert.ok(refused(w), `replies ${JSON.stringify(replies(w).map((s) => s.flags))}, old state ${w.c.state}`);
+  });
+  test('RFC 6191: with timestamps, an equal TSval reopens only with a higher sequence number', () => {
+    const w = timeWait({ tsval: 100 });
+    w.r.inject({ flags: SYN, seq: 500, srcPort: 41000, options: ts(102) });
+    assert.ok(refused(w), 'equal TSval, lower sequence number: refused');
+    const v = timeWait({ tsval: 100 });
+    v.r.inject({ flags: SYN, seq: 900_000, srcPort: 41000, options: ts(102) });
+    assert.ok(accepted(v), 'equal TSval, higher sequence number: accepted');
+  });
+  test('RFC 6191: the previous incarnation used timestamps but the new SYN carries none: the sequence number decides', () => {
+    const w = timeWait({ tsval: 100 });
+    w.r.inject({ flags: SYN, seq: 900_000, srcPort: 41000 });
+    assert.ok(accepted(w));
+    const v = timeWait({ tsval: 100 });
+    v.r.inject({ flags: SYN, seq: 500, srcPort: 41000 });
+    assert.ok(refused(v));
+  });
+  test('timeWaitReuse off (the FreeBSD profile): even a higher sequence number is refused', () => {
+    const w = timeWait({ reuse: false });
+    w.r.inject({ flags: SYN, seq: 900_000, srcPort: 41000 });
+    assert.ok(refused(w));
   });
 });

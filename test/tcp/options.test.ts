@@ -3,7 +3,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ACK, SYN, LOCAL, REMOTE, LOCAL_ISS, REMOTE_ISS, Fixture, inSynSent, text, seqAdd } from './harness.ts';
+import { ACK, FIN, RST, SYN, LOCAL, REMOTE, LOCAL_ISS, REMOTE_ISS, Fixture, inSynSent, text, seqAdd } from './harness.ts';
 import { synOptions } from '../../src/tcp/options.ts';
 import { tcpOptionsLen, emitTcpOptions } from '../../src/wire/tcp-options.ts';
 import type { TcpOption } from '../../src/wire/types.ts';
@@ -75,6 +75,75 @@ describe('timestamps (RFC 7323)', () => {
     assert.equal(f.conn.readable(), 1, 'the old-timestamp segment was not accepted');
     assert.equal(sent.length, 1);
     assert.equal(sent[0]!.ack, seqAdd(R1, 1));
+    assert.equal(f.host.drops.at(-1), 'tcp-paws');
+  });
+  test('RFC 7323 §4.3, §5.3 R3: a segment at RCV.NXT whose ACK is unacceptable does not record its TSval (no PAWS freeze by a blind segment)', () => {
+    const f = established({ delayedAckUs: 0 });
+    // A blind segment at RCV.NXT with a far-future TSval and an ACK of data never sent:
+    // dropped in the fifth step, so it must not become TS.Recent.
+    f.peer({ flags: ACK, ack: seqAdd(L1, 1 << 30), payload: 'evil', options: [{ kind: 'timestamp', tsval: 5000 + 0x40000000, tsecr: 1 }] });
+    assert.equal(f.conn.readable(), 0);
+    const sent = f.peer({ flags: ACK, payload: 'good', options: [{ kind: 'timestamp', tsval: 5001, tsecr: 1 }], at: 600_000 });
+    assert.equal(f.conn.readable(), 4, 'the legitimate segment passes PAWS');
+    assert.equal(tsOf(sent[0]!.options)!.tsecr, 5001, 'and its TSval is echoed');
+  });
+  test('RFC 7323 §4.3, §5.3 R3: a SYN at RCV.NXT (challenge ACK) does not record its TSval', () => {
+    const f = established({ delayedAckUs: 0 });
+    f.peer({ flags: SYN, ack: 0, options: [{ kind: 'timestamp', tsval: 5000 + 0x40000000, tsecr: 0 }] });
+    f.peer({ flags: ACK, payload: 'good', options: [{ kind: 'timestamp', tsval: 5001, tsecr: 1 }], at: 600_000 });
+    assert.equal(f.conn.readable(), 4, 'the legitimate segment passes PAWS');
+  });
+  test('RFC 7323 §4.3: an RST (exempt from PAWS) ignored in TIME-WAIT (RFC 1337) does not move TS.Recent backwards', () => {
+    const f = established({ rfc1337: true, delayedAckUs: 0 });
+    f.call((c, now) => c.close(now));
+    f.peer({ flags: ACK, options: [{ kind: 'timestamp', tsval: 6000, tsecr: 1 }] }); // FIN-WAIT-2
+    f.peer({ flags: FIN | ACK, options: [{ kind: 'timestamp', tsval: 7000, tsecr: 1 }] });
+    assert.equal(f.state, 'TIME-WAIT');
+    f.peerSeq = seqAdd(R1, 1);
+    f.peer({ flags: RST, options: [{ kind: 'timestamp', tsval: 100, tsecr: 1 }] });
+    assert.equal(f.state, 'TIME-WAIT', 'RFC 1337: ignored');
+    // The peer retransmits its FIN: our ACK echoes TS.Recent.
+    const sent = f.peer({ flags: FIN | ACK, seq: R1, options: [{ kind: 'timestamp', tsval: 7001, tsecr: 1 }], at: 1_000_000 });
+    assert.equal(sent.length, 1);
+    assert.equal(tsOf(sent[0]!.options)!.tsecr, 7000, 'TS.Recent did not move back to the RST\'s 100');
+  });
+  test('RFC 7323 §5.5: after more than 24 days idle TS.Recent is invalid, and a segment failing the basic PAWS test is accepted', () => {
+    const f = established({ delayedAckUs: 0 });
+    f.peer({ flags: ACK, payload: 'a', options: [{ kind: 'timestamp', tsval: 7000, tsecr: 1 }] });
+    f.peerSeq = seqAdd(R1, 1);
+    // 25 days later the peer's TSval clock has wrapped its sign bit relative to TS.Recent.
+    const later = 25 * 24 * 3600 * 1_000_000;
+    const wrapped = (7000 + 0x80000001) >>> 0;
+    const sent = f.peer({ flags: ACK, payload: 'b', options: [{ kind: 'timestamp', tsval: wrapped, tsecr: 1 }], at: later });
+    assert.equal(f.conn.readable(), 2, 'accepted despite SEG.TSval < TS.Recent');
+    assert.equal(tsOf(sent[0]!.options)!.tsecr, wrapped, 'and TS.Recent takes the new TSval');
+    assert.ok(!f.host.drops.includes('tcp-paws'));
+  });
+  test('RFC 7323 §5.3 R1: replies to pure ACKs that fail PAWS are throttled like other replies to unacceptable ACKs (one per 500 ms)', () => {
+    const f = established({ delayedAckUs: 0 });
+    f.peer({ flags: ACK, payload: 'a', options: [{ kind: 'timestamp', tsval: 7000, tsecr: 1 }] });
+    f.peerSeq = seqAdd(R1, 1);
+    let replies = 0;
+    for (let i = 0; i < 5; i++) replies += f.peer({ flags: ACK, options: [{ kind: 'timestamp', tsval: 6000, tsecr: 1 }], at: 1_000_000 + i }).length;
+    assert.equal(replies, 1);
+    assert.equal(f.host.drops.filter((d) => d === 'tcp-paws').length, 5, 'each is dropped and counted');
+  });
+  test('RFC 5961 §4, §7: a SYN failing PAWS draws at most the throttled challenge ACK, not one ACK per SYN', () => {
+    const f = established({ delayedAckUs: 0 });
+    f.peer({ flags: ACK, payload: 'a', options: [{ kind: 'timestamp', tsval: 7000, tsecr: 1 }] });
+    f.peerSeq = seqAdd(R1, 1);
+    let replies = 0;
+    for (let i = 0; i < 5; i++) replies += f.peer({ flags: SYN, seq: seqAdd(R1, 9_000_000 + i), ack: 0, options: [{ kind: 'timestamp', tsval: 1, tsecr: 0 }], at: 1_000_000 + i }).length;
+    assert.equal(replies, 1);
+    assert.equal(f.state, 'ESTABLISHED');
+  });
+  test('RFC 7323 §5.5: within 24 days TS.Recent stays valid and the same segment is dropped by PAWS', () => {
+    const f = established({ delayedAckUs: 0 });
+    f.peer({ flags: ACK, payload: 'a', options: [{ kind: 'timestamp', tsval: 7000, tsecr: 1 }] });
+    f.peerSeq = seqAdd(R1, 1);
+    const wrapped = (7000 + 0x80000001) >>> 0;
+    f.peer({ flags: ACK, payload: 'b', options: [{ kind: 'timestamp', tsval: wrapped, tsecr: 1 }], at: 23 * 24 * 3600 * 1_000_000 });
+    assert.equal(f.conn.readable(), 1);
     assert.equal(f.host.drops.at(-1), 'tcp-paws');
   });
   test('data segments leave room for the 12-byte timestamp option (MSS 1460 → 1448 bytes of data)', () => {

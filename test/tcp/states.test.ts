@@ -289,6 +289,42 @@ describe('ESTABLISHED', () => {
     expectSeg(sent[0], { flags: ACK, seq: L1, ack: R1 });
     assert.equal(f.conn.readable(), 0);
   });
+  test('RFC 5961 §7: challenge ACKs are limited per connection — a burst of in-window RSTs draws one, the next comes 500 ms later', () => {
+    const f = inEstablished();
+    let acks = 0;
+    for (let i = 0; i < 10; i++) acks += f.peer({ flags: RST, seq: seqAdd(R1, 100 + i), at: 1_000_000 + i * 1000 }).length;
+    assert.equal(acks, 1, 'one challenge ACK for the burst of ten');
+    assert.equal(f.host.drops.filter((d) => d === 'tcp-challenge-ack-limited').length, 9, 'the other nine are counted');
+    const later = f.peer({ flags: RST, seq: seqAdd(R1, 200), at: 1_600_000 });
+    expectSeg(later[0], { flags: ACK, seq: L1, ack: R1 }, 'a challenge ACK again after 500 ms');
+    assert.equal(f.state, 'ESTABLISHED');
+  });
+  test('RFC 5961 §4, §7: the challenge ACK to an out-of-window SYN goes through the same per-connection limit', () => {
+    const f = inEstablished();
+    let acks = 0;
+    for (let i = 0; i < 10; i++) acks += f.peer({ flags: SYN, seq: seqAdd(R1, 5_000_000 + i), ack: 0, at: 1_000_000 + i }).length;
+    assert.equal(acks, 1, 'one challenge ACK for ten out-of-window SYNs');
+    assert.equal(f.host.drops.filter((d) => d === 'tcp-challenge-ack-limited').length, 9);
+    assert.equal(f.state, 'ESTABLISHED');
+  });
+  test('RFC 5961 §5, §7: replies to ACKs of data never sent are limited per connection, also for an old duplicate (§3.10.7.4 fifth)', () => {
+    const f = inEstablished();
+    let acks = 0;
+    // An old duplicate (wholly before RCV.NXT) still has its ACK field processed; its ACK is beyond SND.NXT.
+    for (let i = 0; i < 5; i++) acks += f.peer({ flags: ACK, seq: seqAdd(R1, -100), ack: seqAdd(L1, 5000), at: 1_000_000 + i }).length;
+    // And in-window data whose ACK is beyond SND.NXT.
+    for (let i = 0; i < 5; i++) acks += f.peer({ flags: ACK, ack: seqAdd(L1, 5000), payload: 'x', at: 1_000_100 + i }).length;
+    assert.equal(acks, 1, 'one ACK in reply within 500 ms, not one per segment');
+    assert.equal(f.conn.readable(), 0, 'no text was accepted');
+  });
+  test('RFC 5961 §7: with FreeBSD-like limits (challengeAckPerConn 5 per second) the sixth challenge ACK in a second is suppressed', () => {
+    const f = inEstablished({ challengeAckPerConn: 5, challengeAckIntervalUs: 1_000_000 });
+    let acks = 0;
+    for (let i = 0; i < 8; i++) acks += f.peer({ flags: RST, seq: seqAdd(R1, 100 + i), at: 1_000_000 + i * 100_000 }).length;
+    assert.equal(acks, 5);
+    acks = f.peer({ flags: RST, seq: seqAdd(R1, 300), at: 2_000_001 }).length;
+    assert.equal(acks, 1, 'a new interval');
+  });
   test('ESTABLISHED: a segment without ACK is dropped (§3.10.7.4 fifth)', () => {
     const f = inEstablished();
     f.peer({ flags: 0, payload: 'noack' });
@@ -406,6 +442,13 @@ describe('FIN-WAIT-2', () => {
   test('FIN-WAIT-2: RST resets (§3.10.7.4 second)', () => {
     const f = inFinWait2();
     f.peer({ flags: RST, seq: R1 });
+    assert.equal(f.state, 'CLOSED');
+  });
+  test('FIN-WAIT-2: data after close (the connection released) gets a RST and the TCB is deleted (RFC 1122 4.2.2.13)', () => {
+    const f = inFinWait2();
+    f.call((c, now) => c.orphan(now));
+    const sent = f.peer({ flags: ACK, payload: 'late' });
+    expectSeg(sent[0], { flags: RST | ACK, seq: seqAdd(L1, 1), ack: seqAdd(R1, 4), exact: true });
     assert.equal(f.state, 'CLOSED');
   });
   test('FIN-WAIT-2: an orphaned connection times out rather than waiting forever', () => {

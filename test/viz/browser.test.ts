@@ -6,7 +6,7 @@
  * close and TIME-WAIT; a capture loaded into the page draws its ladder.
  * Screenshots go to test-output/ (gitignored).
  *
- * With CI=true the test must run; elsewhere it skips when Chromium is absent.
+ * In CI (any non-empty CI) the test must run; elsewhere it skips when Chromium is absent.
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,10 +16,10 @@ import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { startVizServer, type VizServer } from '../../src/viz/serve.ts';
 import { runDemo } from '../../src/cli/demo.ts';
+import { inCi } from '../support/ci.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
-const inCi = process.env['CI'] === 'true';
-const skip = !existsSync(CHROMIUM) && !inCi ? `${CHROMIUM} is not installed (apt-get install chromium)` : false;
+const skip = !existsSync(CHROMIUM) && !inCi() ? `${CHROMIUM} is not installed (apt-get install chromium)` : false;
 const outDir = new URL('../../test-output/', import.meta.url).pathname;
 const profile = mkdtempSync(join(tmpdir(), 'synack-viz-chromium-'));
 

@@ -19,10 +19,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { analyzeCapture } from '../../src/viz/observer.ts';
 import { disagreements, observerVerdicts, tally, tsharkVerdicts } from './helpers.ts';
+import { inCi } from '../support/ci.ts';
 
 const isRoot = process.getuid?.() === 0;
-const inCi = process.env['CI'] === 'true';
-const skip = !isRoot && !inCi ? 'needs root to create network namespaces (runs in CI)' : false;
+const skip = !isRoot && !inCi() ? 'needs root to create network namespaces (runs in CI)' : false;
 
 const pid = process.pid;
 const NS_A = `synack-viz-a-${pid}`;

@@ -13,6 +13,7 @@ import { main, type CliIo } from '../../src/cli/main.ts';
 import { analyzeCapture } from '../../src/viz/observer.ts';
 import { pcapGlobalHeader, pcapRecord } from '../../src/wire/pcap.ts';
 import { disagreements, hasTshark, observerVerdicts, tsharkVerdicts } from './helpers.ts';
+import { inCi } from '../support/ci.ts';
 
 function demoPcap(opts: Partial<DemoOptions> = {}): Uint8Array {
   const r = runDemo({ ...opts, pcap: true }, () => {});
@@ -78,7 +79,7 @@ test('a reset in a capture closes both sides and is marked', () => {
   assert.deepEqual(c.segments[c.segments.length - 1]!.states, ['CLOSED', 'CLOSED']);
 });
 
-test('the observer matches tshark tcp.analysis on lossy demo captures (retransmissions, resets)', { skip: !hasTshark() && process.env['CI'] !== 'true' ? 'tshark is not installed' : false }, () => {
+test('the observer matches tshark tcp.analysis on lossy demo captures (retransmissions, resets)', { skip: !hasTshark() && !inCi() ? 'tshark is not installed' : false }, () => {
   let marked = 0;
   for (const seed of [1, 2, 3]) {
     const bytes = demoPcap({ loss: 0.25, seed, bytes: 20_000 });
