@@ -5,7 +5,7 @@
  *   npm run bench                 1 GiB bulk transfers, 3 repetitions (median)
  *   npm run bench -- --quick      128 MiB bulk transfers, fewer cycles
  *   npm run bench -- --reps 5     more repetitions
- *   npm run bench -- --only bulk,cycles,memory,checksum
+ *   npm run bench -- --only bulk,cycles,memory,checksum,sizes
  *
  * 1. Bulk throughput of one connection, two synack stacks over the in-memory
  *    hub (VirtualClock driven as fast as possible, zero delay, unlimited
@@ -27,15 +27,26 @@ import { transferOver, singleLossCost } from './impaired.ts';
 import { benchTun } from '../test/interop/throughput.ts';
 import { benchTunImpaired } from './tun-impaired.ts';
 import { benchSynFlood } from './attack.ts';
+import { exitUsage, parseScriptArgs } from '../src/cli/options.ts';
+import { bundleSizes, tarballSize } from './sizes.ts';
 
-const args = process.argv.slice(2);
-const quick = args.includes('--quick');
-const argValue = (name: string): string | undefined => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : undefined;
-};
-const reps = Number(argValue('--reps') ?? 3);
-const only = new Set((argValue('--only') ?? 'bulk,cycles,memory,checksum,impaired,tun,tun-impaired,synflood').split(','));
+const ALL = ['bulk', 'cycles', 'memory', 'checksum', 'impaired', 'tun', 'tun-impaired', 'synflood', 'sizes'];
+const HELP = `Usage: npm run bench -- [--quick] [--reps N] [--only LIST]
+
+Measures synack beside references run in the same process and prints each
+figure with its ratio (machines are noisy: read the ratios).
+
+  --quick       smaller sizes (128 MiB bulk transfers, fewer cycles)
+  --reps N      repetitions of each bulk run (default 3; the median counts)
+  --only LIST   some of: ${ALL.join(',')}
+  -h, --help    this help`;
+const SPEC = { name: 'bench', invocation: 'npm run bench --', help: HELP, options: { quick: { type: 'boolean' }, reps: { type: 'string' }, only: { type: 'string' } } } as const;
+const { values: opts } = parseScriptArgs(SPEC);
+const quick = opts.quick === true;
+const reps = Number(opts.reps ?? 3);
+if (!Number.isInteger(reps) || reps < 1) exitUsage(SPEC, `--reps expects a positive integer, got '${opts.reps}'`);
+const only = new Set((opts.only ?? ALL.join(',')).split(','));
+for (const o of only) if (!ALL.includes(o)) exitUsage(SPEC, `--only: unknown benchmark '${o}' (known: ${ALL.join(', ')})`);
 const bulkBytes = (quick ? 128 : 1024) * MiB;
 const synCycles = quick ? 20_000 : 50_000;
 const nodeCycleCount = quick ? 3_000 : 10_000;
@@ -311,6 +322,29 @@ if (only.has('synflood')) {
   } catch (e) {
     notes.push(`synflood: skipped — ${(e as Error).message}`);
   }
+}
+
+// ---------------------------------------------------------------------------
+// 9. Sizes: the browser bundles of synack/core and synack/net (minified,
+//    gzipped) beside the unpacked size of the published tarball.
+// ---------------------------------------------------------------------------
+if (only.has('sizes')) {
+  progress('sizes (esbuild bundles, npm pack --dry-run)');
+  const kb = (n: number): string => `${(n / 1000).toFixed(1)} KB`;
+  const tar = tarballSize(root);
+  for (const b of await bundleSizes(root)) {
+    if (b.nodeImport) notes.push(`sizes: the ${b.entry} browser bundle contains a node: import`);
+    rows.push({
+      name: `${b.entry} browser bundle, minified + gzip`,
+      synack: kb(b.gzipBytes),
+      reference: `${kb(tar.unpackedSize)} tarball`,
+      ratio: '',
+      target: b.entry === 'synack/core' ? '≤ 60 KB' : '',
+    });
+    rows.push({ name: `${b.entry} browser bundle, minified`, synack: kb(b.bytes), reference: '', ratio: '', target: '' });
+  }
+  rows.push({ name: 'npm tarball synack: packed / unpacked', synack: kb(tar.size), reference: kb(tar.unpackedSize), ratio: '', target: '' });
+  notes.push(`sizes: esbuild --platform=browser --minify of every export, gzip -9; the tarball (npm pack --dry-run) holds ${tar.files} files: dist/ (JS, .d.ts, source maps with sources), platform/, bin/, README.`);
 }
 
 // ---------------------------------------------------------------------------

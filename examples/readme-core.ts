@@ -1,5 +1,5 @@
 // The README's second example, kept runnable: `npx tsx examples/readme-core.ts`.
-import { Network, parseIpv4Addr } from 'synack';
+import { Network, parseIpv4Addr } from 'synack/core';
 
 const net = new Network({ seed: 7 }); // VirtualClock: time moves only when the network steps
 const hub = net.addHub({ impair: { delayUs: 5000, loss: 0.05 } });

@@ -21,7 +21,7 @@
  * Nothing here delivers user events: sockets defer their own events (see
  * socket.ts), so user code never runs inside `runDue`.
  */
-import { performance } from 'node:perf_hooks';
+import { setImmediate, clearImmediate, setTimeout, clearTimeout, setInterval, clearInterval } from '#platform';
 import type { Network } from '../sim/network.ts';
 import { VirtualClock, type Clock, type Instant } from '../base/time.ts';
 

@@ -7,7 +7,7 @@
  * `Socket` and `Server` are per-module subclasses that carry the stack and
  * its driver; `instanceof` the exported base classes holds for all of them.
  */
-import { isIP, isIPv4, isIPv6 } from 'node:net';
+import { isIP, isIPv4, isIPv6 } from './ip.ts';
 import type { Stack } from '../stack/stack.ts';
 import type { TcpConfig } from '../tcp/config.ts';
 import type { Driver } from './driver.ts';

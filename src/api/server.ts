@@ -10,8 +10,8 @@
  * (FIN, or RST if they already sent bytes — Linux's close()) and 'drop' is
  * emitted.
  */
-import { EventEmitter } from 'node:events';
-import { isIP, isIPv4 } from 'node:net';
+import { EventEmitter, process } from '#platform';
+import { isIP, isIPv4 } from './ip.ts';
 import type { Connection } from '../tcp/connection.ts';
 import type { TcpConfig } from '../tcp/config.ts';
 import type { Listener } from '../stack/stack.ts';

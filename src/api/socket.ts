@@ -26,8 +26,8 @@
  * (ENOTFOUND, syscall getaddrinfo) on a later tick. IPv6 literals and
  * `family: 6` fail with EAFNOSUPPORT; `path` (IPC) throws.
  */
-import { Duplex, type DuplexOptions } from 'node:stream';
-import { isIP, isIPv4 } from 'node:net';
+import { Buffer, Duplex, process, setImmediate, setTimeout, clearTimeout, type DuplexOptions } from '#platform';
+import { isIP, isIPv4 } from './ip.ts';
 import type { Connection } from '../tcp/connection.ts';
 import type { ConnectionEvent, CloseReason } from '../tcp/events.ts';
 import type { TcpConfig } from '../tcp/config.ts';

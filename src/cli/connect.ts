@@ -8,7 +8,7 @@
  */
 import type { Socket } from '../api/socket.ts';
 import { parseIpv4Addr } from '../wire/bytes.ts';
-import { parseOptions, UsageError, type CliIo, type Command } from './main.ts';
+import { parseOptions, UsageError, type CliIo, type Command } from './options.ts';
 import { LINK_HELP, LINK_OPTIONS, HostError, openTunHost, parseLinkArgs, type TunHost } from './tun-host.ts';
 
 const CONNECT_HELP = `Usage: synack connect --tun IF --addr A.B.C.D/P [options] HOST:PORT

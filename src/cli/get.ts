@@ -7,7 +7,7 @@
  */
 import http from 'node:http';
 import { parseIpv4Addr } from '../wire/bytes.ts';
-import { parseOptions, UsageError, type CliIo, type Command } from './main.ts';
+import { parseOptions, UsageError, type CliIo, type Command } from './options.ts';
 import { LINK_HELP, LINK_OPTIONS, HostError, errorLine, openTunHost, parseLinkArgs, type TunHost } from './tun-host.ts';
 
 const GET_HELP = `Usage: synack get --tun IF --addr A.B.C.D/P [options] URL

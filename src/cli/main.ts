@@ -6,61 +6,15 @@
  * Exit codes: 0 success, 1 the command ran and failed, 2 bad usage (unknown
  * command or option, bad option value).
  */
-import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { writeFileSync } from 'node:fs';
 import { runDemo, DemoOptionError, DEMO_MAX_BYTES, type DemoOptions } from './demo.ts';
 import { serveCommand } from './serve.ts';
 import { connectCommand } from './connect.ts';
 import { getCommand } from './get.ts';
 import { traceCommand } from './trace.ts';
-import { isEntryPoint } from './entry-point.ts';
+import { isEntryPoint, numberOption, parseOptions, UsageError, type CliIo, type Command } from './options.ts';
 
-export interface CliIo {
-  stdout(line: string): void;
-  stderr(line: string): void;
-  /** Whether stdout is a terminal (colour is used only then). */
-  isTTY: boolean;
-  env: Record<string, string | undefined>;
-  writeFile(path: string, data: Uint8Array): void;
-}
-
-export interface Command {
-  name: string;
-  summary: string;
-  help: string;
-  run(argv: string[], io: CliIo): number | Promise<number>;
-}
-
-/** A usage error: printed with a hint and exit code 2. */
-export class UsageError extends Error {
-  override name = 'UsageError';
-  constructor(
-    message: string,
-    readonly command: string | null,
-  ) {
-    super(message);
-  }
-}
-
-/** parseArgs, with its errors turned into UsageErrors that name the command. */
-export function parseOptions<T extends NonNullable<ParseArgsConfig['options']>>(command: string, argv: string[], options: T, allowPositionals = false) {
-  try {
-    return parseArgs({ args: argv, options, strict: true, allowPositionals });
-  } catch (e) {
-    const err = e as Error & { code?: string };
-    if (typeof err.code === 'string' && err.code.startsWith('ERR_PARSE_ARGS')) {
-      throw new UsageError(err.message.replace(/\. To specify a positional argument.*$/s, ''), command);
-    }
-    throw e;
-  }
-}
-
-function numberOption(command: string, name: string, raw: string | undefined, fallback: number, check: (n: number) => boolean, what: string): number {
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (raw.trim() === '' || !Number.isFinite(n) || !check(n)) throw new UsageError(`--${name} expects ${what}, got '${raw}'`, command);
-  return n;
-}
+export { parseOptions, UsageError, type CliIo, type Command } from './options.ts';
 
 // =============================================================================
 // demo
@@ -180,9 +134,13 @@ const demoCommand: Command = {
 const helpCommand: Command = {
   name: 'help',
   summary: 'list the commands, or show the help of one: synack help demo',
-  help: 'Usage: synack help [COMMAND]',
+  help: 'Usage: synack help [COMMAND]\n\nLists the commands, or prints the help of COMMAND.',
   run(argv, io) {
-    const { positionals } = parseOptions('help', argv, {}, true);
+    const { positionals, values } = parseOptions('help', argv, { help: { type: 'boolean', short: 'h' } }, true);
+    if (values.help) {
+      io.stdout(helpCommand.help);
+      return 0;
+    }
     const name = positionals[0];
     if (name !== undefined) {
       const cmd = COMMANDS.get(name);
@@ -226,7 +184,7 @@ export async function main(argv: string[], io: CliIo = nodeIo()): Promise<number
     if (e instanceof UsageError) {
       const prefix = e.command ? `synack ${e.command}` : 'synack';
       io.stderr(`${prefix}: ${e.message}`);
-      io.stderr(e.command ? `Run 'synack ${e.command} --help' for the options.` : "Run 'synack help' for the commands.");
+      io.stderr(e.command ? `Run 'synack ${e.command} --help' for the options.` : "Run 'synack --help' for the commands.");
       return 2;
     }
     io.stderr(`synack: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);

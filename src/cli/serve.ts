@@ -10,7 +10,7 @@
 import http from 'node:http';
 import type { Socket } from '../api/socket.ts';
 import type { Server } from '../api/server.ts';
-import { parseOptions, UsageError, type CliIo, type Command } from './main.ts';
+import { parseOptions, UsageError, type CliIo, type Command } from './options.ts';
 import { LINK_HELP, LINK_OPTIONS, HostError, errorLine, openTunHost, parseLinkArgs, type TunHost } from './tun-host.ts';
 
 const SERVE_HELP = `Usage: synack serve --tun IF --addr A.B.C.D/P [options]

@@ -9,7 +9,7 @@
  * Must be imported through main.ts (it imports main.ts for UsageError).
  */
 import { readFileSync } from 'node:fs';
-import { parseOptions, UsageError, type CliIo, type Command } from './main.ts';
+import { parseOptions, UsageError, type CliIo, type Command } from './options.ts';
 import { analyzeCapture, roleOf, type TraceConnection, type TraceSegment, type Verdict } from '../viz/observer.ts';
 import { drawArrow, displayWidth } from './demo.ts';
 

@@ -18,7 +18,7 @@ import type { TcpConfig } from '../tcp/config.ts';
 import { TunLink, configureTunDevice, loadTunAddon, TunError } from '../links/tun.ts';
 import { ipv4ToString, parseIpv4Addr } from '../wire/bytes.ts';
 import { pcapGlobalHeader, pcapRecord } from '../wire/pcap.ts';
-import { UsageError } from './main.ts';
+import { UsageError } from './options.ts';
 
 /** parseArgs options every TUN command takes. */
 export const LINK_OPTIONS = {

@@ -16,20 +16,49 @@
  *
  * Pure: no node: imports (the CLI in main.ts reads files).
  */
-import { Network } from '../sim/network.ts';
-import type { VirtualClock } from '../base/time.ts';
-import type { MemoryPort } from '../links/memory.ts';
-import type { Stack } from '../stack/stack.ts';
-import type { TcpState } from '../tcp/state.ts';
-import type { TcpOption, TcpRepr } from '../wire/types.ts';
-import { ACK, CHECKSUM_FULL, CHECKSUM_OFFLOAD, IPPROTO_ICMP, IPPROTO_TCP, SYN } from '../wire/types.ts';
-import { emitIpv4, parseIpv4 } from '../wire/ipv4.ts';
-import { emitIpv4Tcp, parseTcp } from '../wire/tcp.ts';
-import { emitTcpOptions, parseTcpOptions, tcpOptionLen, tcpOptionsLen } from '../wire/tcp-options.ts';
-import { parseIpv4Addr, setU16, setU32 } from '../wire/bytes.ts';
-import { checksum } from '../wire/checksum.ts';
-import { BsdSockets, isPending, type MaybeBlocking, type Pending, type SysResult } from '../bsd/sockets.ts';
-import { AF_INET, IPPROTO_TCP as SOL_TCP, SOL_SOCKET, SO_RCVBUF, SYMBOLS, TcpiState, TCP_INFO, errnoName } from '../bsd/constants.ts';
+// The stack through its public surfaces only: synack/core (src/core.ts) and the BSD socket API (src/bsd/index.ts).
+import {
+  ACK,
+  CHECKSUM_FULL,
+  CHECKSUM_OFFLOAD,
+  IPPROTO_ICMP,
+  IPPROTO_TCP,
+  SYN,
+  Network,
+  checksum,
+  emitIpv4,
+  emitIpv4Tcp,
+  emitTcpOptions,
+  parseIpv4,
+  parseIpv4Addr,
+  parseTcp,
+  parseTcpOptions,
+  setU16,
+  setU32,
+  tcpOptionLen,
+  tcpOptionsLen,
+  type MemoryPort,
+  type Stack,
+  type TcpOption,
+  type TcpRepr,
+  type TcpState,
+  type VirtualClock,
+} from '../core.ts';
+import {
+  AF_INET,
+  BsdSockets,
+  IPPROTO_TCP as SOL_TCP,
+  SOL_SOCKET,
+  SO_RCVBUF,
+  SYMBOLS,
+  TCP_INFO,
+  TcpiState,
+  errnoName,
+  isPending,
+  type MaybeBlocking,
+  type Pending,
+  type SysResult,
+} from '../bsd/index.ts';
 import {
   formatFlags,
   formatOptions,

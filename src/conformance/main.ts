@@ -14,12 +14,29 @@ import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { collectScripts, runScriptFile, summarize, type ScriptOutcome } from './runner.ts';
 import { PROFILES } from './profile.ts';
+import { exitUsage } from '../cli/options.ts';
 import type { Relaxation } from './executor.ts';
 
+const HELP = `Usage: npm run conformance -- [--json FILE] [--profile freebsd] [--define NAME] [--relax=options,window,rcvbuf] [--quiet] [PATHS…]
+
+Runs packetdrill scripts against synack in-process under the virtual clock.
+PATHS are .pkt files or folders (relative to the current directory); none
+means the whole corpus in ../shared/conformance/tcp-testsuite. Exit status 0
+only when every script that ran passed.
+
+  --json FILE        write every result to FILE
+  --profile NAME     stack defaults to emulate (default freebsd)
+  --define NAME, -D  define a packetdrill symbol
+  --relax=LIST       diagnostic: skip comparing options, window and/or rcvbuf
+  --quiet, -q        only the summary
+  -h, --help         this help`;
+
 function usage(msg: string): never {
-  console.error(`conformance: ${msg}`);
-  console.error('usage: npm run conformance -- [--json FILE] [--profile freebsd] [--define NAME] [--relax=options,window,rcvbuf] [--quiet] [PATHS…]');
-  process.exit(2);
+  if (msg === 'help') {
+    process.stdout.write(HELP + '\n');
+    process.exit(0);
+  }
+  exitUsage({ name: 'conformance', invocation: 'npm run conformance --' }, msg);
 }
 
 const argv = process.argv.slice(2);

@@ -10,8 +10,7 @@
  * `{ type: 'unsupported' }` events so that the executor fails the script
  * with a clear reason when (and only if) it reaches one.
  */
-import type { TcpOption } from '../wire/types.ts';
-import { ACK, CWR, ECE, FIN, PSH, RST, SYN, URG } from '../wire/types.ts';
+import { ACK, CWR, ECE, FIN, PSH, RST, SYN, URG, type TcpOption } from '../core.ts';
 
 export type TimeKind = 'abs' | 'rel';
 

@@ -11,8 +11,8 @@
  * The sysctl table maps each `sysctl -w NAME=VALUE` a script runs onto these
  * settings (SYSCTLS below; README: "sysctl mapping").
  */
-import type { TcpConfig } from '../tcp/config.ts';
-import type { BsdDefaults } from '../bsd/sockets.ts';
+import type { TcpConfig } from '../core.ts';
+import type { BsdDefaults } from '../bsd/index.ts';
 
 export interface ConformanceProfile {
   name: string;

@@ -21,7 +21,7 @@
  * the last rebuild) and minimized by delta debugging to the fewest inputs
  * that still fail the same way.
  */
-import { Rng } from '../sim/rng.ts';
+import { Rng } from '../base/rng.ts';
 import { checkStack } from '../sim/world/invariants.ts';
 import { Target, PEER_ADDR, TARGET_ADDR } from './target.ts';
 import { emitIpv4Tcp } from '../wire/tcp.ts';

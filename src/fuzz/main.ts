@@ -13,13 +13,38 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fuzz, minimize, replayInputs, type FuzzFailure, type Input } from './fuzzer.ts';
 import { Target } from './target.ts';
+import { exitUsage, parseScriptArgs } from '../cli/options.ts';
 
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : undefined;
+const HELP = `Usage: npm run fuzz -- [--seconds N] [--seed N] [--execs N] [--no-save]
+       npm run fuzz -- --replay FILE
+
+Feeds random and mutated segments into a stack holding connections in every
+state, for a wall-clock budget. Each distinct failure is minimized and saved
+to test/fuzz/fixtures/ (replayed by npm test). Exit status 1 if any.
+
+  --seconds N     budget in seconds (default 300)
+  --seed N        the fuzzer's seed (default: random, printed)
+  --execs N       stop after N inputs instead
+  --replay FILE   replay a saved fixture and print the result
+  --no-save       do not write fixtures
+  -h, --help      this help`;
+
+const SPEC = {
+  name: 'fuzz',
+  invocation: 'npm run fuzz --',
+  help: HELP,
+  options: { seconds: { type: 'string' }, seed: { type: 'string' }, execs: { type: 'string' }, replay: { type: 'string' }, 'no-save': { type: 'boolean' } },
+} as const;
+const { values } = parseScriptArgs(SPEC);
+function num(name: 'seconds' | 'seed' | 'execs'): number | undefined {
+  const raw = values[name];
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(n) || n < 0) exitUsage(SPEC, `--${name} expects a non-negative number, got '${raw}'`);
+  return n;
 }
 
-const replay = arg('--replay');
+const replay = values.replay;
 if (replay) {
   const f = JSON.parse(readFileSync(replay, 'utf8')) as { seed: number; checksums: boolean; inputs: Input[] };
   const r = replayInputs(f.seed, f.checksums, f.inputs);
@@ -27,10 +52,10 @@ if (replay) {
   process.exit(r ? 1 : 0);
 }
 
-const seconds = Number(arg('--seconds') ?? 300);
-const seed = arg('--seed') !== undefined ? Number(arg('--seed')) >>> 0 : (Math.random() * 2 ** 32) >>> 0;
-const execs = arg('--execs') !== undefined ? Number(arg('--execs')) : undefined;
-const save = !process.argv.includes('--no-save');
+const seconds = num('seconds') ?? 300;
+const seed = num('seed') !== undefined ? num('seed')! >>> 0 : (Math.random() * 2 ** 32) >>> 0;
+const execs = num('execs');
+const save = values['no-save'] !== true;
 const probe = new Target({ seed, checksums: false });
 console.log(`fuzz: seed ${seed}, ${execs !== undefined ? `${execs} execs` : `${seconds}s`}; target states: ${probe.states().join(' ')}`);
 const start = performance.now();

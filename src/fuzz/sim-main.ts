@@ -18,6 +18,7 @@
 import { writeFileSync, readFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { exitUsage } from '../cli/options.ts';
 import { DEFAULT_STEPS, historyFromSeed, runHistory, shrinkHistory, worldFromSeed, type Action, type Failure, type History, type RunOptions } from '../sim/world/index.ts';
 
 interface Args {
@@ -61,10 +62,31 @@ function parseArgs(argv: string[]): Args {
   return a;
 }
 
+const SIM_HELP = `Usage: npm run sim -- [--seed N | --seeds A..B | --long SECONDS | --replay FILE] [options]
+
+Runs whole random systems under the virtual clock (2-4 stacks, impaired
+links, applications acting at random), checking the invariants after every
+step. A failure prints the seed and a shrunk history that --replay runs
+again, bit for bit. Exit status 1 on any failure.
+
+  --seed N          one history from seed N
+  --seeds A..B      the seeds A to B
+  --long SECONDS    random seeds for SECONDS of wall-clock time; reports histories/s
+  --replay FILE     replay a saved (shrunk) history exactly
+  --actions JSON    with --seed: replay seed N with this action list
+  --steps K         actions per history (default ${DEFAULT_STEPS})
+  --max-steps N     bound on simulator steps per history
+  --verbose, -v     print every action and segment
+  --no-shrink       do not shrink a failing history
+  --json            one JSON summary line per history
+  -h, --help        this help`;
+
 function usage(err: string | null): never {
-  if (err) console.error(`sim: ${err}`);
-  console.error('usage: npm run sim -- [--seed N | --seeds A..B | --long SECONDS | --replay FILE] [--steps K] [--actions JSON] [--verbose] [--no-shrink]');
-  process.exit(err ? 2 : 0);
+  if (err === null) {
+    process.stdout.write(SIM_HELP + '\n');
+    process.exit(0);
+  }
+  exitUsage({ name: 'sim', invocation: 'npm run sim --' }, err);
 }
 
 function describeWorld(seed: number): string {

@@ -14,7 +14,7 @@ import type { Link } from '../stack/link.ts';
 import type { Connection } from '../tcp/connection.ts';
 import type { TcpConfig } from '../tcp/config.ts';
 import { VirtualClock } from '../base/time.ts';
-import { Rng } from '../sim/rng.ts';
+import { Rng } from '../base/rng.ts';
 import { emitIpv4Tcp, parseTcp } from '../wire/tcp.ts';
 import { parseIpv4 } from '../wire/ipv4.ts';
 import { ACK, FIN, SYN, CHECKSUM_FULL, CHECKSUM_OFFLOAD, type ChecksumCaps, type TcpOption, type TcpRepr } from '../wire/types.ts';

@@ -8,8 +8,8 @@
  * One stage impairs one direction; a link makes two.
  */
 import { performance } from 'node:perf_hooks';
-import { EventQueue } from '../sim/event-queue.ts';
-import { Rng } from '../sim/rng.ts';
+import { EventQueue } from '../base/event-queue.ts';
+import { Rng } from '../base/rng.ts';
 import { NO_IMPAIRMENTS, impairPacket, validateImpairments, type Bottleneck, type Impairments } from './memory.ts';
 
 export interface ImpairStats {

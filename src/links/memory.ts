@@ -12,8 +12,8 @@ import type { ChecksumCaps } from '../wire/types.ts';
 import { CHECKSUM_FULL, CHECKSUM_OFFLOAD } from '../wire/types.ts';
 import { checksum } from '../wire/checksum.ts';
 import type { Clock, Duration, Instant } from '../base/time.ts';
-import type { EventQueue } from '../sim/event-queue.ts';
-import { Rng } from '../sim/rng.ts';
+import type { EventQueue } from '../base/event-queue.ts';
+import { Rng } from '../base/rng.ts';
 import { SynackError } from '../errors.ts';
 
 export interface Impairments {

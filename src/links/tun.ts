@@ -85,9 +85,10 @@ export function loadTunAddon(): TunAddon {
     }
   }
   throw new TunError(
-    `the TUN addon (native/, package synack-tun) is not available: ${errors[errors.length - 1]}. ` +
-      'It is built by `npm install`/`npm ci` (an optional dependency; needs python3, make and a C++ compiler); ' +
-      'rebuild it with `npm run build:native`.',
+    `the TUN addon (package synack-tun) is not available: ${errors[errors.length - 1]}. ` +
+      'It is an optional dependency of synack, compiled from source when it installs (Linux; needs python3, make and a C++ compiler): ' +
+      'install it with `npm install synack-tun` (npm 11 may ask to approve its install script: `npm install-scripts approve synack-tun`, then `npm rebuild synack-tun`); ' +
+      'in a synack checkout, `npm run build:native`.',
     'ERR_SYNACK_TUN_UNAVAILABLE',
   );
 }

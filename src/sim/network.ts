@@ -9,8 +9,8 @@
  */
 import { Stack, type StackConfig } from '../stack/stack.ts';
 import { MemoryHub, type MemoryHubOptions } from '../links/memory.ts';
-import { EventQueue } from './event-queue.ts';
-import { Rng } from './rng.ts';
+import { EventQueue } from '../base/event-queue.ts';
+import { Rng } from '../base/rng.ts';
 import { VirtualClock, type Clock, type Instant } from '../base/time.ts';
 import { SynackError } from '../errors.ts';
 

@@ -7,9 +7,8 @@ import http from 'node:http';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, normalize, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { buildPage } from './build.ts';
-import { isEntryPoint } from '../cli/entry-point.ts';
+import { isEntryPoint, parseScriptArgs } from '../cli/options.ts';
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -65,12 +64,20 @@ export async function startVizServer(port = 8088): Promise<VizServer> {
   };
 }
 
+const VIZ_HELP = `Usage: npm run viz [-- --port N]
+       npm run viz -- --build DIR
+
+Serves the visualizer: two synack stacks on the in-memory network in a web
+page, with the ladder diagram, RFC 9293's state diagram, a segment
+inspector and a pcap viewer.
+
+Options:
+  --port N      listen on 127.0.0.1:N (default 8088; 0 picks a free port)
+  --build DIR   write the static page (index.html, style.css, app.js) to DIR instead
+  -h, --help    this help`;
+
 async function main(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { build: { type: 'string' }, port: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true });
-  if (values.help) {
-    console.log('Usage: npm run viz [-- --port N] | npm run viz -- --build DIR');
-    return 0;
-  }
+  const { values } = parseScriptArgs({ name: 'viz', invocation: 'npm run viz --', help: VIZ_HELP, options: { build: { type: 'string' }, port: { type: 'string' } } }, argv);
   if (values.build !== undefined) {
     const dir = resolve(values.build);
     const b = await buildPage(dir, { minify: true });

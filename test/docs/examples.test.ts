@@ -79,14 +79,18 @@ test('the extractor finds ```ts blocks, honours "not runnable" and collects "pri
 });
 
 const OWN_SOURCE = join(root, 'src', 'index.ts');
-/** `from 'synack'` and `import('synack')` → this checkout's src/index.ts. */
+/** `from 'synack'` and `import('synack')` → this checkout's src/index.ts; `'synack/core'`, `/net`, `/tun` → src/core.ts, net.ts, tun.ts. */
 export function toOwnSource(code: string, entry = OWN_SOURCE): string {
-  return code.replace(/(\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)(['"])synack\2/g, (_m, pre: string, q: string) => `${pre}${q}${entry}${q}`);
+  return code.replace(/(\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)(['"])synack(?:\/(core|net|tun))?\2/g, (_m, pre: string, q: string, sub: string | undefined) =>
+    `${pre}${q}${sub ? entry.replace(/index\.ts$/, `${sub}.ts`) : entry}${q}`,
+  );
 }
 
 test('README blocks import synack from this checkout\'s source', () => {
   assert.equal(toOwnSource("import { a } from 'synack';\nconst m = await import(\"synack\");\nimport 'synack';\nimport x from 'synack-tun';", '/r/src/index.ts'),
     "import { a } from '/r/src/index.ts';\nconst m = await import(\"/r/src/index.ts\");\nimport '/r/src/index.ts';\nimport x from 'synack-tun';");
+  assert.equal(toOwnSource("import { b } from 'synack/net';\nimport { c } from \"synack/core\";\nimport { d } from 'synack/tun';\nimport { e } from 'synack/nope';", '/r/src/index.ts'),
+    "import { b } from '/r/src/net.ts';\nimport { c } from \"/r/src/core.ts\";\nimport { d } from '/r/src/tun.ts';\nimport { e } from 'synack/nope';");
 });
 
 const readme = readFileSync(join(root, 'README.md'), 'utf8');

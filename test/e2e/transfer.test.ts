@@ -8,7 +8,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { Network } from '../../src/sim/network.ts';
-import { Rng } from '../../src/sim/rng.ts';
+import { Rng } from '../../src/base/rng.ts';
 import { parseIpv4Addr } from '../../src/wire/bytes.ts';
 import type { Impairments } from '../../src/links/memory.ts';
 import type { Connection } from '../../src/tcp/connection.ts';

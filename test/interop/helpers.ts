@@ -33,7 +33,7 @@ export function missingPrerequisite(tools: string[] = []): string | null {
   if (typeof process.getuid === 'function' && process.getuid() !== 0) return 'not root (network namespaces and TUN devices need root)';
   if (!existsSync('/dev/net/tun')) return 'no /dev/net/tun';
   for (const t of ['ip', 'python3', ...tools]) if (!have(t)) return `${t} is not installed`;
-  if (!tunAvailable()) return 'the TUN addon (native/) is not built: npm run build:native';
+  if (!tunAvailable()) return 'the TUN addon (synack-tun, the workspace native/) is not built: npm run build:native';
   return null;
 }
 

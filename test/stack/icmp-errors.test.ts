@@ -8,7 +8,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { Network } from '../../src/sim/network.ts';
-import { Rng } from '../../src/sim/rng.ts';
+import { Rng } from '../../src/base/rng.ts';
 import { parseIpv4Addr, getU16, getU32, setU16 } from '../../src/wire/bytes.ts';
 import { emitIpv4 } from '../../src/wire/ipv4.ts';
 import { checksum } from '../../src/wire/checksum.ts';

@@ -15,7 +15,7 @@ import { ACK, SYN, LOCAL_ISS, REMOTE_ISS, Fixture, inEstablished, inSynSent, seq
 import type { TcpConfig } from '../../src/tcp/config.ts';
 import type { TcpRepr } from '../../src/wire/types.ts';
 import { Network } from '../../src/sim/network.ts';
-import { Rng } from '../../src/sim/rng.ts';
+import { Rng } from '../../src/base/rng.ts';
 import { parseIpv4Addr } from '../../src/wire/bytes.ts';
 import type { Connection } from '../../src/tcp/connection.ts';
 

@@ -7,7 +7,7 @@
  */
 import type { Impairments } from '../../links/memory.ts';
 import type { TcpConfig } from '../../tcp/config.ts';
-import { Rng } from '../rng.ts';
+import { Rng } from '../../base/rng.ts';
 
 /** Ports the applications listen on and connect to (a connect to one nobody listens on is refused). */
 export const PORTS = [80, 81, 82] as const;

@@ -2,7 +2,7 @@
  * A deterministic event queue: callbacks ordered by time, ties broken by
  * insertion order. Used by the in-memory links for packets in flight.
  */
-import type { Instant } from '../base/time.ts';
+import type { Instant } from './time.ts';
 
 interface Item {
   t: Instant;
