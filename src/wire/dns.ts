@@ -385,7 +385,12 @@ export function dnsEdns(msg: DnsMessage): DnsEdns | null {
 
 /** Writes names, remembering suffixes for compression. */
 class NameWriter {
-  /** Lower-cased suffix → offset in the message of its first occurrence. */
+  /**
+   * Suffix → offset in the message of its first occurrence. Matching is
+   * exact, not case-insensitive: a pointer then never changes the case of a
+   * name, which resolvers that randomise the case of their questions
+   * (draft-vixie-dnsext-dns0x20) and this codec's round trip rely on.
+   */
   private readonly seen = new Map<string, number>();
   constructor(
     private readonly buf: Uint8Array | null,
@@ -422,7 +427,7 @@ class NameWriter {
 function suffixKey(labels: Uint8Array[], from: number): string {
   let k = '';
   for (let i = from; i < labels.length; i++) {
-    for (const c of labels[i]!) k += String.fromCharCode(c >= 0x41 && c <= 0x5a ? c + 0x20 : c);
+    for (const c of labels[i]!) k += String.fromCharCode(c);
     k += '\u0100';
   }
   return k;

@@ -177,7 +177,7 @@ describe('wire/dns', () => {
     assert.equal(dnsNameKey('WWW.Example.COM'), 'www.example.com');
   });
 
-  test('compression on emit matches names case-insensitively and stays within 14-bit offsets', () => {
+  test('compression on emit preserves case (exact suffix match) and stays within 14-bit offsets', () => {
     const m: DnsMessage = {
       ...RESPONSE,
       answers: [
@@ -193,7 +193,8 @@ describe('wire/dns', () => {
     assert.ok(r.ok, r.ok ? '' : r.reason);
     // The 'after' name lies past 0x4000, so it cannot be pointed at: written twice as label + pointer.
     assert.equal(out.length, dnsMessageLen(m));
-    assert.equal(r.value.answers[3]!.name, 'example.com', 'compressed to the first spelling');
+    assert.equal(r.value.answers[3]!.name, 'EXAMPLE.com', 'the spelling is kept (only .com is pointed at)');
+    assert.deepEqual(r.value, m);
     assert.equal(r.value.answers[2]!.name, 'after.example.com');
   });
 
