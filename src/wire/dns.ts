@@ -38,6 +38,8 @@ export const DNS_UDP_MAX_LEN = 512;
 export const DNS_MAX_LABEL_LEN = 63;
 /** RFC 1035 §2.3.4: "names           255 octets or less". */
 export const DNS_MAX_NAME_LEN = 255;
+/** Compression pointers followed while reading one name: as many as a 255-octet name has labels. */
+export const DNS_MAX_POINTER_HOPS = 127;
 
 export const DNS_TYPE_A = 1;
 export const DNS_TYPE_NS = 2;
@@ -146,7 +148,8 @@ type NameResult = { ok: true; name: string; next: number } | { ok: false; reason
  * A pointer must point strictly before the start of the run of labels that
  * holds it: a "prior occurrence". Any other target would read the pointer
  * again, so it is a loop ('dns-pointer-loop'); since every jump goes to a
- * smaller offset the walk ends after at most `msg.length` steps.
+ * smaller offset the walk always ends, and it is cut short after 127 hops
+ * ('dns-bad-pointer') so that its cost is bounded per name, not per message.
  */
 function readName(msg: Uint8Array, at: number): NameResult {
   const labels: string[] = [];
@@ -155,6 +158,7 @@ function readName(msg: Uint8Array, at: number): NameResult {
   let pos = at;
   let runStart = at;
   let next = -1;
+  let hops = 0;
   for (;;) {
     if (pos >= msg.length) return { ok: false, reason: 'dns-truncated' };
     const len = msg[pos]!;
@@ -169,6 +173,12 @@ function readName(msg: Uint8Array, at: number): NameResult {
       if (next < 0) next = pos + 2;
       if (target >= msg.length) return { ok: false, reason: 'dns-bad-pointer' };
       if (target >= runStart) return { ok: false, reason: 'dns-pointer-loop' };
+      // A chain of pointers to pointers terminates but costs a step per hop,
+      // and every record may name its end: a 64 KiB TCP message could make
+      // the parser walk a 30 000-hop chain for each of 5 000 records. A
+      // 255-octet name has at most 127 labels, so a real name never needs
+      // more hops than that.
+      if (++hops > DNS_MAX_POINTER_HOPS) return { ok: false, reason: 'dns-bad-pointer' };
       pos = target;
       runStart = target;
       continue;

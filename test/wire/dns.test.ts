@@ -113,6 +113,27 @@ describe('wire/dns', () => {
     assert.deepEqual(parseDns(msg([1, 0, 0, 0], [0x80, 0, 0, 1, 0, 1])), { ok: false, reason: 'dns-bad-label' });
   });
 
+  test('a chain of more than 127 pointers to pointers is dns-bad-pointer: the work per name is bounded', () => {
+    // Question: the root name (TXT, IN) at 12. Answer 1: owner root, its RDATA a chain of pointers, the first
+    // to 12 and each next to the one before. Answer 2: owner a pointer to the last link, so reading it takes
+    // `hops` jumps.
+    const chained = (hops: number): Uint8Array => {
+      const links = hops - 1;
+      const body: number[] = [0, 0, 16, 0, 1, 0, 0, 16, 0, 1, 0, 0, 0, 0, (2 * links) >>> 8, (2 * links) & 0xff];
+      for (let i = 0; i < links; i++) {
+        const prev = i === 0 ? 12 : 28 + 2 * (i - 1);
+        body.push(0xc0 | (prev >>> 8), prev & 0xff);
+      }
+      const last = 28 + 2 * (links - 1);
+      body.push(0xc0 | (last >>> 8), last & 0xff, 0, 16, 0, 1, 0, 0, 0, 0, 0, 0);
+      return msg([1, 2, 0, 0], body);
+    };
+    const ok = parseDns(chained(127));
+    assert.ok(ok.ok, ok.ok ? '' : ok.reason);
+    assert.equal(ok.value.answers[1]!.name, '');
+    assert.deepEqual(parseDns(chained(128)), { ok: false, reason: 'dns-bad-pointer' });
+  });
+
   test('RFC 1035 §2.3.4 "names 255 octets or less": 255 is accepted, 256 is dns-name-too-long, also when built from pointers', () => {
     const label = (n: number): number[] => [n, ...new Array(n).fill(0x61)];
     // 3 × (1 + 63) + (1 + 61) + 1 = 255.
