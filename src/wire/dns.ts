@@ -128,6 +128,17 @@ function labelText(bytes: Uint8Array, at: number, len: number): string {
   return s;
 }
 
+/**
+ * Pointer hops left for the whole message. The per-name cap alone still
+ * lets 5 000 records each name the end of a 127-hop chain (640 000 hops in
+ * a 64 KiB message); a budget of one hop per byte of message keeps parsing
+ * linear in the message length. An honest message uses a hop or two per
+ * name, and every name takes at least two bytes.
+ */
+interface HopBudget {
+  left: number;
+}
+
 type NameResult = { ok: true; name: string; next: number } | { ok: false; reason: 'dns-truncated' | 'dns-bad-label' | 'dns-bad-pointer' | 'dns-pointer-loop' | 'dns-name-too-long' };
 
 /**
@@ -151,7 +162,7 @@ type NameResult = { ok: true; name: string; next: number } | { ok: false; reason
  * smaller offset the walk always ends, and it is cut short after 127 hops
  * ('dns-bad-pointer') so that its cost is bounded per name, not per message.
  */
-function readName(msg: Uint8Array, at: number): NameResult {
+function readName(msg: Uint8Array, at: number, budget: HopBudget): NameResult {
   const labels: string[] = [];
   // Octets of the name on the wire, uncompressed: the length octets, the labels and the final zero.
   let wireLen = 1;
@@ -178,7 +189,7 @@ function readName(msg: Uint8Array, at: number): NameResult {
       // the parser walk a 30 000-hop chain for each of 5 000 records. A
       // 255-octet name has at most 127 labels, so a real name never needs
       // more hops than that.
-      if (++hops > DNS_MAX_POINTER_HOPS) return { ok: false, reason: 'dns-bad-pointer' };
+      if (++hops > DNS_MAX_POINTER_HOPS || --budget.left < 0) return { ok: false, reason: 'dns-bad-pointer' };
       pos = target;
       runStart = target;
       continue;
@@ -249,11 +260,11 @@ export function dnsNameKey(name: string): string {
 
 type Section = { ok: true; records: DnsRecord[]; at: number; short: boolean } | { ok: false; reason: DropReason };
 
-function readRecords(msg: Uint8Array, at: number, count: number, tolerateShort: boolean): Section {
+function readRecords(msg: Uint8Array, at: number, count: number, tolerateShort: boolean, budget: HopBudget): Section {
   const records: DnsRecord[] = [];
   for (let i = 0; i < count; i++) {
     if (at >= msg.length && tolerateShort) return { ok: true, records, at, short: true };
-    const n = readName(msg, at);
+    const n = readName(msg, at, budget);
     if (!n.ok) {
       if (tolerateShort && n.reason === 'dns-truncated') return { ok: true, records, at, short: true };
       return n;
@@ -284,7 +295,7 @@ function readRecords(msg: Uint8Array, at: number, count: number, tolerateShort: 
       // RFC 1035 §3.3.1: "CNAME A <domain-name> which specifies the canonical
       // or primary name for the owner." The name may be compressed; it must
       // end exactly at the end of the RDATA.
-      const target = readName(msg.subarray(0, rd + rdlen), rd);
+      const target = readName(msg.subarray(0, rd + rdlen), rd, budget);
       if (!target.ok) return target.reason === 'dns-truncated' ? { ok: false, reason: 'dns-bad-rdata' } : target;
       if (target.next !== rd + rdlen) return { ok: false, reason: 'dns-bad-rdata' };
       data = { kind: 'name', name: target.name };
@@ -317,8 +328,9 @@ export function parseDns(msg: Uint8Array): ParseResult<DnsMessage> {
   const questions: DnsQuestion[] = [];
   let at = DNS_HEADER_LEN;
   let short = false;
+  const budget: HopBudget = { left: msg.length };
   for (let i = 0; i < qdcount; i++) {
-    const n = readName(msg, at);
+    const n = readName(msg, at, budget);
     const reason = !n.ok ? n.reason : n.next + 4 > msg.length ? 'dns-truncated' : null;
     if (reason !== null) {
       if (tc && reason === 'dns-truncated') {
@@ -334,7 +346,7 @@ export function parseDns(msg: Uint8Array): ParseResult<DnsMessage> {
   }
   const sections: DnsRecord[][] = [[], [], []];
   for (let s = 0; s < 3 && !short; s++) {
-    const r = readRecords(msg, at, counts[s]!, tc);
+    const r = readRecords(msg, at, counts[s]!, tc, budget);
     if (!r.ok) return r;
     sections[s] = r.records;
     at = r.at;

@@ -113,11 +113,11 @@ describe('wire/dns', () => {
     assert.deepEqual(parseDns(msg([1, 0, 0, 0], [0x80, 0, 0, 1, 0, 1])), { ok: false, reason: 'dns-bad-label' });
   });
 
-  test('a chain of more than 127 pointers to pointers is dns-bad-pointer: the work per name is bounded', () => {
+  test('a chain of more than 127 pointers to pointers, or more hops than bytes in the message, is dns-bad-pointer: parsing stays linear', () => {
     // Question: the root name (TXT, IN) at 12. Answer 1: owner root, its RDATA a chain of pointers, the first
     // to 12 and each next to the one before. Answer 2: owner a pointer to the last link, so reading it takes
     // `hops` jumps.
-    const chained = (hops: number): Uint8Array => {
+    const chained = (hops: number, owners = 1): Uint8Array => {
       const links = hops - 1;
       const body: number[] = [0, 0, 16, 0, 1, 0, 0, 16, 0, 1, 0, 0, 0, 0, (2 * links) >>> 8, (2 * links) & 0xff];
       for (let i = 0; i < links; i++) {
@@ -125,13 +125,18 @@ describe('wire/dns', () => {
         body.push(0xc0 | (prev >>> 8), prev & 0xff);
       }
       const last = 28 + 2 * (links - 1);
-      body.push(0xc0 | (last >>> 8), last & 0xff, 0, 16, 0, 1, 0, 0, 0, 0, 0, 0);
-      return msg([1, 2, 0, 0], body);
+      for (let i = 0; i < owners; i++) body.push(0xc0 | (last >>> 8), last & 0xff, 0, 16, 0, 1, 0, 0, 0, 0, 0, 0);
+      return msg([1, 1 + owners, 0, 0], body);
     };
     const ok = parseDns(chained(127));
     assert.ok(ok.ok, ok.ok ? '' : ok.reason);
     assert.equal(ok.value.answers[1]!.name, '');
     assert.deepEqual(parseDns(chained(128)), { ok: false, reason: 'dns-bad-pointer' });
+    // Per message, the hops are budgeted at one per byte: two owners at the end of the chain (254 hops in
+    // a 304-byte message) are fine, three (381 hops in 316 bytes) are refused.
+    assert.ok(parseDns(chained(127, 2)).ok);
+    assert.equal(chained(127, 3).length, 316);
+    assert.deepEqual(parseDns(chained(127, 3)), { ok: false, reason: 'dns-bad-pointer' });
   });
 
   test('RFC 1035 §2.3.4 "names 255 octets or less": 255 is accepted, 256 is dns-name-too-long, also when built from pointers', () => {
