@@ -1,5 +1,6 @@
 /**
- * wire/ — pure codecs for IPv4, TCP, ICMP echo and pcap bytes.
+ * wire/ — pure codecs for IPv4, TCP, ICMP echo, Ethernet II, ARP, UDP,
+ * DHCPv4, DNS and pcap bytes.
  *
  * Contract (smoltcp's Packet/Repr split): parsing untrusted bytes never
  * throws and returns `{ ok: false, reason }` with a counted `DropReason`;
@@ -25,3 +26,8 @@ export {
 export * from './icmp.ts';
 export * from './pcap.ts';
 export * from './pretty.ts';
+export * from './ethernet.ts';
+export * from './arp.ts';
+export * from './udp.ts';
+export * from './dhcp.ts';
+export * from './dns.ts';

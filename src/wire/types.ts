@@ -38,6 +38,41 @@ export type DropReason =
   | 'icmp-source-quench'
   /** RFC 1191 "fragmentation needed" with a next-hop MTU we do not act on (too small, or not smaller). */
   | 'icmp-pmtu-ignored'
+  // Link layer and its services (issue 13): Ethernet II, ARP, UDP, DHCPv4, DNS.
+  // The first of each group are returned by the wire codecs; the rest are for
+  // the stack's filters (a codec cannot know which MAC or VLAN is its own).
+  // Ethernet (RFC 894, IEEE 802.1Q/802.1ad)
+  | 'eth-truncated'
+  | 'eth-not-ethernet-ii'
+  | 'eth-too-many-tags'
+  | 'eth-vlan-tagged'
+  | 'eth-not-for-us'
+  | 'eth-unknown-ethertype'
+  // ARP (RFC 826)
+  | 'arp-truncated'
+  | 'arp-unsupported-hardware'
+  | 'arp-unsupported-protocol'
+  | 'arp-bad-op'
+  // UDP (RFC 768, RFC 8200 §8.1)
+  | 'udp-truncated'
+  | 'udp-bad-length'
+  | 'udp-bad-checksum'
+  | 'udp-zero-checksum'
+  // DHCPv4 (RFC 2131, RFC 2132)
+  | 'dhcp-truncated'
+  | 'dhcp-bad-op'
+  | 'dhcp-bad-hlen'
+  | 'dhcp-bad-cookie'
+  | 'dhcp-bad-option'
+  | 'dhcp-bad-overload'
+  | 'dhcp-no-message-type'
+  // DNS (RFC 1035 §4)
+  | 'dns-truncated'
+  | 'dns-bad-label'
+  | 'dns-bad-pointer'
+  | 'dns-pointer-loop'
+  | 'dns-name-too-long'
+  | 'dns-bad-rdata'
   // stack / connection
   | 'tcp-no-connection'
   | 'tcp-listen-backlog-full'

@@ -1,0 +1,16 @@
+"""Regenerates the hex in l2-fixtures.ts: /usr/bin/python3 test/wire/l2-fixtures.py (needs python3-scapy)."""
+from scapy.all import *
+def h(p): return bytes(p).hex()
+print("ARP_REQ", h(Ether(dst="ff:ff:ff:ff:ff:ff", src="02:00:00:00:00:01")/ARP(op=1, hwsrc="02:00:00:00:00:01", psrc="10.0.0.1", hwdst="00:00:00:00:00:00", pdst="10.0.0.2")))
+print("VLAN", h(Ether(dst="02:00:00:00:00:02", src="02:00:00:00:00:01")/Dot1Q(vlan=100, prio=5)/IP(src="10.0.0.1", dst="10.0.0.2", id=1)/UDP(sport=1234, dport=7)/b"hi"))
+print("QINQ", h(Ether(dst="02:00:00:00:00:02", src="02:00:00:00:00:01", type=0x88a8)/Dot1AD(vlan=10, prio=3)/Dot1Q(vlan=20)/IP(src="10.0.0.1", dst="10.0.0.2", id=1)/UDP(sport=1234, dport=7)/b"hi"))
+print("UDP", h(IP(src="192.168.1.10", dst="192.168.1.1", id=0x1c46, ttl=64)/UDP(sport=54321, dport=53)/b"hello, udp!"))
+d = Ether(src="02:00:00:00:00:01", dst="ff:ff:ff:ff:ff:ff")/IP(src="0.0.0.0", dst="255.255.255.255", id=0)/UDP(sport=68, dport=67)/BOOTP(chaddr=bytes.fromhex("020000000001"), xid=0x3903f326, flags=0x8000)/DHCP(options=[("message-type","discover"),("client_id", b"\x01"+bytes.fromhex("020000000001")),("requested_addr","192.168.1.100"),("hostname", b"synack"),("param_req_list",[1,3,6,15,26]),"end"])
+print("DHCP_DISCOVER", h(d))
+o = BOOTP(op=2, chaddr=bytes.fromhex("020000000001"), xid=0x3903f326, yiaddr="192.168.1.100", siaddr="192.168.1.1")/DHCP(options=[("message-type","offer"),("server_id","192.168.1.1"),("lease_time",3600),("renewal_time",1800),("rebinding_time",3150),("subnet_mask","255.255.255.0"),("router","192.168.1.1"),("name_server","192.168.1.1","8.8.8.8"),("domain", b"example.org"),("interface-mtu",1500),"end"])
+print("DHCP_OFFER", h(o))
+q = DNS(id=0x1234, rd=1, qd=DNSQR(qname="www.example.com", qtype="A"))
+print("DNS_QUERY", h(q))
+an = DNSRR(rrname="www.example.com", type="CNAME", ttl=300, rdata="example.com")/DNSRR(rrname="example.com", type="A", ttl=60, rdata="93.184.216.34")/DNSRR(rrname="example.com", type="AAAA", ttl=60, rdata="2606:2800:220:1:248:1893:25c8:1946")
+r = DNS(id=0x1234, qr=1, rd=1, ra=1, qd=DNSQR(qname="www.example.com", qtype="A"), an=an, ar=DNSRROPT(rclass=1232))
+print("DNS_RESP", h(r.compress()))
