@@ -263,8 +263,8 @@ export function parseIcmpv6Quote(invoking: Uint8Array): ParseResult<Icmpv6Quoted
   };
   // The quote never runs past the original payload.
   const bytes = invoking.subarray(0, Math.min(invoking.length, IPV6_HEADER_LEN + header.payloadLen));
-  const up = findUpperLayer(bytes, header.nextHeader, IPV6_HEADER_LEN);
-  if (up.kind !== 'upper' || up.offset + 8 > bytes.length) return { ok: false, reason: 'icmpv6-bad-quote' };
+  const up = findUpperLayer(bytes, header.nextHeader, IPV6_HEADER_LEN, undefined, 8);
+  if (up.kind !== 'upper') return { ok: false, reason: 'icmpv6-bad-quote' };
   return { ok: true, value: { header, protocol: up.protocol, upper: bytes.subarray(up.offset) } };
 }
 
@@ -326,7 +326,7 @@ export function mayGenerateError(intent: Icmpv6ErrorIntent, facts: Icmpv6Invokin
   // (e.6)
   if (isIpv6Unspecified(src) || isIpv6Multicast(src) || facts.sourceIsKnownAnycast === true) return { ok: false, reason: 'icmpv6-error-for-bad-source' };
   // (e.1), (e.2)
-  const up = findUpperLayer(p.subarray(0, Math.min(p.length, IPV6_HEADER_LEN + getU16(p, 4))), p[6]!, IPV6_HEADER_LEN);
+  const up = findUpperLayer(p.subarray(0, Math.min(p.length, IPV6_HEADER_LEN + getU16(p, 4))), p[6]!, IPV6_HEADER_LEN, undefined, 1);
   if (up.kind === 'truncated') return { ok: false, reason: 'icmpv6-error-for-error' };
   if (up.kind === 'upper' && up.protocol === IPPROTO_ICMPV6) {
     const t = p[up.offset]!;

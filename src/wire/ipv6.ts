@@ -607,7 +607,9 @@ const UPPER_MIN_LEN: Readonly<Record<number, number>> = { 6: 20, 17: 8, [IPPROTO
  * processing options, as for a packet quoted in an ICMPv6 error (RFC 4443
  * §2.4 (d)) or the Fragmentable Part of a first fragment (RFC 7112). Returns
  * the upper-layer protocol and its offset when the whole chain and at least
- * the upper layer's minimal header (`UPPER_MIN_LEN`) lie in `bytes`;
+ * the upper layer's minimal header (`UPPER_MIN_LEN`; `minUpper` octets when
+ * given, e.g. 8 for the part of a TCP header an ICMP quote must hold) lie
+ * in `bytes`;
  * 'truncated' when `bytes` ends before that; 'none' for No Next Header, a
  * later fragment (offset ≠ 0, no upper-layer header in it) or too long a chain.
  */
@@ -616,6 +618,7 @@ export function findUpperLayer(
   nh: number,
   off: number,
   upper: ReadonlySet<number> = IPV6_UPPER_LAYERS,
+  minUpper?: number,
 ): { kind: 'upper'; protocol: number; offset: number } | { kind: 'truncated' } | { kind: 'none' } {
   const end = bytes.length;
   for (let hops = 0; hops < 64; hops++) {
@@ -640,7 +643,7 @@ export function findUpperLayer(
       case IPPROTO_IPV6_NONXT:
         return { kind: 'none' };
       default: {
-        const need = upper.has(nh) ? (UPPER_MIN_LEN[nh] ?? 0) : 0;
+        const need = minUpper ?? (upper.has(nh) ? (UPPER_MIN_LEN[nh] ?? 0) : 0);
         if (off + need > end) return { kind: 'truncated' };
         return { kind: 'upper', protocol: nh, offset: off };
       }
