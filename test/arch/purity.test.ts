@@ -1,5 +1,5 @@
 /**
- * The sans-I/O rule (docs/ARCHITECTURE.md): wire/, tcp/, stack/, sim/ and the
+ * The sans-I/O rule (docs/ARCHITECTURE.md): wire/, ip/, tcp/, stack/, sim/ and the
  * in-memory link import no node: module and never read a wall clock, set a
  * timer or draw from Math.random — so the core runs in a browser and every
  * history replays from its seed.
@@ -10,7 +10,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 const root = new URL('../../src/', import.meta.url).pathname;
-const PURE = ['base', 'wire', 'tcp', 'stack', 'sim', 'links/memory.ts', 'bsd', 'conformance/parser.ts', 'conformance/executor.ts', 'conformance/profile.ts'];
+const PURE = ['base', 'wire', 'ip', 'tcp', 'stack', 'sim', 'links/memory.ts', 'bsd', 'conformance/parser.ts', 'conformance/executor.ts', 'conformance/profile.ts'];
 const FORBIDDEN: Array<[RegExp, string]> = [
   [/from\s+['"]node:/, "imports a node: module"],
   [/import\(\s*['"]node:/, "imports a node: module dynamically"],
@@ -39,7 +39,7 @@ function code(src: string): string {
   return src.replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:'"`])\/\/.*$/gm, '$1');
 }
 
-test('the sans-I/O core (wire, tcp, stack, sim, memory link, bsd sockets, conformance engine) imports no node: module and reads no clock, timer or Math.random', () => {
+test('the sans-I/O core (wire, ip, tcp, stack, sim, memory link, bsd sockets, conformance engine) imports no node: module and reads no clock, timer or Math.random', () => {
   const problems: string[] = [];
   const all = PURE.flatMap(files);
   assert.ok(all.length > 10, 'the core folders hold source files');
