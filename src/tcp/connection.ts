@@ -28,7 +28,7 @@ import type { RecvBuffer } from './recv-buffer.ts';
 import type { Assembler } from './assembler.ts';
 import { seqAdd, seqDiff, seqGt, seqLt } from './seq.ts';
 import type { TcpState } from './state.ts';
-import { segmentArrives } from './segment-arrives.ts';
+import { segmentArrives, type SegmentTcb } from './segment-arrives.ts';
 import { armKeepAlive, armPersist, armRtx, clearTimers, fireTimers, nextDeadline } from './timers.ts';
 import type { Scoreboard } from './recovery.ts';
 import type { MemoryBudget } from './budget.ts';
@@ -37,6 +37,7 @@ import * as user from './user-calls.ts';
 import * as out from './output.ts';
 import * as sender from './sender.ts';
 import * as nego from './negotiation.ts';
+import * as rcv from './receiver.ts';
 import { offeredShiftFor } from './negotiation.ts';
 
 /** Where a connection's outputs go. Implemented by the stack (and by test harnesses). */
@@ -95,7 +96,7 @@ const NEVER = Infinity;
 
 export { offeredShiftFor } from './negotiation.ts';
 
-export class Connection {
+export class Connection implements SegmentTcb {
   // ---- identity -------------------------------------------------------------
   localAddr = 0;
   localPort = 0;
@@ -297,6 +298,23 @@ export class Connection {
     if (box.sent >= this.config.challengeAckPerConn) return false;
     box.sent++;
     return true;
+  }
+
+  /** RFC 5961 challenge ACK <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, rate limited per connection and by the host. */
+  challengeAck(): void {
+    // RFC 9293 §3.10.7.4: "Note that RFC 5961 and Errata ID 4772 [99] contain
+    // additional ACK throttling notes for an implementation." RFC 5961 §7: "An
+    // implementation SHOULD include an ACK throttling mechanism to be
+    // conservative." Two limits, as Linux since CVE-2016-5696:
+    // this connection's (challengeAckPerConn per challengeAckIntervalUs), then
+    // the host's, whose per-second budget is drawn at random so that an
+    // off-path attacker cannot count it (Stack.allowChallengeAck).
+    if (!this.allowOowReply() || this.host.allowChallengeAck?.(this) === false) {
+      this.host.drop?.(this, 'tcp-challenge-ack-limited');
+      return;
+    }
+    this.ackNow = true;
+    this.pureAck = true;
   }
 
   recordTsRecent(tsval: number): void {
@@ -668,6 +686,27 @@ export class Connection {
     armKeepAlive(this);
   }
 
+  /** "Restart the 2 MSL time-wait timeout" (a retransmitted FIN in TIME-WAIT). */
+  restartTimeWait(): void {
+    this.timeWaitAt = this.now + 2 * this.config.mslUs;
+  }
+
+  /** FIN-WAIT-1 → FIN-WAIT-2: nothing of ours is outstanding; an orphaned connection does not wait forever. */
+  enterFinWait2(cause: string): void {
+    this.setState('FIN-WAIT-2', cause);
+    this.rtxAt = NEVER;
+    if (this.orphaned) this.finWait2At = this.now + this.config.mslUs / 2;
+  }
+
+  /** SYN-RECEIVED → LISTEN for a passive open: flush, and the owner discards this TCB. */
+  returnToListen(cause: string): void {
+    this.clearTimers();
+    this.sendBuf = null;
+    this.ooo = null;
+    this.releaseBudget();
+    this.setState('LISTEN', cause);
+  }
+
   /** Enter TIME-WAIT: "start the time-wait timer, turn off the other timers". */
   enterTimeWait(cause: string): void {
     this.clearTimers();
@@ -697,6 +736,103 @@ export class Connection {
 
   retransmitFirst(kind: 'fast' | 'rto'): void {
     sender.retransmitFirst(this, kind);
+  }
+
+  // ===========================================================================
+  // Segment processing: the rest of SegmentTcb (tcp/segment-arrives.ts)
+  // ===========================================================================
+
+  /** Tells the owner (host.event). */
+  signal(ev: ConnectionEvent): void {
+    this.host.event(this, ev);
+  }
+
+  /** A segment (or part of one) was dropped: counted by the stack. */
+  drop(reason: DropReason): void {
+    this.host.drop?.(this, reason);
+  }
+
+  /** "Send an acknowledgment": one ACK goes for the whole batch, after it (MUST-58/MUST-59), piggybacked on data when possible. */
+  acknowledge(): void {
+    this.ackNow = true;
+  }
+
+  /** "ISS should be selected" (RFC 6528, by the host), and the send variables set from it. */
+  selectIss(): void {
+    this.initSend(this.host.chooseIss(this));
+  }
+
+  /**
+   * The segment passed the acceptability tests and its ACK is valid: the
+   * peer is alive. RFC 1122 §4.2.3.6: "keep-alive packets MUST only be sent
+   * when no data or acknowledgement packets have been received for the
+   * connection within an interval". Any answer also resets the count of
+   * unanswered zero-window probes (RFC 1122 §4.2.2.17).
+   */
+  heardFromPeer(): void {
+    this.lastRecvAt = this.now;
+    this.keepAliveProbes = 0;
+    this.zeroWindowProbes = 0;
+  }
+
+  recordPeerSyn(seg: TcpRepr, ecnSetup: boolean, advertised: number): void {
+    nego.recordPeerSyn(this, seg, ecnSetup, advertised);
+  }
+
+  initSendWindow(seg: TcpRepr, wl2: number): void {
+    sender.initSendWindow(this, seg, wl2);
+  }
+
+  processAck(seg: TcpRepr): void {
+    sender.processAck(this, seg);
+  }
+
+  transmitSyn(withAck: boolean, timed: boolean): void {
+    out.transmitSyn(this, withAck, timed);
+  }
+
+  acceptWindow(): number {
+    return rcv.acceptWindow(this);
+  }
+
+  holding(): boolean {
+    return rcv.holding(this);
+  }
+
+  hold(seq: number, payload: Uint8Array, report: boolean): boolean {
+    return rcv.hold(this, seq, payload, report);
+  }
+
+  takeHeld(): boolean {
+    return rcv.takeHeld(this);
+  }
+
+  holdFin(seq: number): boolean {
+    return rcv.holdFin(this, seq);
+  }
+
+  takeHeldFin(): boolean {
+    return rcv.takeHeldFin(this);
+  }
+
+  deliver(payload: Uint8Array): void {
+    rcv.deliver(this, payload);
+  }
+
+  ackData(immediate: boolean): void {
+    rcv.ackData(this, immediate);
+  }
+
+  receiveFin(): void {
+    rcv.receiveFin(this);
+  }
+
+  receiveUrgent(up: number): void {
+    rcv.receiveUrgent(this, up);
+  }
+
+  ecnReceived(cwr: boolean, text: boolean): void {
+    rcv.ecnReceived(this, cwr, text);
   }
 
   // ===========================================================================

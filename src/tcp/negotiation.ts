@@ -3,7 +3,8 @@
  * scale and timestamps, RFC 2018 SACK-permitted) and the timestamp state
  * they leave (TS.Recent and its 24-day lifetime, our TSval clock).
  */
-import type { TcpOption } from '../wire/types.ts';
+import type { TcpOption, TcpRepr } from '../wire/types.ts';
+import { seqAdd } from './seq.ts';
 import type { TcpConfig } from './config.ts';
 import type { Connection } from './connection.ts';
 
@@ -81,4 +82,19 @@ export function recordTsRecent(c: Connection, tsval: number): void {
  */
 export function tsRecentValid(c: Connection): boolean {
   return Math.floor(c.now / 1_000_000) - c.tsRecentSec <= TS_RECENT_LIFETIME_S;
+}
+
+/**
+ * The peer's SYN (§3.10.7.2 and §3.10.7.3 fourth step): "Set RCV.NXT to
+ * SEG.SEQ+1, IRS is set to SEG.SEQ"; RCV.UP starts there too; `advertised`
+ * is the window our SYN offered (none yet from LISTEN). Then its options
+ * (applySynOptions) and whether ECN was set up (RFC 3168 §6.1.1).
+ */
+export function recordPeerSyn(c: Connection, seg: TcpRepr, ecnSetup: boolean, advertised: number): void {
+  c.irs = seg.seq;
+  c.rcvNxt = seqAdd(seg.seq, 1);
+  c.rcvAdv = seqAdd(c.rcvNxt, advertised);
+  c.rcvUp = c.rcvNxt;
+  applySynOptions(c, seg.options);
+  c.ecnEnabled = ecnSetup;
 }

@@ -340,3 +340,19 @@ export function advertiseWindow(c: Connection): number {
   recharge(c);
   return field;
 }
+
+/**
+ * Sends our SYN (<SEQ=ISS><CTL=SYN>, or <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>)
+ * and starts the retransmission timer; `timed`: it is the first
+ * transmission, so its ACK times the RTT (RFC 6298 §3; Karn: never a
+ * retransmission).
+ */
+export function transmitSyn(c: Connection, withAck: boolean, timed: boolean): void {
+  sendSyn(c, withAck);
+  c.rttTiming = timed;
+  if (timed) {
+    c.rttSeq = c.iss;
+    c.rttStart = c.now;
+  }
+  c.armRtx();
+}

@@ -7,21 +7,124 @@
  * in the RFC's order: sequence number, RST, security, SYN, ACK, URG, text,
  * FIN.
  *
+ * This file decides; it reaches the connection only through SegmentTcb
+ * below: it reads the RFC's variables and never writes one — every change
+ * is a named operation (Connection implements them in tcp/receiver.ts,
+ * tcp/sender.ts, tcp/negotiation.ts, tcp/output.ts and connection.ts).
+ * test/arch/segment-tcb.test.ts holds it to that.
+ *
  * Outputs are requested, not sent, where the RFC says "send an
- * acknowledgment": `c.ackNow = true` lets Connection.output() send one ACK
+ * acknowledgment": `c.acknowledge()` lets Connection.output() send one ACK
  * for the whole batch (MUST-58/MUST-59), piggybacked on data when possible.
  */
-import type { TcpRepr } from '../wire/types.ts';
+import type { DropReason, TcpRepr } from '../wire/types.ts';
 import { ACK, CWR, ECE, FIN, RST, SYN, URG } from '../wire/types.ts';
-import type { Connection } from './connection.ts';
-import { EV_CONNECTED, EV_END, EV_READABLE } from './events.ts';
+import type { TcpConfig } from './config.ts';
+import type { CloseReason, ConnectionEvent } from './events.ts';
+import { EV_CONNECTED, EV_READABLE } from './events.ts';
+import type { TcpState } from './state.ts';
 import { EMPTY } from './send-buffer.ts';
-import { RecvBuffer } from './recv-buffer.ts';
-import { Assembler } from './assembler.ts';
-import { findSack, findTimestamp } from '../wire/tcp-options.ts';
-import { seqAdd, seqDiff, seqEq, seqGe, seqGt, seqInRange, seqLe, seqLt, seqMax } from './seq.ts';
+import { findTimestamp } from '../wire/tcp-options.ts';
+import { seqAdd, seqDiff, seqEq, seqGe, seqGt, seqInRange, seqLe, seqLt } from './seq.ts';
 
-export function segmentArrives(c: Connection, seg: TcpRepr): void {
+/**
+ * What segment processing may see and do of a connection, grouped by the
+ * step of §3.10.7 that needs it. The fields are read-only here.
+ */
+export interface SegmentTcb {
+  // ---- the TCB's variables (RFC 9293 §3.3.1), read only -------------------
+  readonly state: TcpState;
+  readonly config: TcpConfig;
+  readonly iss: number;
+  readonly irs: number;
+  readonly sndUna: number;
+  /** The highest sequence number sent: SND.NXT of the RFC's ACK tests (our SND.NXT rolls back on a retransmission timeout). */
+  readonly sndMax: number;
+  /** MAX.SND.WND (RFC 5961 §5). */
+  readonly maxSndWnd: number;
+  readonly rcvNxt: number;
+  /** SYN-RECEIVED came from LISTEN. */
+  readonly passiveOpen: boolean;
+  /** The application let go of the connection. */
+  readonly orphaned: boolean;
+  /** The user's CLOSE is queued: our FIN follows the data. */
+  readonly finQueued: boolean;
+  /** The peer's FIN was processed. */
+  readonly finReceived: boolean;
+  finAcked(): boolean;
+
+  // ---- any step: replies, signals, state changes ---------------------------
+  signal(ev: ConnectionEvent): void;
+  drop(reason: DropReason): void;
+  /** "Send an acknowledgment" (one per batch, after processing). */
+  acknowledge(): void;
+  /** The per-connection limit on replies to unacceptable segments; true consumes one. */
+  allowOowReply(): boolean;
+  /** RFC 5961 challenge ACK, through both limits (§7). */
+  challengeAck(): void;
+  sendRst(seq: number, ack: number, flags: number): void;
+  setState(next: TcpState, cause: string): void;
+  terminate(reason: CloseReason | null, cause: string): void;
+  returnToListen(cause: string): void;
+  enterFinWait2(cause: string): void;
+  enterTimeWait(cause: string): void;
+  restartTimeWait(): void;
+
+  // ---- LISTEN, SYN-SENT, and the ACK that completes a handshake -----------
+  /** IRS, RCV.NXT, RCV.UP from the peer's SYN; its options; ECN set up or not; `advertised`: our SYN's window. */
+  recordPeerSyn(seg: TcpRepr, ecnSetup: boolean, advertised: number): void;
+  /** ISS (from the host, RFC 6528) and the send variables. */
+  selectIss(): void;
+  /** SND.WND, SND.WL1, SND.WL2 from the synchronizing segment (`wl2` standing for SEG.ACK). */
+  initSendWindow(seg: TcpRepr, wl2: number): void;
+  /** Our SYN or SYN,ACK, the retransmission timer, and RTT timing if `timed`. */
+  transmitSyn(withAck: boolean, timed: boolean): void;
+  initCongestion(): void;
+  armKeepAlive(): void;
+
+  // ---- first step: acceptability, PAWS (RFC 7323) ---------------------------
+  /** RCV.WND for the acceptability test. */
+  acceptWindow(): number;
+  readonly tsEnabled: boolean;
+  /** TS.Recent. */
+  readonly tsRecent: number;
+  /** Last.ACK.sent. */
+  readonly lastAckSent: number;
+  tsRecentValid(): boolean;
+  recordTsRecent(tsval: number): void;
+  /** A duplicate range for D-SACK (RFC 2883). */
+  noteDuplicate(from: number, to: number): void;
+
+  // ---- fifth step: the ACK field -------------------------------------------
+  /** The peer is alive (keepalive, zero-window probes). */
+  heardFromPeer(): void;
+  /** SND.UNA <- SEG.ACK, with everything that follows for the sender. */
+  onAckAdvance(ack: number): void;
+  /** An acceptable ACK in a synchronized state: ECN echo, scoreboard, SND.UNA, duplicate ACKs, send window. */
+  processAck(seg: TcpRepr): void;
+
+  // ---- sixth to eighth steps: URG, text, FIN --------------------------------
+  receiveUrgent(up: number): void;
+  /** RFC 3168 §6.1.3 receiver: CWR and CE marks. */
+  ecnReceived(cwr: boolean, text: boolean): void;
+  /** In-order text: to the user's buffer, RCV.NXT advances. */
+  deliver(payload: Uint8Array): void;
+  /** The delayed-ACK policy after in-order text (`immediate`: it touched a hole). */
+  ackData(immediate: boolean): void;
+  /** Out-of-order text is held. */
+  holding(): boolean;
+  hold(seq: number, payload: Uint8Array, report: boolean): boolean;
+  /** Moves held text that now continues the stream; true if any moved. */
+  takeHeld(): boolean;
+  /** Remembers the peer's FIN beyond RCV.NXT; false if already known there. */
+  holdFin(seq: number): boolean;
+  /** The held FIN is now at RCV.NXT: true (once). */
+  takeHeldFin(): boolean;
+  /** Advance RCV.NXT over the FIN, signal end of stream, ACK it. */
+  receiveFin(): void;
+}
+
+export function segmentArrives(c: SegmentTcb, seg: TcpRepr): void {
   switch (c.state) {
     case 'CLOSED':
       // A deleted TCB: the stack answers per §3.10.7.1 before reaching here.
@@ -74,7 +177,7 @@ export function segmentArrives(c: Connection, seg: TcpRepr): void {
  * answers it as RFC 9293 §3.10.7.4 says for a SYN in a synchronized state
  * (RFC 5961 §4: a rate-limited challenge ACK), as Linux does.
  */
-export function timeWaitAcceptsSyn(c: Connection, seg: TcpRepr): boolean {
+export function timeWaitAcceptsSyn(c: SegmentTcb, seg: TcpRepr): boolean {
   const seqAbove = seqGt(seg.seq, c.rcvNxt);
   if (!c.tsEnabled) return seqAbove;
   const ts = c.config.timestamps ? findTimestamp(seg.options) : undefined;
@@ -86,7 +189,7 @@ export function timeWaitAcceptsSyn(c: Connection, seg: TcpRepr): boolean {
 // -----------------------------------------------------------------------------
 // §3.10.7.2 LISTEN STATE
 // -----------------------------------------------------------------------------
-function listenState(c: Connection, seg: TcpRepr): void {
+function listenState(c: SegmentTcb, seg: TcpRepr): void {
   // "First, check for a RST: An incoming RST should be ignored. Return."
   if (seg.flags & RST) return;
   // "Second, check for an ACK: Any acknowledgment is bad if it arrives on a
@@ -102,29 +205,17 @@ function listenState(c: Connection, seg: TcpRepr): void {
     // SYN "matches".)
     // "Set RCV.NXT to SEG.SEQ+1, IRS is set to SEG.SEQ, and any other control
     // or text should be queued for processing later."
-    c.irs = seg.seq;
-    c.rcvNxt = seqAdd(seg.seq, 1);
-    c.rcvAdv = c.rcvNxt;
-    c.rcvUp = c.rcvNxt;
-    c.applySynOptions(seg.options);
     // RFC 3168 §6.1.1: an ECN-setup SYN has both ECE and CWR.
-    c.ecnEnabled = c.config.ecn && (seg.flags & (ECE | CWR)) === (ECE | CWR);
+    c.recordPeerSyn(seg, c.config.ecn && (seg.flags & (ECE | CWR)) === (ECE | CWR), 0);
     queueSynText(c, seg);
     // "ISS should be selected and a SYN segment sent of the form:
     // <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>. SND.NXT is set to ISS+1 and SND.UNA
     // to ISS. The connection state should be changed to SYN-RECEIVED."
-    c.initSend(c.host.chooseIss(c));
+    c.selectIss();
     // The window of a SYN is never scaled (RFC 7323 §2.2).
-    c.sndWnd = seg.window;
-    c.maxSndWnd = seg.window;
-    c.sndWl1 = seg.seq;
-    c.sndWl2 = 0;
+    c.initSendWindow(seg, 0);
     c.setState('SYN-RECEIVED', 'rcv SYN');
-    c.sendSyn(true);
-    c.rttTiming = true;
-    c.rttSeq = c.iss;
-    c.rttStart = c.now;
-    c.armRtx();
+    c.transmitSyn(true, true);
     return;
   }
   // "Fourth, other data or control: This should not be reached. Drop the
@@ -132,22 +223,22 @@ function listenState(c: Connection, seg: TcpRepr): void {
 }
 
 /** Text and FIN that arrived on a SYN are held until the connection is ESTABLISHED. */
-function queueSynText(c: Connection, seg: TcpRepr): void {
+function queueSynText(c: SegmentTcb, seg: TcpRepr): void {
   const dataSeq = seqAdd(seg.seq, 1);
   if (seg.payload.length > 0) {
     const max = Math.min(c.config.recvBufferBytes, 65535);
     const data = seg.payload.length > max ? seg.payload.subarray(0, max) : seg.payload;
-    ensureOoo(c).insert(c.rcvNxt, dataSeq, data);
-    if (seg.flags & FIN && data.length === seg.payload.length) setPeerFin(c, seqAdd(dataSeq, data.length));
+    c.hold(dataSeq, data, false);
+    if (seg.flags & FIN && data.length === seg.payload.length) c.holdFin(seqAdd(dataSeq, data.length));
   } else if (seg.flags & FIN) {
-    setPeerFin(c, dataSeq);
+    c.holdFin(dataSeq);
   }
 }
 
 // -----------------------------------------------------------------------------
 // §3.10.7.3 SYN-SENT STATE
 // -----------------------------------------------------------------------------
-function synSentState(c: Connection, seg: TcpRepr): void {
+function synSentState(c: SegmentTcb, seg: TcpRepr): void {
   const hasAck = (seg.flags & ACK) !== 0;
   // "First, check the ACK bit: If the ACK bit is set, If SEG.ACK =< ISS or
   // SEG.ACK > SND.NXT, send a reset (unless the RST bit is set, if so drop
@@ -172,13 +263,9 @@ function synSentState(c: Connection, seg: TcpRepr): void {
   // "Fourth, check the SYN bit"
   if (seg.flags & SYN) {
     // "RCV.NXT is set to SEG.SEQ+1, IRS is set to SEG.SEQ."
-    c.irs = seg.seq;
-    c.rcvNxt = seqAdd(seg.seq, 1);
-    c.rcvAdv = seqAdd(c.rcvNxt, Math.min(65535, c.config.recvBufferBytes));
-    c.rcvUp = c.rcvNxt;
-    c.applySynOptions(seg.options);
-    // RFC 3168 §6.1.1: an ECN-setup SYN,ACK has ECE and not CWR.
-    c.ecnEnabled = c.config.ecn && hasAck && (seg.flags & (ECE | CWR)) === ECE;
+    // RCV.WND is what our SYN advertised (never scaled). RFC 3168 §6.1.1:
+    // an ECN-setup SYN,ACK has ECE and not CWR.
+    c.recordPeerSyn(seg, c.config.ecn && hasAck && (seg.flags & (ECE | CWR)) === ECE, Math.min(65535, c.config.recvBufferBytes));
     // "SND.UNA should be advanced to equal SEG.ACK (if there is an ACK), and
     // any segments on the retransmission queue that are thereby acknowledged
     // should be removed."
@@ -187,15 +274,12 @@ function synSentState(c: Connection, seg: TcpRepr): void {
       // "If SND.UNA > ISS (our SYN has been ACKed), change the connection
       // state to ESTABLISHED, form an ACK segment <SEQ=SND.NXT><ACK=RCV.NXT>
       // <CTL=ACK> and send it."
-      c.sndWnd = seg.window; // a SYN's window is never scaled (RFC 7323 §2.2)
-      c.maxSndWnd = seg.window;
-      c.sndWl1 = seg.seq;
-      c.sndWl2 = seg.ack;
+      c.initSendWindow(seg, seg.ack); // a SYN's window is never scaled (RFC 7323 §2.2)
       c.initCongestion();
       c.setState('ESTABLISHED', 'rcv SYN,ACK');
-      c.host.event(c, EV_CONNECTED);
-      c.ackNow = true;
-      c.lastRecvAt = c.now;
+      c.signal(EV_CONNECTED);
+      c.acknowledge();
+      c.heardFromPeer();
       c.armKeepAlive();
       // "If there are other controls or text in the segment, then continue
       // processing at the sixth step under Section 3.10.7.4 where the URG bit
@@ -212,15 +296,10 @@ function synSentState(c: Connection, seg: TcpRepr): void {
     // SND.WND <- SEG.WND, SND.WL1 <- SEG.SEQ, SND.WL2 <- SEG.ACK. If there are
     // other controls or text in the segment, queue them for processing after
     // the ESTABLISHED state has been reached, return."
-    c.sndWnd = seg.window;
-    c.maxSndWnd = seg.window;
-    c.sndWl1 = seg.seq;
-    c.sndWl2 = seg.ack;
+    c.initSendWindow(seg, seg.ack);
     queueSynText(c, seg);
     c.setState('SYN-RECEIVED', 'rcv SYN (simultaneous open)');
-    c.sendSyn(true);
-    c.rttTiming = false;
-    c.armRtx();
+    c.transmitSyn(true, false);
     return;
   }
   // "Fifth, if neither of the SYN or RST bits is set, then drop the segment
@@ -238,7 +317,7 @@ interface Trimmed {
   fin: boolean;
 }
 
-function otherStates(c: Connection, seg: TcpRepr): void {
+function otherStates(c: SegmentTcb, seg: TcpRepr): void {
   if (
     c.state === 'SYN-RECEIVED' &&
     (seg.flags & (SYN | ACK | RST)) === (SYN | ACK) &&
@@ -270,9 +349,9 @@ function otherStates(c: Connection, seg: TcpRepr): void {
     // The reply to a pure ACK is throttled like any reply to an unacceptable
     // ACK (as Linux's tcp_oow_rate_limited): two stacks must not ping-pong.
     // A SYN's reply is a challenge ACK (RFC 5961 §4), throttled as all are.
-    if (f & SYN && c.state !== 'SYN-RECEIVED') challengeAck(c);
-    else if (seg.payload.length > 0 || f & (SYN | FIN) || c.allowOowReply()) c.ackNow = true;
-    c.host.drop?.(c, 'tcp-paws');
+    if (f & SYN && c.state !== 'SYN-RECEIVED') c.challengeAck();
+    else if (seg.payload.length > 0 || f & (SYN | FIN) || c.allowOowReply()) c.acknowledge();
+    c.drop('tcp-paws');
     return;
   }
 
@@ -289,13 +368,13 @@ function otherStates(c: Connection, seg: TcpRepr): void {
         // RFC 5961 §4: a SYN is answered with a challenge ACK "irrespective
         // of the sequence number" — through the §7 throttle like every
         // challenge ACK.
-        challengeAck(c);
+        c.challengeAck();
       } else if (!pureAck || c.allowOowReply()) {
         // An unacceptable pure ACK is answered at most once per
         // challengeAckIntervalUs (as Linux's tcp_invalid_ratelimit): two
         // stacks that each find the other's ACKs unacceptable must not
         // ping-pong forever.
-        c.ackNow = true;
+        c.acknowledge();
       }
       // RFC 2883: an old duplicate's text is reported in a D-SACK block.
       if (seg.payload.length > 0) {
@@ -305,9 +384,9 @@ function otherStates(c: Connection, seg: TcpRepr): void {
       }
       // A retransmitted FIN in TIME-WAIT also restarts the 2 MSL timeout
       // (the TIME-WAIT rule of the ACK step; as Linux and BSD do).
-      if (c.state === 'TIME-WAIT' && f & FIN) c.timeWaitAt = c.now + 2 * c.config.mslUs;
+      if (c.state === 'TIME-WAIT' && f & FIN) c.restartTimeWait();
     }
-    c.host.drop?.(c, 'tcp-unacceptable-segment');
+    c.drop('tcp-unacceptable-segment');
     // RFC 9293 Appendix A.2: strict validation "can prevent ACK fields from
     // being processed" (simultaneous close, crossing retransmissions). As
     // BSD and Linux do, an old duplicate — wholly before RCV.NXT — still has
@@ -329,7 +408,7 @@ function otherStates(c: Connection, seg: TcpRepr): void {
     // connection". "3) ... yet is within the current receive window, TCP
     // endpoints MUST send an acknowledgment (challenge ACK)".
     if (c.config.rfc5961Rst && !seqEq(seg.seq, c.rcvNxt)) {
-      challengeAck(c);
+      c.challengeAck();
       return;
     }
     switch (c.state) {
@@ -339,7 +418,7 @@ function otherStates(c: Connection, seg: TcpRepr): void {
         // and return. The user need not be informed. If ... active OPEN ...
         // signal the user "connection refused". In either case, the
         // retransmission queue should be flushed."
-        if (c.passiveOpen) returnToListen(c, 'rcv RST');
+        if (c.passiveOpen) c.returnToListen('rcv RST');
         else c.terminate('refused', 'rcv RST');
         return;
       case 'ESTABLISHED':
@@ -370,7 +449,7 @@ function otherStates(c: Connection, seg: TcpRepr): void {
     if (c.state === 'SYN-RECEIVED' && c.passiveOpen) {
       // "If the connection was initiated with a passive OPEN, then return this
       // connection to the LISTEN state and return."
-      returnToListen(c, 'rcv SYN');
+      c.returnToListen('rcv SYN');
       return;
     }
     if (c.config.rfc5961Syn) {
@@ -379,7 +458,7 @@ function otherStates(c: Connection, seg: TcpRepr): void {
       // send a "challenge ACK" ... After sending the acknowledgment, TCP
       // implementations MUST drop the unacceptable segment and stop
       // processing further."
-      challengeAck(c);
+      c.challengeAck();
       return;
     }
     // RFC 793 behaviour: "If the SYN is in the window it is an error: send a
@@ -403,13 +482,13 @@ function otherStates(c: Connection, seg: TcpRepr): void {
  * The acceptability test of Table 6, then trimming to the window. Returns
  * null when the segment is not acceptable.
  */
-function trimToWindow(c: Connection, seg: TcpRepr): Trimmed | null {
+function trimToWindow(c: SegmentTcb, seg: TcpRepr): Trimmed | null {
   const syn = (seg.flags & SYN) !== 0;
   let fin = (seg.flags & FIN) !== 0;
   const segLen = seg.payload.length + (syn ? 1 : 0) + (fin ? 1 : 0);
   // RCV.WND for the test: what we advertised, or more if the buffer has
   // room for more (being liberal in what we accept, as BSD is).
-  const rcvWnd = Math.max(0, seqDiff(c.rcvAdv, c.rcvNxt), c.state === 'SYN-RECEIVED' ? 0 : c.rcvWndAvailable());
+  const rcvWnd = c.acceptWindow();
   const nxt = c.rcvNxt;
   const wndEnd = seqAdd(nxt, rcvWnd);
   let ok: boolean;
@@ -427,8 +506,8 @@ function trimToWindow(c: Connection, seg: TcpRepr): Trimmed | null {
     // acknowledgment showing its next expected sequence number and current
     // window (zero).").
     if (seqEq(seg.seq, nxt)) {
-      c.ackNow = true;
-      if (seg.payload.length > 0) c.host.drop?.(c, 'tcp-receive-window-full');
+      c.acknowledge();
+      if (seg.payload.length > 0) c.drop('tcp-receive-window-full');
       return { seq: nxt, payload: EMPTY, fin: false };
     }
     ok = false;
@@ -473,7 +552,7 @@ function trimToWindow(c: Connection, seg: TcpRepr): Trimmed | null {
  * `ts` is the segment's timestamp when it passed the first four steps (an
  * old duplicate whose ACK field alone is processed passes none).
  */
-function ackStep(c: Connection, seg: TcpRepr, ts?: { tsval: number }): boolean {
+function ackStep(c: SegmentTcb, seg: TcpRepr, ts?: { tsval: number }): boolean {
   const ack = seg.ack;
   // SYN-RECEIVED, or a state entered from it by CLOSE before our SYN was
   // acknowledged (FIN-WAIT-1): the handshake completes with this ACK.
@@ -484,17 +563,14 @@ function ackStep(c: Connection, seg: TcpRepr, ts?: { tsval: number }): boolean {
     if (seqLt(c.sndUna, ack) && seqLe(ack, c.sndMax)) {
       c.onAckAdvance(ack);
       c.initCongestion();
-      c.sndWnd = seg.window * 2 ** c.sndWndShift;
-      c.maxSndWnd = Math.max(c.maxSndWnd, c.sndWnd);
-      c.sndWl1 = seg.seq;
-      c.sndWl2 = ack;
+      c.initSendWindow(seg, ack);
       if (c.state === 'SYN-RECEIVED') {
         c.setState('ESTABLISHED', 'rcv ACK of SYN');
         // A CLOSE issued in SYN-RECEIVED with data pending was queued "for
         // processing after entering ESTABLISHED state".
         if (c.finQueued) c.setState('FIN-WAIT-1', 'CLOSE (queued)');
       }
-      c.host.event(c, EV_CONNECTED);
+      c.signal(EV_CONNECTED);
       c.armKeepAlive();
     } else {
       // "If the segment acknowledgment is not acceptable, form a reset
@@ -510,8 +586,8 @@ function ackStep(c: Connection, seg: TcpRepr, ts?: { tsval: number }): boolean {
   // ACK (§7): an old duplicate whose ACK field is processed must not get
   // around the limit on replies to unacceptable segments.
   if (seqGt(ack, c.sndMax)) {
-    c.host.drop?.(c, 'tcp-bad-ack');
-    challengeAck(c);
+    c.drop('tcp-bad-ack');
+    c.challengeAck();
     return false;
   }
   // RFC 5961 §5: "the ACK value is acceptable only if it is in the range of
@@ -519,8 +595,8 @@ function ackStep(c: Connection, seg: TcpRepr, ts?: { tsval: number }): boolean {
   // whose ACK value doesn't satisfy the above condition MUST be discarded
   // and an ACK sent back."
   if (c.config.rfc5961Ack && seqLt(ack, seqAdd(c.sndUna, -Math.max(c.maxSndWnd, 1)))) {
-    c.host.drop?.(c, 'tcp-bad-ack');
-    challengeAck(c);
+    c.drop('tcp-bad-ack');
+    c.challengeAck();
     return false;
   }
   // The segment passed the acceptability tests and its ACK is valid: the
@@ -530,9 +606,7 @@ function ackStep(c: Connection, seg: TcpRepr, ts?: { tsval: number }): boolean {
   // segments a blind sender forges (an out-of-window RST, say) cannot keep
   // a dead peer's connection open. Any answer also resets the count of
   // unanswered zero-window probes (RFC 1122 §4.2.2.17).
-  c.lastRecvAt = c.now;
-  c.keepAliveProbes = 0;
-  c.zeroWindowProbes = 0;
+  c.heardFromPeer();
   // RFC 7323 §4.3: "(2) If SEG.TSval >= TS.Recent and SEG.SEQ <=
   // Last.ACK.sent, then SEG.TSval is copied to TS.Recent; otherwise, it is
   // ignored." §5.3: "R3) If an arriving segment satisfies SEG.TSval >=
@@ -543,67 +617,17 @@ function ackStep(c: Connection, seg: TcpRepr, ts?: { tsval: number }): boolean {
   // segment with an unacceptable ACK moves TS.Recent. An invalid TS.Recent
   // (§5.5) is replaced whatever SEG.TSval.
   if (ts && seqLe(seg.seq, c.lastAckSent) && (seqGe(ts.tsval, c.tsRecent) || !c.tsRecentValid())) c.recordTsRecent(ts.tsval);
-  const newWnd = seg.window * 2 ** c.sndWndShift;
-  if (seg.flags & ECE && c.ecnEnabled) c.onEcnEcho();
-  // Scoreboard first (it must see what this ACK delivers), then SND.UNA.
-  if (c.board) c.onAckForRecovery(ack, findSack(seg.options));
-  if (seqGt(ack, c.sndUna)) {
-    // "If SND.UNA < SEG.ACK =< SND.NXT, then set SND.UNA <- SEG.ACK. Any
-    // segments on the retransmission queue that are thereby entirely
-    // acknowledged are removed."
-    c.onAckAdvance(ack, c.tsEnabled ? (findTimestamp(seg.options)?.tsecr ?? 0) : 0);
-  } else if (
-    // RFC 5681 §2: "DUPLICATE ACKNOWLEDGMENT: An acknowledgment is
-    // considered a "duplicate" in the following algorithms when (a) the
-    // receiver of the ACK has outstanding data, (b) the incoming
-    // acknowledgment carries no data, (c) the SYN and FIN bits are both off,
-    // (d) the acknowledgment number is equal to the greatest acknowledgment
-    // received on the given connection (TCP.UNA from [RFC793]) and (e) the
-    // advertised window in the incoming acknowledgment equals the advertised
-    // window in the last incoming acknowledgment."
-    // A zero-window probe is not outstanding data in the sense of (a) (BSD
-    // tcp_input: "If we have outstanding data (other than a window probe)"),
-    // and an ACK advertising a zero window says the peer has no room, not
-    // that a segment was lost: neither is counted, so replies to probes never
-    // trigger a fast retransmit into the closed window.
-    seqEq(ack, c.sndUna) &&
-    seg.payload.length === 0 &&
-    !(seg.flags & (SYN | FIN)) &&
-    newWnd === c.sndWnd &&
-    newWnd > 0 &&
-    c.persistAt === Infinity &&
-    seqGt(c.sndMax, c.sndUna)
-  ) {
-    c.onDupAck();
-  }
-  // "If SND.UNA =< SEG.ACK =< SND.NXT, the send window should be updated. If
-  // (SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK)), set
-  // SND.WND <- SEG.WND, set SND.WL1 <- SEG.SEQ, and set SND.WL2 <- SEG.ACK."
-  if (seqGe(ack, c.sndUna) && (seqLt(c.sndWl1, seg.seq) || (seqEq(c.sndWl1, seg.seq) && seqLe(c.sndWl2, ack)))) {
-    const wasZero = c.sndWnd === 0;
-    c.sndWnd = newWnd;
-    c.sndWl1 = seg.seq;
-    c.sndWl2 = ack;
-    if (newWnd > c.maxSndWnd) c.maxSndWnd = newWnd;
-    if (newWnd > 0) c.zeroWindowSince = -1;
-    if (wasZero && newWnd > 0) {
-      // The window reopens: resume at once. While persisting, only the probe
-      // byte counted as sent; send again from SND.UNA (the peer may have
-      // dropped the probe byte and everything beyond it).
-      if (c.persistAt !== Infinity) c.sndNxt = c.sndUna;
-      c.persistAt = Infinity;
-      c.persistBackoff = 0;
-    }
-  }
+  // Then what the ACK means for the sender (tcp/sender.ts processAck): the
+  // ECN echo (RFC 3168), the SACK scoreboard (RFC 8985), "If SND.UNA <
+  // SEG.ACK =< SND.NXT, then set SND.UNA <- SEG.ACK", duplicate ACKs (RFC
+  // 5681 §2), and "If SND.UNA =< SEG.ACK =< SND.NXT, the send window should
+  // be updated".
+  c.processAck(seg);
   switch (c.state) {
     case 'FIN-WAIT-1':
       // "if the FIN segment is now acknowledged, then enter FIN-WAIT-2 and
       // continue processing in that state."
-      if (c.finAcked()) {
-        c.setState('FIN-WAIT-2', 'rcv ACK of FIN');
-        c.rtxAt = Infinity;
-        if (c.orphaned) c.finWait2At = c.now + c.config.mslUs / 2;
-      }
+      if (c.finAcked()) c.enterFinWait2('rcv ACK of FIN');
       return true;
     case 'CLOSING':
       // "if the ACK acknowledges our FIN, then enter the TIME-WAIT state;
@@ -624,7 +648,7 @@ function ackStep(c: Connection, seg: TcpRepr, ts?: { tsval: number }): boolean {
 }
 
 /** Steps six (URG), seven (text) and eight (FIN). */
-function fromSixthStep(c: Connection, seg: TcpRepr, payload: Uint8Array, fin: boolean, seq = seg.seq): void {
+function fromSixthStep(c: SegmentTcb, seg: TcpRepr, payload: Uint8Array, fin: boolean, seq = seg.seq): void {
   const st = c.state;
   const receiving = st === 'ESTABLISHED' || st === 'FIN-WAIT-1' || st === 'FIN-WAIT-2';
 
@@ -632,31 +656,16 @@ function fromSixthStep(c: Connection, seg: TcpRepr, payload: Uint8Array, fin: bo
   // "If the URG bit is set, RCV.UP <- max(RCV.UP,SEG.UP), and signal the user
   // that the remote side has urgent data if the urgent pointer (RCV.UP) is in
   // advance of the data consumed." (CLOSE-WAIT and later: "Ignore the URG.")
-  if (receiving && seg.flags & URG && seg.urgentPointer > 0) {
-    const up = seqAdd(seg.seq, seg.urgentPointer);
-    if (seqGt(up, c.rcvUp)) {
-      c.rcvUp = up;
-      if (!c.rcvUrgent) {
-        c.rcvUrgent = true;
-        c.host.event(c, { type: 'urgent', upTo: up });
-      }
-    }
-  }
+  if (receiving && seg.flags & URG && seg.urgentPointer > 0) c.receiveUrgent(seqAdd(seg.seq, seg.urgentPointer));
 
   // RFC 3168 §6.1.3: a CWR ends the echo; a CE mark (re)starts it.
-  if (c.ecnEnabled) {
-    if (seg.flags & CWR) c.ecnEcho = false;
-    if (c.ipEcnIn === 3 && payload.length > 0) {
-      c.ecnEcho = true;
-      c.ackNow = true;
-    }
-  }
+  c.ecnReceived((seg.flags & CWR) !== 0, payload.length > 0);
 
   // ---- Seventh, process the segment text ---------------------------------------
   // Text that arrived with the SYN (or ahead of a hole) continues the stream.
-  if (receiving && c.ooo && !c.ooo.isEmpty && pullHeld(c)) {
-    c.ackNow = true;
-    c.host.event(c, EV_READABLE);
+  if (receiving && c.holding() && pullHeld(c)) {
+    c.acknowledge();
+    c.signal(EV_READABLE);
   }
   if (receiving && payload.length > 0 && c.orphaned) {
     // RFC 1122 4.2.2.13 / RFC 9293 §3.6: data arriving after the user has
@@ -668,36 +677,25 @@ function fromSixthStep(c: Connection, seg: TcpRepr, payload: Uint8Array, fin: bo
   }
   if (receiving && payload.length > 0) {
     if (seqEq(seq, c.rcvNxt)) {
-      const hadHoles = c.ooo !== null && !c.ooo.isEmpty;
+      const hadHoles = c.holding();
       // "Once the TCP endpoint takes responsibility for the data, it advances
       // RCV.NXT over the data accepted".
-      const rb = (c.recvBuf ??= new RecvBuffer());
-      rb.push(payload);
-      c.rcvNxt = seqAdd(c.rcvNxt, payload.length);
-      if (c.rcvUrgent && seqGe(c.rcvNxt, c.rcvUp)) c.rcvUrgent = false;
+      c.deliver(payload);
       const filledHole = pullHeld(c);
       // Delayed ACK (RFC 9293 §3.8.6.3, RFC 5681 §4.2): ACK at least every
       // second full-sized segment, within delayedAckUs otherwise; a segment
       // that fills a hole is ACKed at once.
-      c.segsSinceAck++;
-      // RFC 5681 §4.2: "an immediate ACK SHOULD be generated when a segment
-      // arrives that fills in all or part of a gap in the sequence space".
-      if (filledHole || hadHoles || c.segsSinceAck >= 2 || c.config.delayedAckUs === 0) c.ackNow = true;
-      else if (c.delAckAt === Infinity) c.delAckAt = c.now + c.config.delayedAckUs;
-      c.host.event(c, EV_READABLE);
+      c.ackData(filledHole || hadHoles);
+      c.signal(EV_READABLE);
     } else {
       // "Segments with higher beginning sequence numbers SHOULD be held for
       // later processing"; RFC 5681 §4.2: "A TCP receiver SHOULD send an
       // immediate duplicate ACK when an out-of-order segment arrives."
-      const ooo = ensureOoo(c);
-      if (!ooo.insert(c.rcvNxt, seq, payload)) c.host.drop?.(c, 'tcp-ooo-limit');
-      else {
-        if (ooo.lastDuplicate) c.noteDuplicate(ooo.lastDuplicate[0], ooo.lastDuplicate[1]);
-        if (fin) setPeerFin(c, seqAdd(seq, payload.length));
-        // RFC 2018 §4: the first SACK block reports the latest arrival.
-        c.sackMru = [seq, ...(c.sackMru ?? []).filter((x) => x !== seq)].slice(0, 4);
-      }
-      c.ackNow = true;
+      // (hold() remembers a duplicate part for D-SACK, RFC 2883, and the
+      // arrival for the SACK block order, RFC 2018 §4.)
+      if (!c.hold(seq, payload, true)) c.drop('tcp-ooo-limit');
+      else if (fin) c.holdFin(seqAdd(seq, payload.length));
+      c.acknowledge();
       return;
     }
   } else if (receiving && fin && seqGt(seq, c.rcvNxt)) {
@@ -705,10 +703,7 @@ function fromSixthStep(c: Connection, seg: TcpRepr, payload: Uint8Array, fin: bo
     // duplicate ACK that tells the peer about the hole — once: a FIN we
     // already know teaches nothing, and two stacks that answer each other's
     // FIN-bearing ACKs (finWithAck) would otherwise ping-pong forever.
-    if (!(c.peerFinKnown && seqEq(c.peerFinSeq, seq))) {
-      setPeerFin(c, seq);
-      c.ackNow = true;
-    }
+    if (c.holdFin(seq)) c.acknowledge();
     return;
   }
 
@@ -719,20 +714,9 @@ function fromSixthStep(c: Connection, seg: TcpRepr, payload: Uint8Array, fin: bo
 }
 
 /** Moves held out-of-order data that now continues the stream; returns true if any moved. */
-function pullHeld(c: Connection): boolean {
-  const ooo = c.ooo;
-  let moved = false;
-  if (ooo && !ooo.isEmpty) {
-    const parts = ooo.takeContiguous(c.rcvNxt);
-    if (ooo.lastDuplicate) c.noteDuplicate(ooo.lastDuplicate[0], ooo.lastDuplicate[1]);
-    for (const p of parts) {
-      (c.recvBuf ??= new RecvBuffer()).push(p);
-      c.rcvNxt = seqAdd(c.rcvNxt, p.length);
-      moved = true;
-    }
-  }
-  if (c.peerFinKnown && seqEq(c.peerFinSeq, c.rcvNxt) && !c.finReceived) {
-    c.peerFinKnown = false;
+function pullHeld(c: SegmentTcb): boolean {
+  let moved = c.takeHeld();
+  if (c.takeHeldFin()) {
     processFin(c);
     moved = true;
   }
@@ -744,18 +728,13 @@ function pullHeld(c: Connection): boolean {
  * any pending RECEIVEs with same message, advance RCV.NXT over the FIN, and
  * send an acknowledgment for the FIN."
  */
-function processFin(c: Connection): void {
+function processFin(c: SegmentTcb): void {
   if (c.finReceived) {
-    if (c.state === 'TIME-WAIT') c.timeWaitAt = c.now + 2 * c.config.mslUs;
-    c.ackNow = true;
+    if (c.state === 'TIME-WAIT') c.restartTimeWait();
+    c.acknowledge();
     return;
   }
-  c.finReceived = true;
-  c.rcvNxt = seqAdd(c.rcvNxt, 1);
-  c.rcvAdv = seqMax(c.rcvAdv, c.rcvNxt);
-  c.ackNow = true;
-  c.delAckAt = Infinity;
-  c.host.event(c, EV_END);
+  c.receiveFin();
   switch (c.state) {
     case 'SYN-RECEIVED':
     case 'ESTABLISHED':
@@ -776,46 +755,10 @@ function processFin(c: Connection): void {
       return;
     case 'TIME-WAIT':
       // "Remain in the TIME-WAIT state. Restart the 2 MSL time-wait timeout."
-      c.timeWaitAt = c.now + 2 * c.config.mslUs;
+      c.restartTimeWait();
       return;
     default:
       // CLOSE-WAIT, CLOSING, LAST-ACK: remain.
       return;
   }
-}
-
-/** RFC 5961 challenge ACK <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, rate limited per connection and by the host. */
-function challengeAck(c: Connection): void {
-  // RFC 9293 §3.10.7.4: "Note that RFC 5961 and Errata ID 4772 [99] contain
-  // additional ACK throttling notes for an implementation." RFC 5961 §7: "An
-  // implementation SHOULD include an ACK throttling mechanism to be
-  // conservative." Two limits, as Linux since CVE-2016-5696:
-  // this connection's (challengeAckPerConn per challengeAckIntervalUs), then
-  // the host's, whose per-second budget is drawn at random so that an
-  // off-path attacker cannot count it (Stack.allowChallengeAck).
-  if (!c.allowOowReply() || c.host.allowChallengeAck?.(c) === false) {
-    c.host.drop?.(c, 'tcp-challenge-ack-limited');
-    return;
-  }
-  c.ackNow = true;
-  c.pureAck = true;
-}
-
-/** SYN-RECEIVED → LISTEN for a passive open: flush, and the owner discards this TCB. */
-function returnToListen(c: Connection, cause: string): void {
-  c.clearTimers();
-  c.sendBuf = null;
-  c.ooo = null;
-  c.releaseBudget();
-  c.setState('LISTEN', cause);
-}
-
-function ensureOoo(c: Connection): Assembler {
-  return (c.ooo ??= new Assembler(c.config.maxOutOfOrderBytes || c.config.recvBufferBytes, c.config.maxOutOfOrderRanges));
-}
-
-/** Remembers where the peer's stream ends (a FIN seen ahead of RCV.NXT). */
-function setPeerFin(c: Connection, seq: number): void {
-  c.peerFinSeq = seq;
-  c.peerFinKnown = true;
 }

@@ -7,12 +7,14 @@
  * MTU changing under a connection (RFC 1191, RFC 4821). Connection's
  * methods of the same names call these.
  */
-import { ACK, FIN, PSH } from '../wire/types.ts';
+import type { TcpRepr } from '../wire/types.ts';
+import { ACK, ECE, FIN, PSH, SYN } from '../wire/types.ts';
+import { findSack, findTimestamp } from '../wire/tcp-options.ts';
 import type { Instant } from '../base/time.ts';
 import type { Connection } from './connection.ts';
 import { EV_WRITABLE } from './events.ts';
 import { EMPTY } from './send-buffer.ts';
-import { seqDiff, seqGe, seqGt, seqLt } from './seq.ts';
+import { seqDiff, seqEq, seqGe, seqGt, seqLe, seqLt } from './seq.ts';
 import { Scoreboard, prrSndcnt } from './recovery.ts';
 
 const NEVER = Infinity;
@@ -297,4 +299,79 @@ export function setPathMss(c: Connection, mss: number, now: Instant, retransmit:
   c.sndNxt = c.sndUna;
   c.output();
   return true;
+}
+
+/**
+ * §3.10.7.4 fifth step, for an acceptable ACK (the checks of
+ * tcp/segment-arrives.ts passed): what it means for the sender — the ECN
+ * echo, the SACK scoreboard, SND.UNA, duplicate ACKs, the send window.
+ */
+export function processAck(c: Connection, seg: TcpRepr): void {
+  const ack = seg.ack;
+  const newWnd = seg.window * 2 ** c.sndWndShift;
+  if (seg.flags & ECE && c.ecnEnabled) onEcnEcho(c);
+  // Scoreboard first (it must see what this ACK delivers), then SND.UNA.
+  if (c.board) onAckForRecovery(c, ack, findSack(seg.options));
+  if (seqGt(ack, c.sndUna)) {
+    // "If SND.UNA < SEG.ACK =< SND.NXT, then set SND.UNA <- SEG.ACK. Any
+    // segments on the retransmission queue that are thereby entirely
+    // acknowledged are removed."
+    onAckAdvance(c, ack, c.tsEnabled ? (findTimestamp(seg.options)?.tsecr ?? 0) : 0);
+  } else if (
+    // RFC 5681 §2: "DUPLICATE ACKNOWLEDGMENT: An acknowledgment is
+    // considered a "duplicate" in the following algorithms when (a) the
+    // receiver of the ACK has outstanding data, (b) the incoming
+    // acknowledgment carries no data, (c) the SYN and FIN bits are both off,
+    // (d) the acknowledgment number is equal to the greatest acknowledgment
+    // received on the given connection (TCP.UNA from [RFC793]) and (e) the
+    // advertised window in the incoming acknowledgment equals the advertised
+    // window in the last incoming acknowledgment."
+    // A zero-window probe is not outstanding data in the sense of (a) (BSD
+    // tcp_input: "If we have outstanding data (other than a window probe)"),
+    // and an ACK advertising a zero window says the peer has no room, not
+    // that a segment was lost: neither is counted, so replies to probes never
+    // trigger a fast retransmit into the closed window.
+    seqEq(ack, c.sndUna) &&
+    seg.payload.length === 0 &&
+    !(seg.flags & (SYN | FIN)) &&
+    newWnd === c.sndWnd &&
+    newWnd > 0 &&
+    c.persistAt === NEVER &&
+    seqGt(c.sndMax, c.sndUna)
+  ) {
+    onDupAck(c);
+  }
+  // "If SND.UNA =< SEG.ACK =< SND.NXT, the send window should be updated. If
+  // (SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK)), set
+  // SND.WND <- SEG.WND, set SND.WL1 <- SEG.SEQ, and set SND.WL2 <- SEG.ACK."
+  if (seqGe(ack, c.sndUna) && (seqLt(c.sndWl1, seg.seq) || (seqEq(c.sndWl1, seg.seq) && seqLe(c.sndWl2, ack)))) {
+    const wasZero = c.sndWnd === 0;
+    c.sndWnd = newWnd;
+    c.sndWl1 = seg.seq;
+    c.sndWl2 = ack;
+    if (newWnd > c.maxSndWnd) c.maxSndWnd = newWnd;
+    if (newWnd > 0) c.zeroWindowSince = -1;
+    if (wasZero && newWnd > 0) {
+      // The window reopens: resume at once. While persisting, only the probe
+      // byte counted as sent; send again from SND.UNA (the peer may have
+      // dropped the probe byte and everything beyond it).
+      if (c.persistAt !== NEVER) c.sndNxt = c.sndUna;
+      c.persistAt = NEVER;
+      c.persistBackoff = 0;
+    }
+  }
+}
+
+/**
+ * The send window from the segment that synchronizes the connection:
+ * "SND.WND <- SEG.WND, SND.WL1 <- SEG.SEQ, SND.WL2 <- SEG.ACK" (§3.10.7.3,
+ * §3.10.7.4 fifth step in SYN-RECEIVED), `wl2` standing for SEG.ACK. RFC
+ * 7323 §2.2: "The window field in a segment where the SYN bit is set (i.e.,
+ * a <SYN> or <SYN,ACK>) MUST NOT be scaled"; any other is.
+ */
+export function initSendWindow(c: Connection, seg: TcpRepr, wl2: number): void {
+  c.sndWnd = seg.flags & SYN ? seg.window : seg.window * 2 ** c.sndWndShift;
+  c.maxSndWnd = Math.max(c.maxSndWnd, c.sndWnd);
+  c.sndWl1 = seg.seq;
+  c.sndWl2 = wl2;
 }

@@ -44,11 +44,7 @@ export function open(c: Connection, ep: Endpoints, iss: number, now: Instant): v
   c.passiveOpen = false;
   initSend(c, iss);
   c.setState('SYN-SENT', 'active OPEN');
-  c.sendSyn(false);
-  c.rttTiming = true;
-  c.rttSeq = c.iss;
-  c.rttStart = now;
-  c.armRtx();
+  c.transmitSyn(false, true);
 }
 
 /**
