@@ -16,6 +16,19 @@
  *   D. deadline     — nextDeadline() after every call (Infinity = none)
  *
  * Nothing here reads a clock, sets a timer or does I/O: `now` is an input.
+ *
+ * This file holds the TCB itself — its fields, the rarely used state in
+ * boxes made on first use (an idle connection stays under 1 KB of heap) —
+ * and the methods everything else calls. The work is done by one module
+ * per concern, each a set of functions of the Connection:
+ *   user-calls.ts      A. OPEN / SEND / RECEIVE / CLOSE / ABORT / STATUS
+ *   segment-arrives.ts B. §3.10.7 step by step, through the SegmentTcb interface
+ *   timers.ts          B. every timer: when it may run, what it does on expiry
+ *   output.ts          C. the segmentizer, ACK/SYN/RST, the segment header, the advertised window
+ *   sender.ts          what an ACK does for the sender: SND.UNA, RTT, congestion control,
+ *                      NewReno / SACK / RACK-TLP / PRR recovery, ECN echo, path MTU
+ *   receiver.ts        what arriving text does: delivery, held text and FIN, delayed ACK, URG, CE
+ *   negotiation.ts     the SYN options (MSS, window scale, timestamps, SACK) and TS.Recent
  */
 import type { DropReason, TcpOption, TcpRepr } from '../wire/types.ts';
 import type { Duration, Instant } from '../base/time.ts';
@@ -147,6 +160,8 @@ export class Connection implements SegmentTcb {
   finReceived = false;
 
   // ---- buffers ---------------------------------------------------------------
+  /** What this connection is charged against the stack's budget (unread bytes + promised window). */
+  charged = 0;
   /** Sequence number of sendBuf offset 0 (the first unacknowledged data byte). */
   bufSeq = 0;
   sendBuf: SendBuffer | null = null;
@@ -317,13 +332,8 @@ export class Connection implements SegmentTcb {
     this.pureAck = true;
   }
 
-  recordTsRecent(tsval: number): void {
-    nego.recordTsRecent(this, tsval);
-  }
-
-  tsRecentValid(): boolean {
-    return nego.tsRecentValid(this);
-  }
+  recordTsRecent(tsval: number): void { nego.recordTsRecent(this, tsval); }
+  tsRecentValid(): boolean { return nego.tsRecentValid(this); }
 
 
   get cc(): CongestionController {
@@ -370,6 +380,8 @@ export class Connection implements SegmentTcb {
   sackMru: number[] | null = null;
   peerSackOk = false;
   peerOfferedTs = false;
+  /** The peer's SYN carried a window-scale option. */
+  peerOfferedScale = false;
   /** A duplicate range to report first in the next ACK (RFC 2883 D-SACK), int32 seqs. */
   dsack: [number, number] | null = null;
   /** ECN (RFC 3168) was negotiated. */
@@ -445,28 +457,18 @@ export class Connection implements SegmentTcb {
   }
 
   // ===========================================================================
-  // A. User calls (RFC 9293 §3.10.1 – §3.10.6)
+  // A. User calls (RFC 9293 §3.10.1 – §3.10.6): tcp/user-calls.ts
   // ===========================================================================
 
-  listen(ep: Pick<Endpoints, 'localAddr' | 'localPort'>, now: Instant): void {
-    user.listen(this, ep, now);
-  }
-
-  open(ep: Endpoints, iss: number, now: Instant): void {
-    user.open(this, ep, iss, now);
-  }
+  listen(ep: Pick<Endpoints, 'localAddr' | 'localPort'>, now: Instant): void { user.listen(this, ep, now); }
+  open(ep: Endpoints, iss: number, now: Instant): void { user.open(this, ep, iss, now); }
 
   restoreFromCookie(ep: Endpoints, iss: number, irs: number, synOptions: TcpOption[], tsOffset: number | null, now: Instant): void {
     user.restoreFromCookie(this, ep, iss, irs, synOptions, tsOffset, now);
   }
 
-  initSend(iss: number): void {
-    user.initSend(this, iss);
-  }
-
-  send(data: Uint8Array, now: Instant, urgent = false): number {
-    return user.send(this, data, now, urgent);
-  }
+  initSend(iss: number): void { user.initSend(this, iss); }
+  send(data: Uint8Array, now: Instant, urgent = false): number { return user.send(this, data, now, urgent); }
 
   /** Free space in the send buffer. */
   sendRoom(): number {
@@ -478,9 +480,7 @@ export class Connection implements SegmentTcb {
     return this.sendBuf?.length ?? 0;
   }
 
-  read(max: number, now: Instant): Uint8Array[] {
-    return user.read(this, max, now);
-  }
+  read(max: number, now: Instant): Uint8Array[] { return user.read(this, max, now); }
 
   /** Up to `max` readable bytes, left in the buffer (MSG_PEEK). */
   peek(max: number): Uint8Array {
@@ -497,25 +497,11 @@ export class Connection implements SegmentTcb {
     return this.finReceived && this.readable() === 0;
   }
 
-  close(now: Instant): void {
-    user.close(this, now);
-  }
-
-  abort(now: Instant): void {
-    user.abort(this, now);
-  }
-
-  status(): TcbStatus {
-    return user.status(this);
-  }
-
-  setNoDelay(on: boolean, now: Instant): void {
-    user.setNoDelay(this, on, now);
-  }
-
-  setKeepAlive(on: boolean, idleUs: Duration | undefined, now: Instant): void {
-    user.setKeepAlive(this, on, idleUs, now);
-  }
+  close(now: Instant): void { user.close(this, now); }
+  abort(now: Instant): void { user.abort(this, now); }
+  status(): TcbStatus { return user.status(this); }
+  setNoDelay(on: boolean, now: Instant): void { user.setNoDelay(this, on, now); }
+  setKeepAlive(on: boolean, idleUs: Duration | undefined, now: Instant): void { user.setKeepAlive(this, on, idleUs, now); }
 
   // ===========================================================================
   // B. Inputs
@@ -531,27 +517,17 @@ export class Connection implements SegmentTcb {
     if (this.state !== 'CLOSED') this.output();
   }
 
-  /** Fires every timer whose deadline is at or before `now` (a no-op when early). */
-
-  /** The earliest armed deadline, or Infinity. */
-
   /** Fires every timer whose deadline is at or before `now` (tcp/timers.ts; a no-op when early). */
   onTimeout(now: Instant): void {
     fireTimers(this, now);
   }
 
   /** The earliest armed deadline, or Infinity. */
-  nextDeadline(): Instant {
-    return nextDeadline(this);
-  }
+  nextDeadline(): Instant { return nextDeadline(this); }
 
-  setPathMss(mss: number, now: Instant, retransmit: boolean): boolean {
-    return sender.setPathMss(this, mss, now, retransmit);
-  }
-
-  orphan(now: Instant): void {
-    user.orphan(this, now);
-  }
+  /** The path MTU changed (RFC 1191, RFC 4821): tcp/sender.ts. */
+  setPathMss(mss: number, now: Instant, retransmit: boolean): boolean { return sender.setPathMss(this, mss, now, retransmit); }
+  orphan(now: Instant): void { user.orphan(this, now); }
 
   // Timeouts (§3.10.8): the expiry handlers and the table of timers live in
   // tcp/timers.ts.
@@ -563,7 +539,8 @@ export class Connection implements SegmentTcb {
   }
 
   // ===========================================================================
-  // Output: what to send now (segmentization, Nagle, SWS, FIN, ACK)
+  // C. Output: what to send now (segmentization, Nagle, SWS, FIN, ACK, the
+  //    segment header, the advertised window): tcp/output.ts
   // ===========================================================================
 
   /** Sequence number just past the last queued data byte (where a FIN goes). */
@@ -581,73 +558,28 @@ export class Connection implements SegmentTcb {
     return this.finQueued && seqGt(this.sndUna, this.dataEnd());
   }
 
-  output(force = false): void {
-    out.output(this, force);
-  }
-
-  afterSend(seq: number, len: number): void {
-    out.afterSend(this, seq, len);
-  }
-
-  sendAck(): void {
-    out.sendAck(this);
-  }
-
-  sendSyn(withAck: boolean): void {
-    out.sendSyn(this, withAck);
-  }
-
-  tsNow(): number {
-    return nego.tsNow(this);
-  }
-
-  optionOverhead(): number {
-    return nego.optionOverhead(this);
-  }
-
-  sackBlocks(): Array<[number, number]> | null {
-    return out.sackBlocks(this);
-  }
-
+  output(force = false): void { out.output(this, force); }
+  afterSend(seq: number, len: number): void { out.afterSend(this, seq, len); }
+  sendAck(): void { out.sendAck(this); }
+  sendSyn(withAck: boolean): void { out.sendSyn(this, withAck); }
+  tsNow(): number { return nego.tsNow(this); }
+  optionOverhead(): number { return nego.optionOverhead(this); }
+  sackBlocks(): Array<[number, number]> | null { return out.sackBlocks(this); }
 
   /** Records a duplicate range for D-SACK (RFC 2883) when SACK is on. */
   noteDuplicate(from: number, to: number): void {
     if (this.sackEnabled && seqLt(from, to) && !this.dsack) this.dsack = [from, to];
   }
 
-  /** The peer's SYN carried a window-scale option. */
-  peerOfferedScale = false;
-
-  sendRst(seq: number, ack: number, flags: number): void {
-    out.sendRst(this, seq, ack, flags);
-  }
-
-  emit(seq: number, flags: number, payload: Uint8Array, options?: TcpOption[]): void {
-    out.emit(this, seq, flags, payload, options);
-  }
-
-  onEcnEcho(): void {
-    sender.onEcnEcho(this);
-  }
-
-  /** What this connection is charged against the stack's budget (unread bytes + promised window). */
-  charged = 0;
-
-  recharge(): void {
-    out.recharge(this);
-  }
-
-  releaseBudget(): void {
-    out.releaseBudget(this);
-  }
-
-  rcvWndAvailable(): number {
-    return out.rcvWndAvailable(this);
-  }
-
+  sendRst(seq: number, ack: number, flags: number): void { out.sendRst(this, seq, ack, flags); }
+  emit(seq: number, flags: number, payload: Uint8Array, options?: TcpOption[]): void { out.emit(this, seq, flags, payload, options); }
+  onEcnEcho(): void { sender.onEcnEcho(this); }
+  recharge(): void { out.recharge(this); }
+  releaseBudget(): void { out.releaseBudget(this); }
+  rcvWndAvailable(): number { return out.rcvWndAvailable(this); }
 
   // ===========================================================================
-  // Shared helpers used by segment-arrives.ts
+  // State changes and timers (tcp/timers.ts)
   // ===========================================================================
 
   /** Every state change goes through here so hooks see each arrow of Figure 5. */
@@ -670,21 +602,10 @@ export class Connection implements SegmentTcb {
     this.host.event(this, { type: 'closed', reason });
   }
 
-  clearTimers(): void {
-    clearTimers(this);
-  }
-
-  armRtx(): void {
-    armRtx(this);
-  }
-
-  armPersist(): void {
-    armPersist(this);
-  }
-
-  armKeepAlive(): void {
-    armKeepAlive(this);
-  }
+  clearTimers(): void { clearTimers(this); }
+  armRtx(): void { armRtx(this); }
+  armPersist(): void { armPersist(this); }
+  armKeepAlive(): void { armKeepAlive(this); }
 
   /** "Restart the 2 MSL time-wait timeout" (a retransmitted FIN in TIME-WAIT). */
   restartTimeWait(): void {
@@ -715,9 +636,12 @@ export class Connection implements SegmentTcb {
     this.timeWaitAt = this.now + 2 * this.config.mslUs;
   }
 
-  applySynOptions(options: TcpOption[]): void {
-    nego.applySynOptions(this, options);
-  }
+  // ===========================================================================
+  // The peer's SYN (tcp/negotiation.ts); the sender's side of ACKs: SND.UNA,
+  // RTT, congestion control, NewReno (tcp/sender.ts)
+  // ===========================================================================
+
+  applySynOptions(options: TcpOption[]): void { nego.applySynOptions(this, options); }
 
   /** RFC 6928 initial window, RFC 5681 §3.1 ssthresh "arbitrarily high". */
   initCongestion(): void {
@@ -726,17 +650,9 @@ export class Connection implements SegmentTcb {
     this.ccImpl = null;
   }
 
-  onAckAdvance(ack: number, tsecr = 0): void {
-    sender.onAckAdvance(this, ack, tsecr);
-  }
-
-  onDupAck(): void {
-    sender.onDupAck(this);
-  }
-
-  retransmitFirst(kind: 'fast' | 'rto'): void {
-    sender.retransmitFirst(this, kind);
-  }
+  onAckAdvance(ack: number, tsecr = 0): void { sender.onAckAdvance(this, ack, tsecr); }
+  onDupAck(): void { sender.onDupAck(this); }
+  retransmitFirst(kind: 'fast' | 'rto'): void { sender.retransmitFirst(this, kind); }
 
   // ===========================================================================
   // Segment processing: the rest of SegmentTcb (tcp/segment-arrives.ts)
@@ -775,92 +691,32 @@ export class Connection implements SegmentTcb {
     this.zeroWindowProbes = 0;
   }
 
-  recordPeerSyn(seg: TcpRepr, ecnSetup: boolean, advertised: number): void {
-    nego.recordPeerSyn(this, seg, ecnSetup, advertised);
-  }
-
-  initSendWindow(seg: TcpRepr, wl2: number): void {
-    sender.initSendWindow(this, seg, wl2);
-  }
-
-  processAck(seg: TcpRepr): void {
-    sender.processAck(this, seg);
-  }
-
-  transmitSyn(withAck: boolean, timed: boolean): void {
-    out.transmitSyn(this, withAck, timed);
-  }
-
-  acceptWindow(): number {
-    return rcv.acceptWindow(this);
-  }
-
-  holding(): boolean {
-    return rcv.holding(this);
-  }
-
-  hold(seq: number, payload: Uint8Array, report: boolean): boolean {
-    return rcv.hold(this, seq, payload, report);
-  }
-
-  takeHeld(): boolean {
-    return rcv.takeHeld(this);
-  }
-
-  holdFin(seq: number): boolean {
-    return rcv.holdFin(this, seq);
-  }
-
-  takeHeldFin(): boolean {
-    return rcv.takeHeldFin(this);
-  }
-
-  deliver(payload: Uint8Array): void {
-    rcv.deliver(this, payload);
-  }
-
-  ackData(immediate: boolean): void {
-    rcv.ackData(this, immediate);
-  }
-
-  receiveFin(): void {
-    rcv.receiveFin(this);
-  }
-
-  receiveUrgent(up: number): void {
-    rcv.receiveUrgent(this, up);
-  }
-
-  ecnReceived(cwr: boolean, text: boolean): void {
-    rcv.ecnReceived(this, cwr, text);
-  }
+  recordPeerSyn(seg: TcpRepr, ecnSetup: boolean, advertised: number): void { nego.recordPeerSyn(this, seg, ecnSetup, advertised); }
+  initSendWindow(seg: TcpRepr, wl2: number): void { sender.initSendWindow(this, seg, wl2); }
+  processAck(seg: TcpRepr): void { sender.processAck(this, seg); }
+  transmitSyn(withAck: boolean, timed: boolean): void { out.transmitSyn(this, withAck, timed); }
+  acceptWindow(): number { return rcv.acceptWindow(this); }
+  holding(): boolean { return rcv.holding(this); }
+  hold(seq: number, payload: Uint8Array, report: boolean): boolean { return rcv.hold(this, seq, payload, report); }
+  takeHeld(): boolean { return rcv.takeHeld(this); }
+  holdFin(seq: number): boolean { return rcv.holdFin(this, seq); }
+  takeHeldFin(): boolean { return rcv.takeHeldFin(this); }
+  deliver(payload: Uint8Array): void { rcv.deliver(this, payload); }
+  ackData(immediate: boolean): void { rcv.ackData(this, immediate); }
+  receiveFin(): void { rcv.receiveFin(this); }
+  receiveUrgent(up: number): void { rcv.receiveUrgent(this, up); }
+  ecnReceived(cwr: boolean, text: boolean): void { rcv.ecnReceived(this, cwr, text); }
 
   // ===========================================================================
-  // SACK scoreboard, RACK-TLP (tcp/recovery.ts)
+  // SACK scoreboard, RACK-TLP: tcp/sender.ts on tcp/recovery.ts
   // ===========================================================================
 
-  onAckForRecovery(ack: number, blocks: Array<[number, number]> | undefined): void {
-    sender.onAckForRecovery(this, ack, blocks);
-  }
-
-  rackDetectLoss(): void {
-    sender.rackDetectLoss(this);
-  }
-
-  pipe(board: Scoreboard): number {
-    return sender.pipe(this, board);
-  }
-
-  retransmitLost(board: Scoreboard): void {
-    sender.retransmitLost(this, board);
-  }
+  onAckForRecovery(ack: number, blocks: Array<[number, number]> | undefined): void { sender.onAckForRecovery(this, ack, blocks); }
+  rackDetectLoss(): void { sender.rackDetectLoss(this); }
+  pipe(board: Scoreboard): number { return sender.pipe(this, board); }
+  retransmitLost(board: Scoreboard): void { sender.retransmitLost(this, board); }
 
 
-  armTlp(): void {
-    sender.armTlp(this);
-  }
-
-  onTailLossProbe(): void {
-    sender.onTailLossProbe(this);
-  }
+  armTlp(): void { sender.armTlp(this); }
+  onTailLossProbe(): void { sender.onTailLossProbe(this); }
 }
