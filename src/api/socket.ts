@@ -112,8 +112,15 @@ type Peer = { address?: string; family?: string; port?: number };
 const OPEN_FOR_CLOSE = new Set(['ESTABLISHED', 'CLOSE-WAIT', 'SYN-RECEIVED']);
 /** Linux's close() resets instead of closing when received bytes were never read, in these states. */
 const RST_ON_UNREAD = new Set(['SYN-RECEIVED', 'ESTABLISHED', 'CLOSE-WAIT', 'FIN-WAIT-1', 'FIN-WAIT-2']);
-/** Bytes taken from the connection per read call. */
+/** Bytes taken from the connection per read call (node:net reads up to 64 KiB per 'data' too). */
 const READ_CHUNK = 64 * 1024;
+/**
+ * Received segments smaller than this are joined (one copy) into one Buffer
+ * per read instead of being pushed one by one: at MSS 1460 a 64 KiB read is
+ * ~45 segments, and every push costs the application a 'data' event (and
+ * node:http a parser call). Larger segments are pushed as views, no copy.
+ */
+const COALESCE_BELOW = 16 * 1024;
 
 /** Node's `normalizeArgs`: (options | port[, host])[, cb] → [options, cb]. */
 export function normalizeConnectArgs(args: unknown[]): [SocketConnectOpts, ((...a: unknown[]) => void) | null] {
@@ -483,10 +490,21 @@ export class Socket extends Duplex {
     let got = false;
     while (this.reading && conn.readable() > 0) {
       const chunks = stack.read(conn, READ_CHUNK);
-      for (const c of chunks) {
-        this.bytesReadCount += c.length;
-        got = true;
-        if (!this.push(Buffer.from(c.buffer, c.byteOffset, c.byteLength))) this.reading = false;
+      got = true;
+      // Runs of small chunks become one Buffer; a large chunk goes as a view.
+      let runStart = 0;
+      let runBytes = 0;
+      for (let i = 0; i <= chunks.length; i++) {
+        const c = i < chunks.length ? chunks[i]! : null;
+        if (c !== null && c.length < COALESCE_BELOW) {
+          runBytes += c.length;
+          continue;
+        }
+        if (i - runStart === 1) this.pushBytes(chunks[runStart]!);
+        else if (i - runStart > 1) this.pushBytes(joinChunks(chunks, runStart, i, runBytes));
+        if (c !== null) this.pushBytes(c);
+        runStart = i + 1;
+        runBytes = 0;
       }
     }
     if (got) {
@@ -501,6 +519,11 @@ export class Socket extends Duplex {
         if (!this.destroyed) this.read(0);
       });
     }
+  }
+
+  private pushBytes(c: Uint8Array): void {
+    this.bytesReadCount += c.length;
+    if (!this.push(Buffer.from(c.buffer, c.byteOffset, c.byteLength))) this.reading = false;
   }
 
   // ===========================================================================
@@ -822,6 +845,17 @@ export class Socket extends Duplex {
   get connection(): Connection | null {
     return this.conn;
   }
+}
+
+/** chunks[from..to) copied into one new Buffer of `bytes` bytes. */
+function joinChunks(chunks: Uint8Array[], from: number, to: number, bytes: number): Uint8Array {
+  const out = Buffer.allocUnsafe(bytes);
+  let o = 0;
+  for (let i = from; i < to; i++) {
+    out.set(chunks[i]!, o);
+    o += chunks[i]!.length;
+  }
+  return out;
 }
 
 /** allowHalfOpen false: after the peer's FIN the stream ends our side; later writes fail with EPIPE (Node's writeAfterFIN). */

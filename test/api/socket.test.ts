@@ -73,6 +73,33 @@ test('a 5 MB transfer survives 2% loss and reordering (virtual time, SHA-256)', 
   assert.ok(r.hub.stats.lost > 0 && r.hub.stats.reordered > 0, 'the impairments acted');
 });
 
+test('segments queued unread reach the application as reads of up to 64 KiB, not one \'data\' per segment (as node:net reads)', async () => {
+  // 192 KiB arrive as ~135 segments of MSS 1460 while the server is paused;
+  // resumed, it gets them in 64 KiB reads (node:net's read size), bytes intact.
+  const { a, b, stop } = lan({ virtualTime: true });
+  const size = 192 * 1024;
+  let server: Socket | null = null;
+  const srv = b.net.createServer({ pauseOnConnect: true }, (s) => (server = s)).listen(80);
+  await once(srv, 'listening');
+  const c = a.net.connect(80, '10.0.0.2');
+  await once(c, 'connect');
+  const data = pattern(size, 7);
+  c.end(data);
+  while (!server || (server as Socket).connection!.readable() < size) await new Promise((r) => setImmediate(r));
+  const s = server as Socket;
+  const sizes: number[] = [];
+  s.on('data', (d: Buffer) => sizes.push(d.length));
+  const got = collect(s);
+  s.resume();
+  assert.equal(sha256(await got), sha256(data));
+  assert.equal(s.bytesRead, size);
+  assert.ok(Math.max(...sizes) <= 64 * 1024, `no read above 64 KiB: ${sizes.join(',')}`);
+  assert.ok(sizes.length <= 4, `192 KiB in ${sizes.length} 'data' events (one per segment would be ~135)`);
+  await closed(s);
+  srv.close();
+  stop();
+});
+
 test('write() returns false once the send buffer is full, then drain', async () => {
   const { a, b } = lan();
   let server: Socket | null = null;
