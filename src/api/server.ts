@@ -15,7 +15,8 @@ import { isIP, isIPv4 } from './ip.ts';
 import type { Connection } from '../tcp/connection.ts';
 import type { TcpConfig } from '../tcp/config.ts';
 import type { Listener } from '../stack/stack.ts';
-import { ipv4ToString, parseIpv4Addr } from '../wire/bytes.ts';
+import { parseIpv4Addr } from '../wire/bytes.ts';
+import { formatIpAddr } from '../wire/ipv6.ts';
 import { errors, fromSynackError, lookupError, systemError, validatePort } from './errors.ts';
 import { kContext, type AddressInfo, type NetContext, type Socket, type SocketConstructorOpts } from './socket.ts';
 
@@ -199,10 +200,10 @@ export class Server extends EventEmitter {
     if (this.maxConnections !== undefined && this.connections.size >= this.maxConnections) {
       // Node closes the new handle; the info is read now, the work runs outside the core.
       const info: DropInfo = {
-        localAddress: ipv4ToString(conn.localAddr),
+        localAddress: formatIpAddr(conn.localAddr),
         localPort: conn.localPort,
         localFamily: 'IPv4',
-        remoteAddress: ipv4ToString(conn.remoteAddr),
+        remoteAddress: formatIpAddr(conn.remoteAddr),
         remotePort: conn.remotePort,
         remoteFamily: 'IPv4',
       };

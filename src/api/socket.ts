@@ -32,7 +32,8 @@ import type { Connection } from '../tcp/connection.ts';
 import type { ConnectionEvent, CloseReason } from '../tcp/events.ts';
 import type { TcpConfig } from '../tcp/config.ts';
 import type { ConnectionObserver, Stack } from '../stack/stack.ts';
-import { ipv4ToString, parseIpv4Addr } from '../wire/bytes.ts';
+import { parseIpv4Addr } from '../wire/bytes.ts';
+import { formatIpAddr } from '../wire/ipv6.ts';
 import type { Driver } from './driver.ts';
 import { closeReasonError, errors, fromSynackError, lookupError, nodeError, systemError, validatePort } from './errors.ts';
 
@@ -744,14 +745,14 @@ export class Socket extends Duplex {
   private remoteInfo(): Peer {
     const conn = this.conn;
     if (!conn || this.connecting) return this.peer ?? {};
-    if (!this.peer) this.peer = { address: ipv4ToString(conn.remoteAddr), family: 'IPv4', port: conn.remotePort };
+    if (!this.peer) this.peer = { address: formatIpAddr(conn.remoteAddr), family: 'IPv4', port: conn.remotePort };
     return this.peer;
   }
 
   private localInfo(): Peer {
     const conn = this.conn;
     if (!conn) return this.sock ?? {};
-    if (!this.sock) this.sock = { address: ipv4ToString(conn.localAddr), family: 'IPv4', port: conn.localPort };
+    if (!this.sock) this.sock = { address: formatIpAddr(conn.localAddr), family: 'IPv4', port: conn.localPort };
     return this.sock;
   }
 

@@ -18,6 +18,7 @@
  * Nothing here reads a clock, sets a timer or does I/O: `now` is an input.
  */
 import type { DropReason, TcpOption, TcpRepr } from '../wire/types.ts';
+import type { IpAddr } from '../wire/ipv6.ts';
 import { ACK, CWR, ECE, FIN, PSH, RST, SYN, URG } from '../wire/types.ts';
 import type { Duration, Instant } from '../base/time.ts';
 import { SynackError } from '../errors.ts';
@@ -52,20 +53,20 @@ export interface ConnectionHost {
   readonly budget?: MemoryBudget;
 }
 
-/** The endpoint pair of a connection. Addresses are u32 IPv4. */
+/** The endpoint pair of a connection. Addresses are u32 IPv4 or `Ipv6Addr` strings (wire/ipv6.ts). */
 export interface Endpoints {
-  localAddr: number;
+  localAddr: IpAddr;
   localPort: number;
-  remoteAddr: number;
+  remoteAddr: IpAddr;
   remotePort: number;
 }
 
 /** A read-only view of the TCB (RFC 9293 §3.10.6 STATUS). */
 export interface TcbStatus {
   state: TcpState;
-  localAddr: number;
+  localAddr: IpAddr;
   localPort: number;
-  remoteAddr: number;
+  remoteAddr: IpAddr;
   remotePort: number;
   iss: number;
   irs: number;
@@ -107,9 +108,9 @@ const MAX_WSCALE = 14;
 
 export class Connection {
   // ---- identity -------------------------------------------------------------
-  localAddr = 0;
+  localAddr: IpAddr = 0;
   localPort = 0;
-  remoteAddr = 0;
+  remoteAddr: IpAddr = 0;
   remotePort = 0;
 
   state: TcpState = 'CLOSED';
