@@ -10,9 +10,7 @@
  * §3.10.7.1) → Connection.onSegment → outputs via transmit() → Link.
  */
 import type { Clock, Instant } from '../base/time.ts';
-import type { ChecksumCaps, DropReason, Ipv4Addr, TcpRepr } from '../wire/types.ts';
-import { RST, SYN } from '../wire/types.ts';
-import { emitIpv4Tcp, emitIpv6Tcp } from '../wire/tcp.ts';
+import type { DropReason, Ipv4Addr, TcpRepr } from '../wire/types.ts';
 import { ipv4InSubnet } from '../wire/bytes.ts';
 import {
   formatIpAddr,
@@ -32,7 +30,6 @@ import type { CloseReason, ConnectionEvent } from '../tcp/events.ts';
 import { makeTcpConfig, type TcpConfig } from '../tcp/config.ts';
 import type { TcpState } from '../tcp/state.ts';
 import { Reassembler, type ReassemblyLimits } from '../ip/reassembly.ts';
-import { fragmentIpv4, fragmentIpv6 } from '../ip/fragment.ts';
 import { SynackError } from '../errors.ts';
 import { IsnGenerator, addrWord, halfSipHash24 } from './isn.ts';
 import { TimerHeap } from './timer-heap.ts';
@@ -43,145 +40,15 @@ import { PacketPool } from './packet-pool.ts';
 import { PathMtuCache } from './pmtu.ts';
 import { receiveIp, subnetMask } from './ip-input.ts';
 import { spendCookie } from './tcp-input.ts';
+import { sendDatagram, sendPacket, sendSegment } from './ip-output.ts';
 import { makeIcmpv6Limiter, sendIcmpV4TimeExceeded, sendIcmpv6Error } from './icmp.ts';
 import type { Icmpv6RateLimiter } from '../wire/icmpv6.ts';
-import type { Link } from './link.ts';
 
 export { PMTU_MIN, PMTU_AGE_US, PMTU_CACHE_MAX, BLACKHOLE_BASE_MSS, BLACKHOLE_RTOS } from './pmtu.ts';
 
-/** One address of an interface. */
-export interface IfAddr {
-  addr: IpAddr;
-  prefixLen: number;
-}
-
-export interface InterfaceConfig {
-  name?: string;
-  /** Our address on this link: a u32 IPv4 address or an `Ipv6Addr` (wire/ipv6.ts). */
-  addr: IpAddr;
-  prefixLen: number;
-  link: Link;
-  /** More addresses on the same link (a dual-stack interface: one IPv4, one IPv6). */
-  more?: IfAddr[];
-  /** A loopback interface (127.0.0.0/8, ::1): loopback sources are accepted on it. Default: its first address is a loopback one. */
-  loopback?: boolean;
-}
-
-export interface NetInterface {
-  readonly name: string;
-  /** The first address (`addrs[0]`). */
-  readonly addr: IpAddr;
-  readonly prefixLen: number;
-  /** Every address of the interface, both families. */
-  readonly addrs: IfAddr[];
-  readonly link: Link;
-  readonly mtu: number;
-  readonly caps: ChecksumCaps;
-  readonly loopback: boolean;
-}
-
-export interface StackConfig {
-  clock: Clock;
-  /** 64-bit secret for RFC 6528 ISNs, as two unsigned 32-bit words. */
-  isnSecret: [number, number];
-  /** Seed for ephemeral-port choice (deterministic under a seed). */
-  portSeed?: number;
-  /** Defaults for every connection of this stack. */
-  tcp?: Partial<TcpConfig>;
-  /** Ephemeral port range (Linux: 32768–60999; IANA: 49152–65535). */
-  ephemeralPorts?: [number, number];
-  /** At most this many connections (all states) per stack. */
-  maxConnections?: number;
-  /** Default listen backlog (half-open plus not-yet-accepted connections). */
-  defaultBacklog?: number;
-  /** TTL of packets we send. */
-  ttl?: number;
-  /** A name for traces (e.g. "client"). */
-  name?: string;
-  /** Received bytes (unread plus out-of-order) all connections may hold together (default 512 MiB). */
-  maxReceiveMemoryBytes?: number;
-  /**
-   * SYN cookies (RFC 4987 §3.6) when a listener's backlog is full: 'auto'
-   * (default), 'always' (every SYN, for tests), or 'never' (drop the SYN).
-   */
-  synCookies?: 'auto' | 'always' | 'never';
-  /**
-   * RFC 5961 §7 host-wide challenge-ACK limit per second (default 1000, as
-   * Linux's tcp_challenge_ack_limit before 6.0); each second's budget is
-   * drawn at random in [limit/2, 1.5 × limit). 0 sends none.
-   */
-  challengeAckLimit?: number;
-  /** Bounds of IP fragment reassembly (ip/reassembly.ts defaults: 30 s IPv4, 60 s IPv6, 4 MiB). */
-  reassembly?: Partial<ReassemblyLimits>;
-}
-
-/** Everything a trace hook sees. */
-export type StackTraceEvent =
-  | { type: 'segment'; dir: 'in' | 'out'; time: Instant; src: IpAddr; dst: IpAddr; tcp: TcpRepr; conn: Connection | null; bytes: Uint8Array | null }
-  | { type: 'packet'; dir: 'in' | 'out'; time: Instant; bytes: Uint8Array }
-  | { type: 'conn'; time: Instant; conn: Connection; event: ConnectionEvent }
-  | { type: 'drop'; time: Instant; reason: DropReason; conn: Connection | null };
-
-export type StackHook = (ev: StackTraceEvent) => void;
-
-/** What the application hears about one connection. */
-export interface ConnectionObserver {
-  onEvent(conn: Connection, ev: ConnectionEvent): void;
-}
-
-export interface ListenOptions {
-  /**
-   * The local address: one of ours, 0 (any IPv4 address) or `::` (any
-   * address; IPv4 too unless `v6Only`). Default `::`, like a dual-stack
-   * socket of Linux (net.ipv6.bindv6only = 0).
-   */
-  addr?: IpAddr;
-  /** With `addr` `::`: IPv6 connections only (IPV6_V6ONLY). */
-  v6Only?: boolean;
-  backlog?: number;
-  tcp?: Partial<TcpConfig>;
-  /** Called once per connection that reaches ESTABLISHED; if absent, connections queue for accept(). */
-  onConnection?: (conn: Connection) => void;
-}
-
-export class Listener {
-  /** Established connections waiting for accept() (when there is no onConnection). */
-  readonly acceptQueue: Connection[] = [];
-  /** Children in SYN-RECEIVED. */
-  halfOpen = 0;
-  /** When this listener last answered a SYN with a cookie (-1 = never). */
-  lastCookieAt = -1;
-  closed = false;
-  constructor(
-    readonly stack: Stack,
-    readonly addr: IpAddr,
-    readonly port: number,
-    public backlog: number,
-    readonly config: TcpConfig,
-    public onConnection: ((conn: Connection) => void) | null,
-    readonly v6Only = false,
-  ) {}
-
-  /** Whether this listener takes connections to `dst` (an address of ours) by address alone. */
-  covers(family: 4 | 6): boolean {
-    if (typeof this.addr === 'number') return family === 4;
-    if (this.addr === IPV6_UNSPECIFIED) return family === 6 || !this.v6Only;
-    return family === 6;
-  }
-
-  /** A wildcard listener (0 or `::`). */
-  get wildcard(): boolean {
-    return this.addr === 0 || this.addr === IPV6_UNSPECIFIED;
-  }
-
-  accept(): Connection | null {
-    return this.acceptQueue.shift() ?? null;
-  }
-
-  close(): void {
-    this.stack.closeListener(this);
-  }
-}
+export type { IfAddr, InterfaceConfig, NetInterface, StackConfig, StackTraceEvent, StackHook, ConnectionObserver, ListenOptions } from './types.ts';
+export { Listener } from './types.ts';
+import { Listener, type IfAddr, type InterfaceConfig, type NetInterface, type StackConfig, type StackTraceEvent, type StackHook, type ConnectionObserver, type ListenOptions } from './types.ts';
 
 interface ConnMeta {
   listener: Listener | null;
@@ -237,7 +104,7 @@ export class Stack implements ConnectionHost {
   /** @internal */ hooks: StackHook[] = [];
   /** Buffers of outgoing TCP packets (see packet-pool.ts). */
   private readonly txPool = new PacketPool();
-  private readonly allocTx = (n: number): Uint8Array => this.txPool.alloc(n);
+  /** @internal */ readonly allocTx = (n: number): Uint8Array => this.txPool.alloc(n);
   private portCursor: number;
   private readonly ephemeral: [number, number];
   /** @internal */ readonly maxConnections: number;
@@ -273,9 +140,9 @@ export class Stack implements ConnectionHost {
   /** RFC 4443 §2.4 (f) token bucket, made on the first ICMPv6 error we originate. */
   private icmpv6Bucket: Icmpv6RateLimiter | null = null;
   /** Keys of the flow-label PRF (RFC 6437), derived from the ISN secret. */
-  private readonly flowKey: [number, number];
+  /** @internal */ readonly flowKey: [number, number];
   /** Identification of the fragments of our IPv6 packets (RFC 8200 §4.5), from a PRF of a counter. */
-  private fragIdent = 0;
+  /** @internal */ fragIdent = 0;
   /** Soft ICMP errors (RFC 1122 §4.2.3.9) remembered with SND.UNA when they came, off the TCB. */
   /** @internal */ readonly softErrors = new WeakMap<Connection, { reason: CloseReason; sndUna: number }>();
 
@@ -834,72 +701,19 @@ export class Stack implements ConnectionHost {
   // Transmit path
   // ===========================================================================
 
-  /** Sends one TCP segment from `src` to `dst` (same family). @internal */
+  /** Sends one TCP segment from `src` to `dst` (same family): ip-output.ts. @internal */
   sendSegment(src: IpAddr, dst: IpAddr, seg: TcpRepr, conn: Connection | null, ipEcn = 0): void {
-    const iface = this.route(dst);
-    if (!iface) {
-      this.drop(conn, typeof dst === 'string' ? 'ipv6-not-for-us' : 'ipv4-not-for-us');
-      return;
-    }
-    const bytes =
-      typeof dst === 'string'
-        ? emitIpv6Tcp(
-            { src: src as Ipv6Addr, dst, hopLimit: this.ttl, trafficClass: ipEcn & 3, flowLabel: this.flowLabel(conn, seg) },
-            seg,
-            iface.caps,
-            this.allocTx,
-          )
-        : emitIpv4Tcp({ src: src as number, dst, ttl: this.ttl, tos: ipEcn & 3, ident: this.nextIdent(), dontFragment: true }, seg, iface.caps, this.allocTx);
-    this.counters.segmentsOut++;
-    if (seg.flags & RST) this.counters.resetsSent++;
-    if (this.hooks.length) this.trace({ type: 'segment', dir: 'out', time: this.clock.now(), src, dst, tcp: seg, conn, bytes });
-    this.sendPacket(iface, bytes);
-  }
-
-  /**
-   * The flow label of a TCP segment. RFC 6437 §3: "It is therefore
-   * RECOMMENDED that source hosts support the flow label by setting the
-   * flow label field for all packets of a given flow to the same value
-   * chosen from an approximation to a discrete uniform distribution." and
-   * "stateless methods" may compute it as a hash of the 5-tuple with a
-   * secret (its §3 and Appendix A): here a keyed PRF of the connection's
-   * ISS (itself a keyed function of the 4-tuple, RFC 6528) and its ports,
-   * so no field is added to the TCB and the label cannot be predicted off
-   * path. A stateless segment (a RST, a SYN cookie's SYN,ACK) labels with
-   * its own sequence numbers; a cookie's ISS is the connection's ISS, so
-   * the connection made from it keeps that label. Never 0 ("unlabeled").
-   */
-  private flowLabel(conn: Connection | null, seg: TcpRepr): number {
-    const ports = ((seg.srcPort << 16) | seg.dstPort) >>> 0;
-    const id = conn ? conn.iss : seg.flags & SYN ? seg.seq : (seg.seq ^ seg.ack) >>> 0;
-    return halfSipHash24(this.flowKey[0], this.flowKey[1], id >>> 0, ports, 0x464c4f57) & 0xfffff || 1;
+    sendSegment(this, src, dst, seg, conn, ipEcn);
   }
 
   /** @internal */
   sendPacket(iface: NetInterface, bytes: Uint8Array): void {
-    this.counters.packetsOut++;
-    if (this.hooks.length) this.trace({ type: 'packet', dir: 'out', time: this.clock.now(), bytes });
-    iface.link.transmit(bytes);
+    sendPacket(this, iface, bytes);
   }
 
-  /**
-   * Sends an IP packet we originate that is not TCP (an echo reply, an ICMP
-   * error), in fragments when it is larger than the path MTU of its
-   * destination (ip/fragment.ts): an echo request that arrived in fragments
-   * gets its whole reply. @internal
-   */
+  /** A packet we originate, fragmented if it must be: ip-output.ts. @internal */
   sendDatagram(iface: NetInterface, bytes: Uint8Array): void {
-    const v6 = bytes[0]! >>> 4 === 6;
-    const dst: IpAddr = v6 ? readIpv6Addr(bytes, 24) : ((bytes[16]! << 24) | (bytes[17]! << 16) | (bytes[18]! << 8) | bytes[19]!) >>> 0;
-    const mtu = Math.min(iface.mtu, this.pmtu.get(dst) ?? Infinity);
-    if (bytes.length <= mtu) {
-      this.sendPacket(iface, bytes);
-      return;
-    }
-    // RFC 7739 §5.1 asks for unpredictable IPv6 fragment identifications: a
-    // keyed PRF of a counter.
-    const parts = v6 ? fragmentIpv6(bytes, mtu, halfSipHash24(this.flowKey[1], this.flowKey[0], ++this.fragIdent >>> 0, 0, 0x46524147)) : fragmentIpv4(bytes, mtu);
-    for (const p of parts) this.sendPacket(iface, p);
+    sendDatagram(this, iface, bytes);
   }
 
   /** @internal */
