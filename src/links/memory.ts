@@ -243,7 +243,10 @@ export function impairPacket(
       stats.queueDrops++;
       return null;
     }
-    if (im.ecnMarkThreshold > 0 && link.queued >= im.ecnMarkThreshold && packet.length >= 20 && (packet[1]! & 3) !== 0 && (packet[1]! & 3) !== 3) {
+    // IPv4 only: an IPv6 packet keeps its ECN bits elsewhere (the Traffic
+    // Class straddles octets 0–1) and has no header checksum to fix; it
+    // queues unmarked.
+    if (im.ecnMarkThreshold > 0 && link.queued >= im.ecnMarkThreshold && packet.length >= 20 && packet[0]! >>> 4 === 4 && (packet[1]! & 3) !== 0 && (packet[1]! & 3) !== 3) {
       // Congestion Experienced: set both ECN bits and fix the header checksum.
       packet[1] = packet[1]! | 3;
       packet[10] = 0;

@@ -533,3 +533,19 @@ describe('fragment reassembly in the stack (RFC 791, RFC 8200 §4.5, RFC 5722)',
 
 
 
+
+describe('the in-memory hub carries IPv6', () => {
+  test('RFC 3168 marking of the hub touches IPv4 headers only: an IPv6 transfer through a marking bottleneck arrives intact', () => {
+    const net = new Network({ seed: 9 });
+    const hub = net.addHub({ checksumOffload: false, impair: { delayUs: 2000, bandwidthBps: 10_000_000, ecnMarkThreshold: 2 } });
+    const a = net.addStack({ tcp: { ecn: true } });
+    const b = net.addStack({ tcp: { ecn: true } });
+    net.attach(a, hub, A6);
+    net.attach(b, hub, B6);
+    const r = { net, hub, a, b } as unknown as ReturnType<typeof rig>;
+    const x = bulk(r, B6, 200_000);
+    net.runUntil(() => x.done(), { maxSteps: 1_000_000 });
+    assert.ok(x.sameBytes());
+    assert.deepEqual({ ...a.counters.drops, ...b.counters.drops }, {});
+  });
+});
