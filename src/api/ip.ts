@@ -4,6 +4,7 @@
  * are Node's own (lib/internal/net.js, MIT licence); test/api/ip.test.ts
  * compares the answers with node:net's.
  */
+import { formatIpAddr, ipv6MappedFromV4, type IpAddr } from '../wire/ipv6.ts';
 const v4Seg = '(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])';
 const v4Str = `(?:${v4Seg}\\.){3}${v4Seg}`;
 const IPV4_RE = new RegExp(`^${v4Str}$`);
@@ -36,4 +37,17 @@ export function isIP(input: string): number {
   if (isIPv4(input)) return 4;
   if (isIPv6(input)) return 6;
   return 0;
+}
+
+/**
+ * An address as Node reports it: `{ address, family }` with family 'IPv4'
+ * or 'IPv6'. On a dual-stack socket (`mapped`: a server listening on `::`
+ * that took an IPv4 connection) an IPv4 address is shown IPv4-mapped,
+ * `::ffff:10.0.0.1` with family 'IPv6', as Linux's IPv6 socket reports it
+ * (RFC 4291 §2.5.5.2; RFC 5952 §5 text form).
+ */
+export function addressInfo(a: IpAddr, mapped: boolean): { address: string; family: 'IPv4' | 'IPv6' } {
+  if (typeof a === 'string') return { address: formatIpAddr(a), family: 'IPv6' };
+  if (mapped) return { address: formatIpAddr(ipv6MappedFromV4(a)), family: 'IPv6' };
+  return { address: formatIpAddr(a), family: 'IPv4' };
 }

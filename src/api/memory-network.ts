@@ -17,7 +17,7 @@ import { VirtualClock } from '../base/time.ts';
 import type { MemoryHub, Impairments } from '../links/memory.ts';
 import type { Stack, StackConfig } from '../stack/stack.ts';
 import type { TcpConfig } from '../tcp/config.ts';
-import { parseIpv4Addr } from '../wire/bytes.ts';
+import { parseIpAddr, type IpAddr } from '../wire/ipv6.ts';
 import { SynackError } from '../errors.ts';
 import { Driver, RealClock } from './driver.ts';
 import { createNet, type SynackNet } from './net.ts';
@@ -36,8 +36,10 @@ export interface MemoryNetworkOptions {
 }
 
 export interface HostOptions {
-  /** Prefix length of the address (default 24). */
+  /** Prefix length of the address (default 24 for IPv4, 64 for IPv6). */
   prefixLen?: number;
+  /** A second address of the other family on the same interface: a dual-stack host (`host('10.0.0.2', { also: 'fd00::2' })`). */
+  also?: string;
   /** A name other hosts can connect to (`net.connect(80, 'server')`); also the stack's trace name. */
   name?: string;
   /** TcpConfig overrides for this host's connections. */
@@ -70,16 +72,22 @@ export function createMemoryNetwork(opts: MemoryNetworkOptions = {}): MemoryNetw
   const hub = network.addHub({ ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}), ...(opts.impair ? { impair: opts.impair } : {}) });
   const driver = new Driver(network);
   const hosts = new Map<string, string>();
-  const used = new Set<number>();
+  const used = new Set<IpAddr>();
   return {
     network,
     hub,
     driver,
     hosts,
     host(address: string, hostOpts: HostOptions = {}): MemoryHost {
-      const addr = typeof address === 'string' ? parseIpv4Addr(address) : null;
-      if (addr === null) throw new SynackError('ERR_SYNACK_INVALID_ARG', `host address must be a dotted IPv4 string, got ${String(address)}`);
-      if (used.has(addr)) throw new SynackError('ERR_SYNACK_ADDRESS_IN_USE', `${address} is already a host on this network`);
+      const parse = (a: unknown): IpAddr => {
+        const v = typeof a === 'string' ? parseIpAddr(a) : null;
+        if (v === null) throw new SynackError('ERR_SYNACK_INVALID_ARG', `host address must be an IPv4 or IPv6 literal, got ${String(a)}`);
+        if (used.has(v)) throw new SynackError('ERR_SYNACK_ADDRESS_IN_USE', `${String(a)} is already a host on this network`);
+        return v;
+      };
+      const addr = parse(address);
+      const also = hostOpts.also !== undefined ? parse(hostOpts.also) : null;
+      if (also !== null && typeof also === typeof addr) throw new SynackError('ERR_SYNACK_INVALID_ARG', 'host(…, { also }) takes an address of the other family');
       const cfg: Partial<Omit<StackConfig, 'clock'>> = { ...hostOpts.stack, name: hostOpts.name ?? address };
       if (opts.tcp || hostOpts.tcp) cfg.tcp = { ...opts.tcp, ...hostOpts.tcp };
       if (opts.seed === undefined) {
@@ -88,8 +96,9 @@ export function createMemoryNetwork(opts: MemoryNetworkOptions = {}): MemoryNetw
         cfg.portSeed = b[2]!;
       }
       const stack = network.addStack(cfg);
-      network.attach(stack, hub, addr, hostOpts.prefixLen ?? 24);
+      network.attach(stack, hub, addr, hostOpts.prefixLen, also !== null ? [{ addr: also }] : []);
       used.add(addr);
+      if (also !== null) used.add(also);
       if (hostOpts.name) hosts.set(hostOpts.name.toLowerCase(), address);
       const net = createNet({ stack, driver, hosts });
       return { stack, net, address };

@@ -11,11 +11,11 @@
  * emitted.
  */
 import { EventEmitter, process } from '#platform';
-import { isIP, isIPv4 } from './ip.ts';
+import { addressInfo, isIP } from './ip.ts';
 import type { Connection } from '../tcp/connection.ts';
 import type { TcpConfig } from '../tcp/config.ts';
 import type { Listener } from '../stack/stack.ts';
-import { ipv4ToString, parseIpv4Addr } from '../wire/bytes.ts';
+import { formatIpAddr, ipv6MappedToV4, IPV6_UNSPECIFIED, parseIpAddr, type IpAddr } from '../wire/ipv6.ts';
 import { errors, fromSynackError, lookupError, systemError, validatePort } from './errors.ts';
 import { kContext, type AddressInfo, type NetContext, type Socket, type SocketConstructorOpts } from './socket.ts';
 
@@ -138,28 +138,30 @@ export class Server extends EventEmitter {
     }
     if (cb) this.once('listening', cb);
     const host = options.host || undefined;
-    let addr = 0;
-    let shown = '0.0.0.0';
+    // Without a host Node listens on `::`, taking IPv4 too unless ipv6Only
+    // (Linux: an AF_INET6 socket with IPV6_V6ONLY off); '0.0.0.0' is IPv4 only.
+    let addr: IpAddr = IPV6_UNSPECIFIED;
+    let shown = '::';
     let err: Error | null = null;
-    if (host !== undefined && host !== '0.0.0.0' && host !== '::') {
-      let literal: string | undefined = isIPv4(host) ? host : this.ctx.hosts.get(host.toLowerCase());
-      if (literal === undefined && isIP(host) === 6) {
-        err = systemError('EAFNOSUPPORT', 'listen', host, port, { uvStyle: true, detail: 'synack is IPv4-only' });
-      } else if (literal === undefined) {
+    if (host === '0.0.0.0') {
+      addr = 0;
+      shown = '0.0.0.0';
+    } else if (host !== undefined && host !== '::') {
+      const literal: string | undefined = isIP(host) !== 0 ? host : this.ctx.hosts.get(host.toLowerCase());
+      const parsed = literal === undefined ? null : parseIpAddr(literal);
+      if (literal === undefined || parsed === null) {
         err = lookupError(host, host === 'localhost' ? 'synack has no loopback interface: listen on a stack address or all addresses' : undefined);
       } else {
-        addr = parseIpv4Addr(literal)!;
-        shown = literal;
-        if (!this.ctx.stack.isLocalAddr(addr)) {
-          err = systemError('EADDRNOTAVAIL', 'listen', literal, port, { uvStyle: true });
-          literal = undefined;
-        }
+        addr = typeof parsed === 'string' ? (ipv6MappedToV4(parsed) ?? parsed) : parsed;
+        shown = typeof parsed === 'string' ? formatIpAddr(parsed) : literal;
+        if (!this.ctx.stack.isLocalAddr(addr)) err = systemError('EADDRNOTAVAIL', 'listen', literal, port, { uvStyle: true });
       }
     }
     if (!err) {
       try {
         this.listener = this.ctx.stack.listen(port, {
           addr,
+          ...(options.ipv6Only ? { v6Only: true } : {}),
           ...(options.backlog ? { backlog: options.backlog } : {}),
           ...(this.opts.tcp || this.ctx.tcp ? { tcp: { ...this.ctx.tcp, ...this.opts.tcp } } : {}),
           onConnection: (conn) => this.onConnection(conn),
@@ -189,6 +191,7 @@ export class Server extends EventEmitter {
   /** Called by the core (inside its segment processing): no user code here. */
   private onConnection(conn: Connection): void {
     const o = this.opts;
+    const dual = this.listener?.addr === IPV6_UNSPECIFIED;
     const sockOpts: SocketConstructorOpts = { allowHalfOpen: Boolean(o.allowHalfOpen) };
     if (o.highWaterMark !== undefined) sockOpts.highWaterMark = o.highWaterMark;
     if (o.noDelay) sockOpts.noDelay = true;
@@ -198,13 +201,15 @@ export class Server extends EventEmitter {
     }
     if (this.maxConnections !== undefined && this.connections.size >= this.maxConnections) {
       // Node closes the new handle; the info is read now, the work runs outside the core.
+      const local = addressInfo(conn.localAddr, dual);
+      const remote = addressInfo(conn.remoteAddr, dual);
       const info: DropInfo = {
-        localAddress: ipv4ToString(conn.localAddr),
+        localAddress: local.address,
         localPort: conn.localPort,
-        localFamily: 'IPv4',
-        remoteAddress: ipv4ToString(conn.remoteAddr),
+        localFamily: local.family,
+        remoteAddress: remote.address,
         remotePort: conn.remotePort,
-        remoteFamily: 'IPv4',
+        remoteFamily: remote.family,
       };
       process.nextTick(() => {
         const stack = this.ctx.stack;
@@ -226,7 +231,7 @@ export class Server extends EventEmitter {
       this.connections.delete(socket);
       this.emitCloseIfDrained();
     });
-    socket._attachAccepted(conn, this, Boolean(o.pauseOnConnect));
+    socket._attachAccepted(conn, this, Boolean(o.pauseOnConnect), dual);
     process.nextTick(() => {
       // A socket destroyed before its announcement is still announced (its 'close' follows), as in Node.
       this.emit('connection', socket);
@@ -262,7 +267,7 @@ export class Server extends EventEmitter {
   address(): AddressInfo | null {
     const l = this.listener;
     if (!l) return null;
-    return { address: this.boundAddress, family: 'IPv4', port: l.port };
+    return { address: this.boundAddress, family: this.boundAddress.includes(':') ? 'IPv6' : 'IPv4', port: l.port };
   }
 
   getConnections(cb: (err: Error | null, count: number) => void): this {

@@ -19,20 +19,21 @@
  *    RST when unread bytes remain, as Linux's close() does) and releases
  *    it; `resetAndDestroy()` sends RST.
  *
- * Names: only dotted IPv4 addresses are connected to. A host name is looked
- * up in the net's `hosts` table or with a user `lookup` option; anything
- * else — including `localhost`, the default host of `connect(port)`, since a
- * synack stack has no loopback interface — fails like an unresolvable name
- * (ENOTFOUND, syscall getaddrinfo) on a later tick. IPv6 literals and
- * `family: 6` fail with EAFNOSUPPORT; `path` (IPC) throws.
+ * Names: IPv4 and IPv6 literals are connected to (an IPv4-mapped IPv6
+ * literal is IPv4). A host name is looked up in the net's `hosts` table or
+ * with a user `lookup` option (its first address of the asked family);
+ * anything else — including `localhost`, the default host of
+ * `connect(port)`, since a synack stack has no loopback interface yet —
+ * fails like an unresolvable name (ENOTFOUND, syscall getaddrinfo) on a
+ * later tick; `path` (IPC) throws.
  */
 import { Buffer, Duplex, process, setImmediate, setTimeout, clearTimeout, type DuplexOptions } from '#platform';
-import { isIP, isIPv4 } from './ip.ts';
+import { addressInfo, isIP, isIPv4 } from './ip.ts';
 import type { Connection } from '../tcp/connection.ts';
 import type { ConnectionEvent, CloseReason } from '../tcp/events.ts';
 import type { TcpConfig } from '../tcp/config.ts';
 import type { ConnectionObserver, Stack } from '../stack/stack.ts';
-import { ipv4ToString, parseIpv4Addr } from '../wire/bytes.ts';
+import { ipv6MappedToV4, parseIpAddr, type IpAddr } from '../wire/ipv6.ts';
 import type { Driver } from './driver.ts';
 import { closeReasonError, errors, fromSynackError, lookupError, nodeError, systemError, validatePort } from './errors.ts';
 
@@ -168,6 +169,8 @@ export class Socket extends Duplex {
   private connectSeq = 0;
   // addresses: cached on first use, like Node's _peername/_sockname
   private peer: Peer | null = null;
+  /** Accepted by a dual-stack server (`::`): IPv4 peers are shown IPv4-mapped, as Node does. */
+  private dualStack = false;
   private sock: Peer | null = null;
   private remoteHost = '';
   private remotePortNum = 0;
@@ -269,17 +272,9 @@ export class Socket extends Duplex {
       if (!this.connecting || seq !== this.connectSeq || this.destroyed) return;
       this.internalConnect(address, port, options);
     };
-    if (options.family === 6) {
-      this.failConnect(systemError('EAFNOSUPPORT', 'connect', host, port, { detail: 'synack is IPv4-only' }));
-      return;
-    }
-    if (isIPv4(host)) return proceed(host);
-    if (isIP(host) === 6) {
-      this.failConnect(systemError('EAFNOSUPPORT', 'connect', host, port, { detail: 'synack is IPv4-only' }));
-      return;
-    }
+    if (isIP(host) !== 0) return proceed(host);
     const finish = (err: Error | null, address: string | undefined): void => {
-      this.emit('lookup', err, address, err ? undefined : 4, host);
+      this.emit('lookup', err, address, err ? undefined : isIP(address ?? ''), host);
       if (err) return this.failConnect(err);
       proceed(address!);
     };
@@ -290,11 +285,10 @@ export class Socket extends Duplex {
         called = true;
         if (err) return finish(err, undefined);
         const list = Array.isArray(address) ? address : [{ address, family: family ?? isIP(address) }];
-        const v4 = list.find((a) => isIPv4(a.address));
-        if (!v4) {
-          return finish(systemError('EAFNOSUPPORT', 'connect', String(list[0]?.address ?? host), port, { detail: 'synack is IPv4-only' }), undefined);
-        }
-        finish(null, v4.address);
+        // The first address the lookup gives, of either family (Node without autoSelectFamily).
+        const first = list.find((a) => (options.family === 4 ? isIPv4(a.address) : options.family === 6 ? isIP(a.address) === 6 : isIP(a.address) !== 0));
+        if (!first) return finish(systemError('EAFNOSUPPORT', 'connect', String(list[0]?.address ?? host), port), undefined);
+        finish(null, first.address);
       });
       return;
     }
@@ -303,22 +297,24 @@ export class Socket extends Duplex {
     const detail =
       host === 'localhost'
         ? 'synack has no loopback interface: connect to an address of a stack, e.g. 10.0.0.2'
-        : 'synack resolves only dotted IPv4 addresses, names in its hosts table, or names passed through a lookup option';
+        : 'synack resolves only IP address literals, names in its hosts table, or names passed through a lookup option';
     finish(lookupError(host, detail), undefined);
   }
 
   private internalConnect(address: string, port: number, options: SocketConnectOpts): void {
     const stack = this.ctx.stack;
-    const remote = parseIpv4Addr(address);
+    const remote = parseIpAddr(address);
     if (remote === null) return this.failConnect(errors.invalidIpAddress(address));
     this.remoteHost = address;
     if (port === 0) return this.failConnect(systemError('ECONNREFUSED', 'connect', address, port));
-    let localAddr: number | undefined;
+    let localAddr: IpAddr | undefined;
     if (options.localAddress) {
-      if (!isIPv4(options.localAddress)) {
-        return this.failConnect(systemError('EAFNOSUPPORT', 'connect', options.localAddress, undefined, { detail: 'synack is IPv4-only' }));
+      const parsed = parseIpAddr(options.localAddress);
+      if (parsed === null) return this.failConnect(errors.invalidIpAddress(options.localAddress));
+      localAddr = typeof parsed === 'string' ? (ipv6MappedToV4(parsed) ?? parsed) : parsed;
+      if ((typeof localAddr === 'string') !== (typeof (typeof remote === 'string' ? (ipv6MappedToV4(remote) ?? remote) : remote) === 'string')) {
+        return this.failConnect(systemError('EAFNOSUPPORT', 'connect', address, port, { detail: `${options.localAddress} is not of the family of ${address}` }));
       }
-      localAddr = parseIpv4Addr(options.localAddress)!;
       if (!stack.isLocalAddr(localAddr)) {
         return this.failConnect(
           systemError('EADDRNOTAVAIL', 'connect', address, port, { detail: `${options.localAddress} is not an address of this stack` }),
@@ -351,8 +347,9 @@ export class Socket extends Duplex {
   }
 
   /** Attaches an accepted connection (server side). */
-  _attachAccepted(conn: Connection, server: unknown, pauseOnConnect: boolean): void {
+  _attachAccepted(conn: Connection, server: unknown, pauseOnConnect: boolean, dualStack = false): void {
     this.conn = conn;
+    this.dualStack = dualStack;
     this.server = server;
     conn.user = this.observer;
     if (this.noDelayOpt !== undefined) this.ctx.stack.with(conn, (now) => conn.setNoDelay(this.noDelayOpt!, now));
@@ -767,14 +764,14 @@ export class Socket extends Duplex {
   private remoteInfo(): Peer {
     const conn = this.conn;
     if (!conn || this.connecting) return this.peer ?? {};
-    if (!this.peer) this.peer = { address: ipv4ToString(conn.remoteAddr), family: 'IPv4', port: conn.remotePort };
+    if (!this.peer) this.peer = { ...addressInfo(conn.remoteAddr, this.dualStack), port: conn.remotePort };
     return this.peer;
   }
 
   private localInfo(): Peer {
     const conn = this.conn;
     if (!conn) return this.sock ?? {};
-    if (!this.sock) this.sock = { address: ipv4ToString(conn.localAddr), family: 'IPv4', port: conn.localPort };
+    if (!this.sock) this.sock = { ...addressInfo(conn.localAddr, this.dualStack), port: conn.localPort };
     return this.sock;
   }
 

@@ -199,7 +199,7 @@ export class BsdSockets {
   constructor(stack: Stack, opts: BsdSocketsOptions = {}) {
     this.stack = stack;
     this.defaults = { ...DEFAULT_BSD_DEFAULTS, ...opts.defaults, tcp: { ...(opts.defaults?.tcp ?? {}) } };
-    this.localAddr = (opts.localAddr ?? stack.interfaces[0]?.addr ?? 0) >>> 0;
+    this.localAddr = ((opts.localAddr ?? stack.interfaces[0]?.addr ?? 0) as number) >>> 0;
     this.firstFd = opts.firstFd ?? 3;
   }
 
@@ -308,9 +308,9 @@ export class BsdSockets {
       const child = this.add({ ...s.opts });
       const c = this.socks.get(child)!;
       c.nonBlocking = s.nonBlocking; // FreeBSD's accept() inherits O_NONBLOCK
-      c.bound = { addr: conn.localAddr, port: conn.localPort };
+      c.bound = { addr: conn.localAddr as number, port: conn.localPort };
       this.adopt(c, conn);
-      return ok({ fd: child, addr: conn.remoteAddr, port: conn.remotePort });
+      return ok({ fd: child, addr: conn.remoteAddr as number, port: conn.remotePort });
     };
     const r = attempt();
     if (r) return r;
@@ -343,7 +343,7 @@ export class BsdSockets {
       return fail(this.errnoOf(e));
     }
     this.adopt(s, conn);
-    if (!s.bound) s.bound = { addr: conn.localAddr, port: conn.localPort };
+    if (!s.bound) s.bound = { addr: conn.localAddr as number, port: conn.localPort };
     const attempt = (): SysResult<number> | null => {
       if (s.conn !== conn) return fail(Errno.EBADF);
       const st = conn.state;

@@ -26,6 +26,7 @@ import { ACK, FIN, PSH, RST, SYN, URG, type TcpRepr } from '../wire/types.ts';
 import { flagsToString } from '../wire/tcp.ts';
 import { formatTcpOption } from '../wire/pretty.ts';
 import { ipv4ToString, parseIpv4Addr } from '../wire/bytes.ts';
+import { formatIpAddr, type IpAddr } from '../wire/ipv6.ts';
 import { pcapGlobalHeader, pcapRecord } from '../wire/pcap.ts';
 
 export type Side = 'client' | 'server';
@@ -502,7 +503,7 @@ export function runDemo(partial: Partial<DemoOptions>, out: (line: string) => vo
     stack.poll = (now) => unit(() => poll(now));
   }
 
-  function makeRow(from: Side, time: number, src: number, dst: number, t: TcpRepr): SegmentRow {
+  function makeRow(from: Side, time: number, src: IpAddr, dst: IpAddr, t: TcpRepr): SegmentRow {
     const to = other(from);
     if (t.flags & SYN && isn[from] === null) isn[from] = t.seq;
     if (t.flags & SYN) {
@@ -532,8 +533,8 @@ export function runDemo(partial: Partial<DemoOptions>, out: (line: string) => vo
       sentUs: time,
       arrivedUs: null,
       lost: false,
-      src: `${ipv4ToString(src)}:${t.srcPort}`,
-      dst: `${ipv4ToString(dst)}:${t.dstPort}`,
+      src: `${formatIpAddr(src)}:${t.srcPort}`,
+      dst: `${formatIpAddr(dst)}:${t.dstPort}`,
       tcp: t,
       flags: flagsToString(t.flags),
       len: t.payload.length,

@@ -17,6 +17,7 @@ import type { Impairments } from '../links/memory.ts';
 import type { TcpConfig } from '../tcp/config.ts';
 import { TunLink, configureTunDevice, loadTunAddon, TunError } from '../links/tun.ts';
 import { ipv4ToString, parseIpv4Addr } from '../wire/bytes.ts';
+import { formatIpAddr } from '../wire/ipv6.ts';
 import { pcapGlobalHeader, pcapRecord } from '../wire/pcap.ts';
 import { UsageError } from './options.ts';
 
@@ -278,7 +279,7 @@ export function openTunHost(cmd: string, a: LinkArgs, io: HostIo): TunHost {
         p?.write(ev.bytes);
       } else if (a.logStates && ev.type === 'conn' && ev.event.type === 'state') {
         const c = ev.conn;
-        const ep = `${ipv4ToString(c.localAddr)}:${c.localPort} ${ipv4ToString(c.remoteAddr)}:${c.remotePort}`;
+        const ep = `${formatIpAddr(c.localAddr)}:${c.localPort} ${formatIpAddr(c.remoteAddr)}:${c.remotePort}`;
         io.log(`state ${ep} ${ev.event.from} -> ${ev.event.to} (${ev.event.cause})`);
       }
     });

@@ -15,6 +15,7 @@ import type { Clock, Duration, Instant } from '../base/time.ts';
 import type { EventQueue } from '../base/event-queue.ts';
 import { Rng } from '../base/rng.ts';
 import { SynackError } from '../errors.ts';
+import { readIpv6Addr, type IpAddr } from '../wire/ipv6.ts';
 
 export interface Impairments {
   /** One-way propagation delay, µs. */
@@ -82,8 +83,8 @@ export interface HubStats {
 /** One attachment point of a hub: a Link for one stack interface. */
 export class MemoryPort implements Link {
   onReceive: ((packet: Uint8Array) => void) | null = null;
-  /** Addresses this port receives for (set with `claim`). */
-  readonly addrs = new Set<number>();
+  /** Addresses this port receives for (set with `claim`): IPv4 u32s and `Ipv6Addr` strings. */
+  readonly addrs = new Set<IpAddr>();
   /** Per-direction bottleneck: when the transmitter is next free. */
   busyUntil: Instant = 0;
   queued = 0;
@@ -95,8 +96,8 @@ export class MemoryPort implements Link {
   ) {}
 
   /** Receive packets addressed to `addr` on this port. */
-  claim(addr: number): this {
-    this.addrs.add(addr >>> 0);
+  claim(addr: IpAddr): this {
+    this.addrs.add(typeof addr === 'number' ? addr >>> 0 : addr);
     return this;
   }
 
@@ -137,7 +138,7 @@ export class MemoryHub {
   }
 
   /** A new port; `addr` (optional) is claimed for it. */
-  attach(addr?: number): MemoryPort {
+  attach(addr?: IpAddr): MemoryPort {
     const p = new MemoryPort(this, this.mtu, this.caps);
     if (addr !== undefined) p.claim(addr);
     this.ports.push(p);
@@ -157,7 +158,13 @@ export class MemoryHub {
       this.stats.lost++;
       return;
     }
-    const dst = packet.length >= 20 ? ((packet[16]! << 24) | (packet[17]! << 16) | (packet[18]! << 8) | packet[19]!) >>> 0 : 0;
+    // The destination of either version: IPv6 at octet 24, IPv4 at 16.
+    const dst: IpAddr =
+      packet.length >= 40 && packet[0]! >>> 4 === 6
+        ? readIpv6Addr(packet, 24)
+        : packet.length >= 20
+          ? ((packet[16]! << 24) | (packet[17]! << 16) | (packet[18]! << 8) | packet[19]!) >>> 0
+          : 0;
     let to: MemoryPort | null = null;
     for (const p of this.ports) {
       if (p !== from && p.addrs.has(dst)) {
@@ -236,7 +243,10 @@ export function impairPacket(
       stats.queueDrops++;
       return null;
     }
-    if (im.ecnMarkThreshold > 0 && link.queued >= im.ecnMarkThreshold && packet.length >= 20 && (packet[1]! & 3) !== 0 && (packet[1]! & 3) !== 3) {
+    // IPv4 only: an IPv6 packet keeps its ECN bits elsewhere (the Traffic
+    // Class straddles octets 0–1) and has no header checksum to fix; it
+    // queues unmarked.
+    if (im.ecnMarkThreshold > 0 && link.queued >= im.ecnMarkThreshold && packet.length >= 20 && packet[0]! >>> 4 === 4 && (packet[1]! & 3) !== 0 && (packet[1]! & 3) !== 3) {
       // Congestion Experienced: set both ECN bits and fix the header checksum.
       packet[1] = packet[1]! | 3;
       packet[10] = 0;

@@ -7,7 +7,8 @@
  * With a real clock (api/driver.ts) the owner calls `runDue(now)` instead and
  * sleeps until `nextDeadline()`.
  */
-import { Stack, type StackConfig } from '../stack/stack.ts';
+import { Stack, type NetInterface, type StackConfig } from '../stack/stack.ts';
+import type { IpAddr } from '../wire/ipv6.ts';
 import { MemoryHub, type MemoryHubOptions } from '../links/memory.ts';
 import { EventQueue } from '../base/event-queue.ts';
 import { Rng } from '../base/rng.ts';
@@ -55,10 +56,16 @@ export class Network {
     return hub;
   }
 
-  /** Attaches `stack` to `hub` with address `addr`/`prefixLen`. */
-  attach(stack: Stack, hub: MemoryHub, addr: number, prefixLen = 24): void {
+  /**
+   * Attaches `stack` to `hub` with address `addr`/`prefixLen` (an IPv4 u32
+   * or an `Ipv6Addr`; default prefix /24 for IPv4, /64 for IPv6), and any
+   * `more` addresses on the same interface (a dual-stack host).
+   */
+  attach(stack: Stack, hub: MemoryHub, addr: IpAddr, prefixLen?: number, more: Array<{ addr: IpAddr; prefixLen?: number }> = []): NetInterface {
     const port = hub.attach(addr);
-    stack.addInterface({ addr, prefixLen, link: port });
+    const def = (a: IpAddr): number => (typeof a === 'string' ? 64 : 24);
+    for (const m of more) port.claim(m.addr);
+    return stack.addInterface({ addr, prefixLen: prefixLen ?? def(addr), link: port, more: more.map((m) => ({ addr: m.addr, prefixLen: m.prefixLen ?? def(m.addr) })) });
   }
 
   /** The earliest time anything is due. */

@@ -28,6 +28,10 @@ export class Counters {
   icmpErrorsIn = 0;
   /** ICMP errors that passed validation and were acted on (ignored ones are drops by reason). */
   icmpErrorsAccepted = 0;
+  /** ICMP error messages this host originated (ICMPv6 Parameter Problem, Time Exceeded on reassembly timeout). */
+  icmpErrorsOut = 0;
+  /** IP datagrams reassembled from fragments (IPv4 and IPv6). */
+  reassembled = 0;
   /** Connections aborted by an ICMP hard error in SYN-SENT. */
   icmpHardErrors = 0;
   /** Soft errors remembered for a connection (RFC 1122 §4.2.3.9). */
@@ -51,7 +55,7 @@ export class Counters {
 
   /** Checksum failures at any layer. */
   get checksumErrors(): number {
-    return (this.drops['ipv4-bad-checksum'] ?? 0) + (this.drops['tcp-bad-checksum'] ?? 0) + (this.drops['icmp-bad-checksum'] ?? 0);
+    return (this.drops['ipv4-bad-checksum'] ?? 0) + (this.drops['tcp-bad-checksum'] ?? 0) + (this.drops['icmp-bad-checksum'] ?? 0) + (this.drops['icmpv6-bad-checksum'] ?? 0);
   }
 
   get totalDrops(): number {
@@ -81,6 +85,8 @@ export class Counters {
       icmpEchoReplies: this.icmpEchoReplies,
       icmpErrorsIn: this.icmpErrorsIn,
       icmpErrorsAccepted: this.icmpErrorsAccepted,
+      icmpErrorsOut: this.icmpErrorsOut,
+      reassembled: this.reassembled,
       icmpHardErrors: this.icmpHardErrors,
       icmpSoftErrors: this.icmpSoftErrors,
       pmtuUpdates: this.pmtuUpdates,

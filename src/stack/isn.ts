@@ -9,12 +9,29 @@
  * a seed in tests): never Math.random.
  */
 import type { Instant } from '../base/time.ts';
+import type { IpAddr } from '../wire/ipv6.ts';
+
+/**
+ * One 32-bit word for an address in a keyed PRF: an IPv4 address is its own
+ * word; an IPv6 address (eight 16-bit groups) is compressed by two chained
+ * HalfSipHash calls under the key, so that two addresses collide only as
+ * often as the PRF does — an attacker who picks addresses cannot make two
+ * 4-tuples share an ISN offset, a cookie MAC or a demux bucket.
+ */
+export function addrWord(k0: number, k1: number, a: IpAddr): number {
+  if (typeof a === 'number') return a >>> 0;
+  const w = (i: number): number => ((a.charCodeAt(i) << 16) | a.charCodeAt(i + 1)) >>> 0;
+  const h = halfSipHash24(k0, k1, w(0), w(2), 0x76360001);
+  return halfSipHash24(k0, k1, w(4), w(6), h);
+}
 
 export class IsnGenerator {
   constructor(private readonly k0: number, private readonly k1: number) {}
 
-  isn(localAddr: number, localPort: number, remoteAddr: number, remotePort: number, now: Instant): number {
-    const f = halfSipHash24(this.k0, this.k1, localAddr >>> 0, remoteAddr >>> 0, ((localPort & 0xffff) << 16 | (remotePort & 0xffff)) >>> 0);
+  isn(localAddr: IpAddr, localPort: number, remoteAddr: IpAddr, remotePort: number, now: Instant): number {
+    // RFC 6528 §3: F() is a function "of the connection-id" — for IPv6 the
+    // 128-bit addresses go into it whole (addrWord).
+    const f = halfSipHash24(this.k0, this.k1, addrWord(this.k0, this.k1, localAddr), addrWord(this.k0, this.k1, remoteAddr), ((localPort & 0xffff) << 16 | (remotePort & 0xffff)) >>> 0);
     const m = Math.floor(now / 4) % 4294967296;
     return (m + f) >>> 0;
   }

@@ -10,128 +10,45 @@
  * §3.10.7.1) → Connection.onSegment → outputs via transmit() → Link.
  */
 import type { Clock, Instant } from '../base/time.ts';
-import type { ChecksumCaps, DropReason, IcmpErrorRepr, Ipv4Addr, TcpRepr } from '../wire/types.ts';
-import { ACK, IPPROTO_ICMP, IPPROTO_TCP, RST, SYN, FIN } from '../wire/types.ts';
-import { parseIpv4, emitIpv4 } from '../wire/ipv4.ts';
-import { parseTcp, emitIpv4Tcp } from '../wire/tcp.ts';
-import { parseIcmp, parseIcmpError, isIcmpErrorType, emitIcmpEcho, icmpEchoLen } from '../wire/icmp.ts';
-import { ipv4InSubnet, ipv4ToString } from '../wire/bytes.ts';
-import { Connection, offeredShiftFor, type ConnectionHost } from '../tcp/connection.ts';
+import type { DropReason, Ipv4Addr, TcpRepr } from '../wire/types.ts';
+import { ipv4InSubnet } from '../wire/bytes.ts';
+import {
+  formatIpAddr,
+  ipv6InSubnet,
+  ipv6MappedToV4,
+  isIpv6Loopback,
+  isIpv6Multicast,
+  isIpv6Unspecified,
+  IPV6_MIN_MTU,
+  IPV6_UNSPECIFIED,
+  readIpv6Addr,
+  type IpAddr,
+  type Ipv6Addr,
+} from '../wire/ipv6.ts';
+import { Connection, type ConnectionHost } from '../tcp/connection.ts';
 import type { CloseReason, ConnectionEvent } from '../tcp/events.ts';
 import { makeTcpConfig, type TcpConfig } from '../tcp/config.ts';
 import type { TcpState } from '../tcp/state.ts';
-import { seqAdd, seqGe, seqLt } from '../tcp/seq.ts';
-import { timeWaitAcceptsSyn } from '../tcp/segment-arrives.ts';
+import { Reassembler, type ReassemblyLimits } from '../ip/reassembly.ts';
 import { SynackError } from '../errors.ts';
-import { IsnGenerator, halfSipHash24 } from './isn.ts';
+import { IsnGenerator, addrWord, halfSipHash24 } from './isn.ts';
 import { TimerHeap } from './timer-heap.ts';
 import { Counters } from './counters.ts';
-import { SynCookies, encodeTsOptions, decodeTsOptions } from './syncookies.ts';
+import { SynCookies } from './syncookies.ts';
 import { MemoryBudget } from '../tcp/budget.ts';
-import { synOptions } from '../tcp/options.ts';
-import { findTimestamp } from '../wire/tcp-options.ts';
-import { getU16, getU32 } from '../wire/bytes.ts';
-import type { TcpOption } from '../wire/types.ts';
 import { PacketPool } from './packet-pool.ts';
-import type { Link } from './link.ts';
+import { PathMtuCache } from './pmtu.ts';
+import { receiveIp, subnetMask } from './ip-input.ts';
+import { spendCookie } from './tcp-input.ts';
+import { sendDatagram, sendPacket, sendSegment } from './ip-output.ts';
+import { makeIcmpv6Limiter, sendIcmpV4TimeExceeded, sendIcmpv6Error } from './icmp.ts';
+import type { Icmpv6RateLimiter } from '../wire/icmpv6.ts';
 
-export interface InterfaceConfig {
-  name?: string;
-  /** Our address on this link. */
-  addr: Ipv4Addr;
-  prefixLen: number;
-  link: Link;
-}
+export { PMTU_MIN, PMTU_AGE_US, PMTU_CACHE_MAX, BLACKHOLE_BASE_MSS, BLACKHOLE_RTOS } from './pmtu.ts';
 
-export interface NetInterface {
-  readonly name: string;
-  readonly addr: Ipv4Addr;
-  readonly prefixLen: number;
-  readonly link: Link;
-  readonly mtu: number;
-  readonly caps: ChecksumCaps;
-}
-
-export interface StackConfig {
-  clock: Clock;
-  /** 64-bit secret for RFC 6528 ISNs, as two unsigned 32-bit words. */
-  isnSecret: [number, number];
-  /** Seed for ephemeral-port choice (deterministic under a seed). */
-  portSeed?: number;
-  /** Defaults for every connection of this stack. */
-  tcp?: Partial<TcpConfig>;
-  /** Ephemeral port range (Linux: 32768–60999; IANA: 49152–65535). */
-  ephemeralPorts?: [number, number];
-  /** At most this many connections (all states) per stack. */
-  maxConnections?: number;
-  /** Default listen backlog (half-open plus not-yet-accepted connections). */
-  defaultBacklog?: number;
-  /** TTL of packets we send. */
-  ttl?: number;
-  /** A name for traces (e.g. "client"). */
-  name?: string;
-  /** Received bytes (unread plus out-of-order) all connections may hold together (default 512 MiB). */
-  maxReceiveMemoryBytes?: number;
-  /**
-   * SYN cookies (RFC 4987 §3.6) when a listener's backlog is full: 'auto'
-   * (default), 'always' (every SYN, for tests), or 'never' (drop the SYN).
-   */
-  synCookies?: 'auto' | 'always' | 'never';
-  /**
-   * RFC 5961 §7 host-wide challenge-ACK limit per second (default 1000, as
-   * Linux's tcp_challenge_ack_limit before 6.0); each second's budget is
-   * drawn at random in [limit/2, 1.5 × limit). 0 sends none.
-   */
-  challengeAckLimit?: number;
-}
-
-/** Everything a trace hook sees. */
-export type StackTraceEvent =
-  | { type: 'segment'; dir: 'in' | 'out'; time: Instant; src: Ipv4Addr; dst: Ipv4Addr; tcp: TcpRepr; conn: Connection | null; bytes: Uint8Array | null }
-  | { type: 'packet'; dir: 'in' | 'out'; time: Instant; bytes: Uint8Array }
-  | { type: 'conn'; time: Instant; conn: Connection; event: ConnectionEvent }
-  | { type: 'drop'; time: Instant; reason: DropReason; conn: Connection | null };
-
-export type StackHook = (ev: StackTraceEvent) => void;
-
-/** What the application hears about one connection. */
-export interface ConnectionObserver {
-  onEvent(conn: Connection, ev: ConnectionEvent): void;
-}
-
-export interface ListenOptions {
-  addr?: Ipv4Addr;
-  backlog?: number;
-  tcp?: Partial<TcpConfig>;
-  /** Called once per connection that reaches ESTABLISHED; if absent, connections queue for accept(). */
-  onConnection?: (conn: Connection) => void;
-}
-
-export class Listener {
-  /** Established connections waiting for accept() (when there is no onConnection). */
-  readonly acceptQueue: Connection[] = [];
-  /** Children in SYN-RECEIVED. */
-  halfOpen = 0;
-  /** When this listener last answered a SYN with a cookie (-1 = never). */
-  lastCookieAt = -1;
-  closed = false;
-  constructor(
-    readonly stack: Stack,
-    readonly addr: Ipv4Addr,
-    readonly port: number,
-    public backlog: number,
-    readonly config: TcpConfig,
-    public onConnection: ((conn: Connection) => void) | null,
-  ) {}
-
-  accept(): Connection | null {
-    return this.acceptQueue.shift() ?? null;
-  }
-
-  close(): void {
-    this.stack.closeListener(this);
-  }
-}
+export type { IfAddr, InterfaceConfig, NetInterface, StackConfig, StackTraceEvent, StackHook, ConnectionObserver, ListenOptions } from './types.ts';
+export { Listener } from './types.ts';
+import { Listener, type IfAddr, type InterfaceConfig, type NetInterface, type StackConfig, type StackTraceEvent, type StackHook, type ConnectionObserver, type ListenOptions } from './types.ts';
 
 interface ConnMeta {
   listener: Listener | null;
@@ -139,48 +56,6 @@ interface ConnMeta {
 }
 
 const ANY = 0;
-
-/** The host-part bits of a /prefixLen subnet (all ones = the directed broadcast). */
-function subnetMask(prefixLen: number): number {
-  return prefixLen >= 32 ? 0 : (0xffffffff >>> prefixLen) >>> 0;
-}
-/**
- * The smallest next-hop MTU we act on. RFC 1191 §3: "A host MUST never
- * reduce its estimate of the Path MTU below 68 octets" — but a forged
- * "fragmentation needed" for 68 would cut throughput twentyfold (RFC 5927
- * §7). Like Linux's net.ipv4.route.min_pmtu (512 + 20 + 20 = 552), smaller
- * values are not honoured: such a message is ignored and counted.
- */
-export const PMTU_MIN = 552;
-/**
- * RFC 1191 §6.3: a PMTU estimate is raised again after a while: "The
- * recommended setting for this timer is twice its minimum value (10
- * minutes)." The same interval re-probes after a black-hole fallback
- * (Linux's tcp_probe_interval is 600 s).
- */
-export const PMTU_AGE_US = 600_000_000;
-/** At most this many destinations in the path MTU cache (oldest evicted first). */
-export const PMTU_CACHE_MAX = 4096;
-/** RFC 4821 §7.2 base: the MSS a black-holed path falls back to (Linux tcp_base_mss). */
-export const BLACKHOLE_BASE_MSS = 1024;
-/** Consecutive RTOs of full-sized segments that mean a black hole (Linux: tcp_retries1 = 3). */
-export const BLACKHOLE_RTOS = 3;
-/** The smallest MSS repeated black-hole fallbacks go down to (RFC 9293 §3.7.1's default 536). */
-const BLACKHOLE_MIN_MSS = 536;
-
-/** RFC 1191 §7 plateau table, for a "fragmentation needed" without a next-hop MTU (old routers). */
-const PLATEAUS = [65535, 32000, 17914, 8166, 4352, 2002, 1492, 1006, 508, 296, 68];
-
-/** One path MTU estimate (RFC 1191 §5: "the PMTU ... associated with ... the destination"). */
-interface PmtuEntry {
-  mtu: number;
-  expires: Instant;
-  /** Connections whose MSS this entry lowered (restored when it ages out). */
-  conns: Set<Connection>;
-}
-
-/** How long after its last cookie a listener still accepts cookie ACKs (two cookie periods). */
-const COOKIE_VALID_US = 128_000_000;
 
 /**
  * The demux key: a keyed hash of the full 4-tuple, a signed 32-bit integer
@@ -194,6 +69,15 @@ const COOKIE_VALID_US = 128_000_000;
  */
 function tupleKey(mult: number, localAddr: number, localPort: number, remoteAddr: number, remotePort: number): number {
   return (Math.imul(remoteAddr, mult) ^ ((localPort << 16) | remotePort) ^ localAddr) | 0;
+}
+
+/**
+ * The demux key of an IPv6 4-tuple: the same shape, the addresses
+ * compressed to one word each by a keyed PRF (isn.ts addrWord) so that an
+ * attacker who chooses source addresses cannot aim at one bucket.
+ */
+function tupleKey6(k0: number, k1: number, mult: number, localAddr: Ipv6Addr, localPort: number, remoteAddr: Ipv6Addr, remotePort: number): number {
+  return tupleKey(mult, addrWord(k0, k1, localAddr), localPort, addrWord(k0, k1, remoteAddr), remotePort);
 }
 
 export class Stack implements ConnectionHost {
@@ -214,42 +98,53 @@ export class Stack implements ConnectionHost {
    * `{ listener: null, accepted: true }`: active opens never get one, which
    * saves a WeakMap entry and an object per idle connection.
    */
-  private readonly meta = new WeakMap<Connection, ConnMeta>();
+  /** @internal */ readonly meta = new WeakMap<Connection, ConnMeta>();
   private readonly portsInUse = new Map<number, number>();
-  private connCount = 0;
-  private hooks: StackHook[] = [];
+  /** @internal */ connCount = 0;
+  /** @internal */ hooks: StackHook[] = [];
   /** Buffers of outgoing TCP packets (see packet-pool.ts). */
   private readonly txPool = new PacketPool();
-  private readonly allocTx = (n: number): Uint8Array => this.txPool.alloc(n);
+  /** @internal */ readonly allocTx = (n: number): Uint8Array => this.txPool.alloc(n);
   private portCursor: number;
   private readonly ephemeral: [number, number];
-  private readonly maxConnections: number;
+  /** @internal */ readonly maxConnections: number;
   private readonly defaultBacklog: number;
-  private readonly ttl: number;
+  /** @internal */ readonly ttl: number;
   private ipIdent = 0;
   /** The second (of the clock) the challenge-ACK budget was drawn for, and what is left of it. */
   private challengeSecond = -1;
   /** Key of the PRF that draws each second's challenge-ACK budget (derived from the ISN secret). */
   private readonly challengeKey: [number, number];
-  private readonly cookies: SynCookies;
+  /** @internal */ readonly cookies: SynCookies;
   /** The stack-wide account for received bytes (tcp/budget.ts). */
   readonly budget: MemoryBudget;
   /** Connections made from a cookie, with the cookie's key. */
-  private readonly cookieConns = new WeakMap<Connection, string>();
+  /** @internal */ readonly cookieConns = new WeakMap<Connection, string>();
   /** Cookies whose connection has ended, until they expire (bounded, oldest evicted first). */
-  private readonly spentCookies = new Map<string, Instant>();
-  private readonly synCookieMode: 'auto' | 'always' | 'never';
+  /** @internal */ readonly spentCookies = new Map<string, Instant>();
+  /** @internal */ readonly synCookieMode: 'auto' | 'always' | 'never';
   private challengeBudget = 0;
   /** Secret odd multiplier of the demux hash, derived from the ISN secret. */
   private readonly demuxSeed: number;
-  /** Path MTU estimates by destination (RFC 1191), in insertion order (oldest first). */
-  private readonly pmtu = new Map<Ipv4Addr, PmtuEntry>();
-  /** When the oldest PMTU estimate ages out (Infinity = none). */
-  private pmtuNextExpiry: Instant = Infinity;
-  /** The MSS a connection had before the path MTU cache lowered it (rare state, kept off the TCB). */
-  private readonly msslowered = new WeakMap<Connection, number>();
+  /** Key of the PRF that compresses IPv6 addresses for the demux hash. */
+  private readonly demuxKey: [number, number];
+  /** Path MTU estimates by destination, both families (pmtu.ts). @internal */
+  readonly pmtu = new PathMtuCache(this);
+  /** Every address of every interface, for "is it ours" on each packet. */
+  private readonly localAddrs = new Set<IpAddr>();
+  /** Fragment reassembly (ip/reassembly.ts), made on the first fragment. */
+  private frags: Reassembler | null = null;
+  private readonly reassemblyLimits: Partial<ReassemblyLimits> | undefined;
+  /** When the reassembler next times a datagram out (Infinity = nothing held). */
+  private fragNextDeadline: Instant = Infinity;
+  /** RFC 4443 §2.4 (f) token bucket, made on the first ICMPv6 error we originate. */
+  private icmpv6Bucket: Icmpv6RateLimiter | null = null;
+  /** Keys of the flow-label PRF (RFC 6437), derived from the ISN secret. */
+  /** @internal */ readonly flowKey: [number, number];
+  /** Identification of the fragments of our IPv6 packets (RFC 8200 §4.5), from a PRF of a counter. */
+  /** @internal */ fragIdent = 0;
   /** Soft ICMP errors (RFC 1122 §4.2.3.9) remembered with SND.UNA when they came, off the TCB. */
-  private readonly softErrors = new WeakMap<Connection, { reason: CloseReason; sndUna: number }>();
+  /** @internal */ readonly softErrors = new WeakMap<Connection, { reason: CloseReason; sndUna: number }>();
 
   constructor(config: StackConfig) {
     this.clock = config.clock;
@@ -271,6 +166,9 @@ export class Stack implements ConnectionHost {
     this.defaultBacklog = config.defaultBacklog ?? 511;
     this.ttl = config.ttl ?? 64;
     this.challengeKey = [(config.isnSecret[0] ^ 0x7e57c4a1) >>> 0, (config.isnSecret[1] ^ 0x1eb0a7c5) >>> 0];
+    this.demuxKey = [(config.isnSecret[0] ^ 0x0d3c0de5) >>> 0, (config.isnSecret[1] ^ 0x9a1b2c3d) >>> 0];
+    this.flowKey = [(config.isnSecret[0] ^ 0x6f1a7e11) >>> 0, (config.isnSecret[1] ^ 0x3b9c0de5) >>> 0];
+    this.reassemblyLimits = config.reassembly;
     if (config.challengeAckLimit !== undefined) {
       if (!(Number.isInteger(config.challengeAckLimit) && config.challengeAckLimit >= 0)) {
         throw new SynackError('ERR_SYNACK_INVALID_ARG', 'StackConfig.challengeAckLimit must be a non-negative integer');
@@ -284,18 +182,48 @@ export class Stack implements ConnectionHost {
   // ===========================================================================
 
   addInterface(cfg: InterfaceConfig): NetInterface {
-    if (!(cfg.prefixLen >= 0 && cfg.prefixLen <= 32)) throw new SynackError('ERR_SYNACK_INVALID_ARG', 'prefixLen must be 0..32');
+    const addrs: IfAddr[] = [];
+    for (const a of [{ addr: cfg.addr, prefixLen: cfg.prefixLen }, ...(cfg.more ?? [])]) addrs.push(this.checkIfAddr(a, cfg.link.mtu));
+    const first = addrs[0]!;
     const iface: NetInterface = {
       name: cfg.name ?? `if${this.interfaces.length}`,
-      addr: cfg.addr >>> 0,
-      prefixLen: cfg.prefixLen,
+      addr: first.addr,
+      prefixLen: first.prefixLen,
+      addrs,
       link: cfg.link,
       mtu: cfg.link.mtu,
       caps: cfg.link.checksum,
+      loopback: cfg.loopback ?? (typeof first.addr === 'number' ? first.addr >>> 24 === 127 : isIpv6Loopback(first.addr)),
     };
     this.interfaces.push(iface);
+    for (const a of addrs) this.localAddrs.add(a.addr);
     cfg.link.onReceive = (bytes) => this.receive(iface, bytes);
     return iface;
+  }
+
+  /** Adds an address (say an IPv6 one beside the IPv4 one) to an interface of this stack. */
+  addAddress(iface: NetInterface, addr: IpAddr, prefixLen: number): void {
+    if (!this.interfaces.includes(iface)) throw new SynackError('ERR_SYNACK_INVALID_ARG', 'not an interface of this stack');
+    const a = this.checkIfAddr({ addr, prefixLen }, iface.mtu);
+    iface.addrs.push(a);
+    this.localAddrs.add(a.addr);
+  }
+
+  private checkIfAddr(a: IfAddr, mtu: number): IfAddr {
+    if (typeof a.addr === 'number') {
+      if (!(a.prefixLen >= 0 && a.prefixLen <= 32)) throw new SynackError('ERR_SYNACK_INVALID_ARG', 'prefixLen must be 0..32');
+      return { addr: a.addr >>> 0, prefixLen: a.prefixLen };
+    }
+    if (typeof a.addr !== 'string' || a.addr.length !== 8) throw new SynackError('ERR_SYNACK_INVALID_ARG', 'an IPv6 address must be an Ipv6Addr (wire/ipv6.ts parseIpv6Addr)');
+    if (!(a.prefixLen >= 0 && a.prefixLen <= 128)) throw new SynackError('ERR_SYNACK_INVALID_ARG', 'prefixLen must be 0..128 for IPv6');
+    if (isIpv6Multicast(a.addr) || isIpv6Unspecified(a.addr)) throw new SynackError('ERR_SYNACK_INVALID_ARG', `${formatIpAddr(a.addr)} is not a unicast address`);
+    // RFC 8200 §5: "IPv6 requires that every link in the Internet have an
+    // MTU of 1280 octets or greater. This is known as the IPv6 minimum link
+    // MTU. On any link that cannot convey a 1280-octet packet in one piece,
+    // link-specific fragmentation and reassembly must be provided at a layer
+    // below IPv6." synack has no such layer: such a link gets no IPv6.
+    if (mtu < IPV6_MIN_MTU) throw new SynackError('ERR_SYNACK_INVALID_ARG', `IPv6 needs a link MTU of at least ${IPV6_MIN_MTU} (RFC 8200 §5), this link has ${mtu}`);
+    return a;
   }
 
   /** Adds a trace hook; returns a function that removes it. */
@@ -310,63 +238,116 @@ export class Stack implements ConnectionHost {
     return this.hooks.length > 0;
   }
 
-  private trace(ev: StackTraceEvent): void {
+  /** @internal */
+  trace(ev: StackTraceEvent): void {
     for (const h of this.hooks) h(ev);
   }
 
-  /** The interface used to reach `dst`: the first whose subnet holds it, else the first interface. */
-  route(dst: Ipv4Addr): NetInterface | null {
-    for (const i of this.interfaces) if (ipv4InSubnet(dst, i.addr, i.prefixLen)) return i;
-    return this.interfaces[0] ?? null;
+  /**
+   * The interface used to reach `dst`: the first with an address of the
+   * same family whose subnet holds it, else the first with an address of
+   * that family (the default route).
+   */
+  route(dst: IpAddr): NetInterface | null {
+    return this.routeFrom(dst)?.iface ?? null;
   }
 
-  isLocalAddr(a: Ipv4Addr): boolean {
-    for (const i of this.interfaces) if (i.addr === a) return true;
-    return false;
+  /** The interface to reach `dst` and our address on it, of `dst`'s family. */
+  routeFrom(dst: IpAddr): { iface: NetInterface; src: IpAddr } | null {
+    const v6 = typeof dst === 'string';
+    let fallback: { iface: NetInterface; src: IpAddr } | null = null;
+    for (const i of this.interfaces) {
+      for (const a of i.addrs) {
+        if (v6 !== (typeof a.addr === 'string')) continue;
+        const inSubnet = v6 ? ipv6InSubnet(dst, a.addr as Ipv6Addr, a.prefixLen) : ipv4InSubnet(dst, a.addr as number, a.prefixLen);
+        if (inSubnet || a.addr === dst) return { iface: i, src: a.addr };
+        fallback ??= { iface: i, src: a.addr };
+      }
+    }
+    return fallback;
+  }
+
+  isLocalAddr(a: IpAddr): boolean {
+    return this.localAddrs.has(a);
+  }
+
+  /** The interface that has address `a`, if any. */
+  interfaceOf(a: IpAddr): NetInterface | null {
+    for (const i of this.interfaces) for (const x of i.addrs) if (x.addr === a) return i;
+    return null;
+  }
+
+  /**
+   * The MTU argument of a new connection to `remote`: `Connection` derives
+   * its MSS as mtu − 40 (IPv4 and TCP headers); an IPv6 header is 20 octets
+   * longer. RFC 8200 §8.3: "When computing the maximum payload size
+   * available for upper-layer data, an upper-layer protocol must take into
+   * account the larger size of the IPv6 header relative to the IPv4
+   * header." So a v6 connection gets mtu − 20.
+   */
+  connectionMtu(iface: NetInterface, remote: IpAddr): number {
+    return typeof remote === 'string' ? iface.mtu - 20 : iface.mtu;
   }
 
   // ===========================================================================
   // User-facing operations
   // ===========================================================================
 
-  /** Active OPEN to remoteAddr:remotePort. */
+  /** Active OPEN to remoteAddr:remotePort (an IPv4 u32 or an `Ipv6Addr`; an IPv4-mapped one is IPv4). */
   connect(
-    remoteAddr: Ipv4Addr,
+    remoteAddr: IpAddr,
     remotePort: number,
-    opts: { localAddr?: Ipv4Addr; localPort?: number; tcp?: Partial<TcpConfig>; observer?: ConnectionObserver } = {},
+    opts: { localAddr?: IpAddr; localPort?: number; tcp?: Partial<TcpConfig>; observer?: ConnectionObserver } = {},
   ): Connection {
     if (!Number.isInteger(remotePort) || remotePort < 1 || remotePort > 65535) {
       throw new SynackError('ERR_SYNACK_INVALID_ARG', `remote port must be 1..65535, got ${String(remotePort)}`);
     }
+    if (typeof remoteAddr === 'string') {
+      if (remoteAddr.length !== 8) throw new SynackError('ERR_SYNACK_INVALID_ARG', 'an IPv6 address must be an Ipv6Addr (wire/ipv6.ts parseIpv6Addr)');
+      remoteAddr = ipv6MappedToV4(remoteAddr) ?? remoteAddr;
+    } else {
+      remoteAddr >>>= 0;
+    }
+    if (typeof opts.localAddr === 'string') opts = { ...opts, localAddr: ipv6MappedToV4(opts.localAddr) ?? opts.localAddr };
     // RFC 1122 §4.2.3.10: "A TCP implementation MUST reject as an error a
     // local OPEN call for an invalid remote IP address (e.g., a broadcast or
-    // multicast address)." (Linux's tcp_v4_connect: ENETUNREACH.)
-    if (this.isBroadcastOrMulticast(remoteAddr >>> 0) || remoteAddr >>> 24 === 0 || remoteAddr >>> 24 >= 240) {
-      throw new SynackError('ERR_SYNACK_NO_ROUTE', `${ipv4ToString(remoteAddr)} is not a unicast address`);
+    // multicast address)." (Linux's tcp_v4_connect: ENETUNREACH.) For IPv6:
+    // multicast (RFC 4291 §2.7) and the unspecified address ("must not be
+    // used as the destination address of IPv6 packets", §2.5.2).
+    if (typeof remoteAddr === 'number' ? this.isBroadcastOrMulticast(remoteAddr) || remoteAddr >>> 24 === 0 || remoteAddr >>> 24 >= 240 : isIpv6Multicast(remoteAddr) || isIpv6Unspecified(remoteAddr)) {
+      throw new SynackError('ERR_SYNACK_NO_ROUTE', `${formatIpAddr(remoteAddr)} is not a unicast address`);
     }
-    const iface = opts.localAddr !== undefined ? this.interfaces.find((i) => i.addr === opts.localAddr) : this.route(remoteAddr);
-    if (!iface) throw new SynackError('ERR_SYNACK_NO_ROUTE', `no interface to reach ${ipv4ToString(remoteAddr)}`);
+    let route: { iface: NetInterface; src: IpAddr } | null;
+    if (opts.localAddr !== undefined) {
+      const local = opts.localAddr;
+      const iface = typeof local === typeof remoteAddr ? this.interfaceOf(local) : null;
+      route = iface ? { iface, src: local } : null;
+    } else {
+      route = this.routeFrom(remoteAddr);
+    }
+    if (!route) throw new SynackError('ERR_SYNACK_NO_ROUTE', `no interface to reach ${formatIpAddr(remoteAddr)}`);
+    const iface = route.iface;
     this.checkConnectionLimit();
-    const localAddr = iface.addr;
+    const localAddr = route.src;
     let localPort = opts.localPort ?? 0;
     if (localPort) {
       if (this.lookup(localAddr, localPort, remoteAddr, remotePort)) {
-        throw new SynackError('ERR_SYNACK_ADDRESS_IN_USE', `${ipv4ToString(localAddr)}:${localPort} is already connected to ${ipv4ToString(remoteAddr)}:${remotePort}`);
+        throw new SynackError('ERR_SYNACK_ADDRESS_IN_USE', `${formatIpAddr(localAddr)}:${localPort} is already connected to ${formatIpAddr(remoteAddr)}:${remotePort}`);
       }
     } else {
       localPort = this.allocatePort(localAddr, remoteAddr, remotePort);
     }
     const cfg = opts.tcp ? makeTcpConfig({ ...this.tcpConfig, ...opts.tcp }) : this.tcpConfig;
-    const conn = new Connection(this, cfg, iface.mtu);
+    const conn = new Connection(this, cfg, this.connectionMtu(iface, remoteAddr));
     if (opts.observer) conn.user = opts.observer;
     conn.localAddr = localAddr;
     conn.localPort = localPort;
-    conn.remoteAddr = remoteAddr >>> 0;
+    conn.remoteAddr = remoteAddr;
     conn.remotePort = remotePort;
     this.insert(conn);
     this.counters.activeOpens++;
     const now = this.clock.now();
-    conn.open({ localAddr, localPort, remoteAddr: remoteAddr >>> 0, remotePort }, this.isnFor(conn, now), now);
+    conn.open({ localAddr, localPort, remoteAddr, remotePort }, this.isnFor(conn, now), now);
     this.reschedule(conn);
     return conn;
   }
@@ -376,18 +357,24 @@ export class Stack implements ConnectionHost {
     if (!Number.isInteger(port) || port < 0 || port > 65535) {
       throw new SynackError('ERR_SYNACK_INVALID_ARG', `port must be 0..65535, got ${String(port)}`);
     }
-    const addr = (opts.addr ?? ANY) >>> 0;
-    if (addr !== ANY && !this.isLocalAddr(addr)) {
-      throw new SynackError('ERR_SYNACK_NO_ROUTE', `${ipv4ToString(addr)} is not an address of this stack`);
+    let addr: IpAddr = opts.addr ?? IPV6_UNSPECIFIED;
+    if (typeof addr === 'number') addr >>>= 0;
+    else if (addr.length !== 8) throw new SynackError('ERR_SYNACK_INVALID_ARG', 'an IPv6 address must be an Ipv6Addr (wire/ipv6.ts parseIpv6Addr)');
+    else addr = ipv6MappedToV4(addr) ?? addr;
+    if (addr !== ANY && addr !== IPV6_UNSPECIFIED && !this.isLocalAddr(addr)) {
+      throw new SynackError('ERR_SYNACK_NO_ROUTE', `${formatIpAddr(addr)} is not an address of this stack`);
     }
     if (port === 0) port = this.allocatePort(ANY, 0, 0);
-    const existing = this.listeners.get(port) ?? [];
-    if (existing.some((l) => l.addr === ANY || addr === ANY || l.addr === addr)) {
-      throw new SynackError('ERR_SYNACK_ADDRESS_IN_USE', `port ${port} is already listening`);
-    }
     const backlog = Math.max(1, Math.min(opts.backlog ?? this.defaultBacklog, 65535));
     const cfg = opts.tcp ? makeTcpConfig({ ...this.tcpConfig, ...opts.tcp }) : this.tcpConfig;
-    const l = new Listener(this, addr, port, backlog, cfg, opts.onConnection ?? null);
+    const l = new Listener(this, addr, port, backlog, cfg, opts.onConnection ?? null, addr === IPV6_UNSPECIFIED && opts.v6Only === true);
+    const existing = this.listeners.get(port) ?? [];
+    // Two listeners on a port conflict when they take a family in common and
+    // either is a wildcard or both have the same address (Linux's
+    // inet_csk_bind_conflict without SO_REUSEADDR).
+    if (existing.some((o) => ([4, 6] as const).some((f) => o.covers(f) && l.covers(f)) && (o.wildcard || l.wildcard || o.addr === l.addr))) {
+      throw new SynackError('ERR_SYNACK_ADDRESS_IN_USE', `port ${port} is already listening`);
+    }
     existing.push(l);
     this.listeners.set(port, existing);
     this.portRef(port, +1);
@@ -429,7 +416,8 @@ export class Stack implements ConnectionHost {
     this.deferred.push(fn);
   }
 
-  private flushDeferred(): void {
+  /** @internal */
+  flushDeferred(): void {
     if (this.flushing || this.deferred.length === 0) return;
     this.flushing = true;
     try {
@@ -464,7 +452,8 @@ export class Stack implements ConnectionHost {
 
   /** Fires every timer due at or before `now`. */
   poll(now: Instant = this.clock.now()): void {
-    if (this.pmtuNextExpiry <= now) this.agePmtu(now);
+    if (this.pmtu.nextExpiry <= now) this.pmtu.age(now);
+    if (this.fragNextDeadline <= now) this.expireFragments(now);
     for (;;) {
       const c = this.timers.peek();
       if (!c || c.timerAt > now) return;
@@ -481,7 +470,7 @@ export class Stack implements ConnectionHost {
 
   /** The earliest time poll() has work (may be early; never late). Infinity when idle. */
   nextDeadline(): Instant {
-    return Math.min(this.timers.nextAt(), this.pmtuNextExpiry);
+    return Math.min(this.timers.nextAt(), this.pmtu.nextExpiry, this.fragNextDeadline);
   }
 
   /** Every connection (all states), for STATUS-style listings and tests. */
@@ -578,7 +567,7 @@ export class Stack implements ConnectionHost {
         this.counters.retransmits++;
         if (ev.kind === 'rto') {
           this.counters.retransmitTimeouts++;
-          this.detectBlackhole(conn, ev.len);
+          this.pmtu.detectBlackhole(conn, ev.len);
         }
         break;
       case 'closed': {
@@ -592,13 +581,9 @@ export class Stack implements ConnectionHost {
             ev = { type: 'closed', reason: soft.reason };
           }
         }
-        const lowered = this.msslowered.get(conn);
-        if (lowered !== undefined) {
-          this.msslowered.delete(conn);
-          this.pmtu.get(conn.remoteAddr)?.conns.delete(conn);
-        }
+        this.pmtu.forget(conn);
         const spent = this.cookieConns.get(conn);
-        if (spent !== undefined) this.spendCookie(spent);
+        if (spent !== undefined) spendCookie(this, spent);
         this.remove(conn);
         if (ev.reason === 'reset') this.counters.resetsReceived++;
         break;
@@ -618,7 +603,7 @@ export class Stack implements ConnectionHost {
       this.counters.established++;
       // A new connection to a destination with a known smaller path MTU
       // starts at that size (RFC 1191 §5: the PMTU belongs to the path).
-      if (this.pmtu.size > 0 && from !== 'ESTABLISHED') this.applyPmtu(conn, this.clock.now(), false);
+      if (this.pmtu.size > 0 && from !== 'ESTABLISHED') this.pmtu.apply(conn, this.clock.now(), false);
     }
     if (l && m && !m.accepted && (to === 'ESTABLISHED' || (from === 'SYN-RECEIVED' && (to === 'FIN-WAIT-1' || to === 'CLOSE-WAIT')))) {
       m.accepted = true;
@@ -649,540 +634,90 @@ export class Stack implements ConnectionHost {
   }
 
   // ===========================================================================
-  // Receive path
+  // Receive path (ip-input.ts → tcp-input.ts, icmp.ts)
   // ===========================================================================
 
-  /** One IP packet from a link. Ownership of `bytes` passes to the stack. */
+  /** One IP packet (IPv4 or IPv6) from a link. Ownership of `bytes` passes to the stack. */
   receive(iface: NetInterface, bytes: Uint8Array): void {
     const now = this.clock.now();
     this.counters.packetsIn++;
     if (this.hooks.length) this.trace({ type: 'packet', dir: 'in', time: now, bytes });
-    const ip = parseIpv4(bytes, iface.caps);
-    if (!ip.ok) {
-      this.drop(null, ip.reason);
-      return;
-    }
-    const h = ip.value.header;
-    if (this.isMartianSource(iface, h.src)) {
-      this.drop(null, 'ipv4-martian-source');
-      return;
-    }
-    if (!this.isLocalAddr(h.dst)) {
-      // RFC 1122 §4.2.3.10: "A TCP implementation MUST silently discard an
-      // incoming SYN segment that is addressed to a broadcast or multicast
-      // address." No TCP segment of ours is ever addressed to one.
-      this.drop(null, h.protocol === IPPROTO_TCP && this.isBroadcastOrMulticast(h.dst) ? 'tcp-broadcast' : 'ipv4-not-for-us');
-      return;
-    }
-    if (h.protocol === IPPROTO_TCP) {
-      this.receiveTcp(iface, h.src, h.dst, ip.value.payload, bytes, now, h.tos);
-      this.flushDeferred();
-    } else if (h.protocol === IPPROTO_ICMP) {
-      this.receiveIcmp(iface, h.src, h.dst, ip.value.payload);
-    } else {
-      this.drop(null, 'ipv4-unknown-protocol');
-    }
-  }
-
-  /**
-   * RFC 1122 §3.2.1.3: "A host MUST silently discard an incoming datagram
-   * containing an IP source address that is invalid by the rules of this
-   * section." Invalid are { 0, 0 } and { 0, <Host-number> } ("MUST NOT be
-   * sent, except as a source address as part of an initialization
-   * procedure"), { -1, -1 } and { <Network-number>, -1 } ("It MUST NOT be
-   * used as a source address"), and { 127, <any> } ("Addresses of this form
-   * MUST NOT appear outside a host") — accepted on a loopback interface only.
-   * RFC 1112 §4: "A host group address must never be placed in the source
-   * address field" (224.0.0.0/4); class E (240.0.0.0/4, RFC 1112 §4
-   * "reserved for future addressing modes") is no host's source either. A
-   * packet claiming our own address arrived from outside (the "land" attack;
-   * Linux's fib_validate_source drops it as a martian too) — except on a
-   * loopback interface, where it is ours.
-   * RFC 1122 §4.2.3.10: "An incoming SYN with an invalid source address must
-   * be ignored either by TCP or by the IP layer (see Section 3.2.1.3)." We
-   * do it in the IP layer, for every protocol (no echo reply to a broadcast
-   * source either).
-   */
-  private isMartianSource(iface: NetInterface, src: Ipv4Addr): boolean {
-    const top = src >>> 24;
-    if (top === 0 || top >= 224) return true;
-    const loopback = iface.addr >>> 24 === 127;
-    if (top === 127) return !loopback;
-    if (loopback) return false;
-    for (const i of this.interfaces) {
-      if (i.addr === src) return true;
-      if (i.prefixLen <= 30 && ipv4InSubnet(src, i.addr, i.prefixLen) && ((src | subnetMask(i.prefixLen)) >>> 0) === src) return true;
-    }
-    return false;
+    receiveIp(this, iface, bytes, now);
   }
 
   /** 255.255.255.255, 224.0.0.0/4, or the directed broadcast of one of our subnets. */
-  private isBroadcastOrMulticast(dst: Ipv4Addr): boolean {
+  isBroadcastOrMulticast(dst: Ipv4Addr): boolean {
     const top = dst >>> 24;
     if (top >= 224 && top < 240) return true;
     if (dst === 0xffffffff) return true;
     for (const i of this.interfaces) {
-      if (i.prefixLen <= 30 && ipv4InSubnet(dst, i.addr, i.prefixLen) && ((dst | subnetMask(i.prefixLen)) >>> 0) === dst) return true;
+      for (const a of i.addrs) {
+        if (typeof a.addr !== 'number') continue;
+        if (a.prefixLen <= 30 && ipv4InSubnet(dst, a.addr, a.prefixLen) && ((dst | subnetMask(a.prefixLen)) >>> 0) === dst) return true;
+      }
     }
     return false;
   }
 
-  private receiveTcp(iface: NetInterface, src: Ipv4Addr, dst: Ipv4Addr, payload: Uint8Array, bytes: Uint8Array, now: Instant, tos = 0): void {
-    const r = parseTcp(payload, src, dst, iface.caps);
-    if (!r.ok) {
-      this.drop(null, r.reason);
-      return;
-    }
-    const seg = r.value;
-    this.counters.segmentsIn++;
-    let conn = this.lookup(dst, seg.dstPort, src, seg.srcPort);
-    if (this.hooks.length) this.trace({ type: 'segment', dir: 'in', time: now, src, dst, tcp: seg, conn, bytes });
-    // RFC 9293 §3.6.1 / RFC 1122 4.2.2.13 / RFC 6191: a new SYN for a
-    // connection in TIME-WAIT may reopen it when its timestamp or sequence
-    // number is beyond the old incarnation's (timeWaitAcceptsSyn).
-    if (conn && conn.state === 'TIME-WAIT' && conn.config.timeWaitReuse && (seg.flags & (SYN | ACK | RST)) === SYN && timeWaitAcceptsSyn(conn, seg) && this.findListener(dst, seg.dstPort)) {
-      conn.terminate(null, 'new SYN in TIME-WAIT');
-      conn = null;
-    }
-    if (conn) {
-      if ((tos & 3) === 3) this.counters.ecnCeReceived++;
-      conn.onSegment(seg, now, tos & 3);
-      this.reschedule(conn);
-      return;
-    }
-    const l = this.findListener(dst, seg.dstPort);
-    if (l && !(seg.flags & (RST | ACK)) && seg.flags & SYN) {
-      this.acceptSyn(iface, l, src, dst, seg, now);
-      return;
-    }
-    if (l && seg.flags & RST) {
-      // §3.10.7.2: "An incoming RST should be ignored."
-      this.drop(null, 'tcp-rst-ignored');
-      return;
-    }
-    if (l && (seg.flags & (SYN | RST | ACK)) === ACK && this.cookiesRecentlySent(l, now) && this.acceptCookie(iface, l, src, dst, seg, now)) {
-      return;
-    }
-    if (l && seg.flags & ACK) {
-      // §3.10.7.2: "Any acknowledgment is bad if it arrives on a connection
-      // still in the LISTEN state ... <SEQ=SEG.ACK><CTL=RST>" — unless the
-      // listener's policy is to drop such segments silently (FreeBSD does,
-      // for SYN,ACK: no reflection).
-      if (l.config.listenAckReset || !(seg.flags & SYN)) this.sendRst(dst, src, seg.dstPort, seg.srcPort, seg.ack, 0, RST);
-      this.drop(null, 'tcp-no-connection');
-      return;
-    }
-    if (l) {
-      // "Fourth, other data or control: ... Drop the segment and return."
-      this.drop(null, 'tcp-no-connection');
-      return;
-    }
-    this.replyClosed(src, dst, seg);
+  /** The reassembler (made on the first fragment). @internal */
+  reassembler(): Reassembler {
+    return (this.frags ??= new Reassembler(this.reassemblyLimits));
   }
 
-  /**
-   * §3.10.7.1 CLOSED STATE: "An incoming segment containing a RST is
-   * discarded. An incoming segment not containing a RST causes a RST to be
-   * sent in response. ... If the ACK bit is off, sequence number zero is
-   * used, <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>. If the ACK bit is on,
-   * <SEQ=SEG.ACK><CTL=RST>"
-   */
-  private replyClosed(src: Ipv4Addr, dst: Ipv4Addr, seg: TcpRepr): void {
-    this.drop(null, 'tcp-no-connection');
-    if (seg.flags & RST) return;
-    if (seg.flags & ACK) {
-      this.sendRst(dst, src, seg.dstPort, seg.srcPort, seg.ack, 0, RST);
-    } else {
-      const segLen = seg.payload.length + (seg.flags & SYN ? 1 : 0) + (seg.flags & FIN ? 1 : 0);
-      this.sendRst(dst, src, seg.dstPort, seg.srcPort, 0, seqAdd(seg.seq, segLen), RST | ACK);
-    }
+  /** Files the reassembler's next deadline (after each fragment). @internal */
+  armReassembly(): void {
+    this.fragNextDeadline = this.frags ? this.frags.nextDeadline() : Infinity;
   }
 
-  private acceptSyn(iface: NetInterface, l: Listener, src: Ipv4Addr, dst: Ipv4Addr, seg: TcpRepr, now: Instant): void {
-    const full = l.halfOpen + l.acceptQueue.length >= l.backlog;
-    if (this.synCookieMode === 'always' || (full && this.synCookieMode === 'auto' && l.acceptQueue.length < l.backlog)) {
-      this.sendCookie(iface, l, src, dst, seg, now);
-      return;
-    }
-    if (full) {
-      this.drop(null, 'tcp-listen-backlog-full');
-      return;
-    }
-    if (this.connCount >= this.maxConnections) {
-      this.drop(null, 'tcp-stack-connection-limit');
-      return;
-    }
-    const conn = new Connection(this, l.config, iface.mtu);
-    this.meta.set(conn, { listener: l, accepted: false });
-    conn.listen({ localAddr: dst, localPort: l.port }, now);
-    // "If the listen was not fully specified (i.e., the remote socket was not
-    // fully specified), then the unspecified fields should be filled in now."
-    conn.remoteAddr = src;
-    conn.remotePort = seg.srcPort;
-    this.insert(conn);
-    conn.onSegment(seg, now);
-    if (conn.state === 'LISTEN') {
-      // The SYN did not take (should not happen): discard the spawned TCB.
-      this.remove(conn);
-      return;
-    }
-    this.reschedule(conn);
-  }
-
-  /**
-   * Cookies are checked only while a listener has recently sent them (as
-   * Linux's tcp_synq_no_recent_overflow): otherwise a stray ACK could
-   * rebuild a connection the application already aborted.
-   */
-  private cookiesRecentlySent(l: Listener, now: Instant): boolean {
-    if (this.synCookieMode === 'never') return false;
-    return l.lastCookieAt >= 0 && now - l.lastCookieAt <= COOKIE_VALID_US;
-  }
-
-  private spendCookie(key: string): void {
-    this.spentCookies.delete(key);
-    this.spentCookies.set(key, this.clock.now() + COOKIE_VALID_US);
-    if (this.spentCookies.size > 4096) {
-      const oldest = this.spentCookies.keys().next().value;
-      if (oldest !== undefined) this.spentCookies.delete(oldest);
-    }
-  }
-
-  /** A stateless SYN,ACK whose ISS is a SYN cookie (RFC 4987 §3.6). */
-  private sendCookie(iface: NetInterface, l: Listener, src: Ipv4Addr, dst: Ipv4Addr, seg: TcpRepr, now: Instant): void {
-    const cfg = l.config;
-    let peerMss = cfg.defaultMss;
-    let peerWs = -1;
-    let peerSack = false;
-    let peerTs: { tsval: number } | null = null;
-    for (const o of seg.options) {
-      if (o.kind === 'mss') peerMss = o.value;
-      else if (o.kind === 'window-scale') peerWs = o.shift;
-      else if (o.kind === 'sack-permitted') peerSack = true;
-      else if (o.kind === 'timestamp') peerTs = o;
-    }
-    const advMss = Math.max(88, Math.min(65495, iface.mtu - 40));
-    const iss = this.cookies.encode(dst, l.port, src, seg.srcPort, seg.seq, Math.min(peerMss, advMss), now);
-    // Window scale and SACK are remembered only through timestamps.
-    const useTs = peerTs !== null && cfg.timestamps;
-    const shift = offeredShiftFor(cfg);
-    const ws = useTs && peerWs >= 0 && cfg.windowScaling ? peerWs : -1;
-    const sack = useTs && peerSack && cfg.sack;
-    const tsOffset = Math.imul((iss | 0) ^ 0x5bd1e995, 0x9e3779b1) | 0;
-    const tsNow = (Math.floor(now / 1000) + tsOffset) >>> 0;
-    let tsval = encodeTsOptions(tsNow, { wscale: ws, sackPermitted: sack });
-    // Never ahead of the clock the connection will use (as Linux's
-    // cookie_init_timestamp): a TSval from the future would make the peer's
-    // PAWS drop our first data segments.
-    if (((tsval - tsNow) | 0) > 0) tsval = (tsval - 32) >>> 0;
-    const options = synOptions(cfg.optionLayout, {
-      mss: advMss,
-      wscale: ws >= 0 ? shift : undefined,
-      sackPermitted: sack,
-      ts: useTs ? { tsval, tsecr: peerTs!.tsval } : undefined,
-    });
-    this.counters.synCookiesSent++;
-    l.lastCookieAt = now;
-    this.sendSegment(
-      dst,
-      src,
-      { srcPort: l.port, dstPort: seg.srcPort, seq: iss, ack: (seg.seq + 1) >>> 0, flags: SYN | ACK, window: Math.min(65535, cfg.recvBufferBytes), urgentPointer: 0, options, payload: new Uint8Array(0) },
-      null,
-    );
-  }
-
-  /** An ACK to a listener that may complete a SYN-cookie handshake. Returns true if it did. */
-  private acceptCookie(iface: NetInterface, l: Listener, src: Ipv4Addr, dst: Ipv4Addr, seg: TcpRepr, now: Instant): boolean {
-    const iss = (seg.ack - 1) >>> 0;
-    const irs = (seg.seq - 1) >>> 0;
-    const spentKey = `${src}:${seg.srcPort}:${dst}:${l.port}:${iss}`;
-    const spentUntil = this.spentCookies.get(spentKey);
-    if (spentUntil !== undefined) {
-      if (spentUntil > now) {
-        // This cookie already made a connection that has since ended: a
-        // late segment must not bring it back (Linux would; we don't).
-        this.counters.synCookiesInvalid++;
-        return false;
-      }
-      this.spentCookies.delete(spentKey);
-    }
-    const ok = this.cookies.decode(dst, l.port, src, seg.srcPort, irs, iss, now);
-    if (!ok) {
-      this.counters.synCookiesInvalid++;
-      return false;
-    }
-    if (l.acceptQueue.length >= l.backlog || this.connCount >= this.maxConnections) {
-      this.drop(null, 'tcp-listen-backlog-full');
-      return true;
-    }
-    const options: TcpOption[] = [{ kind: 'mss', value: ok.mss }];
-    const ts = findTimestamp(seg.options);
-    let tsOffset: number | null = null;
-    if (ts && l.config.timestamps) {
-      const o = decodeTsOptions(ts.tsecr);
-      if (o.wscale >= 0) options.push({ kind: 'window-scale', shift: o.wscale });
-      if (o.sackPermitted) options.push({ kind: 'sack-permitted' });
-      options.push({ kind: 'timestamp', tsval: ts.tsval, tsecr: 0 });
-      tsOffset = Math.imul((iss | 0) ^ 0x5bd1e995, 0x9e3779b1) | 0;
-    }
-    const conn = new Connection(this, l.config, iface.mtu);
-    this.meta.set(conn, { listener: l, accepted: false });
-    conn.remoteAddr = src;
-    conn.remotePort = seg.srcPort;
-    conn.localAddr = dst;
-    conn.localPort = l.port;
-    this.insert(conn);
-    conn.restoreFromCookie({ localAddr: dst, localPort: l.port, remoteAddr: src, remotePort: seg.srcPort }, iss, irs, options, tsOffset, now);
-    this.counters.synCookiesAccepted++;
-    this.cookieConns.set(conn, spentKey);
-    conn.onSegment(seg, now);
-    this.reschedule(conn);
-    return true;
-  }
-
-  private receiveIcmp(iface: NetInterface, src: Ipv4Addr, dst: Ipv4Addr, payload: Uint8Array): void {
-    if (payload.length > 0 && isIcmpErrorType(payload[0]!)) {
-      this.counters.icmpIn++;
-      this.counters.icmpErrorsIn++;
-      const e = parseIcmpError(payload, iface.caps);
-      if (!e.ok) this.drop(null, e.reason);
-      else this.receiveIcmpError(e.value, this.clock.now());
-      this.flushDeferred();
-      return;
-    }
-    const r = parseIcmp(payload, iface.caps);
-    if (!r.ok) {
-      this.drop(null, r.reason);
-      return;
-    }
-    if (r.value.type !== 'echo-request') {
-      this.counters.icmpIn++;
-      return;
-    }
-    this.counters.icmpIn++;
-    // RFC 792: "To form an echo reply message, the source and destination
-    // addresses are simply reversed, the type code changed to 0".
-    const reply = { type: 'echo-reply' as const, ident: r.value.ident, seqNo: r.value.seqNo, data: r.value.data };
-    const len = icmpEchoLen(reply);
-    const buf = new Uint8Array(20 + len);
-    emitIpv4(
-      { src: dst, dst: src, protocol: IPPROTO_ICMP, ttl: this.ttl, tos: 0, ident: this.nextIdent(), dontFragment: false, payloadLen: len },
-      buf,
-      0,
-      iface.caps,
-    );
-    emitIcmpEcho(reply, buf, 20);
-    this.counters.icmpEchoReplies++;
-    this.sendPacket(iface, buf);
-  }
-
-  /**
-   * An ICMP error about one of our TCP segments. RFC 1122 §4.2.3.9: "TCP
-   * MUST act on an ICMP error message passed up from the IP layer, directing
-   * it to the connection that created the error. The necessary
-   * demultiplexing information can be found in the IP header contained
-   * within the ICMP message." Written against `IcmpErrorRepr`, which ICMPv6
-   * errors can fill in the same way.
-   */
-  private receiveIcmpError(e: IcmpErrorRepr, now: Instant): void {
-    // RFC 6633 (updating RFC 1122 §4.2.3.9): "A TCP implementation MUST
-    // silently discard any received ICMP Source Quench messages."
-    if (e.kind === 'source-quench') {
-      this.drop(null, 'icmp-source-quench');
-      return;
-    }
-    const q = e.quoted;
-    const t = e.transport;
-    if (q.protocol !== IPPROTO_TCP || !this.isLocalAddr(q.src)) {
-      this.drop(null, 'icmp-no-connection');
-      return;
-    }
-    const conn = this.lookup(q.src, getU16(t, 0), q.dst, getU16(t, 2));
-    if (!conn || conn.state === 'CLOSED' || conn.state === 'TIME-WAIT') {
-      this.drop(null, 'icmp-no-connection');
-      return;
-    }
-    // RFC 5927 §4.1: "TCP SHOULD check that the TCP sequence number contained
-    // in the payload of the ICMP error message is within the range SND.UNA =<
-    // SEG.SEQ < SND.NXT. ... If an ICMP error message does not pass this
-    // check, it SHOULD be discarded." Our SND.NXT rolls back on go-back-N;
-    // SND.MAX is the highest sequence number sent, RFC 5927's SND.NXT.
-    const seq = getU32(t, 4) | 0;
-    if (!(seqGe(seq, conn.sndUna) && seqLt(seq, conn.sndMax))) {
-      this.drop(conn, 'icmp-out-of-window');
-      return;
-    }
-    if (e.kind === 'packet-too-big') {
-      this.pathTooBig(conn, e, now);
-      return;
-    }
-    this.counters.icmpErrorsAccepted++;
-    const rule = conn.config.icmpSynSentErrors;
-    if (conn.state === 'SYN-SENT' && rule !== 'off') {
-      // RFC 1122 §4.2.3.9: "Destination Unreachable -- codes 2-4: These are
-      // hard error conditions, so TCP SHOULD abort the connection." (Code 4
-      // is path MTU discovery's, above.) FreeBSD's icmp_may_rst also aborts
-      // on administratively prohibited and TTL exceeded.
-      let hard: CloseReason | null = null;
-      if (e.kind === 'port-unreachable' || e.kind === 'protocol-unreachable') hard = 'refused';
-      else if (rule === 'freebsd' && e.kind === 'admin-prohibited') hard = 'refused';
-      else if (rule === 'freebsd' && e.kind === 'ttl-exceeded') hard = 'host-unreachable';
-      if (hard) {
-        this.counters.icmpHardErrors++;
-        this.with(conn, () => conn.terminate(hard, `ICMP ${e.kind}`));
-        return;
+  /** Fragment queues whose time is up: counted drops, and the Time Exceeded RFC 8200 §4.5 / RFC 1122 §3.3.2 ask for. */
+  private expireFragments(now: Instant): void {
+    const r = this.frags!;
+    const before = r.drops['frag-timeout'] ?? 0;
+    const timeouts = r.onTimeout(now);
+    const n = (r.drops['frag-timeout'] ?? 0) - before;
+    for (let i = 0; i < n; i++) this.drop(null, 'frag-timeout');
+    this.armReassembly();
+    for (const t of timeouts) {
+      if (t.family === 4) {
+        sendIcmpV4TimeExceeded(this, t.invoking);
+      } else {
+        const iface = this.interfaceOf(readIpv6Addr(t.invoking, 24));
+        if (iface) sendIcmpv6Error(this, iface, { type: 3, code: 1 }, t.invoking, now);
       }
     }
-    // RFC 1122 §4.2.3.9: "Destination Unreachable -- codes 0, 1, 5: Since
-    // these Unreachable messages indicate soft error conditions, TCP MUST NOT
-    // abort the connection, and it SHOULD make the information available to
-    // the application." Its DISCUSSION allows to "merely note the message
-    // and report it to the application only when and if the TCP connection
-    // times out". Time Exceeded and Parameter Problem: "This should be
-    // handled the same way". In synchronized states hard errors are soft
-    // too (RFC 5461 §4, as BSD and Linux do).
-    const reason: CloseReason = e.kind === 'net-unreachable' ? 'net-unreachable' : e.kind === 'port-unreachable' || e.kind === 'protocol-unreachable' ? 'refused' : 'host-unreachable';
-    this.counters.icmpSoftErrors++;
-    this.softErrors.set(conn, { reason, sndUna: conn.sndUna });
   }
 
-  /**
-   * RFC 1191 §3: "When a host receives a Datagram Too Big message, it MUST
-   * reduce its estimate of the PMTU for the relevant path, based on the
-   * value of the Next-Hop MTU field in the message." ... "a host MUST NOT
-   * increase its estimate of the Path MTU in response to the contents of a
-   * Datagram Too Big message."
-   */
-  private pathTooBig(conn: Connection, e: IcmpErrorRepr, now: Instant): void {
-    let mtu = e.mtu;
-    if (mtu === 0 || mtu >= e.quoted.totalLength) {
-      // RFC 1191 §5: a router that does not fill in the Next-Hop MTU (or a
-      // nonsensical one): "the host should use the plateau table", the
-      // largest plateau below the Total Length of the quoted datagram.
-      const len = e.quoted.totalLength;
-      mtu = PLATEAUS.find((p) => p < len) ?? 68;
-    }
-    // Only a smaller MSS for this connection is news: the rest of a burst of
-    // oversized segments brings the same MTU again and changes nothing.
-    if (mtu < PMTU_MIN || mtu - 40 >= conn.sndMss) {
-      this.drop(conn, 'icmp-pmtu-ignored');
-      return;
-    }
-    this.counters.icmpErrorsAccepted++;
-    this.lowerPmtu(conn.remoteAddr, mtu, now);
-    this.applyPmtu(conn, now, true);
-  }
-
-  /** Lowers (or creates) the path MTU estimate for `dst`, valid for PMTU_AGE_US. */
-  private lowerPmtu(dst: Ipv4Addr, mtu: number, now: Instant): void {
-    const cur = this.pmtu.get(dst);
-    if (cur && cur.mtu <= mtu) return;
-    this.counters.pmtuUpdates++;
-    const entry: PmtuEntry = { mtu, expires: now + PMTU_AGE_US, conns: cur?.conns ?? new Set() };
-    this.pmtu.delete(dst);
-    this.pmtu.set(dst, entry);
-    if (this.pmtu.size > PMTU_CACHE_MAX) {
-      const oldest = this.pmtu.keys().next().value;
-      if (oldest !== undefined) this.expirePmtuEntry(oldest, now);
-    }
-    this.pmtuNextExpiry = this.pmtu.values().next().value!.expires;
-  }
-
-  /** Applies the cached path MTU of the connection's destination to its MSS (lowering only). */
-  private applyPmtu(conn: Connection, now: Instant, retransmit: boolean): void {
-    const entry = this.pmtu.get(conn.remoteAddr);
-    if (!entry) return;
-    const mss = entry.mtu - 40;
-    if (mss >= conn.sndMss) return;
-    if (!this.msslowered.has(conn)) this.msslowered.set(conn, conn.sndMss);
-    entry.conns.add(conn);
-    this.counters.pmtuResegments++;
-    // Not through with(): this also runs inside a connection's state change.
-    conn.setPathMss(mss, now, retransmit);
-    if (retransmit) this.reschedule(conn);
-  }
-
-  /**
-   * Packetization-layer black-hole detection (RFC 4821 §7.7; Linux
-   * tcp_mtu_probing=1): when full-sized segments meet repeated retransmission
-   * timeouts, the path may drop large packets without sending "fragmentation
-   * needed" (a filtered ICMP, a tunnel). RFC 4821 §7.7: "a PLPMTUD
-   * implementation ... MAY reduce the probe size ... after some number of
-   * losses", and §7.2 base_pmtu: Linux falls back to tcp_base_mss = 1024.
-   * The fallback is a path MTU estimate like an ICMP one: it ages out after
-   * PMTU_AGE_US, when the MSS goes back up — the next full-sized segments
-   * are the probe upward; if they black-hole again, so does the fallback.
-   * Called from the 'retransmit' event, before the RTO's go-back-N resend,
-   * so that resend already uses the smaller MSS.
-   */
-  private detectBlackhole(conn: Connection, len: number): void {
-    if (conn.retries < BLACKHOLE_RTOS || len < conn.sndMss || conn.sndMss <= BLACKHOLE_MIN_MSS) return;
-    const mss = conn.sndMss > BLACKHOLE_BASE_MSS ? BLACKHOLE_BASE_MSS : Math.max(BLACKHOLE_MIN_MSS, conn.sndMss >> 1);
-    this.counters.pmtuBlackholes++;
-    const now = this.clock.now();
-    this.lowerPmtu(conn.remoteAddr, mss + 40, now);
-    const entry = this.pmtu.get(conn.remoteAddr)!;
-    if (!this.msslowered.has(conn)) this.msslowered.set(conn, conn.sndMss);
-    entry.conns.add(conn);
-    conn.setPathMss(Math.min(mss, entry.mtu - 40), now, false);
-  }
-
-  /** RFC 1191 §6.3: estimates older than PMTU_AGE_US are forgotten; their connections go back up. */
-  private agePmtu(now: Instant): void {
-    for (const [dst, e] of this.pmtu) {
-      if (e.expires > now) break;
-      this.expirePmtuEntry(dst, now);
-    }
-    const first = this.pmtu.values().next();
-    this.pmtuNextExpiry = first.done ? Infinity : first.value.expires;
-  }
-
-  private expirePmtuEntry(dst: Ipv4Addr, now: Instant): void {
-    const e = this.pmtu.get(dst);
-    if (!e) return;
-    this.pmtu.delete(dst);
-    this.counters.pmtuExpired++;
-    for (const c of e.conns) {
-      const orig = this.msslowered.get(c);
-      this.msslowered.delete(c);
-      if (orig !== undefined && c.state !== 'CLOSED') c.setPathMss(orig, now, false);
-    }
+  /** The RFC 4443 §2.4 (f) token bucket. @internal */
+  icmpv6Limiter(now: Instant): Icmpv6RateLimiter {
+    return (this.icmpv6Bucket ??= makeIcmpv6Limiter(now));
   }
 
   /** The path MTU estimate for `dst` (the interface MTU when none is cached). */
-  pathMtu(dst: Ipv4Addr): number {
-    return this.pmtu.get(dst)?.mtu ?? this.route(dst)?.mtu ?? 0;
+  pathMtu(dst: IpAddr): number {
+    return this.pmtu.get(dst) ?? this.route(dst)?.mtu ?? 0;
   }
 
   // ===========================================================================
   // Transmit path
   // ===========================================================================
 
-  private sendSegment(src: Ipv4Addr, dst: Ipv4Addr, seg: TcpRepr, conn: Connection | null, ipEcn = 0): void {
-    const iface = this.route(dst);
-    if (!iface) {
-      this.drop(conn, 'ipv4-not-for-us');
-      return;
-    }
-    const bytes = emitIpv4Tcp(
-      { src, dst, ttl: this.ttl, tos: ipEcn & 3, ident: this.nextIdent(), dontFragment: true },
-      seg,
-      iface.caps,
-      this.allocTx,
-    );
-    this.counters.segmentsOut++;
-    if (seg.flags & RST) this.counters.resetsSent++;
-    if (this.hooks.length) this.trace({ type: 'segment', dir: 'out', time: this.clock.now(), src, dst, tcp: seg, conn, bytes });
-    this.sendPacket(iface, bytes);
+  /** Sends one TCP segment from `src` to `dst` (same family): ip-output.ts. @internal */
+  sendSegment(src: IpAddr, dst: IpAddr, seg: TcpRepr, conn: Connection | null, ipEcn = 0): void {
+    sendSegment(this, src, dst, seg, conn, ipEcn);
   }
 
-  private sendPacket(iface: NetInterface, bytes: Uint8Array): void {
-    this.counters.packetsOut++;
-    if (this.hooks.length) this.trace({ type: 'packet', dir: 'out', time: this.clock.now(), bytes });
-    iface.link.transmit(bytes);
+  /** @internal */
+  sendPacket(iface: NetInterface, bytes: Uint8Array): void {
+    sendPacket(this, iface, bytes);
   }
 
-  private sendRst(src: Ipv4Addr, dst: Ipv4Addr, srcPort: number, dstPort: number, seq: number, ack: number, flags: number): void {
+  /** A packet we originate, fragmented if it must be: ip-output.ts. @internal */
+  sendDatagram(iface: NetInterface, bytes: Uint8Array): void {
+    sendDatagram(this, iface, bytes);
+  }
+
+  /** @internal */
+  sendRst(src: IpAddr, dst: IpAddr, srcPort: number, dstPort: number, seq: number, ack: number, flags: number): void {
     this.sendSegment(
       src,
       dst,
@@ -1191,7 +726,8 @@ export class Stack implements ConnectionHost {
     );
   }
 
-  private nextIdent(): number {
+  /** @internal */
+  nextIdent(): number {
     this.ipIdent = (this.ipIdent + 1) & 0xffff;
     return this.ipIdent;
   }
@@ -1200,24 +736,33 @@ export class Stack implements ConnectionHost {
   // Demux table, ports, timers
   // ===========================================================================
 
-  lookup(localAddr: Ipv4Addr, localPort: number, remoteAddr: Ipv4Addr, remotePort: number): Connection | null {
-    const v = this.conns.get(tupleKey(this.demuxSeed, localAddr, localPort, remoteAddr, remotePort));
+  /** The demux key of a 4-tuple of either family (both addresses of one family). */
+  private key(localAddr: IpAddr, localPort: number, remoteAddr: IpAddr, remotePort: number): number {
+    if (typeof remoteAddr === 'number') return tupleKey(this.demuxSeed, localAddr as number, localPort, remoteAddr, remotePort);
+    return tupleKey6(this.demuxKey[0], this.demuxKey[1], this.demuxSeed, localAddr as Ipv6Addr, localPort, remoteAddr, remotePort);
+  }
+
+  lookup(localAddr: IpAddr, localPort: number, remoteAddr: IpAddr, remotePort: number): Connection | null {
+    const v = this.conns.get(this.key(localAddr, localPort, remoteAddr, remotePort));
     if (!v) return null;
     if (!Array.isArray(v)) return v.remoteAddr === remoteAddr && v.localAddr === localAddr && v.localPort === localPort && v.remotePort === remotePort ? v : null;
     for (const c of v) if (c.remoteAddr === remoteAddr && c.localAddr === localAddr && c.localPort === localPort && c.remotePort === remotePort) return c;
     return null;
   }
 
-  private findListener(addr: Ipv4Addr, port: number): Listener | null {
+  /** @internal */
+  findListener(addr: IpAddr, port: number): Listener | null {
     const list = this.listeners.get(port);
     if (!list) return null;
     for (const l of list) if (l.addr === addr) return l;
-    for (const l of list) if (l.addr === ANY) return l;
+    const family = typeof addr === 'string' ? 6 : 4;
+    for (const l of list) if (l.wildcard && l.covers(family)) return l;
     return null;
   }
 
-  private insert(conn: Connection): void {
-    const key = tupleKey(this.demuxSeed, conn.localAddr, conn.localPort, conn.remoteAddr, conn.remotePort);
+  /** @internal */
+  insert(conn: Connection): void {
+    const key = this.key(conn.localAddr, conn.localPort, conn.remoteAddr, conn.remotePort);
     const v = this.conns.get(key);
     if (!v) this.conns.set(key, conn);
     else if (Array.isArray(v)) v.push(conn);
@@ -1226,8 +771,9 @@ export class Stack implements ConnectionHost {
     this.portRef(conn.localPort, +1);
   }
 
-  private remove(conn: Connection): void {
-    const key = tupleKey(this.demuxSeed, conn.localAddr, conn.localPort, conn.remoteAddr, conn.remotePort);
+  /** @internal */
+  remove(conn: Connection): void {
+    const key = this.key(conn.localAddr, conn.localPort, conn.remoteAddr, conn.remotePort);
     const v = this.conns.get(key);
     if (!v) return;
     if (Array.isArray(v)) {
@@ -1259,7 +805,7 @@ export class Stack implements ConnectionHost {
     else this.portsInUse.set(port, n);
   }
 
-  private allocatePort(localAddr: Ipv4Addr, remoteAddr: Ipv4Addr, remotePort: number): number {
+  private allocatePort(localAddr: IpAddr, remoteAddr: IpAddr, remotePort: number): number {
     const [lo, hi] = this.ephemeral;
     const span = hi - lo + 1;
     for (let i = 0; i < span; i++) {

@@ -14,7 +14,8 @@
  * offers neither.
  */
 import type { Instant } from '../base/time.ts';
-import { halfSipHash24 } from './isn.ts';
+import { addrWord, halfSipHash24 } from './isn.ts';
+import type { IpAddr } from '../wire/ipv6.ts';
 
 /** MSS values a cookie can carry (the largest not above the peer's is used). */
 export const COOKIE_MSS_TABLE: readonly number[] = [536, 1220, 1440, 1460, 4312, 8960, 16344, 65495];
@@ -33,13 +34,15 @@ export class SynCookies {
     private readonly k1: number,
   ) {}
 
-  private mac(t: number, local: number, localPort: number, remote: number, remotePort: number, peerIsn: number): number {
+  private mac(t: number, local: IpAddr, localPort: number, remote: IpAddr, remotePort: number, peerIsn: number): number {
     const ports = (((localPort & 0xffff) << 16) | (remotePort & 0xffff)) >>> 0;
-    return halfSipHash24((this.k0 ^ Math.imul(t + 1, 0x9e3779b1)) >>> 0, this.k1, local >>> 0, remote >>> 0, (ports ^ peerIsn) >>> 0) & 0xffffff;
+    const l = addrWord(this.k0, this.k1, local);
+    const r = addrWord(this.k0, this.k1, remote);
+    return halfSipHash24((this.k0 ^ Math.imul(t + 1, 0x9e3779b1)) >>> 0, this.k1, l, r, (ports ^ peerIsn) >>> 0) & 0xffffff;
   }
 
   /** The ISS for a SYN-ACK that keeps no state. */
-  encode(local: number, localPort: number, remote: number, remotePort: number, peerIsn: number, peerMss: number, now: Instant): number {
+  encode(local: IpAddr, localPort: number, remote: IpAddr, remotePort: number, peerIsn: number, peerMss: number, now: Instant): number {
     const t = Math.floor(now / PERIOD_US) & 31;
     let idx = 0;
     for (let i = 0; i < COOKIE_MSS_TABLE.length; i++) if (COOKIE_MSS_TABLE[i]! <= peerMss) idx = i;
@@ -47,7 +50,7 @@ export class SynCookies {
   }
 
   /** The MSS a valid cookie carries, or null for a forged or expired one. */
-  decode(local: number, localPort: number, remote: number, remotePort: number, peerIsn: number, cookie: number, now: Instant): { mss: number } | null {
+  decode(local: IpAddr, localPort: number, remote: IpAddr, remotePort: number, peerIsn: number, cookie: number, now: Instant): { mss: number } | null {
     cookie >>>= 0;
     const t = cookie >>> 27;
     const nowT = Math.floor(now / PERIOD_US) & 31;

@@ -31,6 +31,7 @@
  *   negotiation.ts     the SYN options (MSS, window scale, timestamps, SACK) and TS.Recent
  */
 import type { DropReason, TcpOption, TcpRepr } from '../wire/types.ts';
+import type { IpAddr } from '../wire/ipv6.ts';
 import type { Duration, Instant } from '../base/time.ts';
 import type { TcpConfig } from './config.ts';
 import type { CloseReason, ConnectionEvent } from './events.ts';
@@ -68,20 +69,20 @@ export interface ConnectionHost {
   readonly budget?: MemoryBudget;
 }
 
-/** The endpoint pair of a connection. Addresses are u32 IPv4. */
+/** The endpoint pair of a connection. Addresses are u32 IPv4 or `Ipv6Addr` strings (wire/ipv6.ts). */
 export interface Endpoints {
-  localAddr: number;
+  localAddr: IpAddr;
   localPort: number;
-  remoteAddr: number;
+  remoteAddr: IpAddr;
   remotePort: number;
 }
 
 /** A read-only view of the TCB (RFC 9293 §3.10.6 STATUS). */
 export interface TcbStatus {
   state: TcpState;
-  localAddr: number;
+  localAddr: IpAddr;
   localPort: number;
-  remoteAddr: number;
+  remoteAddr: IpAddr;
   remotePort: number;
   iss: number;
   irs: number;
@@ -111,9 +112,9 @@ export { offeredShiftFor } from './negotiation.ts';
 
 export class Connection implements SegmentTcb {
   // ---- identity -------------------------------------------------------------
-  localAddr = 0;
+  localAddr: IpAddr = 0;
   localPort = 0;
-  remoteAddr = 0;
+  remoteAddr: IpAddr = 0;
   remotePort = 0;
 
   state: TcpState = 'CLOSED';

@@ -47,6 +47,30 @@ import type { DropReason, Ipv4Addr, ParseResult } from './types.ts';
 /** An IPv6 address: eight UTF-16 code units, one per 16-bit group (see the file comment). */
 export type Ipv6Addr = string & { readonly __brand: 'Ipv6Addr' };
 
+/**
+ * An address of either family: an IPv4 address is a u32 `number`, an IPv6
+ * address an `Ipv6Addr` string, so `typeof a === 'string'` tells them apart
+ * (`isIpv6Addr`) and both are `Map` keys compared by value.
+ */
+export type IpAddr = Ipv4Addr | Ipv6Addr;
+
+/** Whether `a` is an IPv6 address. */
+export function isIpv6Addr(a: IpAddr): a is Ipv6Addr {
+  return typeof a === 'string';
+}
+
+/** The text form of either family: dotted quad, or RFC 5952. */
+export function formatIpAddr(a: IpAddr): string {
+  if (typeof a === 'string') return formatIpv6Addr(a);
+  return `${a >>> 24}.${(a >>> 16) & 0xff}.${(a >>> 8) & 0xff}.${a & 0xff}`;
+}
+
+/** Parses a dotted quad or an IPv6 text form (RFC 4291 §2.2); null for anything else. */
+export function parseIpAddr(text: string): IpAddr | null {
+  if (text.includes(':')) return parseIpv6Addr(text);
+  return parseDottedQuad(text);
+}
+
 /** RFC 8200 §3: the fixed header is 40 octets. */
 export const IPV6_HEADER_LEN = 40;
 /**
@@ -97,6 +121,16 @@ export function ipv6ToBytes(addr: Ipv6Addr): Uint8Array {
   const b = new Uint8Array(16);
   writeIpv6Addr(addr, b, 0);
   return b;
+}
+
+/** Whether the first `prefixLen` bits of `addr` and `net` agree (RFC 4291 §2.3 prefixes). */
+export function ipv6InSubnet(addr: Ipv6Addr, net: Ipv6Addr, prefixLen: number): boolean {
+  let bits = prefixLen;
+  for (let i = 0; i < 8 && bits > 0; i++, bits -= 16) {
+    const mask = bits >= 16 ? 0xffff : (0xffff << (16 - bits)) & 0xffff;
+    if (((addr.charCodeAt(i) ^ net.charCodeAt(i)) & mask) !== 0) return false;
+  }
+  return true;
 }
 
 /** `::` (RFC 4291 §2.5.2). */

@@ -28,7 +28,20 @@ import { getU16, getU32, setU16, setU32 } from './bytes.ts';
 import { emitIpv4, IPV4_HEADER_LEN, IPV4_MAX_TOTAL_LEN } from './ipv4.ts';
 import { emitTcpOptions, parseTcpOptions, tcpOptionsLen, TCP_MAX_OPTIONS_LEN } from './tcp-options.ts';
 import { ACK, CWR, ECE, FIN, IPPROTO_TCP, PSH, RST, SYN, URG } from './types.ts';
-import type { ChecksumCaps, Ipv4Addr, Ipv4Repr, ParseResult, TcpRepr } from './types.ts';
+import type { ChecksumCaps, Ipv4Repr, ParseResult, TcpRepr } from './types.ts';
+import { emitIpv6, ipv6PseudoHeaderSum, IPV6_HEADER_LEN, type IpAddr, type Ipv6Addr } from './ipv6.ts';
+
+/**
+ * The pseudo-header sum of either family: RFC 9293 §3.1's for IPv4, RFC
+ * 8200 §8.1's for IPv6 ("Any transport or other upper-layer protocol that
+ * includes the addresses from the IP header in its checksum computation
+ * must be modified for use over IPv6, to include the 128-bit IPv6 addresses
+ * instead of 32-bit IPv4 addresses").
+ */
+function tcpPseudoSum(src: IpAddr, dst: IpAddr, len: number): number {
+  if (typeof src === 'string') return ipv6PseudoHeaderSum(src, dst as Ipv6Addr, IPPROTO_TCP, len);
+  return pseudoHeaderSum(src, dst as number, IPPROTO_TCP, len);
+}
 
 export {
   findMss,
@@ -49,13 +62,13 @@ export const TCP_HEADER_LEN = 20;
  * pseudo-header when `caps.verifyRx` ('tcp-bad-checksum'), non-zero ports
  * ('tcp-bad-port'), and the options ('tcp-bad-option').
  */
-export function parseTcp(bytes: Uint8Array, src: Ipv4Addr, dst: Ipv4Addr, caps: ChecksumCaps): ParseResult<TcpRepr> {
+export function parseTcp(bytes: Uint8Array, src: IpAddr, dst: IpAddr, caps: ChecksumCaps): ParseResult<TcpRepr> {
   const len = bytes.length;
   if (len < TCP_HEADER_LEN) return { ok: false, reason: 'tcp-truncated' };
   const headerLen = (bytes[12]! >>> 4) * 4;
   if (headerLen < TCP_HEADER_LEN || headerLen > len) return { ok: false, reason: 'tcp-bad-data-offset' };
   // RFC 9293 §3.1: the checksum covers the pseudo-header, the header and the data.
-  if (caps.verifyRx && checksum(bytes, 0, len, pseudoHeaderSum(src, dst, IPPROTO_TCP, len)) !== 0) {
+  if (caps.verifyRx && checksum(bytes, 0, len, tcpPseudoSum(src, dst, len)) !== 0) {
     return { ok: false, reason: 'tcp-bad-checksum' };
   }
   const srcPort = getU16(bytes, 0);
@@ -111,8 +124,8 @@ function checkField(name: string, value: number, max: number): void {
  */
 export function emitTcp(
   repr: TcpRepr,
-  src: Ipv4Addr,
-  dst: Ipv4Addr,
+  src: IpAddr,
+  dst: IpAddr,
   buf: Uint8Array,
   offset: number,
   caps: ChecksumCaps,
@@ -121,7 +134,7 @@ export function emitTcp(
   if (optionsLen > TCP_MAX_OPTIONS_LEN) throw new Error(`TCP options take ${optionsLen} bytes, more than 40`);
   const headerLen = TCP_HEADER_LEN + optionsLen;
   const total = headerLen + repr.payload.length;
-  if (total > IPV4_MAX_TOTAL_LEN - IPV4_HEADER_LEN) throw new Error(`TCP segment of ${total} bytes is too long for IPv4`);
+  if (total > IPV4_MAX_TOTAL_LEN - (typeof src === 'string' ? 0 : IPV4_HEADER_LEN)) throw new Error(`TCP segment of ${total} bytes is too long for IP`);
   if (offset < 0 || offset + total > buf.length) {
     throw new Error(`emitTcp: buffer too small (${buf.length} bytes, ${total} needed at ${offset})`);
   }
@@ -144,7 +157,7 @@ export function emitTcp(
   if (optionsLen > 0) emitTcpOptions(repr.options, buf, offset + TCP_HEADER_LEN);
   if (repr.payload.length > 0) buf.set(repr.payload, offset + headerLen);
   if (caps.fillTx) {
-    setU16(buf, offset + 16, checksum(buf, offset, offset + total, pseudoHeaderSum(src, dst, IPPROTO_TCP, total)));
+    setU16(buf, offset + 16, checksum(buf, offset, offset + total, tcpPseudoSum(src, dst, total)));
   }
   return total;
 }
@@ -176,6 +189,28 @@ export function emitIpv4Tcp(
     payloadLen: tcpLen,
   };
   emitIpv4(ip, buf, 0, caps);
+  return buf;
+}
+
+/**
+ * An IPv6 packet with one TCP segment (no extension headers), in a buffer
+ * from `alloc` when given. RFC 8200 §8.1: the checksum covers the IPv6
+ * pseudo-header with Next Header 6.
+ */
+export function emitIpv6Tcp(
+  ipHeader: { src: Ipv6Addr; dst: Ipv6Addr; hopLimit: number; trafficClass: number; flowLabel: number },
+  tcp: TcpRepr,
+  caps: ChecksumCaps,
+  alloc?: (n: number) => Uint8Array,
+): Uint8Array {
+  const tcpLen = tcpBufferLen(tcp);
+  const buf = alloc ? alloc(IPV6_HEADER_LEN + tcpLen) : new Uint8Array(IPV6_HEADER_LEN + tcpLen);
+  emitTcp(tcp, ipHeader.src, ipHeader.dst, buf, IPV6_HEADER_LEN, caps);
+  emitIpv6(
+    { src: ipHeader.src, dst: ipHeader.dst, trafficClass: ipHeader.trafficClass, flowLabel: ipHeader.flowLabel, payloadLen: tcpLen, nextHeader: IPPROTO_TCP, hopLimit: ipHeader.hopLimit },
+    buf,
+    0,
+  );
   return buf;
 }
 

@@ -6,6 +6,7 @@
  * throws — it returns `{ ok: false, reason }` with a `DropReason` that the
  * stack counts. Emission writes into a caller-provided buffer.
  */
+import type { IpAddr } from './ipv6.ts';
 
 /** Why a packet or segment was dropped. Counted per reason by the stack. */
 export type DropReason =
@@ -34,6 +35,10 @@ export type DropReason =
   | 'ipv6-unknown-option'
   | 'ipv6-bad-option'
   | 'ipv6-no-next-header'
+  /** The destination is none of our IPv6 addresses (multicast included: synack joins no group). */
+  | 'ipv6-not-for-us'
+  /** A source no packet may carry: multicast, unspecified, loopback from outside, IPv4-mapped, or our own (RFC 4291). */
+  | 'ipv6-martian-source'
   | 'icmpv6-truncated'
   | 'icmpv6-bad-checksum'
   | 'icmpv6-unknown-informational'
@@ -173,6 +178,8 @@ export interface TcpRepr {
 
 /** IPv4 addresses are unsigned 32-bit numbers in host order (1.2.3.4 = 0x01020304). */
 export type Ipv4Addr = number;
+/** An IPv4 address (u32) or an IPv6 address (wire/ipv6.ts). */
+export type { IpAddr } from './ipv6.ts';
 
 export const IPPROTO_ICMP = 1;
 export const IPPROTO_TCP = 6;
@@ -233,7 +240,7 @@ export interface IcmpErrorRepr {
   /** Next-Hop MTU of a 'packet-too-big' (RFC 1191 §4); 0 when the router did not fill it in. */
   mtu: number;
   /** The quoted datagram's IP header: its source is us. */
-  quoted: { src: Ipv4Addr; dst: Ipv4Addr; protocol: number; totalLength: number };
+  quoted: { src: IpAddr; dst: IpAddr; protocol: number; totalLength: number };
   /** The quoted transport-layer bytes: at least the first 8 (RFC 792: "64 bits of Data Datagram"). */
   transport: Uint8Array;
 }

@@ -6,6 +6,16 @@
  * the sender's ISS, so two incarnations of one 4-tuple differ).
  */
 
+import type { IpAddr } from '../../wire/ipv6.ts';
+
+/** An address as one word: IPv4 as it is, IPv6 mixed group by group. */
+function addrMix(a: IpAddr): number {
+  if (typeof a === 'number') return a >>> 0;
+  let h = 0x6a09e667;
+  for (let i = 0; i < 8; i++) h = mix32(h ^ a.charCodeAt(i));
+  return h;
+}
+
 /** A 32-bit avalanche mix (murmur3 finalizer). */
 export function mix32(x: number): number {
   x ^= x >>> 16;
@@ -17,10 +27,10 @@ export function mix32(x: number): number {
 }
 
 /** The seed of the stream a sender at `src:sport` with ISS `iss` sends to `dst:dport`. */
-export function streamSeed(src: number, sport: number, dst: number, dport: number, iss: number): number {
-  let h = mix32((src >>> 0) ^ 0x9e3779b9);
+export function streamSeed(src: IpAddr, sport: number, dst: IpAddr, dport: number, iss: number): number {
+  let h = mix32(addrMix(src) ^ 0x9e3779b9);
   h = mix32(h ^ Math.imul(sport + 1, 0x27d4eb2f));
-  h = mix32(h ^ (dst >>> 0));
+  h = mix32(h ^ addrMix(dst));
   h = mix32(h ^ Math.imul(dport + 1, 0x165667b1));
   return mix32(h ^ (iss >>> 0));
 }

@@ -27,6 +27,7 @@
  *   livelock          too many steps (or too much work at one instant)
  *   exception         anything thrown by the core (user calls may throw SynackError only)
  */
+import { formatIpAddr, type IpAddr } from '../../wire/ipv6.ts';
 import { Network } from '../network.ts';
 import type { VirtualClock } from '../../base/time.ts';
 import type { MemoryHub, Impairments } from '../../links/memory.ts';
@@ -592,12 +593,8 @@ export class World {
   }
 }
 
-export function streamKey(src: number, sport: number, dst: number, dport: number, iss: number): string {
-  return `${ip(src)}:${sport}>${ip(dst)}:${dport}#${iss >>> 0}`;
-}
-
-function ip(a: number): string {
-  return `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
+export function streamKey(src: IpAddr, sport: number, dst: IpAddr, dport: number, iss: number): string {
+  return `${formatIpAddr(src)}:${sport}>${formatIpAddr(dst)}:${dport}#${iss >>> 0}`;
 }
 
 /** Runs one history. */

@@ -1,0 +1,82 @@
+/**
+ * The IP output of a stack: a TCP segment in an IPv4 or IPv6 packet (with
+ * its flow label, RFC 6437), any packet to its link, and packets we
+ * originate that may need fragmenting (echo replies).
+ */
+import type { TcpRepr } from '../wire/types.ts';
+import { RST, SYN } from '../wire/types.ts';
+import { emitIpv4Tcp, emitIpv6Tcp } from '../wire/tcp.ts';
+import { readIpv6Addr, type IpAddr, type Ipv6Addr } from '../wire/ipv6.ts';
+import type { Connection } from '../tcp/connection.ts';
+import { fragmentIpv4, fragmentIpv6 } from '../ip/fragment.ts';
+import { halfSipHash24 } from './isn.ts';
+import type { NetInterface } from './types.ts';
+import type { Stack } from './stack.ts';
+
+/** Sends one TCP segment from `src` to `dst` (same family). */
+export function sendSegment(s: Stack, src: IpAddr, dst: IpAddr, seg: TcpRepr, conn: Connection | null, ipEcn = 0): void {
+  const iface = s.route(dst);
+  if (!iface) {
+    s.drop(conn, typeof dst === 'string' ? 'ipv6-not-for-us' : 'ipv4-not-for-us');
+    return;
+  }
+  const bytes =
+    typeof dst === 'string'
+      ? emitIpv6Tcp(
+          { src: src as Ipv6Addr, dst, hopLimit: s.ttl, trafficClass: ipEcn & 3, flowLabel: flowLabel(s, conn, seg) },
+          seg,
+          iface.caps,
+          s.allocTx,
+        )
+      : emitIpv4Tcp({ src: src as number, dst, ttl: s.ttl, tos: ipEcn & 3, ident: s.nextIdent(), dontFragment: true }, seg, iface.caps, s.allocTx);
+  s.counters.segmentsOut++;
+  if (seg.flags & RST) s.counters.resetsSent++;
+  if (s.hooks.length) s.trace({ type: 'segment', dir: 'out', time: s.clock.now(), src, dst, tcp: seg, conn, bytes });
+  sendPacket(s, iface, bytes);
+}
+
+/**
+ * The flow label of a TCP segment. RFC 6437 §3: "It is therefore
+ * RECOMMENDED that source hosts support the flow label by setting the
+ * flow label field for all packets of a given flow to the same value
+ * chosen from an approximation to a discrete uniform distribution." and
+ * "stateless methods" may compute it as a hash of the 5-tuple with a
+ * secret (its §3 and Appendix A): here a keyed PRF of the connection's
+ * ISS (itself a keyed function of the 4-tuple, RFC 6528) and its ports,
+ * so no field is added to the TCB and the label cannot be predicted off
+ * path. A stateless segment (a RST, a SYN cookie's SYN,ACK) labels with
+ * its own sequence numbers; a cookie's ISS is the connection's ISS, so
+ * the connection made from it keeps that label. Never 0 ("unlabeled").
+ */
+function flowLabel(s: Stack, conn: Connection | null, seg: TcpRepr): number {
+  const ports = ((seg.srcPort << 16) | seg.dstPort) >>> 0;
+  const id = conn ? conn.iss : seg.flags & SYN ? seg.seq : (seg.seq ^ seg.ack) >>> 0;
+  return halfSipHash24(s.flowKey[0], s.flowKey[1], id >>> 0, ports, 0x464c4f57) & 0xfffff || 1;
+}
+
+export function sendPacket(s: Stack, iface: NetInterface, bytes: Uint8Array): void {
+  s.counters.packetsOut++;
+  if (s.hooks.length) s.trace({ type: 'packet', dir: 'out', time: s.clock.now(), bytes });
+  iface.link.transmit(bytes);
+}
+
+/**
+ * Sends an IP packet we originate that is not TCP (an echo reply, an ICMP
+ * error), in fragments when it is larger than the path MTU of its
+ * destination (ip/fragment.ts): an echo request that arrived in fragments
+ * gets its whole reply.
+ */
+export function sendDatagram(s: Stack, iface: NetInterface, bytes: Uint8Array): void {
+  const v6 = bytes[0]! >>> 4 === 6;
+  const dst: IpAddr = v6 ? readIpv6Addr(bytes, 24) : ((bytes[16]! << 24) | (bytes[17]! << 16) | (bytes[18]! << 8) | bytes[19]!) >>> 0;
+  const mtu = Math.min(iface.mtu, s.pmtu.get(dst) ?? Infinity);
+  if (bytes.length <= mtu) {
+    sendPacket(s, iface, bytes);
+    return;
+  }
+  // RFC 7739 §5.1 asks for unpredictable IPv6 fragment identifications: a
+  // keyed PRF of a counter.
+  const parts = v6 ? fragmentIpv6(bytes, mtu, halfSipHash24(s.flowKey[1], s.flowKey[0], ++s.fragIdent >>> 0, 0, 0x46524147)) : fragmentIpv4(bytes, mtu);
+  for (const p of parts) sendPacket(s, iface, p);
+}
+
