@@ -73,7 +73,10 @@ function checkV4Addresses(s: Stack, iface: NetInterface, src: Ipv4Addr, dst: Ipv
     s.drop(null, 'ipv4-martian-source');
     return false;
   }
-  if (!s.isLocalAddr(dst)) {
+  // RFC 1122 §3.2.1.3 (g): 127.0.0.0/8 "MUST NOT appear outside a host":
+  // addressed to it, a packet from a link is not for us (only the loopback
+  // interface carries such packets; Linux drops them as martian destinations).
+  if (!s.isLocalAddr(dst) || (dst >>> 24 === 127 && !iface.loopback)) {
     // RFC 1122 §4.2.3.10: "A TCP implementation MUST silently discard an
     // incoming SYN segment that is addressed to a broadcast or multicast
     // address." No TCP segment of ours is ever addressed to one.

@@ -19,6 +19,7 @@ import {
   isIpv6Loopback,
   isIpv6Multicast,
   isIpv6Unspecified,
+  IPV6_LOOPBACK,
   IPV6_MIN_MTU,
   IPV6_UNSPECIFIED,
   readIpv6Addr,
@@ -38,6 +39,7 @@ import { SynCookies } from './syncookies.ts';
 import { MemoryBudget } from '../tcp/budget.ts';
 import { PacketPool } from './packet-pool.ts';
 import { PathMtuCache } from './pmtu.ts';
+import { IPV4_LOOPBACK, LoopbackLink, isIpv4Loopback } from './loopback.ts';
 import { receiveIp, subnetMask } from './ip-input.ts';
 import { spendCookie } from './tcp-input.ts';
 import { sendDatagram, sendPacket, sendSegment } from './ip-output.ts';
@@ -85,6 +87,13 @@ export class Stack implements ConnectionHost {
   readonly name: string;
   readonly counters = new Counters();
   readonly interfaces: NetInterface[] = [];
+  /**
+   * The loopback interface (loopback.ts): 127.0.0.1/8 and ::1/128, MTU
+   * 65536. Not in `interfaces` (those are the links to other hosts); every
+   * packet to one of our own addresses goes through it.
+   */
+  readonly loopback: NetInterface;
+  private readonly lo = new LoopbackLink();
   readonly tcpConfig: TcpConfig;
   private readonly isnGen: IsnGenerator;
   private readonly timers = new TimerHeap<Connection>();
@@ -169,6 +178,22 @@ export class Stack implements ConnectionHost {
     this.demuxKey = [(config.isnSecret[0] ^ 0x0d3c0de5) >>> 0, (config.isnSecret[1] ^ 0x9a1b2c3d) >>> 0];
     this.flowKey = [(config.isnSecret[0] ^ 0x6f1a7e11) >>> 0, (config.isnSecret[1] ^ 0x3b9c0de5) >>> 0];
     this.reassemblyLimits = config.reassembly;
+    const lo = this.lo;
+    lo.onReceive = (bytes) => this.receive(this.loopback, bytes);
+    lo.onOverflow = () => this.drop(null, 'loopback-queue-full');
+    this.loopback = {
+      name: 'lo',
+      addr: IPV4_LOOPBACK,
+      prefixLen: 8,
+      addrs: [
+        { addr: IPV4_LOOPBACK, prefixLen: 8 },
+        { addr: IPV6_LOOPBACK, prefixLen: 128 },
+      ],
+      link: lo,
+      mtu: lo.mtu,
+      caps: lo.checksum,
+      loopback: true,
+    };
     if (config.challengeAckLimit !== undefined) {
       if (!(Number.isInteger(config.challengeAckLimit) && config.challengeAckLimit >= 0)) {
         throw new SynackError('ERR_SYNACK_INVALID_ARG', 'StackConfig.challengeAckLimit must be a non-negative integer');
@@ -255,6 +280,10 @@ export class Stack implements ConnectionHost {
   /** The interface to reach `dst` and our address on it, of `dst`'s family. */
   routeFrom(dst: IpAddr): { iface: NetInterface; src: IpAddr } | null {
     const v6 = typeof dst === 'string';
+    // Our own addresses are reached through the loopback interface (like
+    // Linux's `local` routing table): 127.0.0.0/8 from 127.0.0.1, ::1 from
+    // ::1, any other address of ours from that address.
+    if (this.isLocalAddr(dst)) return { iface: this.loopback, src: v6 ? dst : isIpv4Loopback(dst) ? IPV4_LOOPBACK : dst };
     let fallback: { iface: NetInterface; src: IpAddr } | null = null;
     for (const i of this.interfaces) {
       for (const a of i.addrs) {
@@ -267,12 +296,14 @@ export class Stack implements ConnectionHost {
     return fallback;
   }
 
+  /** An address of ours: one of an interface, or a loopback one (127.0.0.0/8, ::1). */
   isLocalAddr(a: IpAddr): boolean {
-    return this.localAddrs.has(a);
+    return this.localAddrs.has(a) || (typeof a === 'number' ? isIpv4Loopback(a) : a === IPV6_LOOPBACK);
   }
 
-  /** The interface that has address `a`, if any. */
+  /** The interface that has address `a`, if any (the loopback one for 127.0.0.0/8 and ::1). */
   interfaceOf(a: IpAddr): NetInterface | null {
+    if (typeof a === 'number' ? isIpv4Loopback(a) : a === IPV6_LOOPBACK) return this.loopback;
     for (const i of this.interfaces) for (const x of i.addrs) if (x.addr === a) return i;
     return null;
   }
@@ -320,7 +351,12 @@ export class Stack implements ConnectionHost {
     let route: { iface: NetInterface; src: IpAddr } | null;
     if (opts.localAddr !== undefined) {
       const local = opts.localAddr;
-      const iface = typeof local === typeof remoteAddr ? this.interfaceOf(local) : null;
+      let iface = typeof local === typeof remoteAddr ? this.interfaceOf(local) : null;
+      // A loopback source reaches only our own addresses (RFC 1122
+      // §3.2.1.3 (g): "MUST NOT appear outside a host"); any local source
+      // reaches them through the loopback interface.
+      if (iface === this.loopback && !this.isLocalAddr(remoteAddr)) iface = null;
+      else if (iface && this.isLocalAddr(remoteAddr)) iface = this.loopback;
       route = iface ? { iface, src: local } : null;
     } else {
       route = this.routeFrom(remoteAddr);
@@ -452,6 +488,7 @@ export class Stack implements ConnectionHost {
 
   /** Fires every timer due at or before `now`. */
   poll(now: Instant = this.clock.now()): void {
+    if (this.lo.pending > 0) this.lo.deliver();
     if (this.pmtu.nextExpiry <= now) this.pmtu.age(now);
     if (this.fragNextDeadline <= now) this.expireFragments(now);
     for (;;) {
@@ -470,6 +507,7 @@ export class Stack implements ConnectionHost {
 
   /** The earliest time poll() has work (may be early; never late). Infinity when idle. */
   nextDeadline(): Instant {
+    if (this.lo.pending > 0) return this.clock.now();
     return Math.min(this.timers.nextAt(), this.pmtu.nextExpiry, this.fragNextDeadline);
   }
 

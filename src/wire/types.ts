@@ -19,6 +19,8 @@ export type DropReason =
   | 'ipv4-fragment'
   | 'ipv4-bad-options'
   | 'ipv4-not-for-us'
+  /** The loopback interface's queue was full (stack/loopback.ts, like Linux's netdev_max_backlog). */
+  | 'loopback-queue-full'
   | 'ipv4-unknown-protocol'
   | 'ipv4-martian-source'
   // IPv6 (RFC 8200) and ICMPv6 (RFC 4443): issue 12. The walk of the

@@ -69,20 +69,17 @@ describe('martian sources (RFC 1122 §3.2.1.3, §4.2.3.10)', () => {
     assert.equal(r.b.counters.drops['ipv4-martian-source'] ?? 0, 0);
   });
 
-  test('127.0.0.0/8 sources are accepted on a loopback interface', () => {
+  test('127.0.0.0/8 sources are accepted on the loopback interface', () => {
     const net = new Network({ seed: 5 });
     const hub = net.addHub({ checksumOffload: false });
-    // Two stacks on a 127.0.0.0/8 link stand for the two ends of a loopback interface.
-    const lo = net.addStack({ name: 'lo' });
-    const peer = net.addStack({ name: 'peer' });
+    const s = net.addStack({ name: 's' });
+    net.attach(s, hub, B);
     const LO = parseIpv4Addr('127.0.0.1')!;
-    net.attach(lo, hub, LO, 8);
-    net.attach(peer, hub, parseIpv4Addr('127.0.0.2')!, 8);
-    lo.listen(80);
-    const client = peer.connect(LO, 80);
+    s.listen(80);
+    const client = s.connect(LO, 80);
     net.runFor(1_000_000);
     assert.equal(client.state, 'ESTABLISHED');
-    assert.equal(lo.counters.drops['ipv4-martian-source'] ?? 0, 0);
+    assert.equal(s.counters.drops['ipv4-martian-source'] ?? 0, 0);
   });
 });
 
