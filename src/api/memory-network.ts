@@ -21,6 +21,7 @@ import { parseIpAddr, type IpAddr } from '../wire/ipv6.ts';
 import { SynackError } from '../errors.ts';
 import { Driver, RealClock } from './driver.ts';
 import { createNet, type SynackNet } from './net.ts';
+import type { HostsTable } from './resolve.ts';
 
 export interface MemoryNetworkOptions {
   /** Deterministic ISN secrets and port choices; without it, secrets come from crypto.getRandomValues. */
@@ -58,8 +59,8 @@ export interface MemoryNetwork {
   network: Network;
   hub: MemoryHub;
   driver: Driver;
-  /** Name → address table shared by every host's `net` (filled by `host(addr, { name })`). */
-  hosts: Map<string, string>;
+  /** Name → address(es) table shared by every host's `net` (filled by `host(addr, { name })`; a dual-stack host's name has both addresses). */
+  hosts: HostsTable;
   host(address: string, opts?: HostOptions): MemoryHost;
   /** Stops the driver's timers (sockets and servers should be closed first). */
   stop(): void;
@@ -71,7 +72,7 @@ export function createMemoryNetwork(opts: MemoryNetworkOptions = {}): MemoryNetw
   const network = new Network({ clock, ...(opts.seed !== undefined ? { seed: opts.seed } : {}) });
   const hub = network.addHub({ ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}), ...(opts.impair ? { impair: opts.impair } : {}) });
   const driver = new Driver(network);
-  const hosts = new Map<string, string>();
+  const hosts: HostsTable = new Map();
   const used = new Set<IpAddr>();
   return {
     network,
@@ -99,7 +100,7 @@ export function createMemoryNetwork(opts: MemoryNetworkOptions = {}): MemoryNetw
       network.attach(stack, hub, addr, hostOpts.prefixLen, also !== null ? [{ addr: also }] : []);
       used.add(addr);
       if (also !== null) used.add(also);
-      if (hostOpts.name) hosts.set(hostOpts.name.toLowerCase(), address);
+      if (hostOpts.name) hosts.set(hostOpts.name.toLowerCase(), hostOpts.also !== undefined ? [address, hostOpts.also] : address);
       const net = createNet({ stack, driver, hosts });
       return { stack, net, address };
     },

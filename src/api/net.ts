@@ -13,13 +13,14 @@ import type { TcpConfig } from '../tcp/config.ts';
 import type { Driver } from './driver.ts';
 import { Socket, kContext, normalizeConnectArgs, type NetContext, type SocketConnectOpts, type SocketConstructorOpts } from './socket.ts';
 import { Server, kSocketClass, type ServerOpts } from './server.ts';
+import type { HostsTable } from './resolve.ts';
 
 export interface NetHost {
   stack: Stack;
   /** Runs the stack's network on the event loop. */
   driver: Driver;
-  /** Host name → dotted IPv4, consulted by connect()/listen() for names (shared tables allowed). */
-  hosts?: Map<string, string>;
+  /** Host name → address literal(s), consulted by connect()/listen() for names (shared tables allowed); `localhost` is built in. */
+  hosts?: HostsTable;
   /** TcpConfig overrides for every connection made through this module. */
   tcp?: Partial<TcpConfig>;
 }

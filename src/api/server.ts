@@ -17,6 +17,7 @@ import type { TcpConfig } from '../tcp/config.ts';
 import type { Listener } from '../stack/stack.ts';
 import { formatIpAddr, ipv6MappedToV4, IPV6_UNSPECIFIED, parseIpAddr, type IpAddr } from '../wire/ipv6.ts';
 import { errors, fromSynackError, lookupError, systemError, validatePort } from './errors.ts';
+import { resolveName } from './resolve.ts';
 import { kContext, type AddressInfo, type NetContext, type Socket, type SocketConstructorOpts } from './socket.ts';
 
 export interface ServerOpts {
@@ -147,10 +148,11 @@ export class Server extends EventEmitter {
       addr = 0;
       shown = '0.0.0.0';
     } else if (host !== undefined && host !== '::') {
-      const literal: string | undefined = isIP(host) !== 0 ? host : this.ctx.hosts.get(host.toLowerCase());
+      // Node's listen looks a name up with dns.lookup and binds its first address (`localhost`: 127.0.0.1).
+      const literal: string | undefined = isIP(host) !== 0 ? host : resolveName(this.ctx.hosts, host)?.[0];
       const parsed = literal === undefined ? null : parseIpAddr(literal);
       if (literal === undefined || parsed === null) {
-        err = lookupError(host, host === 'localhost' ? 'synack has no loopback interface: listen on a stack address or all addresses' : undefined);
+        err = lookupError(host);
       } else {
         addr = typeof parsed === 'string' ? (ipv6MappedToV4(parsed) ?? parsed) : parsed;
         shown = typeof parsed === 'string' ? formatIpAddr(parsed) : literal;

@@ -20,15 +20,18 @@
  *    it; `resetAndDestroy()` sends RST.
  *
  * Names: IPv4 and IPv6 literals are connected to (an IPv4-mapped IPv6
- * literal is IPv4). A host name is looked up in the net's `hosts` table or
- * with a user `lookup` option (its first address of the asked family);
- * anything else — including `localhost`, the default host of
- * `connect(port)`, since a synack stack has no loopback interface yet —
- * fails like an unresolvable name (ENOTFOUND, syscall getaddrinfo) on a
- * later tick; `path` (IPC) throws.
+ * literal is IPv4). A host name is looked up in the net's `hosts` table,
+ * as `localhost` (127.0.0.1 and ::1, the loopback interface: resolve.ts),
+ * or with a user `lookup` option; anything else fails like an unresolvable
+ * name (ENOTFOUND, syscall getaddrinfo) on a later tick; `path` (IPC)
+ * throws. With `autoSelectFamily` (on by default, as in Node 20) a name
+ * with addresses of both families is tried address by address,
+ * alternating families, each attempt but the last given
+ * `autoSelectFamilyAttemptTimeout` ms (default 250) on the stack's clock —
+ * Node's lookupAndConnectMultiple, after RFC 8305.
  */
 import { Buffer, Duplex, process, setImmediate, setTimeout, clearTimeout, type DuplexOptions } from '#platform';
-import { addressInfo, isIP, isIPv4 } from './ip.ts';
+import { addressInfo, isIP } from './ip.ts';
 import type { Connection } from '../tcp/connection.ts';
 import type { ConnectionEvent, CloseReason } from '../tcp/events.ts';
 import type { TcpConfig } from '../tcp/config.ts';
@@ -36,13 +39,31 @@ import type { ConnectionObserver, Stack } from '../stack/stack.ts';
 import { ipv6MappedToV4, parseIpAddr, type IpAddr } from '../wire/ipv6.ts';
 import type { Driver } from './driver.ts';
 import { closeReasonError, errors, fromSynackError, lookupError, nodeError, systemError, validatePort } from './errors.ts';
+import { resolveName, type HostsTable } from './resolve.ts';
+
+/**
+ * node:net's defaults (net.getDefaultAutoSelectFamily() and
+ * net.getDefaultAutoSelectFamilyAttemptTimeout() in Node 20: true, 250 ms).
+ */
+export const AUTO_SELECT_FAMILY_DEFAULT = true;
+export const AUTO_SELECT_FAMILY_ATTEMPT_TIMEOUT_DEFAULT_MS = 250;
+
+/** One connection attempt per address (autoSelectFamily): the addresses in order, the next one, the errors so far. */
+interface MultiConnect {
+  addrs: string[];
+  next: number;
+  errors: Error[];
+  timeoutMs: number;
+  port: number;
+  options: SocketConnectOpts;
+}
 
 /** What a Socket or Server needs from its `net` module: one stack, its driver and a name table. */
 export interface NetContext {
   readonly stack: Stack;
   readonly driver: Driver;
-  /** Host name → dotted IPv4 (e.g. names given to `createMemoryNetwork().host(addr, { name })`). */
-  readonly hosts: Map<string, string>;
+  /** Host name → address literal(s) (e.g. names given to `createMemoryNetwork().host(addr, { name })`). */
+  readonly hosts: HostsTable;
   /** Defaults merged into every connection's TcpConfig. */
   readonly tcp?: Partial<TcpConfig>;
 }
@@ -167,6 +188,10 @@ export class Socket extends Duplex {
   private bytesDispatched = 0;
   private resetAndClosing = false;
   private connectSeq = 0;
+  /** The attempts of an autoSelectFamily connect, while it runs. */
+  private multi: MultiConnect | null = null;
+  /** `${address}:${port}` of each attempt of an autoSelectFamily connect (as Node's socket.autoSelectFamilyAttemptedAddresses). */
+  autoSelectFamilyAttemptedAddresses?: string[];
   // addresses: cached on first use, like Node's _peername/_sockname
   private peer: Peer | null = null;
   /** Accepted by a dual-stack server (`::`): IPv4 peers are shown IPv4-mapped, as Node does. */
@@ -251,6 +276,16 @@ export class Socket extends Duplex {
     if (options.lookup !== undefined && typeof options.lookup !== 'function') {
       throw errors.invalidArgType('options.lookup', 'of type function', options.lookup);
     }
+    if (options.autoSelectFamily !== undefined && options.autoSelectFamily !== null && typeof options.autoSelectFamily !== 'boolean') {
+      throw errors.invalidArgType('options.autoSelectFamily', 'of type boolean', options.autoSelectFamily);
+    }
+    if (options.autoSelectFamilyAttemptTimeout !== undefined && options.autoSelectFamilyAttemptTimeout !== null) {
+      const t = options.autoSelectFamilyAttemptTimeout;
+      if (typeof t !== 'number') throw errors.invalidArgType('options.autoSelectFamilyAttemptTimeout', 'of type number', t);
+      if (!Number.isInteger(t) || t < 1 || t > 0x7fffffff) {
+        throw nodeError(RangeError, 'ERR_OUT_OF_RANGE', `The value of "options.autoSelectFamilyAttemptTimeout" is out of range. It must be >= 1 && <= 2147483647. Received ${String(t)}`);
+      }
+    }
     if (options.noDelay !== undefined) this.noDelayOpt = Boolean(options.noDelay);
     if (options.keepAlive) this.keepAliveOpt = { on: true, delayMs: Math.max(0, Number(options.keepAliveInitialDelay) || 0) };
     if (cb !== null) this.once('connect', cb);
@@ -268,40 +303,116 @@ export class Socket extends Duplex {
 
   private lookupAndConnect(host: string, port: number, options: SocketConnectOpts): void {
     const seq = this.connectSeq;
+    this.multi = null;
     const proceed = (address: string): void => {
       if (!this.connecting || seq !== this.connectSeq || this.destroyed) return;
       this.internalConnect(address, port, options);
     };
     if (isIP(host) !== 0) return proceed(host);
-    const finish = (err: Error | null, address: string | undefined): void => {
-      this.emit('lookup', err, address, err ? undefined : isIP(address ?? ''), host);
-      if (err) return this.failConnect(err);
-      proceed(address!);
+    // Node's lookupAndConnect: autoSelectFamily applies to names, without
+    // an asked family and without a local address.
+    const auto = (options.autoSelectFamily ?? AUTO_SELECT_FAMILY_DEFAULT) && options.family !== 4 && options.family !== 6 && !options.localAddress;
+    const finish = (err: Error | null, list: Array<{ address: string; family: number }>): void => {
+      if (!this.connecting || seq !== this.connectSeq || this.destroyed) return;
+      if (err) {
+        this.emit('lookup', err, undefined, undefined, host);
+        return this.failConnect(err);
+      }
+      if (auto) return this.connectMultiple(host, port, options, list);
+      // The first address of the asked family (Node without autoSelectFamily).
+      const first = list.find((a) => (options.family === 4 ? a.family === 4 : options.family === 6 ? a.family === 6 : a.family !== 0));
+      this.emit('lookup', null, first?.address, first?.family, host);
+      if (!first) return this.failConnect(systemError('EAFNOSUPPORT', 'connect', String(list[0]?.address ?? host), port));
+      proceed(first.address);
     };
     if (options.lookup) {
       let called = false;
-      options.lookup(host, { family: options.family ?? 0, hints: options.hints ?? 0, all: false }, (err, address, family) => {
+      options.lookup(host, { family: options.family ?? 0, hints: options.hints ?? 0, all: auto }, (err, address, family) => {
         if (called) return;
         called = true;
-        if (err) return finish(err, undefined);
+        if (err) return finish(err, []);
         const list = Array.isArray(address) ? address : [{ address, family: family ?? isIP(address) }];
-        // The first address the lookup gives, of either family (Node without autoSelectFamily).
-        const first = list.find((a) => (options.family === 4 ? isIPv4(a.address) : options.family === 6 ? isIP(a.address) === 6 : isIP(a.address) !== 0));
-        if (!first) return finish(systemError('EAFNOSUPPORT', 'connect', String(list[0]?.address ?? host), port), undefined);
-        finish(null, first.address);
+        finish(null, list.map((a) => ({ address: a.address, family: isIP(a.address) })));
       });
       return;
     }
-    const mapped = this.ctx.hosts.get(host.toLowerCase());
-    if (mapped !== undefined) return finish(null, mapped);
-    const detail =
-      host === 'localhost'
-        ? 'synack has no loopback interface: connect to an address of a stack, e.g. 10.0.0.2'
-        : 'synack resolves only IP address literals, names in its hosts table, or names passed through a lookup option';
-    finish(lookupError(host, detail), undefined);
+    const found = resolveName(this.ctx.hosts, host);
+    if (found !== null) return finish(null, found.map((address) => ({ address, family: isIP(address) })));
+    finish(lookupError(host, 'synack resolves only IP address literals, localhost, names in its hosts table, or names passed through a lookup option'), []);
   }
 
-  private internalConnect(address: string, port: number, options: SocketConnectOpts): void {
+  /**
+   * Node's lookupAndConnectMultiple (RFC 8305 §4: "the client SHOULD
+   * modify the ordered list to interleave address families"): the first
+   * address's family goes first, the families alternate, each address is
+   * tried once.
+   */
+  private connectMultiple(host: string, port: number, options: SocketConnectOpts, list: Array<{ address: string; family: number }>): void {
+    const groups: [string[], string[]] = [[], []];
+    let firstFamily = 0;
+    for (const a of list) {
+      this.emit('lookup', null, a.address, a.family, host);
+      if (!this.connecting) return;
+      if (a.family !== 4 && a.family !== 6) continue;
+      firstFamily ||= a.family;
+      const g = groups[a.family === firstFamily ? 0 : 1];
+      if (!g.includes(a.address)) g.push(a.address);
+    }
+    if (groups[0].length === 0) {
+      return this.failConnect(list.length === 0 ? lookupError(host) : errors.invalidIpAddress(String(list[0]!.address)));
+    }
+    const addrs: string[] = [];
+    for (let i = 0; i < Math.max(groups[0].length, groups[1].length); i++) {
+      if (i < groups[0].length) addrs.push(groups[0][i]!);
+      if (i < groups[1].length) addrs.push(groups[1][i]!);
+    }
+    if (addrs.length === 1) return this.internalConnect(addrs[0]!, port, options);
+    const t = options.autoSelectFamilyAttemptTimeout;
+    const timeoutMs = t === undefined || t === null ? AUTO_SELECT_FAMILY_ATTEMPT_TIMEOUT_DEFAULT_MS : Math.max(10, t);
+    this.autoSelectFamilyAttemptedAddresses = [];
+    this.multi = { addrs, next: 0, errors: [], timeoutMs, port, options };
+    this.attemptNext();
+  }
+
+  /**
+   * The next attempt of an autoSelectFamily connect, or — all tried — the
+   * failure (an AggregateError of every attempt's error, as Node's
+   * NodeAggregateError, whose `code` is the first one's). Each attempt but
+   * the last carries the attempt timeout as its connection-establishment
+   * timeout (TcpConfig.connectTimeoutUs), so it expires on the stack's own
+   * clock, virtual or real.
+   */
+  private attemptNext(): void {
+    const m = this.multi!;
+    if (m.next >= m.addrs.length) {
+      this.multi = null;
+      const agg = new AggregateError(m.errors, 'All attempts to connect failed') as AggregateError & { code?: string };
+      agg.code = (m.errors[0] as { code?: string } | undefined)?.code;
+      return this.failConnect(agg);
+    }
+    const i = m.next++;
+    const address = m.addrs[i]!;
+    this.autoSelectFamilyAttemptedAddresses?.push(`${address}:${m.port}`);
+    this.emit('connectionAttempt', address, m.port, isIP(address));
+    if (!this.connecting || this.destroyed) return;
+    this.internalConnect(address, m.port, m.options, i < m.addrs.length - 1 ? m.timeoutMs * 1000 : 0);
+  }
+
+  /** An attempt of an autoSelectFamily connect failed: record it and try the next address. False when no such connect runs. */
+  private attemptFailed(err: Error, timedOut: boolean): boolean {
+    const m = this.multi;
+    if (!m || !this.connecting || this.destroyed) return false;
+    const address = this.remoteHost;
+    this.conn = null;
+    this.peer = null;
+    this.sock = null;
+    m.errors.push(err);
+    this.emit(timedOut ? 'connectionAttemptTimeout' : 'connectionAttemptFailed', address, m.port, isIP(address), ...(timedOut ? [] : [err]));
+    if (this.connecting && !this.destroyed) this.attemptNext();
+    return true;
+  }
+
+  private internalConnect(address: string, port: number, options: SocketConnectOpts, attemptTimeoutUs = 0): void {
     const stack = this.ctx.stack;
     const remote = parseIpAddr(address);
     if (remote === null) return this.failConnect(errors.invalidIpAddress(address));
@@ -327,6 +438,7 @@ export class Socket extends Duplex {
       tcp.keepAlive = this.keepAliveOpt.on;
       if (this.keepAliveOpt.delayMs > 0) tcp.keepAliveIdleUs = this.keepAliveOpt.delayMs * 1000;
     }
+    if (attemptTimeoutUs > 0) tcp.connectTimeoutUs = tcp.connectTimeoutUs ? Math.min(tcp.connectTimeoutUs, attemptTimeoutUs) : attemptTimeoutUs;
     try {
       this.conn = stack.connect(remote, port, {
         ...(localAddr !== undefined ? { localAddr } : {}),
@@ -342,6 +454,7 @@ export class Socket extends Duplex {
 
   private failConnect(err: Error): void {
     if (this.destroyed) return;
+    if (this.attemptFailed(err, false)) return;
     this.connecting = false;
     this.destroy(err);
   }
@@ -418,8 +531,10 @@ export class Socket extends Duplex {
         if (this.destroyed) return;
       } else if (this.evClosed) {
         this.evClosed = false;
+        const err = closeReasonError(this.closedReason ?? 'refused', true, this.remoteHost, this.remotePortNum) ?? errors.socketClosedBeforeConnection();
+        if (this.attemptFailed(err, this.closedReason === 'timeout' && this.multi !== null && this.multi.next < this.multi.addrs.length)) return;
         this.connecting = false;
-        this.destroy(closeReasonError(this.closedReason ?? 'refused', true, this.remoteHost, this.remotePortNum) ?? errors.socketClosedBeforeConnection());
+        this.destroy(err);
         return;
       } else {
         return;
@@ -456,6 +571,7 @@ export class Socket extends Duplex {
 
   private afterConnect(): void {
     this.connecting = false;
+    this.multi = null;
     this.ctx.driver.kick();
     this.flushWrites();
     // As Node's afterConnect: the connection itself is activity.

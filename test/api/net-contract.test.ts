@@ -2,7 +2,10 @@
  * The node:net contract (yamux compliance-suite pattern): the same small
  * scenarios run against Node's own `net` on 127.0.0.1 and against synack's
  * `net` on an in-memory LAN, asserting the same observable events, errors
- * and properties. Any divergence from Node is a failing test here.
+ * and properties. Any divergence from Node is a failing test here. The
+ * IPv6 variants run them against Node on ::1 and synack on IPv6 hosts, and
+ * the loopback variants against synack's own loopback interface (a server
+ * and a client on one host, through 127.0.0.1 and ::1).
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -25,18 +28,21 @@ interface Env {
   server: NetLike;
   /** The address servers listen on and clients connect to. */
   host: string;
+  /** Its family, as `remoteFamily` shows it. */
+  family: 'IPv4' | 'IPv6';
   /** A port where nothing listens. */
   closedPort(): Promise<number>;
 }
 
-function nodeEnv(): Env {
+function nodeEnv(host = '127.0.0.1'): Env {
   return {
     name: 'node:net',
     client: nodeNet as unknown as NetLike,
     server: nodeNet as unknown as NetLike,
-    host: '127.0.0.1',
+    host,
+    family: nodeNet.isIPv6(host) ? 'IPv6' : 'IPv4',
     async closedPort() {
-      const s = nodeNet.createServer().listen(0, '127.0.0.1');
+      const s = nodeNet.createServer().listen(0, host);
       await once(s, 'listening');
       const port = (s.address() as nodeNet.AddressInfo).port;
       await new Promise((r) => s.close(r));
@@ -45,15 +51,18 @@ function nodeEnv(): Env {
   };
 }
 
-function synackEnv(): Env {
+/** Two synack hosts on an in-memory LAN (`client` and `server` addresses), or one host talking to itself over `loopback`. */
+function synackEnv(client = '10.0.0.1', server = '10.0.0.2', loopback?: string): Env {
   const lan = createMemoryNetwork({ seed: 5 });
-  const a = lan.host('10.0.0.1');
-  const b = lan.host('10.0.0.2');
+  const b = lan.host(server);
+  const a = loopback !== undefined ? b : lan.host(client);
+  const host = loopback ?? server;
   return {
     name: 'synack',
     client: a.net as unknown as NetLike,
     server: b.net as unknown as NetLike,
-    host: '10.0.0.2',
+    host,
+    family: nodeNet.isIPv6(host) ? 'IPv6' : 'IPv4',
     async closedPort() {
       return 4321;
     },
@@ -201,8 +210,8 @@ function contract(makeEnv: () => Env): void {
     assert.deepEqual([c.pending, c.connecting, c.readyState, c.remoteAddress], [true, true, 'opening', undefined]);
     assert.deepEqual(c.address(), {});
     await once(c, 'connect');
-    assert.deepEqual([c.pending, c.connecting, c.readyState, c.remoteAddress, c.remotePort, c.remoteFamily], [false, false, 'open', env.host, port, 'IPv4']);
-    assert.equal((c.address() as nodeNet.AddressInfo).family, 'IPv4');
+    assert.deepEqual([c.pending, c.connecting, c.readyState, c.remoteAddress, c.remotePort, c.remoteFamily], [false, false, 'open', env.host, port, env.family]);
+    assert.equal((c.address() as nodeNet.AddressInfo).family, env.family);
     c.write('abc');
     c.destroy();
     assert.equal(c.readyState, 'closed');
@@ -301,5 +310,9 @@ function contract(makeEnv: () => Env): void {
   });
 }
 
-describe('contract: node:net on 127.0.0.1', () => contract(nodeEnv));
-describe('contract: synack net on an in-memory LAN', () => contract(synackEnv));
+describe('contract: node:net on 127.0.0.1', () => contract(() => nodeEnv()));
+describe('contract: synack net on an in-memory LAN', () => contract(() => synackEnv()));
+describe('contract, IPv6: node:net on ::1', () => contract(() => nodeEnv('::1')));
+describe('contract, IPv6: synack net on an in-memory IPv6 LAN', () => contract(() => synackEnv('fd00::1', 'fd00::2')));
+describe('contract, loopback (RFC 1122 §3.2.1.3): synack net, one host, through 127.0.0.1', () => contract(() => synackEnv('', '10.0.0.2', '127.0.0.1')));
+describe('contract, loopback (RFC 4291 §2.5.3): synack net, one host, through ::1', () => contract(() => synackEnv('', 'fd00::2', '::1')));
