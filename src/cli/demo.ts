@@ -26,7 +26,7 @@ import { ACK, FIN, PSH, RST, SYN, URG, type TcpRepr } from '../wire/types.ts';
 import { flagsToString } from '../wire/tcp.ts';
 import { formatTcpOption } from '../wire/pretty.ts';
 import { ipv4ToString, parseIpv4Addr } from '../wire/bytes.ts';
-import { formatIpAddr, type IpAddr } from '../wire/ipv6.ts';
+import { formatIpAddr, parseIpv6Addr, type IpAddr } from '../wire/ipv6.ts';
 import { pcapGlobalHeader, pcapRecord } from '../wire/pcap.ts';
 
 export type Side = 'client' | 'server';
@@ -57,6 +57,8 @@ export interface DemoOptions {
   full: boolean;
   /** Collect a pcap capture (returned in DemoResult.pcap). */
   pcap: boolean;
+  /** Run over IPv6 (client fd00::1, server fd00::2) instead of IPv4. */
+  ipv6: boolean;
 }
 
 export const DEFAULT_DEMO_OPTIONS: Readonly<DemoOptions> = Object.freeze({
@@ -73,6 +75,7 @@ export const DEFAULT_DEMO_OPTIONS: Readonly<DemoOptions> = Object.freeze({
   lang: 'en',
   full: false,
   pcap: false,
+  ipv6: false,
 });
 
 /** The default message of the client. */
@@ -349,8 +352,10 @@ function paint(on: boolean): Paint {
 // The run
 // =============================================================================
 
-const CLIENT_ADDR = parseIpv4Addr('10.0.0.1')!;
-const SERVER_ADDR = parseIpv4Addr('10.0.0.2')!;
+const CLIENT_ADDR4 = parseIpv4Addr('10.0.0.1')!;
+const SERVER_ADDR4 = parseIpv4Addr('10.0.0.2')!;
+const CLIENT_ADDR6 = parseIpv6Addr('fd00::1')!;
+const SERVER_ADDR6 = parseIpv6Addr('fd00::2')!;
 const SERVER_PORT = 80;
 /** Fixed ports for the simultaneous open. */
 const SIM_CLIENT_PORT = 5001;
@@ -386,6 +391,8 @@ export function runDemo(partial: Partial<DemoOptions>, out: (line: string) => vo
   validate(o);
   const msg = o.lang === 'ko' ? KO : EN;
   const delayUs = Math.round(o.delayMs * 1000);
+  const CLIENT_ADDR: IpAddr = o.ipv6 ? CLIENT_ADDR6 : CLIENT_ADDR4;
+  const SERVER_ADDR: IpAddr = o.ipv6 ? SERVER_ADDR6 : SERVER_ADDR4;
 
   const net = new Network({ seed: o.seed });
   const hub: MemoryHub = net.addHub({ impair: { delayUs, loss: o.loss }, checksumOffload: false });
@@ -489,7 +496,7 @@ export function runDemo(partial: Partial<DemoOptions>, out: (line: string) => vo
     });
     // Attach by hand so that the receive path and the timer poll become units.
     const port = hub.attach(side === 'client' ? CLIENT_ADDR : SERVER_ADDR);
-    stack.addInterface({ addr: side === 'client' ? CLIENT_ADDR : SERVER_ADDR, prefixLen: 24, link: port });
+    stack.addInterface({ addr: side === 'client' ? CLIENT_ADDR : SERVER_ADDR, prefixLen: o.ipv6 ? 64 : 24, link: port });
     const transmit = port.transmit.bind(port);
     port.transmit = (bytes) => {
       const before = hub.stats.lost + hub.stats.queueDrops + hub.stats.unroutable;
@@ -533,8 +540,8 @@ export function runDemo(partial: Partial<DemoOptions>, out: (line: string) => vo
       sentUs: time,
       arrivedUs: null,
       lost: false,
-      src: `${formatIpAddr(src)}:${t.srcPort}`,
-      dst: `${formatIpAddr(dst)}:${t.dstPort}`,
+      src: endpointText(src, t.srcPort),
+      dst: endpointText(dst, t.dstPort),
       tcp: t,
       flags: flagsToString(t.flags),
       len: t.payload.length,
@@ -823,6 +830,11 @@ function pad(s: string, w: number): string {
   return n >= w ? s : s + ' '.repeat(w - n);
 }
 
+/** `addr:port`; an IPv6 address in brackets (RFC 5952 §6). */
+function endpointText(a: IpAddr, port: number): string {
+  return typeof a === 'string' ? `[${formatIpAddr(a)}]:${port}` : `${formatIpAddr(a)}:${port}`;
+}
+
 function padL(s: string, w: number): string {
   return s.length >= w ? s : ' '.repeat(w - s.length) + s;
 }
@@ -835,8 +847,8 @@ function seqText(r: SegmentRow, absolute: boolean): { seq: string; ack: string }
 
 function printLadder(log: LogEntry[], ctx: PrintContext, out: (line: string) => void): void {
   const { o, msg, p, result } = ctx;
-  const cEnd = result.rows.find((r) => r.from === 'client')?.src ?? `${ipv4ToString(CLIENT_ADDR)}`;
-  const sEnd = result.rows.find((r) => r.from === 'server')?.src ?? `${ipv4ToString(SERVER_ADDR)}:${SERVER_PORT}`;
+  const cEnd = result.rows.find((r) => r.from === 'client')?.src ?? (o.ipv6 ? `[${formatIpAddr(CLIENT_ADDR6)}]` : ipv4ToString(CLIENT_ADDR4));
+  const sEnd = result.rows.find((r) => r.from === 'server')?.src ?? endpointText(o.ipv6 ? SERVER_ADDR6 : SERVER_ADDR4, SERVER_PORT);
   out(p.bold(msg.title(cEnd, sEnd, ctx.delayMs)));
   if (o.loss > 0) out(msg.lossLine(o.loss, o.seed));
   out(msg.timeWait(DEMO_MSL_US / 1000));

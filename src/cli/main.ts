@@ -22,8 +22,8 @@ export { parseOptions, UsageError, type CliIo, type Command } from './options.ts
 
 const DEMO_HELP = `Usage: synack demo [options]
 
-Two userspace TCP stacks (client 10.0.0.1, server 10.0.0.2) on an in-memory
-network with a virtual clock: the client connects, sends a message, the
+Two userspace TCP stacks (client 10.0.0.1, server 10.0.0.2; with --ipv6
+fd00::1 and fd00::2) on an in-memory network with a virtual clock: the client connects, sends a message, the
 server answers, both close. Every segment is drawn as one row of a ladder
 diagram with the flags, seq/ack, window, length and each side's TCP state.
 
@@ -35,6 +35,7 @@ Options:
   --simultaneous-open     both sides connect to each other at the same moment
   --simultaneous-close    both sides close at the same moment
   --reset                 abortive close: the client aborts with RST
+  --ipv6                  run over IPv6 (TCP in IPv6, RFC 8200) instead of IPv4
   --pcap FILE             write every packet to FILE (pcap, LINKTYPE_RAW)
   --json                  one JSON object per line instead of the ladder
   --absolute              raw sequence numbers (default: relative to each ISN)
@@ -49,6 +50,7 @@ Examples:
   synack demo --loss 0.2 --seed 3
   synack demo --bytes 100000
   synack demo --simultaneous-open --simultaneous-close
+  synack demo --ipv6 --pcap demo6.pcap && synack trace demo6.pcap
   synack demo --pcap demo.pcap && tshark -r demo.pcap`;
 
 const DEMO_OPTIONS = {
@@ -59,6 +61,7 @@ const DEMO_OPTIONS = {
   'simultaneous-open': { type: 'boolean' },
   'simultaneous-close': { type: 'boolean' },
   reset: { type: 'boolean' },
+  ipv6: { type: 'boolean' },
   pcap: { type: 'string' },
   json: { type: 'boolean' },
   absolute: { type: 'boolean' },
@@ -93,6 +96,7 @@ export function parseDemoArgs(argv: string[], io: Pick<CliIo, 'isTTY' | 'env'>):
     color,
     lang,
     pcap: v.pcap !== undefined,
+    ipv6: v.ipv6 === true,
   };
   return { opts, pcapPath: v.pcap ?? null, help: false };
 }

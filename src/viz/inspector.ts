@@ -7,6 +7,7 @@
 import { ACK, CWR, ECE, FIN, PSH, RST, SYN, URG, CHECKSUM_OFFLOAD, type TcpOption } from '../wire/types.ts';
 import { getU16, getU32, ipv4ToString } from '../wire/bytes.ts';
 import { parseIpv4 } from '../wire/ipv4.ts';
+import { formatIpAddr, parseIpv6, walkIpv6, type IpAddr } from '../wire/ipv6.ts';
 import { parseTcp } from '../wire/tcp.ts';
 import { formatTcpOption } from '../wire/pretty.ts';
 import { checksum } from '../wire/checksum.ts';
@@ -100,9 +101,41 @@ function hex(n: number, w: number): string {
   return '0x' + n.toString(16).padStart(w, '0');
 }
 
-/** Decodes one IPv4 packet carrying TCP. `rel` gives the ISNs for relative numbers. */
+/** `addr:port`, an IPv6 address in brackets (RFC 5952 §6). */
+function endpoint(a: IpAddr, port: number): string {
+  return typeof a === 'string' ? `[${formatIpAddr(a)}]:${port}` : `${ipv4ToString(a)}:${port}`;
+}
+
+/** The fields of an IPv6 header (RFC 8200 §3) and the TCP behind its extension headers (§4). */
+function decodeIpv6(bytes: Uint8Array, ko: boolean): { fields: Field[]; src: IpAddr; dst: IpAddr; tcp: Uint8Array | null; error: string | null } | { error: string } {
+  const ip = parseIpv6(bytes);
+  if (!ip.ok) return { error: ip.reason };
+  const h = ip.value.header;
+  const w = walkIpv6(ip.value.packet);
+  const fields: Field[] = [
+    { name: 'Version', value: '6' },
+    { name: 'Traffic Class (DSCP / ECN)', value: `${h.trafficClass >> 2} / ${h.trafficClass & 3}` },
+    { name: 'Flow Label', value: hex(h.flowLabel, 5), note: ko ? '흐름 레이블 (RFC 6437)' : 'flow label (RFC 6437)' },
+    { name: 'Payload Length', value: `${getU16(bytes, 4)} B` },
+    { name: 'Next Header', value: `${bytes[6]!}${bytes[6] === 6 ? ' (TCP)' : ''}` },
+    { name: 'Hop Limit', value: String(h.hopLimit), note: ko ? '남은 홉 수' : 'hops left' },
+    { name: 'Source', value: formatIpAddr(h.src) },
+    { name: 'Destination', value: formatIpAddr(h.dst) },
+  ];
+  if (!w.ok) return { fields, src: h.src, dst: h.dst, tcp: null, error: w.reason };
+  if (w.kind !== 'upper' || w.protocol !== 6) return { fields, src: h.src, dst: h.dst, tcp: null, error: 'not TCP' };
+  return { fields, src: h.src, dst: h.dst, tcp: ip.value.packet.subarray(w.offset), error: null };
+}
+
+/** Decodes one IP packet (IPv4 or IPv6) carrying TCP. `rel` gives the ISNs for relative numbers. */
 export function decodeSegment(bytes: Uint8Array, lang: Lang, rel: { seqBase: number | null; ackBase: number | null; windowBytes?: number } = { seqBase: null, ackBase: null }): Decoded {
   const empty: Decoded = { summary: '', ip: [], tcp: [], flags: [], options: [], payload: { length: 0, text: '', hex: '' }, error: null };
+  if (bytes.length > 0 && bytes[0]! >>> 4 === 6) {
+    const d = decodeIpv6(bytes, lang === 'ko');
+    if (!('fields' in d)) return { ...empty, error: d.error };
+    if (d.tcp === null) return { ...empty, ip: d.fields, error: d.error };
+    return decodeTcp(d.tcp, d.src, d.dst, d.fields, lang, rel, empty);
+  }
   const ip = parseIpv4(bytes, CHECKSUM_OFFLOAD);
   if (!ip.ok) return { ...empty, error: ip.reason };
   const h = ip.value.header;
@@ -125,7 +158,12 @@ export function decodeSegment(bytes: Uint8Array, lang: Lang, rel: { seqBase: num
     { name: 'Source', value: ipv4ToString(h.src) },
     { name: 'Destination', value: ipv4ToString(h.dst) },
   ];
-  const tb = ip.value.payload;
+  return decodeTcp(ip.value.payload, h.src, h.dst, ipFields, lang, rel, empty);
+}
+
+function decodeTcp(tb: Uint8Array, src: IpAddr, dst: IpAddr, ipFields: Field[], lang: Lang, rel: { seqBase: number | null; ackBase: number | null; windowBytes?: number }, empty: Decoded): Decoded {
+  const ko = lang === 'ko';
+  const h = { src, dst };
   const t = parseTcp(tb, h.src, h.dst, CHECKSUM_OFFLOAD);
   if (!t.ok) return { ...empty, ip: ipFields, error: t.reason };
   const seg = t.value;
@@ -156,7 +194,7 @@ export function decodeSegment(bytes: Uint8Array, lang: Lang, rel: { seqBase: num
   let hx = '';
   for (let i = 0; i < Math.min(pl.length, 64); i++) hx += pl[i]!.toString(16).padStart(2, '0') + (i % 2 ? ' ' : '');
   return {
-    summary: `${ipv4ToString(h.src)}:${seg.srcPort} → ${ipv4ToString(h.dst)}:${seg.dstPort}`,
+    summary: `${endpoint(h.src, seg.srcPort)} → ${endpoint(h.dst, seg.dstPort)}`,
     ip: ipFields,
     tcp: tcpFields,
     flags,

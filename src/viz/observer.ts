@@ -17,6 +17,7 @@ import { FIGURE_5, type TcpState } from '../tcp/state.ts';
 import { seqAdd, seqGe, seqGt, seqLe, seqLt } from '../tcp/seq.ts';
 import { ACK, FIN, RST, SYN, CHECKSUM_OFFLOAD, IPPROTO_TCP, type Ipv4Repr, type TcpRepr } from '../wire/types.ts';
 import { parseIpv4 } from '../wire/ipv4.ts';
+import { formatIpAddr, parseIpv6, walkIpv6, type IpAddr, type Ipv6Repr } from '../wire/ipv6.ts';
 import { parseTcp, flagsToString } from '../wire/tcp.ts';
 import { ipv4ToString } from '../wire/bytes.ts';
 import { parsePcap } from '../wire/pcap.ts';
@@ -53,7 +54,8 @@ export interface TraceSegment {
   /** 0: the endpoint that sent first (the client when the SYN is captured); 1: the other. */
   from: 0 | 1;
   bytes: Uint8Array;
-  ip: Ipv4Repr;
+  /** The IP header: IPv4 or IPv6 (`'hopLimit' in ip`). */
+  ip: IpHeader;
   tcp: TcpRepr;
   flags: number;
   flagsText: string;
@@ -110,7 +112,7 @@ interface Flow {
 
 interface Conv {
   conn: TraceConnection;
-  addr: [number, number];
+  addr: [IpAddr, IpAddr];
   port: [number, number];
   flows: [Flow, Flow];
   tsMruSyn: number | null;
@@ -138,7 +140,29 @@ function newFlow(state: TcpState): Flow {
   };
 }
 
-/** Reads a pcap file and follows every TCP connection in it. Never throws. */
+type IpHeader = Ipv4Repr | Ipv6Repr;
+
+/** `addr:port`, an IPv6 address in brackets (RFC 5952 §6). */
+function endpoint(a: IpAddr, port: number): string {
+  return typeof a === 'string' ? `[${formatIpAddr(a)}]:${port}` : `${ipv4ToString(a)}:${port}`;
+}
+
+/** The IP header and TCP payload of a captured packet of either version, or null when it carries no TCP. */
+function ipTcp(data: Uint8Array): { h: IpHeader; payload: Uint8Array } | null {
+  if (data.length > 0 && data[0]! >>> 4 === 6) {
+    const ip = parseIpv6(data);
+    if (!ip.ok) return null;
+    // RFC 8200 §4: the extension headers come before the upper-layer header.
+    const w = walkIpv6(ip.value.packet);
+    if (!w.ok || w.kind !== 'upper' || w.protocol !== IPPROTO_TCP) return null;
+    return { h: ip.value.header, payload: ip.value.packet.subarray(w.offset) };
+  }
+  const ip = parseIpv4(data, CHECKSUM_OFFLOAD);
+  if (!ip.ok || ip.value.header.protocol !== IPPROTO_TCP) return null;
+  return { h: ip.value.header, payload: ip.value.payload };
+}
+
+/** Reads a pcap file and follows every TCP connection in it (IPv4 and IPv6). Never throws. */
 export function analyzeCapture(file: Uint8Array): CaptureAnalysis {
   const p = parsePcap(file);
   if (!p.ok) return { ok: false, error: p.error };
@@ -149,20 +173,20 @@ export function analyzeCapture(file: Uint8Array): CaptureAnalysis {
   const startUs = p.records[0]?.tsMicros ?? 0;
   for (const rec of p.records) {
     frame++;
-    const ip = parseIpv4(rec.data, CHECKSUM_OFFLOAD);
-    if (!ip.ok || ip.value.header.protocol !== IPPROTO_TCP) {
+    const ip = ipTcp(rec.data);
+    if (!ip) {
       nonTcp++;
       continue;
     }
-    const h = ip.value.header;
-    const t = parseTcp(ip.value.payload, h.src, h.dst, CHECKSUM_OFFLOAD);
+    const h = ip.h;
+    const t = parseTcp(ip.payload, h.src, h.dst, CHECKSUM_OFFLOAD);
     if (!t.ok) {
       nonTcp++;
       continue;
     }
     const seg = t.value;
-    const a = `${h.src}:${seg.srcPort}`;
-    const b = `${h.dst}:${seg.dstPort}`;
+    const a = endpoint(h.src, seg.srcPort);
+    const b = endpoint(h.dst, seg.dstPort);
     const key = a < b ? `${a}-${b}` : `${b}-${a}`;
     let conv = convs.get(key);
     const isSyn = (seg.flags & (SYN | ACK)) === SYN;
@@ -182,7 +206,7 @@ export function analyzeCapture(file: Uint8Array): CaptureAnalysis {
   return { ok: true, connections: all, packets: p.records.length, nonTcp, skipped: p.skipped, truncated: p.truncated, startUs };
 }
 
-function newConv(index: number, h: Ipv4Repr, seg: TcpRepr, ts: number): Conv {
+function newConv(index: number, h: IpHeader, seg: TcpRepr, ts: number): Conv {
   const f = seg.flags;
   let initial: [TcpState, TcpState];
   let midstream = false;
@@ -198,7 +222,7 @@ function newConv(index: number, h: Ipv4Repr, seg: TcpRepr, ts: number): Conv {
   return {
     conn: {
       index,
-      endpoints: [`${ipv4ToString(h.src)}:${seg.srcPort}`, `${ipv4ToString(h.dst)}:${seg.dstPort}`],
+      endpoints: [endpoint(h.src, seg.srcPort), endpoint(h.dst, seg.dstPort)],
       initial,
       midstream,
       segments: [],
@@ -215,7 +239,7 @@ function newConv(index: number, h: Ipv4Repr, seg: TcpRepr, ts: number): Conv {
   };
 }
 
-function observe(conv: Conv, frame: number, ts: number, bytes: Uint8Array, h: Ipv4Repr, seg: TcpRepr): void {
+function observe(conv: Conv, frame: number, ts: number, bytes: Uint8Array, h: IpHeader, seg: TcpRepr): void {
   const dir: 0 | 1 = conv.addr[0] === h.src && conv.port[0] === seg.srcPort ? 0 : 1;
   const fwd = conv.flows[dir];
   const rev = conv.flows[dir === 0 ? 1 : 0];

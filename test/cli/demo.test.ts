@@ -14,7 +14,7 @@ import { main, type CliIo } from '../../src/cli/main.ts';
 import { parsePcap } from '../../src/wire/pcap.ts';
 import { parseIpv4 } from '../../src/wire/ipv4.ts';
 import { parseTcp, flagsToString } from '../../src/wire/tcp.ts';
-import { CHECKSUM_FULL, IPPROTO_TCP } from '../../src/wire/types.ts';
+import { ACK, CHECKSUM_FULL, IPPROTO_TCP, SYN } from '../../src/wire/types.ts';
 import { inCi } from '../support/ci.ts';
 
 const repo = new URL('../../', import.meta.url).pathname;
@@ -127,6 +127,20 @@ test('relative seq/ack start at 0 and 1 as in textbooks; --absolute shows the ra
   assert.match(rel[1]!, /\s0\s+1\s+65535\s+0\s/);
   const abs = ladderRows(demo({ absolute: true }).lines);
   assert.ok(abs[1]!.includes(` ${synAck!.tcp.seq} `) && abs[1]!.includes(` ${synAck!.tcp.ack} `), abs[1]);
+});
+
+test('--ipv6: the same ladder over IPv6 (RFC 8200): fd00::1 and fd00::2, every segment an IPv6 packet in the capture', () => {
+  const lines: string[] = [];
+  const r = runDemo({ ipv6: true, pcap: true }, (l) => lines.push(l));
+  assert.match(lines[0]!, /client \[fd00::1\]:\d+ ⇄ server \[fd00::2\]:80/);
+  assert.deepEqual(r.rows.slice(0, 3).map((x) => x.tcp.flags), [SYN, SYN | ACK, ACK]);
+  assert.equal(r.rows[0]!.dst, '[fd00::2]:80');
+  const p = parsePcap(r.pcap!);
+  assert.ok(p.ok);
+  if (!p.ok) return;
+  assert.equal(p.records.length, r.rows.length);
+  for (const rec of p.records) assert.equal(rec.data[0]! >>> 4, 6);
+  assert.ok(lines.some((l) => l.includes('client received "hi, client: got 13 bytes"')));
 });
 
 test('--simultaneous-open shows both sides go from SYN-SENT to SYN-RECEIVED', () => {
