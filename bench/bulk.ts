@@ -7,7 +7,7 @@
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { Connection } from '../src/tcp/connection.ts';
-import { makePair, SERVER_ADDR, MiB, nowSec } from './lib.ts';
+import { makePair, serverAddr, MiB, nowSec } from './lib.ts';
 
 /** Send/receive buffers of both synack connections. */
 export const BULK_BUFFER_BYTES = 4 * MiB;
@@ -22,17 +22,18 @@ export interface BulkResult {
   segments: number;
 }
 
-export function synackBulk(totalBytes: number, mtu: number, checksumOffload: boolean): BulkResult {
+export function synackBulk(totalBytes: number, mtu: number, checksumOffload: boolean, family: 4 | 6 = 4): BulkResult {
   const { net, client, server } = makePair({
     mtu,
     checksumOffload,
+    family,
     tcp: { sendBufferBytes: BULK_BUFFER_BYTES, recvBufferBytes: BULK_BUFFER_BYTES, maxOutOfOrderBytes: BULK_BUFFER_BYTES },
   });
   const chunk = new Uint8Array(BULK_CHUNK_BYTES);
   for (let i = 0; i < chunk.length; i++) chunk[i] = i * 7;
   let sc: Connection | null = null;
   server.listen(5001, { onConnection: (c) => (sc = c) });
-  const cc = client.connect(SERVER_ADDR, 5001);
+  const cc = client.connect(serverAddr(family), 5001);
   net.runUntil(() => sc !== null && cc.state === 'ESTABLISHED');
   const srv = sc! as Connection;
 
