@@ -9,7 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { Network } from '../sim/network.ts';
 import { Driver, RealClock } from '../api/driver.ts';
@@ -332,6 +332,7 @@ export function openTunHost(cmd: string, a: LinkArgs, io: HostIo): TunHost {
     throw new HostError(e instanceof TunError || (e as { code?: string }).code ? (e as Error).message : String(e));
   }
   try {
+    if (a.peerAddrs.some((p) => typeof p.addr === 'string')) quietKernelSide(link.name);
     configureTunDevice(link.name, a.mtu !== null ? { mtu: a.mtu, up: true } : { up: true });
     for (const p of a.peerAddrs) {
       // IPv6: nodad, so the address is usable at once rather than
@@ -387,6 +388,26 @@ export function openTunHost(cmd: string, a: LinkArgs, io: HostIo): TunHost {
       driver.stop();
     },
   };
+}
+
+/**
+ * When synack sets up the kernel's IPv6 side of the device (--peer-addr),
+ * the kernel's side stops soliciting routers on it. Linux gives a device
+ * that comes up a link-local address and then, as RFC 4861 §6.3.7 has
+ * hosts do, sends Router Solicitations to all-routers (ff02::2) — over and
+ * over (router_solicitations = -1: no limit). On this point-to-point link
+ * the only one to hear them is synack, a host, which (§6.2.6: "A host MUST
+ * silently discard any received Router Solicitation messages") could only
+ * count them as drops. Before the device is up; a failure (IPv6 disabled,
+ * no /proc) is not fatal: `ip addr` will say what is wrong.
+ */
+function quietKernelSide(name: string): void {
+  const path = `/proc/sys/net/ipv6/conf/${name}/router_solicitations`;
+  try {
+    if (existsSync(path)) writeFileSync(path, '0\n');
+  } catch {
+    // best effort
+  }
 }
 
 /** Formats a socket error for one line of output: "ECONNRESET (read ECONNRESET)". */

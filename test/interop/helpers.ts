@@ -80,10 +80,12 @@ export interface NetnsOptions {
    */
   ipv6?: boolean;
   /**
-   * The namespace's kernel forwards IPv6 (net.ipv6.conf.all.forwarding=1,
-   * set before tun0 exists) but not as a router on tun0 itself
-   * (tun0.forwarding=0 before it is up): a forwarding interface joins the
-   * all-routers groups and would send MLD reports for them to synack.
+   * The namespace's kernel forwards IPv6 (net.ipv6.conf.all.forwarding=1)
+   * while its interfaces, tun0 first, are hosts (default.forwarding=0,
+   * before tun0 exists): a forwarding interface joins the all-routers
+   * groups, and the MLD reports for them (from ::, tun0 has no link-local
+   * address) would reach synack as drops — now and then, as their
+   * retransmission races synack's attaching to the device.
    */
   router6?: boolean;
 }
@@ -119,13 +121,12 @@ export class Netns {
     // Fallback cleanup if the test process dies before `after` runs.
     process.once('exit', () => this.cleanupSync());
     this.exec(['ip', 'link', 'set', 'lo', 'up']);
-    if (this.router6) this.exec(['sysctl', '-qw', 'net.ipv6.conf.all.forwarding=1']);
+    if (this.router6) this.exec(['sysctl', '-qw', 'net.ipv6.conf.all.forwarding=1', 'net.ipv6.conf.default.forwarding=0']);
     this.exec(['ip', 'tuntap', 'add', 'dev', 'tun0', 'mode', 'tun']);
     this.exec(['ip', 'link', 'set', 'tun0', 'mtu', String(this.mtu)]);
     this.exec(['ip', 'addr', 'add', `${this.kernelAddr}/24`, 'dev', 'tun0']);
     if (this.kernelAddr6) {
       this.exec(['sysctl', '-qw', 'net.ipv6.conf.tun0.accept_ra=0', 'net.ipv6.conf.tun0.router_solicitations=0', 'net.ipv6.conf.tun0.addr_gen_mode=1']);
-      if (this.router6) this.exec(['sysctl', '-qw', 'net.ipv6.conf.tun0.forwarding=0']);
       // nodad: usable at once, not "tentative" for a second of Duplicate Address Detection (RFC 4862 §5.4).
       this.exec(['ip', '-6', 'addr', 'add', `${this.kernelAddr6}/64`, 'dev', 'tun0', 'nodad']);
     }

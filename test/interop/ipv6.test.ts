@@ -191,6 +191,31 @@ describe('interop over IPv6: Linux and synack on a TUN device', { skip, timeout:
     });
   });
 
+  describe('--peer-addr with IPv6: synack sets up the kernel side', () => {
+    it('a device synack creates gets the kernel-side addresses at once (nodad) and sends no router solicitations to synack', async () => {
+      const p = ns.spawn(
+        [process.execPath, '--import', 'tsx', 'src/cli/main.ts', 'serve', '--tun', 'tun2', '--addr', '10.213.12.2/24', '--addr', 'fd13:d::2/64', '--peer-addr', '10.213.12.1/24', '--peer-addr', 'fd13:d::1/64', '--echo', '7', '--stats'],
+        { timeoutMs: 60_000 },
+      );
+      await ready(p);
+      assert.match(p.stdout(), /ready on 10\.213\.12\.2\/24, fd13:d::2\/64 on tun2/);
+      const addrs = ns.exec(['ip', '-6', 'addr', 'show', 'dev', 'tun2']);
+      assert.match(addrs, /inet6 fd13:d::1\/64 scope global nodad/);
+      assert.doesNotMatch(addrs, /tentative/);
+      // Usable at once: no wait for Duplicate Address Detection.
+      assert.match(ns.exec(['ping', '-6', '-c', '1', '-W', '2', 'fd13:d::2']), /1 received/);
+      const r = await ns.peer(['echo-client', 'fd13:d::2', '7', '100000', 'early']);
+      assert.equal(r['received_sha'], r['sent_sha']);
+      // Linux makes a link-local address when the device comes up and, once
+      // it is valid, solicits routers (RFC 4861 §6.3.7) — every few seconds.
+      await new Promise((res) => setTimeout(res, 3500));
+      p.kill('SIGTERM');
+      assert.equal(await p.exited, 0, p.stderr());
+      const st = JSON.parse(/^stats (\{.*\})$/m.exec(p.stdout())![1]!) as { drops: Record<string, number> };
+      assert.deepEqual(st.drops, {}, p.stdout());
+    });
+  });
+
   describe('synack connect/get → kernel servers over IPv6', () => {
     it('connect → kernel echo server at [fd13:b::1]: 50 MB, EOF on stdin half-closes, the echo comes back whole, exit 0', async () => {
       const server = await ns.peerServer(['serve-echo', '7007']);
