@@ -71,14 +71,6 @@ function tupleKey(mult: number, localAddr: number, localPort: number, remoteAddr
   return (Math.imul(remoteAddr, mult) ^ ((localPort << 16) | remotePort) ^ localAddr) | 0;
 }
 
-/**
- * The demux key of an IPv6 4-tuple: the same shape, the addresses
- * compressed to one word each by a keyed PRF (isn.ts addrWord) so that an
- * attacker who chooses source addresses cannot aim at one bucket.
- */
-function tupleKey6(k0: number, k1: number, mult: number, localAddr: Ipv6Addr, localPort: number, remoteAddr: Ipv6Addr, remotePort: number): number {
-  return tupleKey(mult, addrWord(k0, k1, localAddr), localPort, addrWord(k0, k1, remoteAddr), remotePort);
-}
 
 export class Stack implements ConnectionHost {
   readonly clock: Clock;
@@ -128,6 +120,11 @@ export class Stack implements ConnectionHost {
   private readonly demuxSeed: number;
   /** Key of the PRF that compresses IPv6 addresses for the demux hash. */
   private readonly demuxKey: [number, number];
+  /** The last IPv6 address pair key() compressed, and its words. */
+  private lastLocal6: Ipv6Addr | null = null;
+  private lastRemote6: Ipv6Addr | null = null;
+  private lastLocalWord = 0;
+  private lastRemoteWord = 0;
   /** Path MTU estimates by destination, both families (pmtu.ts). @internal */
   readonly pmtu = new PathMtuCache(this);
   /** Every address of every interface, for "is it ours" on each packet. */
@@ -736,10 +733,24 @@ export class Stack implements ConnectionHost {
   // Demux table, ports, timers
   // ===========================================================================
 
-  /** The demux key of a 4-tuple of either family (both addresses of one family). */
+  /**
+   * The demux key of a 4-tuple of either family (both addresses of one
+   * family). An IPv6 4-tuple has the same shape, its addresses compressed
+   * to one word each by a keyed PRF (isn.ts addrWord) so that an attacker
+   * who chooses source addresses cannot aim at one bucket.
+   */
   private key(localAddr: IpAddr, localPort: number, remoteAddr: IpAddr, remotePort: number): number {
     if (typeof remoteAddr === 'number') return tupleKey(this.demuxSeed, localAddr as number, localPort, remoteAddr, remotePort);
-    return tupleKey6(this.demuxKey[0], this.demuxKey[1], this.demuxSeed, localAddr as Ipv6Addr, localPort, remoteAddr, remotePort);
+    // The PRF words of the last IPv6 pair, remembered: a bulk flow's
+    // segments all carry the same two addresses, and compressing them costs
+    // four HalfSipHash calls (the words are a pure function of the address).
+    if (remoteAddr !== this.lastRemote6 || localAddr !== this.lastLocal6) {
+      this.lastRemote6 = remoteAddr;
+      this.lastLocal6 = localAddr as Ipv6Addr;
+      this.lastRemoteWord = addrWord(this.demuxKey[0], this.demuxKey[1], remoteAddr);
+      this.lastLocalWord = addrWord(this.demuxKey[0], this.demuxKey[1], localAddr);
+    }
+    return tupleKey(this.demuxSeed, this.lastLocalWord, localPort, this.lastRemoteWord, remotePort);
   }
 
   lookup(localAddr: IpAddr, localPort: number, remoteAddr: IpAddr, remotePort: number): Connection | null {
