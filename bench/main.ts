@@ -29,9 +29,10 @@ import { benchTunImpaired } from './tun-impaired.ts';
 import { benchSynFlood } from './attack.ts';
 import { exitUsage, parseScriptArgs } from '../src/cli/options.ts';
 import { bundleSizes, tarballSize } from './sizes.ts';
+import type { MillionResult } from './million.ts';
 import { nodeStreamBulk, synackStreamBulk, nodeHttp, synackHttp, STREAM_CHUNK_BYTES, STREAM_BUFFER_BYTES } from './stream.ts';
 
-const ALL = ['bulk', 'stream', 'cycles', 'memory', 'checksum', 'impaired', 'tun', 'tun-impaired', 'synflood', 'sizes'];
+const ALL = ['bulk', 'stream', 'cycles', 'memory', 'checksum', 'impaired', 'tun', 'tun-impaired', 'synflood', 'sizes', 'million'];
 const HELP = `Usage: npm run bench -- [--quick] [--reps N] [--only LIST]
 
 Measures synack beside references run in the same process and prints each
@@ -262,6 +263,46 @@ if (only.has('memory')) {
       `${s.armedTimers} timers armed after 1 s idle); node:net ${nodeMemPairs} socket pairs on 127.0.0.1 (fd limit ${fdLimit}); ` +
       `node:net RSS includes libuv handles, not kernel socket buffers. Lower is better.`,
   );
+}
+
+// ---------------------------------------------------------------------------
+// 3b. A million established connections (child processes: --expose-gc, 12 GB heap)
+// ---------------------------------------------------------------------------
+function millionChild(pairs: number): MillionResult {
+  const r = spawnSync(
+    process.execPath,
+    ['--expose-gc', '--max-old-space-size=12000', '--import', 'tsx', 'bench/million.ts', String(pairs)],
+    { cwd: root, encoding: 'utf8', timeout: 600_000 },
+  );
+  if (r.status !== 0) throw new Error(`million ${pairs} failed: ${r.stderr || r.error}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as MillionResult;
+}
+if (only.has('million')) {
+  const big = quick ? 100_000 : 500_000;
+  progress(`${(2 * big).toLocaleString('en')} established connections (child process)`);
+  const small = millionChild(10_000);
+  const m = millionChild(big);
+  rows.push({
+    name: `${(m.connections / 1e6).toFixed(1)} M connections: handshakes/s while establishing`,
+    synack: `${Math.round(m.handshakesPerSec).toLocaleString('en')}/s (${fmt(m.establishSec, 1)} s)`,
+    reference: `${Math.round(small.handshakesPerSec).toLocaleString('en')}/s at 20 k`,
+    ratio: ratio(m.handshakesPerSec / small.handshakesPerSec),
+    target: '',
+  });
+  rows.push({
+    name: `${(m.connections / 1e6).toFixed(1)} M connections: heap per conn`,
+    synack: `${Math.round(m.heapPerConn)} B`,
+    reference: `${Math.round(small.heapPerConn)} B at 20 k`,
+    ratio: ratio(m.heapPerConn / small.heapPerConn),
+    target: '≤ 1024 B',
+  });
+  notes.push(
+    `million: ${m.pairs.toLocaleString('en')} pairs (one server stack, ${m.clients} client stacks of ≤ 60,000 connections each, one hub, virtual clock, ` +
+      `default TcpConfig) in one process; the reference is the same run with 10,000 pairs (does the cost per connection grow with the count?). ` +
+      `After a virtual minute idle ${m.armedTimersIdle} timers were armed; then every client sent one byte and ${m.carriedByte.toLocaleString('en')} ` +
+      `server connections received it (${fmt(m.byteSec, 1)} s). RSS per conn ${Math.round(m.rssPerConn)} B.`,
+  );
+  if (m.armedTimersIdle !== 0 || m.carriedByte !== m.pairs) throw new Error('million: idle connections armed timers or lost their byte');
 }
 
 // ---------------------------------------------------------------------------
