@@ -71,6 +71,21 @@ function tupleKey(mult: number, localAddr: number, localPort: number, remoteAddr
   return (Math.imul(remoteAddr, mult) ^ ((localPort << 16) | remotePort) ^ localAddr) | 0;
 }
 
+/**
+ * The demux key of an IPv6 4-tuple: the same shape, the remote address
+ * compressed to one word by a keyed PRF (isn.ts addrWord) so that an
+ * attacker who chooses source addresses cannot aim at one bucket. The local
+ * address is one of ours, not the attacker's choice: its four words are
+ * XOR-folded (a PRF call less per lookup).
+ */
+function tupleKey6(k0: number, k1: number, mult: number, localAddr: Ipv6Addr, localPort: number, remoteAddr: Ipv6Addr, remotePort: number): number {
+  const local =
+    ((localAddr.charCodeAt(0) << 16) | localAddr.charCodeAt(1)) ^
+    ((localAddr.charCodeAt(2) << 16) | localAddr.charCodeAt(3)) ^
+    ((localAddr.charCodeAt(4) << 16) | localAddr.charCodeAt(5)) ^
+    ((localAddr.charCodeAt(6) << 16) | localAddr.charCodeAt(7));
+  return tupleKey(mult, local, localPort, addrWord(k0, k1, remoteAddr), remotePort);
+}
 
 export class Stack implements ConnectionHost {
   readonly clock: Clock;
@@ -82,6 +97,8 @@ export class Stack implements ConnectionHost {
   private readonly timers = new TimerHeap<Connection>();
   /** key: tupleKey(4-tuple) → the connection (or the few whose keys collide). */
   private readonly conns = new Map<number, Connection | Connection[]>();
+  /** The connection the last successful lookup() found (see there). */
+  private lastLookup: Connection | null = null;
   private readonly listeners = new Map<number, Listener[]>();
   /**
    * Listener bookkeeping of passively opened connections, from the SYN until
@@ -120,11 +137,6 @@ export class Stack implements ConnectionHost {
   private readonly demuxSeed: number;
   /** Key of the PRF that compresses IPv6 addresses for the demux hash. */
   private readonly demuxKey: [number, number];
-  /** The last IPv6 address pair key() compressed, and its words. */
-  private lastLocal6: Ipv6Addr | null = null;
-  private lastRemote6: Ipv6Addr | null = null;
-  private lastLocalWord = 0;
-  private lastRemoteWord = 0;
   /** Path MTU estimates by destination, both families (pmtu.ts). @internal */
   readonly pmtu = new PathMtuCache(this);
   /** Every address of every interface, for "is it ours" on each packet. */
@@ -733,31 +745,27 @@ export class Stack implements ConnectionHost {
   // Demux table, ports, timers
   // ===========================================================================
 
-  /**
-   * The demux key of a 4-tuple of either family (both addresses of one
-   * family). An IPv6 4-tuple has the same shape, its addresses compressed
-   * to one word each by a keyed PRF (isn.ts addrWord) so that an attacker
-   * who chooses source addresses cannot aim at one bucket.
-   */
+  /** The demux key of a 4-tuple of either family (both addresses of one family). */
   private key(localAddr: IpAddr, localPort: number, remoteAddr: IpAddr, remotePort: number): number {
     if (typeof remoteAddr === 'number') return tupleKey(this.demuxSeed, localAddr as number, localPort, remoteAddr, remotePort);
-    // The PRF words of the last IPv6 pair, remembered: a bulk flow's
-    // segments all carry the same two addresses, and compressing them costs
-    // four HalfSipHash calls (the words are a pure function of the address).
-    if (remoteAddr !== this.lastRemote6 || localAddr !== this.lastLocal6) {
-      this.lastRemote6 = remoteAddr;
-      this.lastLocal6 = localAddr as Ipv6Addr;
-      this.lastRemoteWord = addrWord(this.demuxKey[0], this.demuxKey[1], remoteAddr);
-      this.lastLocalWord = addrWord(this.demuxKey[0], this.demuxKey[1], localAddr);
-    }
-    return tupleKey(this.demuxSeed, this.lastLocalWord, localPort, this.lastRemoteWord, remotePort);
+    return tupleKey6(this.demuxKey[0], this.demuxKey[1], this.demuxSeed, localAddr as Ipv6Addr, localPort, remoteAddr, remotePort);
   }
 
   lookup(localAddr: IpAddr, localPort: number, remoteAddr: IpAddr, remotePort: number): Connection | null {
+    // The connection of the previous lookup first (a bulk flow's segments
+    // arrive back to back): four comparisons instead of the keyed hash, which
+    // for IPv6 runs SipHash over both addresses. Cleared in remove().
+    const last = this.lastLookup;
+    if (last !== null && last.remotePort === remotePort && last.localPort === localPort && last.remoteAddr === remoteAddr && last.localAddr === localAddr) {
+      return last;
+    }
     const v = this.conns.get(this.key(localAddr, localPort, remoteAddr, remotePort));
     if (!v) return null;
-    if (!Array.isArray(v)) return v.remoteAddr === remoteAddr && v.localAddr === localAddr && v.localPort === localPort && v.remotePort === remotePort ? v : null;
-    for (const c of v) if (c.remoteAddr === remoteAddr && c.localAddr === localAddr && c.localPort === localPort && c.remotePort === remotePort) return c;
+    if (!Array.isArray(v)) {
+      if (v.remoteAddr === remoteAddr && v.localAddr === localAddr && v.localPort === localPort && v.remotePort === remotePort) return (this.lastLookup = v);
+      return null;
+    }
+    for (const c of v) if (c.remoteAddr === remoteAddr && c.localAddr === localAddr && c.localPort === localPort && c.remotePort === remotePort) return (this.lastLookup = c);
     return null;
   }
 
@@ -784,6 +792,7 @@ export class Stack implements ConnectionHost {
 
   /** @internal */
   remove(conn: Connection): void {
+    if (this.lastLookup === conn) this.lastLookup = null;
     const key = this.key(conn.localAddr, conn.localPort, conn.remoteAddr, conn.remotePort);
     const v = this.conns.get(key);
     if (!v) return;
