@@ -194,8 +194,8 @@ describe('TCP over IPv6 (RFC 8200, RFC 9293)', () => {
 
   test('RFC 9293 §3.4.1 (demux by the whole socket pair) over IPv6: interleaved segments of four connections from two hosts, each with the same ports twice, reach their own connection', () => {
     // Segments of (fd00::1, fd00::2) and (fd00::3, fd00::2) alternate on the
-    // hub, so the demux key (stack.ts key(), which remembers the last address
-    // pair's PRF words) switches pairs on nearly every segment.
+    // hub, so lookup()'s last-found connection misses on nearly every segment
+    // and the keyed hash of the IPv6 4-tuple decides.
     const r = rig();
     const c = r.net.addStack({ name: 'c' });
     const C6 = v6('fd00::3');
