@@ -7,7 +7,7 @@
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { Connection } from '../src/tcp/connection.ts';
-import { makePair, serverAddr, MiB, nowSec } from './lib.ts';
+import { makePair, serverAddr, MiB, nowSec, type Family } from './lib.ts';
 
 /** Send/receive buffers of both synack connections. */
 export const BULK_BUFFER_BYTES = 4 * MiB;
@@ -22,7 +22,7 @@ export interface BulkResult {
   segments: number;
 }
 
-export function synackBulk(totalBytes: number, mtu: number, checksumOffload: boolean, family: 4 | 6 = 4): BulkResult {
+export function synackBulk(totalBytes: number, mtu: number, checksumOffload: boolean, family: Family = 4): BulkResult {
   const { net, client, server } = makePair({
     mtu,
     checksumOffload,
@@ -116,11 +116,12 @@ export async function nodeBulk(totalBytes: number): Promise<BulkResult> {
   return { bytes: totalBytes, seconds, gbps: (totalBytes * 8) / seconds / 1e9, segments: 0 };
 }
 
-/** Runs one measurement at a time from the command line: `tsx bench/bulk.ts [MiB] [mtu] [full]`. */
+/** Runs one measurement at a time from the command line: `tsx bench/bulk.ts [MiB] [mtu] [full|offload] [4|6]`. */
 if (process.argv[1]?.endsWith('bulk.ts')) {
   const mib = Number(process.argv[2] ?? 128);
   const mtu = Number(process.argv[3] ?? 1500);
   const offload = process.argv[4] !== 'full';
-  const r = mtu === 0 ? await nodeBulk(mib * MiB) : synackBulk(mib * MiB, mtu, offload);
+  const family: Family = process.argv[5] === '6' ? 6 : 4;
+  const r = mtu === 0 ? await nodeBulk(mib * MiB) : synackBulk(mib * MiB, mtu, offload, family);
   console.log(JSON.stringify(r));
 }

@@ -12,7 +12,7 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { Connection } from '../src/tcp/connection.ts';
 import type { ConnectionEvent } from '../src/tcp/events.ts';
-import { makePair, serverAddr, nowSec } from './lib.ts';
+import { makePair, serverAddr, nowSec, type Family } from './lib.ts';
 
 export const REQUEST = new TextEncoder().encode('GET / HTTP/1.0\r\n\r\n'); // 18 B
 export const RESPONSE = new TextEncoder().encode('HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok'); // 40 B
@@ -36,7 +36,7 @@ export interface CycleResult {
 
 const isDone = (c: Connection): boolean => c.state === 'CLOSED' || c.state === 'TIME-WAIT';
 
-export function synackCycles(cycles: number, checksumOffload: boolean, family: 4 | 6 = 4): CycleResult {
+export function synackCycles(cycles: number, checksumOffload: boolean, family: Family = 4): CycleResult {
   const { net: network, client, server } = makePair({
     mtu: 1500,
     checksumOffload,
@@ -165,6 +165,7 @@ export async function nodeCycles(cycles: number): Promise<CycleResult> {
 if (process.argv[1]?.endsWith('cycles.ts')) {
   const n = Number(process.argv[2] ?? 20000);
   const which = process.argv[3] ?? 'synack';
-  const r = which === 'node' ? await nodeCycles(n) : synackCycles(n, which !== 'full');
+  const family: Family = process.argv[4] === '6' ? 6 : 4;
+  const r = which === 'node' ? await nodeCycles(n) : synackCycles(n, which !== 'full', family);
   console.log(JSON.stringify(r));
 }

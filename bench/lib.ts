@@ -7,22 +7,23 @@ import { Network } from '../src/sim/network.ts';
 import type { Stack } from '../src/stack/stack.ts';
 import type { TcpConfig } from '../src/tcp/config.ts';
 import { parseIpv4Addr } from '../src/wire/bytes.ts';
-import { parseIpv6Addr, type IpAddr } from '../src/wire/ipv6.ts';
+import { parseIpAddr, type IpAddr } from '../src/wire/ipv6.ts';
 
 export const CLIENT_ADDR = parseIpv4Addr('10.0.0.1')!;
 export const SERVER_ADDR = parseIpv4Addr('10.0.0.2')!;
-export const CLIENT_ADDR6 = parseIpv6Addr('fd00::1')!;
-export const SERVER_ADDR6 = parseIpv6Addr('fd00::2')!;
-/** The server address of a pair of `family`. */
-export const serverAddr = (family: 4 | 6): IpAddr => (family === 6 ? SERVER_ADDR6 : SERVER_ADDR);
+export const CLIENT_ADDR6 = parseIpAddr('fd00::1')!;
+export const SERVER_ADDR6 = parseIpAddr('fd00::2')!;
+export type Family = 4 | 6;
+/** The server's address in `family`. */
+export const serverAddr = (family: Family): IpAddr => (family === 6 ? SERVER_ADDR6 : SERVER_ADDR);
 
 export interface PairOptions {
   mtu: number;
   /** Skip checksums on the in-memory hub (the default when it cannot corrupt). */
   checksumOffload: boolean;
   tcp: Partial<TcpConfig>;
-  /** IPv4 (default) or IPv6 addresses (fd00::1, fd00::2). */
-  family?: 4 | 6;
+  /** The addresses both stacks get (default 4: 10.0.0.1 and 10.0.0.2; 6: fd00::1 and fd00::2). */
+  family?: Family;
 }
 
 export interface Pair {
@@ -37,8 +38,9 @@ export function makePair(opts: PairOptions): Pair {
   const hub = net.addHub({ mtu: opts.mtu, checksumOffload: opts.checksumOffload });
   const client = net.addStack({ name: 'client', tcp: opts.tcp });
   const server = net.addStack({ name: 'server', tcp: opts.tcp });
-  net.attach(client, hub, opts.family === 6 ? CLIENT_ADDR6 : CLIENT_ADDR);
-  net.attach(server, hub, opts.family === 6 ? SERVER_ADDR6 : SERVER_ADDR);
+  const v6 = opts.family === 6;
+  net.attach(client, hub, v6 ? CLIENT_ADDR6 : CLIENT_ADDR, v6 ? 64 : undefined);
+  net.attach(server, hub, v6 ? SERVER_ADDR6 : SERVER_ADDR, v6 ? 64 : undefined);
   return { net, client, server };
 }
 
