@@ -277,6 +277,8 @@ function contract(makeEnv: () => Env): void {
     const srv = env.server.createServer((s) => s.resume());
     const port = await listen(env, srv);
     const c = env.client.connect(port, env.host);
+    // Connected first: under load node:net's own connect can take longer than the 25 ms idle time.
+    await once(c, 'connect');
     c.setTimeout(25);
     await once(c, 'timeout');
     assert.equal(c.destroyed, false);
