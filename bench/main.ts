@@ -393,7 +393,7 @@ if (only.has('tun')) {
   try {
     for (const r of await benchTun({ seconds: quick ? 2 : 3 })) {
       rows.push({
-        name: `TUN MTU ${r.mtu}: ${r.what}`,
+        name: `TUN MTU ${r.mtu}, offloads ${r.offload ? 'on' : 'off'}: ${r.what}`,
         synack: r.unit === 'Gbit/s' ? `${fmt(r.synack)} Gbit/s` : `${Math.round(r.synack)} /s`,
         reference: r.unit === 'Gbit/s' ? `${fmt(r.kernel)} Gbit/s` : `${Math.round(r.kernel)} /s`,
         ratio: ratio(r.ratio),
@@ -401,7 +401,7 @@ if (only.has('tun')) {
       });
     }
     notes.push(
-      'tun: one connection between the kernel (in a network namespace) and synack (synack serve on tun0, 4 MiB window); reference = kernel ↔ kernel over a veth pair between two namespaces, same run. ' +
+      'tun: one connection between the kernel (in a network namespace) and synack (synack serve on tun0, 4 MiB window), with TUN offloads (IFF_VNET_HDR: checksum, TSO; GSO segments in, TSO writes out) on and off (--no-offload); reference = kernel ↔ kernel over a veth pair between two namespaces, same run. ' +
         'Connections/s use a Python thread-per-connection kernel peer on both sides of the comparison.',
     );
   } catch (e) {

@@ -17,6 +17,8 @@ const TPUT = join(ROOT, 'test/interop/tput.py');
 
 export interface TunBenchRow {
   mtu: number;
+  /** TUN offloads (IFF_VNET_HDR, checksum, TSO) on, or --no-offload. */
+  offload: boolean;
   what: 'kernel → synack discard' | 'synack chargen → kernel' | 'kernel → synack echo, connections/s';
   unit: 'Gbit/s' | 'conn/s';
   synack: number;
@@ -76,35 +78,40 @@ function vethPair(mtu: number): { a: string; b: string; server: (kind: string, p
   return { a, b, server, cleanup };
 }
 
-export async function benchTun(opts: { mtus?: number[]; seconds?: number; windowBytes?: number; log?: (s: string) => void } = {}): Promise<TunBenchRow[]> {
+export async function benchTun(opts: { mtus?: number[]; offloads?: boolean[]; seconds?: number; windowBytes?: number; log?: (s: string) => void } = {}): Promise<TunBenchRow[]> {
   const why = missingPrerequisite();
   if (why) throw new Error(`TUN benchmark needs: ${why}`);
   const mtus = opts.mtus ?? [1500, 65520];
   const secs = opts.seconds ?? 3;
   const window = opts.windowBytes ?? 4 << 20;
   const log = opts.log ?? (() => {});
+  const offloads = opts.offloads ?? [true, false];
   const rows: TunBenchRow[] = [];
   for (const mtu of mtus) {
-    // synack over TUN
-    const ns = new Netns({ tag: `bench${mtu}`, subnet: 8, mtu });
-    let tun: Record<string, number>[] = [];
-    try {
-      ns.setup();
-      const serve = ns.synack('serve', ['--discard', '9', '--chargen', '19', '--echo', '7', '--window', String(window)], { timeoutMs: (secs * 3 + 30) * 1000 });
-      await ready(serve);
-      const S = ns.synackAddr;
-      const tmo = (secs + 20) * 1000;
-      // Warm up (JIT) before measuring.
-      run(['ip', 'netns', 'exec', ns.name, 'python3', TPUT, 'send', S, '9', '1'], tmo);
-      tun = [
-        run(['ip', 'netns', 'exec', ns.name, 'python3', TPUT, 'send', S, '9', String(secs)], tmo),
-        run(['ip', 'netns', 'exec', ns.name, 'python3', TPUT, 'recv', S, '19', String(secs)], tmo),
-        run(['ip', 'netns', 'exec', ns.name, 'python3', TPUT, 'cps', S, '7', String(secs)], tmo),
-      ];
-      serve.kill('SIGTERM');
-      await serve.exited;
-    } finally {
-      await ns.cleanup();
+    // synack over TUN, with offloads on and off
+    const tuns = new Map<boolean, Record<string, number>[]>();
+    for (const offload of offloads) {
+      const ns = new Netns({ tag: `bench${mtu}${offload ? 'o' : 'p'}`, subnet: 8, mtu });
+      let tun: Record<string, number>[] = [];
+      try {
+        ns.setup();
+        const serve = ns.synack('serve', ['--discard', '9', '--chargen', '19', '--echo', '7', '--window', String(window), ...(offload ? [] : ['--no-offload'])], { timeoutMs: (secs * 3 + 30) * 1000 });
+        await ready(serve);
+        const S = ns.synackAddr;
+        const tmo = (secs + 20) * 1000;
+        // Warm up (JIT) before measuring.
+        run(['ip', 'netns', 'exec', ns.name, 'python3', TPUT, 'send', S, '9', '1'], tmo);
+        tun = [
+          run(['ip', 'netns', 'exec', ns.name, 'python3', TPUT, 'send', S, '9', String(secs)], tmo),
+          run(['ip', 'netns', 'exec', ns.name, 'python3', TPUT, 'recv', S, '19', String(secs)], tmo),
+          run(['ip', 'netns', 'exec', ns.name, 'python3', TPUT, 'cps', S, '7', String(secs)], tmo),
+        ];
+        serve.kill('SIGTERM');
+        await serve.exited;
+      } finally {
+        await ns.cleanup();
+      }
+      tuns.set(offload, tun);
     }
     // kernel ↔ kernel over veth
     const v = vethPair(mtu);
@@ -123,13 +130,15 @@ export async function benchTun(opts: { mtus?: number[]; seconds?: number; window
       v.cleanup();
     }
     const g = (r: Record<string, number>): number => r['bps']! / 1e9;
-    const add = (what: TunBenchRow['what'], unit: TunBenchRow['unit'], s: number, k: number): void => {
-      rows.push({ mtu, what, unit, synack: s, kernel: k, ratio: k > 0 ? s / k : 0 });
-      log(`MTU ${mtu}  ${what.padEnd(38)} synack ${s.toFixed(unit === 'Gbit/s' ? 2 : 0)} ${unit}  kernel/veth ${k.toFixed(unit === 'Gbit/s' ? 2 : 0)} ${unit}  ratio ${(k > 0 ? s / k : 0).toFixed(2)}`);
-    };
-    add('kernel → synack discard', 'Gbit/s', g(tun[0]!), g(kern[0]!));
-    add('synack chargen → kernel', 'Gbit/s', g(tun[1]!), g(kern[1]!));
-    add('kernel → synack echo, connections/s', 'conn/s', tun[2]!['per_second']!, kern[2]!['per_second']!);
+    for (const [offload, tun] of tuns) {
+      const add = (what: TunBenchRow['what'], unit: TunBenchRow['unit'], s: number, k: number): void => {
+        rows.push({ mtu, offload, what, unit, synack: s, kernel: k, ratio: k > 0 ? s / k : 0 });
+        log(`MTU ${mtu} offloads ${offload ? 'on ' : 'off'}  ${what.padEnd(38)} synack ${s.toFixed(unit === 'Gbit/s' ? 2 : 0)} ${unit}  kernel/veth ${k.toFixed(unit === 'Gbit/s' ? 2 : 0)} ${unit}  ratio ${(k > 0 ? s / k : 0).toFixed(2)}`);
+      };
+      add('kernel → synack discard', 'Gbit/s', g(tun[0]!), g(kern[0]!));
+      add('synack chargen → kernel', 'Gbit/s', g(tun[1]!), g(kern[1]!));
+      add('kernel → synack echo, connections/s', 'conn/s', tun[2]!['per_second']!, kern[2]!['per_second']!);
+    }
   }
   return rows;
 }
