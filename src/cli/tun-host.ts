@@ -386,7 +386,7 @@ export function openTunHost(cmd: string, a: LinkArgs, io: HostIo): TunHost {
     network,
     link,
     pcap,
-    describe: `${a.addrs.map(formatCidr).join(', ')} on ${link.name} (mtu ${mtu}${link.offloads ? ', offloads' : ''})`,
+    describe: `${a.addrs.map(formatCidr).join(', ')} on ${link.name} (mtu ${mtu})`,
     async close() {
       if (closed) return;
       closed = true;
