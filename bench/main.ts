@@ -394,7 +394,7 @@ if (only.has('tun')) {
     for (const r of await benchTun({ seconds: quick ? 2 : 3 })) {
       const show = (x: number): string => (r.unit === 'Gbit/s' ? `${fmt(x)} Gbit/s` : `${Math.round(x)} /s`);
       if (r.family === 4) {
-        rows.push({ name: `TUN MTU ${r.mtu}: ${r.what}`, synack: show(r.synack), reference: show(r.kernel), ratio: ratio(r.ratio), target: '' });
+        rows.push({ name: `TUN MTU ${r.mtu}, offloads ${r.offload ? 'on' : 'off'}: ${r.what}`, synack: show(r.synack), reference: show(r.kernel), ratio: ratio(r.ratio), target: '' });
       } else {
         // Issue 12: IPv6 beside IPv4 — the same serve, the same run; the reference is synack over IPv4.
         rows.push({
@@ -408,8 +408,8 @@ if (only.has('tun')) {
       }
     }
     notes.push(
-      'tun: one connection between the kernel (in a network namespace) and synack (synack serve on tun0, 4 MiB window); reference = kernel ↔ kernel over a veth pair between two namespaces, same run. ' +
-        'The IPv6 rows run against the same dual-stack serve right after the IPv4 probes, with synack over IPv4 as their reference. ' +
+      'tun: one connection between the kernel (in a network namespace) and synack (synack serve on tun0, 4 MiB window), with TUN offloads (IFF_VNET_HDR: checksum, TSO; GSO segments in, TSO writes out) on and off (--no-offload); reference = kernel ↔ kernel over a veth pair between two namespaces, same run. ' +
+        'The IPv6 rows (offloads on) run against the same dual-stack serve right after the IPv4 probes, with synack over IPv4 as their reference. ' +
         'Connections/s use a Python thread-per-connection kernel peer on both sides of the comparison.',
     );
   } catch (e) {

@@ -8,6 +8,12 @@ export interface TunDeviceOptions {
   maxBatch?: number;
   /** Batches per readiness event before yielding to the event loop (default 8). */
   maxRounds?: number;
+  /**
+   * Open with IFF_VNET_HDR (a 10-byte virtio_net_hdr before every packet
+   * read and written) and ask for TUNSETOFFLOAD TUN_F_CSUM | TUN_F_TSO4 |
+   * TUN_F_TSO6 (default false). See `vnetHdrLen`, `offloads`, `offloadErrno`.
+   */
+  offload?: boolean;
 }
 
 export interface TunDeviceStats {
@@ -35,6 +41,12 @@ export declare class TunDevice {
   /** errno of the last failed write (0 when none). */
   readonly writeErrno: number;
   readonly closed: boolean;
+  /** 10 when the device was opened with IFF_VNET_HDR, else 0 (plain mode, also when the kernel refused it). */
+  readonly vnetHdrLen: number;
+  /** The TUN_F_* offloads the kernel accepted (0 when none). */
+  readonly offloads: number;
+  /** errno of a refused IFF_VNET_HDR / TUNSETVNETHDRSZ / TUNSETOFFLOAD (0 when none). */
+  readonly offloadErrno: number;
   /** Starts polling; `onPackets(count, errno)` is called once per batch (errno 0, or a read error). */
   start(onPackets: (count: number, errno: number) => void): void;
   stop(): void;
@@ -42,6 +54,12 @@ export declare class TunDevice {
   write(packet: Uint8Array): number;
   /** Packets written from `start` (default 0) to `end`; when fewer, see `writeErrno`. */
   writeBatch(packets: Uint8Array[], start?: number, end?: number): number;
+  /**
+   * Chain i is the next counts[i] (1..64) parts of `parts`, written as one
+   * packet with one writev() (in vnet mode its first part is the
+   * virtio_net_hdr). Chains written from `start`; when fewer, see `writeErrno`.
+   */
+  writeChains(parts: Uint8Array[], counts: number[], start?: number, end?: number): number;
   close(): void;
   /** Keep the process alive while polling (default: not). */
   ref(): void;
@@ -53,3 +71,7 @@ export declare function linkInfo(name: string): { index: number; mtu: number; up
 export declare function setLinkMtu(name: string, mtu: number): void;
 export declare function setLinkUp(name: string, up: boolean): void;
 export declare const readSize: number;
+export declare const vnetHdrLen: number;
+export declare const TUN_F_CSUM: number;
+export declare const TUN_F_TSO4: number;
+export declare const TUN_F_TSO6: number;

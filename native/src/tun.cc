@@ -10,7 +10,17 @@
 // in C++: JS slices each packet out of the arena into a buffer of its own.
 //
 // Writing is synchronous and non-blocking: write() per packet (a TUN fd takes
-// exactly one packet per write), singly or as a batch from one JS call.
+// exactly one packet per write), singly or as a batch from one JS call;
+// writeChains() writes each packet from several parts with one writev().
+//
+// Offloads ({ offload: true }): the device is opened with IFF_VNET_HDR
+// (TUNSETVNETHDRSZ 10) and TUNSETOFFLOAD asks for TUN_F_CSUM | TUN_F_TSO4 |
+// TUN_F_TSO6. Every read then starts with a struct virtio_net_hdr (partial
+// checksums, GSO segments of up to 64 KiB from the kernel) and every write
+// must start with one (the JS side builds it; write()/writeBatch() prepend
+// an all-zero header). When the kernel refuses the offloads, `offloads` is
+// 0 (or TUN_F_CSUM) and `offloadErrno` says why; when it refuses
+// IFF_VNET_HDR, `vnetHdrLen` is 0 and the device is in plain mode.
 //
 // Errors carry `code` (ENOENT, EPERM, ENODEV, EBUSY, …), `errno`, `syscall`
 // and a message that says what to do.
@@ -25,6 +35,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <string>
@@ -68,7 +79,14 @@ std::string Strerror(int err) { return std::string(strerror(err)); }
 
 // Default sizes: every read may return a packet as large as 65535 bytes (the
 // largest IPv4 packet), so the arena keeps at least that much room free.
-constexpr size_t kReadSize = 65535;
+// With IFF_VNET_HDR a read carries a virtio_net_hdr before the packet, and a
+// GSO packet from the kernel may be an IPv6 packet of 40 + 65535 bytes.
+constexpr size_t kReadSize = 65535 + 64;
+// struct virtio_net_hdr (without num_buffers): flags, gso_type, hdr_len,
+// gso_size, csum_start, csum_offset.
+constexpr int kVnetHdrLen = 10;
+constexpr unsigned kOffloads = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
+const uint8_t kZeroVnetHdr[kVnetHdrLen] = {0};
 constexpr size_t kDefaultArenaBytes = 2 * 1024 * 1024;
 constexpr uint32_t kDefaultMaxBatch = 256;
 constexpr uint32_t kDefaultMaxRounds = 8;
@@ -82,6 +100,7 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
                            InstanceMethod<&TunDevice::Stop>("stop"),
                            InstanceMethod<&TunDevice::Write>("write"),
                            InstanceMethod<&TunDevice::WriteBatch>("writeBatch"),
+                           InstanceMethod<&TunDevice::WriteChains>("writeChains"),
                            InstanceMethod<&TunDevice::Close>("close"),
                            InstanceMethod<&TunDevice::Ref>("ref"),
                            InstanceMethod<&TunDevice::Unref>("unref"),
@@ -92,6 +111,9 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
                            InstanceAccessor<&TunDevice::GetLengths>("lengths"),
                            InstanceAccessor<&TunDevice::GetWriteErrno>("writeErrno"),
                            InstanceAccessor<&TunDevice::GetClosed>("closed"),
+                           InstanceAccessor<&TunDevice::GetVnetHdrLen>("vnetHdrLen"),
+                           InstanceAccessor<&TunDevice::GetOffloads>("offloads"),
+                           InstanceAccessor<&TunDevice::GetOffloadErrno>("offloadErrno"),
                        });
   }
 
@@ -106,8 +128,12 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
     size_t arenaBytes = kDefaultArenaBytes;
     uint32_t maxBatch = kDefaultMaxBatch;
     uint32_t maxRounds = kDefaultMaxRounds;
+    bool vnetHdr = false;
+    bool offload = false;
     if (info.Length() > 1 && info[1].IsObject()) {
       Napi::Object o = info[1].As<Napi::Object>();
+      // offload: open with IFF_VNET_HDR and ask for TUNSETOFFLOAD (checksum, TSO4, TSO6).
+      if (o.Has("offload") && o.Get("offload").IsBoolean()) offload = vnetHdr = o.Get("offload").As<Napi::Boolean>().Value();
       if (o.Has("mode") && o.Get("mode").IsString()) mode = o.Get("mode").As<Napi::String>().Utf8Value();
       if (o.Has("arenaBytes") && o.Get("arenaBytes").IsNumber()) {
         double v = o.Get("arenaBytes").As<Napi::Number>().DoubleValue();
@@ -163,9 +189,17 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
 
     struct ifreq ifr;
     memset(&ifr, 0, sizeof ifr);
-    ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+    ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (vnetHdr ? IFF_VNET_HDR : 0);
     strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
-    if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+    int setiff = ioctl(fd, TUNSETIFF, &ifr);
+    if (setiff < 0 && errno == EINVAL && vnetHdr) {
+      // A kernel without IFF_VNET_HDR: plain mode.
+      offloadErrno_ = EINVAL;
+      vnetHdr = offload = false;
+      ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+      setiff = ioctl(fd, TUNSETIFF, &ifr);
+    }
+    if (setiff < 0) {
       int e = errno;
       close(fd);
       if (e == EPERM || e == EACCES) {
@@ -188,6 +222,27 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
         throw SysError(env, e, "TUNSETIFF", "no such device: " + name);
       }
       throw SysError(env, e, "TUNSETIFF", "cannot attach to TUN device " + name + ": " + Strerror(e));
+    }
+    if (vnetHdr) {
+      int hdrLen = kVnetHdrLen;
+      if (ioctl(fd, TUNSETVNETHDRSZ, &hdrLen) < 0) {
+        // Keep the kernel's default header size only if it is ours (10).
+        offloadErrno_ = errno;
+      }
+      vnetHdrLen_ = kVnetHdrLen;
+      if (offload) {
+        // The kernel may refuse (EINVAL on an old kernel or an unknown bit):
+        // then the device carries plain packets behind an all-zero header.
+        if (ioctl(fd, TUNSETOFFLOAD, (unsigned long)kOffloads) == 0) {
+          offloads_ = kOffloads;
+        } else if (ioctl(fd, TUNSETOFFLOAD, (unsigned long)TUN_F_CSUM) == 0) {
+          offloadErrno_ = errno;
+          offloads_ = TUN_F_CSUM;
+        } else {
+          offloadErrno_ = errno;
+          ioctl(fd, TUNSETOFFLOAD, 0UL);
+        }
+      }
     }
     fd_ = fd;
     name_ = ifr.ifr_name;
@@ -336,10 +391,7 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
     size_t len = 0;
     if (info.Length() < 1 || !BytesOf(info[0], &p, &len)) throw Napi::TypeError::New(env, "TunDevice.write(Uint8Array)");
     if (fd_ < 0) return Napi::Number::New(env, -EBADF);
-    ssize_t r;
-    do {
-      r = write(fd_, p, len);
-    } while (r < 0 && errno == EINTR);
+    ssize_t r = WritePacket(p, len);
     if (r < 0) {
       writeErrno_ = errno;
       writeErrors_++;
@@ -348,6 +400,80 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
     packetsOut_++;
     bytesOut_ += uint64_t(r);
     return Napi::Number::New(env, double(r));
+  }
+
+  // One packet; in vnet mode behind an all-zero virtio_net_hdr (no offload
+  // asked for this packet). Returns the packet bytes written, or -1 (errno).
+  ssize_t WritePacket(const uint8_t* p, size_t len) {
+    ssize_t r;
+    if (vnetHdrLen_ == 0) {
+      do {
+        r = write(fd_, p, len);
+      } while (r < 0 && errno == EINTR);
+      return r;
+    }
+    struct iovec iov[2] = {{const_cast<uint8_t*>(kZeroVnetHdr), size_t(vnetHdrLen_)}, {const_cast<uint8_t*>(p), len}};
+    do {
+      r = writev(fd_, iov, 2);
+    } while (r < 0 && errno == EINTR);
+    return r < 0 ? r : r - vnetHdrLen_;
+  }
+
+  // writeChains(parts[], counts[], start = 0, end = counts.length): chain i
+  // is the next counts[i] parts of `parts`, written as ONE packet with one
+  // writev() (in vnet mode the first part is the virtio_net_hdr: the caller
+  // builds it). Returns how many chains were written from `start` on; if
+  // fewer than asked, `writeErrno` says why. The parts of chains before
+  // `start` are skipped.
+  Napi::Value WriteChains(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsArray() || !info[1].IsArray()) {
+      throw Napi::TypeError::New(env, "TunDevice.writeChains(Uint8Array[], number[])");
+    }
+    Napi::Array parts = info[0].As<Napi::Array>();
+    Napi::Array counts = info[1].As<Napi::Array>();
+    uint32_t nParts = parts.Length();
+    uint32_t len = counts.Length();
+    uint32_t start = info.Length() > 2 && info[2].IsNumber() ? info[2].As<Napi::Number>().Uint32Value() : 0;
+    uint32_t end = info.Length() > 3 && info[3].IsNumber() ? info[3].As<Napi::Number>().Uint32Value() : len;
+    if (end > len) end = len;
+    writeErrno_ = 0;
+    if (fd_ < 0) {
+      writeErrno_ = EBADF;
+      return Napi::Number::New(env, 0);
+    }
+    uint32_t pi = 0;
+    for (uint32_t i = 0; i < start && i < len; i++) pi += counts.Get(i).As<Napi::Number>().Uint32Value();
+    uint32_t done = 0;
+    struct iovec iov[64];
+    for (uint32_t i = start; i < end; i++) {
+      uint32_t n = counts.Get(i).As<Napi::Number>().Uint32Value();
+      if (n == 0 || n > 64 || pi + n > nParts) throw Napi::RangeError::New(env, "TunDevice.writeChains: a chain has 1..64 parts within parts[]");
+      size_t total = 0;
+      for (uint32_t k = 0; k < n; k++) {
+        const uint8_t* p = nullptr;
+        size_t plen = 0;
+        if (!BytesOf(parts.Get(pi + k), &p, &plen)) throw Napi::TypeError::New(env, "TunDevice.writeChains: every part must be a Uint8Array");
+        iov[k].iov_base = const_cast<uint8_t*>(p);
+        iov[k].iov_len = plen;
+        total += plen;
+      }
+      pi += n;
+      ssize_t r;
+      do {
+        r = writev(fd_, iov, int(n));
+      } while (r < 0 && errno == EINTR);
+      if (r < 0) {
+        writeErrno_ = errno;
+        writeErrors_++;
+        break;
+      }
+      packetsOut_++;
+      bytesOut_ += uint64_t(r) - uint64_t(vnetHdrLen_);
+      (void)total;
+      done++;
+    }
+    return Napi::Number::New(env, done);
   }
 
   // writeBatch(packets[], start = 0, end = packets.length): how many were
@@ -370,10 +496,7 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
       const uint8_t* p = nullptr;
       size_t plen = 0;
       if (!BytesOf(arr.Get(i), &p, &plen)) throw Napi::TypeError::New(env, "TunDevice.writeBatch: every packet must be a Uint8Array");
-      ssize_t r;
-      do {
-        r = write(fd_, p, plen);
-      } while (r < 0 && errno == EINTR);
+      ssize_t r = WritePacket(p, plen);
       if (r < 0) {
         writeErrno_ = errno;
         writeErrors_++;
@@ -445,6 +568,9 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
   Napi::Value GetLengths(const Napi::CallbackInfo& info) { return lensRef_.IsEmpty() ? info.Env().Null() : lensRef_.Value(); }
   Napi::Value GetWriteErrno(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), writeErrno_); }
   Napi::Value GetClosed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), fd_ < 0); }
+  Napi::Value GetVnetHdrLen(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), vnetHdrLen_); }
+  Napi::Value GetOffloads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), offloads_); }
+  Napi::Value GetOffloadErrno(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), offloadErrno_); }
 
   int fd_ = -1;
   std::string name_;
@@ -463,6 +589,9 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
   uint32_t maxBatch_ = kDefaultMaxBatch;
   uint32_t maxRounds_ = kDefaultMaxRounds;
   int writeErrno_ = 0;
+  int vnetHdrLen_ = 0;
+  unsigned offloads_ = 0;
+  int offloadErrno_ = 0;
   uint64_t readCalls_ = 0, batches_ = 0, packetsIn_ = 0, bytesIn_ = 0, readErrors_ = 0, emptyReads_ = 0;
   uint64_t packetsOut_ = 0, bytesOut_ = 0, writeErrors_ = 0;
 };
@@ -561,6 +690,10 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   exports.Set("setLinkMtu", Napi::Function::New<SetLinkMtu>(env, "setLinkMtu"));
   exports.Set("setLinkUp", Napi::Function::New<SetLinkUp>(env, "setLinkUp"));
   exports.Set("readSize", Napi::Number::New(env, double(kReadSize)));
+  exports.Set("vnetHdrLen", Napi::Number::New(env, double(kVnetHdrLen)));
+  exports.Set("TUN_F_CSUM", Napi::Number::New(env, double(TUN_F_CSUM)));
+  exports.Set("TUN_F_TSO4", Napi::Number::New(env, double(TUN_F_TSO4)));
+  exports.Set("TUN_F_TSO6", Napi::Number::New(env, double(TUN_F_TSO6)));
   return exports;
 }
 

@@ -308,7 +308,10 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
     for (const c of host.stack.connections()) sendQueuedMax = Math.max(sendQueuedMax, c.status().sendQueued);
     let writableMax = 0;
     for (const s of sockets) writableMax = Math.max(writableMax, s.writableLength);
-    io.stdout(`stats ${JSON.stringify({ ...host.stack.counters.snapshot(), openSockets: sockets.size, sendQueuedMax, writableMax })}`);
+    // link: the TUN link's offload counters (GSO segments in and out).
+    const ls = host.link.stats;
+    const link = { offloads: host.link.offloads, gsoIn: ls.gsoIn, largestIn: ls.largestIn, csumCompleted: ls.csumCompleted, gsoOut: ls.gsoOut, gsoOutSegments: ls.gsoOutSegments, writeCalls: ls.writeCalls };
+    io.stdout(`stats ${JSON.stringify({ ...host.stack.counters.snapshot(), openSockets: sockets.size, sendQueuedMax, writableMax, link })}`);
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);

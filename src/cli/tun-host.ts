@@ -51,6 +51,7 @@ export const LINK_OPTIONS = {
   seed: { type: 'string' },
   cc: { type: 'string' },
   'log-states': { type: 'boolean' },
+  'no-offload': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -71,6 +72,9 @@ export const LINK_HELP = `Link options:
   --window BYTES          receive and send buffer per connection (default 1 MiB)
   --cc newreno|cubic      congestion control of every connection (default cubic)
   --log-states            print every state transition of every connection
+  --no-offload            open the device without offloads (IFF_VNET_HDR,
+                          checksum and TSO; on by default where the kernel
+                          accepts them; also SYNACK_TUN_OFFLOAD=0)
 
 Impairments (applied in both directions between the device and the stack):
   --loss P                drop each packet with probability P (0..1)
@@ -103,6 +107,8 @@ export interface LinkArgs {
   impair: Partial<Impairments> | null;
   seed: number;
   logStates: boolean;
+  /** false: --no-offload (default: the link's default, on unless SYNACK_TUN_OFFLOAD=0). */
+  offload: boolean | null;
 }
 
 type Values = {
@@ -221,6 +227,7 @@ export function parseLinkArgs(cmd: string, v: Values): LinkArgs {
     impair,
     seed,
     logStates: v['log-states'] === true,
+    offload: v['no-offload'] === true ? false : null,
   };
 }
 
@@ -321,6 +328,7 @@ export function openTunHost(cmd: string, a: LinkArgs, io: HostIo): TunHost {
       mode: 'auto',
       mtu,
       ...(a.impair ? { impair: a.impair } : {}),
+      ...(a.offload !== null ? { offload: a.offload } : {}),
       seed: a.seed,
       onBatch: () => driver.kick(),
       onError: (err) => {

@@ -25,6 +25,7 @@ import type { Link } from '../stack/link.ts';
 import { CHECKSUM_FULL, type ChecksumCaps } from '../wire/types.ts';
 import type { Impairments } from './memory.ts';
 import { ImpairStage, isNoImpairment, type ImpairStats } from './impair.ts';
+import { coalesceTcp, completePartialChecksum, TUN_F_TSO4, VNET_F_NEEDS_CSUM, VNET_GSO_NONE } from './vnet.ts';
 
 // ---- the addon ----------------------------------------------------------------
 
@@ -36,6 +37,14 @@ export interface TunDeviceHandle {
   readonly lengths: Uint32Array;
   readonly writeErrno: number;
   readonly closed: boolean;
+  /** 10 when opened with IFF_VNET_HDR (every read and write starts with a virtio_net_hdr), else 0 (absent on older builds). */
+  readonly vnetHdrLen?: number;
+  /** The TUN_F_* offloads the kernel accepted (TUNSETOFFLOAD). */
+  readonly offloads?: number;
+  /** errno of a refused IFF_VNET_HDR / TUNSETOFFLOAD (0 when none). */
+  readonly offloadErrno?: number;
+  /** Writes chain i (the next counts[i] parts) as one packet with one writev(); chains written. */
+  writeChains?(parts: Uint8Array[], counts: number[], start?: number, end?: number): number;
   start(onPackets: (count: number, errno: number) => void): void;
   stop(): void;
   write(packet: Uint8Array): number;
@@ -47,7 +56,7 @@ export interface TunDeviceHandle {
 }
 
 export interface TunAddon {
-  TunDevice: new (name: string, options?: { mode?: TunOpenMode; arenaBytes?: number; maxBatch?: number; maxRounds?: number }) => TunDeviceHandle;
+  TunDevice: new (name: string, options?: { mode?: TunOpenMode; arenaBytes?: number; maxBatch?: number; maxRounds?: number; offload?: boolean }) => TunDeviceHandle;
   linkInfo(name: string): { index: number; mtu: number; up: boolean };
   setLinkMtu(name: string, mtu: number): void;
   setLinkUp(name: string, up: boolean): void;
@@ -78,7 +87,8 @@ export function loadTunAddon(): TunAddon {
   }
   const require = createRequire(import.meta.url);
   const errors: string[] = [];
-  for (const id of ['synack-tun', '../../native/index.cjs']) {
+  // The checkout's own native/ first (a worktree builds its own addon), then the package.
+  for (const id of ['../../native/index.cjs', 'synack-tun']) {
     try {
       addon = require(id) as TunAddon;
       return addon;
@@ -153,6 +163,15 @@ export interface TunLinkOptions {
   onBatch?: () => void;
   /** A fatal device error (read error, device gone); the link is closed after it. */
   onError?: (err: Error) => void;
+  /**
+   * Offloads (default true; the environment variable SYNACK_TUN_OFFLOAD=0
+   * turns them off): open the device with IFF_VNET_HDR and TUNSETOFFLOAD
+   * (checksum, TSO4, TSO6): the kernel hands over TCP segments of up to
+   * 64 KiB with partial checksums, and takes runs of segments coalesced
+   * into one write that it segments itself. Falls back to plain packets when
+   * the kernel refuses (see `offloads`).
+   */
+  offload?: boolean;
   /** For tests: an already open device (otherwise the addon opens `name`). */
   device?: TunDeviceHandle;
 }
@@ -168,6 +187,20 @@ export interface TunLinkStats {
   dropsNotIp: number;
   /** Transmitted packets larger than the MTU, dropped. */
   dropsTooBig: number;
+  /** Received GSO packets (gso_type TCPV4/TCPV6: several segments in one). */
+  gsoIn: number;
+  /** Largest packet received, bytes. */
+  largestIn: number;
+  /** Received packets whose partial checksum was completed (NEEDS_CSUM). */
+  csumCompleted: number;
+  /** Received packets with a bad virtio_net_hdr (offsets outside the packet), dropped. */
+  dropsBadVnetHdr: number;
+  /** Transmitted coalesced segments (one write, several segments cut by the kernel). */
+  gsoOut: number;
+  /** Segments carried inside gsoOut writes. */
+  gsoOutSegments: number;
+  /** Write calls into the device (writeBatch / writeChains). */
+  writeCalls: number;
   /** Transmitted packets the device refused, by errno name (EIO while the device is down, …). */
   writeErrors: Record<string, number>;
   impairIn: ImpairStats | null;
@@ -193,6 +226,12 @@ export class TunLink implements Link {
   private readonly onBatch: (() => void) | null;
   private readonly onError: ((err: Error) => void) | null;
   private outQueue: Uint8Array[] = [];
+  /** virtio_net_hdr bytes before each packet read and written (0: plain mode). */
+  readonly vnetHdrLen: number;
+  /** The TUN_F_* offloads in force (0 when off or refused). */
+  readonly offloads: number;
+  /** Whether runs of segments are coalesced into TSO writes (TSO4, no impairment on the way out). */
+  private readonly tso: boolean;
   private flushQueued = false;
   private closedFlag = false;
 
@@ -205,12 +244,14 @@ export class TunLink implements Link {
     } else {
       const a = loadTunAddon();
       try {
-        this.dev = new a.TunDevice(opts.name, { mode: opts.mode ?? 'auto' });
+        this.dev = new a.TunDevice(opts.name, { mode: opts.mode ?? 'auto', offload: opts.offload ?? offloadDefault() });
       } catch (e) {
         throw asTunError(e);
       }
     }
     this.name = this.dev.name;
+    this.vnetHdrLen = this.dev.vnetHdrLen ?? 0;
+    this.offloads = this.vnetHdrLen > 0 ? (this.dev.offloads ?? 0) : 0;
     this.arena = new Uint8Array(this.dev.arena);
     this.lengths = this.dev.lengths;
     this.onBatch = opts.onBatch ?? null;
@@ -229,9 +270,20 @@ export class TunLink implements Link {
       dropsNotIp: 0,
       dropsTooBig: 0,
       writeErrors: {},
+      gsoIn: 0,
+      largestIn: 0,
+      csumCompleted: 0,
+      dropsBadVnetHdr: 0,
+      gsoOut: 0,
+      gsoOutSegments: 0,
+      writeCalls: 0,
       impairIn: this.stageIn ? this.stageIn.stats : null,
       impairOut: this.stageOut ? this.stageOut.stats : null,
     };
+    // Corruption on the way out must meet the kernel's checksum check: only
+    // an unimpaired path coalesces (the kernel recomputes a TSO segment's
+    // checksums, which would hide a corrupted byte).
+    this.tso = (this.offloads & TUN_F_TSO4) !== 0 && this.stageOut === null && typeof this.dev.writeChains === 'function';
     this.dev.start(this.onPackets);
   }
 
@@ -295,11 +347,14 @@ export class TunLink implements Link {
     const arena = this.arena;
     const lengths = this.lengths;
     this.stats.batches++;
+    const vh = this.vnetHdrLen;
     let off = 0;
     for (let i = 0; i < count; i++) {
-      const len = lengths[i]!;
-      const start = off;
-      off += len;
+      const rlen = lengths[i]!;
+      const hdrAt = off;
+      const start = off + vh;
+      off += rlen;
+      const len = rlen - vh;
       this.stats.packetsIn++;
       this.stats.bytesIn += len;
       // IFF_NO_PI: no protocol word, so the version nibble says which IP it
@@ -311,6 +366,23 @@ export class TunLink implements Link {
         continue;
       }
       const packet = arena.slice(start, start + len);
+      if (len > this.stats.largestIn) this.stats.largestIn = len;
+      if (vh !== 0) {
+        // The virtio_net_hdr (src/links/vnet.ts): a GSO packet is a TCP
+        // segment of several MSS the stack takes whole; a partial checksum
+        // (NEEDS_CSUM) is completed here, as a NIC would, so that the stack
+        // verifies every packet the same way.
+        if (arena[hdrAt + 1]! !== VNET_GSO_NONE) this.stats.gsoIn++;
+        if ((arena[hdrAt]! & VNET_F_NEEDS_CSUM) !== 0) {
+          const csumStart = arena[hdrAt + 6]! | (arena[hdrAt + 7]! << 8);
+          const csumOffset = arena[hdrAt + 8]! | (arena[hdrAt + 9]! << 8);
+          if (!completePartialChecksum(packet, csumStart, csumOffset)) {
+            this.stats.dropsBadVnetHdr++;
+            continue;
+          }
+          this.stats.csumCompleted++;
+        }
+      }
       if (this.stageIn) this.stageIn.push(packet);
       else this.deliver(packet);
     }
@@ -352,8 +424,13 @@ export class TunLink implements Link {
     const q = this.outQueue;
     if (q.length === 0 || this.closedFlag) return;
     this.outQueue = [];
+    if (this.vnetHdrLen !== 0 && this.dev.writeChains) {
+      this.flushChains(q);
+      return;
+    }
     let i = 0;
     while (i < q.length) {
+      this.stats.writeCalls++;
       const n = this.dev.writeBatch(q, i);
       for (let k = i; k < i + n; k++) {
         this.stats.packetsOut++;
@@ -372,4 +449,55 @@ export class TunLink implements Link {
       }
     }
   };
+
+  /** vnet mode: every packet behind a virtio_net_hdr; runs of one flow's segments coalesced into TSO writes. */
+  private flushChains(q: Uint8Array[]): void {
+    const parts: Uint8Array[] = [];
+    const counts: number[] = [];
+    if (this.tso) {
+      this.stats.gsoOut += coalesceTcp(q, parts, counts);
+    } else {
+      for (const p of q) parts.push(ZERO_HDR, p);
+      for (let k = 0; k < q.length; k++) counts.push(2);
+    }
+    const writeChains = this.dev.writeChains!.bind(this.dev);
+    let i = 0;
+    let pi = 0;
+    while (i < counts.length) {
+      this.stats.writeCalls++;
+      const n = writeChains(parts, counts, i);
+      for (let k = i; k < i + n; k++) {
+        const c = counts[k]!;
+        let bytes = 0;
+        for (let m = 1; m < c; m++) bytes += parts[pi + m]!.length;
+        if (c > 2) {
+          this.stats.gsoOutSegments += c - 1;
+          bytes += parts[pi]!.length - this.vnetHdrLen;
+        }
+        pi += c;
+        this.stats.packetsOut += c > 2 ? c - 1 : 1;
+        this.stats.bytesOut += bytes;
+      }
+      i += n;
+      if (i < counts.length) {
+        const errno = this.dev.writeErrno;
+        const name = errnoName(errno);
+        this.stats.writeErrors[name] = (this.stats.writeErrors[name] ?? 0) + 1;
+        pi += counts[i]!;
+        i++; // the refused packet is dropped (TCP retransmits)
+        if (errno === 77 || errno === 9) {
+          this.fail(errno, 'write');
+          return;
+        }
+      }
+    }
+  }
+}
+
+const ZERO_HDR = new Uint8Array(10);
+
+/** Offloads on unless SYNACK_TUN_OFFLOAD is 0/false/off. */
+function offloadDefault(): boolean {
+  const v = process.env['SYNACK_TUN_OFFLOAD'];
+  return !(v !== undefined && /^(0|false|off|no)$/i.test(v.trim()));
 }

@@ -703,7 +703,7 @@ export class Connection implements SegmentTcb {
   holdFin(seq: number): boolean { return rcv.holdFin(this, seq); }
   takeHeldFin(): boolean { return rcv.takeHeldFin(this); }
   deliver(payload: Uint8Array): void { rcv.deliver(this, payload); }
-  ackData(immediate: boolean): void { rcv.ackData(this, immediate); }
+  ackData(immediate: boolean, len?: number): void { rcv.ackData(this, immediate, len); }
   receiveFin(): void { rcv.receiveFin(this); }
   receiveUrgent(up: number): void { rcv.receiveUrgent(this, up); }
   ecnReceived(cwr: boolean, text: boolean): void { rcv.ecnReceived(this, cwr, text); }

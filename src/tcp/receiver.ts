@@ -97,8 +97,13 @@ export function deliver(c: Connection, payload: Uint8Array): void {
  * 5681 §4.2: "an immediate ACK SHOULD be generated when a segment arrives
  * that fills in all or part of a gap in the sequence space".
  */
-export function ackData(c: Connection, immediate: boolean): void {
-  c.segsSinceAck++;
+export function ackData(c: Connection, immediate: boolean, len = 0): void {
+  // A segment larger than a full-sized one (a link that coalesces, like a
+  // TUN device with GSO/GRO: 64 KiB in one segment) counts as the two
+  // full-sized segments it carries at least — RFC 5681 §4.2: "an ACK SHOULD
+  // be generated for at least every second full-sized segment" (Linux
+  // likewise ACKs at once when more than one receive MSS is unacknowledged).
+  c.segsSinceAck += len > c.advMss ? 2 : 1;
   if (immediate || c.segsSinceAck >= 2 || c.config.delayedAckUs === 0) c.ackNow = true;
   else if (c.delAckAt === NEVER) c.delAckAt = c.now + c.config.delayedAckUs;
 }

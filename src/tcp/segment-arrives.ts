@@ -110,7 +110,7 @@ export interface SegmentTcb {
   /** In-order text: to the user's buffer, RCV.NXT advances. */
   deliver(payload: Uint8Array): void;
   /** The delayed-ACK policy after in-order text (`immediate`: it touched a hole). */
-  ackData(immediate: boolean): void;
+  ackData(immediate: boolean, len?: number): void;
   /** Out-of-order text is held. */
   holding(): boolean;
   hold(seq: number, payload: Uint8Array, report: boolean): boolean;
@@ -685,7 +685,7 @@ function fromSixthStep(c: SegmentTcb, seg: TcpRepr, payload: Uint8Array, fin: bo
       // Delayed ACK (RFC 9293 §3.8.6.3, RFC 5681 §4.2): ACK at least every
       // second full-sized segment, within delayedAckUs otherwise; a segment
       // that fills a hole is ACKed at once.
-      c.ackData(filledHole || hadHoles);
+      c.ackData(filledHole || hadHoles, payload.length);
       c.signal(EV_READABLE);
     } else {
       // "Segments with higher beginning sequence numbers SHOULD be held for

@@ -21,6 +21,8 @@ const TPUT = join(ROOT, 'test/interop/tput.py');
 export interface TunBenchRow {
   mtu: number;
   family: 4 | 6;
+  /** TUN offloads (IFF_VNET_HDR: checksum, TSO/GSO) on, or --no-offload. */
+  offload: boolean;
   what: 'kernel → synack discard' | 'synack chargen → kernel' | 'kernel → synack echo, connections/s';
   unit: 'Gbit/s' | 'conn/s';
   synack: number;
@@ -83,44 +85,51 @@ function vethPair(mtu: number): { a: string; b: string; server: (kind: string, p
   return { a, b, server, cleanup };
 }
 
-export async function benchTun(opts: { mtus?: number[]; seconds?: number; windowBytes?: number; log?: (s: string) => void } = {}): Promise<TunBenchRow[]> {
+export async function benchTun(opts: { mtus?: number[]; offloads?: boolean[]; seconds?: number; windowBytes?: number; log?: (s: string) => void } = {}): Promise<TunBenchRow[]> {
   const why = missingPrerequisite();
   if (why) throw new Error(`TUN benchmark needs: ${why}`);
   const mtus = opts.mtus ?? [1500, 65520];
   const secs = opts.seconds ?? 3;
   const window = opts.windowBytes ?? 4 << 20;
   const log = opts.log ?? (() => {});
+  const offloads = opts.offloads ?? [true, false];
   const rows: TunBenchRow[] = [];
   for (const mtu of mtus) {
-    // synack over TUN, dual stack: the same serve answers both families.
-    const ns = new Netns({ tag: `bench${mtu}`, subnet: 8, mtu, ipv6: true });
-    const tun: Record<4 | 6, Record<string, number>[]> = { 4: [], 6: [] };
-    try {
-      ns.setup();
-      const serve = ns.synack('serve', ['--discard', '9', '--chargen', '19', '--echo', '7', '--window', String(window)], { timeoutMs: (secs * 6 + 40) * 1000 });
-      await ready(serve);
-      const tmo = (secs + 20) * 1000;
-      const addr = { 4: ns.synackAddr, 6: ns.synackAddr6! };
-      const probe = (family: 4 | 6, mode: string, port: string, seconds: number): Record<string, number> =>
-        run(['ip', 'netns', 'exec', ns.name, 'python3', TPUT, mode, addr[family], port, String(seconds)], tmo);
-      // Warm up (JIT) both families' paths before measuring; then each probe
-      // runs IPv4 and IPv6 back to back, so neither family gets the warmer
-      // (or the noisier) half of the run.
-      for (const family of [4, 6] as const) {
-        probe(family, 'send', '9', 1);
-        probe(family, 'cps', '7', 0.5);
+    // synack over TUN with offloads on (dual stack: the same serve answers
+    // both families) and off (--no-offload, IPv4 only).
+    const tuns = new Map<boolean, Record<4 | 6, Record<string, number>[]>>();
+    for (const offload of offloads) {
+      const families: Array<4 | 6> = offload ? [4, 6] : [4];
+      const ns = new Netns({ tag: `bench${mtu}${offload ? 'o' : 'p'}`, subnet: 8, mtu, ipv6: true });
+      const tun: Record<4 | 6, Record<string, number>[]> = { 4: [], 6: [] };
+      tuns.set(offload, tun);
+      try {
+        ns.setup();
+        const serve = ns.synack('serve', ['--discard', '9', '--chargen', '19', '--echo', '7', '--window', String(window), ...(offload ? [] : ['--no-offload'])], { timeoutMs: (secs * 6 + 40) * 1000 });
+        await ready(serve);
+        const tmo = (secs + 20) * 1000;
+        const addr = { 4: ns.synackAddr, 6: ns.synackAddr6! };
+        const probe = (family: 4 | 6, mode: string, port: string, seconds: number): Record<string, number> =>
+          run(['ip', 'netns', 'exec', ns.name, 'python3', TPUT, mode, addr[family], port, String(seconds)], tmo);
+        // Warm up (JIT) both families' paths before measuring; then each probe
+        // runs IPv4 and IPv6 back to back, so neither family gets the warmer
+        // (or the noisier) half of the run.
+        for (const family of families) {
+          probe(family, 'send', '9', 1);
+          probe(family, 'cps', '7', 0.5);
+        }
+        for (const [mode, port] of [
+          ['send', '9'],
+          ['recv', '19'],
+          ['cps', '7'],
+        ] as const) {
+          for (const family of families) tun[family].push(probe(family, mode, port, secs));
+        }
+        serve.kill('SIGTERM');
+        await serve.exited;
+      } finally {
+        await ns.cleanup();
       }
-      for (const [mode, port] of [
-        ['send', '9'],
-        ['recv', '19'],
-        ['cps', '7'],
-      ] as const) {
-        for (const family of [4, 6] as const) tun[family].push(probe(family, mode, port, secs));
-      }
-      serve.kill('SIGTERM');
-      await serve.exited;
-    } finally {
-      await ns.cleanup();
     }
     // kernel ↔ kernel over veth
     const v = vethPair(mtu);
@@ -149,18 +158,21 @@ export async function benchTun(opts: { mtus?: number[]; seconds?: number; window
       ['synack chargen → kernel', 'Gbit/s', g],
       ['kernel → synack echo, connections/s', 'conn/s', c],
     ];
-    probes.forEach(([what, unit, f], i) => {
-      for (const family of [4, 6] as const) {
-        const s = f(tun[family][i]!);
-        const k = f(kern[family][i]!);
-        const row: TunBenchRow = { mtu, family, what, unit, synack: s, kernel: k, ratio: k > 0 ? s / k : 0 };
-        if (family === 6) row.synackV4 = f(tun[4][i]!);
-        rows.push(row);
-        const d = unit === 'Gbit/s' ? 2 : 0;
-        const v6 = row.synackV4 !== undefined ? `  IPv6/IPv4 ${(row.synackV4 > 0 ? s / row.synackV4 : 0).toFixed(2)}` : '';
-        log(`MTU ${mtu} IPv${family}  ${what.padEnd(38)} synack ${s.toFixed(d)} ${unit}  kernel/veth ${k.toFixed(d)} ${unit}  ratio ${row.ratio.toFixed(2)}${v6}`);
-      }
-    });
+    for (const [offload, tun] of tuns) {
+      probes.forEach(([what, unit, f], i) => {
+        for (const family of [4, 6] as const) {
+          if (tun[family].length === 0) continue;
+          const s = f(tun[family][i]!);
+          const k = f(kern[family][i]!);
+          const row: TunBenchRow = { mtu, family, offload, what, unit, synack: s, kernel: k, ratio: k > 0 ? s / k : 0 };
+          if (family === 6) row.synackV4 = f(tun[4][i]!);
+          rows.push(row);
+          const d = unit === 'Gbit/s' ? 2 : 0;
+          const v6 = row.synackV4 !== undefined ? `  IPv6/IPv4 ${(row.synackV4 > 0 ? s / row.synackV4 : 0).toFixed(2)}` : '';
+          log(`MTU ${mtu} IPv${family} offloads ${offload ? 'on ' : 'off'}  ${what.padEnd(38)} synack ${s.toFixed(d)} ${unit}  kernel/veth ${k.toFixed(d)} ${unit}  ratio ${row.ratio.toFixed(2)}${v6}`);
+        }
+      });
+    }
   }
   return rows;
 }

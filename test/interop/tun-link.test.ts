@@ -6,6 +6,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { TunLink, type TunDeviceHandle } from '../../src/links/tun.ts';
+import { decodeVnetHdr, encodeVnetHdr, TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, VNET_F_NEEDS_CSUM, VNET_GSO_TCPV4, VNET_HDR_LEN } from '../../src/links/vnet.ts';
+import { emitIpv4Tcp, parseTcp } from '../../src/wire/tcp.ts';
+import { ACK, PSH, CHECKSUM_FULL } from '../../src/wire/types.ts';
 
 class FakeDevice implements TunDeviceHandle {
   readonly name = 'fake0';
@@ -194,5 +197,94 @@ describe('TunLink (fake device)', () => {
 
   it('rejects a bad MTU', () => {
     assert.throws(() => new TunLink({ name: 'fake0', device: new FakeDevice(), mtu: 70000 }), /MTU must be an integer in 68..65535/);
+  });
+});
+
+/** A fake device opened with IFF_VNET_HDR and every offload accepted: reads carry a virtio_net_hdr, writes go through writeChains. */
+class FakeVnetDevice extends FakeDevice {
+  readonly vnetHdrLen = VNET_HDR_LEN;
+  readonly offloads = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
+  readonly offloadErrno = 0;
+  /** Each written chain, concatenated (virtio_net_hdr first). */
+  chains: Uint8Array[] = [];
+  writeChains(parts: Uint8Array[], counts: number[], start = 0, end = counts.length): number {
+    let pi = 0;
+    for (let i = 0; i < start; i++) pi += counts[i]!;
+    for (let i = start; i < end; i++) {
+      const c = counts[i]!;
+      const chunk = parts.slice(pi, pi + c);
+      const out = new Uint8Array(chunk.reduce((n, p) => n + p.length, 0));
+      let o = 0;
+      for (const p of chunk) {
+        out.set(p, o);
+        o += p.length;
+      }
+      this.chains.push(out);
+      pi += c;
+    }
+    return end - start;
+  }
+}
+
+function tcpSeg(seq: number, len: number, flags = ACK): Uint8Array {
+  return emitIpv4Tcp(
+    { src: 0x0a000001, dst: 0x0a000002, ttl: 64, tos: 0, ident: 1, dontFragment: true },
+    { srcPort: 80, dstPort: 5000, seq, ack: 1, flags, window: 1000, urgentPointer: 0, options: [], payload: new Uint8Array(len).fill(seq & 0xff) },
+    CHECKSUM_FULL,
+  );
+}
+
+describe('TunLink with offloads (fake IFF_VNET_HDR device)', () => {
+  it('a GSO segment larger than the MTU with a partial checksum reaches the stack whole, its checksum completed; a header pointing outside the packet is a counted drop', () => {
+    const dev = new FakeVnetDevice();
+    const link = new TunLink({ name: 'fake0', device: dev, mtu: 1500 });
+    assert.equal(link.offloads, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6);
+    const seg = tcpSeg(1000, 20_000);
+    const full = [seg[36]!, seg[37]!];
+    const pseudo = 0x0a00 + 0x0001 + 0x0a00 + 0x0002 + 6 + (seg.length - 20);
+    seg[36] = pseudo >> 8; // the kernel's partial checksum: the pseudo-header sum
+    seg[37] = pseudo & 0xff;
+    const hdr = new Uint8Array(VNET_HDR_LEN);
+    encodeVnetHdr({ flags: VNET_F_NEEDS_CSUM, gsoType: VNET_GSO_TCPV4, hdrLen: 40, gsoSize: 1460, csumStart: 20, csumOffset: 16 }, hdr);
+    const bad = new Uint8Array(VNET_HDR_LEN);
+    encodeVnetHdr({ flags: VNET_F_NEEDS_CSUM, gsoType: 0, hdrLen: 0, gsoSize: 0, csumStart: 60000, csumOffset: 16 }, bad);
+    const got: Uint8Array[] = [];
+    link.onReceive = (p) => got.push(p);
+    dev.deliver([new Uint8Array([...hdr, ...seg]), new Uint8Array([...bad, ...tcpSeg(1, 10)])]);
+    assert.equal(got.length, 1);
+    assert.equal(got[0]!.length, 20_040);
+    assert.deepEqual([got[0]![36], got[0]![37]], full);
+    assert.ok(parseTcp(got[0]!.subarray(20), 0x0a000001, 0x0a000002, CHECKSUM_FULL).ok);
+    assert.equal(link.stats.gsoIn, 1);
+    assert.equal(link.stats.largestIn, 20_040);
+    assert.equal(link.stats.csumCompleted, 1);
+    assert.equal(link.stats.dropsBadVnetHdr, 1);
+  });
+
+  it('a run of segments leaves as one TSO write; other packets behind an all-zero header; with an impairment stage out, nothing is coalesced', async () => {
+    const dev = new FakeVnetDevice();
+    const link = new TunLink({ name: 'fake0', device: dev, mtu: 1500 });
+    for (let i = 0; i < 5; i++) link.transmit(tcpSeg(1000 + i * 1460, 1460, i === 4 ? ACK | PSH : ACK));
+    link.transmit(ipv4(60, 9));
+    await tick();
+    assert.equal(dev.chains.length, 2);
+    const h = decodeVnetHdr(dev.chains[0]!);
+    assert.equal(h.gsoType, VNET_GSO_TCPV4);
+    assert.equal(h.gsoSize, 1460);
+    assert.equal(dev.chains[0]!.length, VNET_HDR_LEN + 40 + 5 * 1460);
+    assert.deepEqual([...dev.chains[1]!.subarray(0, VNET_HDR_LEN)], new Array(VNET_HDR_LEN).fill(0));
+    assert.equal(link.stats.gsoOut, 1);
+    assert.equal(link.stats.gsoOutSegments, 5);
+    assert.equal(link.stats.packetsOut, 6);
+
+    const dev2 = new FakeVnetDevice();
+    const link2 = new TunLink({ name: 'fake0', device: dev2, mtu: 1500, impairOut: { duplicate: 0.0001 } });
+    for (let i = 0; i < 5; i++) link2.transmit(tcpSeg(1000 + i * 1460, 1460));
+    await link2.drain(1000);
+    await tick();
+    assert.ok(dev2.chains.length >= 5);
+    assert.equal(link2.stats.gsoOut, 0);
+    link.close();
+    link2.close();
   });
 });

@@ -175,6 +175,12 @@ describe('delayed ACK', () => {
     const second = f.peer({ flags: ACK, payload: new Uint8Array(1460) });
     expectSeg(second[0], { flags: ACK, ack: seqAdd(R1, 2920) });
   });
+  test('ESTABLISHED: one segment carrying more than a full-sized segment (a GSO/GRO segment from an offloading link) is ACKed at once (RFC 5681 §4.2)', () => {
+    const f = inEstablished({ delayedAckUs: 40_000, recvBufferBytes: 1 << 20 });
+    // Two and a half MSS in one segment: "at least every second full-sized segment" has passed.
+    const now = f.peer({ flags: ACK, payload: new Uint8Array(3650) });
+    expectSeg(now[0], { flags: ACK, ack: seqAdd(R1, 3650) });
+  });
   test('ESTABLISHED: an ACK piggybacks on data sent before the delayed-ACK timer fires (§3.10.7.4 seventh)', () => {
     const f = inEstablished({ delayedAckUs: 40_000, noDelay: true });
     f.peer({ flags: ACK, payload: 'q' });

@@ -1,0 +1,83 @@
+/**
+ * TUN offloads (IFF_VNET_HDR, TUNSETOFFLOAD checksum + TSO4 + TSO6;
+ * src/links/vnet.ts) against Linux's TCP, with offloads on and with
+ * `--no-offload`: a curl download, a 50 MB echo compared by SHA-256, and
+ * the link's counters: with offloads on the kernel hands synack GSO
+ * segments larger than the MTU (received whole, partial checksums
+ * completed) and synack's runs of segments go out as TSO writes the kernel
+ * segments; with them off, no packet exceeds the MTU.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { Netns, ready, skipUnlessReady, type Proc } from './helpers.ts';
+
+const skip = skipUnlessReady(['curl']);
+
+for (const offload of [true, false]) {
+  describe(`interop: TUN offloads ${offload ? 'on' : 'off (--no-offload)'}, MTU 1500`, { skip, timeout: 180_000 }, () => {
+    const ns = new Netns({ tag: offload ? 'offon' : 'offoff', subnet: offload ? 41 : 42 });
+    let serve: Proc;
+    const S = ns.synackAddr;
+
+    before(async () => {
+      ns.setup();
+      serve = ns.synack('serve', ['--echo', '7', '--discard', '9', '--chargen', '19', '--http', '80', '--stats', ...(offload ? [] : ['--no-offload'])], { timeoutMs: 170_000 });
+      await ready(serve);
+    });
+
+    after(async () => {
+      serve?.kill('SIGTERM');
+      await ns.cleanup();
+    });
+
+    it('curl GET /bytes/N: byte-exact', () => {
+      const n = 5_000_000;
+      const out = ns.exec(['sh', '-c', `curl -sS --max-time 30 http://${S}/bytes/${n} | sha256sum`]);
+      const want = createHash('sha256')
+        .update(Buffer.from(Array.from({ length: n }, (_, i) => i & 0xff)))
+        .digest('hex');
+      assert.equal(out.split(' ')[0], want);
+    });
+
+    it('echo: 50 MB from a kernel client, SHA-256 equal', async () => {
+      const r = await ns.peer(['echo-client', S, '7', String(50_000_000), 'early']);
+      assert.equal(r['received'], 50_000_000);
+      assert.equal(r['received_sha'], r['sent_sha']);
+    });
+
+    it(`discard: 10 MB from the kernel ${offload ? 'arrives in GSO segments larger than the MTU' : 'arrives in packets no larger than the MTU'}; synack's segments ${offload ? 'leave as TSO writes' : 'leave one by one'}`, async () => {
+      const r = await ns.peer(['send', S, '9', String(10_000_000)]);
+      assert.equal(r['received'], 0);
+      const statsLine = (async (): Promise<Record<string, unknown>> => {
+        const before = serve.stdout().length;
+        serve.kill('SIGUSR2');
+        await new Promise<void>((res) => {
+          const t = setInterval(() => {
+            if (serve.stdout().slice(before).includes('\n')) {
+              clearInterval(t);
+              res();
+            }
+          }, 20);
+        });
+        const line = serve.stdout().slice(before).split('\n').find((l) => l.startsWith('stats '))!;
+        return JSON.parse(line.slice(6)) as Record<string, unknown>;
+      })();
+      const st = await statsLine;
+      const link = st['link'] as Record<string, number>;
+      if (offload) {
+        assert.ok(link['offloads']! & 2, `TSO4 accepted (offloads ${link['offloads']})`);
+        assert.ok(link['gsoIn']! > 0, 'GSO segments received');
+        assert.ok(link['largestIn']! > 1500, `a segment larger than the MTU was received whole (largest ${link['largestIn']})`);
+        assert.ok(link['csumCompleted']! > 0, 'partial checksums completed');
+        // The curl download and the echo sent runs of full-sized segments.
+        assert.ok(link['gsoOut']! > 0 && link['gsoOutSegments']! >= 2 * link['gsoOut']!, `TSO writes (${link['gsoOut']} carrying ${link['gsoOutSegments']} segments)`);
+      } else {
+        assert.equal(link['offloads'], 0);
+        assert.equal(link['gsoIn'], 0);
+        assert.ok(link['largestIn']! <= 1500, `largest ${link['largestIn']}`);
+        assert.equal(link['gsoOut'], 0);
+      }
+    });
+  });
+}
