@@ -214,7 +214,7 @@ export class DhcpServer {
     const requested = findDhcpOption(m, 'requested-ip')?.addr;
     if (requested !== undefined && this.available(requested, client)) return requested;
     if (this.fresh <= this.cfg.poolEnd) {
-      while (this.fresh <= this.cfg.poolEnd && !this.available(this.fresh, client)) this.fresh++;
+      while (this.fresh <= this.cfg.poolEnd && (this.bindings.has(this.fresh) || !this.available(this.fresh, client))) this.fresh++;
       if (this.fresh <= this.cfg.poolEnd) return this.fresh; // taken when offered: the loop skips it next time
     }
     // The least recently freed address (Map order).
