@@ -21,6 +21,7 @@ import { parseIpAddr, type IpAddr } from '../wire/ipv6.ts';
 import { SynackError } from '../errors.ts';
 import { Driver, RealClock } from './driver.ts';
 import { createNet, type SynackNet } from './net.ts';
+import { createDgram, type SynackDgram } from './dgram.ts';
 
 export interface MemoryNetworkOptions {
   /** Deterministic ISN secrets and port choices; without it, secrets come from crypto.getRandomValues. */
@@ -51,6 +52,8 @@ export interface HostOptions {
 export interface MemoryHost {
   stack: Stack;
   net: SynackNet;
+  /** A node:dgram-like module over this host's UDP. */
+  dgram: SynackDgram;
   address: string;
 }
 
@@ -101,7 +104,8 @@ export function createMemoryNetwork(opts: MemoryNetworkOptions = {}): MemoryNetw
       if (also !== null) used.add(also);
       if (hostOpts.name) hosts.set(hostOpts.name.toLowerCase(), address);
       const net = createNet({ stack, driver, hosts });
-      return { stack, net, address };
+      const dgram = createDgram({ stack, driver, hosts });
+      return { stack, net, dgram, address };
     },
     stop(): void {
       driver.stop();
