@@ -29,10 +29,11 @@ import { benchTunImpaired } from './tun-impaired.ts';
 import { benchSynFlood } from './attack.ts';
 import { exitUsage, parseScriptArgs } from '../src/cli/options.ts';
 import { bundleSizes, tarballSize } from './sizes.ts';
+import { synackUdpCore, synackUdpApi, nodeUdp, UDP_BURST } from './udp.ts';
 import type { MillionResult } from './million.ts';
 import { nodeStreamBulk, synackStreamBulk, nodeHttp, synackHttp, STREAM_CHUNK_BYTES, STREAM_BUFFER_BYTES } from './stream.ts';
 
-const ALL = ['bulk', 'stream', 'cycles', 'memory', 'checksum', 'impaired', 'tun', 'tun-impaired', 'synflood', 'sizes', 'million'];
+const ALL = ['bulk', 'stream', 'cycles', 'udp', 'memory', 'checksum', 'impaired', 'tun', 'tun-impaired', 'synflood', 'sizes', 'million'];
 const HELP = `Usage: npm run bench -- [--quick] [--reps N] [--only LIST]
 
 Measures synack beside references run in the same process and prints each
@@ -259,6 +260,19 @@ function idleChild(kind: 'synack' | 'node', pairs: number): IdleMemoryResult {
   const line = r.stdout.trim().split('\n').pop()!;
   return JSON.parse(line) as IdleMemoryResult;
 }
+if (only.has('udp')) {
+  const n = quick ? 30_000 : 100_000;
+  for (const size of [64, 1400]) {
+    progress(`udp ${n} datagrams of ${size} B`);
+    const ref = (await nodeUdp(n, size)).perSec;
+    const api = (await synackUdpApi(n, size)).perSec;
+    const core = synackUdpCore(2 * n, size).perSec;
+    rows.push({ name: `UDP ${size} B datagrams/s, host.dgram`, synack: `${Math.round(api)} /s`, reference: `${Math.round(ref)} /s`, ratio: ratio(api / ref), target: '' });
+    rows.push({ name: `UDP ${size} B datagrams/s, core (sendUdp, socket queue)`, synack: `${Math.round(core)} /s`, reference: `${Math.round(ref)} /s`, ratio: ratio(core / ref), target: '' });
+  }
+  notes.push(`udp: one direction in bursts of ${UDP_BURST} (the next burst when the last has arrived); host.dgram on a memory network (virtual time) and node:dgram over 127.0.0.1 counted in 'message' events; core: two stacks on the hub, sendUdp and the socket queue directly.`);
+}
+
 if (only.has('memory')) {
   progress('idle memory (child processes)');
   const fdLimit = spawnSync('/bin/sh', ['-c', 'ulimit -n 20000 2>/dev/null; ulimit -n'], { encoding: 'utf8' }).stdout.trim();

@@ -15,6 +15,16 @@ export { Server, type ServerOpts, type ListenOptions, type DropInfo } from './ap
 export { ERRNO, systemError, type SystemError, type SystemErrorCode } from './api/errors.ts';
 export { isIP, isIPv4, isIPv6 } from './api/ip.ts';
 export {
+  createDgram,
+  Socket as DgramSocket,
+  type DgramHost,
+  type SynackDgram,
+  type SocketType as DgramSocketType,
+  type SocketOptions as DgramSocketOptions,
+  type BindOptions as DgramBindOptions,
+  type RemoteInfo,
+} from './api/dgram.ts';
+export {
   createMemoryNetwork,
   type MemoryNetworkOptions,
   type HostOptions,

@@ -22,6 +22,7 @@ import { SynackError } from '../errors.ts';
 import { Driver, RealClock } from './driver.ts';
 import { createNet, type SynackNet } from './net.ts';
 import type { HostsTable } from './resolve.ts';
+import { createDgram, type SynackDgram } from './dgram.ts';
 
 export interface MemoryNetworkOptions {
   /** Deterministic ISN secrets and port choices; without it, secrets come from crypto.getRandomValues. */
@@ -52,6 +53,8 @@ export interface HostOptions {
 export interface MemoryHost {
   stack: Stack;
   net: SynackNet;
+  /** A node:dgram-like module over this host's UDP. */
+  dgram: SynackDgram;
   address: string;
 }
 
@@ -102,7 +105,8 @@ export function createMemoryNetwork(opts: MemoryNetworkOptions = {}): MemoryNetw
       if (also !== null) used.add(also);
       if (hostOpts.name) hosts.set(hostOpts.name.toLowerCase(), hostOpts.also !== undefined ? [address, hostOpts.also] : address);
       const net = createNet({ stack, driver, hosts });
-      return { stack, net, address };
+      const dgram = createDgram({ stack, driver, hosts });
+      return { stack, net, dgram, address };
     },
     stop(): void {
       driver.stop();

@@ -7,7 +7,9 @@
  * States built (target port ← peer port): LISTEN (80, 81), SYN-RECEIVED,
  * SYN-SENT, ESTABLISHED (passive and active, idle, with data in flight both
  * ways and held out-of-order data, behind a zero window), FIN-WAIT-1,
- * FIN-WAIT-2, CLOSE-WAIT, CLOSING, LAST-ACK, TIME-WAIT.
+ * FIN-WAIT-2, CLOSE-WAIT, CLOSING, LAST-ACK, TIME-WAIT; and UDP: a socket
+ * bound to port 53 with a small receive buffer, and one connected to the
+ * peer's port 5353 that has sent a datagram (the fuzzer mutates it back).
  */
 import { Stack } from '../stack/stack.ts';
 import type { Link } from '../stack/link.ts';
@@ -17,6 +19,8 @@ import { VirtualClock } from '../base/time.ts';
 import { Rng } from '../base/rng.ts';
 import { emitIpv4Tcp, parseTcp } from '../wire/tcp.ts';
 import { parseIpv4 } from '../wire/ipv4.ts';
+import { UdpSocket } from '../udp/table.ts';
+import { sendUdp } from '../stack/udp.ts';
 import { ACK, FIN, SYN, CHECKSUM_FULL, CHECKSUM_OFFLOAD, type ChecksumCaps, type TcpOption, type TcpRepr } from '../wire/types.ts';
 
 export const TARGET_ADDR = ((10 << 24) | (9 << 16) | 1) >>> 0;
@@ -217,6 +221,17 @@ export class Target {
       this.send(tw, ACK, this.ack(tw));
       this.send(tw, ACK | FIN, this.ack(tw));
     }
+    // UDP (RFC 768): a bound socket whose 4 KiB receive buffer overflows, and
+    // a connected one whose datagram the fuzzer reflects and mutates (port
+    // unreachables about it reach the socket).
+    const udp = new UdpSocket(4);
+    udp.rcvbuf = 4096;
+    st.udp.bind(udp, 0, 53);
+    const udpConn = new UdpSocket(4);
+    st.udp.bind(udpConn, 0, 0);
+    udpConn.remoteAddr = PEER_ADDR;
+    udpConn.remotePort = 5353;
+    sendUdp(st, udpConn, PEER_ADDR, 5353, fill(r, 100));
     this.collect();
   }
 

@@ -46,6 +46,9 @@ export class Counters {
   pmtuExpired = 0;
   /** Retransmission timeouts (every RTO expiry that retransmitted data). */
   retransmitTimeouts = 0;
+  /** UDP datagrams received (well formed) and sent. */
+  udpIn = 0;
+  udpOut = 0;
   /** Drops by reason. */
   readonly drops: Partial<Record<DropReason, number>> = {};
 
@@ -55,7 +58,7 @@ export class Counters {
 
   /** Checksum failures at any layer. */
   get checksumErrors(): number {
-    return (this.drops['ipv4-bad-checksum'] ?? 0) + (this.drops['tcp-bad-checksum'] ?? 0) + (this.drops['icmp-bad-checksum'] ?? 0) + (this.drops['icmpv6-bad-checksum'] ?? 0);
+    return (this.drops['ipv4-bad-checksum'] ?? 0) + (this.drops['tcp-bad-checksum'] ?? 0) + (this.drops['icmp-bad-checksum'] ?? 0) + (this.drops['icmpv6-bad-checksum'] ?? 0) + (this.drops['udp-bad-checksum'] ?? 0);
   }
 
   get totalDrops(): number {
@@ -94,6 +97,8 @@ export class Counters {
       pmtuBlackholes: this.pmtuBlackholes,
       pmtuExpired: this.pmtuExpired,
       retransmitTimeouts: this.retransmitTimeouts,
+      udpIn: this.udpIn,
+      udpOut: this.udpOut,
       checksumErrors: this.checksumErrors,
       drops: { ...this.drops } as Record<string, number>,
     };

@@ -9,9 +9,9 @@
  */
 import type { Instant } from '../base/time.ts';
 import type { IcmpErrorKind, IcmpErrorRepr, Ipv4Addr } from '../wire/types.ts';
-import { IPPROTO_ICMP, IPPROTO_TCP, CHECKSUM_FULL } from '../wire/types.ts';
+import { IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, CHECKSUM_FULL } from '../wire/types.ts';
 import { emitIpv4 } from '../wire/ipv4.ts';
-import { parseIcmp, parseIcmpError, isIcmpErrorType, emitIcmpEcho, icmpEchoLen, ICMP_TYPE_TIME_EXCEEDED } from '../wire/icmp.ts';
+import { parseIcmp, parseIcmpError, isIcmpErrorType, emitIcmpEcho, icmpEchoLen, ICMP_TYPE_DEST_UNREACHABLE, ICMP_TYPE_TIME_EXCEEDED } from '../wire/icmp.ts';
 import { checksum } from '../wire/checksum.ts';
 import { getU16, getU32, setU16 } from '../wire/bytes.ts';
 import { emitIpv6, IPPROTO_ICMPV6, IPV6_HEADER_LEN, readIpv6Addr, type Ipv6Addr } from '../wire/ipv6.ts';
@@ -81,6 +81,38 @@ export function sendIcmpV4TimeExceeded(s: Stack, invoking: Uint8Array): void {
   emitIpv4({ src, dst, protocol: IPPROTO_ICMP, ttl: s.ttl, tos: 0, ident: s.nextIdent(), dontFragment: false, payloadLen: len }, buf, 0, CHECKSUM_FULL);
   buf[20] = ICMP_TYPE_TIME_EXCEEDED;
   buf[21] = 1;
+  buf.set(quote, 28);
+  setU16(buf, 22, checksum(buf, 20, buf.length));
+  s.counters.icmpErrorsOut++;
+  s.sendPacket(iface, buf);
+}
+
+/**
+ * A Destination Unreachable (RFC 792, type 3) about `invoking` (an IPv4
+ * packet from its first octet) to its source — code 3, port unreachable,
+ * for UDP (stack/udp.ts). RFC 1122 §3.2.2: "Every ICMP error message
+ * includes the Internet header and at least the first 8 data octets of the
+ * datagram that triggered the error; more than 8 octets MAY be sent"; RFC
+ * 1812 §4.3.2.3 bounds the whole message at 576 octets, as Linux does. The
+ * caller has already excluded what §3.2.2 forbids answering (an ICMP error,
+ * a broadcast or multicast destination, a non-initial fragment, a source
+ * that is not a single host). RFC 1812 §4.3.2.8: "the router MUST have the
+ * ability to limit the rate at which it generates ICMP messages" — the same
+ * token bucket as ICMPv6's (RFC 4443 §2.4 (f)), one for IPv4.
+ */
+export function sendIcmpV4Unreachable(s: Stack, iface: NetInterface, code: number, invoking: Uint8Array, now: Instant): void {
+  if (!s.icmpv4Limiter(now).tryTake(now)) {
+    s.drop(null, 'icmp-rate-limited');
+    return;
+  }
+  const src = getU32(invoking, 16);
+  const dst = getU32(invoking, 12);
+  const quote = invoking.subarray(0, Math.min(invoking.length, 576 - 28));
+  const len = 8 + quote.length;
+  const buf = new Uint8Array(20 + len);
+  emitIpv4({ src, dst, protocol: IPPROTO_ICMP, ttl: s.ttl, tos: 0, ident: s.nextIdent(), dontFragment: false, payloadLen: len }, buf, 0, CHECKSUM_FULL);
+  buf[20] = ICMP_TYPE_DEST_UNREACHABLE;
+  buf[21] = code;
   buf.set(quote, 28);
   setU16(buf, 22, checksum(buf, 20, buf.length));
   s.counters.icmpErrorsOut++;
@@ -236,6 +268,10 @@ export function receiveIcmpError(s: Stack, e: IcmpErrorRepr, now: Instant): void
   }
   const q = e.quoted;
   const t = e.transport;
+  if (q.protocol === IPPROTO_UDP) {
+    receiveUdpIcmpError(s, e);
+    return;
+  }
   if (q.protocol !== IPPROTO_TCP || !s.isLocalAddr(q.src)) {
     s.drop(null, 'icmp-no-connection');
     return;
@@ -287,6 +323,35 @@ export function receiveIcmpError(s: Stack, e: IcmpErrorRepr, now: Instant): void
   const reason: CloseReason = e.kind === 'net-unreachable' ? 'net-unreachable' : e.kind === 'port-unreachable' || e.kind === 'protocol-unreachable' ? 'refused' : 'host-unreachable';
   s.counters.icmpSoftErrors++;
   s.softErrors.set(conn, { reason, sndUna: conn.sndUna });
+}
+
+/**
+ * An ICMP error about a datagram one of our sockets sent. RFC 1122
+ * §4.1.3.3: "UDP MUST pass to the application layer all ICMP error
+ * messages that it receives from the IP layer." As Linux (__udp4_lib_err
+ * without IP_RECVERR), only a hard error — port or protocol unreachable,
+ * administratively prohibited — on a connected socket is reported, as
+ * ECONNREFUSED (EHOSTUNREACH) on its next operation; others are counted.
+ */
+function receiveUdpIcmpError(s: Stack, e: IcmpErrorRepr): void {
+  const t = e.transport;
+  if (t.length < 4 || !s.isLocalAddr(e.quoted.src)) {
+    s.drop(null, 'icmp-no-connection');
+    return;
+  }
+  const sock = s.udp.findConnected(e.quoted.src, getU16(t, 0), e.quoted.dst, getU16(t, 2));
+  if (!sock) {
+    s.drop(null, 'icmp-no-connection');
+    return;
+  }
+  const err = e.kind === 'port-unreachable' || e.kind === 'protocol-unreachable' ? 'ECONNREFUSED' : e.kind === 'admin-prohibited' ? 'EHOSTUNREACH' : null;
+  if (!err) {
+    s.drop(null, 'icmp-udp-soft-error');
+    return;
+  }
+  s.counters.icmpErrorsAccepted++;
+  sock.error = err;
+  sock.onReadable?.();
 }
 
 /** The rate limiter, made on first use (RFC 4443 §2.4 (f) defaults B = 10, N = 10/s). */

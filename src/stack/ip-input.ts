@@ -7,7 +7,7 @@
  */
 import type { Instant } from '../base/time.ts';
 import type { Ipv4Addr } from '../wire/types.ts';
-import { IPPROTO_ICMP, IPPROTO_TCP } from '../wire/types.ts';
+import { IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP } from '../wire/types.ts';
 import { parseIpv4 } from '../wire/ipv4.ts';
 import { getU32 } from '../wire/bytes.ts';
 import { ipv4InSubnet } from '../wire/bytes.ts';
@@ -22,11 +22,12 @@ import {
   type Ipv6Addr,
 } from '../wire/ipv6.ts';
 import { receiveTcp } from './tcp-input.ts';
+import { receiveUdp } from './udp.ts';
 import { receiveIcmpV4, receiveIcmpV6, sendIcmpv6Error } from './icmp.ts';
 import type { NetInterface, Stack } from './stack.ts';
 
-/** What a host of synack delivers over IPv6: TCP and ICMPv6 (no UDP socket yet: a UDP packet is an unrecognised Next Header). */
-const V6_UPPER: ReadonlySet<number> = new Set([IPPROTO_TCP, IPPROTO_ICMPV6]);
+/** What a host of synack delivers over IPv6: TCP, UDP and ICMPv6 (any other Next Header is unrecognised). */
+const V6_UPPER: ReadonlySet<number> = new Set([IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMPV6]);
 
 /** One IP packet from a link, either version. Ownership of `bytes` passes to the stack. */
 export function receiveIp(s: Stack, iface: NetInterface, bytes: Uint8Array, now: Instant): void {
@@ -60,6 +61,8 @@ function receiveIpv4(s: Stack, iface: NetInterface, bytes: Uint8Array, now: Inst
   if (h.protocol === IPPROTO_TCP) {
     receiveTcp(s, iface, h.src, h.dst, ip.value.payload, bytes, now, h.tos);
     s.flushDeferred();
+  } else if (h.protocol === IPPROTO_UDP) {
+    receiveUdp(s, iface, h.src, h.dst, ip.value.payload, bytes, now, !s.isLocalAddr(h.dst));
   } else if (h.protocol === IPPROTO_ICMP) {
     receiveIcmpV4(s, iface, h.src, h.dst, ip.value.payload);
   } else {
@@ -77,6 +80,13 @@ function checkV4Addresses(s: Stack, iface: NetInterface, src: Ipv4Addr, dst: Ipv
   // addressed to it, a packet from a link is not for us (only the loopback
   // interface carries such packets; Linux drops them as martian destinations).
   if (!s.isLocalAddr(dst) || (dst >>> 24 === 127 && !iface.loopback)) {
+    // RFC 1122 §3.3.6: "When a host sends a datagram to a link-layer
+    // broadcast address, the IP destination address MUST be a legal IP
+    // broadcast or IP multicast address" — and a host receives them: UDP
+    // takes a datagram to 255.255.255.255 or a subnet broadcast of ours
+    // (udp.ts delivers it to every socket on the port). synack joins no
+    // multicast group.
+    if (protocol === IPPROTO_UDP && dst >>> 28 !== 0xe && s.isBroadcastOrMulticast(dst)) return true;
     // RFC 1122 §4.2.3.10: "A TCP implementation MUST silently discard an
     // incoming SYN segment that is addressed to a broadcast or multicast
     // address." No TCP segment of ours is ever addressed to one.
@@ -201,6 +211,8 @@ function receiveIpv6(s: Stack, iface: NetInterface, bytes: Uint8Array, now: Inst
     // RFC 8200 §7: the Traffic Class holds the ECN field in its two low bits (RFC 3168).
     receiveTcp(s, iface, h.src, h.dst, payload, bytes, now, h.trafficClass & 3);
     s.flushDeferred();
+  } else if (walk.protocol === IPPROTO_UDP) {
+    receiveUdp(s, iface, h.src, h.dst, payload, packet, now);
   } else {
     receiveIcmpV6(s, iface, h.src, h.dst, payload, now);
   }

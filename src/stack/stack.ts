@@ -45,6 +45,7 @@ import { spendCookie } from './tcp-input.ts';
 import { sendDatagram, sendPacket, sendSegment } from './ip-output.ts';
 import { makeIcmpv6Limiter, sendIcmpV4TimeExceeded, sendIcmpv6Error } from './icmp.ts';
 import type { Icmpv6RateLimiter } from '../wire/icmpv6.ts';
+import { UdpTable } from '../udp/table.ts';
 
 export { PMTU_MIN, PMTU_AGE_US, PMTU_CACHE_MAX, BLACKHOLE_BASE_MSS, BLACKHOLE_RTOS } from './pmtu.ts';
 
@@ -157,6 +158,10 @@ export class Stack implements ConnectionHost {
   private fragNextDeadline: Instant = Infinity;
   /** RFC 4443 §2.4 (f) token bucket, made on the first ICMPv6 error we originate. */
   private icmpv6Bucket: Icmpv6RateLimiter | null = null;
+  /** The same token bucket for the ICMPv4 errors we originate (port unreachable), made on first use. */
+  private icmpv4Bucket: Icmpv6RateLimiter | null = null;
+  /** UDP sockets (udp/table.ts; the datagram path is udp.ts). */
+  readonly udp: UdpTable;
   /** Keys of the flow-label PRF (RFC 6437), derived from the ISN secret. */
   /** @internal */ readonly flowKey: [number, number];
   /** Identification of the fragments of our IPv6 packets (RFC 8200 §4.5), from a PRF of a counter. */
@@ -180,6 +185,8 @@ export class Stack implements ConnectionHost {
     }
     const span = this.ephemeral[1] - this.ephemeral[0] + 1;
     this.portCursor = ((config.portSeed ?? config.isnSecret[0]) >>> 0) % span;
+    // UDP ports are a namespace of their own (as Linux's), from the same range.
+    this.udp = new UdpTable(this.ephemeral, Math.imul((config.portSeed ?? config.isnSecret[0]) >>> 0, 0x9e3779b1) >>> 0);
     this.maxConnections = config.maxConnections ?? 1_000_000;
     this.defaultBacklog = config.defaultBacklog ?? 511;
     this.ttl = config.ttl ?? 64;
@@ -737,6 +744,11 @@ export class Stack implements ConnectionHost {
   /** The RFC 4443 §2.4 (f) token bucket. @internal */
   icmpv6Limiter(now: Instant): Icmpv6RateLimiter {
     return (this.icmpv6Bucket ??= makeIcmpv6Limiter(now));
+  }
+
+  /** The ICMPv4 error token bucket. @internal */
+  icmpv4Limiter(now: Instant): Icmpv6RateLimiter {
+    return (this.icmpv4Bucket ??= makeIcmpv6Limiter(now));
   }
 
   /** The path MTU estimate for `dst` (the interface MTU when none is cached). */

@@ -100,6 +100,14 @@ export type DropReason =
   | 'udp-bad-length'
   | 'udp-bad-checksum'
   | 'udp-zero-checksum'
+  /** RFC 1122 §4.1.3.1: no socket is bound to the destination port (answered with a rate-limited ICMP port unreachable). */
+  | 'udp-no-port'
+  /** The socket's receive queue holds its SO_RCVBUF worth of datagrams. */
+  | 'udp-rcvbuf-full'
+  /** An ICMP error about one of our datagrams that Linux does not report either (a soft error, or an unconnected socket). */
+  | 'icmp-udp-soft-error'
+  /** An ICMPv4 error we would originate, suppressed by the rate limit (RFC 1812 §4.3.2.8). */
+  | 'icmp-rate-limited'
   // DHCPv4 (RFC 2131, RFC 2132)
   | 'dhcp-truncated'
   | 'dhcp-bad-op'
