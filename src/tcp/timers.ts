@@ -18,6 +18,7 @@
  * | delayed ACK (RFC 5681 §4.2, RFC 9293 §3.8.6.3) | `delAckAt` | any synchronized state | in-order data arrived and no ACK owed at once | send the ACK |
  * | TIME-WAIT (RFC 9293 §3.10.8) | `closeAt` | TIME-WAIT | on entering TIME-WAIT (the other timers are turned off); a retransmitted FIN restarts it | CLOSED |
  * | orphaned FIN-WAIT-2 | `closeAt` | FIN-WAIT-2, orphaned | the application released the connection | CLOSED (`timeout`) |
+ * | path MTU reprobe (RFC 4821 §7.3) | none of its own (state in tcp/mtu-probe.ts) | ESTABLISHED, CLOSE-WAIT after a black-hole fallback | the probe search converged | checked when data is sent: 10 min after converging, the search range reopens |
  * | user timeout (RFC 9293 §3.10.8) | none of its own | data states | checked when the retransmission timer expires (oldest unacknowledged data older than `userTimeoutUs`) and when the persist timer expires (probes unanswered that long) | CLOSED (`timeout`) |
  *
  * Order of expiry within one call (fireTimers): TIME-WAIT / FIN-WAIT-2
