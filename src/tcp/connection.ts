@@ -29,6 +29,7 @@
  *                      NewReno / SACK / RACK-TLP / PRR recovery, ECN echo, path MTU
  *   receiver.ts        what arriving text does: delivery, held text and FIN, delayed ACK, URG, CE
  *   negotiation.ts     the SYN options (MSS, window scale, timestamps, SACK) and TS.Recent
+ *   mtu-probe.ts       RFC 4821 path MTU probing upward after a black-hole fallback
  */
 import type { DropReason, TcpOption, TcpRepr } from '../wire/types.ts';
 import type { IpAddr } from '../wire/ipv6.ts';

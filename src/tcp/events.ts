@@ -36,6 +36,13 @@ export type ConnectionEvent =
   | { type: 'writable' }
   /** A retransmission happened (`kind` tells which timer or algorithm caused it). */
   | { type: 'retransmit'; kind: 'rto' | 'fast' | 'syn' | 'probe' | 'pmtu'; seq: number; len: number }
+  /**
+   * Packetization-layer path MTU discovery (RFC 4821, tcp/mtu-probe.ts):
+   * the search started after a black-hole fallback or was reopened by the
+   * host, or the outcome of a probe of MSS `size`; `low`/`high` are the
+   * search range (as MSS values) after it.
+   */
+  | { type: 'pmtu-probe'; outcome: 'start' | 'success' | 'failure' | 'inconclusive' | 'reprobe'; size: number; low: number; high: number }
   /** Terminal: the TCB is deleted. `reason` is null for an orderly close. */
   | { type: 'closed'; reason: CloseReason | null };
 

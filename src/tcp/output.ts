@@ -14,6 +14,7 @@ import { seqAdd, seqDiff, seqGe, seqGt, seqLt, seqMax } from './seq.ts';
 import { segmentOptions, synOptions } from './options.ts';
 import { Scoreboard } from './recovery.ts';
 import { tcpOptionsLen } from '../wire/tcp-options.ts';
+import * as plpmtud from './mtu-probe.ts';
 
 const NEVER = Infinity;
 const NO_OPTIONS: TcpOption[] = [];
@@ -49,6 +50,9 @@ export function output(c: Connection, force = false): void {
   const limited = c.inRecovery ? 0 : Math.min(c.dupAcks, 2) * c.sndMss;
   const board = c.board;
   if (board && board.lostBytes > 0) c.retransmitLost(board);
+  // Only a connection that met a black hole probes (RFC 4821): its MSS is
+  // below the one it advertises.
+  const probing = c.sndMss < c.advMss && plpmtud.mtuProbeState(c) !== undefined;
   for (;;) {
     const avail = seqDiff(dataEnd, c.sndNxt);
     if (avail > 0) {
@@ -61,6 +65,20 @@ export function output(c: Connection, force = false): void {
       let len = Math.min(avail, mss);
       if (usable < len) len = Math.max(0, usable);
       if (len === 0) break;
+      if (probing && len === mss) {
+        // RFC 4821 §7.5: a probe larger than the current MSS, from queued
+        // data, when its preconditions hold (tcp/mtu-probe.ts).
+        const plen = plpmtud.probeLength(c, avail, usable, mss);
+        if (plen > 0) {
+          const seq = c.sndNxt;
+          emit(c, seq, ACK, c.sendBuf!.slice(seqDiff(seq, c.bufSeq), plen));
+          afterSend(c, seq, plen);
+          c.lastDataSendAt = c.now;
+          plpmtud.probeSent(c, seq, plen, mss);
+          force = false;
+          continue;
+        }
+      }
       if (len < mss) {
         const all = len === avail;
         // Sender SWS avoidance (§3.8.6.2.1): a short segment goes only

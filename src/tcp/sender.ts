@@ -14,8 +14,9 @@ import type { Instant } from '../base/time.ts';
 import type { Connection } from './connection.ts';
 import { EV_WRITABLE } from './events.ts';
 import { EMPTY } from './send-buffer.ts';
-import { seqDiff, seqEq, seqGe, seqGt, seqLe, seqLt } from './seq.ts';
+import { seqAdd, seqDiff, seqEq, seqGe, seqGt, seqLe, seqLt } from './seq.ts';
 import { Scoreboard, prrSndcnt } from './recovery.ts';
+import * as plpmtud from './mtu-probe.ts';
 
 const NEVER = Infinity;
 
@@ -72,6 +73,8 @@ export function onAckAdvance(c: Connection, ack: number, tsecr = 0): void {
     c.cc.onAck(acked, c.sndMss, c.now, c.rtt.srtt);
   }
   c.dupAcks = 0;
+  // RFC 4821 §7.6.1: an outstanding path MTU probe delivered (tcp/mtu-probe.ts).
+  if (c.sndMss < c.advMss) plpmtud.onAck(c);
   // RFC 6298 (5.2)/(5.3): all outstanding data acknowledged → stop the
   // timer; otherwise restart it.
   // While persisting only the probe byte is in flight: the persist timer,
@@ -86,6 +89,15 @@ export function onDupAck(c: Connection): void {
   c.dupAcks++;
   // With SACK, RACK detects losses from the SACK blocks (RFC 8985).
   if (c.board) return;
+  if (c.dupAcks === 3 && !c.inRecovery && plpmtud.headLost(c)) {
+    // RFC 4821 §7.6.2: only the path MTU probe was lost — the path is
+    // smaller than the probe, not congested. No congestion response (as
+    // Linux: "MTU probe failure: don't reduce cwnd"); the probe's bytes go
+    // again in segments of the current MSS (Linux tcp_simple_retransmit).
+    const [from, to] = plpmtud.probeRange(c)!;
+    resend(c, from, to, 'fast');
+    return;
+  }
   if (c.inRecovery) {
     c.cwnd += c.sndMss;
     return;
@@ -156,6 +168,11 @@ export function rackDetectLoss(c: Connection): void {
   }
   const { newlyLost, timeoutAt } = board.detectLoss(c.now, board.reoWnd(c.inRecovery, c.rtt.srtt));
   c.rackAt = timeoutAt;
+  // RFC 4821 §7.6.2: when the path MTU probe is the only loss, it is no
+  // congestion signal: no recovery episode; output() resends it in segments
+  // of the current MSS (retransmitLost). Lost with others, its result is
+  // inconclusive (§7.6.3) and the losses are answered as usual.
+  if (newlyLost > 0 && !c.inRecovery && c.sndMss < c.advMss && plpmtud.rackLost(c)) return;
   // RFC 6675 §5 (and RFC 6582): a new recovery only once SND.UNA has passed
   // `recover` — not again for losses from the episode (or the RTO) just handled.
   if (newlyLost > 0 && !c.inRecovery && seqGt(c.sndUna, c.recover)) {
@@ -185,21 +202,32 @@ export function retransmitLost(c: Connection, board: Scoreboard): void {
   }
 }
 
-/** Sends [start, end) again (data, and the FIN when it falls inside). */
+/**
+ * Sends [start, end) again (data, and the FIN when it falls inside), in
+ * segments of the current MSS: a range sent before the MSS fell (an RFC 4821
+ * probe, or a segment sent before a path MTU decrease) would not get through
+ * whole.
+ */
 export function resend(c: Connection, start: number, end: number, kind: 'fast' | 'probe'): void {
   // Part of a scoreboard segment may already be acknowledged: never resend below SND.UNA.
   if (seqLt(start, c.sndUna)) start = c.sndUna;
   if (!seqLt(start, end)) return;
   const dataEnd = c.dataEnd();
   const dataTo = seqGt(end, dataEnd) ? dataEnd : end;
-  const len = Math.max(0, seqDiff(dataTo, start));
-  let flags = ACK;
-  if (c.finQueued && seqGt(end, dataEnd)) flags |= FIN;
-  if (len > 0) flags |= PSH;
-  c.retransmits++;
+  const mss = Math.max(1, c.sndMss - c.optionOverhead());
   c.rttTiming = false;
-  c.host.event(c, { type: 'retransmit', kind, seq: start, len });
-  c.emit(start, flags, len > 0 ? c.sendBuf!.slice(seqDiff(start, c.bufSeq), len) : EMPTY);
+  let seq = start;
+  do {
+    const len = Math.max(0, Math.min(mss, seqDiff(dataTo, seq)));
+    const pieceEnd = seqAdd(seq, len);
+    let flags = ACK;
+    if (c.finQueued && seqGt(end, dataEnd) && !seqLt(pieceEnd, dataTo)) flags |= FIN;
+    if (len > 0) flags |= PSH;
+    c.retransmits++;
+    c.host.event(c, { type: 'retransmit', kind, seq, len });
+    c.emit(seq, flags, len > 0 ? c.sendBuf!.slice(seqDiff(seq, c.bufSeq), len) : EMPTY);
+    seq = pieceEnd;
+  } while (seqLt(seq, dataTo));
   if (c.inRecovery && c.board) c.board.prrOut += seqDiff(end, start);
   if (c.rtxAt === NEVER) c.armRtx();
 }
@@ -263,10 +291,13 @@ export function onEcnEcho(c: Connection): void {
 }
 
 /**
- * The path MTU changed (RFC 1191 PMTU discovery, or RFC 4821 black-hole
- * fallback and its later probe upward): segments now carry at most `mss`
+ * The path MTU changed (RFC 1191 PMTU discovery, an RFC 4821 black-hole
+ * fallback, or an estimate aging out): segments now carry at most `mss`
  * bytes of TCP payload plus options, i.e. a path MTU of mss + 40. The
- * caller never raises it above what the peer's MSS option allows.
+ * caller never raises it above what the peer's MSS option allows. On a
+ * connection that met a black hole (tcp/mtu-probe.ts) a raise does not take
+ * effect at once: it reopens the probe search up to `mss`, and probes
+ * raise the MSS as far as the path carries.
  *
  * When it fell and `retransmit` is set, RFC 1191 §6.5: "the retransmission
  * could be done in immediate response to a notification that the Path MTU
@@ -285,6 +316,8 @@ export function setPathMss(c: Connection, mss: number, now: Instant, retransmit:
   mss = Math.max(64, mss);
   const old = c.sndMss;
   if (mss === old) return false;
+  // With RFC 4821 probing on, a raise reopens the search instead (tcp/mtu-probe.ts).
+  if (plpmtud.onPathMssChange(c, mss, retransmit)) return false;
   c.sndMss = mss;
   const st = c.state;
   if (!retransmit || mss > old || !seqGt(c.sndMax, c.sndUna)) return true;

@@ -18,6 +18,7 @@
  * | delayed ACK (RFC 5681 §4.2, RFC 9293 §3.8.6.3) | `delAckAt` | any synchronized state | in-order data arrived and no ACK owed at once | send the ACK |
  * | TIME-WAIT (RFC 9293 §3.10.8) | `closeAt` | TIME-WAIT | on entering TIME-WAIT (the other timers are turned off); a retransmitted FIN restarts it | CLOSED |
  * | orphaned FIN-WAIT-2 | `closeAt` | FIN-WAIT-2, orphaned | the application released the connection | CLOSED (`timeout`) |
+ * | path MTU reprobe (RFC 4821 §7.3) | none of its own (state in tcp/mtu-probe.ts) | ESTABLISHED, CLOSE-WAIT after a black-hole fallback | the probe search converged | checked when data is sent: 10 min after converging, the search range reopens |
  * | user timeout (RFC 9293 §3.10.8) | none of its own | data states | checked when the retransmission timer expires (oldest unacknowledged data older than `userTimeoutUs`) and when the persist timer expires (probes unanswered that long) | CLOSED (`timeout`) |
  *
  * Order of expiry within one call (fireTimers): TIME-WAIT / FIN-WAIT-2
@@ -29,6 +30,7 @@ import type { Instant } from '../base/time.ts';
 import type { Connection } from './connection.ts';
 import { EMPTY } from './send-buffer.ts';
 import { seqAdd, seqDiff, seqGt, seqLt, seqMax } from './seq.ts';
+import * as plpmtud from './mtu-probe.ts';
 
 const NEVER = Infinity;
 
@@ -186,8 +188,17 @@ function onRetransmissionTimeout(c: Connection): void {
   // already reduced for this loss episode; a collapsed cwnd says nothing
   // about the path).
   const flight = seqDiff(c.sndMax, c.sndUna);
-  if (c.retries === 1 && !c.inRecovery) c.cc.onRto(flight, c.sndMss, c.now);
-  else c.cwnd = c.sndMss;
+  // RFC 4821 §7.6.2: "When only the probe is lost, it is treated as an
+  // indication that the Path MTU is smaller than the probe size. In this
+  // case alone, the loss SHOULD NOT be interpreted as congestion signal."
+  // The timeout found the path MTU probe at SND.UNA: its ceiling falls,
+  // and cwnd and ssthresh stay (tcp/mtu-probe.ts); the go-back-N below
+  // resends it in segments of the current MSS.
+  const probeLost = c.sndMss < c.advMss && plpmtud.headLost(c);
+  if (!probeLost) {
+    if (c.retries === 1 && !c.inRecovery) c.cc.onRto(flight, c.sndMss, c.now);
+    else c.cwnd = c.sndMss;
+  }
   c.inRecovery = false;
   c.recover = c.sndMax;
   // RFC 2018 §8: after a retransmission timeout, forget what was SACKed
@@ -197,8 +208,12 @@ function onRetransmissionTimeout(c: Connection): void {
   c.tlpAt = NEVER;
   c.tlpInFlight = false;
   c.dupAcks = 0;
-  // Go back N: resend from SND.UNA.
+  // Go back N: resend from SND.UNA. The host may lower the MSS on this
+  // event (RFC 4821 §7.7 black-hole detection, stack/pmtu.ts): then the
+  // search for a larger one starts (tcp/mtu-probe.ts).
+  const mssBefore = c.sndMss;
   c.host.event(c, { type: 'retransmit', kind: 'rto', seq: c.sndUna, len: Math.min(flight, c.sndMss) });
+  if (c.sndMss < mssBefore && c.state !== 'CLOSED') plpmtud.onBlackholeFallback(c, mssBefore);
   c.sndNxt = c.sndUna;
   c.output();
   if (c.rtxAt === NEVER && seqGt(c.sndMax, c.sndUna)) armRtx(c);

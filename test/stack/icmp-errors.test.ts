@@ -256,7 +256,11 @@ describe('path MTU discovery (RFC 1191) and black-hole detection (RFC 4821)', ()
     r.net.runUntil(() => t.done(), { until: 600_000_000 });
     assert.ok(t.sameBytes());
     assert.equal(r.a.counters.pmtuBlackholes, 1);
-    assert.equal(t.conn.status().sndMss, 1024);
+    // The fallback to 1024 is followed by RFC 4821 probing upward
+    // (tcp/mtu-probe.ts, test/tcp/mtu-probe.test.ts): the MSS ends within
+    // the search threshold of what the 1200-octet path carries.
+    const mss = t.conn.status().sndMss;
+    assert.ok(mss <= 1160 && mss > 1160 - 8, `MSS ${mss}`);
     assert.ok(r.a.counters.retransmitTimeouts >= 3);
   });
 });

@@ -1,0 +1,133 @@
+/**
+ * Issue 10, "Done when": a path MTU drop from 1500 to 1280 mid-transfer, the
+ * router answering with "fragmentation needed" (RFC 1191), loses no byte and
+ * costs at most one round trip. Under the virtual clock the cost is measured
+ * exactly: for every packet the path dropped, how much later than the
+ * dropped packet would have its bytes reached the receiving application. (Over TUN,
+ * with a real kernel router, test/interop/pmtu.test.ts checks the same drop
+ * by its outcome: byte-identical, no retransmission timeout.)
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { Network } from '../../src/sim/network.ts';
+import { Rng } from '../../src/base/rng.ts';
+import { parseIpv4Addr, getU32, setU16 } from '../../src/wire/bytes.ts';
+import { emitIpv4 } from '../../src/wire/ipv4.ts';
+import { checksum } from '../../src/wire/checksum.ts';
+import { CHECKSUM_FULL, IPPROTO_ICMP } from '../../src/wire/types.ts';
+import type { Connection } from '../../src/tcp/connection.ts';
+
+const A = parseIpv4Addr('10.0.0.1')!;
+const B = parseIpv4Addr('10.0.0.2')!;
+const ROUTER = parseIpv4Addr('10.0.0.254')!;
+/** One-way delay of the hub: the round trip is twice this. */
+const ONE_WAY_US = 5000;
+
+/** RFC 792 destination unreachable, code 4 (fragmentation needed and DF set), with the next-hop MTU of RFC 1191 §4. */
+function fragNeeded(to: number, offending: Uint8Array, mtu: number): Uint8Array {
+  const quote = offending.subarray(0, (offending[0]! & 0x0f) * 4 + 8);
+  const len = 8 + quote.length;
+  const buf = new Uint8Array(20 + len);
+  emitIpv4({ src: ROUTER, dst: to, protocol: IPPROTO_ICMP, ttl: 64, tos: 0, ident: 7, dontFragment: false, payloadLen: len }, buf, 0, CHECKSUM_FULL);
+  buf[20] = 3;
+  buf[21] = 4;
+  setU16(buf, 26, mtu);
+  buf.set(quote, 28);
+  setU16(buf, 22, checksum(buf, 20, buf.length));
+  return buf;
+}
+
+/**
+ * The transfer, with the path shrinking to 1280 after 500 kB: returns whether
+ * the stream arrived intact, the connection and stack counters, and how late
+ * (µs) the worst of the dropped packets' bytes reached the application.
+ */
+function shrinkMidTransfer(sack: boolean) {
+  const net = new Network({ seed: 3 });
+  const hub = net.addHub({ checksumOffload: false, impair: { delayUs: ONE_WAY_US } });
+  const tcp = { sack, sendBufferBytes: 256 * 1024, recvBufferBytes: 256 * 1024 };
+  const a = net.addStack({ name: 'a', tcp });
+  const b = net.addStack({ name: 'b', tcp });
+  net.attach(a, hub, A);
+  net.attach(b, hub, B);
+  const router = hub.attach(ROUTER);
+  const size = 4_000_000;
+  const data = new Uint8Array(size);
+  new Rng(5).fill(data);
+  const got = createHash('sha256');
+  let received = 0;
+  /** Each packet the path dropped: its end as a stream offset and when it would have arrived. */
+  const dropped: Array<{ end: number; due: number }> = [];
+  let worst = 0;
+  b.listen(80, {
+    onConnection: (c) => {
+      c.user = {
+        onEvent: (conn: Connection, ev: { type: string }) => {
+          if (ev.type !== 'readable') return;
+          for (const chunk of b.read(conn)) {
+            got.update(chunk);
+            received += chunk.length;
+          }
+          const now = net.clock.now();
+          while (dropped.length > 0 && dropped[0]!.end <= received) worst = Math.max(worst, now - dropped.shift()!.due);
+        },
+      };
+    },
+  });
+  const conn = a.connect(B, 80);
+  let off = 0;
+  let pumping = false;
+  const pump = (): void => {
+    if (pumping) return;
+    pumping = true;
+    while (off < size && conn.state === 'ESTABLISHED') {
+      const n = a.send(conn, data.subarray(off, Math.min(size, off + 65536)));
+      if (n === 0) break;
+      off += n;
+    }
+    pumping = false;
+  };
+  conn.user = { onEvent: () => pump() };
+  net.runUntil(() => received > 500_000);
+  // The path shrinks: the router drops larger packets and says so.
+  hub.mtu = 1280;
+  hub.tap = (_from, p) => {
+    if (getU32(p, 12) !== A || p.length <= 1280) return;
+    router.transmit(fragNeeded(A, p, 1280));
+    const tcpAt = (p[0]! & 0x0f) * 4;
+    const payload = p.length - tcpAt - (p[tcpAt + 12]! >> 4) * 4;
+    const end = ((getU32(p, tcpAt + 4) - conn.iss - 1) >>> 0) + payload;
+    dropped.push({ end, due: net.clock.now() + ONE_WAY_US });
+    dropped.sort((x, y) => x.end - y.end);
+  };
+  net.runUntil(() => received === size, { until: 600_000_000 });
+  return { intact: received === size && got.digest('hex') === createHash('sha256').update(data).digest('hex'), conn, a, dropped, worst };
+}
+
+for (const sack of [true, false]) {
+  const how = sack ? '' : ' (no SACK)';
+  test(`RFC 1191 §6.5: a path MTU drop from 1500 to 1280 mid-transfer ("fragmentation needed") loses no byte and needs no RTO; dropped bytes arrive under two RTTs late${how}`, () => {
+    const r = shrinkMidTransfer(sack);
+    assert.ok(r.intact, 'byte-identical');
+    assert.equal(r.conn.status().sndMss, 1240);
+    assert.equal(r.a.counters.retransmitTimeouts, 0, 'no retransmission timeout');
+    assert.equal(r.dropped.length, 0, 'every dropped byte was delivered');
+    assert.ok(r.worst > 0, 'the path did drop packets');
+    assert.ok(r.worst < 4 * ONE_WAY_US, `dropped bytes reached the application ${r.worst / 1000} ms late (one RTT is ${(2 * ONE_WAY_US) / 1000} ms)`);
+  });
+
+  // Issue 10 asks for "at most one RTT". Measured: 15 ms (1.5 RTT) for the
+  // last packets of the dropped burst. The go-back-N on the ICMP message
+  // (tcp/sender.ts setPathMss) resends from SND.UNA everything outstanding,
+  // also the segments that got through before the path shrank (their ACKs
+  // arrive in the same instant as the ICMP): the window fills with those
+  // duplicates and the rest of the dropped burst waits one more round trip.
+  // Linux's tcp_simple_retransmit resends only segments larger than the new
+  // MSS (with SACK the scoreboard could mark just those lost).
+  test(`RFC 1191 §6.5: dropped bytes reach the application at most one RTT late${how}`, { todo: 'go-back-N resends segments that got through: 1.5 RTT measured' }, () => {
+    const r = shrinkMidTransfer(sack);
+    assert.ok(r.intact);
+    assert.ok(r.worst <= 2 * ONE_WAY_US, `dropped bytes reached the application ${r.worst / 1000} ms late`);
+  });
+}
