@@ -45,7 +45,8 @@ import {
   type Ipv6Addr,
 } from '../wire/ipv6.ts';
 import { emitIcmpv6, icmpv6Len, parseIcmpv6 } from '../wire/icmpv6.ts';
-import { CHECKSUM_FULL, type ChecksumCaps, type DropReason } from '../wire/types.ts';
+import { CHECKSUM_FULL, IPPROTO_TCP, type ChecksumCaps, type DropReason, type IcmpErrorRepr } from '../wire/types.ts';
+import { receiveIcmpError } from './icmp.ts';
 import { getU32, ipv4InSubnet } from '../wire/bytes.ts';
 import {
   addrFromPrefix,
@@ -203,6 +204,7 @@ export class EthernetInterface implements Link {
         solicit: (ip, attempt, packet) => this.solicit(ip, attempt, packet),
         send: (mac, packet) => this.sendFrame(mac, packet[0]! >>> 4 === 6 ? ETHERTYPE_IPV6 : ETHERTYPE_IPV4, packet),
         drop: (reason) => this.drop(reason),
+        unreachable: (_ip, packets) => this.unreachable(packets),
       },
       cfg.neighbor,
     );
@@ -355,6 +357,37 @@ export class EthernetInterface implements Link {
 
   private drop(reason: DropReason): void {
     this.stack.drop(null, reason);
+  }
+
+  /**
+   * RFC 4861 §7.2.2: when resolution fails, "The sender MUST return ICMP
+   * destination unreachable indications with code 3 (Address Unreachable)
+   * for each packet queued awaiting address resolution." The packets are
+   * our own, so the indication goes straight to the ICMP input of our TCP
+   * (icmp.ts receiveIcmpError, with RFC 5927's checks), as Linux's
+   * ipv4_link_failure sends ICMP host unreachable to the local sender: RFC
+   * 1122 §4.2.3.9 makes it a soft error, reported if the connection times
+   * out (EHOSTUNREACH rather than ETIMEDOUT).
+   */
+  private unreachable(packets: Uint8Array[]): void {
+    const now = this.stack.clock.now();
+    for (const p of packets) {
+      let quoted: IcmpErrorRepr['quoted'];
+      let transport: Uint8Array;
+      if (p.length >= IPV6_HEADER_LEN && p[0]! >>> 4 === 6) {
+        if (p[6] !== IPPROTO_TCP) continue;
+        quoted = { src: readIpv6Addr(p, 8), dst: readIpv6Addr(p, 24), protocol: IPPROTO_TCP, totalLength: p.length };
+        transport = p.subarray(IPV6_HEADER_LEN);
+      } else {
+        if (p.length < 20 || p[9] !== IPPROTO_TCP) continue;
+        const ihl = (p[0]! & 0x0f) * 4;
+        quoted = { src: getU32(p, 12), dst: getU32(p, 16), protocol: IPPROTO_TCP, totalLength: p.length };
+        transport = p.subarray(ihl);
+      }
+      if (transport.length < 8) continue;
+      receiveIcmpError(this.stack, { type: typeof quoted.src === 'number' ? 3 : 1, code: typeof quoted.src === 'number' ? 1 : 3, kind: 'host-unreachable', mtu: 0, quoted, transport }, now);
+    }
+    this.stack.flushDeferred();
   }
 
   /** A solicitation for `ip` (ARP request or NS), the `attempt`-th. */

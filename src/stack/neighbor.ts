@@ -72,6 +72,8 @@ export interface NeighborIo {
   /** Sends `packet` to `mac`. */
   send(mac: MacAddr, packet: Uint8Array): void;
   drop(reason: DropReason): void;
+  /** Resolution of `ip` failed; `packets` were waiting for it (already counted as drops). */
+  unreachable(ip: IpAddr, packets: Uint8Array[]): void;
 }
 
 export class NeighborCache {
@@ -250,9 +252,11 @@ export class NeighborCache {
             // unreachable indications with code 3 (Address Unreachable) for
             // each packet queued awaiting address resolution." The packets
             // are ours (a host does not forward): they are counted drops,
-            // and TCP's own retransmission timer reports the failure.
+            // and the owner reports the failure to their senders.
             this.failed++;
+            const q = e.pending ?? [];
             this.delete(ip);
+            this.io.unreachable(ip, q);
             continue;
           }
           e.tries++;

@@ -249,6 +249,16 @@ describe('ARP (RFC 826) and the neighbour cache', () => {
     assert.equal(r.a.stack.counters.drops['neigh-unresolved'], 2);
   });
 
+  test('RFC 4861 §7.2.2 / RFC 1122 §4.2.3.9: a connection to an address nobody answers for times out as host unreachable, not as a plain timeout', () => {
+    const r = lan({ a: [A4], b: [B4] });
+    r.net.runFor(1_000_000);
+    const conn = r.a.stack.connect(ip4('10.0.0.66'), 80, { tcp: { synRetries: 2 } });
+    r.net.runUntil(() => conn.state === 'CLOSED', { until: 60_000_000 });
+    assert.equal(conn.closeReason, 'host-unreachable');
+    assert.ok(r.a.stack.counters.icmpSoftErrors >= 1);
+    assert.ok(r.a.eth.neighbors.failed >= 1);
+  });
+
   test('RFC 4861 §11.2: an ARP flood from 20 000 senders leaves the cache and the switch table bounded, and every request for us is answered', () => {
     const r = lan({ a: [A4], b: [B4] });
     r.net.runFor(1_000_000);
