@@ -24,6 +24,7 @@ import type { EventQueue } from '../base/event-queue.ts';
 import { Rng } from '../base/rng.ts';
 import { SynackError } from '../errors.ts';
 import { ETH_HEADER_LEN, getMac, isMulticastMac, type MacAddr } from '../wire/ethernet.ts';
+import { LINKTYPE_ETHERNET, pcapGlobalHeader, pcapRecord } from '../wire/pcap.ts';
 import { impairPacket, NO_IMPAIRMENTS, validateImpairments, type HubStats, type Impairments } from './memory.ts';
 
 export interface EthernetSwitchOptions {
@@ -67,6 +68,7 @@ export class EthernetSwitch {
   readonly mtu: number;
   /** Every frame as it enters the switch (before impairment). */
   tap: ((from: SwitchPort, frame: Uint8Array) => void) | null = null;
+  private pcap: Uint8Array[] | null = null;
   private readonly fdb = new Map<MacAddr, { port: SwitchPort; at: Instant }>();
   private readonly rng: Rng;
   private readonly caps: ChecksumCaps;
@@ -105,6 +107,28 @@ export class EthernetSwitch {
     this.impair = next;
   }
 
+  /**
+   * Records every frame entering the switch (before impairment) as a pcap
+   * file with LINKTYPE_ETHERNET (1) and the clock's timestamps; returns a
+   * function that gives the file so far (tshark, Wireshark and `synack
+   * trace` read it). The records stay in memory until the switch goes.
+   */
+  capture(): () => Uint8Array {
+    this.pcap ??= [pcapGlobalHeader(65535, LINKTYPE_ETHERNET)];
+    const chunks = this.pcap;
+    return () => {
+      let n = 0;
+      for (const c of chunks) n += c.length;
+      const out = new Uint8Array(n);
+      let at = 0;
+      for (const c of chunks) {
+        out.set(c, at);
+        at += c.length;
+      }
+      return out;
+    };
+  }
+
   /** Learned address → port (for tests). */
   lookup(mac: MacAddr): SwitchPort | null {
     const e = this.fdb.get(mac);
@@ -118,6 +142,7 @@ export class EthernetSwitch {
   carry(from: SwitchPort, frame: Uint8Array): void {
     this.stats.sent++;
     this.tap?.(from, frame);
+    this.pcap?.push(pcapRecord(this.clock.now(), frame));
     if (frame.length < ETH_HEADER_LEN || frame.length > this.mtu + ETH_HEADER_LEN + 8) {
       this.stats.lost++;
       return;

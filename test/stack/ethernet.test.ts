@@ -23,6 +23,8 @@ import { buildArpFrame, parseArp, type ArpRepr } from '../../src/wire/arp.ts';
 import { addrFromPrefix, emitNdpBody, ndpType, parseNdp, solicitedNode, type NdpMessage } from '../../src/wire/ndp.ts';
 import { CHECKSUM_FULL } from '../../src/wire/types.ts';
 import type { Impairments } from '../../src/links/memory.ts';
+import { LINKTYPE_ETHERNET, parsePcap } from '../../src/wire/pcap.ts';
+import { analyzeCapture } from '../../src/viz/observer.ts';
 
 const ip4 = (s: string): number => parseIpv4Addr(s)!;
 const v6 = (s: string): Ipv6Addr => parseIpv6Addr(s)!;
@@ -384,5 +386,28 @@ describe('Neighbor Discovery (RFC 4861) and address autoconfiguration (RFC 4862)
     assert.ok(t4.sameBytes());
     assert.ok(t6.sameBytes());
     assert.ok(r.sw.stats.lost > 0);
+  });
+});
+
+describe('pcap with LINKTYPE_ETHERNET', () => {
+  test('a capture of the switch is a LINKTYPE_ETHERNET pcap whose TCP connection `synack trace` (viz/observer.ts) finds, its ARP frames skipped', () => {
+    const r = lan({ a: [A4], b: [B4] });
+    const sentBefore = r.sw.stats.sent;
+    const wireBefore = r.wire.length;
+    const file = r.sw.capture();
+    const t = bulk(r.a.stack, r.b.stack, B4, 30_000);
+    r.net.runUntil(t.done);
+    const bytes = file();
+    const p = parsePcap(bytes);
+    assert.ok(p.ok);
+    assert.equal(p.linkType, LINKTYPE_ETHERNET);
+    assert.equal(p.records.length + p.skipped, r.sw.stats.sent - sentBefore);
+    const arpFrames = arps(r.wire.slice(wireBefore)).length;
+    assert.equal(arpFrames, 2); // a request, a reply
+    assert.equal(p.skipped, arpFrames);
+    const a = analyzeCapture(bytes);
+    assert.ok(a.ok);
+    assert.equal(a.connections.length, 1);
+    assert.deepEqual(a.connections[0]!.bytes, [30_000, 0]);
   });
 });
