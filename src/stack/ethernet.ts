@@ -227,7 +227,10 @@ export class EthernetInterface implements Link {
       // and MAX_RTR_SOLICITATION_DELAY."
       this.rsAt = now + (this.prf() % MAX_RTR_SOLICITATION_DELAY_US);
     }
-    if (this.router) this.raAt = now;
+    // The first advertisement waits for DAD of the link-local address it is
+    // sent from (RFC 4862 §5.4: a tentative address is not used to
+    // communicate).
+    if (this.router) this.raAt = now + this.dadTransmits * this.neighbors.limits.retransUs;
   }
 
   /** Adds an address and announces it (gratuitous ARP) or checks it (DAD). */

@@ -34,6 +34,8 @@ export interface NeighborEntry {
   tries: number;
   /** Packets waiting for the resolution (INCOMPLETE only). */
   pending: Uint8Array[] | null;
+  /** STALE: a packet was sent through it since it became (or was last kept) STALE. */
+  used: boolean;
 }
 
 export interface NeighborLimits {
@@ -48,7 +50,7 @@ export interface NeighborLimits {
   maxSolicit: number;
   /** RFC 4861 §10: REACHABLE_TIME 30,000 milliseconds. µs. */
   reachableUs: number;
-  /** How long an unused STALE entry is kept (Linux gc_stale_time: 60 s). µs. */
+  /** How long an unused STALE entry is kept (Linux gc_stale_time: 60 s); one used meanwhile is kept another period. µs. */
   staleUs: number;
   /** Packets queued per unresolved neighbour (Linux: 3 packets, unres_qlen_bytes aside). */
   queueLen: number;
@@ -140,6 +142,7 @@ export class NeighborCache {
   output(ip: IpAddr, packet: Uint8Array, now: Instant): void {
     let e = this.entries.get(ip);
     if (e && e.state !== 'incomplete') {
+      if (e.state === 'stale') e.used = true;
       this.io.send(e.mac, packet);
       return;
     }
@@ -148,7 +151,7 @@ export class NeighborCache {
         this.io.drop('neigh-table-full');
         return;
       }
-      e = { mac: 0, state: 'incomplete', at: now + this.limits.retransUs, tries: 1, pending: [packet] };
+      e = { mac: 0, state: 'incomplete', at: now + this.limits.retransUs, tries: 1, pending: [packet], used: false };
       this.entries.set(ip, e);
       this.arm(e.at);
       this.io.solicit(ip, 1, packet);
@@ -179,7 +182,7 @@ export class NeighborCache {
         if (create) this.io.drop('neigh-table-full');
         return false;
       }
-      e = { mac, state: 'stale', at: now + this.limits.staleUs, tries: 0, pending: null };
+      e = { mac, state: 'stale', at: now + this.limits.staleUs, tries: 0, pending: null, used: false };
       this.entries.set(ip, e);
       if (solicited) {
         e.state = 'reachable';
@@ -264,6 +267,11 @@ export class NeighborCache {
           this.io.solicit(ip, e.tries, e.pending?.[0] ?? null);
         } else if (e.state === 'reachable') {
           e.state = 'stale';
+          e.at = now + this.limits.staleUs;
+        } else if (e.used) {
+          // Only unused entries are collected (as Linux's neigh GC skips
+          // referenced ones): one in use stays STALE and keeps carrying.
+          e.used = false;
           e.at = now + this.limits.staleUs;
         } else {
           this.entries.delete(ip);

@@ -251,6 +251,17 @@ describe('ARP (RFC 826) and the neighbour cache', () => {
     assert.equal(r.a.stack.counters.drops['neigh-unresolved'], 2);
   });
 
+  test('RFC 4861 §7.3.2: an entry in use stays usable past REACHABLE and the stale-collection time; a 160 s transfer needs one resolution', () => {
+    const r = lan({ a: [A4], b: [B4], impair: { bandwidthBps: 200_000 } });
+    const t = bulk(r.a.stack, r.b.stack, B4, 4_000_000);
+    r.net.runUntil(t.done);
+    assert.ok(r.net.clock.now() > 150_000_000);
+    assert.ok(t.sameBytes());
+    const req = arps(r.wire).filter((p) => p.arp.op === 'request' && p.arp.senderIp !== p.arp.targetIp);
+    assert.equal(req.length, 1);
+    assert.equal(r.a.stack.counters.drops['neigh-queue-full'] ?? 0, 0);
+  });
+
   test('RFC 4861 §7.2.2 / RFC 1122 §4.2.3.9: a connection to an address nobody answers for times out as host unreachable, not as a plain timeout', () => {
     const r = lan({ a: [A4], b: [B4] });
     r.net.runFor(1_000_000);
