@@ -388,6 +388,43 @@ describe('Neighbor Discovery (RFC 4861) and address autoconfiguration (RFC 4862)
     assert.equal(conn.localAddr, expected);
   });
 
+  test('RFC 4861 §6.2.6: a router answers a Router Solicitation within MAX_RA_DELAY_TIME, long after its initial advertisements', () => {
+    const net = new Network({ seed: 4 });
+    const sw = net.addSwitch({ impair: { delayUs: 500 } });
+    const rs = net.addStack({ name: 'router' });
+    const router = net.attachEthernet(rs, sw, [{ addr: v6('2001:db8:2::1') }], { router: { prefixes: [{ prefix: v6('2001:db8:2::'), prefixLen: 64 }] } });
+    const wire: Array<{ t: number; frame: Uint8Array }> = [];
+    sw.tap = (_p, f) => wire.push({ t: net.clock.now(), frame: f.slice() });
+    net.runFor(100_000_000);
+    const initial = router.stats.raOut;
+    assert.equal(initial, 3, 'MAX_INITIAL_RTR_ADVERTISEMENTS, then MinRtrAdvInterval (198 s) or more');
+    const hs = net.addStack({ name: 'host' });
+    const host = net.attachEthernet(hs, sw, [], { autoconf: true });
+    const addr = addrFromPrefix(v6('2001:db8:2::'), host.mac);
+    net.runUntil(() => hs.isLocalAddr(addr), { until: 110_000_000 });
+    const nd = ndps(wire);
+    const rsMsg = nd.find((x) => x.m.type === 'rs')!;
+    assert.equal(rsMsg.src, v6('::'));
+    const ra = nd.filter((x) => x.m.type === 'ra' && x.t > rsMsg.t);
+    assert.equal(ra.length, 1);
+    assert.ok(ra[0]!.t - rsMsg.t <= 500_000 + 500, `RA ${ra[0]!.t - rsMsg.t} µs after the RS`);
+    assert.equal(host.stats.rsOut, 1, 'the advertisement ended the solicitations');
+  });
+
+  test('RFC 4861 §6.1.2: a Router Advertisement from a global source address is discarded; no address is formed', () => {
+    const r = lan({ a: [A6], b: [B6] });
+    const hs = r.net.addStack({ name: 'h' });
+    const h = r.net.attachEthernet(hs, r.sw, [], { autoconf: true });
+    const ra: NdpMessage = { type: 'ra', curHopLimit: 64, managed: false, other: false, routerLifetime: 0, reachableTime: 0, retransTimer: 0, opts: { prefixes: [{ prefix: v6('2001:db8:9::'), prefixLen: 64, onLink: true, autonomous: true, validLifetime: 3600, preferredLifetime: 1800 }] } };
+    r.raw.transmit(ndpFrame(v6('2001:db8:9::1'), v6('ff02::1'), ra, 0x333300000001));
+    r.net.runFor(2_000_000);
+    assert.equal(hs.counters.drops['ndp-invalid'], 1);
+    assert.equal(hs.isLocalAddr(addrFromPrefix(v6('2001:db8:9::'), h.mac)), false);
+    r.raw.transmit(ndpFrame(v6('fe80::1'), v6('ff02::1'), ra, 0x333300000001));
+    r.net.runFor(2_000_000);
+    assert.equal(hs.isLocalAddr(addrFromPrefix(v6('2001:db8:9::'), h.mac)), true);
+  });
+
   test('a v4 and a v6 TCP transfer across a lossy, reordering Ethernet switch arrive intact (ARP and NDP retried through the loss)', () => {
     const r = lan({ seed: 11, impair: { delayUs: 2000, jitterUs: 500, loss: 0.05, reorder: 0.02, reorderDelayUs: 3000, duplicate: 0.01 } });
     r.net.runFor(3_000_000);
@@ -397,6 +434,32 @@ describe('Neighbor Discovery (RFC 4861) and address autoconfiguration (RFC 4862)
     assert.ok(t4.sameBytes());
     assert.ok(t6.sameBytes());
     assert.ok(r.sw.stats.lost > 0);
+  });
+});
+
+describe('malformed frames', () => {
+  test('20 000 random and truncated frames into an Ethernet interface: never a throw, most are counted drops, the cache stays bounded, the peer still works', () => {
+    const r = lan();
+    r.net.runFor(2_000_000);
+    const rng = new Rng(1234);
+    const templates = [
+      buildArpFrame({ op: 'request', senderMac: RAW_MAC, senderIp: ip4('10.0.0.40'), targetMac: 0, targetIp: B4 }),
+      ndpFrame(v6('fd00::40'), solicitedNode(B6), { type: 'ns', target: B6, opts: { slla: RAW_MAC } }, 0x3333ff000002),
+      buildEthernetFrame({ dst: r.b.eth.mac, src: RAW_MAC, ethertype: ETHERTYPE_IPV4, tags: [] }, v4Packet(ip4('10.0.0.40'), B4)),
+    ];
+    for (let i = 0; i < 20_000; i++) {
+      const base = templates[i % templates.length]!;
+      const f = base.slice(0, rng.int(0, base.length));
+      // Flip a few bytes past the destination MAC (so the frame still reaches b).
+      for (let k = 0; k < 3 && f.length > 6; k++) f[rng.int(6, f.length - 1)] = rng.int(0, 255);
+      r.b.eth.receiveFrame(f);
+    }
+    const drops = Object.values(r.b.stack.counters.drops).reduce((x, y) => x + (y ?? 0), 0);
+    assert.ok(drops > 10_000, `${drops} counted drops`);
+    assert.ok(r.b.eth.neighbors.size <= r.b.eth.neighbors.limits.maxEntries);
+    const t = bulk(r.a.stack, r.b.stack, B4, 20_000);
+    r.net.runUntil(t.done);
+    assert.ok(t.sameBytes());
   });
 });
 
