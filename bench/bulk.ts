@@ -7,7 +7,7 @@
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { Connection } from '../src/tcp/connection.ts';
-import { makePair, SERVER_ADDR, MiB, nowSec } from './lib.ts';
+import { makePair, serverAddr, MiB, nowSec, type Family } from './lib.ts';
 
 /** Send/receive buffers of both synack connections. */
 export const BULK_BUFFER_BYTES = 4 * MiB;
@@ -22,17 +22,18 @@ export interface BulkResult {
   segments: number;
 }
 
-export function synackBulk(totalBytes: number, mtu: number, checksumOffload: boolean): BulkResult {
+export function synackBulk(totalBytes: number, mtu: number, checksumOffload: boolean, family: Family = 4): BulkResult {
   const { net, client, server } = makePair({
     mtu,
     checksumOffload,
+    family,
     tcp: { sendBufferBytes: BULK_BUFFER_BYTES, recvBufferBytes: BULK_BUFFER_BYTES, maxOutOfOrderBytes: BULK_BUFFER_BYTES },
   });
   const chunk = new Uint8Array(BULK_CHUNK_BYTES);
   for (let i = 0; i < chunk.length; i++) chunk[i] = i * 7;
   let sc: Connection | null = null;
   server.listen(5001, { onConnection: (c) => (sc = c) });
-  const cc = client.connect(SERVER_ADDR, 5001);
+  const cc = client.connect(serverAddr(family), 5001);
   net.runUntil(() => sc !== null && cc.state === 'ESTABLISHED');
   const srv = sc! as Connection;
 
@@ -115,11 +116,12 @@ export async function nodeBulk(totalBytes: number): Promise<BulkResult> {
   return { bytes: totalBytes, seconds, gbps: (totalBytes * 8) / seconds / 1e9, segments: 0 };
 }
 
-/** Runs one measurement at a time from the command line: `tsx bench/bulk.ts [MiB] [mtu] [full]`. */
+/** Runs one measurement at a time from the command line: `tsx bench/bulk.ts [MiB] [mtu] [full|offload] [4|6]`. */
 if (process.argv[1]?.endsWith('bulk.ts')) {
   const mib = Number(process.argv[2] ?? 128);
   const mtu = Number(process.argv[3] ?? 1500);
   const offload = process.argv[4] !== 'full';
-  const r = mtu === 0 ? await nodeBulk(mib * MiB) : synackBulk(mib * MiB, mtu, offload);
+  const family: Family = process.argv[5] === '6' ? 6 : 4;
+  const r = mtu === 0 ? await nodeBulk(mib * MiB) : synackBulk(mib * MiB, mtu, offload, family);
   console.log(JSON.stringify(r));
 }

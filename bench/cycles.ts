@@ -12,7 +12,7 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { Connection } from '../src/tcp/connection.ts';
 import type { ConnectionEvent } from '../src/tcp/events.ts';
-import { makePair, SERVER_ADDR, nowSec } from './lib.ts';
+import { makePair, serverAddr, nowSec, type Family } from './lib.ts';
 
 export const REQUEST = new TextEncoder().encode('GET / HTTP/1.0\r\n\r\n'); // 18 B
 export const RESPONSE = new TextEncoder().encode('HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok'); // 40 B
@@ -36,10 +36,11 @@ export interface CycleResult {
 
 const isDone = (c: Connection): boolean => c.state === 'CLOSED' || c.state === 'TIME-WAIT';
 
-export function synackCycles(cycles: number, checksumOffload: boolean): CycleResult {
+export function synackCycles(cycles: number, checksumOffload: boolean, family: Family = 4): CycleResult {
   const { net: network, client, server } = makePair({
     mtu: 1500,
     checksumOffload,
+    family,
     tcp: { mslUs: CYCLE_MSL_US, noDelay: true },
   });
   const vc = network.virtual!;
@@ -71,7 +72,7 @@ export function synackCycles(cycles: number, checksumOffload: boolean): CycleRes
   for (let i = 0; i < cycles; i++) {
     srv = null;
     srvReadable = srvEnd = cliReadable = cliEnd = false;
-    const cc = client.connect(SERVER_ADDR, 80, { observer: cliObserver });
+    const cc = client.connect(serverAddr(family), 80, { observer: cliObserver });
     let requested = false;
     let got = 0;
     let srvGot = 0;
@@ -164,6 +165,7 @@ export async function nodeCycles(cycles: number): Promise<CycleResult> {
 if (process.argv[1]?.endsWith('cycles.ts')) {
   const n = Number(process.argv[2] ?? 20000);
   const which = process.argv[3] ?? 'synack';
-  const r = which === 'node' ? await nodeCycles(n) : synackCycles(n, which !== 'full');
+  const family: Family = process.argv[4] === '6' ? 6 : 4;
+  const r = which === 'node' ? await nodeCycles(n) : synackCycles(n, which !== 'full', family);
   console.log(JSON.stringify(r));
 }

@@ -7,15 +7,23 @@ import { Network } from '../src/sim/network.ts';
 import type { Stack } from '../src/stack/stack.ts';
 import type { TcpConfig } from '../src/tcp/config.ts';
 import { parseIpv4Addr } from '../src/wire/bytes.ts';
+import { parseIpAddr, type IpAddr } from '../src/wire/ipv6.ts';
 
 export const CLIENT_ADDR = parseIpv4Addr('10.0.0.1')!;
 export const SERVER_ADDR = parseIpv4Addr('10.0.0.2')!;
+export const CLIENT_ADDR6 = parseIpAddr('fd00::1')!;
+export const SERVER_ADDR6 = parseIpAddr('fd00::2')!;
+export type Family = 4 | 6;
+/** The server's address in `family`. */
+export const serverAddr = (family: Family): IpAddr => (family === 6 ? SERVER_ADDR6 : SERVER_ADDR);
 
 export interface PairOptions {
   mtu: number;
   /** Skip checksums on the in-memory hub (the default when it cannot corrupt). */
   checksumOffload: boolean;
   tcp: Partial<TcpConfig>;
+  /** The addresses both stacks get (default 4: 10.0.0.1 and 10.0.0.2; 6: fd00::1 and fd00::2). */
+  family?: Family;
 }
 
 export interface Pair {
@@ -30,8 +38,9 @@ export function makePair(opts: PairOptions): Pair {
   const hub = net.addHub({ mtu: opts.mtu, checksumOffload: opts.checksumOffload });
   const client = net.addStack({ name: 'client', tcp: opts.tcp });
   const server = net.addStack({ name: 'server', tcp: opts.tcp });
-  net.attach(client, hub, CLIENT_ADDR);
-  net.attach(server, hub, SERVER_ADDR);
+  const v6 = opts.family === 6;
+  net.attach(client, hub, v6 ? CLIENT_ADDR6 : CLIENT_ADDR, v6 ? 64 : undefined);
+  net.attach(server, hub, v6 ? SERVER_ADDR6 : SERVER_ADDR, v6 ? 64 : undefined);
   return { net, client, server };
 }
 

@@ -26,4 +26,22 @@ describe('demux by 4-tuple', () => {
     assert.equal(s.lookup(s.interfaces[0]!.addr, 40_000, base + 10_000, 443), null);
     assert.equal(s.lookup(s.interfaces[0]!.addr, 40_001, base, 443), null);
   });
+
+  test('RFC 9293 §3.10.7: the last-found connection is answered from a one-entry cache, and a removed connection is never found again', () => {
+    const net = new Network({ seed: 1 });
+    const hub = net.addHub();
+    const s = net.addStack({ name: 's' });
+    net.attach(s, hub, parseIpv4Addr('10.0.0.1')!, 8);
+    const local = s.interfaces[0]!.addr;
+    const peer = parseIpv4Addr('10.0.0.9')!;
+    const a = s.connect(peer, 80, { localPort: 40_000 });
+    const b = s.connect(peer, 80, { localPort: 40_001 });
+    assert.equal(s.lookup(local, 40_000, peer, 80), a);
+    assert.equal(s.lookup(local, 40_000, peer, 80), a, 'the same answer twice (the second from the cache)');
+    assert.equal(s.lookup(local, 40_001, peer, 80), b, 'a different port is not the cached connection');
+    assert.equal(s.lookup(local, 40_000, peer, 81), null);
+    s.abort(b); // b was found last: it sits in the cache
+    assert.equal(s.lookup(local, 40_001, peer, 80), null, 'an aborted connection has left the table and the cache');
+    assert.equal(s.lookup(local, 40_000, peer, 80), a);
+  });
 });
