@@ -83,6 +83,7 @@ export class Network {
     const def = (a: IpAddr): number => (typeof a === 'string' ? 64 : 24);
     return addEthernetInterface(stack, {
       ...opts,
+      ...(opts.iid === 'stable' && !opts.iidKey ? { iidKey: [this.rng.nextU32(), this.rng.nextU32()] as [number, number] } : {}),
       mac: opts.mac ?? macFromSeed(`synack-eth-${++this.macCount}`),
       link: sw.attach(),
       addrs: addrs.map((a) => ({ addr: a.addr, prefixLen: a.prefixLen ?? def(a.addr) })),

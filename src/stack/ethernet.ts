@@ -40,6 +40,7 @@ import {
   IPPROTO_ICMPV6,
   IPV6_HEADER_LEN,
   IPV6_UNSPECIFIED,
+  ipv6FromWords,
   readIpv6Addr,
   type IpAddr,
   type Ipv6Addr,
@@ -96,6 +97,14 @@ export interface EthernetInterfaceConfig {
   autoconf?: boolean;
   /** Send Router Advertisements (a router on this link). */
   router?: RouterAdvertConfig;
+  /**
+   * Interface identifiers of SLAAC addresses: 'eui64' (modified EUI-64 of
+   * the MAC, RFC 4291 Appendix A; the default) or 'stable' (RFC 7217,
+   * keyed by `iidKey`).
+   */
+  iid?: 'eui64' | 'stable';
+  /** The secret_key of RFC 7217 (two 32-bit words); required with `iid: 'stable'`. */
+  iidKey?: [number, number];
   /** DupAddrDetectTransmits (RFC 4862 §5.1, default 1; 0 disables DAD). */
   dadTransmits?: number;
   neighbor?: Partial<NeighborLimits>;
@@ -134,6 +143,27 @@ const MAX_RA_DELAY_TIME_US = 500_000;
  * packet could not possibly have been forwarded by a router."
  */
 const ND_HOP_LIMIT = 255;
+
+/** RFC 7217 §7: IDGEN_RETRIES, "The default value for this parameter is 3". */
+const IDGEN_RETRIES = 3;
+
+/**
+ * An RFC 7217 stable address: `prefix` (its first 64 bits) and an
+ * interface identifier "RID = F(Prefix, Net_Iface, Network_ID,
+ * DAD_Counter, secret_key)" (§5), Net_Iface being the MAC and no
+ * Network_ID. "F() MUST NOT be simple to reverse"; the RFC suggests SHA-256,
+ * synack uses the keyed HalfSipHash-2-4 PRF of its ISNs (stack/isn.ts),
+ * twice for 64 bits — a PRF under a secret key, sans I/O and synchronous.
+ */
+export function stableAddress(prefix: Ipv6Addr, mac: MacAddr, dadCounter: number, key: [number, number]): Ipv6Addr {
+  const w = [0, 1, 2, 3].map((i) => prefix.charCodeAt(i));
+  const p0 = ((w[0]! << 16) | w[1]!) >>> 0;
+  const p1 = ((w[2]! << 16) | w[3]!) >>> 0;
+  const m = (Math.floor(mac / 0x100000000) << 16) ^ (mac >>> 0);
+  const h0 = halfSipHash24(key[0], key[1], p0, p1, (m ^ dadCounter) >>> 0);
+  const h1 = halfSipHash24(key[1], key[0], p1 ^ h0, mac >>> 0, (dadCounter + 0x52464337) >>> 0);
+  return ipv6FromWords([w[0]!, w[1]!, w[2]!, w[3]!, h0 >>> 16, h0 & 0xffff, h1 >>> 16, h1 & 0xffff]);
+}
 
 /** Adds an Ethernet interface to `stack`; returns it (its `iface` is the stack's NetInterface). */
 export function addEthernetInterface(stack: Stack, cfg: EthernetInterfaceConfig): EthernetInterface {
@@ -180,6 +210,9 @@ export class EthernetInterface implements Link {
   private readonly autoconf: boolean;
   private readonly router: RouterAdvertConfig | null;
   private readonly v6: boolean;
+  private readonly iidKey: [number, number] | null;
+  /** Addresses formed by SLAAC with stable IIDs: their prefix and DAD_Counter (RFC 7217 §6). */
+  private readonly slaac = new Map<Ipv6Addr, { prefix: Ipv6Addr; counter: number }>();
   private rsAt: Instant = Infinity;
   private rsSent = 0;
   private raAt: Instant = Infinity;
@@ -199,6 +232,8 @@ export class EthernetInterface implements Link {
     this.dadTransmits = cfg.dadTransmits ?? 1;
     this.autoconf = cfg.autoconf ?? false;
     this.router = cfg.router ?? null;
+    if (cfg.iid === 'stable' && !cfg.iidKey) throw new SynackError('ERR_SYNACK_INVALID_ARG', "iid: 'stable' needs an iidKey (RFC 7217 secret_key)");
+    this.iidKey = cfg.iid === 'stable' ? cfg.iidKey! : null;
     this.neighbors = new NeighborCache(
       {
         solicit: (ip, attempt, packet) => this.solicit(ip, attempt, packet),
@@ -717,6 +752,18 @@ export class EthernetInterface implements Link {
     this.stack.removeAddress(this.iface, addr);
     this.duplicates.push(addr);
     this.stats.dadFailed++;
+    // RFC 7217 §6: "If as a result of performing Duplicate Address Detection
+    // (DAD) ... a node finds that the tentative address is already in use,
+    // ... the DAD_Counter parameter MUST be incremented by 1, and a new
+    // Interface Identifier MUST be generated" — at most IDGEN_RETRIES times.
+    const st = this.slaac.get(addr);
+    if (st && this.iidKey && st.counter < IDGEN_RETRIES) {
+      const next = stableAddress(st.prefix, this.mac, st.counter + 1, this.iidKey);
+      if (!this.isOurs(next)) {
+        this.slaac.set(next, { prefix: st.prefix, counter: st.counter + 1 });
+        this.addAddress(next, 64);
+      }
+    }
   }
 
   // ----- Router Discovery (RFC 4861 §6) and SLAAC (RFC 4862 §5.5) -----
@@ -829,8 +876,17 @@ export class EthernetInterface implements Link {
       // the sum of the prefix length and interface identifier length does
       // not equal 128 bits, the Prefix Information option MUST be ignored."
       // The identifier is the 64-bit modified EUI-64 of the MAC (RFC 4291
-      // Appendix A). (Lifetimes are not tracked: the address stays.)
+      // Appendix A), or an RFC 7217 stable one (`iid: 'stable'`). (Lifetimes
+      // are not tracked: the address stays.)
       if (p.validLifetime === 0 || p.prefixLen !== 64) continue;
+      if (this.iidKey) {
+        if ([...this.slaac.values()].some((x) => x.prefix === p.prefix)) continue;
+        const addr = stableAddress(p.prefix, this.mac, 0, this.iidKey);
+        if (this.isOurs(addr)) continue;
+        this.slaac.set(addr, { prefix: p.prefix, counter: 0 });
+        this.addAddress(addr, 64);
+        continue;
+      }
       const addr = addrFromPrefix(p.prefix, this.mac);
       if (this.isOurs(addr) || this.duplicates.includes(addr)) continue;
       this.addAddress(addr, 64);

@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { Network } from '../../src/sim/network.ts';
 import { Rng } from '../../src/base/rng.ts';
 import type { Stack } from '../../src/stack/stack.ts';
-import type { EthernetInterface } from '../../src/stack/ethernet.ts';
+import { stableAddress, type EthernetInterface } from '../../src/stack/ethernet.ts';
 import type { Connection } from '../../src/tcp/connection.ts';
 import { parseIpv4Addr } from '../../src/wire/bytes.ts';
 import { emitIpv4 } from '../../src/wire/ipv4.ts';
@@ -386,6 +386,32 @@ describe('Neighbor Discovery (RFC 4861) and address autoconfiguration (RFC 4862)
     assert.ok(t.sameBytes());
     const conn = t.conn;
     assert.equal(conn.localAddr, expected);
+  });
+
+  test('RFC 7217 §6: with stable interface identifiers, an address found duplicate by DAD is replaced by the next DAD_Counter', () => {
+    const net = new Network({ seed: 5 });
+    const sw = net.addSwitch({ impair: { delayUs: 500 } });
+    const prefix = v6('2001:db8:3::');
+    const rs = net.addStack({ name: 'router' });
+    net.attachEthernet(rs, sw, [{ addr: v6('2001:db8:3::1') }], { router: { prefixes: [{ prefix, prefixLen: 64 }] } });
+    const key: [number, number] = [0x1234, 0x5678];
+    const mac = 0x020000bbbb01;
+    const first = stableAddress(prefix, mac, 0, key);
+    const second = stableAddress(prefix, mac, 1, key);
+    assert.notEqual(first, second);
+    assert.notEqual(first, addrFromPrefix(prefix, mac), 'not the EUI-64 one');
+    assert.equal(stableAddress(prefix, mac, 0, key), first, 'stable');
+    assert.notEqual(stableAddress(v6('2001:db8:4::'), mac, 0, key).slice(4), first.slice(4), 'the identifier depends on the prefix');
+    // Someone already holds the first address.
+    const squatter = net.addStack({ name: 'squatter' });
+    net.attachEthernet(squatter, sw, [{ addr: first }]);
+    net.runFor(2_000_000);
+    const hs = net.addStack({ name: 'host' });
+    const host = net.attachEthernet(hs, sw, [], { autoconf: true, iid: 'stable', iidKey: key, mac });
+    net.runUntil(() => hs.isLocalAddr(second) && !host.tentative.has(second), { until: 60_000_000 });
+    assert.deepEqual(host.duplicates, [first]);
+    assert.equal(hs.isLocalAddr(first), false);
+    assert.equal(squatter.isLocalAddr(first), true);
   });
 
   test('RFC 4861 §6.2.6: a router answers a Router Solicitation within MAX_RA_DELAY_TIME, long after its initial advertisements', () => {
