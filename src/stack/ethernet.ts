@@ -236,7 +236,7 @@ export class EthernetInterface implements Link {
     this.iidKey = cfg.iid === 'stable' ? cfg.iidKey! : null;
     this.neighbors = new NeighborCache(
       {
-        solicit: (ip, attempt, packet) => this.solicit(ip, attempt, packet),
+        solicit: (ip, attempt, packet, unicast) => this.solicit(ip, attempt, packet, unicast),
         send: (mac, packet) => this.sendFrame(mac, packet[0]! >>> 4 === 6 ? ETHERTYPE_IPV6 : ETHERTYPE_IPV4, packet),
         drop: (reason) => this.drop(reason),
         unreachable: (_ip, packets) => this.unreachable(packets),
@@ -429,14 +429,16 @@ export class EthernetInterface implements Link {
   }
 
   /** A solicitation for `ip` (ARP request or NS), the `attempt`-th. */
-  private solicit(ip: IpAddr, attempt: number, packet: Uint8Array | null): void {
+  private solicit(ip: IpAddr, attempt: number, packet: Uint8Array | null, unicast?: MacAddr): void {
     if (typeof ip === 'number') {
       const src = (packet && packet.length >= 20 ? getU32(packet, 12) : null) ?? this.v4Source(ip);
       // RFC 826: "the Address Resolution module ... generates a packet with
       // an Ethernet type field of ether_type$ADDRESS_RESOLUTION ... the
       // ar$tha field is not filled (it is what is being sought) ... and
-      // broadcasts the packet to all stations on the Ethernet cable".
-      this.sendArp(arpRequest(this.mac, src, ip), MAC_BROADCAST);
+      // broadcasts the packet to all stations on the Ethernet cable". A
+      // probe of a known neighbour (PROBE state) goes to its address only,
+      // as Linux's unicast ARP probes (ucast_solicit).
+      this.sendArp(arpRequest(this.mac, src, ip), unicast ?? MAC_BROADCAST);
       this.stats.arpRequestsOut++;
       return;
     }
@@ -450,7 +452,10 @@ export class EthernetInterface implements Link {
     let src: Ipv6Addr | null = packet && packet.length >= IPV6_HEADER_LEN ? readIpv6Addr(packet, 8) : null;
     if (src === null || !this.isOurs(src) || this.tentative.has(src)) src = this.v6Source(ip);
     void attempt;
-    this.sendNdp(src, solicitedNode(ip), { type: 'ns', target: ip, opts: { slla: this.mac } });
+    // RFC 4861 §7.3.3: in PROBE, "a unicast Neighbor Solicitation message to
+    // the neighbor using the cached link-layer address".
+    if (unicast !== undefined) this.sendNdp(src, ip, { type: 'ns', target: ip, opts: { slla: this.mac } }, unicast);
+    else this.sendNdp(src, solicitedNode(ip), { type: 'ns', target: ip, opts: { slla: this.mac } });
   }
 
   private v4Source(dst: number): number {

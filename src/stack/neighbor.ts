@@ -13,17 +13,23 @@
  * ReachableTime milliseconds that the forward path to the neighbor was
  * functioning properly."; STALE "More than ReachableTime milliseconds have
  * elapsed since the last positive confirmation was received that the
- * forward path was functioning properly." A STALE entry is still used to
- * send. (DELAY and PROBE, which re-confirm a STALE entry in use by unicast
- * probes, are not implemented: a stale entry stays in use until it is
- * replaced or collected.)
+ * forward path was functioning properly."; DELAY "More than ReachableTime
+ * milliseconds have elapsed since the last positive confirmation was
+ * received that the forward path was functioning properly, and a packet
+ * was sent within the last DELAY_FIRST_PROBE_TIME seconds."; PROBE "A
+ * reachability confirmation is actively sought by retransmitting Neighbor
+ * Solicitations every RetransTimer milliseconds until a reachability
+ * confirmation is received." synack's TCP gives no upper-layer reachability
+ * hints, so an entry in use is re-confirmed by unicast probes about every
+ * ReachableTime (Linux without dst_confirm does the same); ARP entries
+ * follow the same machine (Linux's ARP is the same neighbour code).
  */
 import type { Instant } from '../base/time.ts';
 import type { MacAddr } from '../wire/ethernet.ts';
 import type { DropReason } from '../wire/types.ts';
 import type { IpAddr } from '../wire/ipv6.ts';
 
-export type NeighborState = 'incomplete' | 'reachable' | 'stale';
+export type NeighborState = 'incomplete' | 'reachable' | 'stale' | 'delay' | 'probe';
 
 export interface NeighborEntry {
   mac: MacAddr;
@@ -34,8 +40,6 @@ export interface NeighborEntry {
   tries: number;
   /** Packets waiting for the resolution (INCOMPLETE only). */
   pending: Uint8Array[] | null;
-  /** STALE: a packet was sent through it since it became (or was last kept) STALE. */
-  used: boolean;
 }
 
 export interface NeighborLimits {
@@ -50,7 +54,11 @@ export interface NeighborLimits {
   maxSolicit: number;
   /** RFC 4861 §10: REACHABLE_TIME 30,000 milliseconds. µs. */
   reachableUs: number;
-  /** How long an unused STALE entry is kept (Linux gc_stale_time: 60 s); one used meanwhile is kept another period. µs. */
+  /** RFC 4861 §10: DELAY_FIRST_PROBE_TIME 5 seconds. µs. */
+  delayUs: number;
+  /** RFC 4861 §10: MAX_UNICAST_SOLICIT 3 transmissions (Linux ucast_solicit = 3). */
+  maxUnicastSolicit: number;
+  /** How long an unused STALE entry is kept (Linux gc_stale_time: 60 s). µs. */
   staleUs: number;
   /** Packets queued per unresolved neighbour (Linux: 3 packets, unres_qlen_bytes aside). */
   queueLen: number;
@@ -62,6 +70,8 @@ export const NEIGHBOR_DEFAULTS: Readonly<NeighborLimits> = Object.freeze({
   retransUs: 1_000_000,
   maxSolicit: 3,
   reachableUs: 30_000_000,
+  delayUs: 5_000_000,
+  maxUnicastSolicit: 3,
   staleUs: 60_000_000,
   queueLen: 3,
   maxEntries: 512,
@@ -69,8 +79,12 @@ export const NEIGHBOR_DEFAULTS: Readonly<NeighborLimits> = Object.freeze({
 
 /** What the cache asks of its owner. */
 export interface NeighborIo {
-  /** Sends solicitation number `attempt` (1-based) for `ip`; `packet` is the oldest one waiting (its source chooses ours). */
-  solicit(ip: IpAddr, attempt: number, packet: Uint8Array | null): void;
+  /**
+   * Sends solicitation number `attempt` (1-based) for `ip`; `packet` is the
+   * oldest one waiting (its source chooses ours). `unicast`: a PROBE to the
+   * cached address instead of a multicast (broadcast) one.
+   */
+  solicit(ip: IpAddr, attempt: number, packet: Uint8Array | null, unicast?: MacAddr): void;
   /** Sends `packet` to `mac`. */
   send(mac: MacAddr, packet: Uint8Array): void;
   drop(reason: DropReason): void;
@@ -142,7 +156,15 @@ export class NeighborCache {
   output(ip: IpAddr, packet: Uint8Array, now: Instant): void {
     let e = this.entries.get(ip);
     if (e && e.state !== 'incomplete') {
-      if (e.state === 'stale') e.used = true;
+      if (e.state === 'stale') {
+        // RFC 4861 §7.3.3: "The first time a node sends a packet to a
+        // neighbor whose entry is STALE, the sender changes the state to
+        // DELAY and sets a timer to expire in DELAY_FIRST_PROBE_TIME
+        // seconds."
+        e.state = 'delay';
+        e.at = now + this.limits.delayUs;
+        this.arm(e.at);
+      }
       this.io.send(e.mac, packet);
       return;
     }
@@ -151,7 +173,7 @@ export class NeighborCache {
         this.io.drop('neigh-table-full');
         return;
       }
-      e = { mac: 0, state: 'incomplete', at: now + this.limits.retransUs, tries: 1, pending: [packet], used: false };
+      e = { mac: 0, state: 'incomplete', at: now + this.limits.retransUs, tries: 1, pending: [packet] };
       this.entries.set(ip, e);
       this.arm(e.at);
       this.io.solicit(ip, 1, packet);
@@ -182,7 +204,7 @@ export class NeighborCache {
         if (create) this.io.drop('neigh-table-full');
         return false;
       }
-      e = { mac, state: 'stale', at: now + this.limits.staleUs, tries: 0, pending: null, used: false };
+      e = { mac, state: 'stale', at: now + this.limits.staleUs, tries: 0, pending: null };
       this.entries.set(ip, e);
       if (solicited) {
         e.state = 'reachable';
@@ -209,9 +231,15 @@ export class NeighborCache {
       return true;
     }
     if (mac !== e.mac) {
-      // RFC 4861 §7.2.5: with the Override flag clear and a different
-      // address, "update the state of the entry to STALE" without taking
-      // the address; with it set, take the address.
+      // RFC 4861 §7.2.5: "If the Override flag is clear and the supplied
+      // link-layer address differs from that in the cache, then one of two
+      // actions takes place: a. If the state of the entry is REACHABLE, set
+      // it to STALE, but do not update the entry in any other way. b.
+      // Otherwise, the received advertisement should be ignored". With it
+      // set (and for ARP, whose merge always takes the sender's address),
+      // the address is taken and "If the link-layer address was updated
+      // with a different address, the state MUST be set to STALE" unless
+      // the message was solicited.
       if (!override) {
         if (e.state === 'reachable') {
           e.state = 'stale';
@@ -220,11 +248,15 @@ export class NeighborCache {
         return true;
       }
       e.mac = mac;
+      e.tries = 0;
       e.state = 'stale';
       e.at = now + this.limits.staleUs;
     }
     if (solicited) {
+      // "If the Solicited flag is set, the state of the entry MUST be set to
+      // REACHABLE" (a confirmation, also out of DELAY and PROBE).
       e.state = 'reachable';
+      e.tries = 0;
       e.at = now + this.limits.reachableUs;
     } else if (e.state === 'stale') {
       e.at = now + this.limits.staleUs;
@@ -241,7 +273,7 @@ export class NeighborCache {
     this.entries.delete(ip);
   }
 
-  /** Retries, failures, REACHABLE → STALE, collection of unused STALE entries. */
+  /** Retries, failures, REACHABLE → STALE, DELAY → PROBE, probes, collection of unused STALE entries. */
   poll(now: Instant): void {
     if (now < this.next) return;
     let next = Infinity;
@@ -266,14 +298,35 @@ export class NeighborCache {
           e.at = now + this.limits.retransUs;
           this.io.solicit(ip, e.tries, e.pending?.[0] ?? null);
         } else if (e.state === 'reachable') {
+          // RFC 4861 §7.3.3: "When ReachableTime milliseconds have passed
+          // since receipt of the last reachability confirmation for a
+          // neighbor, the Neighbor Cache entry's state changes from
+          // REACHABLE to STALE."
           e.state = 'stale';
           e.at = now + this.limits.staleUs;
-        } else if (e.used) {
-          // Only unused entries are collected (as Linux's neigh GC skips
-          // referenced ones): one in use stays STALE and keeps carrying.
-          e.used = false;
-          e.at = now + this.limits.staleUs;
+        } else if (e.state === 'delay' || e.state === 'probe') {
+          // "If the entry is still in the DELAY state when the timer
+          // expires, the entry's state changes to PROBE." ... "Upon entering
+          // the PROBE state, a node sends a unicast Neighbor Solicitation
+          // message to the neighbor using the cached link-layer address."
+          // RFC 4861 §7.3.3: "If no response is received after waiting
+          // RetransTimer milliseconds after sending the MAX_UNICAST_SOLICIT
+          // solicitations, retransmissions cease and the entry SHOULD be
+          // deleted."
+          if (e.state === 'probe' && e.tries >= this.limits.maxUnicastSolicit) {
+            this.failed++;
+            this.entries.delete(ip);
+            continue;
+          }
+          if (e.state === 'delay') {
+            e.state = 'probe';
+            e.tries = 0;
+          }
+          e.tries++;
+          e.at = now + this.limits.retransUs;
+          this.io.solicit(ip, e.tries, null, e.mac);
         } else {
+          // An unused STALE entry (a used one went to DELAY): collected.
           this.entries.delete(ip);
           continue;
         }

@@ -251,15 +251,54 @@ describe('ARP (RFC 826) and the neighbour cache', () => {
     assert.equal(r.a.stack.counters.drops['neigh-unresolved'], 2);
   });
 
-  test('RFC 4861 §7.3.2: an entry in use stays usable past REACHABLE and the stale-collection time; a 160 s transfer needs one resolution', () => {
-    const r = lan({ a: [A4], b: [B4], impair: { bandwidthBps: 200_000 } });
-    const t = bulk(r.a.stack, r.b.stack, B4, 4_000_000);
-    r.net.runUntil(t.done);
-    assert.ok(r.net.clock.now() > 150_000_000);
-    assert.ok(t.sameBytes());
-    const req = arps(r.wire).filter((p) => p.arp.op === 'request' && p.arp.senderIp !== p.arp.targetIp);
-    assert.equal(req.length, 1);
+  test('RFC 4861 §7.3.3: an entry in use is re-confirmed by unicast probes (STALE → DELAY → PROBE → REACHABLE) and never lost; a 160 s conversation needs one broadcast', () => {
+    const r = lan({ a: [A4], b: [B4] });
+    let got = 0;
+    r.b.stack.listen(80, {
+      onConnection: (c) => {
+        c.user = { onEvent: () => { for (const chunk of r.b.stack.read(c)) got += chunk.length; } };
+      },
+    });
+    const conn = r.a.stack.connect(B4, 80);
+    r.net.runUntil(() => conn.state === 'ESTABLISHED');
+    const states = new Set<string>();
+    for (let i = 0; i < 1600; i++) {
+      r.a.stack.send(conn, new Uint8Array(1000));
+      r.net.runFor(100_000);
+      states.add(r.a.eth.neighbors.get(B4)!.state);
+    }
+    r.net.runFor(1_000_000);
+    assert.equal(got, 1_600_000);
+    const all = arps(r.wire).filter((p) => p.arp.op === 'request' && p.arp.senderIp !== p.arp.targetIp);
+    assert.equal(all.filter((p) => p.dst === MAC_BROADCAST).length, 1);
+    const probes = all.filter((p) => p.dst !== MAC_BROADCAST);
+    assert.ok(probes.length >= 8, `${probes.length} unicast probes`);
+    // Each probe answered at once: one per cycle, never a second one.
+    assert.equal(r.a.eth.neighbors.failed + r.b.eth.neighbors.failed, 0);
+    assert.ok(states.has('delay') && states.has('reachable'), [...states].join());
     assert.equal(r.a.stack.counters.drops['neigh-queue-full'] ?? 0, 0);
+    assert.equal(r.a.stack.counters.retransmits, 0);
+  });
+
+  test('RFC 4861 §7.3.3: a neighbour that vanished is probed MAX_UNICAST_SOLICIT times by unicast after DELAY_FIRST_PROBE_TIME, then forgotten', () => {
+    const r = lan({ a: [A4], b: [B4] });
+    const t = bulk(r.a.stack, r.b.stack, B4, 10_000);
+    r.net.runUntil(t.done);
+    r.net.runFor(40_000_000); // REACHABLE → STALE
+    assert.equal(r.a.eth.neighbors.get(B4)!.state, 'stale');
+    r.sw.setImpairments({ loss: 1 }); // b is gone
+    const t0 = r.net.clock.now();
+    r.a.eth.transmit(v4Packet(A4, B4));
+    assert.equal(r.a.eth.neighbors.get(B4)!.state, 'delay');
+    r.net.runFor(10_000_000);
+    const probes = arps(r.wire).filter((p) => p.t >= t0 && p.arp.op === 'request');
+    assert.deepEqual(probes.map((p) => [p.t - t0, p.dst]), [
+      [5_000_000, r.b.eth.mac],
+      [6_000_000, r.b.eth.mac],
+      [7_000_000, r.b.eth.mac],
+    ]);
+    assert.equal(r.a.eth.neighbors.get(B4), undefined);
+    assert.equal(r.a.eth.neighbors.failed, 1);
   });
 
   test('RFC 4861 §7.2.2 / RFC 1122 §4.2.3.9: a connection to an address nobody answers for times out as host unreachable, not as a plain timeout', () => {
