@@ -8,13 +8,14 @@
  */
 import type { Socket } from '../api/socket.ts';
 import { parseIpv4Addr } from '../wire/bytes.ts';
+import { parseIpv6Addr } from '../wire/ipv6.ts';
 import { parseOptions, UsageError, type CliIo, type Command } from './options.ts';
 import { LINK_HELP, LINK_OPTIONS, HostError, openTunHost, parseLinkArgs, type TunHost } from './tun-host.ts';
 
-const CONNECT_HELP = `Usage: synack connect --tun IF --addr A.B.C.D/P [options] HOST:PORT
+const CONNECT_HELP = `Usage: synack connect --tun IF --addr CIDR [--addr CIDR] [options] HOST:PORT
 
-Opens a TCP connection from synack's stack (on a TUN device) to HOST:PORT,
-like nc: stdin goes to the connection, the connection to stdout. EOF on
+Opens a TCP connection from synack's stack (on a TUN device) to HOST:PORT
+(HOST a dotted IPv4 address, or an IPv6 one in brackets: [fd09::1]:7), like nc: stdin goes to the connection, the connection to stdout. EOF on
 stdin sends FIN (a half-close: what the peer still sends is printed). Exits
 0 once the peer has closed; 1 with a message if the connection is refused,
 reset or times out.
@@ -26,8 +27,9 @@ Options:
 
 ${LINK_HELP}
 
-Example:
-  echo hello | synack connect --tun tun0 --addr 10.9.0.2/24 10.9.0.1:7`;
+Examples:
+  echo hello | synack connect --tun tun0 --addr 10.9.0.2/24 10.9.0.1:7
+  echo hello | synack connect --tun tun0 --addr fd09::2/64 [fd09::1]:7`;
 
 const CONNECT_OPTIONS = {
   ...LINK_OPTIONS,
@@ -36,14 +38,17 @@ const CONNECT_OPTIONS = {
   'idle-timeout': { type: 'string' },
 } as const;
 
+/** "10.9.0.1:7" or "[fd09::1]:7" (RFC 3986 §3.2.2: an IPv6 literal in brackets). */
 export function parseHostPort(cmd: string, raw: string | undefined): { host: string; port: number } {
   if (raw === undefined) throw new UsageError('HOST:PORT is required', cmd);
-  const m = /^(.+):(\d{1,5})$/.exec(raw);
-  const port = m ? Number(m[2]) : NaN;
-  if (!m || !(port >= 1 && port <= 65535) || parseIpv4Addr(m[1]!) === null) {
-    throw new UsageError(`expected HOST:PORT with a dotted IPv4 host, like 10.9.0.1:7, got '${raw}'`, cmd);
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(raw);
+  const port = m ? Number(m[3]) : NaN;
+  const host = m ? (m[1] ?? m[2]!) : '';
+  const ok = m !== null && (m[1] !== undefined ? parseIpv6Addr(host) !== null : parseIpv4Addr(host) !== null);
+  if (!ok || !(port >= 1 && port <= 65535)) {
+    throw new UsageError(`expected HOST:PORT with a dotted IPv4 host or a bracketed IPv6 one, like 10.9.0.1:7 or [fd09::1]:7, got '${raw}'`, cmd);
   }
-  return { host: m[1]!, port };
+  return { host, port };
 }
 
 function seconds(cmd: string, name: string, raw: string | undefined, dflt: number): number {
@@ -84,7 +89,7 @@ export async function runConnect(argv: string[], io: CliIo, stdin: NodeJS.Readab
     }
     throw e;
   }
-  const dest = `${target.host}:${target.port}`;
+  const dest = target.host.includes(':') ? `[${target.host}]:${target.port}` : `${target.host}:${target.port}`;
   const code = await new Promise<number>((resolve) => {
     let finished = false;
     const socket: Socket = host.net.connect({ host: target.host, port: target.port, ...(localPort ? { localPort } : {}), allowHalfOpen: true });

@@ -7,12 +7,14 @@
  */
 import http from 'node:http';
 import { parseIpv4Addr } from '../wire/bytes.ts';
+import { parseIpv6Addr } from '../wire/ipv6.ts';
 import { parseOptions, UsageError, type CliIo, type Command } from './options.ts';
 import { LINK_HELP, LINK_OPTIONS, HostError, errorLine, openTunHost, parseLinkArgs, type TunHost } from './tun-host.ts';
 
-const GET_HELP = `Usage: synack get --tun IF --addr A.B.C.D/P [options] URL
+const GET_HELP = `Usage: synack get --tun IF --addr CIDR [--addr CIDR] [options] URL
 
-Fetches URL (http://A.B.C.D[:PORT]/PATH) with node:http over synack's stack
+Fetches URL (http://A.B.C.D[:PORT]/PATH, or http://[X:X::X][:PORT]/PATH
+for IPv6) with node:http over synack's stack
 on a TUN device and prints the body on stdout. On a terminal, bodies over
 1 MiB show a progress bar on stderr. Exits 0 for a 2xx/3xx answer, 1 for
 an error status or a failed connection.
@@ -23,8 +25,9 @@ Options:
 
 ${LINK_HELP}
 
-Example:
-  synack get --tun tun0 --addr 10.9.0.2/24 http://10.9.0.1:8000/`;
+Examples:
+  synack get --tun tun0 --addr 10.9.0.2/24 http://10.9.0.1:8000/
+  synack get --tun tun0 --addr fd09::2/64 http://[fd09::1]:8000/`;
 
 const GET_OPTIONS = {
   ...LINK_OPTIONS,
@@ -67,7 +70,12 @@ export async function runGet(
     throw new UsageError(`not a URL: '${positionals[0]}'`, 'get');
   }
   if (url.protocol !== 'http:') throw new UsageError(`only http:// URLs are supported, got ${url.protocol}`, 'get');
-  if (parseIpv4Addr(url.hostname) === null) throw new UsageError(`the URL's host must be a dotted IPv4 address, got '${url.hostname}'`, 'get');
+  // WHATWG URL keeps the brackets of an IPv6 host (RFC 3986 §3.2.2 "IP-literal").
+  const bracketed = /^\[(.+)\]$/.exec(url.hostname);
+  const hostname = bracketed ? bracketed[1]! : url.hostname;
+  if (bracketed ? parseIpv6Addr(hostname) === null : parseIpv4Addr(hostname) === null) {
+    throw new UsageError(`the URL's host must be a dotted IPv4 address or a bracketed IPv6 address, got '${url.hostname}'`, 'get');
+  }
   const timeoutS = v.timeout === undefined ? 30 : Number(v.timeout);
   if (!(timeoutS > 0) || !Number.isFinite(timeoutS)) throw new UsageError(`--timeout expects seconds, got '${v.timeout}'`, 'get');
   const link = parseLinkArgs('get', v);
@@ -94,13 +102,13 @@ export async function runGet(
     };
     const req = http.get(
       {
-        host: url.hostname,
+        host: hostname,
         port,
         path: url.pathname + url.search,
         // No agent (not even `agent: false`, which makes a fresh kernel-socket Agent): node:http then
         // calls this createConnection, so the request runs over synack.
         headers: { 'user-agent': 'synack-get', connection: 'close' },
-        createConnection: () => host.net.createConnection({ host: url.hostname, port }) as unknown as import('node:net').Socket,
+        createConnection: () => host.net.createConnection({ host: hostname, port }) as unknown as import('node:net').Socket,
       },
       (res) => {
         if (v.include) {

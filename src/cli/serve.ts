@@ -13,11 +13,13 @@ import type { Server } from '../api/server.ts';
 import { parseOptions, UsageError, type CliIo, type Command } from './options.ts';
 import { LINK_HELP, LINK_OPTIONS, HostError, errorLine, openTunHost, parseLinkArgs, type TunHost } from './tun-host.ts';
 
-const SERVE_HELP = `Usage: synack serve --tun IF --addr A.B.C.D/P [options]
+const SERVE_HELP = `Usage: synack serve --tun IF --addr CIDR [--addr CIDR] [options]
 
 Runs TCP services on synack's own stack, attached to a TUN device, and
 answers ICMP echo (ping). Prints a line containing "ready" once every
-listener is up. SIGINT/SIGTERM stop it gracefully.
+listener is up, with every address (--addr may be repeated: IPv4 and
+IPv6; the services listen on all of them, and ping -6 is answered too).
+SIGINT/SIGTERM stop it gracefully.
 
 Services (at least one):
   --echo PORT       echo (RFC 862): sends back what it receives; after the
@@ -44,7 +46,11 @@ Example (as root):
   ip tuntap add dev tun0 mode tun
   ip addr add 10.9.0.1/24 dev tun0 && ip link set tun0 up
   synack serve --tun tun0 --addr 10.9.0.2/24 --http 80 --echo 7
-  curl http://10.9.0.2/ ; ping 10.9.0.2`;
+  curl http://10.9.0.2/ ; ping 10.9.0.2
+Dual stack (the kernel's side gets fd09::1 without duplicate address detection):
+  synack serve --tun tun0 --addr 10.9.0.2/24 --addr fd09::2/64 \\
+    --peer-addr 10.9.0.1/24 --peer-addr fd09::1/64 --http 80
+  curl -6 'http://[fd09::2]/' ; ping -6 fd09::2`;
 
 const SERVE_OPTIONS = {
   ...LINK_OPTIONS,
@@ -312,7 +318,7 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
     if (v.stats) printStats();
     const c = host.stack.counters;
     io.stderr(
-      `synack serve: stopped (${c.passiveOpens} connections, ${c.packetsIn} packets in, ${c.packetsOut} out, ${c.retransmits} retransmits, ${c.totalDrops} drops; ${host.link.stats.dropsNotIpv4} non-IPv4 packets dropped)`,
+      `synack serve: stopped (${c.passiveOpens} connections, ${c.packetsIn} packets in, ${c.packetsOut} out, ${c.retransmits} retransmits, ${c.totalDrops} drops; ${host.link.stats.dropsNotIp} non-IP packets dropped)`,
     );
     const drops = Object.entries(c.drops).map(([k, n]) => `${k} ${n}`);
     if (drops.length) io.stderr(`synack serve: drops by reason: ${drops.join(', ')}`);

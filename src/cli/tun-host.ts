@@ -1,13 +1,15 @@
 /**
  * What `synack serve`, `connect` and `get` share: the link options
- * (`--tun IF --addr A.B.C.D/P [--mtu N] [--pcap FILE]`, the impairment
- * options, `--log-states`), and a host built from them — a TUN link, one
- * stack on the real clock, its Driver and a node:net-compatible module —
- * plus the pcap writer and the state log.
+ * (`--tun IF --addr CIDR [--addr CIDR…] [--mtu N] [--pcap FILE]`, the
+ * impairment options, `--log-states`), and a host built from them — a TUN
+ * link, one stack on the real clock, its Driver and a node:net-compatible
+ * module — plus the pcap writer and the state log. `--addr` may be
+ * repeated and takes IPv4 and IPv6 CIDRs (issue 12): one interface, dual
+ * stack.
  */
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { Network } from '../sim/network.ts';
 import { Driver, RealClock } from '../api/driver.ts';
@@ -16,18 +18,27 @@ import type { Stack } from '../stack/stack.ts';
 import type { Impairments } from '../links/memory.ts';
 import type { TcpConfig } from '../tcp/config.ts';
 import { TunLink, configureTunDevice, loadTunAddon, TunError } from '../links/tun.ts';
-import { ipv4ToString, parseIpv4Addr } from '../wire/bytes.ts';
-import { formatIpAddr } from '../wire/ipv6.ts';
+import { parseIpv4Addr } from '../wire/bytes.ts';
+import {
+  formatIpAddr,
+  IPV6_MIN_MTU,
+  isIpv6Loopback,
+  isIpv6Multicast,
+  isIpv6Unspecified,
+  isIpv6V4Mapped,
+  parseIpv6Addr,
+  type IpAddr,
+} from '../wire/ipv6.ts';
 import { pcapGlobalHeader, pcapRecord } from '../wire/pcap.ts';
 import { UsageError } from './options.ts';
 
 /** parseArgs options every TUN command takes. */
 export const LINK_OPTIONS = {
   tun: { type: 'string' },
-  addr: { type: 'string' },
+  addr: { type: 'string', multiple: true },
   mtu: { type: 'string' },
   pcap: { type: 'string' },
-  'peer-addr': { type: 'string' },
+  'peer-addr': { type: 'string', multiple: true },
   window: { type: 'string' },
   loss: { type: 'string' },
   delay: { type: 'string' },
@@ -45,13 +56,18 @@ export const LINK_OPTIONS = {
 
 export const LINK_HELP = `Link options:
   --tun IF                TUN device to use (attached if it exists, else created)
-  --addr A.B.C.D/P        synack's address and prefix on it (e.g. 10.9.0.2/24)
+  --addr CIDR             synack's address and prefix on it: IPv4
+                          (10.9.0.2/24; the prefix defaults to /24) or IPv6
+                          (fd09::2/64; defaults to /64). Repeat it for a
+                          dual-stack host: --addr 10.9.0.2/24 --addr fd09::2/64
+                          (IPv6 needs an MTU of at least 1280, RFC 8200 §5)
   --mtu N                 MTU of the link and the device (68..65535; default:
                           the device's MTU, 1500 for a new device)
   --pcap FILE             write every packet synack sends and receives to FILE
-                          (pcap, LINKTYPE_RAW; read it with tshark -r FILE)
-  --peer-addr A.B.C.D/P   also give the kernel's side of the device this
-                          address (runs: ip addr replace A.B.C.D/P dev IF)
+                          (pcap, LINKTYPE_RAW, IPv4 and IPv6; tshark -r FILE)
+  --peer-addr CIDR        also give the kernel's side of the device this
+                          address (may be repeated, IPv4 or IPv6; runs
+                          ip addr replace CIDR dev IF, with nodad for IPv6)
   --window BYTES          receive and send buffer per connection (default 1 MiB)
   --cc newreno|cubic      congestion control of every connection (default cubic)
   --log-states            print every state transition of every connection
@@ -68,13 +84,20 @@ Impairments (applied in both directions between the device and the stack):
                           (0 = unbounded, the default; needs --bandwidth)
   --seed N                seed of the impairment RNG (default 1)`;
 
+/** One address with its prefix, as --addr and --peer-addr take it. */
+export interface Cidr {
+  addr: IpAddr;
+  prefixLen: number;
+}
+
 export interface LinkArgs {
   tun: string;
-  addr: number;
-  prefixLen: number;
+  /** synack's addresses on the device (at least one; IPv4, IPv6 or both). */
+  addrs: Cidr[];
   mtu: number | null;
   pcap: string | null;
-  peerAddr: string | null;
+  /** Addresses for the kernel's side of the device. */
+  peerAddrs: Cidr[];
   windowBytes: number;
   congestionControl: TcpConfig['congestionControl'];
   impair: Partial<Impairments> | null;
@@ -82,7 +105,9 @@ export interface LinkArgs {
   logStates: boolean;
 }
 
-type Values = { [K in keyof typeof LINK_OPTIONS]?: (typeof LINK_OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
+type Values = {
+  [K in keyof typeof LINK_OPTIONS]?: (typeof LINK_OPTIONS)[K]['type'] extends 'boolean' ? boolean : (typeof LINK_OPTIONS)[K] extends { multiple: true } ? string[] : string;
+};
 
 function num(cmd: string, name: string, raw: string | undefined, check: (n: number) => boolean, what: string): number | undefined {
   if (raw === undefined) return undefined;
@@ -91,22 +116,70 @@ function num(cmd: string, name: string, raw: string | undefined, check: (n: numb
   return n;
 }
 
-/** Parses "A.B.C.D/P" (the prefix defaults to 24). */
-export function parseCidr(cmd: string, opt: string, raw: string): { addr: number; prefixLen: number } {
-  const m = /^(\d+\.\d+\.\d+\.\d+)(?:\/(\d{1,2}))?$/.exec(raw.trim());
-  const addr = m ? parseIpv4Addr(m[1]!) : null;
-  const prefixLen = m && m[2] !== undefined ? Number(m[2]) : 24;
-  if (!m || addr === null || prefixLen > 32) throw new UsageError(`--${opt} expects an IPv4 address with a prefix, like 10.9.0.2/24, got '${raw}'`, cmd);
+/** "10.9.0.2/24", "fd09::2/64" */
+export function formatCidr(c: Cidr): string {
+  return `${formatIpAddr(c.addr)}/${c.prefixLen}`;
+}
+
+/**
+ * Parses an IPv4 CIDR "A.B.C.D/P" (the prefix defaults to 24) or an IPv6
+ * one "X:X::X/P" (the prefix defaults to 64), or throws a UsageError that
+ * says what is wrong with it. A unicast address only: an interface of the
+ * stack cannot have a multicast, unspecified or loopback address, and an
+ * IPv4-mapped IPv6 address is an IPv4 node's (RFC 4291 §2.5.5.2: pass the
+ * IPv4 address instead).
+ */
+export function parseCidr(cmd: string, opt: string, raw: string): Cidr {
+  const text = raw.trim();
+  const slash = text.indexOf('/');
+  const host = slash === -1 ? text : text.slice(0, slash);
+  const plen = slash === -1 ? null : text.slice(slash + 1);
+  const bad = (why: string): UsageError =>
+    new UsageError(`--${opt} expects an IPv4 or IPv6 address with a prefix, like 10.9.0.2/24 or fd09::2/64, got '${raw}': ${why}`, cmd);
+  if (host.includes(':')) {
+    const addr = parseIpv6Addr(host);
+    if (addr === null) throw bad(`'${host}' is not an IPv6 address`);
+    if (plen !== null && !/^\d{1,3}$/.test(plen)) throw bad(`the prefix length '${plen}' is not a number`);
+    const prefixLen = plen === null ? 64 : Number(plen);
+    if (prefixLen > 128) throw bad('an IPv6 prefix length is 0..128');
+    if (isIpv6Multicast(addr) || isIpv6Unspecified(addr) || isIpv6Loopback(addr)) throw bad('not a unicast address of an interface');
+    if (isIpv6V4Mapped(addr)) throw bad('an IPv4-mapped address: give the IPv4 address itself');
+    return { addr, prefixLen };
+  }
+  const addr = parseIpv4Addr(host);
+  if (addr === null) throw bad(`'${host}' is not an IPv4 address`);
+  if (plen !== null && !/^\d{1,2}$/.test(plen)) throw bad(`the prefix length '${plen}' is not a number`);
+  const prefixLen = plen === null ? 24 : Number(plen);
+  if (prefixLen > 32) throw bad('an IPv4 prefix length is 0..32');
   return { addr, prefixLen };
+}
+
+/** Every value of a repeatable option, each parsed; no address twice. */
+function parseCidrs(cmd: string, opt: string, raws: readonly string[] | undefined): Cidr[] {
+  const out: Cidr[] = [];
+  for (const raw of raws ?? []) {
+    const c = parseCidr(cmd, opt, raw);
+    if (out.some((o) => o.addr === c.addr)) throw new UsageError(`--${opt} ${formatIpAddr(c.addr)} is given twice`, cmd);
+    out.push(c);
+  }
+  return out;
 }
 
 export function parseLinkArgs(cmd: string, v: Values): LinkArgs {
   if (!v.tun) throw new UsageError('--tun IF is required (the TUN device, e.g. --tun tun0)', cmd);
-  if (!v.addr) throw new UsageError("--addr A.B.C.D/P is required (synack's address on the device, e.g. --addr 10.9.0.2/24)", cmd);
-  const { addr, prefixLen } = parseCidr(cmd, 'addr', v.addr);
-  if (v['peer-addr'] !== undefined) parseCidr(cmd, 'peer-addr', v['peer-addr']);
+  if (!v.addr || v.addr.length === 0) throw new UsageError("--addr CIDR is required (synack's address on the device, e.g. --addr 10.9.0.2/24 or --addr fd09::2/64)", cmd);
+  const addrs = parseCidrs(cmd, 'addr', v.addr);
+  const peerAddrs = parseCidrs(cmd, 'peer-addr', v['peer-addr']);
+  for (const p of peerAddrs) {
+    if (addrs.some((a) => a.addr === p.addr)) throw new UsageError(`--peer-addr ${formatIpAddr(p.addr)} is synack's own address (--addr)`, cmd);
+  }
   if (v.pcap === '') throw new UsageError('--pcap expects a file name', cmd);
   const mtu = num(cmd, 'mtu', v.mtu, (n) => Number.isInteger(n) && n >= 68 && n <= 65535, 'an integer in 68..65535');
+  // RFC 8200 §5: "IPv6 requires that every link in the Internet have an MTU
+  // of 1280 octets or greater."
+  if (mtu !== undefined && mtu < IPV6_MIN_MTU && addrs.some((a) => typeof a.addr === 'string')) {
+    throw new UsageError(`--mtu ${mtu} is too small for IPv6 (--addr ${formatCidr(addrs.find((a) => typeof a.addr === 'string')!)}): IPv6 needs at least ${IPV6_MIN_MTU} (RFC 8200 §5)`, cmd);
+  }
   const windowBytes = num(cmd, 'window', v.window, (n) => Number.isInteger(n) && n >= 1024 && n <= 1 << 30, 'bytes in 1024..1073741824') ?? 1 << 20;
   const prob = (n: number): boolean => n >= 0 && n <= 1;
   const ms = (n: number): boolean => n >= 0 && n <= 60_000;
@@ -139,11 +212,10 @@ export function parseLinkArgs(cmd: string, v: Values): LinkArgs {
   }
   return {
     tun: v.tun,
-    addr,
-    prefixLen,
+    addrs,
     mtu: mtu ?? null,
     pcap: v.pcap ?? null,
-    peerAddr: v['peer-addr'] ?? null,
+    peerAddrs,
     windowBytes,
     congestionControl: cc,
     impair,
@@ -191,7 +263,7 @@ export interface TunHost {
   driver: Driver;
   network: Network;
   link: TunLink;
-  /** "10.9.0.2/24 on tun0 (mtu 1500)" */
+  /** "10.9.0.2/24, fd09::2/64 on tun0 (mtu 1500)": every address of synack's. */
   describe: string;
   pcap: PcapFile | null;
   /** Waits (bounded) for delayed packets, then closes the pcap file and the device. */
@@ -226,6 +298,12 @@ export function openTunHost(cmd: string, a: LinkArgs, io: HostIo): TunHost {
       mtu = 1500;
     }
   }
+  const v6 = a.addrs.find((c) => typeof c.addr === 'string');
+  // RFC 8200 §5: "IPv6 requires that every link in the Internet have an MTU
+  // of 1280 octets or greater." (An explicit --mtu was checked as usage.)
+  if (v6 && mtu < IPV6_MIN_MTU) {
+    throw new HostError(`${a.tun} has an MTU of ${mtu}, too small for IPv6 (${formatCidr(v6)}): IPv6 needs at least ${IPV6_MIN_MTU} (RFC 8200 §5); pass --mtu 1280 or more`);
+  }
   const network = new Network({ clock: new RealClock() });
   const secret = randomBytes(12);
   const tcp: Partial<TcpConfig> = { recvBufferBytes: a.windowBytes, sendBufferBytes: a.windowBytes, maxOutOfOrderBytes: a.windowBytes, congestionControl: a.congestionControl };
@@ -254,14 +332,22 @@ export function openTunHost(cmd: string, a: LinkArgs, io: HostIo): TunHost {
     throw new HostError(e instanceof TunError || (e as { code?: string }).code ? (e as Error).message : String(e));
   }
   try {
+    if (a.peerAddrs.some((p) => typeof p.addr === 'string')) quietKernelSide(link.name);
     configureTunDevice(link.name, a.mtu !== null ? { mtu: a.mtu, up: true } : { up: true });
-    if (a.peerAddr) execFileSync('ip', ['addr', 'replace', a.peerAddr, 'dev', link.name], { stdio: ['ignore', 'ignore', 'pipe'] });
+    for (const p of a.peerAddrs) {
+      // IPv6: nodad, so the address is usable at once rather than
+      // "tentative" for the second of Duplicate Address Detection (RFC 4862
+      // §5.4) — on a point-to-point TUN device nobody else can hold it.
+      const argv = typeof p.addr === 'string' ? ['-6', 'addr', 'replace', formatCidr(p), 'dev', link.name, 'nodad'] : ['addr', 'replace', formatCidr(p), 'dev', link.name];
+      execFileSync('ip', argv, { stdio: ['ignore', 'ignore', 'pipe'] });
+    }
   } catch (e) {
     link.close();
     const err = e as Error & { stderr?: Buffer };
     throw new HostError(`setting up ${link.name}: ${err.stderr ? err.stderr.toString().trim() || err.message : err.message}`);
   }
-  stack.addInterface({ name: link.name, addr: a.addr, prefixLen: a.prefixLen, link });
+  const [first, ...more] = a.addrs;
+  stack.addInterface({ name: link.name, addr: first!.addr, prefixLen: first!.prefixLen, more, link });
   const net = createNet({ stack, driver });
   let pcap: PcapFile | null = null;
   if (a.pcap) {
@@ -292,7 +378,7 @@ export function openTunHost(cmd: string, a: LinkArgs, io: HostIo): TunHost {
     network,
     link,
     pcap,
-    describe: `${ipv4ToString(a.addr)}/${a.prefixLen} on ${link.name} (mtu ${mtu})`,
+    describe: `${a.addrs.map(formatCidr).join(', ')} on ${link.name} (mtu ${mtu})`,
     async close() {
       if (closed) return;
       closed = true;
@@ -302,6 +388,26 @@ export function openTunHost(cmd: string, a: LinkArgs, io: HostIo): TunHost {
       driver.stop();
     },
   };
+}
+
+/**
+ * When synack sets up the kernel's IPv6 side of the device (--peer-addr),
+ * the kernel's side stops soliciting routers on it. Linux gives a device
+ * that comes up a link-local address and then, as RFC 4861 §6.3.7 has
+ * hosts do, sends Router Solicitations to all-routers (ff02::2) — over and
+ * over (router_solicitations = -1: no limit). On this point-to-point link
+ * the only one to hear them is synack, a host, which (§6.2.6: "A host MUST
+ * silently discard any received Router Solicitation messages") could only
+ * count them as drops. Before the device is up; a failure (IPv6 disabled,
+ * no /proc) is not fatal: `ip addr` will say what is wrong.
+ */
+function quietKernelSide(name: string): void {
+  const path = `/proc/sys/net/ipv6/conf/${name}/router_solicitations`;
+  try {
+    if (existsSync(path)) writeFileSync(path, '0\n');
+  } catch {
+    // best effort
+  }
 }
 
 /** Formats a socket error for one line of output: "ECONNRESET (read ECONNRESET)". */

@@ -6,8 +6,10 @@
  * Receive: the addon polls the non-blocking fd from the event loop (uv_poll)
  * and drains it in batches into a shared arena; each packet is copied out
  * into a buffer of its own (the stack may keep it: received payloads are
- * queued without a copy) and handed to `onReceive`. Packets that are not
- * IPv4 (IPv6 router solicitations, …) are counted and dropped here.
+ * queued without a copy) and handed to `onReceive`. IPv4 and IPv6 packets
+ * go to the stack (dual stack); anything else (a version nibble that is
+ * neither, a packet shorter than its fixed header) is counted and dropped
+ * here.
  * Transmit: packets are queued and written in one batch at the end of the
  * current macrotask (a microtask), one write() per packet.
  *
@@ -162,8 +164,8 @@ export interface TunLinkStats {
   bytesOut: number;
   /** Read batches (one JS call each). */
   batches: number;
-  /** Received packets that were not IPv4 (IPv6, garbage), dropped. */
-  dropsNotIpv4: number;
+  /** Received packets that were neither IPv4 nor IPv6 (or shorter than their fixed header), dropped. */
+  dropsNotIp: number;
   /** Transmitted packets larger than the MTU, dropped. */
   dropsTooBig: number;
   /** Transmitted packets the device refused, by errno name (EIO while the device is down, …). */
@@ -224,7 +226,7 @@ export class TunLink implements Link {
       packetsOut: 0,
       bytesOut: 0,
       batches: 0,
-      dropsNotIpv4: 0,
+      dropsNotIp: 0,
       dropsTooBig: 0,
       writeErrors: {},
       impairIn: this.stageIn ? this.stageIn.stats : null,
@@ -300,8 +302,12 @@ export class TunLink implements Link {
       off += len;
       this.stats.packetsIn++;
       this.stats.bytesIn += len;
-      if (len < 20 || arena[start]! >> 4 !== 4) {
-        this.stats.dropsNotIpv4++;
+      // IFF_NO_PI: no protocol word, so the version nibble says which IP it
+      // is. The fixed header is 20 octets for IPv4 (RFC 791) and 40 for
+      // IPv6 (RFC 8200 §3); the stack checks the rest.
+      const version = len > 0 ? arena[start]! >> 4 : 0;
+      if (!((version === 4 && len >= 20) || (version === 6 && len >= 40))) {
+        this.stats.dropsNotIp++;
         continue;
       }
       const packet = arena.slice(start, start + len);

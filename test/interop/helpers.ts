@@ -71,22 +71,46 @@ export interface NetnsOptions {
   /** Third octet of 10.213.X.0/24 (any: each namespace is separate). */
   subnet?: number;
   mtu?: number;
+  /**
+   * Dual stack: tun0 also gets fd13:X::1/64 on the kernel's side (nodad)
+   * and synack fd13:X::2/64 (a second --addr). The kernel's side of tun0
+   * sends no router solicitations (router_solicitations=0, accept_ra=0) and
+   * makes no link-local address (addr_gen_mode=1): on this point-to-point
+   * link they would only reach synack as drops.
+   */
+  ipv6?: boolean;
+  /**
+   * The namespace's kernel forwards IPv6 (net.ipv6.conf.all.forwarding=1)
+   * while its interfaces, tun0 first, are hosts (default.forwarding=0,
+   * before tun0 exists): a forwarding interface joins the all-routers
+   * groups, and the MLD reports for them (from ::, tun0 has no link-local
+   * address) would reach synack as drops — now and then, as their
+   * retransmission races synack's attaching to the device.
+   */
+  router6?: boolean;
 }
 
 export class Netns {
   readonly name: string;
   readonly kernelAddr: string;
   readonly synackAddr: string;
+  /** The kernel's and synack's IPv6 addresses (with `ipv6: true`), else null. */
+  readonly kernelAddr6: string | null;
+  readonly synackAddr6: string | null;
   readonly mtu: number;
   private procs: Proc[] = [];
   private created = false;
+  private readonly router6: boolean;
 
   constructor(opts: NetnsOptions) {
     this.name = `synack-${opts.tag}-${process.pid}`;
     const x = opts.subnet ?? 1;
     this.kernelAddr = `10.213.${x}.1`;
     this.synackAddr = `10.213.${x}.2`;
+    this.kernelAddr6 = opts.ipv6 ? `fd13:${x.toString(16)}::1` : null;
+    this.synackAddr6 = opts.ipv6 ? `fd13:${x.toString(16)}::2` : null;
     this.mtu = opts.mtu ?? 1500;
+    this.router6 = opts.router6 === true;
   }
 
   /** ip netns add; tun0 inside with the kernel's address; lo up. */
@@ -97,9 +121,15 @@ export class Netns {
     // Fallback cleanup if the test process dies before `after` runs.
     process.once('exit', () => this.cleanupSync());
     this.exec(['ip', 'link', 'set', 'lo', 'up']);
+    if (this.router6) this.exec(['sysctl', '-qw', 'net.ipv6.conf.all.forwarding=1', 'net.ipv6.conf.default.forwarding=0']);
     this.exec(['ip', 'tuntap', 'add', 'dev', 'tun0', 'mode', 'tun']);
     this.exec(['ip', 'link', 'set', 'tun0', 'mtu', String(this.mtu)]);
     this.exec(['ip', 'addr', 'add', `${this.kernelAddr}/24`, 'dev', 'tun0']);
+    if (this.kernelAddr6) {
+      this.exec(['sysctl', '-qw', 'net.ipv6.conf.tun0.accept_ra=0', 'net.ipv6.conf.tun0.router_solicitations=0', 'net.ipv6.conf.tun0.addr_gen_mode=1']);
+      // nodad: usable at once, not "tentative" for a second of Duplicate Address Detection (RFC 4862 §5.4).
+      this.exec(['ip', '-6', 'addr', 'add', `${this.kernelAddr6}/64`, 'dev', 'tun0', 'nodad']);
+    }
     this.exec(['ip', 'link', 'set', 'tun0', 'up']);
   }
 
@@ -191,10 +221,11 @@ export class Netns {
     return p;
   }
 
-  /** `synack CMD --tun tun0 --addr .2/24 ARGS…` inside the namespace. */
+  /** `synack CMD --tun tun0 --addr .2/24 [--addr fd13:X::2/64] ARGS…` inside the namespace. */
   synack(cmd: string, args: string[], opts: { timeoutMs?: number; stdin?: boolean; mtu?: number } = {}): Proc {
+    const v6 = this.synackAddr6 ? ['--addr', `${this.synackAddr6}/64`] : [];
     return this.spawn(
-      [process.execPath, '--import', 'tsx', MAIN, cmd, '--tun', 'tun0', '--addr', `${this.synackAddr}/24`, '--mtu', String(opts.mtu ?? this.mtu), ...args],
+      [process.execPath, '--import', 'tsx', MAIN, cmd, '--tun', 'tun0', '--addr', `${this.synackAddr}/24`, ...v6, '--mtu', String(opts.mtu ?? this.mtu), ...args],
       opts,
     );
   }

@@ -13,6 +13,7 @@ namespace). Every mode prints one JSON line with its results on stdout.
   recv HOST PORT [MAXBYTES]           connect, read until EOF (or MAXBYTES)
   many HOST PORT COUNT                COUNT connections at once to an echo
                                       server, each sends and checks a line
+  (HOST may be IPv4 or IPv6; the serve-* modes listen on both)
   serve-echo PORT                     accept one connection, echo to EOF, close
   serve-send PORT NBYTES              accept one connection, send N random
                                       bytes, close; report the sha256
@@ -110,7 +111,7 @@ def main():
         socks = []
         t0 = time.time()
         for i in range(count):
-            s = socket.socket()
+            s = socket.socket(socket.AF_INET6 if ':' in host else socket.AF_INET)
             s.settimeout(30)
             s.setblocking(False)
             try:
@@ -157,9 +158,16 @@ def main():
         out(count=count, ok=ok, errors=errors[:5], seconds=time.time() - t0)
     elif mode in ('serve-echo', 'serve-send', 'serve-sink'):
         port = int(args[0])
-        ls = socket.socket()
-        ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        ls.bind(('0.0.0.0', port))
+        # Dual stack: '::' without IPV6_V6ONLY takes IPv4 (as ::ffff:a.b.c.d) and IPv6.
+        try:
+            ls = socket.socket(socket.AF_INET6)
+            ls.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+            ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            ls.bind(('::', port))
+        except OSError:
+            ls = socket.socket()
+            ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            ls.bind(('0.0.0.0', port))
         ls.listen(8)
         print(json.dumps({'listening': port}), flush=True)
         ls.settimeout(120)

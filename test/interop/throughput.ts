@@ -3,9 +3,12 @@
  * pair between two namespaces, measured in the same run (for `npm run
  * bench`; also runnable alone, as root: `npx tsx test/interop/throughput.ts`).
  *
- * For each MTU: one connection kernel → synack discard, one connection
- * synack chargen → kernel, and sequential connections per second kernel →
- * synack echo; the same three against kernel servers across the veth pair.
+ * For each MTU and each of IPv4 and IPv6 (issue 12: one dual-stack synack
+ * serve, one dual-stack veth pair): one connection kernel → synack discard,
+ * one connection synack chargen → kernel, and sequential connections per
+ * second kernel → synack echo; the same three against kernel servers across
+ * the veth pair. Each IPv6 row also carries synack's IPv4 figure of the
+ * same probe, for the IPv6/IPv4 ratio.
  * Every probe is bounded in time (`seconds` each). Traffic stays inside the
  * namespaces made here, which are deleted at the end.
  */
@@ -17,12 +20,15 @@ const TPUT = join(ROOT, 'test/interop/tput.py');
 
 export interface TunBenchRow {
   mtu: number;
+  family: 4 | 6;
   what: 'kernel → synack discard' | 'synack chargen → kernel' | 'kernel → synack echo, connections/s';
   unit: 'Gbit/s' | 'conn/s';
   synack: number;
   kernel: number;
   /** synack / kernel-over-veth */
   ratio: number;
+  /** For an IPv6 row: synack's figure of the same probe over IPv4, same run. */
+  synackV4?: number;
 }
 
 function run(argv: string[], timeoutMs: number): Record<string, number> {
@@ -32,7 +38,7 @@ function run(argv: string[], timeoutMs: number): Record<string, number> {
   return JSON.parse(lines[lines.length - 1]!) as Record<string, number>;
 }
 
-/** Two namespaces joined by a veth pair (10.214.1.1 ↔ 10.214.1.2), MTU `mtu`. */
+/** Two namespaces joined by a veth pair (10.214.1.1 ↔ 10.214.1.2, fd14:1::1 ↔ fd14:1::2), MTU `mtu`. */
 function vethPair(mtu: number): { a: string; b: string; server: (kind: string, port: number) => () => void; cleanup: () => void } {
   const a = `synack-vetha-${process.pid}`;
   const b = `synack-vethb-${process.pid}`;
@@ -48,12 +54,13 @@ function vethPair(mtu: number): { a: string; b: string; server: (kind: string, p
   sh(['ip', 'netns', 'add', a]);
   sh(['ip', 'netns', 'add', b]);
   sh(['ip', 'netns', 'exec', a, 'ip', 'link', 'add', 'veth0', 'type', 'veth', 'peer', 'name', 'veth1', 'netns', b]);
-  for (const [ns, dev, addr] of [
-    [a, 'veth0', '10.214.1.1/24'],
-    [b, 'veth1', '10.214.1.2/24'],
+  for (const [ns, dev, addr, addr6] of [
+    [a, 'veth0', '10.214.1.1/24', 'fd14:1::1/64'],
+    [b, 'veth1', '10.214.1.2/24', 'fd14:1::2/64'],
   ] as const) {
     sh(['ip', 'netns', 'exec', ns, 'ip', 'link', 'set', dev, 'mtu', String(mtu)]);
     sh(['ip', 'netns', 'exec', ns, 'ip', 'addr', 'add', addr, 'dev', dev]);
+    sh(['ip', 'netns', 'exec', ns, 'ip', '-6', 'addr', 'add', addr6, 'dev', dev, 'nodad']);
     sh(['ip', 'netns', 'exec', ns, 'ip', 'link', 'set', dev, 'up']);
     sh(['ip', 'netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up']);
   }
@@ -85,22 +92,31 @@ export async function benchTun(opts: { mtus?: number[]; seconds?: number; window
   const log = opts.log ?? (() => {});
   const rows: TunBenchRow[] = [];
   for (const mtu of mtus) {
-    // synack over TUN
-    const ns = new Netns({ tag: `bench${mtu}`, subnet: 8, mtu });
-    let tun: Record<string, number>[] = [];
+    // synack over TUN, dual stack: the same serve answers both families.
+    const ns = new Netns({ tag: `bench${mtu}`, subnet: 8, mtu, ipv6: true });
+    const tun: Record<4 | 6, Record<string, number>[]> = { 4: [], 6: [] };
     try {
       ns.setup();
-      const serve = ns.synack('serve', ['--discard', '9', '--chargen', '19', '--echo', '7', '--window', String(window)], { timeoutMs: (secs * 3 + 30) * 1000 });
+      const serve = ns.synack('serve', ['--discard', '9', '--chargen', '19', '--echo', '7', '--window', String(window)], { timeoutMs: (secs * 6 + 40) * 1000 });
       await ready(serve);
-      const S = ns.synackAddr;
       const tmo = (secs + 20) * 1000;
-      // Warm up (JIT) before measuring.
-      run(['ip', 'netns', 'exec', ns.name, 'python3', TPUT, 'send', S, '9', '1'], tmo);
-      tun = [
-        run(['ip', 'netns', 'exec', ns.name, 'python3', TPUT, 'send', S, '9', String(secs)], tmo),
-        run(['ip', 'netns', 'exec', ns.name, 'python3', TPUT, 'recv', S, '19', String(secs)], tmo),
-        run(['ip', 'netns', 'exec', ns.name, 'python3', TPUT, 'cps', S, '7', String(secs)], tmo),
-      ];
+      const addr = { 4: ns.synackAddr, 6: ns.synackAddr6! };
+      const probe = (family: 4 | 6, mode: string, port: string, seconds: number): Record<string, number> =>
+        run(['ip', 'netns', 'exec', ns.name, 'python3', TPUT, mode, addr[family], port, String(seconds)], tmo);
+      // Warm up (JIT) both families' paths before measuring; then each probe
+      // runs IPv4 and IPv6 back to back, so neither family gets the warmer
+      // (or the noisier) half of the run.
+      for (const family of [4, 6] as const) {
+        probe(family, 'send', '9', 1);
+        probe(family, 'cps', '7', 0.5);
+      }
+      for (const [mode, port] of [
+        ['send', '9'],
+        ['recv', '19'],
+        ['cps', '7'],
+      ] as const) {
+        for (const family of [4, 6] as const) tun[family].push(probe(family, mode, port, secs));
+      }
       serve.kill('SIGTERM');
       await serve.exited;
     } finally {
@@ -108,28 +124,43 @@ export async function benchTun(opts: { mtus?: number[]; seconds?: number; window
     }
     // kernel ↔ kernel over veth
     const v = vethPair(mtu);
-    let kern: Record<string, number>[] = [];
+    const kern: Record<4 | 6, Record<string, number>[]> = { 4: [], 6: [] };
     try {
       const stops = [v.server('discard', 9), v.server('chargen', 19), v.server('echo', 7)];
       const tmo = (secs + 20) * 1000;
-      const K = '10.214.1.2';
-      kern = [
-        run(['ip', 'netns', 'exec', v.a, 'python3', TPUT, 'send', K, '9', String(secs)], tmo),
-        run(['ip', 'netns', 'exec', v.a, 'python3', TPUT, 'recv', K, '19', String(secs)], tmo),
-        run(['ip', 'netns', 'exec', v.a, 'python3', TPUT, 'cps', K, '7', String(secs)], tmo),
-      ];
+      for (const [family, K] of [
+        [4, '10.214.1.2'],
+        [6, 'fd14:1::2'],
+      ] as const) {
+        kern[family] = [
+          run(['ip', 'netns', 'exec', v.a, 'python3', TPUT, 'send', K, '9', String(secs)], tmo),
+          run(['ip', 'netns', 'exec', v.a, 'python3', TPUT, 'recv', K, '19', String(secs)], tmo),
+          run(['ip', 'netns', 'exec', v.a, 'python3', TPUT, 'cps', K, '7', String(secs)], tmo),
+        ];
+      }
       for (const s of stops) s();
     } finally {
       v.cleanup();
     }
     const g = (r: Record<string, number>): number => r['bps']! / 1e9;
-    const add = (what: TunBenchRow['what'], unit: TunBenchRow['unit'], s: number, k: number): void => {
-      rows.push({ mtu, what, unit, synack: s, kernel: k, ratio: k > 0 ? s / k : 0 });
-      log(`MTU ${mtu}  ${what.padEnd(38)} synack ${s.toFixed(unit === 'Gbit/s' ? 2 : 0)} ${unit}  kernel/veth ${k.toFixed(unit === 'Gbit/s' ? 2 : 0)} ${unit}  ratio ${(k > 0 ? s / k : 0).toFixed(2)}`);
-    };
-    add('kernel → synack discard', 'Gbit/s', g(tun[0]!), g(kern[0]!));
-    add('synack chargen → kernel', 'Gbit/s', g(tun[1]!), g(kern[1]!));
-    add('kernel → synack echo, connections/s', 'conn/s', tun[2]!['per_second']!, kern[2]!['per_second']!);
+    const c = (r: Record<string, number>): number => r['per_second']!;
+    const probes: Array<[TunBenchRow['what'], TunBenchRow['unit'], (r: Record<string, number>) => number]> = [
+      ['kernel → synack discard', 'Gbit/s', g],
+      ['synack chargen → kernel', 'Gbit/s', g],
+      ['kernel → synack echo, connections/s', 'conn/s', c],
+    ];
+    probes.forEach(([what, unit, f], i) => {
+      for (const family of [4, 6] as const) {
+        const s = f(tun[family][i]!);
+        const k = f(kern[family][i]!);
+        const row: TunBenchRow = { mtu, family, what, unit, synack: s, kernel: k, ratio: k > 0 ? s / k : 0 };
+        if (family === 6) row.synackV4 = f(tun[4][i]!);
+        rows.push(row);
+        const d = unit === 'Gbit/s' ? 2 : 0;
+        const v6 = row.synackV4 !== undefined ? `  IPv6/IPv4 ${(row.synackV4 > 0 ? s / row.synackV4 : 0).toFixed(2)}` : '';
+        log(`MTU ${mtu} IPv${family}  ${what.padEnd(38)} synack ${s.toFixed(d)} ${unit}  kernel/veth ${k.toFixed(d)} ${unit}  ratio ${row.ratio.toFixed(2)}${v6}`);
+      }
+    });
   }
   return rows;
 }

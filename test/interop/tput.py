@@ -51,9 +51,11 @@ def main():
         print(json.dumps({'bytes': total, 'seconds': dt, 'bps': total * 8 / dt}))
     elif mode == 'server':
         port, kind = int(sys.argv[2]), sys.argv[3]
-        ls = socket.socket()
+        # Dual stack: '::' without IPV6_V6ONLY takes IPv4 and IPv6.
+        ls = socket.socket(socket.AF_INET6)
+        ls.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
         ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        ls.bind(('0.0.0.0', port))
+        ls.bind(('::', port))
         ls.listen(128)
         print(json.dumps({'listening': port}), flush=True)
 

@@ -1,6 +1,6 @@
 /**
  * TunLink without a kernel: a fake device stands in for the addon, so the
- * batching, buffer ownership, non-IPv4 drops, the impairment stage and error
+ * batching, buffer ownership, drops of what is not IP, the impairment stage and error
  * handling are tested anywhere (no root, no /dev/net/tun).
  */
 import { describe, it } from 'node:test';
@@ -74,7 +74,7 @@ function ipv4(len: number, tag: number): Uint8Array {
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 describe('TunLink (fake device)', () => {
-  it('hands each IPv4 packet of a batch to onReceive in a buffer of its own; drops non-IPv4', () => {
+  it('hands each IPv4 and IPv6 packet of a batch to onReceive in a buffer of its own; drops what is neither (issue 12)', () => {
     const dev = new FakeDevice();
     let batches = 0;
     const link = new TunLink({ name: 'fake0', device: dev, onBatch: () => batches++ });
@@ -82,17 +82,24 @@ describe('TunLink (fake device)', () => {
     link.onReceive = (p) => got.push(p);
     const v6 = new Uint8Array(48);
     v6[0] = 0x60;
-    dev.deliver([ipv4(40, 1), v6, ipv4(1500, 2), new Uint8Array(3)]);
-    assert.equal(got.length, 2);
+    v6[47] = 6;
+    const v6Short = new Uint8Array(39); // shorter than the fixed IPv6 header (RFC 8200 §3: 40 octets)
+    v6Short[0] = 0x60;
+    const v5 = ipv4(40, 5);
+    v5[0] = 0x55;
+    dev.deliver([ipv4(40, 1), v6, ipv4(1500, 2), new Uint8Array(3), v6Short, v5]);
+    assert.equal(got.length, 3);
     assert.equal(got[0]!.length, 40);
-    assert.equal(got[1]![1499], 2);
+    assert.equal(got[1]!.length, 48);
+    assert.equal(got[1]![47], 6, 'the IPv6 packet goes to the stack (dual stack over TUN)');
+    assert.equal(got[2]![1499], 2);
     assert.notEqual(got[0]!.buffer, dev.arena, 'not a view of the arena');
     assert.notEqual(got[0]!.buffer, got[1]!.buffer);
     // The arena is reused by the next batch; kept packets do not change.
     dev.deliver([ipv4(40, 9)]);
     assert.equal(got[0]![39], 1);
-    assert.equal(link.stats.dropsNotIpv4, 2);
-    assert.equal(link.stats.packetsIn, 5);
+    assert.equal(link.stats.dropsNotIp, 3);
+    assert.equal(link.stats.packetsIn, 7);
     assert.equal(batches, 2);
   });
 

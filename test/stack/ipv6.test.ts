@@ -192,6 +192,46 @@ describe('TCP over IPv6 (RFC 8200, RFC 9293)', () => {
     assert.ok(Math.abs(c1.iss - c2.iss) > 1000 && Math.abs(c1.iss - c3.iss) > 1000);
   });
 
+  test('RFC 9293 §3.4.1 (demux by the whole socket pair) over IPv6: interleaved segments of four connections from two hosts, each with the same ports twice, reach their own connection', () => {
+    // Segments of (fd00::1, fd00::2) and (fd00::3, fd00::2) alternate on the
+    // hub, so lookup()'s last-found connection misses on nearly every segment
+    // and the keyed hash of the IPv6 4-tuple decides.
+    const r = rig();
+    const c = r.net.addStack({ name: 'c' });
+    const C6 = v6('fd00::3');
+    r.net.attach(c, r.hub, C6, 64);
+    const got = new Map<string, number[]>();
+    r.b.listen(80, {
+      onConnection: (conn) => {
+        const id = `${conn.remoteAddr === A6 ? 'a' : conn.remoteAddr === C6 ? 'c' : '?'}:${conn.remotePort}`;
+        got.set(id, []);
+        conn.user = {
+          onEvent: (x: Connection) => {
+            for (const chunk of r.b.read(x)) got.get(id)!.push(...chunk);
+          },
+        };
+      },
+    });
+    const conns = [
+      { host: r.a, name: 'a', port: 40001, tag: 1 },
+      { host: r.a, name: 'a', port: 40002, tag: 2 },
+      { host: c, name: 'c', port: 40001, tag: 3 },
+      { host: c, name: 'c', port: 40002, tag: 4 },
+    ].map((x) => ({ ...x, conn: x.host.connect(B6, 80, { localPort: x.port }) }));
+    r.net.runUntil(() => conns.every((x) => x.conn.state === 'ESTABLISHED') && got.size === 4);
+    for (let round = 0; round < 50; round++) {
+      for (const x of conns) x.host.send(x.conn, new Uint8Array(700).fill(x.tag * 16 + (round & 15)));
+      r.net.runFor(2000);
+    }
+    r.net.runUntil(() => [...got.values()].every((v) => v.length === 50 * 700));
+    for (const x of conns) {
+      const bytes = got.get(`${x.name}:${x.port}`)!;
+      assert.equal(bytes.length, 50 * 700);
+      for (let round = 0; round < 50; round++) assert.equal(bytes[round * 700], x.tag * 16 + (round & 15), `${x.name}:${x.port} round ${round}`);
+    }
+    assert.equal(r.b.counters.drops['tcp-no-connection'] ?? 0, 0);
+  });
+
   test('RFC 9293 §3.10.7.1 over IPv6: a SYN to a closed port gets a RST from the right address and port', () => {
     const r = rig();
     const seg = { srcPort: 5555, dstPort: 81, seq: 1000, ack: 0, flags: SYN, window: 1000, urgentPointer: 0, options: [], payload: new Uint8Array(0) };
