@@ -15,6 +15,9 @@
 import { Network } from '../sim/network.ts';
 import { VirtualClock } from '../base/time.ts';
 import type { MemoryHub, Impairments } from '../links/memory.ts';
+import type { EthernetSwitch } from '../links/switch.ts';
+import type { EthernetInterface } from '../stack/ethernet.ts';
+import { isMulticastMac, parseMac } from '../wire/ethernet.ts';
 import type { Stack, StackConfig } from '../stack/stack.ts';
 import type { TcpConfig } from '../tcp/config.ts';
 import { parseIpAddr, type IpAddr } from '../wire/ipv6.ts';
@@ -35,6 +38,13 @@ export interface MemoryNetworkOptions {
   virtualTime?: boolean;
   /** TcpConfig overrides for every stack created by host(). */
   tcp?: Partial<TcpConfig>;
+  /**
+   * An Ethernet LAN instead of the layer-3 hub: hosts attach to an
+   * in-memory learning switch (links/switch.ts) with a MAC address each and
+   * find each other by ARP and Neighbor Discovery. The impairments apply to
+   * every frame.
+   */
+  ethernet?: boolean;
 }
 
 export interface HostOptions {
@@ -46,6 +56,8 @@ export interface HostOptions {
   name?: string;
   /** TcpConfig overrides for this host's connections. */
   tcp?: Partial<TcpConfig>;
+  /** Ethernet mode: the host's MAC address ("02:00:00:00:00:01"; default: a locally administered one derived from a counter). */
+  mac?: string;
   /** Further Stack settings (ephemeral ports, limits, …). */
   stack?: Partial<Omit<StackConfig, 'clock' | 'isnSecret' | 'tcp' | 'name'>>;
 }
@@ -56,11 +68,16 @@ export interface MemoryHost {
   /** A node:dgram-like module over this host's UDP. */
   dgram: SynackDgram;
   address: string;
+  /** Ethernet mode: the host's Ethernet interface (MAC, neighbour cache); null on the layer-3 hub. */
+  eth: EthernetInterface | null;
 }
 
 export interface MemoryNetwork {
   network: Network;
+  /** The layer-3 hub hosts attach to (unused in Ethernet mode). */
   hub: MemoryHub;
+  /** Ethernet mode: the switch hosts attach to; null otherwise. */
+  switch: EthernetSwitch | null;
   driver: Driver;
   /** Name → address(es) table shared by every host's `net` (filled by `host(addr, { name })`; a dual-stack host's name has both addresses). */
   hosts: HostsTable;
@@ -74,12 +91,14 @@ export function createMemoryNetwork(opts: MemoryNetworkOptions = {}): MemoryNetw
   const clock = opts.virtualTime ? new VirtualClock() : new RealClock();
   const network = new Network({ clock, ...(opts.seed !== undefined ? { seed: opts.seed } : {}) });
   const hub = network.addHub({ ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}), ...(opts.impair ? { impair: opts.impair } : {}) });
+  const sw = opts.ethernet ? network.addSwitch({ ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}), ...(opts.impair ? { impair: opts.impair } : {}) }) : null;
   const driver = new Driver(network);
   const hosts: HostsTable = new Map();
   const used = new Set<IpAddr>();
   return {
     network,
     hub,
+    switch: sw,
     driver,
     hosts,
     host(address: string, hostOpts: HostOptions = {}): MemoryHost {
@@ -99,14 +118,26 @@ export function createMemoryNetwork(opts: MemoryNetworkOptions = {}): MemoryNetw
         cfg.isnSecret = [b[0]!, b[1]!];
         cfg.portSeed = b[2]!;
       }
+      let mac: number | undefined;
+      if (hostOpts.mac !== undefined) {
+        const m = parseMac(hostOpts.mac);
+        if (m === null || isMulticastMac(m)) throw new SynackError('ERR_SYNACK_INVALID_ARG', `mac must be a unicast MAC address like 02:00:00:00:00:01, got ${String(hostOpts.mac)}`);
+        mac = m;
+      }
       const stack = network.addStack(cfg);
-      network.attach(stack, hub, addr, hostOpts.prefixLen, also !== null ? [{ addr: also }] : []);
+      let eth: EthernetInterface | null = null;
+      if (sw) {
+        const addrs = [{ addr, ...(hostOpts.prefixLen !== undefined ? { prefixLen: hostOpts.prefixLen } : {}) }, ...(also !== null ? [{ addr: also }] : [])];
+        eth = network.attachEthernet(stack, sw, addrs, mac !== undefined ? { mac } : {});
+      } else {
+        network.attach(stack, hub, addr, hostOpts.prefixLen, also !== null ? [{ addr: also }] : []);
+      }
       used.add(addr);
       if (also !== null) used.add(also);
       if (hostOpts.name) hosts.set(hostOpts.name.toLowerCase(), hostOpts.also !== undefined ? [address, hostOpts.also] : address);
       const net = createNet({ stack, driver, hosts });
       const dgram = createDgram({ stack, driver, hosts });
-      return { stack, net, dgram, address };
+      return { stack, net, dgram, address, eth };
     },
     stop(): void {
       driver.stop();

@@ -10,6 +10,9 @@
 import { Stack, type NetInterface, type StackConfig } from '../stack/stack.ts';
 import type { IpAddr } from '../wire/ipv6.ts';
 import { MemoryHub, type MemoryHubOptions } from '../links/memory.ts';
+import { EthernetSwitch, type EthernetSwitchOptions } from '../links/switch.ts';
+import { addEthernetInterface, type EthernetInterface, type EthernetInterfaceConfig } from '../stack/ethernet.ts';
+import { macFromSeed } from '../wire/ethernet.ts';
 import { EventQueue } from '../base/event-queue.ts';
 import { Rng } from '../base/rng.ts';
 import { VirtualClock, type Clock, type Instant } from '../base/time.ts';
@@ -27,6 +30,8 @@ export class Network {
   readonly queue = new EventQueue();
   readonly stacks: Stack[] = [];
   readonly hubs: MemoryHub[] = [];
+  readonly switches: EthernetSwitch[] = [];
+  private macCount = 0;
   private readonly rng: Rng;
 
   constructor(opts: NetworkOptions = {}) {
@@ -54,6 +59,35 @@ export class Network {
     const hub = new MemoryHub(this.clock, this.queue, { seed: this.rng.nextU32(), ...opts });
     this.hubs.push(hub);
     return hub;
+  }
+
+  /** A new in-memory Ethernet switch (links/switch.ts): the Ethernet mode of the network. */
+  addSwitch(opts: EthernetSwitchOptions = {}): EthernetSwitch {
+    const sw = new EthernetSwitch(this.clock, this.queue, { seed: this.rng.nextU32(), ...opts });
+    this.switches.push(sw);
+    return sw;
+  }
+
+  /**
+   * Attaches `stack` to switch `sw` by a new Ethernet interface
+   * (stack/ethernet.ts) with addresses `addrs` (default prefix /24 for
+   * IPv4, /64 for IPv6) and a MAC address of its own (`opts.mac`, else a
+   * locally administered one derived from a counter: deterministic).
+   */
+  attachEthernet(
+    stack: Stack,
+    sw: EthernetSwitch,
+    addrs: Array<{ addr: IpAddr; prefixLen?: number }>,
+    opts: Partial<Omit<EthernetInterfaceConfig, 'link' | 'addrs'>> = {},
+  ): EthernetInterface {
+    const def = (a: IpAddr): number => (typeof a === 'string' ? 64 : 24);
+    return addEthernetInterface(stack, {
+      ...opts,
+      ...(opts.iid === 'stable' && !opts.iidKey ? { iidKey: [this.rng.nextU32(), this.rng.nextU32()] as [number, number] } : {}),
+      mac: opts.mac ?? macFromSeed(`synack-eth-${++this.macCount}`),
+      link: sw.attach(),
+      addrs: addrs.map((a) => ({ addr: a.addr, prefixLen: a.prefixLen ?? def(a.addr) })),
+    });
   }
 
   /**

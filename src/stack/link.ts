@@ -14,3 +14,18 @@ export interface Link {
   /** Set by the stack: called with each received IP packet (ownership passes to the stack). */
   onReceive: ((packet: Uint8Array) => void) | null;
 }
+
+/**
+ * A link that carries Ethernet II frames (a port of the in-memory switch,
+ * a TAP device). `mtu` is the largest IP packet a frame carries (1500 on
+ * Ethernet, RFC 894), without the 14-octet header. stack/ethernet.ts puts
+ * an Ethernet interface (MAC, filters, ARP, NDP) between it and the stack.
+ */
+export interface FrameLink {
+  readonly mtu: number;
+  readonly checksum: ChecksumCaps;
+  /** Sends one frame (header included, no FCS). The link takes ownership of `frame`. */
+  transmit(frame: Uint8Array): void;
+  /** Set by the Ethernet interface: called with each received frame. */
+  onReceive: ((frame: Uint8Array) => void) | null;
+}

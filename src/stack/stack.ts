@@ -166,6 +166,8 @@ export class Stack implements ConnectionHost {
   /** @internal */ readonly flowKey: [number, number];
   /** Identification of the fragments of our IPv6 packets (RFC 8200 §4.5), from a PRF of a counter. */
   /** @internal */ fragIdent = 0;
+  /** Timers of link layers below the stack (stack/ethernet.ts: neighbour cache, DAD, router advertisements), run by poll(). @internal */
+  readonly linkTimers: Array<{ nextDeadline(): Instant; poll(now: Instant): void }> = [];
   /** Soft ICMP errors (RFC 1122 §4.2.3.9) remembered with SND.UNA when they came, off the TCB. */
   /** @internal */ readonly softErrors = new WeakMap<Connection, { reason: CloseReason; sndUna: number }>();
 
@@ -248,6 +250,19 @@ export class Stack implements ConnectionHost {
     const a = this.checkIfAddr({ addr, prefixLen }, iface.mtu);
     iface.addrs.push(a);
     this.localAddrs.add(a.addr);
+  }
+
+  /**
+   * Removes an address from an interface (an IPv6 address that Duplicate
+   * Address Detection found in use, RFC 4862 §5.4.5). Connections using it
+   * are left to time out.
+   */
+  removeAddress(iface: NetInterface, addr: IpAddr): boolean {
+    const i = iface.addrs.findIndex((a) => a.addr === addr);
+    if (i < 0) return false;
+    iface.addrs.splice(i, 1);
+    if (!this.interfaceOf(addr)) this.localAddrs.delete(addr);
+    return true;
   }
 
   private checkIfAddr(a: IfAddr, mtu: number): IfAddr {
@@ -507,6 +522,7 @@ export class Stack implements ConnectionHost {
     if (this.lo.pending > 0) this.lo.deliver();
     if (this.pmtu.nextExpiry <= now) this.pmtu.age(now);
     if (this.fragNextDeadline <= now) this.expireFragments(now);
+    for (const t of this.linkTimers) if (t.nextDeadline() <= now) t.poll(now);
     for (;;) {
       const c = this.timers.peek();
       if (!c || c.timerAt > now) return;
@@ -524,7 +540,9 @@ export class Stack implements ConnectionHost {
   /** The earliest time poll() has work (may be early; never late). Infinity when idle. */
   nextDeadline(): Instant {
     if (this.lo.pending > 0) return this.clock.now();
-    return Math.min(this.timers.nextAt(), this.pmtu.nextExpiry, this.fragNextDeadline);
+    let t = Math.min(this.timers.nextAt(), this.pmtu.nextExpiry, this.fragNextDeadline);
+    for (const l of this.linkTimers) t = Math.min(t, l.nextDeadline());
+    return t;
   }
 
   /** Every connection (all states), for STATUS-style listings and tests. */

@@ -95,6 +95,18 @@ export type DropReason =
   | 'arp-unsupported-hardware'
   | 'arp-unsupported-protocol'
   | 'arp-bad-op'
+  // The neighbour layer of the stack (stack/neighbor.ts, stack/ethernet.ts)
+  | 'arp-not-for-us'
+  | 'arp-own-address'
+  | 'neigh-queue-full'
+  | 'neigh-unresolved'
+  | 'neigh-table-full'
+  // NDP (RFC 4861, wire/ndp.ts)
+  | 'ndp-unsupported'
+  | 'ndp-bad-length'
+  | 'ndp-bad-option'
+  | 'ndp-invalid'
+  | 'ndp-not-for-us'
   // UDP (RFC 768, RFC 8200 §8.1)
   | 'udp-truncated'
   | 'udp-bad-length'
