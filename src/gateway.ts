@@ -8,6 +8,8 @@ export {
   createGateway,
   GATEWAY_DEFAULTS,
   unreachableFor,
+  parsePublish,
+  type PublishSpec,
   type Gateway,
   type GatewayOptions,
   type GatewayDownstream,

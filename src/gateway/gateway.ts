@@ -49,6 +49,7 @@ import { parseMac, type MacAddr } from '../wire/ethernet.ts';
 import { LINKTYPE_ETHERNET, pcapGlobalHeader, pcapRecord } from '../wire/pcap.ts';
 import { Driver, RealClock } from '../api/driver.ts';
 import { createNet, type SynackNet } from '../api/net.ts';
+import { createDgram, type SynackDgram } from '../api/dgram.ts';
 import type { Socket as SynackSocket } from '../api/socket.ts';
 import type { MemoryNetwork } from '../api/memory-network.ts';
 import { SynackError } from '../errors.ts';
@@ -92,14 +93,46 @@ export interface GatewayOptions {
   pcap?: string;
   /** TcpConfig overrides of the gateway's side of forwarded connections (buffers bound per-connection memory). */
   tcp?: Partial<TcpConfig>;
+  /** Published ports: the host listens on hostAddr (default 127.0.0.1):hostPort and the gateway opens each connection (or UDP flow) toward the guest's guestPort. */
+  publish?: PublishSpec[];
   /** Diagnostics (one line each); default none. */
   log?: (line: string) => void;
+}
+
+export interface PublishSpec {
+  hostAddr?: string;
+  hostPort: number;
+  guestPort: number;
+  proto?: 'tcp' | 'udp';
+  /** The guest's address (default 10.0.2.100, or fd00::100 for an IPv6 hostAddr). */
+  guestAddr?: string;
+}
+
+/** Parses `[HOSTADDR:]HOSTPORT:GUESTPORT[/tcp|/udp]` (an IPv6 HOSTADDR in brackets: `[::1]:8080:80`). */
+export function parsePublish(text: string): PublishSpec {
+  const m = /^(?:(\[[0-9a-fA-F:.]+\]|[0-9.]+):)?(\d{1,5}):(\d{1,5})(?:\/(tcp|udp))?$/.exec(text);
+  const bad = (): never => {
+    throw new SynackError('ERR_SYNACK_INVALID_ARG', `not a port mapping: ${JSON.stringify(text)} (expected [HOSTADDR:]HOSTPORT:GUESTPORT[/tcp|/udp])`);
+  };
+  if (!m) return bad();
+  const hostPort = Number(m[2]);
+  const guestPort = Number(m[3]);
+  if (!(hostPort >= 1 && hostPort <= 65535 && guestPort >= 1 && guestPort <= 65535)) return bad();
+  const spec: PublishSpec = { hostPort, guestPort, proto: (m[4] as 'tcp' | 'udp' | undefined) ?? 'tcp' };
+  if (m[1] !== undefined) {
+    const a = m[1].startsWith('[') ? m[1].slice(1, -1) : m[1];
+    if (parseIpv4Addr(a) === null && parseIpv6Addr(a) === null) return bad();
+    spec.hostAddr = a;
+  }
+  return spec;
 }
 
 export interface GatewayStats {
   tcp: {
     requests: number;
     opened: number;
+    /** Connections from host clients to published ports. */
+    published: number;
     refused: number;
     unreachable: number;
     timedOut: number;
@@ -244,8 +277,9 @@ export function createGateway(opts: GatewayOptions): Gateway {
   }
 
   const gnet: SynackNet = createNet({ stack, driver });
+  const gdgram: SynackDgram = createDgram({ stack, driver });
   const st: GatewayStats = {
-    tcp: { requests: 0, opened: 0, refused: 0, unreachable: 0, timedOut: 0, denied: 0, limited: 0, cancelled: 0, active: 0, resetsFromGuest: 0, resetsFromHost: 0, bytesUp: 0, bytesDown: 0 },
+    tcp: { requests: 0, opened: 0, published: 0, refused: 0, unreachable: 0, timedOut: 0, denied: 0, limited: 0, cancelled: 0, active: 0, resetsFromGuest: 0, resetsFromHost: 0, bytesUp: 0, bytesDown: 0 },
     udp: { flows: 0, active: 0, datagramsUp: 0, datagramsDown: 0, denied: 0, limited: 0, dropped: 0 },
     link: link ? link.stats : null,
     drops: {},
@@ -324,10 +358,8 @@ export function createGateway(opts: GatewayOptions): Gateway {
       host.destroy();
     };
     host.on('error', (err: NodeJS.ErrnoException) => {
-      if (!connected) return fail(unreachableFor(err.code), err.code ?? 'error');
-      // An established host socket failed: reset the guest side.
-      if (err.code === 'ECONNRESET') st.tcp.resetsFromHost++;
-      if (flow.guest && !flow.guest.destroyed) flow.guest.resetAndDestroy();
+      // Before the connect; afterwards splice() handles errors.
+      if (!connected) fail(unreachableFor(err.code), err.code ?? 'error');
     });
     host.once('close', () => {
       clearTimeout(timer);
@@ -367,9 +399,18 @@ export function createGateway(opts: GatewayOptions): Gateway {
     guest._attachAccepted(conn, null, false);
     flow.guest = guest;
     flow.conn = conn;
-    // RFC 9293 §3.6: a FIN is "no more data from sender" for one direction
-    // only: each side's end is the other's end() (pipe's default), and the
-    // other direction goes on (allowHalfOpen on both sockets).
+    splice(flow);
+  }
+
+  /**
+   * Joins a flow's guest socket and host socket both ways. RFC 9293 §3.6: a
+   * FIN is "no more data from sender" for one direction only: each side's
+   * end is the other's end() (pipe's default), and the other direction goes
+   * on (allowHalfOpen on both sockets). A reset either way resets the other.
+   */
+  function splice(flow: TcpFlow): void {
+    const host = flow.host;
+    const guest = flow.guest!;
     process.nextTick(() => {
       guest.on('data', (d: Buffer) => {
         flow.bytesUp += d.length;
@@ -388,14 +429,114 @@ export function createGateway(opts: GatewayOptions): Gateway {
       if (err.code === 'ECONNRESET') st.tcp.resetsFromGuest++;
       if (!host.destroyed) host.resetAndDestroy();
     });
+    host.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ECONNRESET') st.tcp.resetsFromHost++;
+      if (!guest.destroyed) guest.resetAndDestroy();
+    });
     guest.once('close', () => {
-      if (!host.destroyed && !(host.writableFinished && host.readableEnded)) {
-        // Closed without both directions finishing (destroyed): no half-open host socket is left behind.
-        if (!host.writableEnded) host.resetAndDestroy();
-      }
+      // Closed without both directions finishing (destroyed): no half-open host socket is left behind.
+      if (!host.destroyed && !host.writableEnded) host.resetAndDestroy();
     });
     host.once('close', () => {
-      if (!guest.destroyed && !(guest.writableFinished && guest.readableEnded) && !guest.writableEnded) guest.resetAndDestroy();
+      if (!guest.destroyed && !guest.writableEnded) guest.resetAndDestroy();
+    });
+  }
+
+  // ---------------------------------------------------------------------------
+  // Published ports: a host connection or datagram to HOSTADDR:HOSTPORT is
+  // opened by the gateway toward the guest's GUESTPORT.
+
+  const publishServers: Array<nodeNet.Server | dgram.Socket> = [];
+  const publishReady: Array<Promise<void>> = [];
+  for (const p of opts.publish ?? []) {
+    const hostAddr = p.hostAddr ?? '127.0.0.1';
+    const guestAddr = p.guestAddr ?? (hostAddr.includes(':') ? GATEWAY_DEFAULTS.guest6 : GATEWAY_DEFAULTS.guest4);
+    if (p.proto === 'udp') {
+      publishReady.push(publishUdp(hostAddr, p.hostPort, guestAddr, p.guestPort));
+      continue;
+    }
+    const srv = nodeNet.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (host) => {
+      if (closed || tcpFlows.size >= maxConnections) {
+        st.tcp.limited++;
+        host.resetAndDestroy();
+        return;
+      }
+      const guest = gnet.connect({ host: guestAddr, port: p.guestPort, allowHalfOpen: true });
+      const flow: TcpFlow = { guestText: `${guestAddr}:${p.guestPort}`, targetText: `${host.remoteAddress}:${host.remotePort}`, host, guest, conn: null, bytesUp: 0, bytesDown: 0 };
+      tcpFlows.add(flow);
+      st.tcp.published++;
+      st.tcp.active = tcpFlows.size;
+      host.once('close', () => {
+        tcpFlows.delete(flow);
+        st.tcp.active = tcpFlows.size;
+      });
+      const failed = (): void => {
+        // The guest refused or did not answer: the host client sees a reset.
+        if (!host.destroyed) host.resetAndDestroy();
+      };
+      guest.once('error', failed);
+      guest.once('connect', () => {
+        guest.off('error', failed);
+        splice(flow);
+      });
+    });
+    publishServers.push(srv);
+    publishReady.push(
+      new Promise<void>((resolve, reject) => {
+        srv.once('error', reject);
+        srv.listen(p.hostPort, hostAddr, () => {
+          srv.off('error', reject);
+          resolve();
+        });
+      }),
+    );
+  }
+
+  /** A published UDP port: each host peer gets a UDP socket of the gateway's stack toward the guest. */
+  function publishUdp(hostAddr: string, hostPort: number, guestAddr: string, guestPort: number): Promise<void> {
+    const outer = dgram.createSocket(hostAddr.includes(':') ? 'udp6' : 'udp4');
+    publishServers.push(outer);
+    const peers = new Map<string, { inner: ReturnType<typeof gdgram.createSocket>; timer: NodeJS.Timeout }>();
+    outer.on('message', (msg, rinfo) => {
+      const key = `${rinfo.address}|${rinfo.port}`;
+      let peer = peers.get(key);
+      if (!peer) {
+        if (peers.size >= maxUdpFlows) {
+          st.udp.limited++;
+          return;
+        }
+        const inner = gdgram.createSocket(guestAddr.includes(':') ? 'udp6' : 'udp4');
+        const p = { inner, timer: setTimeout(() => {
+          peers.delete(key);
+          inner.close();
+        }, udpIdleMs) };
+        peer = p;
+        peers.set(key, p);
+        st.udp.flows++;
+        inner.on('message', (reply: Buffer) => {
+          p.timer.refresh();
+          st.udp.datagramsDown++;
+          outer.send(reply, rinfo.port, rinfo.address);
+        });
+        inner.on('error', () => {});
+      }
+      peer.timer.refresh();
+      st.udp.datagramsUp++;
+      peer.inner.send(msg, guestPort, guestAddr);
+    });
+    outer.once('close', () => {
+      for (const p of peers.values()) {
+        clearTimeout(p.timer);
+        p.inner.close();
+      }
+      peers.clear();
+    });
+    return new Promise<void>((resolve, reject) => {
+      outer.once('error', reject);
+      outer.bind(hostPort, hostAddr, () => {
+        outer.off('error', reject);
+        resolve();
+      });
     });
   }
 
@@ -493,13 +634,16 @@ export function createGateway(opts: GatewayOptions): Gateway {
     });
   }
 
+  const allReady = Promise.all([ready, ...publishReady]).then(() => undefined);
+  allReady.catch(() => {});
+
   return {
     stack,
     eth,
     forwarding: fw,
     driver,
     socketPath,
-    ready,
+    ready: allReady,
     stats(): GatewayStats {
       return { ...st, tcp: { ...st.tcp }, udp: { ...st.udp }, link: link ? { ...link.stats } : null, drops: { ...stack.counters.drops } as Record<string, number> };
     },
@@ -523,6 +667,10 @@ export function createGateway(opts: GatewayOptions): Gateway {
       }
       for (const key of [...udpFlows.keys()]) closeUdp(key);
       for (const r of [...fw.pending.values()]) r.reject();
+      for (const p of publishServers) {
+        if (p instanceof nodeNet.Server) p.close();
+        else p.close();
+      }
       driver.kick();
       if (server) {
         const srv = server;

@@ -8,6 +8,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as dgram from 'node:dgram';
+import * as nodeNet from 'node:net';
+import { parsePublish } from '../../src/gateway/gateway.ts';
 import type { Socket as SynackSocket } from '../../src/api/socket.ts';
 import { parseIpv4Addr } from '../../src/wire/bytes.ts';
 import { emitIpv4 } from '../../src/wire/ipv4.ts';
@@ -307,5 +309,67 @@ describe('gateway: UDP and ICMP', { timeout: 30_000 }, () => {
     } finally {
       await r.close();
     }
+  });
+});
+
+describe('gateway: published ports', { timeout: 30_000 }, () => {
+  test('--publish HOSTPORT:GUESTPORT/tcp: a host connection reaches the guest server, with half-close carried (the host end() is the guest FIN, the guest answers after it)', async () => {
+    const hostPort = await closedPort();
+    const r = memoryGateway({ publish: [{ hostPort, guestPort: 7000 }] });
+    try {
+      await r.gw.ready;
+      r.guest.net
+        .createServer({ allowHalfOpen: true }, (s) => {
+          collect(s).then((b) => s.end(`guest got ${b.toString()}`));
+        })
+        .listen(7000);
+      const c = nodeNet.connect({ port: hostPort, host: '127.0.0.1', allowHalfOpen: true });
+      await new Promise<void>((resolve) => c.once('connect', resolve));
+      const reply = collect(c);
+      c.end('hi');
+      assert.equal((await reply).toString(), 'guest got hi');
+      assert.equal(r.gw.stats().tcp.published, 1);
+    } finally {
+      await r.close();
+    }
+  });
+
+  test('--publish HOSTPORT:GUESTPORT/tcp to a guest port nobody listens on: the host client is reset', async () => {
+    const hostPort = await closedPort();
+    const r = memoryGateway({ publish: [{ hostPort, guestPort: 7001 }] });
+    try {
+      await r.gw.ready;
+      const c = nodeNet.connect({ port: hostPort, host: '127.0.0.1' });
+      const err = await errorOf(c);
+      assert.equal(err.code, 'ECONNRESET');
+    } finally {
+      await r.close();
+    }
+  });
+
+  test('--publish HOSTPORT:GUESTPORT/udp: a host datagram reaches the guest socket and its reply comes back', async () => {
+    const hostPort = await closedPort();
+    const r = memoryGateway({ publish: [{ hostPort, guestPort: 5353, proto: 'udp' }] });
+    try {
+      await r.gw.ready;
+      const gs = r.guest.dgram.createSocket('udp4');
+      gs.on('message', (msg, rinfo) => gs.send(Buffer.concat([Buffer.from('re:'), msg]), rinfo.port, rinfo.address));
+      await new Promise<void>((resolve) => gs.bind(5353, () => resolve()));
+      const c = dgram.createSocket('udp4');
+      const got = new Promise<Buffer>((resolve) => c.once('message', (m) => resolve(m)));
+      c.send('q', hostPort, '127.0.0.1');
+      assert.equal((await got).toString(), 're:q');
+      c.close();
+      gs.close();
+    } finally {
+      await r.close();
+    }
+  });
+
+  test('parsePublish: [HOSTADDR:]HOSTPORT:GUESTPORT[/tcp|/udp], IPv6 in brackets; anything else is a typed error', () => {
+    assert.deepEqual(parsePublish('8080:80'), { hostPort: 8080, guestPort: 80, proto: 'tcp' });
+    assert.deepEqual(parsePublish('0.0.0.0:53:53/udp'), { hostAddr: '0.0.0.0', hostPort: 53, guestPort: 53, proto: 'udp' });
+    assert.deepEqual(parsePublish('[::1]:8443:443/tcp'), { hostAddr: '::1', hostPort: 8443, guestPort: 443, proto: 'tcp' });
+    for (const bad of ['80', '70000:80', '1:2/sctp', 'host:1:2', '1:0']) assert.throws(() => parsePublish(bad), { code: 'ERR_SYNACK_INVALID_ARG' }, bad);
   });
 });
