@@ -9,6 +9,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as dgram from 'node:dgram';
 import * as nodeNet from 'node:net';
+import { spawn } from 'node:child_process';
 import { parsePublish } from '../../src/gateway/gateway.ts';
 import type { Socket as SynackSocket } from '../../src/api/socket.ts';
 import { parseIpv4Addr } from '../../src/wire/bytes.ts';
@@ -371,5 +372,37 @@ describe('gateway: published ports', { timeout: 30_000 }, () => {
     assert.deepEqual(parsePublish('0.0.0.0:53:53/udp'), { hostAddr: '0.0.0.0', hostPort: 53, guestPort: 53, proto: 'udp' });
     assert.deepEqual(parsePublish('[::1]:8443:443/tcp'), { hostAddr: '::1', hostPort: 8443, guestPort: 443, proto: 'tcp' });
     for (const bad of ['80', '70000:80', '1:2/sctp', 'host:1:2', '1:0']) assert.throws(() => parsePublish(bad), { code: 'ERR_SYNACK_INVALID_ARG' }, bad);
+  });
+});
+
+describe('gateway: unreachable destinations', { timeout: 30_000 }, () => {
+  test('RFC 1122 §3.2.2.1: a host connect that does not complete in connectTimeoutMs answers the guest with ICMP host unreachable (a soft error for the guest, RFC 1122 §4.2.3.9)', async (t) => {
+    // A host listener whose accept queue is full drops further SYNs (Linux:
+    // tcp_conn_request, "ListenOverflows"): a connect to it never completes.
+    const py = spawn('python3', ['-c', 'import socket,sys,time\ns=socket.socket()\ns.bind(("127.0.0.1",0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\ntime.sleep(60)'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    t.after(() => py.kill());
+    const port = await new Promise<number>((resolve, reject) => {
+      py.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
+      py.once('error', reject);
+    });
+    // Fill the accept queue (backlog 0 holds one; one more may sit in SYN-RECV).
+    const fillers = [nodeNet.connect(port, '127.0.0.1'), nodeNet.connect(port, '127.0.0.1')];
+    for (const f of fillers) f.on('error', () => {});
+    t.after(() => fillers.forEach((f) => f.destroy()));
+    await new Promise((r) => setTimeout(r, 200));
+    const r = memoryGateway({ connectTimeoutMs: 400 });
+    try {
+      const s = r.guest.net.connect(port, GW);
+      s.on('error', () => {});
+      await waitFor('the ICMP error reached the guest', () => r.guest.stack.counters.icmpSoftErrors === 1);
+      const st = r.gw.stats();
+      assert.equal(st.tcp.timedOut, 1);
+      assert.equal(st.tcp.unreachable, 1);
+      assert.equal(st.tcp.opened, 0);
+      assert.equal(r.gw.stack.counters.icmpErrorsOut, 1);
+      s.destroy();
+    } finally {
+      await r.close();
+    }
   });
 });
