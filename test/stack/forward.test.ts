@@ -46,7 +46,7 @@ interface WireIcmp {
   code: number;
 }
 
-function setup(opts: { maxPending?: number; synCookies?: 'always' | 'auto'; tcp?: boolean; udp?: boolean } = {}) {
+function setup(opts: { maxPending?: number; pendingTimeoutUs?: number; synCookies?: 'always' | 'auto'; tcp?: boolean; udp?: boolean } = {}) {
   const net = new Network({ seed: 11 });
   const sw = net.addSwitch({ checksumOffload: false, impair: { delayUs: 1000 } });
   const guest = net.addStack({ name: 'guest' });
@@ -61,6 +61,7 @@ function setup(opts: { maxPending?: number; synCookies?: 'always' | 'auto'; tcp?
     ...(opts.tcp === false ? {} : { tcp: (r: TcpForwardRequest) => requests.push(r) }),
     ...(opts.udp === false ? {} : { udp: (d: ForwardedDatagram) => datagrams.push(d) }),
     ...(opts.maxPending ? { maxPending: opts.maxPending } : {}),
+    ...(opts.pendingTimeoutUs ? { pendingTimeoutUs: opts.pendingTimeoutUs } : {}),
   });
   const segs: WireSeg[] = [];
   const icmps: WireIcmp[] = [];
@@ -223,6 +224,24 @@ describe('forwarding interface: TCP', () => {
     assert.equal(r.requests[0]!.state, 'cancelled');
     assert.equal(r.requests[0]!.accept({ onEstablished: () => {} }), null, 'a cancelled request cannot be accepted');
     assert.equal(r.fw.pending.size, 1);
+  });
+
+  test('a full pending table evicts requests older than the pending timeout first (oncancel "expired"), then takes the new SYN', () => {
+    const r = setup({ maxPending: 1, pendingTimeoutUs: 2_000_000 });
+    dial(r.guest, FAR4, 80);
+    r.net.runFor(100_000);
+    let why: string | null = null;
+    r.requests[0]!.oncancel = (w) => (why = w);
+    dial(r.guest, FAR4, 81);
+    r.net.runFor(100_000);
+    assert.equal(r.requests.length, 1, 'a young request is not evicted: the new SYN is dropped');
+    assert.equal(r.fw.stats.pendingFull, 1);
+    r.net.runFor(3_500_000); // the second guest retransmits its SYN (1 s, then 3 s): the last after the first has aged 2 s
+    assert.equal(why, 'expired');
+    assert.equal(r.fw.stats.expired, 1);
+    assert.equal(r.gw.counters.drops['tcp-forward-expired'], 1);
+    assert.equal(r.requests.length, 2);
+    assert.equal(r.requests[1]!.localPort, 81);
   });
 
   test('listeners and SYN cookies do not capture forwarded SYNs: a wildcard listener on port 80 serves the gateway address only, cookies stay out', () => {
