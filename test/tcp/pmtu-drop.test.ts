@@ -7,7 +7,7 @@
  * with a real kernel router, test/interop/pmtu.test.ts checks the same drop
  * by its outcome: byte-identical, no retransmission timeout.)
  */
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { Network } from '../../src/sim/network.ts';
@@ -17,6 +17,7 @@ import { emitIpv4 } from '../../src/wire/ipv4.ts';
 import { checksum } from '../../src/wire/checksum.ts';
 import { CHECKSUM_FULL, IPPROTO_ICMP } from '../../src/wire/types.ts';
 import type { Connection } from '../../src/tcp/connection.ts';
+import { ACK, LOCAL_ISS, inEstablished, seqAdd } from './harness.ts';
 
 const A = parseIpv4Addr('10.0.0.1')!;
 const B = parseIpv4Addr('10.0.0.2')!;
@@ -142,3 +143,27 @@ for (const sack of [true, false]) {
     assert.ok(r.worst <= 2 * ONE_WAY_US, `dropped bytes reached the application ${r.worst / 1000} ms late (one RTT is ${(2 * ONE_WAY_US) / 1000} ms)`);
   });
 }
+
+describe('RFC 9293 §3.8.6.2.1: the sender SWS rules hold back new data, not a resend of data already sent', () => {
+  test('after a path MTU decrease the short piece that completes the resend goes at once; new data beyond SND.MAX still waits', () => {
+    const L1 = seqAdd(LOCAL_ISS, 1);
+    const f = inEstablished({ noDelay: true });
+    // The peer's window holds two full segments; Max(SND.WND) is 65535.
+    f.peer({ flags: ACK, window: 2920 });
+    const first = f.call((c, now) => c.send(new Uint8Array(4000), now)).sent.filter((s) => s.payload.length > 0);
+    assert.deepEqual(first.map((s) => s.payload.length), [1460, 1460], 'two full segments; 1080 bytes wait for the window');
+    const sndMax = f.conn.sndMax;
+    // "Fragmentation needed": the path carries 1240 octets now (MSS 1200).
+    // The flight goes again at once at the new size — the last piece, 520
+    // bytes, is short, under half of Max(SND.WND), not all queued data: as
+    // new data SWS avoidance would hold it; already sent, it goes.
+    const resent = f.call((c, now) => c.setPathMss(1200, now, true)).sent.filter((s) => s.payload.length > 0);
+    assert.deepEqual(resent.map((s) => [(s.seq - L1) >>> 0, s.payload.length]), [[0, 1200], [1200, 1200], [2400, 520]]);
+    assert.equal(f.conn.sndNxt, sndMax, 'the resend ends at SND.MAX');
+    // New data beyond SND.MAX is still held by the window and SWS avoidance.
+    assert.ok(!f.host.sent.some((s) => ((s.seq - L1) >>> 0) >= 2920 && s.payload.length > 0), 'nothing beyond SND.MAX');
+    // The peer ACKs it all and opens its window: the rest goes.
+    const rest = f.peer({ flags: ACK, ack: seqAdd(L1, 2920), window: 65535, at: 10_000 }).filter((s) => s.payload.length > 0);
+    assert.deepEqual(rest.map((s) => [(s.seq - L1) >>> 0, s.payload.length]), [[2920, 1080]]);
+  });
+});
