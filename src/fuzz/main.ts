@@ -22,6 +22,7 @@ import { fuzzLink } from './link.ts';
 
 const HELP = `Usage: npm run fuzz -- [--seconds N] [--seed N] [--execs N] [--no-save]
        npm run fuzz -- --replay FILE
+       npm run fuzz -- --fragments | --link [--seconds N] [--seed N] [--execs RUNS]
 
 Feeds random and mutated segments into a stack holding connections in every
 state, for a wall-clock budget. Each distinct failure is minimized and saved
