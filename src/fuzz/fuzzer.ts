@@ -35,6 +35,7 @@ import { Target, PEER_ADDR, PEER_ADDR6, TARGET_ADDR, TARGET_ADDR6, type PeerConn
 import { emitIpv4Tcp } from '../wire/tcp.ts';
 import { ACK, FIN, PSH, RST, SYN, URG, CHECKSUM_FULL, IPPROTO_TCP, type TcpOption, type TcpRepr } from '../wire/types.ts';
 import { PMTU_CACHE_MAX } from '../stack/pmtu.ts';
+import { ICMPV6_RATE_LIMIT_DEFAULT } from '../wire/icmpv6.ts';
 import { fixChecksums, fragmentTrain, icmpv4ErrorPacket, icmpv6Packet, tcp6, udpPacket, type Quotable } from './ipgen.ts';
 import { ipv6FromWords, IPV6_HEADER_LEN, type IpAddr } from '../wire/ipv6.ts';
 
@@ -401,6 +402,16 @@ export function checkTarget(t: Target, extra?: ExtraInvariant): void {
   if (ra.bytes > ra.limits.maxBytes) throw new FuzzCheck('memory', `the reassembler holds ${ra.bytes} bytes (limit ${ra.limits.maxBytes})`);
   if (ra.datagrams > ra.limits.maxDatagrams) throw new FuzzCheck('memory', `the reassembler holds ${ra.datagrams} datagrams (limit ${ra.limits.maxDatagrams})`);
   if (t.stack.pmtu.size > PMTU_CACHE_MAX) throw new FuzzCheck('memory', `${t.stack.pmtu.size} PMTU cache entries`);
+  // RFC 8201 §4: "A node MUST NOT reduce its estimate of the Path MTU below the IPv6 minimum link MTU".
+  const mtu6 = t.stack.pmtu.get(PEER_ADDR6);
+  if (mtu6 !== undefined && mtu6 < 1280) throw new FuzzCheck('pmtu', `the path MTU to the IPv6 peer is ${mtu6}, below 1280`);
+  // RFC 4443 §2.4 (f) and RFC 1812 §4.3.2.8: ICMP errors are rate limited,
+  // one token bucket per family (10 a second, bursts of 10): the target
+  // never sends more than the two buckets allow since it was built.
+  const secs = (t.now - t.bornAt) / 1e6;
+  const errors = t.stack.counters.icmpErrorsOut - t.icmpErrorsAtBirth;
+  const allowed = 2 * (ICMPV6_RATE_LIMIT_DEFAULT.burst + ICMPV6_RATE_LIMIT_DEFAULT.perSecond * secs) + 1;
+  if (errors > allowed) throw new FuzzCheck('icmp-rate', `${errors} ICMP errors sent in ${secs.toFixed(1)} s (at most ${Math.floor(allowed)} allowed)`);
   for (const u of t.udpSockets) {
     if (u.queuedBytes > u.rcvbuf + 65_536) throw new FuzzCheck('memory', `a UDP socket queues ${u.queuedBytes} bytes (rcvbuf ${u.rcvbuf})`);
   }

@@ -82,6 +82,9 @@ export class Target {
   readonly caps: ChecksumCaps;
   readonly peerOptions: TcpOption[];
   private ident = 0;
+  /** When the build ended and how many ICMP errors it had sent (the rate-limit check starts there). */
+  bornAt = 0;
+  icmpErrorsAtBirth = 0;
   /** UDP sockets (for the harness: their queues stay within rcvbuf). */
   readonly udpSockets: UdpSocket[] = [];
 
@@ -116,6 +119,8 @@ export class Target {
     if (r.chance(0.6)) o.push({ kind: 'timestamp', tsval: r.nextU32(), tsecr: 0 });
     this.peerOptions = o;
     this.build();
+    this.bornAt = this.clock.now();
+    this.icmpErrorsAtBirth = this.stack.counters.icmpErrorsOut;
   }
 
   get now(): number {
