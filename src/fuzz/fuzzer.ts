@@ -217,6 +217,21 @@ function ipPackets(t: Target, r: Rng): Uint8Array[] {
     const dst: IpAddr = v6 ? TARGET_ADDR6 : TARGET_ADDR;
     return [udpPacket(r, src, dst, pick(r, [5353, 53, r.int(0, 65535)]), pick(r, ports))];
   }
+  if (k === 6 && r.chance(0.3)) {
+    // A flood of first fragments from many sources (never completed): their
+    // timeouts come at one instant, and so would as many Time Exceeded messages.
+    const out: Uint8Array[] = [];
+    for (let n = r.int(10, 60); n > 0; n--) {
+      const v6 = r.chance(0.5);
+      const seg: TcpRepr = { srcPort: r.int(1024, 65535), dstPort: 80, seq: r.nextU32(), ack: 0, flags: ACK, window: 1000, urgentPointer: 0, options: [], payload: new Uint8Array(1400) };
+      const p = v6
+        ? tcp6(r, ipv6FromWords([0xfd09, 0, 0, 0, 0, 0, r.int(1, 0xffff), r.int(1, 0xffff)]), TARGET_ADDR6, seg)
+        : emitIpv4Tcp({ src: ((10 << 24) | (9 << 16) | r.int(3, 0xfffe)) >>> 0, dst: TARGET_ADDR, ttl: 64, tos: 0, ident: r.int(0, 65535), dontFragment: false }, seg, CHECKSUM_FULL);
+      const first = fragmentTrain(r, p).find((f) => (isV6(f) ? f[6] === 44 && (f[42]! << 8 | f[43]!) >> 3 === 0 : ((f[6]! & 0x1f) << 8 | f[7]!) === 0));
+      if (first) out.push(first);
+    }
+    return out;
+  }
   // A fragment train: a template segment (either family), a UDP datagram, or an echo request.
   const base = r.chance(0.7) ? templatePacket(t, r) : r.chance(0.5) ? udpPacket(r, PEER_ADDR6, TARGET_ADDR6, 5353, pick(r, [53, 9])) : icmpv6Packet(r, PEER_ADDR6, TARGET_ADDR6, null);
   return fragmentTrain(r, base);
@@ -406,12 +421,15 @@ export function checkTarget(t: Target, extra?: ExtraInvariant): void {
   const mtu6 = t.stack.pmtu.get(PEER_ADDR6);
   if (mtu6 !== undefined && mtu6 < 1280) throw new FuzzCheck('pmtu', `the path MTU to the IPv6 peer is ${mtu6}, below 1280`);
   // RFC 4443 §2.4 (f) and RFC 1812 §4.3.2.8: ICMP errors are rate limited,
-  // one token bucket per family (10 a second, bursts of 10): the target
-  // never sends more than the two buckets allow since it was built.
-  const secs = (t.now - t.bornAt) / 1e6;
-  const errors = t.stack.counters.icmpErrorsOut - t.icmpErrorsAtBirth;
-  const allowed = 2 * (ICMPV6_RATE_LIMIT_DEFAULT.burst + ICMPV6_RATE_LIMIT_DEFAULT.perSecond * secs) + 1;
-  if (errors > allowed) throw new FuzzCheck('icmp-rate', `${errors} ICMP errors sent in ${secs.toFixed(1)} s (at most ${Math.floor(allowed)} allowed)`);
+  // one token bucket per family (10 a second, bursts of 10): between two
+  // checks the target sends at most two full buckets plus the refill.
+  const secs = (t.now - t.checkedAt) / 1e6;
+  const errors = t.stack.counters.icmpErrorsOut - t.icmpErrorsChecked;
+  const allowed = 2 * (ICMPV6_RATE_LIMIT_DEFAULT.burst + ICMPV6_RATE_LIMIT_DEFAULT.perSecond * secs);
+  if (errors > allowed) throw new FuzzCheck('icmp-rate', `${errors} ICMP errors sent in ${secs.toFixed(3)} s (two token buckets allow ${Math.floor(allowed)})`);
+  t.checkedAt = t.now;
+  t.icmpErrorsChecked = t.stack.counters.icmpErrorsOut;
+  if (t.maxIcmpAtInstant > 2 * ICMPV6_RATE_LIMIT_DEFAULT.burst) throw new FuzzCheck('icmp-rate', `${t.maxIcmpAtInstant} ICMP errors sent at one instant (two token buckets of ${ICMPV6_RATE_LIMIT_DEFAULT.burst})`);
   for (const u of t.udpSockets) {
     if (u.queuedBytes > u.rcvbuf + 65_536) throw new FuzzCheck('memory', `a UDP socket queues ${u.queuedBytes} bytes (rcvbuf ${u.rcvbuf})`);
   }
@@ -524,7 +542,8 @@ export function fuzz(opts: FuzzOptions): { stats: FuzzStats; failures: FuzzFailu
       let bytes: Uint8Array | null = null;
       const k = pending.length ? -1 : r.next();
       if (k < 0) bytes = pending.shift()!;
-      else if (k < 0.01) inp = { t: pick(r, [1000, 40_000, 200_000, 1_000_000, r.int(0, 5_000_000)]) };
+      // Now and then past the reassembly timeouts (30 s IPv4, 60 s IPv6), so queued fragments expire under fuzz state.
+      else if (k < 0.01) inp = { t: r.chance(0.1) ? pick(r, [31_000_000, 61_000_000]) : pick(r, [1000, 40_000, 200_000, 1_000_000, r.int(0, 5_000_000)]) };
       else if (k < 0.015) inp = { r: 1 };
       else if (k < 0.42) bytes = templatePacket(t, r);
       else if (k < 0.8) bytes = mutate(r.chance(0.5) && t.corpus.length ? pick(r, t.corpus) : templatePacket(t, r), r);

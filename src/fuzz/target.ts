@@ -46,8 +46,11 @@ export class CaptureLink implements Link {
     readonly mtu: number,
     readonly checksum: ChecksumCaps,
   ) {}
+  /** Called with every packet sent (the harness counts ICMP errors per instant). */
+  onTransmit: ((packet: Uint8Array) => void) | null = null;
   transmit(packet: Uint8Array): void {
     this.sent++;
+    this.onTransmit?.(packet);
     if (this.out.length < 256) this.out.push(packet);
   }
 }
@@ -82,9 +85,13 @@ export class Target {
   readonly caps: ChecksumCaps;
   readonly peerOptions: TcpOption[];
   private ident = 0;
-  /** When the build ended and how many ICMP errors it had sent (the rate-limit check starts there). */
-  bornAt = 0;
-  icmpErrorsAtBirth = 0;
+  /** When the harness last checked the target, and the ICMP errors sent by then (for the rate-limit check). */
+  checkedAt = 0;
+  icmpErrorsChecked = 0;
+  /** ICMP error packets sent at one virtual instant: the most seen (the token buckets allow a burst each). */
+  maxIcmpAtInstant = 0;
+  private icmpInstant = -1;
+  private icmpAtInstant = 0;
   /** UDP sockets (for the harness: their queues stay within rcvbuf). */
   readonly udpSockets: UdpSocket[] = [];
 
@@ -119,8 +126,17 @@ export class Target {
     if (r.chance(0.6)) o.push({ kind: 'timestamp', tsval: r.nextU32(), tsecr: 0 });
     this.peerOptions = o;
     this.build();
-    this.bornAt = this.clock.now();
-    this.icmpErrorsAtBirth = this.stack.counters.icmpErrorsOut;
+    this.checkedAt = this.clock.now();
+    this.icmpErrorsChecked = this.stack.counters.icmpErrorsOut;
+    this.link.onTransmit = (p) => {
+      if (!isIcmpError(p)) return;
+      const now = this.clock.now();
+      if (now !== this.icmpInstant) {
+        this.icmpInstant = now;
+        this.icmpAtInstant = 0;
+      }
+      this.maxIcmpAtInstant = Math.max(this.maxIcmpAtInstant, ++this.icmpAtInstant);
+    };
   }
 
   get now(): number {
@@ -294,6 +310,14 @@ export class Target {
   states(): string[] {
     return this.conns.map((pc) => `${pc.label}:${pc.conn ? pc.conn.state : 'none'}`);
   }
+}
+
+/** An ICMPv4 error (types 3, 4, 5, 11, 12) or an ICMPv6 error (type < 128) right after a plain header. */
+function isIcmpError(p: Uint8Array): boolean {
+  if (p.length < 48) return false;
+  if (p[0]! >>> 4 === 6) return p[6] === 58 && p[40]! < 128;
+  const ihl = (p[0]! & 15) * 4;
+  return p[9] === 1 && [3, 4, 5, 11, 12].includes(p[ihl]!);
 }
 
 function fill(r: Rng, n: number): Uint8Array {
