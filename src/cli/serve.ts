@@ -1,7 +1,8 @@
 /**
- * `synack serve`: classic TCP services on a TUN device — echo (RFC 862),
+ * `synack serve`: classic TCP services on a TUN or TAP device — echo (RFC 862),
  * discard (RFC 863), daytime (RFC 867), chargen (RFC 864) and an HTTP/1.1
- * server built with node:http over synack sockets. ICMP echo is answered by
+ * server built with node:http over synack sockets; UDP echo (RFC 862 over
+ * UDP, on the host's node:dgram-compatible sockets). ICMP echo is answered by
  * the stack. Prints a line with `ready` once every listener is up;
  * SIGINT/SIGTERM stop it gracefully (a second signal stops it at once).
  *
@@ -12,11 +13,14 @@ import type { Socket } from '../api/socket.ts';
 import type { Server } from '../api/server.ts';
 import { parseOptions, UsageError, type CliIo, type Command } from './options.ts';
 import { LINK_HELP, LINK_OPTIONS, HostError, errorLine, openTunHost, parseLinkArgs, type TunHost } from './tun-host.ts';
+import { formatIpAddr } from '../wire/ipv6.ts';
+import { macToString } from '../wire/ethernet.ts';
 
-const SERVE_HELP = `Usage: synack serve --tun IF --addr CIDR [--addr CIDR] [options]
+const SERVE_HELP = `Usage: synack serve (--tun IF | --tap IF) --addr CIDR [--addr CIDR] [options]
 
-Runs TCP services on synack's own stack, attached to a TUN device, and
-answers ICMP echo (ping). Prints a line containing "ready" once every
+Runs TCP and UDP services on synack's own stack, attached to a TUN device
+(IP packets) or a TAP device (Ethernet frames: synack answers ARP and
+Neighbor Discovery), and answers ICMP echo (ping). Prints a line containing "ready" once every
 listener is up, with every address (--addr may be repeated: IPv4 and
 IPv6; the services listen on all of them, and ping -6 is answered too).
 SIGINT/SIGTERM stop it gracefully.
@@ -32,6 +36,8 @@ Services (at least one):
   --http PORT       HTTP/1.1 (node:http over synack sockets):
                     GET /         200 with a short text body
                     GET /bytes/N  N bytes (byte i is i mod 256)
+  --udp-echo PORT   UDP echo (RFC 862 over UDP): each datagram is sent back
+                    to its sender, over IPv4 and IPv6
 
 Limits and reporting:
   --persist-timeout S  drop a connection whose peer keeps a zero window for
@@ -50,7 +56,13 @@ Example (as root):
 Dual stack (the kernel's side gets fd09::1 without duplicate address detection):
   synack serve --tun tun0 --addr 10.9.0.2/24 --addr fd09::2/64 \\
     --peer-addr 10.9.0.1/24 --peer-addr fd09::1/64 --http 80
-  curl -6 'http://[fd09::2]/' ; ping -6 fd09::2`;
+  curl -6 'http://[fd09::2]/' ; ping -6 fd09::2
+On a TAP device, advertising a prefix so the kernel forms its own address:
+  ip tuntap add dev tap0 mode tap
+  ip addr add 10.9.0.1/24 dev tap0 && ip link set tap0 up
+  synack serve --tap tap0 --addr 10.9.0.2/24 --addr fd09::2/64 \
+    --ra fd09::/64 --http 80 --udp-echo 7
+  ip neigh show dev tap0 ; curl -6 'http://[fd09::2]/'`;
 
 const SERVE_OPTIONS = {
   ...LINK_OPTIONS,
@@ -59,6 +71,7 @@ const SERVE_OPTIONS = {
   daytime: { type: 'string' },
   chargen: { type: 'string' },
   http: { type: 'string' },
+  'udp-echo': { type: 'string' },
   'persist-timeout': { type: 'string' },
   stats: { type: 'boolean' },
 } as const;
@@ -154,7 +167,14 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
     for (const [other, p] of ports) if (p === n) throw new UsageError(`--${s} and --${other} both use port ${n}`, 'serve');
     ports.set(s, n);
   }
-  if (ports.size === 0) throw new UsageError('name at least one service: --echo, --discard, --daytime, --chargen or --http PORT', 'serve');
+  let udpEchoPort: number | null = null;
+  const rawUdpEcho = v['udp-echo'];
+  if (rawUdpEcho !== undefined) {
+    const n = Number(rawUdpEcho);
+    if (!Number.isInteger(n) || n < 1 || n > 65535) throw new UsageError(`--udp-echo expects a port in 1..65535, got '${rawUdpEcho}'`, 'serve');
+    udpEchoPort = n;
+  }
+  if (ports.size === 0 && udpEchoPort === null) throw new UsageError('name at least one service: --echo, --discard, --daytime, --chargen, --http or --udp-echo PORT', 'serve');
   let persistTimeoutUs: number | undefined;
   const rawPersist = v['persist-timeout'];
   if (rawPersist !== undefined) {
@@ -261,6 +281,28 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
       }),
     );
   }
+  // RFC 862, "UDP Based Echo Service": "A server listens for UDP datagrams
+  // on UDP port 7. When a datagram is received, the data from it is sent
+  // back in an answering datagram." One udp6 socket on :: takes IPv4 too
+  // (IPv4-mapped), as node:dgram's does.
+  let udpEcho: ReturnType<typeof host.dgram.createSocket> | null = null;
+  if (udpEchoPort !== null) {
+    const sock = host.dgram.createSocket('udp6');
+    udpEcho = sock;
+    sock.on('message', (msg, rinfo) => {
+      if (!stopping) sock.send(msg, rinfo.port, rinfo.address);
+    });
+    listening.push(
+      new Promise<void>((resolve, reject) => {
+        sock.once('error', reject);
+        sock.bind(udpEchoPort, () => {
+          sock.off('error', reject);
+          sock.on('error', (e) => io.stderr(`synack serve: udp-echo: ${errorLine(e)}`));
+          resolve();
+        });
+      }),
+    );
+  }
   try {
     await Promise.all(listening);
   } catch (e) {
@@ -268,13 +310,14 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
     await host.close();
     return 1;
   }
-  const list = [...ports].map(([n, p]) => `${n}=${p}`).join(' ');
+  const list = [...[...ports].map(([n, p]) => `${n}=${p}`), ...(udpEchoPort !== null ? [`udp-echo=${udpEchoPort}`] : [])].join(' ');
   io.stdout(`synack serve: ready on ${host.describe}: ${list}`);
 
   async function stop(code: number): Promise<void> {
     if (stopping) return;
     stopping = true;
     for (const s of servers) s.close();
+    udpEcho?.close();
     httpServer?.closeIdleConnections?.();
     // Graceful: FIN every open connection, give them a moment to close, then reset the rest.
     for (const s of sockets) s.end();
@@ -311,7 +354,9 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
     // link: the TUN link's offload counters (GSO segments in and out).
     const ls = host.link.stats;
     const link = { offloads: host.link.offloads, gsoIn: ls.gsoIn, largestIn: ls.largestIn, csumCompleted: ls.csumCompleted, gsoOut: ls.gsoOut, gsoOutSegments: ls.gsoOutSegments, writeCalls: ls.writeCalls };
-    io.stdout(`stats ${JSON.stringify({ ...host.stack.counters.snapshot(), openSockets: sockets.size, sendQueuedMax, writableMax, link })}`);
+    // eth (TAP): the Ethernet interface's counters and its neighbour cache.
+    const eth = host.eth ? { ...host.eth.stats, neighbors: host.eth.neighbors.list().map((e) => ({ ip: formatIpAddr(e.ip), mac: e.mac === null ? null : macToString(e.mac), state: e.state })) } : undefined;
+    io.stdout(`stats ${JSON.stringify({ ...host.stack.counters.snapshot(), openSockets: sockets.size, sendQueuedMax, writableMax, link, ...(eth ? { eth } : {}) })}`);
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -338,7 +383,7 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
 
 export const serveCommand: Command = {
   name: 'serve',
-  summary: 'run echo/discard/daytime/chargen/HTTP servers on a TUN device',
+  summary: 'run echo/discard/daytime/chargen/HTTP and UDP echo servers on a TUN or TAP device',
   help: SERVE_HELP,
   run: runServe,
 };
