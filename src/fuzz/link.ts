@@ -40,6 +40,7 @@ import type { Stack } from '../stack/stack.ts';
 import { MAX_AUTOCONF_ADDRESSES, type EthernetInterface } from '../stack/ethernet.ts';
 import type { Connection } from '../tcp/connection.ts';
 import { checkStack } from '../sim/world/invariants.ts';
+import { isSynackError } from '../errors.ts';
 import { buildEthernetFrame, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, MAC_BROADCAST, ipv6MulticastMac, type MacAddr } from '../wire/ethernet.ts';
 import { emitArp, ARP_LEN } from '../wire/arp.ts';
 import { ipv6FromWords, ipv6ToBytes, IPV6_HEADER_LEN, type Ipv6Addr } from '../wire/ipv6.ts';
@@ -547,10 +548,15 @@ export function fuzzLink(seed: number, n: number): LinkFuzzResult {
     } else if (k < 0.93) {
       // b sends to on-link addresses nobody answers for: neighbour entries and pending packets pile up to their bounds.
       run(() => {
-        const dst = r.chance(0.5) ? ((10 << 24) | r.int(100, 0xffff)) >>> 0 : ipv6FromWords([0xfd00, 0, 0, 0, 0, 0, 0, r.int(100, 0xffff)]);
-        const c = b.stack.connect(dst, 80);
-        b.stack.abort(c);
-        b.stack.connect(dst, 81);
+        const dst = r.chance(0.5) ? ((10 << 24) | r.int(100, 254)) >>> 0 : ipv6FromWords([0xfd00, 0, 0, 0, 0, 0, 0, r.int(100, 0xffff)]);
+        try {
+          const c = b.stack.connect(dst, 80);
+          b.stack.abort(c);
+          b.stack.connect(dst, 81);
+        } catch (e) {
+          // A refused user call (no port left, too many connections) is a typed error, not a failure.
+          if (!isSynackError(e)) throw e;
+        }
       });
     } else if (k < 0.945) {
       // A Router Advertisement flood (RFC 6104 rogue RAs): each with a new autonomous /64 prefix, to a (which forms addresses).
