@@ -20,6 +20,7 @@ import {
   parseIpv6,
   walkIpv6,
   type Ipv6Addr,
+  type Ipv6Repr,
 } from '../wire/ipv6.ts';
 import { receiveTcp } from './tcp-input.ts';
 import { receiveUdp } from './udp.ts';
@@ -194,7 +195,14 @@ function receiveIpv6(s: Stack, iface: NetInterface, bytes: Uint8Array, now: Inst
     }
   }
   const packet = ip.value.packet;
-  const walk = walkIpv6(packet, V6_UPPER);
+  // No extension header (the common case): the upper-layer header follows
+  // the fixed one, which is what the walk would find at once (its first
+  // step, "upper"), without its result object and payload view.
+  const walk = V6_UPPER.has(h.nextHeader) ? null : walkIpv6(packet, V6_UPPER);
+  if (walk === null) {
+    deliverIpv6(s, iface, h, h.nextHeader, ip.value.payload, bytes, packet, now);
+    return;
+  }
   if (!walk.ok) {
     // RFC 8200 §4 (unrecognised Next Header: "discard the packet and send
     // an ICMP Parameter Problem message to the source of the packet, with
@@ -223,17 +231,21 @@ function receiveIpv6(s: Stack, iface: NetInterface, bytes: Uint8Array, now: Inst
     s.armReassembly();
     return;
   }
-  const payload = packet.subarray(walk.offset);
-  if (walk.protocol !== IPPROTO_TCP && walk.protocol !== IPPROTO_UDP && !s.isLocalAddr(h.dst)) {
+  deliverIpv6(s, iface, h, walk.protocol, packet.subarray(walk.offset), bytes, packet, now);
+}
+
+/** The upper-layer header `protocol` of an IPv6 packet, at `payload`. */
+function deliverIpv6(s: Stack, iface: NetInterface, h: Ipv6Repr, protocol: number, payload: Uint8Array, bytes: Uint8Array, packet: Uint8Array, now: Instant): void {
+  if (protocol !== IPPROTO_TCP && protocol !== IPPROTO_UDP && !s.isLocalAddr(h.dst)) {
     // Only TCP and UDP are forwarded (ICMPv6 to another address is not ours to answer).
     s.drop(null, 'ipv6-not-for-us');
     return;
   }
-  if (walk.protocol === IPPROTO_TCP) {
+  if (protocol === IPPROTO_TCP) {
     // RFC 8200 §7: the Traffic Class holds the ECN field in its two low bits (RFC 3168).
     receiveTcp(s, iface, h.src, h.dst, payload, bytes, now, h.trafficClass & 3);
     s.flushDeferred();
-  } else if (walk.protocol === IPPROTO_UDP) {
+  } else if (protocol === IPPROTO_UDP) {
     receiveUdp(s, iface, h.src, h.dst, payload, packet, now);
   } else {
     receiveIcmpV6(s, iface, h.src, h.dst, payload, now);

@@ -50,8 +50,15 @@ export function sendSegment(s: Stack, src: IpAddr, dst: IpAddr, seg: TcpRepr, co
  */
 function flowLabel(s: Stack, conn: Connection | null, seg: TcpRepr): number {
   const ports = ((seg.srcPort << 16) | seg.dstPort) >>> 0;
-  const id = conn ? conn.iss : seg.flags & SYN ? seg.seq : (seg.seq ^ seg.ack) >>> 0;
-  return halfSipHash24(s.flowKey[0], s.flowKey[1], id >>> 0, ports, 0x464c4f57) & 0xfffff || 1;
+  const id = (conn ? conn.iss : seg.flags & SYN ? seg.seq : seg.seq ^ seg.ack) >>> 0;
+  // The same inputs give the same label (RFC 6437 §3: "the same value" for
+  // all packets of a flow): the stack remembers the last one.
+  if (id === s.flowMemoId && ports === s.flowMemoPorts) return s.flowMemoLabel;
+  const label = halfSipHash24(s.flowKey[0], s.flowKey[1], id, ports, 0x464c4f57) & 0xfffff || 1;
+  s.flowMemoId = id;
+  s.flowMemoPorts = ports;
+  s.flowMemoLabel = label;
+  return label;
 }
 
 export function sendPacket(s: Stack, iface: NetInterface, bytes: Uint8Array): void {

@@ -25,13 +25,55 @@ export function addrWord(k0: number, k1: number, a: IpAddr): number {
   return halfSipHash24(k0, k1, ((a.charCodeAt(4) << 16) | a.charCodeAt(5)) >>> 0, ((a.charCodeAt(6) << 16) | a.charCodeAt(7)) >>> 0, h);
 }
 
-export class IsnGenerator {
+/**
+ * `addrWord` under one key, remembering the last two IPv6 addresses it
+ * compressed. It is a pure function of the address, so the memo changes no
+ * result; it saves the two HalfSipHash calls per IPv6 address that made an
+ * IPv6 connection cycle cost more than an IPv4 one (each new connection
+ * needs the word of its local and its remote address for the ISN, and the
+ * remote one again for every demux insert, lookup and removal — mostly the
+ * same one or two addresses in a row). Two entries: the local address and
+ * the current peer; a miss costs a string compare or two. Nothing per
+ * connection.
+ */
+export class AddrWords {
+  private a0: string | null = null;
+  private w0 = 0;
+  private a1: string | null = null;
+  private w1 = 0;
   constructor(private readonly k0: number, private readonly k1: number) {}
+
+  word(a: IpAddr): number {
+    if (typeof a === 'number') return a >>> 0;
+    if (a === this.a0) return this.w0;
+    if (a === this.a1) {
+      // Most recent first, so that alternating between two addresses hits.
+      const w = this.w1;
+      this.a1 = this.a0;
+      this.w1 = this.w0;
+      this.a0 = a;
+      this.w0 = w;
+      return w;
+    }
+    const w = addrWord(this.k0, this.k1, a);
+    this.a1 = this.a0;
+    this.w1 = this.w0;
+    this.a0 = a;
+    this.w0 = w;
+    return w;
+  }
+}
+
+export class IsnGenerator {
+  private readonly words: AddrWords;
+  constructor(private readonly k0: number, private readonly k1: number) {
+    this.words = new AddrWords(k0, k1);
+  }
 
   isn(localAddr: IpAddr, localPort: number, remoteAddr: IpAddr, remotePort: number, now: Instant): number {
     // RFC 6528 §3: F() is a function "of the connection-id" — for IPv6 the
-    // 128-bit addresses go into it whole (addrWord).
-    const f = halfSipHash24(this.k0, this.k1, addrWord(this.k0, this.k1, localAddr), addrWord(this.k0, this.k1, remoteAddr), ((localPort & 0xffff) << 16 | (remotePort & 0xffff)) >>> 0);
+    // 128-bit addresses go into it whole (addrWord, memoised by AddrWords).
+    const f = halfSipHash24(this.k0, this.k1, this.words.word(localAddr), this.words.word(remoteAddr), ((localPort & 0xffff) << 16 | (remotePort & 0xffff)) >>> 0);
     const m = Math.floor(now / 4) % 4294967296;
     return (m + f) >>> 0;
   }

@@ -32,7 +32,7 @@ import { makeTcpConfig, type TcpConfig } from '../tcp/config.ts';
 import type { TcpState } from '../tcp/state.ts';
 import { Reassembler, type ReassemblyLimits } from '../ip/reassembly.ts';
 import { SynackError } from '../errors.ts';
-import { IsnGenerator, addrWord, halfSipHash24 } from './isn.ts';
+import { AddrWords, IsnGenerator, halfSipHash24 } from './isn.ts';
 import { TimerHeap } from './timer-heap.ts';
 import { Counters } from './counters.ts';
 import { SynCookies } from './syncookies.ts';
@@ -82,13 +82,13 @@ function tupleKey(mult: number, localAddr: number, localPort: number, remoteAddr
  * address is one of ours, not the attacker's choice: its four words are
  * XOR-folded (a PRF call less per lookup).
  */
-function tupleKey6(k0: number, k1: number, mult: number, localAddr: Ipv6Addr, localPort: number, remoteAddr: Ipv6Addr, remotePort: number): number {
+function tupleKey6(words: AddrWords, mult: number, localAddr: Ipv6Addr, localPort: number, remoteAddr: Ipv6Addr, remotePort: number): number {
   const local =
     ((localAddr.charCodeAt(0) << 16) | localAddr.charCodeAt(1)) ^
     ((localAddr.charCodeAt(2) << 16) | localAddr.charCodeAt(3)) ^
     ((localAddr.charCodeAt(4) << 16) | localAddr.charCodeAt(5)) ^
     ((localAddr.charCodeAt(6) << 16) | localAddr.charCodeAt(7));
-  return tupleKey(mult, local, localPort, addrWord(k0, k1, remoteAddr), remotePort);
+  return tupleKey(mult, local, localPort, words.word(remoteAddr), remotePort);
 }
 
 export class Stack implements ConnectionHost {
@@ -146,8 +146,8 @@ export class Stack implements ConnectionHost {
   private challengeBudget = 0;
   /** Secret odd multiplier of the demux hash, derived from the ISN secret. */
   private readonly demuxSeed: number;
-  /** Key of the PRF that compresses IPv6 addresses for the demux hash. */
-  private readonly demuxKey: [number, number];
+  /** The PRF that compresses IPv6 addresses for the demux hash (memoised, isn.ts AddrWords). */
+  private readonly demuxWords: AddrWords;
   /** Path MTU estimates by destination, both families (pmtu.ts). @internal */
   readonly pmtu = new PathMtuCache(this);
   /** Every address of every interface, for "is it ours" on each packet. */
@@ -165,6 +165,15 @@ export class Stack implements ConnectionHost {
   readonly udp: UdpTable;
   /** Keys of the flow-label PRF (RFC 6437), derived from the ISN secret. */
   /** @internal */ readonly flowKey: [number, number];
+  /**
+   * The last flow label computed (ip-output.ts flowLabel) and its inputs: the
+   * label is a pure function of the connection's ISS and ports, so the
+   * segments of one connection in a row reuse it instead of a HalfSipHash
+   * call each. Per stack, nothing per connection. @internal
+   */
+  flowMemoId = -1;
+  /** @internal */ flowMemoPorts = -1;
+  /** @internal */ flowMemoLabel = 0;
   /** Identification of the fragments of our IPv6 packets (RFC 8200 §4.5), from a PRF of a counter. */
   /** @internal */ fragIdent = 0;
   /** Timers of link layers below the stack (stack/ethernet.ts: neighbour cache, DAD, router advertisements), run by poll(). @internal */
@@ -196,7 +205,7 @@ export class Stack implements ConnectionHost {
     this.defaultBacklog = config.defaultBacklog ?? 511;
     this.ttl = config.ttl ?? 64;
     this.challengeKey = [(config.isnSecret[0] ^ 0x7e57c4a1) >>> 0, (config.isnSecret[1] ^ 0x1eb0a7c5) >>> 0];
-    this.demuxKey = [(config.isnSecret[0] ^ 0x0d3c0de5) >>> 0, (config.isnSecret[1] ^ 0x9a1b2c3d) >>> 0];
+    this.demuxWords = new AddrWords((config.isnSecret[0] ^ 0x0d3c0de5) >>> 0, (config.isnSecret[1] ^ 0x9a1b2c3d) >>> 0);
     this.flowKey = [(config.isnSecret[0] ^ 0x6f1a7e11) >>> 0, (config.isnSecret[1] ^ 0x3b9c0de5) >>> 0];
     this.reassemblyLimits = config.reassembly;
     const lo = this.lo;
@@ -833,7 +842,7 @@ export class Stack implements ConnectionHost {
   /** The demux key of a 4-tuple of either family (both addresses of one family). */
   private key(localAddr: IpAddr, localPort: number, remoteAddr: IpAddr, remotePort: number): number {
     if (typeof remoteAddr === 'number') return tupleKey(this.demuxSeed, localAddr as number, localPort, remoteAddr, remotePort);
-    return tupleKey6(this.demuxKey[0], this.demuxKey[1], this.demuxSeed, localAddr as Ipv6Addr, localPort, remoteAddr, remotePort);
+    return tupleKey6(this.demuxWords, this.demuxSeed, localAddr as Ipv6Addr, localPort, remoteAddr, remotePort);
   }
 
   lookup(localAddr: IpAddr, localPort: number, remoteAddr: IpAddr, remotePort: number): Connection | null {
