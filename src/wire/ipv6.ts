@@ -96,19 +96,44 @@ export function ipv6FromWords(w: readonly number[]): Ipv6Addr {
   return String.fromCharCode(w[0]! & 0xffff, w[1]! & 0xffff, w[2]! & 0xffff, w[3]! & 0xffff, w[4]! & 0xffff, w[5]! & 0xffff, w[6]! & 0xffff, w[7]! & 0xffff) as Ipv6Addr;
 }
 
+/**
+ * The addresses `readIpv6Addr` made last, with their octets as four int32
+ * words (entry i at words 4i..4i+3). A packet's addresses are mostly the
+ * few a host talks with: reading one of these again returns the same string
+ * instead of a new one. That saves the eight-argument `String.fromCharCode`
+ * (the costliest part of an IPv6 header parse) and its allocation, and it
+ * makes the later uses cheap — the `Set`/`Map` lookups of the stack find
+ * the string's hash already computed and `===` against a stored address
+ * compares pointers. Strings are values, so sharing one changes no result.
+ */
+const ADDR_CACHE = 4;
+const addrCacheWords = new Int32Array(4 * ADDR_CACHE);
+const addrCacheStrings: Array<Ipv6Addr | null> = [null, null, null, null];
+let addrCacheNext = 0;
+
 /** Reads the 16 octets at `buf[offset..offset+16)` (the caller checks the length). */
 export function readIpv6Addr(buf: Uint8Array, offset: number): Ipv6Addr {
   const o = offset;
-  return String.fromCharCode(
-    (buf[o]! << 8) | buf[o + 1]!,
-    (buf[o + 2]! << 8) | buf[o + 3]!,
-    (buf[o + 4]! << 8) | buf[o + 5]!,
-    (buf[o + 6]! << 8) | buf[o + 7]!,
-    (buf[o + 8]! << 8) | buf[o + 9]!,
-    (buf[o + 10]! << 8) | buf[o + 11]!,
-    (buf[o + 12]! << 8) | buf[o + 13]!,
-    (buf[o + 14]! << 8) | buf[o + 15]!,
-  ) as Ipv6Addr;
+  const w0 = (buf[o]! << 24) | (buf[o + 1]! << 16) | (buf[o + 2]! << 8) | buf[o + 3]!;
+  const w1 = (buf[o + 4]! << 24) | (buf[o + 5]! << 16) | (buf[o + 6]! << 8) | buf[o + 7]!;
+  const w2 = (buf[o + 8]! << 24) | (buf[o + 9]! << 16) | (buf[o + 10]! << 8) | buf[o + 11]!;
+  const w3 = (buf[o + 12]! << 24) | (buf[o + 13]! << 16) | (buf[o + 14]! << 8) | buf[o + 15]!;
+  const c = addrCacheWords;
+  for (let i = 0, j = 0; i < ADDR_CACHE; i++, j += 4) {
+    if (c[j] === w0 && c[j + 1] === w1 && c[j + 2] === w2 && c[j + 3] === w3) {
+      const hit = addrCacheStrings[i];
+      if (hit != null) return hit;
+    }
+  }
+  const a = String.fromCharCode(w0 >>> 16, w0 & 0xffff, w1 >>> 16, w1 & 0xffff, w2 >>> 16, w2 & 0xffff, w3 >>> 16, w3 & 0xffff) as Ipv6Addr;
+  const k = addrCacheNext;
+  addrCacheNext = (k + 1) % ADDR_CACHE;
+  c[4 * k] = w0;
+  c[4 * k + 1] = w1;
+  c[4 * k + 2] = w2;
+  c[4 * k + 3] = w3;
+  addrCacheStrings[k] = a;
+  return a;
 }
 
 /** Writes `addr` as 16 octets at `buf[offset..offset+16)`. */

@@ -13,7 +13,8 @@ import { emitIpv4 } from '../../src/wire/ipv4.ts';
 import { emitIcmpEcho, icmpEchoLen, parseIcmp } from '../../src/wire/icmp.ts';
 import { ACK, FIN, RST, SYN, CHECKSUM_FULL, IPPROTO_ICMP } from '../../src/wire/types.ts';
 import type { TcpRepr } from '../../src/wire/types.ts';
-import { IsnGenerator, halfSipHash24 } from '../../src/stack/isn.ts';
+import { AddrWords, IsnGenerator, addrWord, halfSipHash24 } from '../../src/stack/isn.ts';
+import { parseIpAddr } from '../../src/wire/ipv6.ts';
 import type { Stack } from '../../src/stack/stack.ts';
 import type { MemoryPort } from '../../src/links/memory.ts';
 
@@ -156,6 +157,18 @@ describe('ISNs (RFC 6528)', () => {
     assert.equal(g.isn(A, 1000, B, 80, 4000), (i0 + 1000) >>> 0);
     assert.notEqual(g.isn(A, 1001, B, 80, 0), i0);
     assert.notEqual(new IsnGenerator(1, 3).isn(A, 1000, B, 80, 0), i0);
+  });
+  test('RFC 6528 §3 F() over IPv6: the memoised address words equal addrWord, in any order of addresses', () => {
+    const addrs = ['fd00::1', 'fd00::2', 'fd00::3', '2001:db8::1', '::1'].map((t) => parseIpAddr(t)!);
+    const w = new AddrWords(0x01234567, 0x89abcdef);
+    const order = [0, 0, 1, 0, 1, 1, 2, 0, 3, 4, 1, 2, 2, 0, 4, 4, 3, 1];
+    for (const i of order) assert.equal(w.word(addrs[i]!), addrWord(0x01234567, 0x89abcdef, addrs[i]!));
+    assert.equal(w.word(0x0a000001), 0x0a000001, 'an IPv4 address is its own word');
+    // The ISN of an IPv6 4-tuple is the same whatever the generator saw before.
+    const g1 = new IsnGenerator(5, 6);
+    const g2 = new IsnGenerator(5, 6);
+    for (const i of order) g1.isn(addrs[i]!, 1000, addrs[(i + 1) % 5]!, 80, 0);
+    assert.equal(g1.isn(addrs[0]!, 1000, addrs[1]!, 80, 0), g2.isn(addrs[0]!, 1000, addrs[1]!, 80, 0));
   });
   test('HalfSipHash-2-4 spreads single-bit input changes over about half the output bits', () => {
     let total = 0;

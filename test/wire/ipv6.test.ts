@@ -227,6 +227,28 @@ describe('wire/ipv6: addresses (RFC 4291 §2.2, RFC 5952)', () => {
     assert.equal(m.get(readIpv6Addr(b.slice(), 0)), 7);
   });
 
+  test('readIpv6Addr gives the address of the octets, also when it reuses a recently read one', () => {
+    // The reader keeps the last few addresses it made (wire/ipv6.ts): a hit,
+    // a miss, an evicted entry read again, :: (all-zero words) and an address
+    // that differs from a kept one in the last octet only all read right.
+    const texts = ['fd00::1', 'fd00::2', '::', 'fd00::1', '2001:db8::1', '2001:db8::2', '2001:db8::3', '2001:db8::4', 'fd00::1', 'fd00::2', '::1', '::', 'fd00::1:0:0:1', 'fd00::1'];
+    for (let round = 0; round < 3; round++) {
+      for (const t of texts) {
+        const b = ipv6ToBytes(addr(t));
+        const buf = new Uint8Array(24);
+        buf.set(b, 5);
+        assert.equal(formatIpv6Addr(readIpv6Addr(buf, 5)), formatIpv6Addr(addr(t)), t);
+        assert.equal(readIpv6Addr(buf, 5), addr(t), t);
+      }
+    }
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ minLength: 16, maxLength: 16 }), { minLength: 1, maxLength: 12 }), (list) => {
+        for (const b of [...list, ...list]) assert.deepEqual([...ipv6ToBytes(readIpv6Addr(b, 0))], [...b]);
+      }),
+      { seed: 6, numRuns: 200 },
+    );
+  });
+
   test('RFC 4291 §2.4, §2.5, RFC 3849: address classes', () => {
     const classes = (s: string): string[] => {
       const a = addr(s);
