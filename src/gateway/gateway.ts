@@ -286,23 +286,20 @@ export function createGateway(opts: GatewayOptions): Gateway {
     const d = driver;
     // The device is created in the namespace (its fd stays bound there) and
     // read from here; closing it (close()) removes it.
-    tapLink = new TapLink({
-      name: down.tap ?? 'tap0',
-      netns: down.netns,
-      mtu,
-      onBatch: () => d.kick(),
-      onError: (err) => log(`tap: ${err.message}`),
-    });
-    eth = addEthernetInterface(stack, { mac, link: tapLink as FrameLink, addrs, router, dadTransmits: 0 });
+    const netns = down.netns;
+    let t: TapLink | null = null;
     try {
+      t = new TapLink({ name: down.tap ?? 'tap0', netns, mtu, onBatch: () => d.kick(), onError: (err) => log(`tap: ${err.message}`) });
+      eth = addEthernetInterface(stack, { mac, link: t as FrameLink, addrs, router, dadTransmits: 0 });
       // What `slirp4netns --configure` does inside the namespace: lo up, the
       // guest's address, MTU, up, default route via the gateway.
-      configureNetnsDevice(down.netns, tapLink.name, { mtu, address: GATEWAY_DEFAULTS.guest4, prefixLen: 24, gateway: GATEWAY_DEFAULTS.gateway4 });
+      configureNetnsDevice(netns, t.name, { mtu, address: GATEWAY_DEFAULTS.guest4, prefixLen: 24, gateway: GATEWAY_DEFAULTS.gateway4 });
     } catch (e) {
-      tapLink.close();
+      t?.close();
       driver.stop();
       throw e;
     }
+    tapLink = t;
     // The device keeps the process alive while the gateway serves it.
     tapLink.ref();
   } else {

@@ -20,6 +20,7 @@ import * as http from 'node:http';
 import * as nodeNet from 'node:net';
 import { Netns, ROOT, skipUnlessReady, type Proc } from '../interop/helpers.ts';
 import { closedPort, collect, hostServer } from './helpers.ts';
+import { createGateway } from '../../src/gateway/gateway.ts';
 
 const skip = skipUnlessReady(['curl', 'busybox', 'iperf3']);
 const MTU = 65520;
@@ -305,6 +306,15 @@ describe('synack gateway --netns: a network namespace online through the gateway
     }
     killByPid(iperf, 'SIGTERM');
     await iperf.exited;
+  });
+
+  test('createGateway({ downstream: { netns } }): a path that is no namespace, or not a network namespace, is a typed error naming it (nothing is left open)', () => {
+    assert.throws(() => createGateway({ downstream: { netns: `/run/netns/${ns.name}-absent` } }), (e: Error & { code?: string }) => e.code === 'ENOENT' && /cannot open the network namespace/.test(e.message));
+    assert.throws(
+      () => createGateway({ downstream: { netns: '/proc/self/ns/uts' } }),
+      (e: Error & { code?: string }) => e.code === 'EINVAL' && /cannot enter the network namespace \/proc\/self\/ns\/uts/.test(e.message),
+    );
+    assert.throws(() => createGateway({ downstream: { netns: '' } }), (e: Error & { code?: string }) => e.code === 'ERR_SYNACK_INVALID_ARG');
   });
 
   test('SIGTERM stops the gateway: exit 0, the --stats line counts what passed, and the TAP device is gone from the namespace', async () => {
