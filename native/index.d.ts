@@ -20,6 +20,13 @@ export interface TunDeviceOptions {
    * `offload`, the virtio_net_hdr offsets count from the frame's start.
    */
   tap?: boolean;
+  /**
+   * The path of a network namespace (/run/netns/NAME, /proc/PID/ns/net):
+   * the device is opened (attached to or created) in that namespace — its
+   * /dev/net/tun fd is opened on a short-lived thread that joined it with
+   * setns(2), and stays bound to it — while this process stays in its own.
+   */
+  netns?: string;
 }
 
 export interface TunDeviceStats {
@@ -78,6 +85,12 @@ export declare class TunDevice {
 export declare function linkInfo(name: string): { index: number; mtu: number; up: boolean };
 export declare function setLinkMtu(name: string, mtu: number): void;
 export declare function setLinkUp(name: string, up: boolean): void;
+/**
+ * Inside the network namespace at `nsPath` (on a short-lived thread that
+ * joined it): lo up; `name` gets `mtu`, `address`/`prefixLen` and goes up;
+ * a default route via `gateway` (what `slirp4netns --configure` does).
+ */
+export declare function configureNetns(nsPath: string, name: string, cfg: { mtu: number; address: string; prefixLen: number; gateway?: string }): void;
 export declare const readSize: number;
 export declare const vnetHdrLen: number;
 export declare const TUN_F_CSUM: number;

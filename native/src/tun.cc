@@ -32,10 +32,14 @@
 #include <napi.h>
 #include <uv.h>
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_tun.h>
 #include <net/if.h>
+#include <net/route.h>
+#include <netinet/in.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -43,6 +47,7 @@
 #include <unistd.h>
 
 #include <string>
+#include <thread>
 
 namespace {
 
@@ -80,6 +85,66 @@ Napi::Error SysError(Napi::Env env, int err, const char* syscall, const std::str
 }
 
 std::string Strerror(int err) { return std::string(strerror(err)); }
+
+// ---- network namespaces -------------------------------------------------------
+//
+// A TUN/TAP device lives in the network namespace its /dev/net/tun fd was
+// opened in: the kernel records the opener's namespace at open()
+// (tun_chr_open: the tun_file's socket takes current->nsproxy->net_ns) and
+// TUNSETIFF looks up or creates the device there, wherever the fd is used
+// later. So to serve a device inside another namespace (slirp4netns
+// --netns-type=path) only the open() — and the name lookup, and the
+// configuring ioctls on an AF_INET socket, whose namespace is also fixed at
+// socket() — must happen in that namespace; reading and writing the fd
+// afterwards works from the host's namespace.
+//
+// How to be there: setns(2) changes the namespace of the calling THREAD
+// only, and CLONE_NEWNET is allowed in a multithreaded process. Node's main
+// thread must never switch (every socket libuv or Node opens afterwards
+// would land in the guest's namespace), so the work runs on a short-lived
+// std::thread that joins the namespace, does it and exits; the main thread
+// waits for it (a few syscalls). slirp4netns forks a child and passes the fd
+// back over a Unix socket with SCM_RIGHTS; a thread needs neither a fork of
+// a multithreaded Node process nor the fd passing, and the fd is simply
+// shared.
+struct NsResult {
+  int err = 0;
+  const char* step = "";
+};
+
+template <typename F>
+NsResult InNetns(const std::string& nsPath, F fn) {
+  NsResult res;
+  std::thread t([&]() {
+    int nsfd = open(nsPath.c_str(), O_RDONLY | O_CLOEXEC);
+    if (nsfd < 0) {
+      res.err = errno;
+      res.step = "open";
+      return;
+    }
+    if (setns(nsfd, CLONE_NEWNET) < 0) {
+      res.err = errno;
+      res.step = "setns";
+      close(nsfd);
+      return;
+    }
+    close(nsfd);
+    fn(res);
+  });
+  t.join();
+  return res;
+}
+
+Napi::Error NetnsError(Napi::Env env, const std::string& nsPath, const NsResult& r) {
+  std::string step = r.step;
+  if (step == "open") return SysError(env, r.err, "open", "cannot open the network namespace " + nsPath + ": " + Strerror(r.err));
+  if (step == "setns") {
+    return SysError(env, r.err, "setns",
+                    "cannot enter the network namespace " + nsPath + ": " + Strerror(r.err) +
+                        (r.err == EINVAL ? " (is it a network namespace, e.g. /run/netns/NAME or /proc/PID/ns/net?)" : " (needs CAP_SYS_ADMIN)"));
+  }
+  return SysError(env, r.err, r.step, std::string("in the network namespace ") + nsPath + ": " + r.step + ": " + Strerror(r.err));
+}
 
 // Default sizes: every read may return a packet as large as 65535 bytes (the
 // largest IPv4 packet), so the arena keeps at least that much room free.
@@ -137,8 +202,11 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
     bool vnetHdr = false;
     bool offload = false;
     bool tap = false;
+    std::string netns;
     if (info.Length() > 1 && info[1].IsObject()) {
       Napi::Object o = info[1].As<Napi::Object>();
+      // netns: the path of a network namespace the device is (to be) in.
+      if (o.Has("netns") && o.Get("netns").IsString()) netns = o.Get("netns").As<Napi::String>().Utf8Value();
       // tap: an Ethernet (TAP) device instead of an IP (TUN) one.
       if (o.Has("tap") && o.Get("tap").IsBoolean()) tap = o.Get("tap").As<Napi::Boolean>().Value();
       // offload: open with IFF_VNET_HDR and ask for TUNSETOFFLOAD (checksum, TSO4, TSO6).
@@ -168,9 +236,26 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
                      kind + " device name '" + name + "' is too long (at most " + std::to_string(IFNAMSIZ - 1) + " bytes)");
     }
 
-    int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    // With `netns`, the open and the lookup happen in that namespace (see
+    // InNetns); TUNSETIFF below then acts there too, as the fd's namespace
+    // is the one it was opened in.
+    int fd = -1;
+    int openErrno = 0;
+    bool exists = false;
+    if (netns.empty()) {
+      fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+      openErrno = errno;
+      exists = if_nametoindex(name.c_str()) != 0;
+    } else {
+      NsResult r = InNetns(netns, [&](NsResult&) {
+        fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+        openErrno = errno;
+        exists = if_nametoindex(name.c_str()) != 0;
+      });
+      if (r.err != 0) throw NetnsError(env, netns, r);
+    }
     if (fd < 0) {
-      int e = errno;
+      int e = openErrno;
       if (e == ENOENT) {
         throw SysError(env, e, "open",
                        "/dev/net/tun does not exist: load the tun driver (modprobe tun) or, in a container, "
@@ -187,7 +272,6 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
       throw SysError(env, e, "open", "cannot open /dev/net/tun: " + Strerror(e));
     }
 
-    bool exists = if_nametoindex(name.c_str()) != 0;
     if (mode == "attach" && !exists) {
       close(fd);
       throw SysError(env, ENODEV, "TUNSETIFF",
@@ -699,11 +783,93 @@ Napi::Value SetLinkUp(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+
+// configureNetns(nsPath, name, { mtu, address, prefixLen, gateway }): inside
+// the network namespace at nsPath, what `slirp4netns --configure` does: lo
+// up; `name` gets the MTU and the IPv4 address/prefixLen and goes up; a
+// default route via `gateway`. By ioctl on an AF_INET socket made in the
+// namespace (SIOCSIFMTU, SIOCSIFADDR, SIOCSIFNETMASK, SIOCSIFFLAGS,
+// SIOCADDRT), on a short-lived thread (InNetns).
+Napi::Value ConfigureNetns(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsString() || !info[1].IsString() || !info[2].IsObject()) {
+    throw Napi::TypeError::New(env, "configureNetns(nsPath, name, { mtu, address, prefixLen, gateway })");
+  }
+  std::string nsPath = info[0].As<Napi::String>().Utf8Value();
+  std::string name = info[1].As<Napi::String>().Utf8Value();
+  Napi::Object o = info[2].As<Napi::Object>();
+  int mtu = o.Get("mtu").ToNumber().Int32Value();
+  std::string address = o.Get("address").ToString().Utf8Value();
+  int prefixLen = o.Get("prefixLen").ToNumber().Int32Value();
+  std::string gateway = o.Has("gateway") && o.Get("gateway").IsString() ? o.Get("gateway").As<Napi::String>().Utf8Value() : "";
+  struct ifreq probe;
+  FillName(env, &probe, name);
+  struct in_addr addr, gw, mask;
+  if (inet_pton(AF_INET, address.c_str(), &addr) != 1) throw Napi::TypeError::New(env, "configureNetns: not an IPv4 address: " + address);
+  if (!gateway.empty() && inet_pton(AF_INET, gateway.c_str(), &gw) != 1) throw Napi::TypeError::New(env, "configureNetns: not an IPv4 address: " + gateway);
+  if (prefixLen < 0 || prefixLen > 32) throw Napi::RangeError::New(env, "configureNetns: prefixLen must be 0..32");
+  mask.s_addr = htonl(prefixLen == 0 ? 0 : 0xffffffffu << (32 - prefixLen));
+  NsResult r = InNetns(nsPath, [&](NsResult& res) {
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0) {
+      res.err = errno;
+      res.step = "socket";
+      return;
+    }
+    auto fail = [&](const char* step) {
+      res.err = errno;
+      res.step = step;
+      close(s);
+    };
+    auto sin = [](struct sockaddr* sa, struct in_addr a) {
+      struct sockaddr_in* p = reinterpret_cast<struct sockaddr_in*>(sa);
+      memset(p, 0, sizeof *p);
+      p->sin_family = AF_INET;
+      p->sin_addr = a;
+    };
+    auto up = [&](const char* dev) -> bool {
+      struct ifreq ifr;
+      memset(&ifr, 0, sizeof ifr);
+      strncpy(ifr.ifr_name, dev, IFNAMSIZ - 1);
+      if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) return false;
+      ifr.ifr_flags |= IFF_UP;
+      return ioctl(s, SIOCSIFFLAGS, &ifr) == 0;
+    };
+    if (!up("lo")) return fail("SIOCSIFFLAGS lo");
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
+    ifr.ifr_mtu = mtu;
+    if (ioctl(s, SIOCSIFMTU, &ifr) < 0) return fail("SIOCSIFMTU");
+    sin(&ifr.ifr_addr, addr);
+    if (ioctl(s, SIOCSIFADDR, &ifr) < 0) return fail("SIOCSIFADDR");
+    sin(&ifr.ifr_netmask, mask);
+    if (ioctl(s, SIOCSIFNETMASK, &ifr) < 0) return fail("SIOCSIFNETMASK");
+    if (!up(name.c_str())) return fail("SIOCSIFFLAGS");
+    if (!gateway.empty()) {
+      struct rtentry rt;
+      memset(&rt, 0, sizeof rt);
+      struct in_addr any;
+      any.s_addr = 0;
+      sin(&rt.rt_dst, any);
+      sin(&rt.rt_genmask, any);
+      sin(&rt.rt_gateway, gw);
+      rt.rt_flags = RTF_UP | RTF_GATEWAY;
+      rt.rt_dev = const_cast<char*>(name.c_str());
+      if (ioctl(s, SIOCADDRT, &rt) < 0 && errno != EEXIST) return fail("SIOCADDRT");
+    }
+    close(s);
+  });
+  if (r.err != 0) throw NetnsError(env, nsPath, r);
+  return env.Undefined();
+}
+
 Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   exports.Set("TunDevice", TunDevice::Init(env));
   exports.Set("linkInfo", Napi::Function::New<LinkInfo>(env, "linkInfo"));
   exports.Set("setLinkMtu", Napi::Function::New<SetLinkMtu>(env, "setLinkMtu"));
   exports.Set("setLinkUp", Napi::Function::New<SetLinkUp>(env, "setLinkUp"));
+  exports.Set("configureNetns", Napi::Function::New<ConfigureNetns>(env, "configureNetns"));
   exports.Set("readSize", Napi::Number::New(env, double(kReadSize)));
   exports.Set("vnetHdrLen", Napi::Number::New(env, double(kVnetHdrLen)));
   exports.Set("TUN_F_CSUM", Napi::Number::New(env, double(TUN_F_CSUM)));

@@ -10,6 +10,7 @@ import { parseCidr } from '../gateway/policy.ts';
 import { numberOption, parseOptions, UsageError, type CliIo, type Command } from './options.ts';
 
 const GATEWAY_HELP = `Usage: synack gateway --qemu-socket PATH [options]
+       synack gateway --netns PATH [--tap NAME] [options]
 
 User-mode networking: every TCP connection and UDP flow the guest makes is
 terminated by synack's stack and re-created with ordinary host sockets (as
@@ -23,6 +24,14 @@ Downstream:
   --qemu-socket PATH      listen on a Unix stream socket speaking QEMU's
                           -netdev stream framing (each Ethernet frame after
                           its length, 4 octets big-endian)
+  --netns PATH            the network namespace at PATH (/run/netns/NAME,
+                          /proc/PID/ns/net), like slirp4netns --configure
+                          --netns-type=path: create a TAP device in it, give
+                          it 10.0.2.100/24, the MTU and a default route via
+                          10.0.2.2, bring it and lo up, and serve it from
+                          here (needs root: CAP_SYS_ADMIN, CAP_NET_ADMIN)
+  --tap NAME              the TAP device's name in the namespace (default
+                          tap0; with --netns)
 
 Options:
   --mtu N                 MTU of the guest link (default 1500; 1280..65520)
@@ -40,16 +49,21 @@ Options:
                           on stdout at exit and on SIGUSR1 or SIGUSR2
   -h, --help              this help
 
-Not yet: --netns, --websocket, DHCP, DNS (10.0.2.3), router advertisement
+Not yet: --websocket, --ipv6 configuration inside the namespace, DHCP, DNS (10.0.2.3), router advertisement
 options, ICMP echo beyond the gateway address.
 
 Example:
   synack gateway --qemu-socket /tmp/vm.sock --publish 8080:80 &
   qemu-system-x86_64 ... -netdev stream,id=n0,server=off,addr.type=unix,addr.path=/tmp/vm.sock \\
-    -device virtio-net-pci,netdev=n0`;
+    -device virtio-net-pci,netdev=n0
+  ip netns add sandbox
+  synack gateway --netns /run/netns/sandbox &
+  ip netns exec sandbox curl http://10.0.2.2:8000/   # the host's 127.0.0.1:8000`;
 
 const GATEWAY_OPTIONS = {
   'qemu-socket': { type: 'string' },
+  netns: { type: 'string' },
+  tap: { type: 'string' },
   mtu: { type: 'string' },
   publish: { type: 'string', multiple: true },
   'disable-host-loopback': { type: 'boolean' },
@@ -68,7 +82,11 @@ async function runGateway(argv: string[], io: CliIo): Promise<number> {
     return 0;
   }
   const path = v['qemu-socket'];
-  if (!path) throw new UsageError('a downstream is required: --qemu-socket PATH', 'gateway');
+  const netns = v.netns;
+  if (!path && !netns) throw new UsageError('a downstream is required: --qemu-socket PATH or --netns PATH', 'gateway');
+  if (path && netns) throw new UsageError('one downstream at a time: --qemu-socket or --netns', 'gateway');
+  if (v.tap !== undefined && !netns) throw new UsageError('--tap names the TAP device of --netns', 'gateway');
+  if (v.tap !== undefined && !/^[A-Za-z0-9_.:-]{1,15}$/.test(v.tap)) throw new UsageError(`--tap: not an interface name: ${JSON.stringify(v.tap)} (1..15 characters)`, 'gateway');
   const mtu = numberOption('gateway', 'mtu', v.mtu, 1500, (n) => Number.isInteger(n) && n >= 1280 && n <= 65520, 'an integer 1280..65520');
   const maxConnections = numberOption('gateway', 'max-connections', v['max-connections'], 4096, (n) => Number.isInteger(n) && n >= 1, 'a positive integer');
   const checked = <T>(what: string, list: string[] | undefined, parse: (s: string) => T): T[] =>
@@ -86,7 +104,7 @@ async function runGateway(argv: string[], io: CliIo): Promise<number> {
   let gw: Gateway;
   try {
     gw = createGateway({
-      downstream: { qemuSocket: path },
+      downstream: netns ? { netns, ...(v.tap !== undefined ? { tap: v.tap } : {}) } : { qemuSocket: path! },
       mtu,
       maxConnections,
       publish,
@@ -96,9 +114,16 @@ async function runGateway(argv: string[], io: CliIo): Promise<number> {
       ...(v.pcap ? { pcap: v.pcap } : {}),
       log: (line) => io.stderr(`synack gateway: ${line}`),
     });
-    await gw.ready;
   } catch (e) {
     io.stderr(`synack gateway: ${(e as Error).message}`);
+    return 1;
+  }
+  try {
+    await gw.ready;
+  } catch (e) {
+    // A published port could not be bound: nothing is left open (the TAP device goes with it).
+    io.stderr(`synack gateway: ${(e as Error).message}`);
+    await gw.close();
     return 1;
   }
   const printStats = (): void => io.stdout(`stats ${JSON.stringify(gw.stats())}`);
@@ -108,7 +133,8 @@ async function runGateway(argv: string[], io: CliIo): Promise<number> {
     process.on('SIGUSR2', printStats);
   }
   const pub = publish.map((p) => ` publish ${p.hostAddr ?? '127.0.0.1'}:${p.hostPort}->${p.guestPort}/${p.proto ?? 'tcp'}`).join('');
-  io.stdout(`synack gateway: ready on ${path} (mtu ${mtu}; gateway 10.0.2.2, fd00::2)${pub}`);
+  const where = netns ? `${gw.tap!.name} in ${netns} (guest 10.0.2.100/24, default route via 10.0.2.2)` : path!;
+  io.stdout(`synack gateway: ready on ${where} (mtu ${mtu}; gateway 10.0.2.2, fd00::2)${pub}`);
 
   let resolveDone!: (code: number) => void;
   const done = new Promise<number>((r) => (resolveDone = r));
@@ -143,7 +169,7 @@ async function runGateway(argv: string[], io: CliIo): Promise<number> {
 
 export const gatewayCommand: Command = {
   name: 'gateway',
-  summary: 'user-mode networking for a guest (QEMU -netdev stream): its connections through host sockets',
+  summary: 'user-mode networking for a guest (a network namespace, QEMU -netdev stream): its connections through host sockets',
   help: GATEWAY_HELP,
   run: runGateway,
 };

@@ -27,9 +27,13 @@
  * ICMP echo to the gateway's addresses is answered by the stack itself.
  *
  * Downstreams: `{ memory }` (a synack guest on an in-memory Ethernet switch,
- * createMemoryNetwork({ ethernet: true })) and `{ qemuSocket: PATH }` (a Unix
+ * createMemoryNetwork({ ethernet: true })), `{ qemuSocket: PATH }` (a Unix
  * stream socket QEMU's `-netdev stream` connects to; frames with a 4-octet
- * length, gateway/stream-link.ts).
+ * length, gateway/stream-link.ts) and `{ netns: PATH, tap?: NAME }` (like
+ * `slirp4netns --configure --netns-type=path PATH NAME`: a TAP device made
+ * inside the network namespace at PATH and configured there with the guest's
+ * address 10.0.2.100/24, a default route via 10.0.2.2 and the MTU, served
+ * from this process's own namespace — links/tap.ts, native/src/tun.cc).
  */
 import * as nodeNet from 'node:net';
 import * as dgram from 'node:dgram';
@@ -55,6 +59,8 @@ import type { MemoryNetwork } from '../api/memory-network.ts';
 import { SynackError } from '../errors.ts';
 import { Policy } from './policy.ts';
 import { FRAME_OVERHEAD, StreamFrameLink, type StreamLinkStats } from './stream-link.ts';
+import { TapLink } from '../links/tap.ts';
+import { configureNetnsDevice } from '../links/tun.ts';
 
 /** slirp4netns's addressing (its defaults, so habits carry over). */
 export const GATEWAY_DEFAULTS = {
@@ -70,7 +76,11 @@ export const GATEWAY_DEFAULTS = {
   mac: '52:55:0a:00:02:02',
 } as const;
 
-export type GatewayDownstream = { memory: MemoryNetwork } | { qemuSocket: string };
+export type GatewayDownstream =
+  | { memory: MemoryNetwork }
+  | { qemuSocket: string }
+  /** A TAP device `tap` (default tap0) created in the network namespace at the path `netns` (e.g. /run/netns/NAME, /proc/PID/ns/net). */
+  | { netns: string; tap?: string };
 
 export interface GatewayOptions {
   downstream: GatewayDownstream;
@@ -168,6 +178,8 @@ export interface Gateway {
   readonly driver: Driver;
   /** The qemu socket path, when that is the downstream. */
   readonly socketPath: string | null;
+  /** The TAP link, when the downstream is a network namespace (its device is inside it). */
+  readonly tap: TapLink | null;
   /** Resolves once the downstream is ready (the qemu socket listens). */
   readonly ready: Promise<void>;
   stats(): GatewayStats;
@@ -240,6 +252,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
   let stack: Stack;
   let eth: EthernetInterface;
   let link: StreamFrameLink | null = null;
+  let tapLink: TapLink | null = null;
   let ownDriver = false;
   const secret = randomBytes(12);
   const stackCfg = {
@@ -264,8 +277,33 @@ export function createGateway(opts: GatewayOptions): Gateway {
     link = new StreamFrameLink(mtu);
     eth = addEthernetInterface(stack, { mac, link: link as FrameLink, addrs, router, dadTransmits: 0 });
     link.onBatch = () => driver.kick();
+  } else if ('netns' in down) {
+    if (typeof down.netns !== 'string' || down.netns === '') throw new SynackError('ERR_SYNACK_INVALID_ARG', 'downstream.netns must be the path of a network namespace');
+    network = new Network({ clock: new RealClock() });
+    driver = new Driver(network);
+    ownDriver = true;
+    stack = network.addStack(stackCfg);
+    const d = driver;
+    // The device is created in the namespace (its fd stays bound there) and
+    // read from here; closing it (close()) removes it.
+    const netns = down.netns;
+    let t: TapLink | null = null;
+    try {
+      t = new TapLink({ name: down.tap ?? 'tap0', netns, mtu, onBatch: () => d.kick(), onError: (err) => log(`tap: ${err.message}`) });
+      eth = addEthernetInterface(stack, { mac, link: t as FrameLink, addrs, router, dadTransmits: 0 });
+      // What `slirp4netns --configure` does inside the namespace: lo up, the
+      // guest's address, MTU, up, default route via the gateway.
+      configureNetnsDevice(netns, t.name, { mtu, address: GATEWAY_DEFAULTS.guest4, prefixLen: 24, gateway: GATEWAY_DEFAULTS.gateway4 });
+    } catch (e) {
+      t?.close();
+      driver.stop();
+      throw e;
+    }
+    tapLink = t;
+    // The device keeps the process alive while the gateway serves it.
+    tapLink.ref();
   } else {
-    throw new SynackError('ERR_SYNACK_INVALID_ARG', 'downstream must be { memory } or { qemuSocket: PATH }');
+    throw new SynackError('ERR_SYNACK_INVALID_ARG', 'downstream must be { memory }, { qemuSocket: PATH } or { netns: PATH, tap?: NAME }');
   }
 
   let pcapOut: WriteStream | null = null;
@@ -643,6 +681,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     forwarding: fw,
     driver,
     socketPath,
+    tap: tapLink,
     ready: allReady,
     stats(): GatewayStats {
       return { ...st, tcp: { ...st.tcp }, udp: { ...st.udp }, link: link ? { ...link.stats } : null, drops: { ...stack.counters.drops } as Record<string, number> };
@@ -688,6 +727,8 @@ export function createGateway(opts: GatewayOptions): Gateway {
         await new Promise<void>((resolve) => setTimeout(resolve, 20));
         driver.stop();
       }
+      // Closing the TAP fd removes the device (and the guest's routes through it).
+      tapLink?.close();
     },
   };
 }

@@ -59,10 +59,15 @@ export interface TunDeviceHandle {
 }
 
 export interface TunAddon {
-  TunDevice: new (name: string, options?: { mode?: TunOpenMode; arenaBytes?: number; maxBatch?: number; maxRounds?: number; offload?: boolean; tap?: boolean }) => TunDeviceHandle;
+  TunDevice: new (
+    name: string,
+    options?: { mode?: TunOpenMode; arenaBytes?: number; maxBatch?: number; maxRounds?: number; offload?: boolean; tap?: boolean; netns?: string },
+  ) => TunDeviceHandle;
   linkInfo(name: string): { index: number; mtu: number; up: boolean };
   setLinkMtu(name: string, mtu: number): void;
   setLinkUp(name: string, up: boolean): void;
+  /** Absent on builds before network namespace support. */
+  configureNetns?(nsPath: string, name: string, cfg: { mtu: number; address: string; prefixLen: number; gateway?: string }): void;
 }
 
 export type TunOpenMode = 'auto' | 'attach' | 'create';
@@ -146,6 +151,35 @@ export function configureTunDevice(name: string, opts: { mtu?: number; up?: bool
   }
 }
 
+/** The addon, checked to know network namespaces (the `netns` option, configureNetns). */
+function netnsAddon(): TunAddon {
+  const a = loadTunAddon();
+  if (typeof a.configureNetns !== 'function') {
+    throw new TunError(
+      'the TUN addon (synack-tun) in use predates network namespace support: rebuild it (in a synack checkout: npm run build:native; else npm rebuild synack-tun)',
+      'ERR_SYNACK_TUN_UNAVAILABLE',
+    );
+  }
+  return a;
+}
+
+/**
+ * Inside the network namespace at `nsPath` (a path like /run/netns/NAME or
+ * /proc/PID/ns/net), what `slirp4netns --configure` does: lo up; the device
+ * `name` gets the MTU and the IPv4 address/prefixLen and goes up; a default
+ * route via `gateway`. The addon does it on a short-lived thread that joined
+ * the namespace (native/src/tun.cc, InNetns); this process stays in its own.
+ * Needs CAP_SYS_ADMIN and CAP_NET_ADMIN.
+ */
+export function configureNetnsDevice(nsPath: string, name: string, cfg: { mtu: number; address: string; prefixLen: number; gateway?: string }): void {
+  const a = netnsAddon();
+  try {
+    a.configureNetns!(nsPath, name, cfg);
+  } catch (e) {
+    throw asTunError(e);
+  }
+}
+
 // ---- the link -----------------------------------------------------------------
 
 export interface TunLinkOptions {
@@ -175,6 +209,13 @@ export interface TunLinkOptions {
    * the kernel refuses (see `offloads`).
    */
   offload?: boolean;
+  /**
+   * Open (create or attach to) the device inside the network namespace at
+   * this path instead of this process's own (the fd stays bound to it; see
+   * native/src/tun.cc, InNetns). The device is configured there with
+   * `configureNetnsDevice`.
+   */
+  netns?: string;
   /** For tests: an already open device (otherwise the addon opens `name`). */
   device?: TunDeviceHandle;
 }
@@ -258,9 +299,15 @@ export class TunLink implements Link {
     if (opts.device) {
       this.dev = opts.device;
     } else {
-      const a = loadTunAddon();
+      // An addon without namespace support would ignore `netns` and open the device here.
+      const a = opts.netns !== undefined ? netnsAddon() : loadTunAddon();
       try {
-        this.dev = new a.TunDevice(opts.name, { mode: opts.mode ?? 'auto', offload: opts.offload ?? offloadDefault(), ...(kind === 'tap' ? { tap: true } : {}) });
+        this.dev = new a.TunDevice(opts.name, {
+          mode: opts.mode ?? 'auto',
+          offload: opts.offload ?? offloadDefault(),
+          ...(kind === 'tap' ? { tap: true } : {}),
+          ...(opts.netns !== undefined ? { netns: opts.netns } : {}),
+        });
       } catch (e) {
         throw asTunError(e);
       }

@@ -33,6 +33,9 @@ test('synack gateway: bad options are usage errors (exit 2) naming what is wrong
     [['gateway', '--qemu-socket', '/x', '--mtu', '70000'], /--mtu/],
     [['gateway', '--qemu-socket', '/x', '--deny', '10.0.0.0/33'], /--deny/],
     [['gateway', '--qemu-socket', '/x', '--publish', '80'], /--publish/],
+    [['gateway', '--qemu-socket', '/x', '--netns', '/run/netns/x'], /one downstream at a time/],
+    [['gateway', '--qemu-socket', '/x', '--tap', 'tap1'], /--tap names the TAP device of --netns/],
+    [['gateway', '--netns', '/run/netns/x', '--tap', 'a-name-far-too-long'], /--tap: not an interface name/],
   ] as Array<[string[], RegExp]>) {
     const io = memIo();
     assert.equal(await main(argv, io), 2, argv.join(' '));

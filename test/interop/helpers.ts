@@ -95,6 +95,11 @@ export interface NetnsOptions {
    * link-local address, router solicitations, SLAAC from advertisements).
    */
   tap?: boolean;
+  /**
+   * Only the namespace: no device, lo left down (`synack gateway --netns`
+   * makes and configures its TAP device and brings lo up itself).
+   */
+  bare?: boolean;
 }
 
 export class Netns {
@@ -111,6 +116,7 @@ export class Netns {
   private procs: Proc[] = [];
   private created = false;
   private readonly router6: boolean;
+  private readonly bare: boolean;
 
   constructor(opts: NetnsOptions) {
     this.name = `synack-${opts.tag}-${process.pid}`;
@@ -123,6 +129,12 @@ export class Netns {
     this.synackAddr6 = opts.ipv6 ? `fd13:${x.toString(16)}::2` : null;
     this.mtu = opts.mtu ?? 1500;
     this.router6 = opts.router6 === true;
+    this.bare = opts.bare === true;
+  }
+
+  /** The namespace's path (/run/netns/NAME, as `ip netns add` makes it). */
+  get path(): string {
+    return `/run/netns/${this.name}`;
   }
 
   /** ip netns add; tun0 inside with the kernel's address; lo up. */
@@ -132,6 +144,7 @@ export class Netns {
     this.created = true;
     // Fallback cleanup if the test process dies before `after` runs.
     process.once('exit', () => this.cleanupSync());
+    if (this.bare) return;
     this.exec(['ip', 'link', 'set', 'lo', 'up']);
     if (this.router6) this.exec(['sysctl', '-qw', 'net.ipv6.conf.all.forwarding=1', 'net.ipv6.conf.default.forwarding=0']);
     this.exec(['ip', 'tuntap', 'add', 'dev', this.dev, 'mode', this.tap ? 'tap' : 'tun']);
