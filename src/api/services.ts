@@ -212,7 +212,11 @@ export function createHostServices(h: ServiceHostParts): HostServices {
     return h.eth;
   };
 
+  let releaseHold: (() => void) | null = null;
+
   function dropResolver(): void {
+    releaseHold?.();
+    releaseHold = null;
     resolverUdp?.close();
     resolverTimer?.dispose();
     resolverTcp?.closeAll();
@@ -237,11 +241,21 @@ export function createHostServices(h: ServiceHostParts): HostServices {
       ...(tcpTimeoutMs !== undefined ? { tcpTimeout: tcpTimeoutMs * 1000 } : {}),
     });
     let current: (() => void) | null = null;
+    // A lookup in flight keeps the process (and a virtual clock) going, as
+    // Node's getaddrinfo request does: the driver is held while a timer is armed.
+    let held = false;
+    const hold = (on: boolean): void => {
+      if (on && !held) driver.ref();
+      else if (!on && held) driver.unref();
+      held = on;
+    };
     const timer = new StackTimer(stack, () => {
       const f = current;
       current = null;
+      hold(false);
       f?.();
     });
+    releaseHold = () => hold(false);
     // A dual-stack socket on an ephemeral port: servers of either family.
     const udp = new UdpService(stack, { port: 0, family: 6 }, (bytes, from) => r.receiveUdp(bytes, from));
     const tcp = new TcpConns(net, (c, b) => r.receiveTcp(c, b), (c) => r.tcpClosed(c));
@@ -250,11 +264,13 @@ export function createHostServices(h: ServiceHostParts): HostServices {
       setTimer(at, fn) {
         current = fn;
         timer.set(at);
+        hold(true);
         driver.kick();
         return () => {
           if (current === fn) {
             current = null;
             timer.set(null);
+            hold(false);
           }
         };
       },

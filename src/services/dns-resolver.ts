@@ -434,8 +434,8 @@ export interface DnsLookupError extends Error {
 function lookupError(code: string, hostname: string): DnsLookupError {
   const e = new Error(`getaddrinfo ${code} ${hostname}`) as DnsLookupError;
   e.code = code;
-  // Node's getaddrinfo errno for ENOTFOUND (EAI_NONAME) on Linux; other codes carry none.
-  e.errno = code === 'ENOTFOUND' ? -3008 : undefined;
+  // libuv's errno of EAI_NONAME (ENOTFOUND) and EAI_AGAIN, as Node reports them.
+  e.errno = code === 'ENOTFOUND' ? -3008 : code === 'EAI_AGAIN' ? -3001 : undefined;
   e.syscall = 'getaddrinfo';
   e.hostname = hostname;
   return e;
@@ -562,9 +562,14 @@ export class StubResolver {
           }
         }
         if (list.length > 0) return done(null, list);
+        // As Node's dns.lookup (getaddrinfo) reports them: a name that does
+        // not exist (NXDOMAIN, or no address of the family) is EAI_NONAME,
+        // "getaddrinfo ENOTFOUND name"; a server that did not answer, failed
+        // or refused is EAI_AGAIN ("temporary failure in name resolution"),
+        // "getaddrinfo EAI_AGAIN name".
         const codes = results.map((res) => (res !== undefined && !res.ok ? res.code : 'ENOTFOUND'));
-        const code = codes.includes('ETIMEOUT') ? 'ETIMEOUT' : codes.includes('ESERVFAIL') ? 'ESERVFAIL' : codes.includes('EREFUSED') ? 'EREFUSED' : 'ENOTFOUND';
-        done(lookupError(code, hostname), []);
+        const temporary = codes.some((c) => c === 'ETIMEOUT' || c === 'ESERVFAIL' || c === 'EREFUSED' || c === 'EBUSY');
+        done(lookupError(temporary ? 'EAI_AGAIN' : 'ENOTFOUND', hostname), []);
       });
     });
   }
