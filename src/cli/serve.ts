@@ -10,8 +10,10 @@
 import http from 'node:http';
 import type { Socket } from '../api/socket.ts';
 import type { Server } from '../api/server.ts';
+import type { EthernetInterface } from '../stack/ethernet.ts';
 import { parseOptions, UsageError, type CliIo, type Command } from './options.ts';
 import { LINK_HELP, LINK_OPTIONS, HostError, errorLine, openTunHost, parseLinkArgs, type TunHost } from './tun-host.ts';
+import { SERVICES_HELP, SERVICES_OPTIONS, ServiceError, anyService, parseServicesArgs, startServices, type RunningServices } from './services-options.ts';
 
 const SERVE_HELP = `Usage: synack serve --tun IF --addr CIDR [--addr CIDR] [options]
 
@@ -40,6 +42,8 @@ Limits and reporting:
   --stats           print the stack's counters as one JSON line
                     ("stats {...}") on stdout at exit and on SIGUSR2
 
+${SERVICES_HELP}
+
 ${LINK_HELP}
 
 Example (as root):
@@ -61,6 +65,7 @@ const SERVE_OPTIONS = {
   http: { type: 'string' },
   'persist-timeout': { type: 'string' },
   stats: { type: 'boolean' },
+  ...SERVICES_OPTIONS,
 } as const;
 
 type ServiceName = 'echo' | 'discard' | 'daytime' | 'chargen' | 'http';
@@ -145,6 +150,7 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
     return 0;
   }
   const link = parseLinkArgs('serve', v);
+  const svcArgs = parseServicesArgs('serve', v);
   const ports = new Map<ServiceName, number>();
   for (const s of SERVICES) {
     const raw = v[s];
@@ -154,7 +160,7 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
     for (const [other, p] of ports) if (p === n) throw new UsageError(`--${s} and --${other} both use port ${n}`, 'serve');
     ports.set(s, n);
   }
-  if (ports.size === 0) throw new UsageError('name at least one service: --echo, --discard, --daytime, --chargen or --http PORT', 'serve');
+  if (ports.size === 0 && !anyService(svcArgs)) throw new UsageError('name at least one service: --echo, --discard, --daytime, --chargen, --http PORT, --dns PORT or --dhcp-server START-END', 'serve');
   let persistTimeoutUs: number | undefined;
   const rawPersist = v['persist-timeout'];
   if (rawPersist !== undefined) {
@@ -268,12 +274,24 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
     await host.close();
     return 1;
   }
-  const list = [...ports].map(([n, p]) => `${n}=${p}`).join(' ');
+  let running: RunningServices | null = null;
+  try {
+    // An Ethernet link (a TAP host) carries its interface; a TUN host has none (DHCP then refuses to start).
+    const eth = (host as TunHost & { eth?: EthernetInterface | null }).eth ?? null;
+    running = await startServices(svcArgs, { stack: host.stack, driver: host.driver, net, eth }, crypto.getRandomValues(new Uint32Array(1))[0]!);
+  } catch (e) {
+    io.stderr(`synack serve: ${e instanceof ServiceError ? e.message : errorLine(e)}`);
+    for (const s of servers) s.close();
+    await host.close();
+    return 1;
+  }
+  const list = [...[...ports].map(([n, p]) => `${n}=${p}`), ...(running.describe ? [running.describe] : [])].join(' ');
   io.stdout(`synack serve: ready on ${host.describe}: ${list}`);
 
   async function stop(code: number): Promise<void> {
     if (stopping) return;
     stopping = true;
+    running?.stop();
     for (const s of servers) s.close();
     httpServer?.closeIdleConnections?.();
     // Graceful: FIN every open connection, give them a moment to close, then reset the rest.
