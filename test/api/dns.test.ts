@@ -212,3 +212,52 @@ test('DHCP option 6 configures the resolver: a host with no address gets a lease
   c.setDnsServers([]);
   l.stop();
 });
+
+test('the resolver asks an IPv6 server (fd00::2) just as well: connect by name over IPv6 transport', async () => {
+  const l = lan(8);
+  const a = l.host('10.0.0.2', { also: 'fd00::2' });
+  const b = l.host('10.0.0.1', { also: 'fd00::1' });
+  const zone = a.dnsZone({ origin: 'example.test', names: { 'v6.example.test': 'fd00::2' } });
+  const srv = echo(a);
+  b.setDnsServers(['[fd00::2]:53']);
+  const r = await roundTrip(b, 'v6.example.test');
+  assert.deepEqual(r, { text: 'hello by name', remote: 'fd00::2' });
+  srv.close();
+  zone.close();
+  b.setDnsServers([]);
+  l.stop();
+});
+
+test('garbage datagrams to the running DNS forwarder, zone server and DHCP server are counted drops; each still serves afterwards', async () => {
+  const l = lan(9);
+  const u = l.host('10.0.0.3');
+  const f = l.host('10.0.0.4');
+  const b = l.host('10.0.0.1');
+  const zone = u.dnsZone({ port: 5353, origin: 'example.test', names: { 'www.example.test': '10.0.0.3' } });
+  const fwd = f.dnsForwarder({ upstream: '10.0.0.3:5353' });
+  const dhcp = f.dhcpServer({ poolStart: '10.0.0.100', poolEnd: '10.0.0.110' });
+  const s = b.dgram.createSocket('udp4');
+  await new Promise<void>((done) => s.bind(0, () => done()));
+  // ARP first (the neighbour cache holds at most 3 datagrams per unresolved address).
+  for (const addr of ['10.0.0.3', '10.0.0.4']) await new Promise<void>((done) => s.send('x', 9, addr, () => done()));
+  await sleep(l, b, 1_000_000);
+  const junk = [new Uint8Array(0), new Uint8Array([1, 2, 3]), new Uint8Array(300).fill(0xff), new Uint8Array(12).fill(0x80)];
+  for (const j of junk) {
+    for (const [port, addr] of [[53, '10.0.0.4'], [5353, '10.0.0.3'], [67, '10.0.0.4']] as const) {
+      await new Promise<void>((done) => s.send(j, port, addr, () => done()));
+    }
+  }
+  await sleep(l, b, 1_000_000);
+  const count = (d: Record<string, number>): number => Object.values(d).reduce((n, v) => n + v, 0);
+  assert.equal(count(fwd.forwarder.drops), junk.length, JSON.stringify([fwd.forwarder.drops, zone.zone.drops, dhcp.server.drops, f.stack.counters.drops]));
+  assert.equal(count(zone.zone.drops), junk.length);
+  assert.equal(count(dhcp.server.drops), junk.length);
+  b.setDnsServers(['10.0.0.4']);
+  assert.equal((await lookup(b, 'www.example.test', { family: 4 })).address, '10.0.0.3');
+  s.close();
+  dhcp.stop();
+  fwd.close();
+  zone.close();
+  b.setDnsServers([]);
+  l.stop();
+});
