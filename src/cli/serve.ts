@@ -151,6 +151,10 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
   }
   const link = parseLinkArgs('serve', v);
   const svcArgs = parseServicesArgs('serve', v);
+  // DHCP is an Ethernet protocol: refuse it on a layer-3 link before any device is opened.
+  if ((svcArgs.dhcp || svcArgs.dhcpServer) && (link as { tap?: string }).tap === undefined) {
+    throw new UsageError(`${svcArgs.dhcp ? '--dhcp' : '--dhcp-server'} needs an Ethernet link (--tap IF); a TUN device carries no Ethernet frames`, 'serve');
+  }
   const ports = new Map<ServiceName, number>();
   for (const s of SERVICES) {
     const raw = v[s];

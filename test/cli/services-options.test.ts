@@ -52,6 +52,9 @@ describe('serve: --dns, --dhcp-server, --dhcp', () => {
     const io = memIo();
     assert.equal(await main(['serve', '--tun', 'tun0', '--addr', '10.9.0.2/24', '--dns', '53'], io), 2);
     assert.match(io.err.join('\n'), /--dns needs --dns-upstream/);
+    const tun = memIo();
+    assert.equal(await main(['serve', '--tun', 'tun0', '--addr', '10.9.0.2/24', '--dhcp-server', '10.9.0.100-10.9.0.120'], tun), 2);
+    assert.match(tun.err.join('\n'), /--dhcp-server needs an Ethernet link \(--tap IF\)/);
     const help = memIo();
     assert.equal(await main(['serve', '--help'], help), 0);
     for (const o of ['--dns PORT', '--dns-upstream ADDR[:PORT]', '--dhcp-server START-END', '--dhcp-router', '--dhcp-lease', '--dhcp ']) assert.ok(help.out.join('\n').includes(o), o);
