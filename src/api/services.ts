@@ -215,6 +215,7 @@ export function createHostServices(h: ServiceHostParts): HostServices {
   let releaseHold: (() => void) | null = null;
 
   function dropResolver(): void {
+    resolver?.close();
     releaseHold?.();
     releaseHold = null;
     resolverUdp?.close();

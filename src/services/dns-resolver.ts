@@ -26,7 +26,7 @@ import { answersQuestion, DnsStreamReader, frameDns } from './dns-stream.ts';
 import { countDrop, minDeadline } from './types.ts';
 import type { Drops, From, OutDatagram, Step } from './types.ts';
 
-export type DnsErrorCode = 'ENOTFOUND' | 'ENODATA' | 'ETIMEOUT' | 'ESERVFAIL' | 'EREFUSED' | 'EBADRESP' | 'EBUSY' | 'EBADNAME';
+export type DnsErrorCode = 'ENOTFOUND' | 'ENODATA' | 'ETIMEOUT' | 'ESERVFAIL' | 'EREFUSED' | 'EBADRESP' | 'EBUSY' | 'EBADNAME' | 'ECANCELLED';
 
 export type DnsResult =
   | { ok: true; name: string; type: number; records: DnsRecord[]; cnames: string[]; ttl: number; fromCache: boolean }
@@ -480,6 +480,21 @@ export class StubResolver {
     this.apply(this.engine.tcpClosed(conn, this.transport.now()));
   }
 
+  /**
+   * Ends the resolver (its servers changed, the lease that named them
+   * ended): every query still waiting gets ECANCELLED — a lookup reports
+   * EAI_AGAIN, as getaddrinfo does for a temporary failure — so none waits
+   * forever; the timer is cancelled.
+   */
+  close(): void {
+    const waiting = [...this.waiting.entries()];
+    this.waiting.clear();
+    this.cancelTimer?.();
+    this.cancelTimer = null;
+    this.timerAt = null;
+    for (const [, cb] of waiting) queueMicrotask(() => cb({ ok: false, name: '', type: 0, code: 'ECANCELLED', fromCache: false }));
+  }
+
   /** One query (A or AAAA or any type) → its result. */
   resolve(name: string, type: number, cb: (r: DnsResult) => void): void {
     const s = this.engine.query(name, type, this.transport.now());
@@ -568,7 +583,7 @@ export class StubResolver {
         // or refused is EAI_AGAIN ("temporary failure in name resolution"),
         // "getaddrinfo EAI_AGAIN name".
         const codes = results.map((res) => (res !== undefined && !res.ok ? res.code : 'ENOTFOUND'));
-        const temporary = codes.some((c) => c === 'ETIMEOUT' || c === 'ESERVFAIL' || c === 'EREFUSED' || c === 'EBUSY');
+        const temporary = codes.some((c) => c === 'ETIMEOUT' || c === 'ESERVFAIL' || c === 'EREFUSED' || c === 'EBUSY' || c === 'ECANCELLED');
         done(lookupError(temporary ? 'EAI_AGAIN' : 'ENOTFOUND', hostname), []);
       });
     });

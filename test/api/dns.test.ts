@@ -261,3 +261,16 @@ test('garbage datagrams to the running DNS forwarder, zone server and DHCP serve
   b.setDnsServers([]);
   l.stop();
 });
+
+test('a lookup in flight when the servers change (a lease ended, setDnsServers) fails with EAI_AGAIN instead of hanging', async () => {
+  const l = lan(10);
+  const b = l.host('10.0.0.1');
+  b.setDnsServers(['10.0.0.9']); // nobody there: the query waits for its timeout
+  const pending = lookup(b, 'www.example.test', { family: 4 });
+  await sleep(l, b, 500_000);
+  b.setDnsServers([]);
+  const r = await pending;
+  assert.equal(r.err?.code, 'EAI_AGAIN');
+  assert.equal(r.err?.message, 'getaddrinfo EAI_AGAIN www.example.test');
+  l.stop();
+});
