@@ -156,8 +156,14 @@ export function createMemoryNetwork(opts: MemoryNetworkOptions = {}): MemoryNetw
           const h = services.dhcp({
             ...o,
             onEvent(ev) {
-              if (ev.type === 'bound') host.address = ipv4ToString(ev.lease.addr);
-              else if (ev.type === 'expired' && address === null) host.address = '';
+              // A host made without an address is known by its name at the leased one, while the lease lasts.
+              if (ev.type === 'bound') {
+                host.address = ipv4ToString(ev.lease.addr);
+                if (address === null && hostOpts.name) hosts.set(hostOpts.name.toLowerCase(), host.address);
+              } else if (ev.type === 'expired' && address === null) {
+                host.address = '';
+                if (hostOpts.name) hosts.delete(hostOpts.name.toLowerCase());
+              }
               o?.onEvent?.(ev);
             },
           });

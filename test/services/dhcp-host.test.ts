@@ -36,8 +36,8 @@ function serve(l: MemoryNetwork, extra: Record<string, unknown> = {}) {
 }
 
 /** A client host without an address, its DHCP client (not holding the driver: the test steps the network), and a log of its states and events. */
-function client(l: MemoryNetwork, mac?: string) {
-  const host = l.host(null, mac ? { mac } : {});
+function client(l: MemoryNetwork, mac?: string, name?: string) {
+  const host = l.host(null, { ...(mac ? { mac } : {}), ...(name ? { name } : {}) });
   const events: Array<{ at: number; ev: DhcpClientEvent }> = [];
   const h = host.dhcp({ ref: false, onEvent: (ev) => events.push({ at: host.stack.clock.now(), ev }) });
   return { host, h, events };
@@ -65,12 +65,14 @@ describe('DHCPv4 on synack hosts (RFC 2131) over the in-memory Ethernet switch',
   test('RFC 2131 §4.4.1: a host without an address is bound by DISCOVER → OFFER → REQUEST → ACK and configures address, mask, gateway, MTU (option 26) and DNS', () => {
     const l = lan();
     const { srv, dhcp } = serve(l);
-    const c = client(l);
+    const c = client(l, undefined, 'laptop');
     assert.equal(c.host.address, '');
+    assert.equal(l.hosts.get('laptop'), undefined);
     assert.deepEqual(c.host.eth!.iface.addrs, []);
     l.network.runUntil(() => c.h.config !== null, { until: seconds(15) });
     assert.equal(c.h.client.state, 'BOUND');
     assert.equal(c.host.address, '192.168.7.100');
+    assert.equal(l.hosts.get('laptop'), '192.168.7.100', 'its name now resolves on the LAN');
     assert.deepEqual(c.host.eth!.iface.addrs, [{ addr: ipv4Addr(192, 168, 7, 100), prefixLen: 24 }]);
     assert.equal(c.host.eth!.gatewayV4, ipv4Addr(192, 168, 7, 1));
     assert.equal(c.host.eth!.iface.mtu, 1400);
