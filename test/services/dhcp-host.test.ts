@@ -276,3 +276,26 @@ describe('DHCPv4 on synack hosts (RFC 2131) over the in-memory Ethernet switch',
 });
 
 void DhcpClientHost;
+
+describe('DHCPv4 on the real clock (the Driver arms Node timers for the services\' deadlines)', () => {
+  test('a host without an address is bound over a real-clock Ethernet LAN (no start delay), then serves TCP at the leased address', async () => {
+    const l = createMemoryNetwork({ seed: 21, ethernet: true });
+    const srv = l.host('192.168.9.1');
+    const dhcp = srv.dhcpServer({ poolStart: '192.168.9.50', poolEnd: '192.168.9.60', leaseTime: 3600 });
+    const c = l.host(null);
+    const h = c.dhcp({ startDelay: false });
+    const cfg = await h.bound;
+    assert.equal(cfg.address, '192.168.9.50');
+    const server = c.net.createServer((s) => s.end('leased\n'));
+    server.listen(80);
+    const sock = srv.net.connect(80, '192.168.9.50');
+    const chunks: Buffer[] = [];
+    sock.on('data', (d: Buffer) => chunks.push(d));
+    await new Promise((done) => sock.on('close', done));
+    assert.equal(Buffer.concat(chunks).toString(), 'leased\n');
+    server.close();
+    h.stop();
+    dhcp.stop();
+    l.stop();
+  });
+});
