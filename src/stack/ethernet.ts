@@ -376,14 +376,16 @@ export class EthernetInterface implements Link {
   }
 
   /**
-   * RFC 1122 §3.3.1.1: "If the destination is on a connected network, the
-   * datagram is sent directly to the destination host; otherwise, it has
-   * to be routed to a gateway on a connected network." — "To decide if the
-   * destination is on a connected network, the following algorithm MUST be
-   * used: (a) The address mask (particular to a local IP address for a
-   * multihomed host) is used to select the network number from the
-   * destination IP address. (b) ..." Without a gateway every destination is
-   * treated as on-link (as before DHCP gave one).
+   * RFC 1122 §3.3.1: "If the destination is on a connected network, the
+   * datagram is sent directly to the destination host; otherwise, it has to
+   * be routed to a gateway on a connected network." §3.3.1.1: "(b) If the
+   * IP destination address bits extracted by the address mask match the IP
+   * source address bits extracted by the same mask, then the destination is
+   * on the corresponding connected network, and the datagram is to be
+   * transmitted directly to the destination host. (c) If not, then the
+   * destination is accessible only through a gateway." One gateway (DHCP
+   * option 3, or set by hand); without one every destination is treated as
+   * on-link, as before.
    */
   private nextHopV4(dst: number): number {
     if (this.gatewayV4 === null) return dst;
