@@ -33,7 +33,7 @@ import { synackUdpCore, synackUdpApi, nodeUdp, UDP_BURST } from './udp.ts';
 import type { MillionResult } from './million.ts';
 import { nodeStreamBulk, synackStreamBulk, nodeHttp, synackHttp, STREAM_CHUNK_BYTES, STREAM_BUFFER_BYTES } from './stream.ts';
 
-const ALL = ['bulk', 'stream', 'cycles', 'udp', 'memory', 'checksum', 'impaired', 'tun', 'tun-impaired', 'synflood', 'sizes', 'million'];
+const ALL = ['bulk', 'stream', 'cycles', 'udp', 'memory', 'checksum', 'impaired', 'tun', 'tap', 'tun-impaired', 'synflood', 'sizes', 'million'];
 const HELP = `Usage: npm run bench -- [--quick] [--reps N] [--only LIST]
 
 Measures synack beside references run in the same process and prints each
@@ -428,6 +428,26 @@ if (only.has('tun')) {
     );
   } catch (e) {
     notes.push(`tun: skipped — ${(e as Error).message}`);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// 6b. Over TAP (issue 13): the same probes with synack on a TAP device —
+//     Ethernet frames through its Ethernet interface (ARP, NDP) — beside
+//     kernel ↔ kernel over a veth pair in the same run; offloads on.
+// ---------------------------------------------------------------------------
+if (only.has('tap')) {
+  progress('tap (network namespaces; needs root and /dev/net/tun)');
+  try {
+    for (const r of await benchTun({ link: 'tap', offloads: [true], seconds: quick ? 2 : 3 })) {
+      const show = (x: number): string => (r.unit === 'Gbit/s' ? `${fmt(x)} Gbit/s` : `${Math.round(x)} /s`);
+      rows.push({ name: `TAP MTU ${r.mtu}, offloads ${r.offload ? 'on' : 'off'}: ${r.what}`, synack: show(r.synack), reference: show(r.kernel), ratio: ratio(r.ratio), target: '' });
+    }
+    notes.push(
+      'tap: the tun probes with synack serve on tap0 (Ethernet frames through its Ethernet interface: ARP, NDP), IPv4, offloads on (IFF_VNET_HDR on the TAP device: GSO frames in, TSO writes out with the Ethernet header in front); reference = kernel ↔ kernel over a veth pair, same run.',
+    );
+  } catch (e) {
+    notes.push(`tap: skipped — ${(e as Error).message}`);
   }
 }
 

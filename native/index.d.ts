@@ -1,4 +1,4 @@
-/** Linux TUN device access for synack (see src/tun.cc). */
+/** Linux TUN and TAP device access for synack (see src/tun.cc). */
 export interface TunDeviceOptions {
   /** 'attach': the device must exist; 'create': it must not; 'auto' (default): either. */
   mode?: 'auto' | 'attach' | 'create';
@@ -14,6 +14,12 @@ export interface TunDeviceOptions {
    * TUN_F_TSO6 (default false). See `vnetHdrLen`, `offloads`, `offloadErrno`.
    */
   offload?: boolean;
+  /**
+   * Open a TAP device (IFF_TAP: every read and write is one Ethernet frame,
+   * no FCS) instead of a TUN device (IP packets). Default false. With
+   * `offload`, the virtio_net_hdr offsets count from the frame's start.
+   */
+  tap?: boolean;
 }
 
 export interface TunDeviceStats {
@@ -47,6 +53,8 @@ export declare class TunDevice {
   readonly offloads: number;
   /** errno of a refused IFF_VNET_HDR / TUNSETVNETHDRSZ / TUNSETOFFLOAD (0 when none). */
   readonly offloadErrno: number;
+  /** Whether the device is a TAP device (Ethernet frames). */
+  readonly tap: boolean;
   /** Starts polling; `onPackets(count, errno)` is called once per batch (errno 0, or a read error). */
   start(onPackets: (count: number, errno: number) => void): void;
   stop(): void;

@@ -1,7 +1,9 @@
 // synack-tun: Linux TUN device access for synack (N-API via node-addon-api).
 //
-// A TunDevice opens /dev/net/tun with IFF_TUN | IFF_NO_PI, attaches to (or
-// creates) a device by name, and sets the fd non-blocking. Reading happens
+// A TunDevice opens /dev/net/tun with IFF_TUN | IFF_NO_PI (each read and
+// write one IP packet) or, with { tap: true }, IFF_TAP | IFF_NO_PI (each one
+// Ethernet frame without FCS), attaches to (or creates) a device by name,
+// and sets the fd non-blocking. Reading happens
 // on the event loop thread: a uv_poll handle watches the fd, and when it is
 // readable the addon drains it in batches — read() after read() into one
 // arena (an ArrayBuffer shared with JS) until EAGAIN, a packet budget or a
@@ -20,7 +22,9 @@
 // must start with one (the JS side builds it; write()/writeBatch() prepend
 // an all-zero header). When the kernel refuses the offloads, `offloads` is
 // 0 (or TUN_F_CSUM) and `offloadErrno` says why; when it refuses
-// IFF_VNET_HDR, `vnetHdrLen` is 0 and the device is in plain mode.
+// IFF_VNET_HDR, `vnetHdrLen` is 0 and the device is in plain mode. On a TAP
+// device the header works the same way, its offsets counted from the start
+// of the Ethernet frame.
 //
 // Errors carry `code` (ENOENT, EPERM, ENODEV, EBUSY, …), `errno`, `syscall`
 // and a message that says what to do.
@@ -80,8 +84,9 @@ std::string Strerror(int err) { return std::string(strerror(err)); }
 // Default sizes: every read may return a packet as large as 65535 bytes (the
 // largest IPv4 packet), so the arena keeps at least that much room free.
 // With IFF_VNET_HDR a read carries a virtio_net_hdr before the packet, and a
-// GSO packet from the kernel may be an IPv6 packet of 40 + 65535 bytes.
-constexpr size_t kReadSize = 65535 + 64;
+// GSO packet from the kernel may be an IPv6 packet of 40 + 65535 bytes; on a
+// TAP device, behind a 14-byte Ethernet header (18 with an 802.1Q tag).
+constexpr size_t kReadSize = 65535 + 128;
 // struct virtio_net_hdr (without num_buffers): flags, gso_type, hdr_len,
 // gso_size, csum_start, csum_offset.
 constexpr int kVnetHdrLen = 10;
@@ -114,10 +119,11 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
                            InstanceAccessor<&TunDevice::GetVnetHdrLen>("vnetHdrLen"),
                            InstanceAccessor<&TunDevice::GetOffloads>("offloads"),
                            InstanceAccessor<&TunDevice::GetOffloadErrno>("offloadErrno"),
+                           InstanceAccessor<&TunDevice::GetTap>("tap"),
                        });
   }
 
-  // new TunDevice(name, { mode: 'auto' | 'attach' | 'create', arenaBytes, maxBatch, maxRounds })
+  // new TunDevice(name, { mode: 'auto' | 'attach' | 'create', arenaBytes, maxBatch, maxRounds, offload, tap })
   explicit TunDevice(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TunDevice>(info) {
     Napi::Env env = info.Env();
     if (info.Length() < 1 || !info[0].IsString()) {
@@ -130,8 +136,11 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
     uint32_t maxRounds = kDefaultMaxRounds;
     bool vnetHdr = false;
     bool offload = false;
+    bool tap = false;
     if (info.Length() > 1 && info[1].IsObject()) {
       Napi::Object o = info[1].As<Napi::Object>();
+      // tap: an Ethernet (TAP) device instead of an IP (TUN) one.
+      if (o.Has("tap") && o.Get("tap").IsBoolean()) tap = o.Get("tap").As<Napi::Boolean>().Value();
       // offload: open with IFF_VNET_HDR and ask for TUNSETOFFLOAD (checksum, TSO4, TSO6).
       if (o.Has("offload") && o.Get("offload").IsBoolean()) offload = vnetHdr = o.Get("offload").As<Napi::Boolean>().Value();
       if (o.Has("mode") && o.Get("mode").IsString()) mode = o.Get("mode").As<Napi::String>().Utf8Value();
@@ -151,9 +160,12 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
     if (mode != "auto" && mode != "attach" && mode != "create") {
       throw Napi::TypeError::New(env, "TunDevice: options.mode must be 'auto', 'attach' or 'create'");
     }
+    const std::string kind = tap ? "TAP" : "TUN";
+    const std::string ipMode = tap ? "tap" : "tun";
+    const short devFlag = tap ? IFF_TAP : IFF_TUN;
     if (name.size() >= IFNAMSIZ) {
       throw SysError(env, ENAMETOOLONG, "TUNSETIFF",
-                     "TUN device name '" + name + "' is too long (at most " + std::to_string(IFNAMSIZ - 1) + " bytes)");
+                     kind + " device name '" + name + "' is too long (at most " + std::to_string(IFNAMSIZ - 1) + " bytes)");
     }
 
     int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
@@ -180,7 +192,7 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
       close(fd);
       throw SysError(env, ENODEV, "TUNSETIFF",
                      "no such device: " + name + " (create it first: ip tuntap add dev " + name +
-                         " mode tun, or let synack create it)");
+                         " mode " + ipMode + ", or let synack create it)");
     }
     if (mode == "create" && exists) {
       close(fd);
@@ -189,14 +201,14 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
 
     struct ifreq ifr;
     memset(&ifr, 0, sizeof ifr);
-    ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (vnetHdr ? IFF_VNET_HDR : 0);
+    ifr.ifr_flags = devFlag | IFF_NO_PI | (vnetHdr ? IFF_VNET_HDR : 0);
     strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
     int setiff = ioctl(fd, TUNSETIFF, &ifr);
     if (setiff < 0 && errno == EINVAL && vnetHdr) {
       // A kernel without IFF_VNET_HDR: plain mode.
       offloadErrno_ = EINVAL;
       vnetHdr = offload = false;
-      ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+      ifr.ifr_flags = devFlag | IFF_NO_PI;
       setiff = ioctl(fd, TUNSETIFF, &ifr);
     }
     if (setiff < 0) {
@@ -204,24 +216,24 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
       close(fd);
       if (e == EPERM || e == EACCES) {
         throw SysError(env, e, "TUNSETIFF",
-                       std::string(exists ? "attaching to" : "creating") + " TUN device " + name +
+                       std::string(exists ? "attaching to" : "creating") + " " + kind + " device " + name +
                            ": operation not permitted: this needs CAP_NET_ADMIN (run as root), or a device made "
-                           "for your user: ip tuntap add dev " + name + " mode tun user $USER");
+                           "for your user: ip tuntap add dev " + name + " mode " + ipMode + " user $USER");
       }
       if (e == EBUSY) {
         throw SysError(env, e, "TUNSETIFF",
-                       "TUN device " + name + " is busy: another process has it open (a single-queue TUN device "
-                       "takes one reader)");
+                       kind + " device " + name + " is busy: another process has it open (a single-queue " + kind +
+                           " device takes one reader)");
       }
       if (e == EINVAL) {
         throw SysError(env, e, "TUNSETIFF",
-                       "device " + name + " is not a single-queue TUN device (it is a TAP device, multi-queue, "
-                       "or not a tun/tap device at all)");
+                       "device " + name + " is not a single-queue " + kind + " device (it is a " +
+                           (tap ? "TUN" : "TAP") + " device, multi-queue, or not a tun/tap device at all)");
       }
       if (e == ENODEV) {
         throw SysError(env, e, "TUNSETIFF", "no such device: " + name);
       }
-      throw SysError(env, e, "TUNSETIFF", "cannot attach to TUN device " + name + ": " + Strerror(e));
+      throw SysError(env, e, "TUNSETIFF", "cannot attach to " + kind + " device " + name + ": " + Strerror(e));
     }
     if (vnetHdr) {
       int hdrLen = kVnetHdrLen;
@@ -247,6 +259,7 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
     fd_ = fd;
     name_ = ifr.ifr_name;
     created_ = !exists;
+    tap_ = tap;
     maxBatch_ = maxBatch;
     maxRounds_ = maxRounds;
 
@@ -571,10 +584,12 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
   Napi::Value GetVnetHdrLen(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), vnetHdrLen_); }
   Napi::Value GetOffloads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), offloads_); }
   Napi::Value GetOffloadErrno(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), offloadErrno_); }
+  Napi::Value GetTap(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), tap_); }
 
   int fd_ = -1;
   std::string name_;
   bool created_ = false;
+  bool tap_ = false;
   uv_poll_t* poll_ = nullptr;
   bool reading_ = false;
   bool selfRef_ = false;

@@ -12,9 +12,9 @@ import { parseIpv6Addr } from '../wire/ipv6.ts';
 import { parseOptions, UsageError, type CliIo, type Command } from './options.ts';
 import { LINK_HELP, LINK_OPTIONS, HostError, openTunHost, parseLinkArgs, type TunHost } from './tun-host.ts';
 
-const CONNECT_HELP = `Usage: synack connect --tun IF --addr CIDR [--addr CIDR] [options] HOST:PORT
+const CONNECT_HELP = `Usage: synack connect (--tun IF | --tap IF) --addr CIDR [--addr CIDR] [options] HOST:PORT
 
-Opens a TCP connection from synack's stack (on a TUN device) to HOST:PORT
+Opens a TCP connection from synack's stack (on a TUN or TAP device) to HOST:PORT
 (HOST a dotted IPv4 address, or an IPv6 one in brackets: [fd09::1]:7), like nc: stdin goes to the connection, the connection to stdout. EOF on
 stdin sends FIN (a half-close: what the peer still sends is printed). Exits
 0 once the peer has closed; 1 with a message if the connection is refused,
@@ -157,7 +157,7 @@ export async function runConnect(argv: string[], io: CliIo, stdin: NodeJS.Readab
 
 export const connectCommand: Command = {
   name: 'connect',
-  summary: 'nc over synack on a TUN device: stdin to a TCP connection, the connection to stdout',
+  summary: 'nc over synack on a TUN or TAP device: stdin to a TCP connection, the connection to stdout',
   help: CONNECT_HELP,
   run: (argv, io) => runConnect(argv, io),
 };

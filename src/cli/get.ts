@@ -11,11 +11,11 @@ import { parseIpv6Addr } from '../wire/ipv6.ts';
 import { parseOptions, UsageError, type CliIo, type Command } from './options.ts';
 import { LINK_HELP, LINK_OPTIONS, HostError, errorLine, openTunHost, parseLinkArgs, type TunHost } from './tun-host.ts';
 
-const GET_HELP = `Usage: synack get --tun IF --addr CIDR [--addr CIDR] [options] URL
+const GET_HELP = `Usage: synack get (--tun IF | --tap IF) --addr CIDR [--addr CIDR] [options] URL
 
 Fetches URL (http://A.B.C.D[:PORT]/PATH, or http://[X:X::X][:PORT]/PATH
 for IPv6) with node:http over synack's stack
-on a TUN device and prints the body on stdout. On a terminal, bodies over
+on a TUN or TAP device and prints the body on stdout. On a terminal, bodies over
 1 MiB show a progress bar on stderr. Exits 0 for a 2xx/3xx answer, 1 for
 an error status or a failed connection.
 
@@ -173,7 +173,7 @@ export async function runGet(
 
 export const getCommand: Command = {
   name: 'get',
-  summary: 'HTTP GET over synack on a TUN device (node:http with createConnection)',
+  summary: 'HTTP GET over synack on a TUN or TAP device (node:http with createConnection)',
   help: GET_HELP,
   run: (argv, io) => runGet(argv, io),
 };

@@ -1,7 +1,8 @@
 /**
- * `synack serve`: classic TCP services on a TUN device — echo (RFC 862),
+ * `synack serve`: classic TCP services on a TUN or TAP device — echo (RFC 862),
  * discard (RFC 863), daytime (RFC 867), chargen (RFC 864) and an HTTP/1.1
- * server built with node:http over synack sockets. ICMP echo is answered by
+ * server built with node:http over synack sockets; UDP echo (RFC 862 over
+ * UDP, on the host's node:dgram-compatible sockets). ICMP echo is answered by
  * the stack. Prints a line with `ready` once every listener is up;
  * SIGINT/SIGTERM stop it gracefully (a second signal stops it at once).
  *
@@ -10,15 +11,17 @@
 import http from 'node:http';
 import type { Socket } from '../api/socket.ts';
 import type { Server } from '../api/server.ts';
-import type { EthernetInterface } from '../stack/ethernet.ts';
 import { parseOptions, UsageError, type CliIo, type Command } from './options.ts';
 import { LINK_HELP, LINK_OPTIONS, HostError, errorLine, openTunHost, parseLinkArgs, type TunHost } from './tun-host.ts';
 import { SERVICES_HELP, SERVICES_OPTIONS, ServiceError, anyService, parseServicesArgs, startServices, type RunningServices } from './services-options.ts';
+import { formatIpAddr } from '../wire/ipv6.ts';
+import { macToString } from '../wire/ethernet.ts';
 
-const SERVE_HELP = `Usage: synack serve --tun IF --addr CIDR [--addr CIDR] [options]
+const SERVE_HELP = `Usage: synack serve (--tun IF | --tap IF) --addr CIDR [--addr CIDR] [options]
 
-Runs TCP services on synack's own stack, attached to a TUN device, and
-answers ICMP echo (ping). Prints a line containing "ready" once every
+Runs TCP and UDP services on synack's own stack, attached to a TUN device
+(IP packets) or a TAP device (Ethernet frames: synack answers ARP and
+Neighbor Discovery), and answers ICMP echo (ping). Prints a line containing "ready" once every
 listener is up, with every address (--addr may be repeated: IPv4 and
 IPv6; the services listen on all of them, and ping -6 is answered too).
 SIGINT/SIGTERM stop it gracefully.
@@ -34,6 +37,8 @@ Services (at least one):
   --http PORT       HTTP/1.1 (node:http over synack sockets):
                     GET /         200 with a short text body
                     GET /bytes/N  N bytes (byte i is i mod 256)
+  --udp-echo PORT   UDP echo (RFC 862 over UDP): each datagram is sent back
+                    to its sender, over IPv4 and IPv6
 
 Limits and reporting:
   --persist-timeout S  drop a connection whose peer keeps a zero window for
@@ -54,7 +59,13 @@ Example (as root):
 Dual stack (the kernel's side gets fd09::1 without duplicate address detection):
   synack serve --tun tun0 --addr 10.9.0.2/24 --addr fd09::2/64 \\
     --peer-addr 10.9.0.1/24 --peer-addr fd09::1/64 --http 80
-  curl -6 'http://[fd09::2]/' ; ping -6 fd09::2`;
+  curl -6 'http://[fd09::2]/' ; ping -6 fd09::2
+On a TAP device, advertising a prefix so the kernel forms its own address:
+  ip tuntap add dev tap0 mode tap
+  ip addr add 10.9.0.1/24 dev tap0 && ip link set tap0 up
+  synack serve --tap tap0 --addr 10.9.0.2/24 --addr fd09::2/64 \
+    --ra fd09::/64 --http 80 --udp-echo 7
+  ip neigh show dev tap0 ; curl -6 'http://[fd09::2]/'`;
 
 const SERVE_OPTIONS = {
   ...LINK_OPTIONS,
@@ -63,6 +74,7 @@ const SERVE_OPTIONS = {
   daytime: { type: 'string' },
   chargen: { type: 'string' },
   http: { type: 'string' },
+  'udp-echo': { type: 'string' },
   'persist-timeout': { type: 'string' },
   stats: { type: 'boolean' },
   ...SERVICES_OPTIONS,
@@ -152,7 +164,7 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
   const link = parseLinkArgs('serve', v);
   const svcArgs = parseServicesArgs('serve', v);
   // DHCP is an Ethernet protocol: refuse it on a layer-3 link before any device is opened.
-  if ((svcArgs.dhcp || svcArgs.dhcpServer) && (link as { tap?: string }).tap === undefined) {
+  if ((svcArgs.dhcp || svcArgs.dhcpServer) && link.kind !== 'tap') {
     throw new UsageError(`${svcArgs.dhcp ? '--dhcp' : '--dhcp-server'} needs an Ethernet link (--tap IF); a TUN device carries no Ethernet frames`, 'serve');
   }
   const ports = new Map<ServiceName, number>();
@@ -164,7 +176,16 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
     for (const [other, p] of ports) if (p === n) throw new UsageError(`--${s} and --${other} both use port ${n}`, 'serve');
     ports.set(s, n);
   }
-  if (ports.size === 0 && !anyService(svcArgs)) throw new UsageError('name at least one service: --echo, --discard, --daytime, --chargen, --http PORT, --dns PORT or --dhcp-server START-END', 'serve');
+  let udpEchoPort: number | null = null;
+  const rawUdpEcho = v['udp-echo'];
+  if (rawUdpEcho !== undefined) {
+    const n = Number(rawUdpEcho);
+    if (!Number.isInteger(n) || n < 1 || n > 65535) throw new UsageError(`--udp-echo expects a port in 1..65535, got '${rawUdpEcho}'`, 'serve');
+    udpEchoPort = n;
+  }
+  if (ports.size === 0 && udpEchoPort === null && !anyService(svcArgs)) {
+    throw new UsageError('name at least one service: --echo, --discard, --daytime, --chargen, --http or --udp-echo PORT (or --dns PORT, --dhcp-server START-END)', 'serve');
+  }
   let persistTimeoutUs: number | undefined;
   const rawPersist = v['persist-timeout'];
   if (rawPersist !== undefined) {
@@ -271,6 +292,28 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
       }),
     );
   }
+  // RFC 862, "UDP Based Echo Service": "A server listens for UDP datagrams
+  // on UDP port 7. When a datagram is received, the data from it is sent
+  // back in an answering datagram." One udp6 socket on :: takes IPv4 too
+  // (IPv4-mapped), as node:dgram's does.
+  let udpEcho: ReturnType<typeof host.dgram.createSocket> | null = null;
+  if (udpEchoPort !== null) {
+    const sock = host.dgram.createSocket('udp6');
+    udpEcho = sock;
+    sock.on('message', (msg, rinfo) => {
+      if (!stopping) sock.send(msg, rinfo.port, rinfo.address);
+    });
+    listening.push(
+      new Promise<void>((resolve, reject) => {
+        sock.once('error', reject);
+        sock.bind(udpEchoPort, () => {
+          sock.off('error', reject);
+          sock.on('error', (e) => io.stderr(`synack serve: udp-echo: ${errorLine(e)}`));
+          resolve();
+        });
+      }),
+    );
+  }
   try {
     await Promise.all(listening);
   } catch (e) {
@@ -280,16 +323,15 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
   }
   let running: RunningServices | null = null;
   try {
-    // An Ethernet link (a TAP host) carries its interface; a TUN host has none (DHCP then refuses to start).
-    const eth = (host as TunHost & { eth?: EthernetInterface | null }).eth ?? null;
-    running = await startServices(svcArgs, { stack: host.stack, driver: host.driver, net, eth }, crypto.getRandomValues(new Uint32Array(1))[0]!);
+    // A TAP host carries its Ethernet interface; a TUN host has none (DHCP was refused before the device opened).
+    running = await startServices(svcArgs, { stack: host.stack, driver: host.driver, net, eth: host.eth }, crypto.getRandomValues(new Uint32Array(1))[0]!);
   } catch (e) {
     io.stderr(`synack serve: ${e instanceof ServiceError ? e.message : errorLine(e)}`);
     for (const s of servers) s.close();
     await host.close();
     return 1;
   }
-  const list = [...[...ports].map(([n, p]) => `${n}=${p}`), ...(running.describe ? [running.describe] : [])].join(' ');
+  const list = [...[...ports].map(([n, p]) => `${n}=${p}`), ...(udpEchoPort !== null ? [`udp-echo=${udpEchoPort}`] : []), ...(running.describe ? [running.describe] : [])].join(' ');
   io.stdout(`synack serve: ready on ${host.describe}: ${list}`);
 
   async function stop(code: number): Promise<void> {
@@ -297,6 +339,7 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
     stopping = true;
     running?.stop();
     for (const s of servers) s.close();
+    udpEcho?.close();
     httpServer?.closeIdleConnections?.();
     // Graceful: FIN every open connection, give them a moment to close, then reset the rest.
     for (const s of sockets) s.end();
@@ -333,7 +376,9 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
     // link: the TUN link's offload counters (GSO segments in and out).
     const ls = host.link.stats;
     const link = { offloads: host.link.offloads, gsoIn: ls.gsoIn, largestIn: ls.largestIn, csumCompleted: ls.csumCompleted, gsoOut: ls.gsoOut, gsoOutSegments: ls.gsoOutSegments, writeCalls: ls.writeCalls };
-    io.stdout(`stats ${JSON.stringify({ ...host.stack.counters.snapshot(), openSockets: sockets.size, sendQueuedMax, writableMax, link })}`);
+    // eth (TAP): the Ethernet interface's counters and its neighbour cache.
+    const eth = host.eth ? { ...host.eth.stats, neighbors: host.eth.neighbors.list().map((e) => ({ ip: formatIpAddr(e.ip), mac: e.mac === null ? null : macToString(e.mac), state: e.state })) } : undefined;
+    io.stdout(`stats ${JSON.stringify({ ...host.stack.counters.snapshot(), openSockets: sockets.size, sendQueuedMax, writableMax, link, ...(eth ? { eth } : {}) })}`);
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -360,7 +405,7 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
 
 export const serveCommand: Command = {
   name: 'serve',
-  summary: 'run echo/discard/daytime/chargen/HTTP servers on a TUN device',
+  summary: 'run echo/discard/daytime/chargen/HTTP and UDP echo servers on a TUN or TAP device',
   help: SERVE_HELP,
   run: runServe,
 };

@@ -1,11 +1,12 @@
 /**
  * What `synack serve`, `connect` and `get` share: the link options
- * (`--tun IF --addr CIDR [--addr CIDR…] [--mtu N] [--pcap FILE]`, the
+ * (`--tun IF | --tap IF`, `--addr CIDR [--addr CIDR…] [--mtu N] [--pcap FILE]`, the
  * impairment options, `--log-states`), and a host built from them — a TUN
- * link, one stack on the real clock, its Driver and a node:net-compatible
- * module — plus the pcap writer and the state log. `--addr` may be
- * repeated and takes IPv4 and IPv6 CIDRs (issue 12): one interface, dual
- * stack.
+ * link, or a TAP link under an Ethernet interface (issue 13: MAC address,
+ * ARP, NDP, optional router advertisements), one stack on the real clock,
+ * its Driver, a node:net-compatible and a node:dgram-compatible module —
+ * plus the pcap writer and the state log. `--addr` may be repeated and
+ * takes IPv4 and IPv6 CIDRs (issue 12): one interface, dual stack.
  */
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
@@ -18,6 +19,10 @@ import type { Stack } from '../stack/stack.ts';
 import type { Impairments } from '../links/memory.ts';
 import type { TcpConfig } from '../tcp/config.ts';
 import { TunLink, configureTunDevice, loadTunAddon, TunError } from '../links/tun.ts';
+import { TapLink } from '../links/tap.ts';
+import { addEthernetInterface, type EthernetInterface } from '../stack/ethernet.ts';
+import { createDgram, type SynackDgram } from '../api/dgram.ts';
+import { getMac, isMulticastMac, macToString, parseMac, type MacAddr } from '../wire/ethernet.ts';
 import { parseIpv4Addr } from '../wire/bytes.ts';
 import {
   formatIpAddr,
@@ -26,15 +31,21 @@ import {
   isIpv6Multicast,
   isIpv6Unspecified,
   isIpv6V4Mapped,
+  isIpv6LinkLocal,
+  ipv6FromWords,
   parseIpv6Addr,
   type IpAddr,
+  type Ipv6Addr,
 } from '../wire/ipv6.ts';
-import { pcapGlobalHeader, pcapRecord } from '../wire/pcap.ts';
+import { LINKTYPE_ETHERNET, LINKTYPE_RAW, pcapGlobalHeader, pcapRecord } from '../wire/pcap.ts';
 import { UsageError } from './options.ts';
 
 /** parseArgs options every TUN command takes. */
 export const LINK_OPTIONS = {
   tun: { type: 'string' },
+  tap: { type: 'string' },
+  mac: { type: 'string' },
+  ra: { type: 'string', multiple: true },
   addr: { type: 'string', multiple: true },
   mtu: { type: 'string' },
   pcap: { type: 'string' },
@@ -57,6 +68,9 @@ export const LINK_OPTIONS = {
 
 export const LINK_HELP = `Link options:
   --tun IF                TUN device to use (attached if it exists, else created)
+  --tap IF                or a TAP device (Ethernet frames; attached if it
+                          exists, else created): synack answers ARP and
+                          Neighbor Discovery with its own MAC address
   --addr CIDR             synack's address and prefix on it: IPv4
                           (10.9.0.2/24; the prefix defaults to /24) or IPv6
                           (fd09::2/64; defaults to /64). Repeat it for a
@@ -65,7 +79,8 @@ export const LINK_HELP = `Link options:
   --mtu N                 MTU of the link and the device (68..65535; default:
                           the device's MTU, 1500 for a new device)
   --pcap FILE             write every packet synack sends and receives to FILE
-                          (pcap, LINKTYPE_RAW, IPv4 and IPv6; tshark -r FILE)
+                          (pcap, LINKTYPE_RAW, IPv4 and IPv6; tshark -r FILE;
+                          on --tap every frame, LINKTYPE_ETHERNET)
   --peer-addr CIDR        also give the kernel's side of the device this
                           address (may be repeated, IPv4 or IPv6; runs
                           ip addr replace CIDR dev IF, with nodad for IPv6)
@@ -75,6 +90,14 @@ export const LINK_HELP = `Link options:
   --no-offload            open the device without offloads (IFF_VNET_HDR,
                           checksum and TSO; on by default where the kernel
                           accepts them; also SYNACK_TUN_OFFLOAD=0)
+
+TAP only:
+  --mac MAC               synack's MAC address (default: a random locally
+                          administered one; printed in the ready line)
+  --ra PREFIX/64          send IPv6 Router Advertisements for PREFIX (on-link,
+                          autonomous; RFC 4861 §6.2) so that hosts on the link
+                          form addresses by SLAAC (RFC 4862). May be repeated.
+                          synack advertises itself as no default router
 
 Impairments (applied in both directions between the device and the stack):
   --loss P                drop each packet with probability P (0..1)
@@ -95,7 +118,14 @@ export interface Cidr {
 }
 
 export interface LinkArgs {
+  /** The device's name (a TUN or a TAP device, see `kind`). */
   tun: string;
+  /** --tun (IP packets) or --tap (Ethernet frames). */
+  kind: 'tun' | 'tap';
+  /** --mac: synack's MAC address on a TAP device (null: a random one). */
+  mac: MacAddr | null;
+  /** --ra: IPv6 prefixes (/64) to advertise on a TAP device. */
+  raPrefixes: Ipv6Addr[];
   /** synack's addresses on the device (at least one; IPv4, IPv6 or both). */
   addrs: Cidr[];
   mtu: number | null;
@@ -113,6 +143,9 @@ export interface LinkArgs {
 
 type Values = {
   [K in keyof typeof LINK_OPTIONS]?: (typeof LINK_OPTIONS)[K]['type'] extends 'boolean' ? boolean : (typeof LINK_OPTIONS)[K] extends { multiple: true } ? string[] : string;
+} & {
+  /** serve's --dhcp (cli/services-options.ts): the address comes from DHCP, so --addr may be absent. */
+  dhcp?: boolean;
 };
 
 function num(cmd: string, name: string, raw: string | undefined, check: (n: number) => boolean, what: string): number | undefined {
@@ -171,10 +204,42 @@ function parseCidrs(cmd: string, opt: string, raws: readonly string[] | undefine
   return out;
 }
 
+/** --ra PREFIX/64: an IPv6 prefix of length 64 (RFC 4862 §5.5.3 d: SLAAC forms 64-bit identifiers), host bits zero. */
+function parseRaPrefix(cmd: string, raw: string): Ipv6Addr {
+  const c = parseCidr(cmd, 'ra', raw);
+  const bad = (why: string): UsageError => new UsageError(`--ra expects an IPv6 prefix of length 64, like fd09::/64, got '${raw}': ${why}`, cmd);
+  if (typeof c.addr !== 'string') throw bad('not an IPv6 prefix');
+  if (!raw.includes('/') || c.prefixLen !== 64) throw bad('hosts form addresses only from /64 prefixes (RFC 4862 §5.5.3)');
+  if (isIpv6LinkLocal(c.addr)) throw bad('the link-local prefix is not advertised (RFC 4861 §6.2.1)');
+  const w = Array.from({ length: 8 }, (_, i) => (c.addr as Ipv6Addr).charCodeAt(i));
+  if (w.slice(4).some((x) => x !== 0)) throw bad('the interface-identifier half must be zero');
+  return ipv6FromWords(w);
+}
+
 export function parseLinkArgs(cmd: string, v: Values): LinkArgs {
-  if (!v.tun) throw new UsageError('--tun IF is required (the TUN device, e.g. --tun tun0)', cmd);
-  if (!v.addr || v.addr.length === 0) throw new UsageError("--addr CIDR is required (synack's address on the device, e.g. --addr 10.9.0.2/24 or --addr fd09::2/64)", cmd);
-  const addrs = parseCidrs(cmd, 'addr', v.addr);
+  if (v.tun && v.tap) throw new UsageError('--tun and --tap cannot be combined (one device per host)', cmd);
+  if (!v.tun && !v.tap) throw new UsageError('--tun IF or --tap IF is required (the TUN or TAP device, e.g. --tun tun0)', cmd);
+  const kind = v.tap ? 'tap' : 'tun';
+  if (kind === 'tun' && v.mac !== undefined) throw new UsageError('--mac needs --tap (a TUN device carries no Ethernet frames)', cmd);
+  if (kind === 'tun' && v.ra !== undefined) throw new UsageError('--ra needs --tap (router advertisements are sent on an Ethernet link)', cmd);
+  let mac: MacAddr | null = null;
+  if (v.mac !== undefined) {
+    mac = parseMac(v.mac.trim());
+    if (mac === null) throw new UsageError(`--mac expects a MAC address like 02:00:00:00:00:02, got '${v.mac}'`, cmd);
+    if (isMulticastMac(mac)) throw new UsageError(`--mac ${v.mac} is a multicast address (the first octet's low bit is set): an interface needs a unicast one`, cmd);
+  }
+  const raPrefixes: Ipv6Addr[] = [];
+  for (const raw of v.ra ?? []) {
+    const p = parseRaPrefix(cmd, raw);
+    if (raPrefixes.includes(p)) throw new UsageError(`--ra ${raw} is given twice`, cmd);
+    raPrefixes.push(p);
+  }
+  // serve --dhcp obtains the address by DHCP (cli/services-options.ts), on an Ethernet link only.
+  if (v.dhcp === true && kind !== 'tap') throw new UsageError('--dhcp needs an Ethernet link (--tap IF); a TUN device carries no Ethernet frames', cmd);
+  if ((!v.addr || v.addr.length === 0) && v.dhcp !== true) {
+    throw new UsageError("--addr CIDR is required (synack's address on the device, e.g. --addr 10.9.0.2/24 or --addr fd09::2/64; or, with --tap, serve --dhcp)", cmd);
+  }
+  const addrs = v.addr && v.addr.length > 0 ? parseCidrs(cmd, 'addr', v.addr) : [];
   const peerAddrs = parseCidrs(cmd, 'peer-addr', v['peer-addr']);
   for (const p of peerAddrs) {
     if (addrs.some((a) => a.addr === p.addr)) throw new UsageError(`--peer-addr ${formatIpAddr(p.addr)} is synack's own address (--addr)`, cmd);
@@ -183,6 +248,9 @@ export function parseLinkArgs(cmd: string, v: Values): LinkArgs {
   const mtu = num(cmd, 'mtu', v.mtu, (n) => Number.isInteger(n) && n >= 68 && n <= 65535, 'an integer in 68..65535');
   // RFC 8200 §5: "IPv6 requires that every link in the Internet have an MTU
   // of 1280 octets or greater."
+  if (mtu !== undefined && mtu < IPV6_MIN_MTU && raPrefixes.length > 0) {
+    throw new UsageError(`--mtu ${mtu} is too small for IPv6 (--ra): IPv6 needs at least ${IPV6_MIN_MTU} (RFC 8200 §5)`, cmd);
+  }
   if (mtu !== undefined && mtu < IPV6_MIN_MTU && addrs.some((a) => typeof a.addr === 'string')) {
     throw new UsageError(`--mtu ${mtu} is too small for IPv6 (--addr ${formatCidr(addrs.find((a) => typeof a.addr === 'string')!)}): IPv6 needs at least ${IPV6_MIN_MTU} (RFC 8200 §5)`, cmd);
   }
@@ -217,7 +285,10 @@ export function parseLinkArgs(cmd: string, v: Values): LinkArgs {
     };
   }
   return {
-    tun: v.tun,
+    tun: (v.tap ?? v.tun)!,
+    kind,
+    mac,
+    raPrefixes,
     addrs,
     mtu: mtu ?? null,
     pcap: v.pcap ?? null,
@@ -237,9 +308,13 @@ export class PcapFile {
   private buf: Uint8Array[] = [];
   private size = 0;
   packets = 0;
-  constructor(readonly path: string) {
+  constructor(
+    readonly path: string,
+    linkType = LINKTYPE_RAW,
+  ) {
     this.fd = openSync(path, 'w');
-    writeSync(this.fd, pcapGlobalHeader(65535));
+    // A TAP link's frames carry an Ethernet header on top of an IP packet of up to 64 KiB (and a GSO one).
+    writeSync(this.fd, pcapGlobalHeader(linkType === LINKTYPE_ETHERNET ? 65535 + 128 : 65535, linkType));
   }
   write(packet: Uint8Array): void {
     if (this.fd < 0) return;
@@ -267,9 +342,14 @@ export class PcapFile {
 export interface TunHost {
   stack: Stack;
   net: SynackNet;
+  /** node:dgram over the stack's UDP. */
+  dgram: SynackDgram;
   driver: Driver;
   network: Network;
+  /** The TUN link, or the TAP link (a TapLink) under `eth`. */
   link: TunLink;
+  /** On --tap: the stack's Ethernet interface (MAC, neighbour cache, counters); null on --tun. */
+  eth: EthernetInterface | null;
   /** "10.9.0.2/24, fd09::2/64 on tun0 (mtu 1500)": every address of synack's. */
   describe: string;
   pcap: PcapFile | null;
@@ -308,8 +388,9 @@ export function openTunHost(cmd: string, a: LinkArgs, io: HostIo): TunHost {
   const v6 = a.addrs.find((c) => typeof c.addr === 'string');
   // RFC 8200 §5: "IPv6 requires that every link in the Internet have an MTU
   // of 1280 octets or greater." (An explicit --mtu was checked as usage.)
-  if (v6 && mtu < IPV6_MIN_MTU) {
-    throw new HostError(`${a.tun} has an MTU of ${mtu}, too small for IPv6 (${formatCidr(v6)}): IPv6 needs at least ${IPV6_MIN_MTU} (RFC 8200 §5); pass --mtu 1280 or more`);
+  if ((v6 || a.raPrefixes.length > 0) && mtu < IPV6_MIN_MTU) {
+    const what = v6 ? formatCidr(v6) : '--ra';
+    throw new HostError(`${a.tun} has an MTU of ${mtu}, too small for IPv6 (${what}): IPv6 needs at least ${IPV6_MIN_MTU} (RFC 8200 §5); pass --mtu 1280 or more`);
   }
   const network = new Network({ clock: new RealClock() });
   const secret = randomBytes(12);
@@ -322,8 +403,9 @@ export function openTunHost(cmd: string, a: LinkArgs, io: HostIo): TunHost {
   });
   const driver = new Driver(network);
   let link: TunLink;
+  const Link = a.kind === 'tap' ? TapLink : TunLink;
   try {
-    link = new TunLink({
+    link = new Link({
       name: a.tun,
       mode: 'auto',
       mtu,
@@ -340,7 +422,8 @@ export function openTunHost(cmd: string, a: LinkArgs, io: HostIo): TunHost {
     throw new HostError(e instanceof TunError || (e as { code?: string }).code ? (e as Error).message : String(e));
   }
   try {
-    if (a.peerAddrs.some((p) => typeof p.addr === 'string')) quietKernelSide(link.name);
+    // On a TAP link with --ra the kernel's router solicitations are welcome.
+    if (a.peerAddrs.some((p) => typeof p.addr === 'string') && a.raPrefixes.length === 0) quietKernelSide(link.name);
     configureTunDevice(link.name, a.mtu !== null ? { mtu: a.mtu, up: true } : { up: true });
     for (const p of a.peerAddrs) {
       // IPv6: nodad, so the address is usable at once rather than
@@ -354,20 +437,44 @@ export function openTunHost(cmd: string, a: LinkArgs, io: HostIo): TunHost {
     const err = e as Error & { stderr?: Buffer };
     throw new HostError(`setting up ${link.name}: ${err.stderr ? err.stderr.toString().trim() || err.message : err.message}`);
   }
-  const [first, ...more] = a.addrs;
-  stack.addInterface({ name: link.name, addr: first!.addr, prefixLen: first!.prefixLen, more, link });
+  let eth: EthernetInterface | null = null;
+  if (a.kind === 'tap') {
+    // An Ethernet interface between the stack and the TAP link: ARP (RFC
+    // 826) and NDP (RFC 4861) with our MAC address, DAD for IPv6 addresses
+    // (RFC 4862 §5.4), and with --ra a router's advertisements (§6.2) of
+    // the prefixes, the link's MTU (§4.6.4) and no default route.
+    const mac = a.mac ?? randomMac();
+    eth = addEthernetInterface(stack, {
+      name: link.name,
+      mac,
+      link: link as TapLink,
+      addrs: a.addrs,
+      // serve --dhcp without --addr: no address until the lease (services/dhcp-host.ts).
+      ...(a.addrs.length === 0 ? { unconfigured: true } : {}),
+      ...(a.raPrefixes.length > 0 ? { router: { prefixes: a.raPrefixes.map((prefix) => ({ prefix, prefixLen: 64 })), mtu, defaultRouter: false } } : {}),
+    });
+  } else {
+    const [first, ...more] = a.addrs;
+    stack.addInterface({ name: link.name, addr: first!.addr, prefixLen: first!.prefixLen, more, link });
+  }
   const net = createNet({ stack, driver });
+  const dgram = createDgram({ stack, driver });
   let pcap: PcapFile | null = null;
   if (a.pcap) {
     try {
-      pcap = new PcapFile(a.pcap);
+      pcap = new PcapFile(a.pcap, eth ? LINKTYPE_ETHERNET : LINKTYPE_RAW);
     } catch (e) {
       link.close();
       throw new HostError(`cannot write ${a.pcap}: ${(e as Error).message}`);
     }
   }
-  if (pcap || a.logStates) {
+  // On TAP the capture is of frames, as the Ethernet interface sends and receives them.
+  if (pcap && eth) {
     const p = pcap;
+    eth.tap = (_dir, frame) => p.write(frame);
+  }
+  if (pcap || a.logStates) {
+    const p = eth ? null : pcap;
     stack.addHook((ev) => {
       if (ev.type === 'packet') {
         p?.write(ev.bytes);
@@ -382,11 +489,13 @@ export function openTunHost(cmd: string, a: LinkArgs, io: HostIo): TunHost {
   return {
     stack,
     net,
+    dgram,
     driver,
     network,
     link,
+    eth,
     pcap,
-    describe: `${a.addrs.map(formatCidr).join(', ')} on ${link.name} (mtu ${mtu})`,
+    describe: `${a.addrs.length > 0 ? a.addrs.map(formatCidr).join(', ') : 'no address (DHCP)'} on ${link.name} (mtu ${mtu}${eth ? `, mac ${macToString(eth.mac)}` : ''})`,
     async close() {
       if (closed) return;
       closed = true;
@@ -396,6 +505,13 @@ export function openTunHost(cmd: string, a: LinkArgs, io: HostIo): TunHost {
       driver.stop();
     },
   };
+}
+
+/** A random locally administered unicast MAC address (IEEE 802: the first octet's bits 1 set, 0 clear). */
+function randomMac(): MacAddr {
+  const b = randomBytes(6);
+  b[0] = (b[0]! & 0xfc) | 0x02;
+  return getMac(b, 0);
 }
 
 /**

@@ -25,6 +25,7 @@ import type { Link } from '../stack/link.ts';
 import { CHECKSUM_FULL, type ChecksumCaps } from '../wire/types.ts';
 import type { Impairments } from './memory.ts';
 import { ImpairStage, isNoImpairment, type ImpairStats } from './impair.ts';
+import { ETH_HEADER_LEN } from '../wire/ethernet.ts';
 import { coalesceTcp, completePartialChecksum, TUN_F_TSO4, VNET_F_NEEDS_CSUM, VNET_GSO_NONE } from './vnet.ts';
 
 // ---- the addon ----------------------------------------------------------------
@@ -43,6 +44,8 @@ export interface TunDeviceHandle {
   readonly offloads?: number;
   /** errno of a refused IFF_VNET_HDR / TUNSETOFFLOAD (0 when none). */
   readonly offloadErrno?: number;
+  /** true when opened as a TAP device (Ethernet frames); absent on builds without TAP support. */
+  readonly tap?: boolean;
   /** Writes chain i (the next counts[i] parts) as one packet with one writev(); chains written. */
   writeChains?(parts: Uint8Array[], counts: number[], start?: number, end?: number): number;
   start(onPackets: (count: number, errno: number) => void): void;
@@ -56,7 +59,7 @@ export interface TunDeviceHandle {
 }
 
 export interface TunAddon {
-  TunDevice: new (name: string, options?: { mode?: TunOpenMode; arenaBytes?: number; maxBatch?: number; maxRounds?: number; offload?: boolean }) => TunDeviceHandle;
+  TunDevice: new (name: string, options?: { mode?: TunOpenMode; arenaBytes?: number; maxBatch?: number; maxRounds?: number; offload?: boolean; tap?: boolean }) => TunDeviceHandle;
   linkInfo(name: string): { index: number; mtu: number; up: boolean };
   setLinkMtu(name: string, mtu: number): void;
   setLinkUp(name: string, up: boolean): void;
@@ -183,7 +186,11 @@ export interface TunLinkStats {
   bytesOut: number;
   /** Read batches (one JS call each). */
   batches: number;
-  /** Received packets that were neither IPv4 nor IPv6 (or shorter than their fixed header), dropped. */
+  /**
+   * Received packets that were neither IPv4 nor IPv6 (or shorter than their
+   * fixed header), dropped; on a TAP link, frames shorter than an Ethernet
+   * header.
+   */
   dropsNotIp: number;
   /** Transmitted packets larger than the MTU, dropped. */
   dropsTooBig: number;
@@ -217,6 +224,12 @@ export class TunLink implements Link {
   /** Optional tap: every packet as the stack sees it ('in' after impairment, 'out' before). */
   tap: ((dir: 'in' | 'out', packet: Uint8Array) => void) | null = null;
   readonly name: string;
+  /**
+   * Bytes of link header in front of each IP packet: 0 on a TUN device, 14
+   * on a TAP device (links/tap.ts), whose reads and writes are Ethernet
+   * frames.
+   */
+  readonly l2Len: number;
   readonly stats: TunLinkStats;
   private readonly dev: TunDeviceHandle;
   private readonly arena: Uint8Array;
@@ -235,18 +248,29 @@ export class TunLink implements Link {
   private flushQueued = false;
   private closedFlag = false;
 
-  constructor(opts: TunLinkOptions) {
+  /** `kind` 'tap': the device carries Ethernet frames (use TapLink, links/tap.ts). */
+  constructor(opts: TunLinkOptions, kind: 'tun' | 'tap' = 'tun') {
     const mtu = opts.mtu ?? 1500;
-    if (!(Number.isInteger(mtu) && mtu >= 68 && mtu <= 65535)) throw new TunError(`TUN link MTU must be an integer in 68..65535, got ${String(mtu)}`, 'ERR_SYNACK_INVALID_ARG');
+    const what = kind === 'tap' ? 'TAP' : 'TUN';
+    if (!(Number.isInteger(mtu) && mtu >= 68 && mtu <= 65535)) throw new TunError(`${what} link MTU must be an integer in 68..65535, got ${String(mtu)}`, 'ERR_SYNACK_INVALID_ARG');
     this.mtu = mtu;
+    this.l2Len = kind === 'tap' ? ETH_HEADER_LEN : 0;
     if (opts.device) {
       this.dev = opts.device;
     } else {
       const a = loadTunAddon();
       try {
-        this.dev = new a.TunDevice(opts.name, { mode: opts.mode ?? 'auto', offload: opts.offload ?? offloadDefault() });
+        this.dev = new a.TunDevice(opts.name, { mode: opts.mode ?? 'auto', offload: opts.offload ?? offloadDefault(), ...(kind === 'tap' ? { tap: true } : {}) });
       } catch (e) {
         throw asTunError(e);
+      }
+      if (kind === 'tap' && this.dev.tap !== true) {
+        // An addon built before TAP support ignores { tap: true } and opens a TUN device.
+        this.dev.close();
+        throw new TunError(
+          'the TUN addon (synack-tun) in use predates TAP support: rebuild it (in a synack checkout: npm run build:native; else npm rebuild synack-tun)',
+          'ERR_SYNACK_TUN_UNAVAILABLE',
+        );
       }
     }
     this.name = this.dev.name;
@@ -309,7 +333,7 @@ export class TunLink implements Link {
 
   transmit(packet: Uint8Array): void {
     if (this.closedFlag) return;
-    if (packet.length > this.mtu) {
+    if (packet.length > this.mtu + this.l2Len) {
       this.stats.dropsTooBig++;
       return;
     }
@@ -357,13 +381,22 @@ export class TunLink implements Link {
       const len = rlen - vh;
       this.stats.packetsIn++;
       this.stats.bytesIn += len;
-      // IFF_NO_PI: no protocol word, so the version nibble says which IP it
-      // is. The fixed header is 20 octets for IPv4 (RFC 791) and 40 for
-      // IPv6 (RFC 8200 §3); the stack checks the rest.
-      const version = len > 0 ? arena[start]! >> 4 : 0;
-      if (!((version === 4 && len >= 20) || (version === 6 && len >= 40))) {
-        this.stats.dropsNotIp++;
-        continue;
+      if (this.l2Len !== 0) {
+        // TAP: an Ethernet frame; the Ethernet interface (stack/ethernet.ts)
+        // checks everything beyond its header's length.
+        if (len < this.l2Len) {
+          this.stats.dropsNotIp++;
+          continue;
+        }
+      } else {
+        // IFF_NO_PI: no protocol word, so the version nibble says which IP it
+        // is. The fixed header is 20 octets for IPv4 (RFC 791) and 40 for
+        // IPv6 (RFC 8200 §3); the stack checks the rest.
+        const version = len > 0 ? arena[start]! >> 4 : 0;
+        if (!((version === 4 && len >= 20) || (version === 6 && len >= 40))) {
+          this.stats.dropsNotIp++;
+          continue;
+        }
       }
       const packet = arena.slice(start, start + len);
       if (len > this.stats.largestIn) this.stats.largestIn = len;
@@ -371,7 +404,8 @@ export class TunLink implements Link {
         // The virtio_net_hdr (src/links/vnet.ts): a GSO packet is a TCP
         // segment of several MSS the stack takes whole; a partial checksum
         // (NEEDS_CSUM) is completed here, as a NIC would, so that the stack
-        // verifies every packet the same way.
+        // verifies every packet the same way. On a TAP device the offsets
+        // count from the frame's start, which is where `packet` starts.
         if (arena[hdrAt + 1]! !== VNET_GSO_NONE) this.stats.gsoIn++;
         if ((arena[hdrAt]! & VNET_F_NEEDS_CSUM) !== 0) {
           const csumStart = arena[hdrAt + 6]! | (arena[hdrAt + 7]! << 8);
@@ -455,7 +489,7 @@ export class TunLink implements Link {
     const parts: Uint8Array[] = [];
     const counts: number[] = [];
     if (this.tso) {
-      this.stats.gsoOut += coalesceTcp(q, parts, counts);
+      this.stats.gsoOut += coalesceTcp(q, parts, counts, this.l2Len);
     } else {
       for (const p of q) parts.push(ZERO_HDR, p);
       for (let k = 0; k < q.length; k++) counts.push(2);

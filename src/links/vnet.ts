@@ -120,6 +120,18 @@ function tcp4Start(p: Uint8Array): number {
   return ihl;
 }
 
+/** An untagged Ethernet II frame (header `l2` = 14 bytes) carrying IPv4. */
+function isEthIpv4(f: Uint8Array, l2: number): boolean {
+  return l2 === 14 && f.length > l2 && f[12] === 0x08 && f[13] === 0x00;
+}
+
+/** The same link header (destination, source, EtherType) on both frames. */
+function sameL2(a: Uint8Array, b: Uint8Array, l2: number): boolean {
+  if (b.length <= l2) return false;
+  for (let i = 0; i < l2; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /** Whether `q` continues the run of `first` after `prevEndSeq`: same headers but seq, IP id/len/checksum, TCP checksum, and PSH/FIN. */
 function continues(first: Uint8Array, ihl: number, doff: number, q: Uint8Array, prevEndSeq: number): boolean {
   if (q.length <= ihl + doff || q[0] !== first[0] || q[1] !== first[1]) return false;
@@ -152,16 +164,23 @@ function continues(first: Uint8Array, ihl: number, doff: number, q: Uint8Array, 
  * checksum), then the payloads as views of the original packets (no copy).
  * Every other packet becomes [ZERO_VNET_HDR, packet]. Appends to `parts`
  * and `counts` (parts per chain); returns the number of coalesced chains.
+ *
+ * `l2` is the link header in front of each IP packet: 0 on a TUN device,
+ * 14 on a TAP device (untagged Ethernet II frames, whose headers must then
+ * be identical and carry EtherType IPv4; the virtio_net_hdr's hdr_len and
+ * csum_start count from the frame's start, and the kernel copies the
+ * Ethernet header onto every segment it cuts).
  */
-export function coalesceTcp(packets: readonly Uint8Array[], parts: Uint8Array[], counts: number[]): number {
+export function coalesceTcp(packets: readonly Uint8Array[], parts: Uint8Array[], counts: number[], l2 = 0): number {
   let merged = 0;
   const n = packets.length;
   let i = 0;
   while (i < n) {
-    const p = packets[i]!;
-    const ihl = tcp4Start(p);
+    const frame = packets[i]!;
+    const p = l2 === 0 ? frame : frame.subarray(l2);
+    const ihl = l2 !== 0 && !isEthIpv4(frame, l2) ? 0 : tcp4Start(p);
     if (ihl === 0 || i + 1 === n) {
-      parts.push(ZERO_VNET_HDR, p);
+      parts.push(ZERO_VNET_HDR, frame);
       counts.push(2);
       i++;
       continue;
@@ -174,7 +193,9 @@ export function coalesceTcp(packets: readonly Uint8Array[], parts: Uint8Array[],
     let j = i + 1;
     let lastFlags = 0;
     while (j < n && j - i < GSO_MAX_SEGS) {
-      const q = packets[j]!;
+      const qf = packets[j]!;
+      if (l2 !== 0 && !sameL2(frame, qf, l2)) break;
+      const q = l2 === 0 ? qf : qf.subarray(l2);
       const qlen = q.length - hdr;
       if (qlen <= 0 || qlen > mss || total + qlen > GSO_MAX_BYTES || !continues(p, ihl, doff, q, endSeq)) break;
       total += qlen;
@@ -184,14 +205,15 @@ export function coalesceTcp(packets: readonly Uint8Array[], parts: Uint8Array[],
       if (qlen < mss || lastFlags !== 0) break; // a short segment or PSH/FIN ends the run
     }
     if (j - i < 2) {
-      parts.push(ZERO_VNET_HDR, p);
+      parts.push(ZERO_VNET_HDR, frame);
       counts.push(2);
       i++;
       continue;
     }
-    const head = new Uint8Array(VNET_HDR_LEN + hdr);
-    encodeVnetHdr({ flags: VNET_F_NEEDS_CSUM, gsoType: VNET_GSO_TCPV4, hdrLen: hdr, gsoSize: mss, csumStart: ihl, csumOffset: 16 }, head, 0);
-    const h = head.subarray(VNET_HDR_LEN);
+    const head = new Uint8Array(VNET_HDR_LEN + l2 + hdr);
+    encodeVnetHdr({ flags: VNET_F_NEEDS_CSUM, gsoType: VNET_GSO_TCPV4, hdrLen: l2 + hdr, gsoSize: mss, csumStart: l2 + ihl, csumOffset: 16 }, head, 0);
+    if (l2 !== 0) head.set(frame.subarray(0, l2), VNET_HDR_LEN);
+    const h = head.subarray(VNET_HDR_LEN + l2);
     h.set(p.subarray(0, hdr));
     h[2] = total >>> 8;
     h[3] = total & 0xff;
@@ -207,7 +229,7 @@ export function coalesceTcp(packets: readonly Uint8Array[], parts: Uint8Array[],
     h[ihl + 16] = ps >>> 8;
     h[ihl + 17] = ps & 0xff;
     parts.push(head);
-    for (let k = i; k < j; k++) parts.push(packets[k]!.subarray(hdr));
+    for (let k = i; k < j; k++) parts.push(packets[k]!.subarray(l2 + hdr));
     counts.push(1 + j - i);
     merged++;
     i = j;

@@ -116,6 +116,11 @@ export class NeighborCache {
     return this.entries.get(ip);
   }
 
+  /** Every entry's address, link-layer address (null while INCOMPLETE) and state, for reports (`synack serve --stats`). */
+  list(): Array<{ ip: IpAddr; mac: MacAddr | null; state: NeighborState }> {
+    return [...this.entries].map(([ip, e]) => ({ ip, mac: e.state === 'incomplete' ? null : e.mac, state: e.state }));
+  }
+
   nextDeadline(): Instant {
     return this.next;
   }

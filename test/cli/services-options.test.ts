@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { main, type CliIo } from '../../src/cli/main.ts';
 import { parseServicesArgs, startServices, SERVICES_OPTIONS, ServiceError } from '../../src/cli/services-options.ts';
 import { parseOptions, UsageError } from '../../src/cli/options.ts';
+import { parseLinkArgs } from '../../src/cli/tun-host.ts';
 import { createMemoryNetwork } from '../../src/index.ts';
 
 function memIo(): CliIo & { out: string[]; err: string[] } {
@@ -55,6 +56,14 @@ describe('serve: --dns, --dhcp-server, --dhcp', () => {
     const tun = memIo();
     assert.equal(await main(['serve', '--tun', 'tun0', '--addr', '10.9.0.2/24', '--dhcp-server', '10.9.0.100-10.9.0.120'], tun), 2);
     assert.match(tun.err.join('\n'), /--dhcp-server needs an Ethernet link \(--tap IF\)/);
+    const tun2 = memIo();
+    assert.equal(await main(['serve', '--tun', 'tun0', '--dhcp', '--http', '80'], tun2), 2);
+    assert.match(tun2.err.join('\n'), /--dhcp needs an Ethernet link \(--tap IF\)/);
+    // With --tap, --dhcp stands in for --addr (nothing is opened by parsing).
+    assert.deepEqual(parseLinkArgs('serve', { tap: 'tap0', dhcp: true }).addrs, []);
+    const noAddr = memIo();
+    assert.equal(await main(['serve', '--tap', 'tap-none-9', '--http', '80'], noAddr), 2);
+    assert.match(noAddr.err.join('\n'), /--addr CIDR is required .*serve --dhcp/);
     const help = memIo();
     assert.equal(await main(['serve', '--help'], help), 0);
     for (const o of ['--dns PORT', '--dns-upstream ADDR[:PORT]', '--dhcp-server START-END', '--dhcp-router', '--dhcp-lease', '--dhcp ']) assert.ok(help.out.join('\n').includes(o), o);

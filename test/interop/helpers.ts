@@ -88,6 +88,13 @@ export interface NetnsOptions {
    * retransmission races synack's attaching to the device.
    */
   router6?: boolean;
+  /**
+   * A TAP device (Ethernet frames, issue 13) named tap0 instead of tun0;
+   * `synack()` passes --tap. With `ipv6`, synack gets fd13:X::2/64 but the
+   * kernel's side no static IPv6 address and keeps its IPv6 defaults (a
+   * link-local address, router solicitations, SLAAC from advertisements).
+   */
+  tap?: boolean;
 }
 
 export class Netns {
@@ -98,6 +105,9 @@ export class Netns {
   readonly kernelAddr6: string | null;
   readonly synackAddr6: string | null;
   readonly mtu: number;
+  /** The device: tun0, or tap0 with `tap: true`. */
+  readonly dev: string;
+  readonly tap: boolean;
   private procs: Proc[] = [];
   private created = false;
   private readonly router6: boolean;
@@ -107,7 +117,9 @@ export class Netns {
     const x = opts.subnet ?? 1;
     this.kernelAddr = `10.213.${x}.1`;
     this.synackAddr = `10.213.${x}.2`;
-    this.kernelAddr6 = opts.ipv6 ? `fd13:${x.toString(16)}::1` : null;
+    this.tap = opts.tap === true;
+    this.dev = this.tap ? 'tap0' : 'tun0';
+    this.kernelAddr6 = opts.ipv6 && !this.tap ? `fd13:${x.toString(16)}::1` : null;
     this.synackAddr6 = opts.ipv6 ? `fd13:${x.toString(16)}::2` : null;
     this.mtu = opts.mtu ?? 1500;
     this.router6 = opts.router6 === true;
@@ -122,15 +134,15 @@ export class Netns {
     process.once('exit', () => this.cleanupSync());
     this.exec(['ip', 'link', 'set', 'lo', 'up']);
     if (this.router6) this.exec(['sysctl', '-qw', 'net.ipv6.conf.all.forwarding=1', 'net.ipv6.conf.default.forwarding=0']);
-    this.exec(['ip', 'tuntap', 'add', 'dev', 'tun0', 'mode', 'tun']);
-    this.exec(['ip', 'link', 'set', 'tun0', 'mtu', String(this.mtu)]);
-    this.exec(['ip', 'addr', 'add', `${this.kernelAddr}/24`, 'dev', 'tun0']);
+    this.exec(['ip', 'tuntap', 'add', 'dev', this.dev, 'mode', this.tap ? 'tap' : 'tun']);
+    this.exec(['ip', 'link', 'set', this.dev, 'mtu', String(this.mtu)]);
+    this.exec(['ip', 'addr', 'add', `${this.kernelAddr}/24`, 'dev', this.dev]);
     if (this.kernelAddr6) {
       this.exec(['sysctl', '-qw', 'net.ipv6.conf.tun0.accept_ra=0', 'net.ipv6.conf.tun0.router_solicitations=0', 'net.ipv6.conf.tun0.addr_gen_mode=1']);
       // nodad: usable at once, not "tentative" for a second of Duplicate Address Detection (RFC 4862 §5.4).
       this.exec(['ip', '-6', 'addr', 'add', `${this.kernelAddr6}/64`, 'dev', 'tun0', 'nodad']);
     }
-    this.exec(['ip', 'link', 'set', 'tun0', 'up']);
+    this.exec(['ip', 'link', 'set', this.dev, 'up']);
   }
 
   private sh(argv: string[], inNs = true, timeoutMs = 20_000): string {
@@ -221,11 +233,11 @@ export class Netns {
     return p;
   }
 
-  /** `synack CMD --tun tun0 --addr .2/24 [--addr fd13:X::2/64] ARGS…` inside the namespace. */
+  /** `synack CMD --tun tun0 (or --tap tap0) --addr .2/24 [--addr fd13:X::2/64] ARGS…` inside the namespace. */
   synack(cmd: string, args: string[], opts: { timeoutMs?: number; stdin?: boolean; mtu?: number } = {}): Proc {
     const v6 = this.synackAddr6 ? ['--addr', `${this.synackAddr6}/64`] : [];
     return this.spawn(
-      [process.execPath, '--import', 'tsx', MAIN, cmd, '--tun', 'tun0', '--addr', `${this.synackAddr}/24`, ...v6, '--mtu', String(opts.mtu ?? this.mtu), ...args],
+      [process.execPath, '--import', 'tsx', MAIN, cmd, this.tap ? '--tap' : '--tun', this.dev, '--addr', `${this.synackAddr}/24`, ...v6, '--mtu', String(opts.mtu ?? this.mtu), ...args],
       opts,
     );
   }

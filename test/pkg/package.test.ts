@@ -118,7 +118,7 @@ describe('the packed tarballs, installed offline into an empty project', { timeo
     assert.ok(!tun.some((f) => f.includes('/build/')), 'no compiled addon in the tarball: it builds at install');
   });
 
-  test("on Node, without tsx: import { createMemoryNetwork } from 'synack' runs an echo; synack/core, synack/net, synack/tun load", () => {
+  test("on Node, without tsx: import { createMemoryNetwork } from 'synack' runs an echo; synack/core, synack/net, synack/tun, synack/gateway load", () => {
     assert.ok(!existsSync(join(app, 'node_modules/tsx')), 'no tsx in the project');
     writeFileSync(
       join(app, 'echo.mjs'),
@@ -126,6 +126,7 @@ describe('the packed tarballs, installed offline into an empty project', { timeo
 import * as core from 'synack/core';
 import * as net from 'synack/net';
 import * as tun from 'synack/tun';
+import * as gateway from 'synack/gateway';
 const lan = createMemoryNetwork();
 const server = lan.host('10.0.0.2'), client = lan.host('10.0.0.1');
 server.net.createServer((s) => s.pipe(s)).listen(7);
@@ -133,12 +134,12 @@ const sock = client.net.connect(7, '10.0.0.2', () => sock.end('hello'));
 let got = '';
 sock.on('data', (d) => (got += d)).on('close', () => {
   lan.stop();
-  console.log('echo:', got, typeof core.Network, typeof net.Socket, typeof tun.TunLink, 'createMemoryNetwork' in core);
+  console.log('echo:', got, typeof core.Network, typeof net.Socket, typeof tun.TunLink, typeof gateway.createGateway, 'createMemoryNetwork' in core);
 });
 `,
     );
     const out = ok(sh(process.execPath, ['echo.mjs'], app), 'node echo.mjs');
-    assert.equal(out.trim(), 'echo: hello function function function false');
+    assert.equal(out.trim(), 'echo: hello function function function function false');
   });
 
   test('npx synack demo prints the ladder; synack --help exits 0; an unknown option exits 2', () => {

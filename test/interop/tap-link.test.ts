@@ -1,0 +1,190 @@
+/**
+ * TapLink without a kernel (issue 13): a fake TAP device stands in for the
+ * addon, so the link's framing — Ethernet frames in and out, offloads whose
+ * virtio_net_hdr offsets count from the frame's start, TSO writes with the
+ * Ethernet header in front — and its Ethernet interface (ARP through the
+ * link) are tested anywhere (no root, no /dev/net/tun). The kernel side is
+ * test/interop/tap.test.ts.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { TunDeviceHandle } from '../../src/links/tun.ts';
+import { attachTap, TapLink } from '../../src/links/tap.ts';
+import { completePartialChecksum, decodeVnetHdr, encodeVnetHdr, TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, VNET_F_NEEDS_CSUM, VNET_GSO_TCPV4, VNET_HDR_LEN } from '../../src/links/vnet.ts';
+import { emitIpv4Tcp, parseTcp } from '../../src/wire/tcp.ts';
+import { parseIpv4 } from '../../src/wire/ipv4.ts';
+import { ACK, PSH, CHECKSUM_FULL } from '../../src/wire/types.ts';
+import { buildEthernetFrame, ETHERTYPE_ARP, ETHERTYPE_IPV4, parseEthernet } from '../../src/wire/ethernet.ts';
+import { arpRequest, buildArpFrame, parseArp } from '../../src/wire/arp.ts';
+import { Network } from '../../src/sim/network.ts';
+
+const KERNEL_MAC = 0x0a0000000001;
+const SYNACK_MAC = 0x020000000002;
+const KERNEL_IP = 0x0a000001;
+const SYNACK_IP = 0x0a000002;
+
+/** A fake TAP device opened with IFF_VNET_HDR and every offload accepted. */
+class FakeTapDevice implements TunDeviceHandle {
+  readonly name = 'faketap0';
+  readonly fd = 99;
+  readonly tap = true;
+  readonly vnetHdrLen = VNET_HDR_LEN;
+  readonly offloads = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
+  readonly offloadErrno = 0;
+  readonly arena = new ArrayBuffer(1 << 20);
+  readonly lengths = new Uint32Array(256);
+  writeErrno = 0;
+  closed = false;
+  /** Each written chain, concatenated (virtio_net_hdr first). */
+  chains: Uint8Array[] = [];
+  private cb: ((count: number, errno: number) => void) | null = null;
+  start(cb: (count: number, errno: number) => void): void {
+    this.cb = cb;
+  }
+  stop(): void {}
+  write(): number {
+    throw new Error('vnet mode writes through writeChains');
+  }
+  writeBatch(): number {
+    throw new Error('vnet mode writes through writeChains');
+  }
+  writeChains(parts: Uint8Array[], counts: number[], start = 0, end = counts.length): number {
+    let pi = 0;
+    for (let i = 0; i < start; i++) pi += counts[i]!;
+    for (let i = start; i < end; i++) {
+      const chunk = parts.slice(pi, pi + counts[i]!);
+      const out = new Uint8Array(chunk.reduce((n, p) => n + p.length, 0));
+      let o = 0;
+      for (const p of chunk) {
+        out.set(p, o);
+        o += p.length;
+      }
+      this.chains.push(out);
+      pi += counts[i]!;
+    }
+    return end - start;
+  }
+  close(): void {
+    this.closed = true;
+  }
+  ref(): void {}
+  unref(): void {}
+  stats(): Record<string, number> {
+    return {};
+  }
+  /** One readable batch: each frame behind the given (or an all-zero) virtio_net_hdr. */
+  deliver(frames: Array<{ frame: Uint8Array; hdr?: Uint8Array }>): void {
+    const a = new Uint8Array(this.arena);
+    let off = 0;
+    frames.forEach(({ frame, hdr }, i) => {
+      a.set(hdr ?? new Uint8Array(VNET_HDR_LEN), off);
+      a.set(frame, off + VNET_HDR_LEN);
+      this.lengths[i] = VNET_HDR_LEN + frame.length;
+      off += VNET_HDR_LEN + frame.length;
+    });
+    this.cb!(frames.length, 0);
+  }
+  /** The frames written (virtio_net_hdr removed). */
+  frames(): Uint8Array[] {
+    return this.chains.map((c) => c.subarray(VNET_HDR_LEN));
+  }
+}
+
+function tcpSeg(seq: number, len: number, flags = ACK): Uint8Array {
+  return emitIpv4Tcp(
+    { src: SYNACK_IP, dst: KERNEL_IP, ttl: 64, tos: 0, ident: 1, dontFragment: true },
+    { srcPort: 80, dstPort: 5000, seq, ack: 1, flags, window: 1000, urgentPointer: 0, options: [], payload: new Uint8Array(len).fill(seq & 0xff) },
+    CHECKSUM_FULL,
+  );
+}
+
+const frameOf = (ip: Uint8Array, src = SYNACK_MAC, dst = KERNEL_MAC): Uint8Array => buildEthernetFrame({ dst, src, ethertype: ETHERTYPE_IPV4, tags: [] }, ip);
+const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+describe('TapLink (fake TAP device)', () => {
+  it('RFC 826 over the TAP link: the Ethernet interface announces its address, answers an ARP request with a reply to the asker, and a frame shorter than an Ethernet header is a counted drop', async () => {
+    const net = new Network({ seed: 1 });
+    const stack = net.addStack({ name: 'synack' });
+    const dev = new FakeTapDevice();
+    const { link, eth } = attachTap(stack, { name: 'faketap0', device: dev, mtu: 1500 }, { mac: SYNACK_MAC, addrs: [{ addr: SYNACK_IP, prefixLen: 24 }] });
+    await tick();
+    // RFC 5227 §2.3 announcement, broadcast.
+    assert.equal(dev.chains.length, 1);
+    const ann = parseEthernet(dev.frames()[0]!);
+    assert.ok(ann.ok && ann.value.header.ethertype === ETHERTYPE_ARP && ann.value.header.dst === 0xffffffffffff);
+    dev.deliver([{ frame: buildArpFrame(arpRequest(KERNEL_MAC, KERNEL_IP, SYNACK_IP)) }, { frame: new Uint8Array(13) }]);
+    await tick();
+    assert.equal(link.stats.dropsNotIp, 1, 'the 13-byte runt');
+    assert.equal(dev.chains.length, 2);
+    const f = parseEthernet(dev.frames()[1]!);
+    assert.ok(f.ok);
+    assert.equal(f.value.header.dst, KERNEL_MAC);
+    assert.equal(f.value.header.src, SYNACK_MAC);
+    const r = parseArp(f.value.payload);
+    assert.ok(r.ok);
+    assert.equal(r.value.op, 'reply');
+    assert.equal(r.value.senderIp, SYNACK_IP);
+    assert.equal(r.value.senderMac, SYNACK_MAC);
+    assert.equal(r.value.targetMac, KERNEL_MAC);
+    assert.equal(eth.stats.arpRepliesOut, 1);
+    // RFC 826: the asker was merged into the neighbour cache.
+    assert.equal(eth.neighbors.get(KERNEL_IP)?.mac, KERNEL_MAC);
+    link.close();
+  });
+
+  it('a GSO frame (a 20 KB TCP segment, partial checksum, offsets from the frame\'s start) reaches the interface whole with its checksum completed', () => {
+    const dev = new FakeTapDevice();
+    const link = new TapLink({ name: 'faketap0', device: dev, mtu: 1500 });
+    assert.equal(link.l2Len, 14);
+    const seg = tcpSeg(1000, 20_000);
+    const full = [seg[36]!, seg[37]!];
+    const pseudo = 0x0a00 + 0x0001 + 0x0a00 + 0x0002 + 6 + (seg.length - 20);
+    seg[36] = pseudo >> 8;
+    seg[37] = pseudo & 0xff;
+    const hdr = new Uint8Array(VNET_HDR_LEN);
+    encodeVnetHdr({ flags: VNET_F_NEEDS_CSUM, gsoType: VNET_GSO_TCPV4, hdrLen: 14 + 40, gsoSize: 1460, csumStart: 14 + 20, csumOffset: 16 }, hdr);
+    const got: Uint8Array[] = [];
+    link.onReceive = (f) => got.push(f);
+    dev.deliver([{ frame: frameOf(seg, KERNEL_MAC, SYNACK_MAC), hdr }]);
+    assert.equal(got.length, 1);
+    assert.equal(got[0]!.length, 14 + 20_040);
+    assert.deepEqual([got[0]![14 + 36], got[0]![14 + 37]], full);
+    assert.ok(parseTcp(got[0]!.subarray(14 + 20), KERNEL_IP, SYNACK_IP, CHECKSUM_FULL).ok);
+    assert.equal(link.stats.gsoIn, 1);
+    assert.equal(link.stats.csumCompleted, 1);
+    link.close();
+  });
+
+  it('a run of frames of one flow leaves as one TSO write, the Ethernet header in front and the offsets counted from it; a frame of MTU + 14 bytes goes out, one byte more is dropped', async () => {
+    const dev = new FakeTapDevice();
+    const link = new TapLink({ name: 'faketap0', device: dev, mtu: 1500 });
+    const segs = [0, 1, 2, 3].map((i) => tcpSeg(1000 + i * 1460, 1460, i === 3 ? ACK | PSH : ACK));
+    for (const s of segs) link.transmit(frameOf(s));
+    // A different destination MAC ends the run.
+    link.transmit(frameOf(tcpSeg(1000 + 4 * 1460, 1460), SYNACK_MAC, 0x0a0000000009));
+    await tick();
+    assert.equal(dev.chains.length, 2);
+    const h = decodeVnetHdr(dev.chains[0]!);
+    assert.deepEqual(h, { flags: VNET_F_NEEDS_CSUM, gsoType: VNET_GSO_TCPV4, hdrLen: 14 + 40, gsoSize: 1460, csumStart: 14 + 20, csumOffset: 16 });
+    const frame = dev.frames()[0]!.slice();
+    assert.equal(frame.length, 14 + 40 + 4 * 1460);
+    assert.deepEqual([...frame.subarray(0, 14)], [...frameOf(segs[0]!).subarray(0, 14)], 'the Ethernet header of the run');
+    assert.ok(completePartialChecksum(frame, h.csumStart, h.csumOffset));
+    const ip = parseIpv4(frame.subarray(14), CHECKSUM_FULL);
+    assert.ok(ip.ok);
+    const t = parseTcp(ip.value.payload, SYNACK_IP, KERNEL_IP, CHECKSUM_FULL);
+    assert.ok(t.ok);
+    assert.equal(t.value.flags, ACK | PSH);
+    assert.deepEqual([...t.value.payload], segs.flatMap((s) => [...s.subarray(40)]));
+    assert.equal(link.stats.gsoOut, 1);
+    assert.equal(link.stats.gsoOutSegments, 4);
+
+    link.transmit(new Uint8Array(1514));
+    link.transmit(new Uint8Array(1515));
+    await tick();
+    assert.equal(dev.chains.length, 3);
+    assert.equal(dev.frames()[2]!.length, 1514);
+    assert.equal(link.stats.dropsTooBig, 1);
+    link.close();
+  });
+});
