@@ -28,9 +28,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { chromium } from 'playwright-core';
+import { inCi } from '../support/ci.ts';
 
 const repo = new URL('../../', import.meta.url).pathname;
-const inCi = Boolean(process.env['CI']);
+const ci = inCi();
 const CHROMIUM = '/usr/bin/chromium';
 const isRoot = process.getuid?.() === 0;
 const tmp = mkdtempSync(join(tmpdir(), 'synack-pkg-'));
@@ -167,7 +168,7 @@ sock.on('data', (d) => (got += d)).on('close', () => {
     }
   });
 
-  test('as root, in a network namespace: the installed synack serve --tun answers the kernel over TUN', { skip: !isRoot && !inCi ? 'needs root (CAP_NET_ADMIN) for a TUN device' : false }, async () => {
+  test('as root, in a network namespace: the installed synack serve --tun answers the kernel over TUN', { skip: !isRoot && !ci ? 'needs root (CAP_NET_ADMIN) for a TUN device' : false }, async () => {
     const ns = `synack-pkg-${process.pid}`;
     const ip = (...a: string[]) => ok(sh('ip', a, tmp), `ip ${a.join(' ')}`);
     ip('netns', 'add', ns);
@@ -264,7 +265,7 @@ void wrong;
 
   test(
     "in headless Chromium: the README's browser snippet echoes 1 MiB (SHA-256 by crypto.subtle) and a socket pipes into another with backpressure",
-    { skip: !existsSync(CHROMIUM) && !inCi ? `${CHROMIUM} is not installed` : false },
+    { skip: !existsSync(CHROMIUM) && !ci ? `${CHROMIUM} is not installed` : false },
     async () => {
       const readme = readFileSync(join(repo, 'README.md'), 'utf8');
       const section = readme.split(/^## /m).find((s) => s.startsWith('Use it in a browser'));
