@@ -31,3 +31,17 @@ export {
   type MemoryHost,
   type MemoryNetwork,
 } from './api/memory-network.ts';
+export {
+  createHostServices,
+  type HostServices,
+  type ServiceHostParts,
+  type DnsBox,
+  type DhcpOptions,
+  type DhcpHandle,
+  type DnsForwarderOptions,
+  type DnsForwarderHandle,
+  type DnsZoneOptions,
+  type DnsZoneHandle,
+  type ResolverOptions,
+} from './api/services.ts';
+export type { DhcpHostConfig } from './services/dhcp-host.ts';

@@ -21,11 +21,13 @@ import { isMulticastMac, parseMac } from '../wire/ethernet.ts';
 import type { Stack, StackConfig } from '../stack/stack.ts';
 import type { TcpConfig } from '../tcp/config.ts';
 import { parseIpAddr, type IpAddr } from '../wire/ipv6.ts';
+import { ipv4ToString } from '../wire/bytes.ts';
 import { SynackError } from '../errors.ts';
 import { Driver, RealClock } from './driver.ts';
 import { createNet, type SynackNet } from './net.ts';
 import type { HostsTable } from './resolve.ts';
 import { createDgram, type SynackDgram } from './dgram.ts';
+import { createHostServices, type DnsBox, type HostServices } from './services.ts';
 
 export interface MemoryNetworkOptions {
   /** Deterministic ISN secrets and port choices; without it, secrets come from crypto.getRandomValues. */
@@ -62,11 +64,12 @@ export interface HostOptions {
   stack?: Partial<Omit<StackConfig, 'clock' | 'isnSecret' | 'tcp' | 'name'>>;
 }
 
-export interface MemoryHost {
+export interface MemoryHost extends HostServices {
   stack: Stack;
   net: SynackNet;
   /** A node:dgram-like module over this host's UDP. */
   dgram: SynackDgram;
+  /** The host's address ('' for an Ethernet host made without one until `dhcp()` binds; then the leased one). */
   address: string;
   /** Ethernet mode: the host's Ethernet interface (MAC, neighbour cache); null on the layer-3 hub. */
   eth: EthernetInterface | null;
@@ -81,7 +84,8 @@ export interface MemoryNetwork {
   driver: Driver;
   /** Name → address(es) table shared by every host's `net` (filled by `host(addr, { name })`; a dual-stack host's name has both addresses). */
   hosts: HostsTable;
-  host(address: string, opts?: HostOptions): MemoryHost;
+  /** A host with `address`; in Ethernet mode `null` makes one without an address, for `host.dhcp()`. */
+  host(address: string | null, opts?: HostOptions): MemoryHost;
   /** Stops the driver's timers (sockets and servers should be closed first). */
   stop(): void;
 }
@@ -95,23 +99,26 @@ export function createMemoryNetwork(opts: MemoryNetworkOptions = {}): MemoryNetw
   const driver = new Driver(network);
   const hosts: HostsTable = new Map();
   const used = new Set<IpAddr>();
+  let unnamed = 0;
+  let hostCount = 0;
   return {
     network,
     hub,
     switch: sw,
     driver,
     hosts,
-    host(address: string, hostOpts: HostOptions = {}): MemoryHost {
+    host(address: string | null, hostOpts: HostOptions = {}): MemoryHost {
       const parse = (a: unknown): IpAddr => {
         const v = typeof a === 'string' ? parseIpAddr(a) : null;
         if (v === null) throw new SynackError('ERR_SYNACK_INVALID_ARG', `host address must be an IPv4 or IPv6 literal, got ${String(a)}`);
         if (used.has(v)) throw new SynackError('ERR_SYNACK_ADDRESS_IN_USE', `${String(a)} is already a host on this network`);
         return v;
       };
-      const addr = parse(address);
+      if (address === null && !sw) throw new SynackError('ERR_SYNACK_INVALID_ARG', 'a host without an address (for DHCP) needs the Ethernet mode: createMemoryNetwork({ ethernet: true })');
+      const addr = address === null ? null : parse(address);
       const also = hostOpts.also !== undefined ? parse(hostOpts.also) : null;
-      if (also !== null && typeof also === typeof addr) throw new SynackError('ERR_SYNACK_INVALID_ARG', 'host(…, { also }) takes an address of the other family');
-      const cfg: Partial<Omit<StackConfig, 'clock'>> = { ...hostOpts.stack, name: hostOpts.name ?? address };
+      if (also !== null && addr !== null && typeof also === typeof addr) throw new SynackError('ERR_SYNACK_INVALID_ARG', 'host(…, { also }) takes an address of the other family');
+      const cfg: Partial<Omit<StackConfig, 'clock'>> = { ...hostOpts.stack, name: hostOpts.name ?? address ?? `dhcp-host-${++unnamed}` };
       if (opts.tcp || hostOpts.tcp) cfg.tcp = { ...opts.tcp, ...hostOpts.tcp };
       if (opts.seed === undefined) {
         const b = crypto.getRandomValues(new Uint32Array(3));
@@ -127,17 +134,43 @@ export function createMemoryNetwork(opts: MemoryNetworkOptions = {}): MemoryNetw
       const stack = network.addStack(cfg);
       let eth: EthernetInterface | null = null;
       if (sw) {
-        const addrs = [{ addr, ...(hostOpts.prefixLen !== undefined ? { prefixLen: hostOpts.prefixLen } : {}) }, ...(also !== null ? [{ addr: also }] : [])];
-        eth = network.attachEthernet(stack, sw, addrs, mac !== undefined ? { mac } : {});
+        const addrs = [...(addr !== null ? [{ addr, ...(hostOpts.prefixLen !== undefined ? { prefixLen: hostOpts.prefixLen } : {}) }] : []), ...(also !== null ? [{ addr: also }] : [])];
+        eth = network.attachEthernet(stack, sw, addrs, { ...(mac !== undefined ? { mac } : {}), ...(addrs.length === 0 ? { unconfigured: true } : {}) });
       } else {
-        network.attach(stack, hub, addr, hostOpts.prefixLen, also !== null ? [{ addr: also }] : []);
+        network.attach(stack, hub, addr!, hostOpts.prefixLen, also !== null ? [{ addr: also }] : []);
       }
-      used.add(addr);
+      if (addr !== null) used.add(addr);
       if (also !== null) used.add(also);
-      if (hostOpts.name) hosts.set(hostOpts.name.toLowerCase(), hostOpts.also !== undefined ? [address, hostOpts.also] : address);
-      const net = createNet({ stack, driver, hosts });
+      if (hostOpts.name && address !== null) hosts.set(hostOpts.name.toLowerCase(), hostOpts.also !== undefined ? [address, hostOpts.also] : address);
+      const dns: DnsBox = { lookup: null };
+      const net = createNet({ stack, driver, hosts, dns });
       const dgram = createDgram({ stack, driver, hosts });
-      return { stack, net, dgram, address, eth };
+      const services = createHostServices({ stack, driver, net, eth, dns, seed: (opts.seed ?? crypto.getRandomValues(new Uint32Array(1))[0]!) ^ Math.imul(++hostCount, 0x9e3779b1) });
+      const host: MemoryHost = {
+        stack, net, dgram, address: address ?? '', eth,
+        ...services,
+        get resolver() {
+          return services.resolver;
+        },
+        dhcp(o) {
+          const h = services.dhcp({
+            ...o,
+            onEvent(ev) {
+              // A host made without an address is known by its name at the leased one, while the lease lasts.
+              if (ev.type === 'bound') {
+                host.address = ipv4ToString(ev.lease.addr);
+                if (address === null && hostOpts.name) hosts.set(hostOpts.name.toLowerCase(), host.address);
+              } else if (ev.type === 'expired' && address === null) {
+                host.address = '';
+                if (hostOpts.name) hosts.delete(hostOpts.name.toLowerCase());
+              }
+              o?.onEvent?.(ev);
+            },
+          });
+          return h;
+        },
+      };
+      return host;
     },
     stop(): void {
       driver.stop();

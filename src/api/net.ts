@@ -23,6 +23,8 @@ export interface NetHost {
   hosts?: HostsTable;
   /** TcpConfig overrides for every connection made through this module. */
   tcp?: Partial<TcpConfig>;
+  /** Name resolution by DNS after `hosts` (a box api/services.ts fills: DHCP option 6 or setDnsServers). */
+  dns?: NetContext['dns'];
 }
 
 export type NetConnectOpts = SocketConnectOpts & SocketConstructorOpts;
@@ -52,6 +54,7 @@ export function createNet(host: NetHost): SynackNet {
     driver: host.driver,
     hosts: host.hosts ?? new Map(),
     ...(host.tcp ? { tcp: host.tcp } : {}),
+    ...(host.dns ? { dns: host.dns } : {}),
   };
 
   class BoundSocket extends Socket {

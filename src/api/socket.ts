@@ -66,6 +66,8 @@ export interface NetContext {
   readonly hosts: HostsTable;
   /** Defaults merged into every connection's TcpConfig. */
   readonly tcp?: Partial<TcpConfig>;
+  /** The host's DNS resolution, consulted after `hosts` (api/services.ts fills it). */
+  readonly dns?: { lookup: ((hostname: string, options: never, cb: never) => void) | null };
 }
 
 /** Static slot on bound subclasses (createNet) carrying their context. */
@@ -325,20 +327,24 @@ export class Socket extends Duplex {
       if (!first) return this.failConnect(systemError('EAFNOSUPPORT', 'connect', String(list[0]?.address ?? host), port));
       proceed(first.address);
     };
-    if (options.lookup) {
+    const viaLookup = (lookup: LookupFunction): void => {
       let called = false;
-      options.lookup(host, { family: options.family ?? 0, hints: options.hints ?? 0, all: auto }, (err, address, family) => {
+      lookup(host, { family: options.family ?? 0, hints: options.hints ?? 0, all: auto }, (err, address, family) => {
         if (called) return;
         called = true;
         if (err) return finish(err, []);
         const list = Array.isArray(address) ? address : [{ address, family: family ?? isIP(address) }];
         finish(null, list.map((a) => ({ address: a.address, family: isIP(a.address) })));
       });
-      return;
-    }
+    };
+    if (options.lookup) return viaLookup(options.lookup);
     const found = resolveName(this.ctx.hosts, host);
     if (found !== null) return finish(null, found.map((address) => ({ address, family: isIP(address) })));
-    finish(lookupError(host, 'synack resolves only IP address literals, localhost, names in its hosts table, or names passed through a lookup option'), []);
+    // Then DNS, when the host has a resolver (api/services.ts: DHCP's
+    // option 6 or setDnsServers), like getaddrinfo after /etc/hosts.
+    const dns = this.ctx.dns?.lookup;
+    if (dns) return viaLookup(dns as LookupFunction);
+    finish(lookupError(host, 'synack resolves only IP address literals, localhost, names in its hosts table, names passed through a lookup option, or by DNS once the host has servers'), []);
   }
 
   /**

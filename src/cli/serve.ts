@@ -13,6 +13,7 @@ import type { Socket } from '../api/socket.ts';
 import type { Server } from '../api/server.ts';
 import { parseOptions, UsageError, type CliIo, type Command } from './options.ts';
 import { LINK_HELP, LINK_OPTIONS, HostError, errorLine, openTunHost, parseLinkArgs, type TunHost } from './tun-host.ts';
+import { SERVICES_HELP, SERVICES_OPTIONS, ServiceError, anyService, parseServicesArgs, startServices, type RunningServices } from './services-options.ts';
 import { formatIpAddr } from '../wire/ipv6.ts';
 import { macToString } from '../wire/ethernet.ts';
 
@@ -46,6 +47,8 @@ Limits and reporting:
   --stats           print the stack's counters as one JSON line
                     ("stats {...}") on stdout at exit and on SIGUSR2
 
+${SERVICES_HELP}
+
 ${LINK_HELP}
 
 Example (as root):
@@ -74,6 +77,7 @@ const SERVE_OPTIONS = {
   'udp-echo': { type: 'string' },
   'persist-timeout': { type: 'string' },
   stats: { type: 'boolean' },
+  ...SERVICES_OPTIONS,
 } as const;
 
 type ServiceName = 'echo' | 'discard' | 'daytime' | 'chargen' | 'http';
@@ -158,6 +162,11 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
     return 0;
   }
   const link = parseLinkArgs('serve', v);
+  const svcArgs = parseServicesArgs('serve', v);
+  // DHCP is an Ethernet protocol: refuse it on a layer-3 link before any device is opened.
+  if ((svcArgs.dhcp || svcArgs.dhcpServer) && link.kind !== 'tap') {
+    throw new UsageError(`${svcArgs.dhcp ? '--dhcp' : '--dhcp-server'} needs an Ethernet link (--tap IF); a TUN device carries no Ethernet frames`, 'serve');
+  }
   const ports = new Map<ServiceName, number>();
   for (const s of SERVICES) {
     const raw = v[s];
@@ -174,7 +183,9 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
     if (!Number.isInteger(n) || n < 1 || n > 65535) throw new UsageError(`--udp-echo expects a port in 1..65535, got '${rawUdpEcho}'`, 'serve');
     udpEchoPort = n;
   }
-  if (ports.size === 0 && udpEchoPort === null) throw new UsageError('name at least one service: --echo, --discard, --daytime, --chargen, --http or --udp-echo PORT', 'serve');
+  if (ports.size === 0 && udpEchoPort === null && !anyService(svcArgs)) {
+    throw new UsageError('name at least one service: --echo, --discard, --daytime, --chargen, --http or --udp-echo PORT (or --dns PORT, --dhcp-server START-END)', 'serve');
+  }
   let persistTimeoutUs: number | undefined;
   const rawPersist = v['persist-timeout'];
   if (rawPersist !== undefined) {
@@ -310,12 +321,23 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
     await host.close();
     return 1;
   }
-  const list = [...[...ports].map(([n, p]) => `${n}=${p}`), ...(udpEchoPort !== null ? [`udp-echo=${udpEchoPort}`] : [])].join(' ');
+  let running: RunningServices | null = null;
+  try {
+    // A TAP host carries its Ethernet interface; a TUN host has none (DHCP was refused before the device opened).
+    running = await startServices(svcArgs, { stack: host.stack, driver: host.driver, net, eth: host.eth }, crypto.getRandomValues(new Uint32Array(1))[0]!);
+  } catch (e) {
+    io.stderr(`synack serve: ${e instanceof ServiceError ? e.message : errorLine(e)}`);
+    for (const s of servers) s.close();
+    await host.close();
+    return 1;
+  }
+  const list = [...[...ports].map(([n, p]) => `${n}=${p}`), ...(udpEchoPort !== null ? [`udp-echo=${udpEchoPort}`] : []), ...(running.describe ? [running.describe] : [])].join(' ');
   io.stdout(`synack serve: ready on ${host.describe}: ${list}`);
 
   async function stop(code: number): Promise<void> {
     if (stopping) return;
     stopping = true;
+    running?.stop();
     for (const s of servers) s.close();
     udpEcho?.close();
     httpServer?.closeIdleConnections?.();

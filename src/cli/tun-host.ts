@@ -143,6 +143,9 @@ export interface LinkArgs {
 
 type Values = {
   [K in keyof typeof LINK_OPTIONS]?: (typeof LINK_OPTIONS)[K]['type'] extends 'boolean' ? boolean : (typeof LINK_OPTIONS)[K] extends { multiple: true } ? string[] : string;
+} & {
+  /** serve's --dhcp (cli/services-options.ts): the address comes from DHCP, so --addr may be absent. */
+  dhcp?: boolean;
 };
 
 function num(cmd: string, name: string, raw: string | undefined, check: (n: number) => boolean, what: string): number | undefined {
@@ -231,9 +234,12 @@ export function parseLinkArgs(cmd: string, v: Values): LinkArgs {
     if (raPrefixes.includes(p)) throw new UsageError(`--ra ${raw} is given twice`, cmd);
     raPrefixes.push(p);
   }
-  // Every host has --addr for now (a place for --dhcp: then --addr may be absent).
-  if (!v.addr || v.addr.length === 0) throw new UsageError("--addr CIDR is required (synack's address on the device, e.g. --addr 10.9.0.2/24 or --addr fd09::2/64)", cmd);
-  const addrs = parseCidrs(cmd, 'addr', v.addr);
+  // serve --dhcp obtains the address by DHCP (cli/services-options.ts), on an Ethernet link only.
+  if (v.dhcp === true && kind !== 'tap') throw new UsageError('--dhcp needs an Ethernet link (--tap IF); a TUN device carries no Ethernet frames', cmd);
+  if ((!v.addr || v.addr.length === 0) && v.dhcp !== true) {
+    throw new UsageError("--addr CIDR is required (synack's address on the device, e.g. --addr 10.9.0.2/24 or --addr fd09::2/64; or, with --tap, serve --dhcp)", cmd);
+  }
+  const addrs = v.addr && v.addr.length > 0 ? parseCidrs(cmd, 'addr', v.addr) : [];
   const peerAddrs = parseCidrs(cmd, 'peer-addr', v['peer-addr']);
   for (const p of peerAddrs) {
     if (addrs.some((a) => a.addr === p.addr)) throw new UsageError(`--peer-addr ${formatIpAddr(p.addr)} is synack's own address (--addr)`, cmd);
@@ -443,6 +449,8 @@ export function openTunHost(cmd: string, a: LinkArgs, io: HostIo): TunHost {
       mac,
       link: link as TapLink,
       addrs: a.addrs,
+      // serve --dhcp without --addr: no address until the lease (services/dhcp-host.ts).
+      ...(a.addrs.length === 0 ? { unconfigured: true } : {}),
       ...(a.raPrefixes.length > 0 ? { router: { prefixes: a.raPrefixes.map((prefix) => ({ prefix, prefixLen: 64 })), mtu, defaultRouter: false } } : {}),
     });
   } else {
@@ -487,7 +495,7 @@ export function openTunHost(cmd: string, a: LinkArgs, io: HostIo): TunHost {
     link,
     eth,
     pcap,
-    describe: `${a.addrs.map(formatCidr).join(', ')} on ${link.name} (mtu ${mtu}${eth ? `, mac ${macToString(eth.mac)}` : ''})`,
+    describe: `${a.addrs.length > 0 ? a.addrs.map(formatCidr).join(', ') : 'no address (DHCP)'} on ${link.name} (mtu ${mtu}${eth ? `, mac ${macToString(eth.mac)}` : ''})`,
     async close() {
       if (closed) return;
       closed = true;

@@ -26,7 +26,7 @@ import { answersQuestion, DnsStreamReader, frameDns } from './dns-stream.ts';
 import { countDrop, minDeadline } from './types.ts';
 import type { Drops, From, OutDatagram, Step } from './types.ts';
 
-export type DnsErrorCode = 'ENOTFOUND' | 'ENODATA' | 'ETIMEOUT' | 'ESERVFAIL' | 'EREFUSED' | 'EBADRESP' | 'EBUSY' | 'EBADNAME';
+export type DnsErrorCode = 'ENOTFOUND' | 'ENODATA' | 'ETIMEOUT' | 'ESERVFAIL' | 'EREFUSED' | 'EBADRESP' | 'EBUSY' | 'EBADNAME' | 'ECANCELLED';
 
 export type DnsResult =
   | { ok: true; name: string; type: number; records: DnsRecord[]; cnames: string[]; ttl: number; fromCache: boolean }
@@ -434,8 +434,8 @@ export interface DnsLookupError extends Error {
 function lookupError(code: string, hostname: string): DnsLookupError {
   const e = new Error(`getaddrinfo ${code} ${hostname}`) as DnsLookupError;
   e.code = code;
-  // Node's getaddrinfo errno for ENOTFOUND (EAI_NONAME) on Linux; other codes carry none.
-  e.errno = code === 'ENOTFOUND' ? -3008 : undefined;
+  // libuv's errno of EAI_NONAME (ENOTFOUND) and EAI_AGAIN, as Node reports them.
+  e.errno = code === 'ENOTFOUND' ? -3008 : code === 'EAI_AGAIN' ? -3001 : undefined;
   e.syscall = 'getaddrinfo';
   e.hostname = hostname;
   return e;
@@ -478,6 +478,21 @@ export class StubResolver {
 
   tcpClosed(conn: number): void {
     this.apply(this.engine.tcpClosed(conn, this.transport.now()));
+  }
+
+  /**
+   * Ends the resolver (its servers changed, the lease that named them
+   * ended): every query still waiting gets ECANCELLED — a lookup reports
+   * EAI_AGAIN, as getaddrinfo does for a temporary failure — so none waits
+   * forever; the timer is cancelled.
+   */
+  close(): void {
+    const waiting = [...this.waiting.entries()];
+    this.waiting.clear();
+    this.cancelTimer?.();
+    this.cancelTimer = null;
+    this.timerAt = null;
+    for (const [, cb] of waiting) queueMicrotask(() => cb({ ok: false, name: '', type: 0, code: 'ECANCELLED', fromCache: false }));
   }
 
   /** One query (A or AAAA or any type) → its result. */
@@ -562,9 +577,14 @@ export class StubResolver {
           }
         }
         if (list.length > 0) return done(null, list);
+        // As Node's dns.lookup (getaddrinfo) reports them: a name that does
+        // not exist (NXDOMAIN, or no address of the family) is EAI_NONAME,
+        // "getaddrinfo ENOTFOUND name"; a server that did not answer, failed
+        // or refused is EAI_AGAIN ("temporary failure in name resolution"),
+        // "getaddrinfo EAI_AGAIN name".
         const codes = results.map((res) => (res !== undefined && !res.ok ? res.code : 'ENOTFOUND'));
-        const code = codes.includes('ETIMEOUT') ? 'ETIMEOUT' : codes.includes('ESERVFAIL') ? 'ESERVFAIL' : codes.includes('EREFUSED') ? 'EREFUSED' : 'ENOTFOUND';
-        done(lookupError(code, hostname), []);
+        const temporary = codes.some((c) => c === 'ETIMEOUT' || c === 'ESERVFAIL' || c === 'EREFUSED' || c === 'EBUSY' || c === 'ECANCELLED');
+        done(lookupError(temporary ? 'EAI_AGAIN' : 'ENOTFOUND', hostname), []);
       });
     });
   }

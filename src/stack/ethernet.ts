@@ -105,6 +105,8 @@ export interface EthernetInterfaceConfig {
   iid?: 'eui64' | 'stable';
   /** The secret_key of RFC 7217 (two 32-bit words); required with `iid: 'stable'`. */
   iidKey?: [number, number];
+  /** Allow no address at all: a DHCP client configures one (services/dhcp-host.ts). */
+  unconfigured?: boolean;
   /** DupAddrDetectTransmits (RFC 4862 §5.1, default 1; 0 disables DAD). */
   dadTransmits?: number;
   neighbor?: Partial<NeighborLimits>;
@@ -231,7 +233,7 @@ export class EthernetInterface implements Link {
   private prfCount = 0;
 
   constructor(
-    private readonly stack: Stack,
+    readonly stack: Stack,
     cfg: EthernetInterfaceConfig,
   ) {
     this.mac = cfg.mac;
@@ -260,8 +262,8 @@ export class EthernetInterface implements Link {
     const ll = linkLocalFor(this.mac);
     if (this.v6 && !addrs.some((a) => a.addr === ll)) addrs.push({ addr: ll, prefixLen: 64 });
     const first = addrs[0];
-    if (!first) throw new SynackError('ERR_SYNACK_INVALID_ARG', 'an Ethernet interface needs an address (or autoconf)');
-    this.iface = stack.addInterface({ ...(cfg.name ? { name: cfg.name } : {}), addr: first.addr, prefixLen: first.prefixLen, more: addrs.slice(1), link: this });
+    if (!first && !cfg.unconfigured) throw new SynackError('ERR_SYNACK_INVALID_ARG', 'an Ethernet interface needs an address (or autoconf, or unconfigured for DHCP)');
+    this.iface = stack.addInterface({ ...(cfg.name ? { name: cfg.name } : {}), ...(first ? { addr: first.addr, prefixLen: first.prefixLen } : {}), more: addrs.slice(1), link: this });
     cfg.link.onReceive = (frame) => this.receiveFrame(frame);
     stack.linkTimers.push(this);
     const now = stack.clock.now();
@@ -376,15 +378,22 @@ export class EthernetInterface implements Link {
     this.neighbors.output(this.nextHopV4(dst), packet, now);
   }
 
+  /** One IP packet to `mac`, no resolution (Link.transmitTo: DHCP's unicast before ARP, RFC 2131 §4.1). */
+  transmitTo(mac: MacAddr, packet: Uint8Array): void {
+    this.sendFrame(mac, packet[0]! >>> 4 === 6 ? ETHERTYPE_IPV6 : ETHERTYPE_IPV4, packet);
+  }
+
   /**
-   * RFC 1122 §3.3.1.1: "If the destination is on a connected network, the
-   * datagram is sent directly to the destination host; otherwise, it has
-   * to be routed to a gateway on a connected network." — "To decide if the
-   * destination is on a connected network, the following algorithm MUST be
-   * used: (a) The address mask (particular to a local IP address for a
-   * multihomed host) is used to select the network number from the
-   * destination IP address. (b) ..." Without a gateway every destination is
-   * treated as on-link (as before DHCP gave one).
+   * RFC 1122 §3.3.1: "If the destination is on a connected network, the
+   * datagram is sent directly to the destination host; otherwise, it has to
+   * be routed to a gateway on a connected network." §3.3.1.1: "(b) If the
+   * IP destination address bits extracted by the address mask match the IP
+   * source address bits extracted by the same mask, then the destination is
+   * on the corresponding connected network, and the datagram is to be
+   * transmitted directly to the destination host. (c) If not, then the
+   * destination is accessible only through a gateway." One gateway (DHCP
+   * option 3, or set by hand); without one every destination is treated as
+   * on-link, as before.
    */
   private nextHopV4(dst: number): number {
     if (this.gatewayV4 === null) return dst;

@@ -73,6 +73,15 @@ function receiveIpv4(s: Stack, iface: NetInterface, bytes: Uint8Array, now: Inst
 
 /** Martian source and "for us" checks of an IPv4 packet; false when it was dropped. */
 function checkV4Addresses(s: Stack, iface: NetInterface, src: Ipv4Addr, dst: Ipv4Addr, protocol: number): boolean {
+  // RFC 1122 §3.2.1.3 (a): { 0, 0 } "MUST NOT be sent, except as a source
+  // address as part of an initialization procedure by which the host learns
+  // its own IP address" — DHCP's: RFC 2131 §4.1 "DHCP messages broadcast by
+  // a client prior to that client obtaining its IP address must have the
+  // source address field in the IP header set to 0." Like Linux
+  // (ip_route_input_slow: "Accept zero addresses only to limited
+  // broadcast"), a UDP datagram from 0.0.0.0 is taken when it is addressed to
+  // 255.255.255.255; from 0.0.0.0 to anything else it is a martian.
+  if (src === 0 && dst === 0xffffffff && protocol === IPPROTO_UDP) return true;
   if (isMartianSource(s, iface, src)) {
     s.drop(null, 'ipv4-martian-source');
     return false;

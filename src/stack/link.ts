@@ -3,6 +3,7 @@
  * and say its MTU and checksum capabilities. Links live in src/links/.
  */
 import type { ChecksumCaps } from '../wire/types.ts';
+import type { MacAddr } from '../wire/ethernet.ts';
 
 export interface Link {
   /** Largest IP packet the link carries, in bytes. */
@@ -11,6 +12,8 @@ export interface Link {
   readonly checksum: ChecksumCaps;
   /** Sends one IP packet. The link takes ownership of `packet`. */
   transmit(packet: Uint8Array): void;
+  /** A link with link-layer addresses (Ethernet): sends one IP packet to `mac` without resolving its next hop (DHCP's unicast before ARP, RFC 2131 §4.1). */
+  transmitTo?(mac: MacAddr, packet: Uint8Array): void;
   /** Set by the stack: called with each received IP packet (ownership passes to the stack). */
   onReceive: ((packet: Uint8Array) => void) | null;
 }

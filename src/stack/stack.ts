@@ -238,17 +238,20 @@ export class Stack implements ConnectionHost {
 
   addInterface(cfg: InterfaceConfig): NetInterface {
     const addrs: IfAddr[] = [];
-    for (const a of [{ addr: cfg.addr, prefixLen: cfg.prefixLen }, ...(cfg.more ?? [])]) addrs.push(this.checkIfAddr(a, cfg.link.mtu));
-    const first = addrs[0]!;
+    // An interface may start without an address (`addr` undefined): a DHCP
+    // client's, which configures one when it is bound (services/dhcp-host.ts).
+    const given = cfg.addr === undefined ? (cfg.more ?? []) : [{ addr: cfg.addr, prefixLen: cfg.prefixLen ?? 0 }, ...(cfg.more ?? [])];
+    for (const a of given) addrs.push(this.checkIfAddr(a, cfg.link.mtu));
+    const first = addrs[0];
     const iface: NetInterface = {
       name: cfg.name ?? `if${this.interfaces.length}`,
-      addr: first.addr,
-      prefixLen: first.prefixLen,
+      addr: first?.addr ?? 0,
+      prefixLen: first?.prefixLen ?? 0,
       addrs,
       link: cfg.link,
       mtu: cfg.link.mtu,
       caps: cfg.link.checksum,
-      loopback: cfg.loopback ?? (typeof first.addr === 'number' ? first.addr >>> 24 === 127 : isIpv6Loopback(first.addr)),
+      loopback: cfg.loopback ?? (first === undefined ? false : typeof first.addr === 'number' ? first.addr >>> 24 === 127 : isIpv6Loopback(first.addr)),
     };
     this.interfaces.push(iface);
     for (const a of addrs) this.localAddrs.add(a.addr);

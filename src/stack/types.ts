@@ -22,9 +22,9 @@ export interface IfAddr {
 
 export interface InterfaceConfig {
   name?: string;
-  /** Our address on this link: a u32 IPv4 address or an `Ipv6Addr` (wire/ipv6.ts). */
-  addr: IpAddr;
-  prefixLen: number;
+  /** Our address on this link: a u32 IPv4 address or an `Ipv6Addr` (wire/ipv6.ts); none (undefined) for an interface a DHCP client will configure. */
+  addr?: IpAddr;
+  prefixLen?: number;
   link: Link;
   /** More addresses on the same link (a dual-stack interface: one IPv4, one IPv6). */
   more?: IfAddr[];
@@ -34,13 +34,14 @@ export interface InterfaceConfig {
 
 export interface NetInterface {
   readonly name: string;
-  /** The first address (`addrs[0]`). */
+  /** The first address (`addrs[0]`) it was made with (0 when it was made without one). */
   readonly addr: IpAddr;
   readonly prefixLen: number;
   /** Every address of the interface, both families. */
   readonly addrs: IfAddr[];
   readonly link: Link;
-  readonly mtu: number;
+  /** The link's MTU, or less when configured so (DHCP option 26, services/dhcp-host.ts). */
+  mtu: number;
   readonly caps: ChecksumCaps;
   readonly loopback: boolean;
 }

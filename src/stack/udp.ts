@@ -12,6 +12,7 @@ import { emitIpv4 } from '../wire/ipv4.ts';
 import { emitIpv6, IPV6_HEADER_LEN, ipv6MappedToV4, type IpAddr, type Ipv6Addr } from '../wire/ipv6.ts';
 import { emitUdp, parseUdp, UDP_HEADER_LEN, type UdpPseudo } from '../wire/udp.ts';
 import { deliver, type UdpSocket } from '../udp/table.ts';
+import type { MacAddr } from '../wire/ethernet.ts';
 import { sendIcmpV4Unreachable, sendIcmpv6Error } from './icmp.ts';
 import { forwardUdp } from './forward.ts';
 import type { NetInterface, Stack } from './stack.ts';
@@ -96,16 +97,30 @@ export type UdpSendError = 'EACCES' | 'EMSGSIZE' | 'ENETUNREACH' | 'EADDRNOTAVAI
  * fit in one IP datagram (RFC 768's 16-bit length; an IPv4 datagram of at
  * most 65535 octets), ENETUNREACH without a route.
  */
-export function sendUdp(s: Stack, sock: UdpSocket, dst: IpAddr, dstPort: number, data: Uint8Array): UdpSendError | null {
+export function sendUdp(s: Stack, sock: UdpSocket, dst: IpAddr, dstPort: number, data: Uint8Array, via?: UdpVia): UdpSendError | null {
   if (typeof dst === 'string') dst = ipv6MappedToV4(dst) ?? dst;
   const v6 = typeof dst === 'string';
   const max = v6 ? 0xffff - UDP_HEADER_LEN : 0xffff - 20 - UDP_HEADER_LEN;
   if (data.length > max) return 'EMSGSIZE';
   if (!v6 && s.isBroadcastOrMulticast(dst as number) && (dst as number) >>> 28 !== 0xe && !sock.broadcast) return 'EACCES';
-  const r = s.routeFrom(dst);
+  let r: { iface: NetInterface; src: IpAddr } | null;
+  if (via !== undefined) {
+    // An explicit interface and source (DHCP, services/udp-service.ts):
+    // RFC 2131 §4.1 "DHCP messages broadcast by a client prior to that
+    // client obtaining its IP address must have the source address field in
+    // the IP header set to 0" — the one use of 0.0.0.0 as a source RFC 1122
+    // §3.2.1.3 allows ("as part of an initialization procedure by which the
+    // host learns its own IP address"), to the limited broadcast or to a MAC
+    // named by the caller only.
+    if (v6 || typeof via.src !== 'number') return 'EADDRNOTAVAIL';
+    if (via.src === 0 ? dst !== 0xffffffff && via.mac === undefined : !s.isLocalAddr(via.src)) return 'EADDRNOTAVAIL';
+    r = { iface: via.iface, src: via.src };
+  } else {
+    r = s.routeFrom(dst);
+  }
   if (!r) return 'ENETUNREACH';
   let src: IpAddr = r.src;
-  if (!sock.wildcard) {
+  if (!sock.wildcard && via === undefined) {
     const own = typeof sock.localAddr === 'string' ? (ipv6MappedToV4(sock.localAddr) ?? sock.localAddr) : sock.localAddr;
     if (typeof own !== typeof dst) return 'EADDRNOTAVAIL';
     src = own;
@@ -119,8 +134,25 @@ export function sendUdp(s: Stack, sock: UdpSocket, dst: IpAddr, dstPort: number,
   else emitIpv4({ src: src as number, dst: dst as number, protocol: IPPROTO_UDP, ttl, tos: 0, ident: s.nextIdent(), dontFragment: false, payloadLen: udpLen }, buf, 0, iface.caps);
   emitUdp({ srcPort: sock.localPort, dstPort, payload: data }, pseudo(src, dst), buf, ipLen, iface.caps);
   s.counters.udpOut++;
+  if (via?.mac !== undefined && iface.link.transmitTo !== undefined && buf.length <= iface.mtu) {
+    // RFC 2131 §4.1: "the server unicasts DHCPOFFER and DHCPACK messages to
+    // the client's hardware address and 'yiaddr' address" — a frame to that
+    // MAC without asking ARP (the client cannot answer ARP for an address
+    // it does not have yet).
+    s.counters.packetsOut++;
+    if (s.hooks.length) s.trace({ type: 'packet', dir: 'out', time: s.clock.now(), bytes: buf });
+    iface.link.transmitTo(via.mac, buf);
+    return null;
+  }
   // Larger than the MTU: fragmented (RFC 791 §2.3, RFC 8200 §4.5: "the
   // source node may divide the packet into fragments").
   s.sendDatagram(iface, buf);
   return null;
+}
+
+/** Where a datagram leaves when the sender chooses (IPv4 only): the interface, the source address (0 allowed, see sendUdp) and optionally the next hop's MAC. */
+export interface UdpVia {
+  iface: NetInterface;
+  src: IpAddr;
+  mac?: MacAddr;
 }
