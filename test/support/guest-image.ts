@@ -171,8 +171,24 @@ function kernelPackage(meta: string): string {
   return m[1]!.replace(/:.*$/, '') + arch;
 }
 
-/** Builds (or finds in the cache) the guest for `arch`. Synchronous: run it in a test's `before`. */
+/**
+ * Builds (or finds in the cache) the guest for `arch`. Synchronous: call it
+ * once per test file. When `apt-get download` fails (lists older than the
+ * mirror: the version they name is gone), it runs `apt-get update` once and
+ * tries again with the versions then current.
+ */
 export function guestImage(opts: GuestImageOptions = {}): GuestImage {
+  try {
+    return buildGuestImage(opts);
+  } catch (e) {
+    if (!(e instanceof Error) || !e.message.startsWith('apt-get download')) throw e;
+    opts.log?.(`apt-get download failed; apt-get update and again: ${e.message.split('\n')[0]}`);
+    spawnSync('apt-get', ['update', '-qq'], { stdio: 'ignore' });
+    return buildGuestImage(opts);
+  }
+}
+
+function buildGuestImage(opts: GuestImageOptions): GuestImage {
   const t0 = performance.now();
   const arch = opts.arch ?? 'x86_64';
   const nic = opts.nic ?? (arch === 'i386' ? 'ne2k' : 'virtio');
