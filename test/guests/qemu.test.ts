@@ -28,7 +28,8 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { inCi } from '../support/ci.ts';
 import { guestImage, type GuestImage } from '../support/guest-image.ts';
-import { bootQemu } from '../support/qemu.ts';
+import { bootQemu, type QemuBootOptions, type QemuRun } from '../support/qemu.ts';
+import { withBootLock } from '../support/boot-lock.ts';
 import { StreamDeframer, dhcpDiscover, type Discover } from '../support/frames.ts';
 
 const hasQemu = spawnSync('qemu-system-x86_64', ['--version'], { stdio: 'ignore' }).status === 0;
@@ -36,10 +37,15 @@ const skip = !hasQemu && !inCi() ? 'qemu-system-x86_64 is not installed (apt-get
 const log = (s: string) => process.env['SYNACK_GUEST_LOG'] && console.error(s);
 
 let image: GuestImage | undefined;
-function x86Image(): GuestImage {
-  image ??= guestImage({ arch: 'x86_64', log: (l) => console.error(l) });
-  if (image.built) console.error(`guest x86_64 built in ${image.ms} ms`);
-  return image;
+/** Builds (once) and boots the x86_64 guest, one guest on the machine at a time. */
+function boot(o: Omit<QemuBootOptions, 'image'>): Promise<QemuRun> {
+  return withBootLock(async () => {
+    if (!image) {
+      image = guestImage({ arch: 'x86_64', log: (l) => console.error(l) });
+      console.error(`guest x86_64 ${image.built ? 'built' : 'from the cache'} in ${image.ms} ms (${image.dir})`);
+    }
+    return bootQemu({ image, ...o });
+  });
 }
 
 /** 100 000 bytes from a fixed-seed generator: the page the guest fetches. */
@@ -56,7 +62,6 @@ function page(): Buffer {
 }
 
 test('QEMU -netdev user: the Debian guest gets 10.0.2.15 by DHCP and fetches a page from the host through 10.0.2.2', { skip, timeout: 600_000 }, async () => {
-  const img = x86Image();
   const body = page();
   const requests: string[] = [];
   const http = createHttpServer((req, res) => {
@@ -66,8 +71,7 @@ test('QEMU -netdev user: the Debian guest gets 10.0.2.15 by DHCP and fetches a p
   await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
   const port = (http.address() as AddressInfo).port;
   try {
-    const run = await bootQemu({
-      image: img,
+    const run = await boot({
       netdev: 'user,id=n0',
       run: `wget -q -O /tmp/page http://10.0.2.2:${port}/page && sha256sum /tmp/page`,
       onLine: (l, ms) => log(`${(ms / 1000).toFixed(1)} ${l}`),
@@ -89,7 +93,6 @@ test('QEMU -netdev user: the Debian guest gets 10.0.2.15 by DHCP and fetches a p
 });
 
 test('QEMU -netdev stream (Unix, client): the guest\'s DHCP DISCOVER arrives as one length-prefixed Ethernet frame', { skip, timeout: 600_000 }, async () => {
-  const img = x86Image();
   const dir = mkdtempSync(join(tmpdir(), 'synack-qemu-stream-'));
   const path = join(dir, 'qemu.sock');
   const stop = new AbortController();
@@ -115,8 +118,7 @@ test('QEMU -netdev stream (Unix, client): the guest\'s DHCP DISCOVER arrives as 
   await new Promise<void>((r) => server.listen(path, r));
   const mac = '52:54:00:0a:0b:0c';
   try {
-    const run = await bootQemu({
-      image: img,
+    const run = await boot({
       netdev: `stream,id=n0,server=off,addr.type=unix,addr.path=${path}`,
       mac,
       signal: stop.signal,

@@ -21,6 +21,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { inCi } from '../support/ci.ts';
 import { guestImage } from '../support/guest-image.ts';
 import { bootV86, CHROMIUM, SEABIOS } from '../support/v86.ts';
+import { withBootLock } from '../support/boot-lock.ts';
 import { dhcpDiscover, type Discover } from '../support/frames.ts';
 
 const i386Lists = /Candidate:\s*\d/.test(spawnSync('apt-cache', ['policy', 'busybox-static:i386'], { encoding: 'utf8' }).stdout ?? '');
@@ -33,8 +34,6 @@ const skip = missing.length && !inCi() ? `missing ${missing.join(', ')}` : false
 const log = (s: string) => process.env['SYNACK_GUEST_LOG'] && console.error(s);
 
 test('v86 in Chromium: the i386 Debian guest\'s DHCP DISCOVER reaches the relay as one Ethernet frame per binary WebSocket message', { skip, timeout: 900_000 }, async () => {
-  const image = guestImage({ arch: 'i386', log: (l) => console.error(l) });
-  if (image.built) console.error(`guest i386 built in ${image.ms} ms`);
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
   await new Promise<void>((r) => wss.once('listening', () => r()));
   const port = (wss.address() as AddressInfo).port;
@@ -57,12 +56,16 @@ test('v86 in Chromium: the i386 Debian guest\'s DHCP DISCOVER reaches the relay 
     });
   });
   try {
-    const run = await bootV86({
-      image,
-      relayUrl: `ws://127.0.0.1:${port}/`,
-      signal: stop.signal,
-      timeoutMs: 600_000,
-      onLine: (l, ms) => log(`${(ms / 1000).toFixed(1)} ${l}`),
+    const run = await withBootLock(async () => {
+      const image = guestImage({ arch: 'i386', log: (l) => console.error(l) });
+      console.error(`guest i386 ${image.built ? 'built' : 'from the cache'} in ${image.ms} ms (${image.dir})`);
+      return bootV86({
+        image,
+        relayUrl: `ws://127.0.0.1:${port}/`,
+        signal: stop.signal,
+        timeoutMs: 600_000,
+        onLine: (l, ms) => log(`${(ms / 1000).toFixed(1)} ${l}`),
+      });
     });
     console.error(`v86: /init at ${run.initMs} ms, first DISCOVER at ${run.ms} ms; ${frames.length} frames`);
     assert.equal(run.timedOut, false, `v86 timed out:\n${run.text}`);
