@@ -2,7 +2,7 @@
 // `npm run build` (and `prepack`): compiles src/ to dist/ — ESM JavaScript,
 // .d.ts types and source maps (sources inlined) — with tsc and
 // tsconfig.build.json, from the package's entry points (src/index.ts,
-// core.ts, net.ts, tun.ts and the CLI), so dist/ holds only what they reach.
+// core.ts, net.ts, tun.ts, gateway.ts and the CLI), so dist/ holds only what they reach.
 //
 // The sources import each other with .ts extensions (run directly by tsx in
 // development); tsc rewrites them to .js in the JavaScript

@@ -23,6 +23,16 @@ export {
   type ListenOptions as StackListenOptions,
 } from './stack/stack.ts';
 export { Counters } from './stack/counters.ts';
+export {
+  Forwarding,
+  TcpForwardRequest,
+  sendForwardedUdp,
+  type ForwardingConfig,
+  type ForwardingStats,
+  type ForwardedDatagram,
+  type ForwardAcceptOptions,
+  type UnreachableKind,
+} from './stack/forward.ts';
 export type { Link } from './stack/link.ts';
 export { Network, type NetworkOptions } from './sim/network.ts';
 export { EventQueue } from './base/event-queue.ts';

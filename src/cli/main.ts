@@ -12,6 +12,7 @@ import { serveCommand } from './serve.ts';
 import { connectCommand } from './connect.ts';
 import { getCommand } from './get.ts';
 import { traceCommand } from './trace.ts';
+import { gatewayCommand } from './gateway.ts';
 import { isEntryPoint, numberOption, parseOptions, UsageError, type CliIo, type Command } from './options.ts';
 
 export { parseOptions, UsageError, type CliIo, type Command } from './options.ts';
@@ -164,6 +165,7 @@ export const COMMANDS = new Map<string, Command>([
   [connectCommand.name, connectCommand],
   [getCommand.name, getCommand],
   [traceCommand.name, traceCommand],
+  [gatewayCommand.name, gatewayCommand],
   [helpCommand.name, helpCommand],
 ]);
 

@@ -199,6 +199,8 @@ export class EthernetInterface implements Link {
   advertisedMtu: number | null = null;
   /** A router that advertised a non-zero Router Lifetime: the next hop for off-link IPv6 destinations. */
   defaultRouter: Ipv6Addr | null = null;
+  /** The IPv4 default gateway (DHCP option 3, or set by hand): the next hop for off-link IPv4 destinations. */
+  gatewayV4: number | null = null;
   /** Every frame in and out (for pcap with LINKTYPE_ETHERNET). */
   tap: ((dir: 'in' | 'out', frame: Uint8Array) => void) | null = null;
 
@@ -363,7 +365,23 @@ export class EthernetInterface implements Link {
       this.sendFrame(MAC_BROADCAST, ETHERTYPE_IPV4, packet);
       return;
     }
-    this.neighbors.output(dst, packet, now);
+    this.neighbors.output(this.nextHopV4(dst), packet, now);
+  }
+
+  /**
+   * RFC 1122 §3.3.1.1: "If the destination is on a connected network, the
+   * datagram is sent directly to the destination host; otherwise, it has
+   * to be routed to a gateway on a connected network." — "To decide if the
+   * destination is on a connected network, the following algorithm MUST be
+   * used: (a) The address mask (particular to a local IP address for a
+   * multihomed host) is used to select the network number from the
+   * destination IP address. (b) ..." Without a gateway every destination is
+   * treated as on-link (as before DHCP gave one).
+   */
+  private nextHopV4(dst: number): number {
+    if (this.gatewayV4 === null) return dst;
+    for (const a of this.iface.addrs) if (typeof a.addr === 'number' && ipv4InSubnet(dst, a.addr, a.prefixLen)) return dst;
+    return this.gatewayV4;
   }
 
   /**

@@ -62,7 +62,7 @@ function receiveIpv4(s: Stack, iface: NetInterface, bytes: Uint8Array, now: Inst
     receiveTcp(s, iface, h.src, h.dst, ip.value.payload, bytes, now, h.tos);
     s.flushDeferred();
   } else if (h.protocol === IPPROTO_UDP) {
-    receiveUdp(s, iface, h.src, h.dst, ip.value.payload, bytes, now, !s.isLocalAddr(h.dst));
+    receiveUdp(s, iface, h.src, h.dst, ip.value.payload, bytes, now, !s.isLocalAddr(h.dst) && s.isBroadcastOrMulticast(h.dst));
   } else if (h.protocol === IPPROTO_ICMP) {
     receiveIcmpV4(s, iface, h.src, h.dst, ip.value.payload);
   } else {
@@ -87,6 +87,19 @@ function checkV4Addresses(s: Stack, iface: NetInterface, src: Ipv4Addr, dst: Ipv
     // (udp.ts delivers it to every socket on the port). synack joins no
     // multicast group.
     if (protocol === IPPROTO_UDP && dst >>> 28 !== 0xe && s.isBroadcastOrMulticast(dst)) return true;
+    // A forwarding interface (forward.ts) takes TCP and UDP to any unicast
+    // destination — not 127.0.0.0/8 from a link (above), 0.0.0.0/8 ("this
+    // network", RFC 1122 §3.2.1.3 (a)), multicast, class E or a broadcast.
+    if (
+      (protocol === IPPROTO_TCP || protocol === IPPROTO_UDP) &&
+      s.forwarding?.has(iface) &&
+      dst >>> 24 !== 127 &&
+      dst >>> 24 !== 0 &&
+      dst >>> 28 < 0xe &&
+      !s.isBroadcastOrMulticast(dst)
+    ) {
+      return true;
+    }
     // RFC 1122 §4.2.3.10: "A TCP implementation MUST silently discard an
     // incoming SYN segment that is addressed to a broadcast or multicast
     // address." No TCP segment of ours is ever addressed to one.
@@ -172,8 +185,12 @@ function receiveIpv6(s: Stack, iface: NetInterface, bytes: Uint8Array, now: Inst
     // address of loopback must be dropped." (isLocalAddr knows ::1 only on
     // the loopback interface.) synack joins no multicast group yet.
     if (!s.isLocalAddr(h.dst) || (isIpv6Loopback(h.dst) && !iface.loopback)) {
-      s.drop(null, 'ipv6-not-for-us');
-      return;
+      // A forwarding interface (forward.ts) takes TCP and UDP to any
+      // unicast destination (checked after the extension headers, below).
+      if (!(s.forwarding?.has(iface) && !isIpv6Loopback(h.dst) && !isIpv6Multicast(h.dst) && !isIpv6Unspecified(h.dst))) {
+        s.drop(null, 'ipv6-not-for-us');
+        return;
+      }
     }
   }
   const packet = ip.value.packet;
@@ -207,6 +224,11 @@ function receiveIpv6(s: Stack, iface: NetInterface, bytes: Uint8Array, now: Inst
     return;
   }
   const payload = packet.subarray(walk.offset);
+  if (walk.protocol !== IPPROTO_TCP && walk.protocol !== IPPROTO_UDP && !s.isLocalAddr(h.dst)) {
+    // Only TCP and UDP are forwarded (ICMPv6 to another address is not ours to answer).
+    s.drop(null, 'ipv6-not-for-us');
+    return;
+  }
   if (walk.protocol === IPPROTO_TCP) {
     // RFC 8200 §7: the Traffic Class holds the ECN field in its two low bits (RFC 3168).
     receiveTcp(s, iface, h.src, h.dst, payload, bytes, now, h.trafficClass & 3);

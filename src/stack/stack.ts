@@ -46,6 +46,7 @@ import { sendDatagram, sendPacket, sendSegment } from './ip-output.ts';
 import { makeIcmpv6Limiter, sendIcmpV4TimeExceeded, sendIcmpv6Error } from './icmp.ts';
 import type { Icmpv6RateLimiter } from '../wire/icmpv6.ts';
 import { UdpTable } from '../udp/table.ts';
+import { Forwarding, type ForwardingConfig } from './forward.ts';
 
 export { PMTU_MIN, PMTU_AGE_US, PMTU_CACHE_MAX, BLACKHOLE_BASE_MSS, BLACKHOLE_RTOS } from './pmtu.ts';
 
@@ -168,6 +169,8 @@ export class Stack implements ConnectionHost {
   /** @internal */ fragIdent = 0;
   /** Timers of link layers below the stack (stack/ethernet.ts: neighbour cache, DAD, router advertisements), run by poll(). @internal */
   readonly linkTimers: Array<{ nextDeadline(): Instant; poll(now: Instant): void }> = [];
+  /** Interfaces that take TCP and UDP to any destination (forward.ts), made on first use. @internal */
+  forwarding: Map<NetInterface, Forwarding> | null = null;
   /** Soft ICMP errors (RFC 1122 §4.2.3.9) remembered with SND.UNA when they came, off the TCB. */
   /** @internal */ readonly softErrors = new WeakMap<Connection, { reason: CloseReason; sndUna: number }>();
 
@@ -280,6 +283,19 @@ export class Stack implements ConnectionHost {
     // below IPv6." synack has no such layer: such a link gets no IPv6.
     if (mtu < IPV6_MIN_MTU) throw new SynackError('ERR_SYNACK_INVALID_ARG', `IPv6 needs a link MTU of at least ${IPV6_MIN_MTU} (RFC 8200 §5), this link has ${mtu}`);
     return a;
+  }
+
+  /**
+   * Makes `iface` a forwarding interface (stack/forward.ts): it accepts TCP
+   * SYNs and UDP datagrams to any unicast destination and hands those no
+   * connection, listener or socket takes to `cfg.tcp` / `cfg.udp`.
+   * Returns the interface's forwarding state (its pending requests and stats).
+   */
+  enableForwarding(iface: NetInterface, cfg: ForwardingConfig): Forwarding {
+    if (!this.interfaces.includes(iface)) throw new SynackError('ERR_SYNACK_INVALID_ARG', 'not an interface of this stack');
+    const fw = new Forwarding(this, iface, cfg);
+    (this.forwarding ??= new Map()).set(iface, fw);
+    return fw;
   }
 
   /** Adds a trace hook; returns a function that removes it. */
@@ -479,7 +495,8 @@ export class Stack implements ConnectionHost {
   private deferred: Array<() => void> = [];
   private flushing = false;
 
-  private defer(fn: () => void): void {
+  /** @internal */
+  defer(fn: () => void): void {
     this.deferred.push(fn);
   }
 

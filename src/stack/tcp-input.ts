@@ -18,6 +18,7 @@ import { synOptions } from '../tcp/options.ts';
 import { encodeTsOptions, decodeTsOptions } from './syncookies.ts';
 import { ipTcpOverhead } from './pmtu.ts';
 import type { Listener, NetInterface, Stack } from './stack.ts';
+import { forwardTcp } from './forward.ts';
 
 /** How long after its last cookie a listener still accepts cookie ACKs (two cookie periods). */
 export const COOKIE_VALID_US = 128_000_000;
@@ -31,11 +32,12 @@ export function receiveTcp(s: Stack, iface: NetInterface, src: IpAddr, dst: IpAd
   const seg = r.value;
   s.counters.segmentsIn++;
   let conn = s.lookup(dst, seg.dstPort, src, seg.srcPort);
+  const fw = s.forwarding?.get(iface);
   if (s.hooks.length) s.trace({ type: 'segment', dir: 'in', time: now, src, dst, tcp: seg, conn, bytes });
   // RFC 9293 §3.6.1 / RFC 1122 4.2.2.13 / RFC 6191: a new SYN for a
   // connection in TIME-WAIT may reopen it when its timestamp or sequence
   // number is beyond the old incarnation's (timeWaitAcceptsSyn).
-  if (conn && conn.state === 'TIME-WAIT' && conn.config.timeWaitReuse && (seg.flags & (SYN | ACK | RST)) === SYN && timeWaitAcceptsSyn(conn, seg) && s.findListener(dst, seg.dstPort)) {
+  if (conn && conn.state === 'TIME-WAIT' && conn.config.timeWaitReuse && (seg.flags & (SYN | ACK | RST)) === SYN && timeWaitAcceptsSyn(conn, seg) && (fw?.config.tcp || s.findListener(dst, seg.dstPort))) {
     conn.terminate(null, 'new SYN in TIME-WAIT');
     conn = null;
   }
@@ -45,7 +47,11 @@ export function receiveTcp(s: Stack, iface: NetInterface, src: IpAddr, dst: IpAd
     s.reschedule(conn);
     return;
   }
-  const l = s.findListener(dst, seg.dstPort);
+  // A forwarding interface (forward.ts) takes segments to any address:
+  // our listeners serve our own addresses only, and what finds neither a
+  // connection nor a listener goes to the forwarder.
+  const l = fw && !s.isLocalAddr(dst) ? null : s.findListener(dst, seg.dstPort);
+  if (!l && fw && forwardTcp(s, fw, src, dst, seg, bytes, now)) return;
   if (l && !(seg.flags & (RST | ACK)) && seg.flags & SYN) {
     acceptSyn(s, iface, l, src, dst, seg, now);
     return;

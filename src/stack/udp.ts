@@ -13,6 +13,7 @@ import { emitIpv6, IPV6_HEADER_LEN, ipv6MappedToV4, type IpAddr, type Ipv6Addr }
 import { emitUdp, parseUdp, UDP_HEADER_LEN, type UdpPseudo } from '../wire/udp.ts';
 import { deliver, type UdpSocket } from '../udp/table.ts';
 import { sendIcmpV4Unreachable, sendIcmpv6Error } from './icmp.ts';
+import { forwardUdp } from './forward.ts';
 import type { NetInterface, Stack } from './stack.ts';
 
 /** The pseudo-header address sum of either family (an Ipv6Addr is eight 16-bit code units). */
@@ -58,11 +59,16 @@ export function receiveUdp(s: Stack, iface: NetInterface, src: IpAddr, dst: IpAd
     for (const sock of all) enqueue(s, sock, src, d.srcPort, d.payload);
     return;
   }
-  const sock = s.udp.lookup(dst, d.dstPort, src, d.srcPort);
+  // On a forwarding interface (forward.ts) a datagram to an address that is
+  // not ours is never delivered to our sockets (a wildcard-bound one would
+  // take it otherwise), and one no socket takes goes to the forwarder.
+  const fw = s.forwarding?.get(iface);
+  const sock = fw && !s.isLocalAddr(dst) ? null : s.udp.lookup(dst, d.dstPort, src, d.srcPort);
   if (sock) {
     enqueue(s, sock, src, d.srcPort, d.payload);
     return;
   }
+  if (fw && forwardUdp(fw, src, d.srcPort, dst, d.dstPort, d.payload)) return;
   // RFC 1122 §4.1.3.1: "If a datagram arrives addressed to a UDP port for
   // which there is no pending LISTEN call, UDP SHOULD send an ICMP Port
   // Unreachable message." RFC 4443 §3.1: "If the transport protocol has no

@@ -84,13 +84,26 @@ export function output(c: Connection, force = false): void {
         // Sender SWS avoidance (§3.8.6.2.1): a short segment goes only
         // when it carries all queued data, or half the peer's largest
         // window — or when the override timeout forces it (persist timer).
-        if (!all && len < c.maxSndWnd >> 1 && !force) break;
         // Nagle (§3.7.4): "if there is unacknowledged data (i.e., SND.NXT >
         // SND.UNA), then the sending TCP endpoint buffers all user data
         // ... until the outstanding data has been acknowledged or until
         // the TCP endpoint can send a full-sized segment". A queued FIN
         // flushes (as Linux does on close).
-        if (all && !c.config.noDelay && inFlight > 0 && !c.finQueued) break;
+        const held = (!all && len < c.maxSndWnd >> 1 && !force) || (all && !c.config.noDelay && inFlight > 0 && !c.finQueued);
+        if (held) {
+          // Both rules are about new data: §3.8.6.2.1 — "If D is the amount
+          // of data queued in the sending TCP endpoint but not yet sent,
+          // then the following set of rules is recommended." After a
+          // go-back-N (an RTO, or a path MTU decrease resegmenting the
+          // flight at a smaller MSS) the bytes up to SND.MAX were sent
+          // already: when what is left of them fits, the short piece that
+          // completes the resend goes at once (as BSD's tcp_output: "we
+          // need to retransmit" — goto send), never held a round trip. A
+          // short piece of new data still waits.
+          const resend = seqDiff(c.sndMax, c.sndNxt);
+          if (resend <= 0 || resend > len) break;
+          len = resend;
+        }
       }
       const seq = c.sndNxt;
       const last = len === avail;

@@ -308,7 +308,10 @@ export function onEcnEcho(c: Connection): void {
  * congestion response: the loss was the path's MTU, not congestion. The
  * caller acts only when the MSS falls, so a burst of oversized segments
  * (one ICMP message each) retransmits once (RFC 1191 §6.5: "One MUST not
- * retransmit in response to every Datagram Too Big message").
+ * retransmit in response to every Datagram Too Big message"). Cut at the new
+ * size, the flight may end in a short piece: output() sends it with the rest
+ * (sender SWS avoidance holds back new data, not a resend), so every dropped
+ * byte goes again the moment the first message arrives.
  * Returns whether the MSS changed.
  */
 export function setPathMss(c: Connection, mss: number, now: Instant, retransmit: boolean): boolean {

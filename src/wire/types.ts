@@ -150,7 +150,18 @@ export type DropReason =
   | 'tcp-challenge-ack-limited'
   | 'tcp-syn-flood'
   | 'tcp-paws'
-  | 'tcp-persist-limit';
+  | 'tcp-persist-limit'
+  // forwarding (stack/forward.ts)
+  /** A retransmitted SYN of a forwarded connection whose decision is still pending: absorbed. */
+  | 'tcp-forward-syn-pending'
+  /** A SYN to be forwarded while the interface holds its maximum of pending requests. */
+  | 'tcp-forward-pending-full'
+  /** A RST from the guest for a pending forwarded SYN: the request is cancelled. */
+  | 'tcp-forward-cancelled'
+  /** A pending forwarded SYN evicted after its timeout to make room for a new one. */
+  | 'tcp-forward-expired'
+  /** A forwarded UDP datagram the application did not take (no handler, or it refused it). */
+  | 'udp-forward-refused';
 
 export type ParseResult<T> = { ok: true; value: T } | { ok: false; reason: DropReason };
 

@@ -310,6 +310,35 @@ function contract(makeEnv: () => Env): void {
     }
     await closeOf(c);
   });
+
+  test("setTimeout: reading alone re-arms the fired timer (the socket writes nothing)", { timeout: 10_000 }, async () => {
+    const env = makeEnv();
+    let peer: nodeNet.Socket | null = null;
+    const srv = env.server.createServer((s) => {
+      peer = s;
+      s.resume();
+    });
+    const port = await listen(env, srv);
+    const c = env.client.connect(port, env.host);
+    await once(c, 'connect');
+    const log = record(c, ['timeout', 'data']);
+    try {
+      c.setTimeout(150);
+      await once(c, 'timeout');
+      await new Promise((r) => setTimeout(r, 400));
+      // Only the peer writes: the client's read is its only activity.
+      (peer as nodeNet.Socket | null)!.write('y');
+      // (Raced against 3 s, so a timer that is not re-armed fails the test
+      // rather than leaving the socket open and the file hanging.)
+      const second = await Promise.race([once(c, 'timeout').then(() => 'timeout'), new Promise((r) => setTimeout(() => r('no timeout within 3 s'), 3000))]);
+      assert.equal(second, 'timeout');
+      assert.deepEqual(log, ['timeout', 'data(y)', 'timeout']);
+    } finally {
+      c.destroy();
+      srv.close();
+    }
+    await closeOf(c);
+  });
 }
 
 describe('contract: node:net on 127.0.0.1', () => contract(() => nodeEnv()));

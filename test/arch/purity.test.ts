@@ -10,7 +10,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 const root = new URL('../../src/', import.meta.url).pathname;
-const PURE = ['base', 'wire', 'services', 'ip', 'tcp', 'stack', 'sim', 'links/memory.ts', 'links/switch.ts', 'bsd', 'conformance/parser.ts', 'conformance/executor.ts', 'conformance/profile.ts'];
+const PURE = ['base', 'wire', 'services', 'ip', 'tcp', 'stack', 'sim', 'links/memory.ts', 'links/switch.ts', 'links/stream-framing.ts', 'bsd', 'conformance/parser.ts', 'conformance/executor.ts', 'conformance/profile.ts'];
 const FORBIDDEN: Array<[RegExp, string]> = [
   [/from\s+['"]node:/, "imports a node: module"],
   [/import\(\s*['"]node:/, "imports a node: module dynamically"],

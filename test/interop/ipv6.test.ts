@@ -182,6 +182,11 @@ describe('interop over IPv6: Linux and synack on a TUN device', { skip, timeout:
       assert.ok(d('pmtuUpdates') >= 1, `PMTU updates: ${detail}`);
       assert.ok(d('icmpErrorsAccepted') >= 1, detail);
       assert.equal(d('retransmitTimeouts'), 0, `no RTO: ${detail}`);
+      // RFC 8201 §5.4 / RFC 1191 §6.5: resegmented once, and what it resends
+      // is at most the flight the path dropped: one receive window of B at
+      // the new MSS (1280 − 60 − 12 = 1208 bytes with timestamps; 26 measured).
+      assert.equal(d('pmtuResegments'), 1, `resegmented once: ${detail}`);
+      assert.ok(d('retransmits') <= Math.ceil(262144 / 1208), `at most one window resent: ${detail}`);
       // The router sends a Packet Too Big for every oversize packet in flight;
       // after the first, the others name the MTU already in the cache.
       // RFC 8201 §4: "A node MUST NOT increase its estimate of the Path MTU

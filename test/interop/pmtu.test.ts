@@ -91,5 +91,12 @@ describe('path MTU discovery over TUN: the kernel router sends "fragmentation ne
     assert.ok(stats['pmtuUpdates']! >= 1, `PMTU updates: ${m[1]}\n${nstat}\n${link}`);
     assert.ok(stats['icmpErrorsAccepted']! >= 1, m[1]);
     assert.equal(stats['retransmitTimeouts'], 0, `no RTO: ${m[1]}`);
+    // RFC 1191 §6.5: "One MUST not retransmit in response to every Datagram
+    // Too Big message": the connection is resegmented once, and what it
+    // resends is at most the flight the path dropped — one receive window
+    // of B (tcp_rmem max 262144) at the new MSS, 1228 bytes with timestamps
+    // (7 or 8 segments measured: curl's rate limit keeps the flight small).
+    assert.equal(stats['pmtuResegments'], 1, `resegmented once: ${m[1]}`);
+    assert.ok(stats['retransmits']! <= Math.ceil(262144 / 1228), `at most one window resent: ${m[1]}`);
   });
 });

@@ -28,9 +28,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { chromium } from 'playwright-core';
+import { inCi } from '../support/ci.ts';
 
 const repo = new URL('../../', import.meta.url).pathname;
-const inCi = Boolean(process.env['CI']);
+const ci = inCi();
 const CHROMIUM = '/usr/bin/chromium';
 const isRoot = process.getuid?.() === 0;
 const tmp = mkdtempSync(join(tmpdir(), 'synack-pkg-'));
@@ -118,7 +119,7 @@ describe('the packed tarballs, installed offline into an empty project', { timeo
     assert.ok(!tun.some((f) => f.includes('/build/')), 'no compiled addon in the tarball: it builds at install');
   });
 
-  test("on Node, without tsx: import { createMemoryNetwork } from 'synack' runs an echo; synack/core, synack/net, synack/tun load", () => {
+  test("on Node, without tsx: import { createMemoryNetwork } from 'synack' runs an echo; synack/core, synack/net, synack/tun, synack/gateway load", () => {
     assert.ok(!existsSync(join(app, 'node_modules/tsx')), 'no tsx in the project');
     writeFileSync(
       join(app, 'echo.mjs'),
@@ -126,6 +127,7 @@ describe('the packed tarballs, installed offline into an empty project', { timeo
 import * as core from 'synack/core';
 import * as net from 'synack/net';
 import * as tun from 'synack/tun';
+import * as gateway from 'synack/gateway';
 const lan = createMemoryNetwork();
 const server = lan.host('10.0.0.2'), client = lan.host('10.0.0.1');
 server.net.createServer((s) => s.pipe(s)).listen(7);
@@ -133,12 +135,12 @@ const sock = client.net.connect(7, '10.0.0.2', () => sock.end('hello'));
 let got = '';
 sock.on('data', (d) => (got += d)).on('close', () => {
   lan.stop();
-  console.log('echo:', got, typeof core.Network, typeof net.Socket, typeof tun.TunLink, 'createMemoryNetwork' in core);
+  console.log('echo:', got, typeof core.Network, typeof net.Socket, typeof tun.TunLink, typeof gateway.createGateway, 'createMemoryNetwork' in core);
 });
 `,
     );
     const out = ok(sh(process.execPath, ['echo.mjs'], app), 'node echo.mjs');
-    assert.equal(out.trim(), 'echo: hello function function function false');
+    assert.equal(out.trim(), 'echo: hello function function function function false');
   });
 
   test('npx synack demo prints the ladder; synack --help exits 0; an unknown option exits 2', () => {
@@ -166,7 +168,7 @@ sock.on('data', (d) => (got += d)).on('close', () => {
     }
   });
 
-  test('as root, in a network namespace: the installed synack serve --tun answers the kernel over TUN', { skip: !isRoot && !inCi ? 'needs root (CAP_NET_ADMIN) for a TUN device' : false }, async () => {
+  test('as root, in a network namespace: the installed synack serve --tun answers the kernel over TUN', { skip: !isRoot && !ci ? 'needs root (CAP_NET_ADMIN) for a TUN device' : false }, async () => {
     const ns = `synack-pkg-${process.pid}`;
     const ip = (...a: string[]) => ok(sh('ip', a, tmp), `ip ${a.join(' ')}`);
     ip('netns', 'add', ns);
@@ -263,7 +265,7 @@ void wrong;
 
   test(
     "in headless Chromium: the README's browser snippet echoes 1 MiB (SHA-256 by crypto.subtle) and a socket pipes into another with backpressure",
-    { skip: !existsSync(CHROMIUM) && !inCi ? `${CHROMIUM} is not installed` : false },
+    { skip: !existsSync(CHROMIUM) && !ci ? `${CHROMIUM} is not installed` : false },
     async () => {
       const readme = readFileSync(join(repo, 'README.md'), 'utf8');
       const section = readme.split(/^## /m).find((s) => s.startsWith('Use it in a browser'));

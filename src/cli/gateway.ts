@@ -1,0 +1,149 @@
+/**
+ * `synack gateway`: user-mode networking for a guest (issue 15) — the
+ * command form of createGateway (synack/gateway). Prints a line containing
+ * `ready` on stdout once the downstream listens, logs to stderr, stops
+ * cleanly on SIGINT/SIGTERM (every forwarded connection is reset and every
+ * host socket closed; a second signal exits at once).
+ */
+import { createGateway, parsePublish, type Gateway, type PublishSpec } from '../gateway/gateway.ts';
+import { parseCidr } from '../gateway/policy.ts';
+import { numberOption, parseOptions, UsageError, type CliIo, type Command } from './options.ts';
+
+const GATEWAY_HELP = `Usage: synack gateway --qemu-socket PATH [options]
+
+User-mode networking: every TCP connection and UDP flow the guest makes is
+terminated by synack's stack and re-created with ordinary host sockets (as
+slirp4netns and passt do). Addressing as slirp4netns: network 10.0.2.0/24,
+gateway 10.0.2.2 (the host's 127.0.0.1 unless --disable-host-loopback),
+guest 10.0.2.100; IPv6 fd00::/64, gateway fd00::2 (the host's ::1).
+Prints a line containing "ready" once listening; logs go to stderr;
+SIGINT/SIGTERM stop it, closing every forwarded connection.
+
+Downstream:
+  --qemu-socket PATH      listen on a Unix stream socket speaking QEMU's
+                          -netdev stream framing (each Ethernet frame after
+                          its length, 4 octets big-endian)
+
+Options:
+  --mtu N                 MTU of the guest link (default 1500; 1280..65520)
+  --publish SPEC          [HOSTADDR:]HOSTPORT:GUESTPORT[/tcp|/udp]: the host
+                          listens on HOSTADDR (default 127.0.0.1) and each
+                          connection or flow is opened toward the guest's
+                          GUESTPORT (repeatable)
+  --disable-host-loopback connections to the gateway address do not reach
+                          the host's loopback
+  --allow CIDR            only these destinations (repeatable)
+  --deny CIDR             never these destinations; deny wins (repeatable)
+  --max-connections N     forwarded TCP connections at once (default 4096)
+  --pcap FILE             write the guest's frames to FILE (LINKTYPE_ETHERNET)
+  --stats                 print the counters as one JSON line ("stats {...}")
+                          on stdout at exit and on SIGUSR1 or SIGUSR2
+  -h, --help              this help
+
+Not yet: --netns, --websocket, DHCP, DNS (10.0.2.3), router advertisement
+options, ICMP echo beyond the gateway address.
+
+Example:
+  synack gateway --qemu-socket /tmp/vm.sock --publish 8080:80 &
+  qemu-system-x86_64 ... -netdev stream,id=n0,server=off,addr.type=unix,addr.path=/tmp/vm.sock \\
+    -device virtio-net-pci,netdev=n0`;
+
+const GATEWAY_OPTIONS = {
+  'qemu-socket': { type: 'string' },
+  mtu: { type: 'string' },
+  publish: { type: 'string', multiple: true },
+  'disable-host-loopback': { type: 'boolean' },
+  allow: { type: 'string', multiple: true },
+  deny: { type: 'string', multiple: true },
+  'max-connections': { type: 'string' },
+  pcap: { type: 'string' },
+  stats: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+async function runGateway(argv: string[], io: CliIo): Promise<number> {
+  const { values: v } = parseOptions('gateway', argv, GATEWAY_OPTIONS);
+  if (v.help) {
+    io.stdout(GATEWAY_HELP);
+    return 0;
+  }
+  const path = v['qemu-socket'];
+  if (!path) throw new UsageError('a downstream is required: --qemu-socket PATH', 'gateway');
+  const mtu = numberOption('gateway', 'mtu', v.mtu, 1500, (n) => Number.isInteger(n) && n >= 1280 && n <= 65520, 'an integer 1280..65520');
+  const maxConnections = numberOption('gateway', 'max-connections', v['max-connections'], 4096, (n) => Number.isInteger(n) && n >= 1, 'a positive integer');
+  const checked = <T>(what: string, list: string[] | undefined, parse: (s: string) => T): T[] =>
+    (list ?? []).map((s) => {
+      try {
+        return parse(s);
+      } catch (e) {
+        throw new UsageError(`--${what}: ${(e as Error).message}`, 'gateway');
+      }
+    });
+  const publish: PublishSpec[] = checked('publish', v.publish, parsePublish);
+  checked('allow', v.allow, parseCidr);
+  checked('deny', v.deny, parseCidr);
+
+  let gw: Gateway;
+  try {
+    gw = createGateway({
+      downstream: { qemuSocket: path },
+      mtu,
+      maxConnections,
+      publish,
+      ...(v.allow ? { allow: v.allow } : {}),
+      ...(v.deny ? { deny: v.deny } : {}),
+      ...(v['disable-host-loopback'] ? { disableHostLoopback: true } : {}),
+      ...(v.pcap ? { pcap: v.pcap } : {}),
+      log: (line) => io.stderr(`synack gateway: ${line}`),
+    });
+    await gw.ready;
+  } catch (e) {
+    io.stderr(`synack gateway: ${(e as Error).message}`);
+    return 1;
+  }
+  const printStats = (): void => io.stdout(`stats ${JSON.stringify(gw.stats())}`);
+  // Installed before "ready": a SIGUSR1 then never starts Node's inspector.
+  if (v.stats) {
+    process.on('SIGUSR1', printStats);
+    process.on('SIGUSR2', printStats);
+  }
+  const pub = publish.map((p) => ` publish ${p.hostAddr ?? '127.0.0.1'}:${p.hostPort}->${p.guestPort}/${p.proto ?? 'tcp'}`).join('');
+  io.stdout(`synack gateway: ready on ${path} (mtu ${mtu}; gateway 10.0.2.2, fd00::2)${pub}`);
+
+  let resolveDone!: (code: number) => void;
+  const done = new Promise<number>((r) => (resolveDone = r));
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    signals++;
+    if (signals > 1) {
+      io.stderr(`synack gateway: ${sig} again, exiting now`);
+      process.exit(130);
+    }
+    io.stderr(`synack gateway: ${sig}, shutting down`);
+    gw.close().then(
+      () => resolveDone(0),
+      () => resolveDone(1),
+    );
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const code = await done;
+    if (v.stats) printStats();
+    const st = gw.stats();
+    io.stderr(`synack gateway: stopped (${st.tcp.opened} TCP connections forwarded, ${st.tcp.refused} refused, ${st.tcp.denied} denied; ${st.udp.flows} UDP flows)`);
+    return code;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    process.off('SIGUSR1', printStats);
+    process.off('SIGUSR2', printStats);
+  }
+}
+
+export const gatewayCommand: Command = {
+  name: 'gateway',
+  summary: 'user-mode networking for a guest (QEMU -netdev stream): its connections through host sockets',
+  help: GATEWAY_HELP,
+  run: runGateway,
+};

@@ -1,0 +1,21 @@
+/**
+ * `synack/gateway` — user-mode networking: `createGateway({ downstream, … })`
+ * terminates every TCP connection and UDP flow a guest (a VM on QEMU's
+ * `-netdev stream`, or a synack stack on an in-memory Ethernet link) makes,
+ * and re-creates it with host sockets. Node only (node:net, node:dgram).
+ */
+export {
+  createGateway,
+  GATEWAY_DEFAULTS,
+  unreachableFor,
+  parsePublish,
+  type PublishSpec,
+  type Gateway,
+  type GatewayOptions,
+  type GatewayDownstream,
+  type GatewayStats,
+  type ForwardedConnectionInfo,
+} from './gateway/gateway.ts';
+export { Policy, parseCidr, cidrContains, type Cidr } from './gateway/policy.ts';
+export { StreamFrameLink, FRAME_OVERHEAD, type StreamLinkStats } from './gateway/stream-link.ts';
+export { FrameDecoder, encodeFrame, FRAME_PREFIX_LEN, type FrameDecoderStats } from './links/stream-framing.ts';

@@ -1,0 +1,693 @@
+/**
+ * `createGateway()`: user-mode networking. A synack stack sits on the
+ * guest's Ethernet link (the downstream) with a forwarding interface
+ * (stack/forward.ts): every TCP connection and UDP flow the guest starts,
+ * to any address, is terminated here and re-created with ordinary host
+ * sockets (node:net, node:dgram) — what slirp4netns, pasta and
+ * gvisor-tap-vsock do.
+ *
+ * TCP: the guest's SYN to A:P makes a host connect(A, P) (the gateway
+ * address 10.0.2.2 / fd00::2 is the host's 127.0.0.1 / ::1 unless
+ * `disableHostLoopback`); only when it succeeds does the guest get its
+ * SYN,ACK. Refused → RST (the guest's connect fails with ECONNREFUSED at
+ * once); unreachable or timed out → ICMP Destination Unreachable; policy
+ * → ICMP administratively prohibited, before any host socket exists. Then
+ * the two sockets are piped both ways with allowHalfOpen on both: each
+ * direction's backpressure is the other's (a host peer that does not read
+ * fills the host socket, which pauses the guest socket, whose connection's
+ * receive buffer then closes the guest's window; a guest that does not read
+ * fills the synack send buffer, which pauses the host socket), a FIN either
+ * way becomes end() on the other side, a reset either way becomes
+ * resetAndDestroy() on the other.
+ *
+ * UDP: each (guest address and port, destination) flow gets a host dgram
+ * socket, closed after `udpIdleTimeoutMs` without traffic; replies are sent
+ * to the guest from the address and port it sent to.
+ *
+ * ICMP echo to the gateway's addresses is answered by the stack itself.
+ *
+ * Downstreams: `{ memory }` (a synack guest on an in-memory Ethernet switch,
+ * createMemoryNetwork({ ethernet: true })) and `{ qemuSocket: PATH }` (a Unix
+ * stream socket QEMU's `-netdev stream` connects to; frames with a 4-octet
+ * length, gateway/stream-link.ts).
+ */
+import * as nodeNet from 'node:net';
+import * as dgram from 'node:dgram';
+import { createWriteStream, rmSync, type WriteStream } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import type { Stack } from '../stack/stack.ts';
+import type { Connection } from '../tcp/connection.ts';
+import type { ConnectionEvent } from '../tcp/events.ts';
+import type { TcpConfig } from '../tcp/config.ts';
+import { addEthernetInterface, type EthernetInterface } from '../stack/ethernet.ts';
+import { sendForwardedUdp, type ForwardedDatagram, type Forwarding, type TcpForwardRequest, type UnreachableKind } from '../stack/forward.ts';
+import type { FrameLink } from '../stack/link.ts';
+import { Network } from '../sim/network.ts';
+import { parseIpv4Addr } from '../wire/bytes.ts';
+import { formatIpAddr, parseIpv6Addr, type IpAddr, type Ipv6Addr } from '../wire/ipv6.ts';
+import { parseMac, type MacAddr } from '../wire/ethernet.ts';
+import { LINKTYPE_ETHERNET, pcapGlobalHeader, pcapRecord } from '../wire/pcap.ts';
+import { Driver, RealClock } from '../api/driver.ts';
+import { createNet, type SynackNet } from '../api/net.ts';
+import { createDgram, type SynackDgram } from '../api/dgram.ts';
+import type { Socket as SynackSocket } from '../api/socket.ts';
+import type { MemoryNetwork } from '../api/memory-network.ts';
+import { SynackError } from '../errors.ts';
+import { Policy } from './policy.ts';
+import { FRAME_OVERHEAD, StreamFrameLink, type StreamLinkStats } from './stream-link.ts';
+
+/** slirp4netns's addressing (its defaults, so habits carry over). */
+export const GATEWAY_DEFAULTS = {
+  network4: '10.0.2.0/24',
+  gateway4: '10.0.2.2',
+  dns4: '10.0.2.3',
+  guest4: '10.0.2.100',
+  network6: 'fd00::/64',
+  gateway6: 'fd00::2',
+  dns6: 'fd00::3',
+  guest6: 'fd00::100',
+  /** slirp's gateway MAC (52:55:0a:00:02:02). */
+  mac: '52:55:0a:00:02:02',
+} as const;
+
+export type GatewayDownstream = { memory: MemoryNetwork } | { qemuSocket: string };
+
+export interface GatewayOptions {
+  downstream: GatewayDownstream;
+  /** IP MTU of the guest link (default 1500; 68..65520). */
+  mtu?: number;
+  /** Connections to the gateway address do not reach the host's loopback (they are refused as administratively prohibited). */
+  disableHostLoopback?: boolean;
+  /** Outbound policy (CIDR prefixes): deny wins; with an allow list, only those destinations. */
+  allow?: string[];
+  deny?: string[];
+  /** Forwarded TCP connections at once, connecting ones included (default 4096); beyond it the guest gets a RST. */
+  maxConnections?: number;
+  /** UDP flows at once (default 1024); datagrams of new flows beyond it are dropped (counted). */
+  maxUdpFlows?: number;
+  /** How long a host connect may take before the guest gets ICMP host unreachable (default 20 000 ms). */
+  connectTimeoutMs?: number;
+  /** A UDP flow without traffic either way for this long is closed (default 60 000 ms). */
+  udpIdleTimeoutMs?: number;
+  /** Write the guest's frames to this file (pcap, LINKTYPE_ETHERNET). */
+  pcap?: string;
+  /** TcpConfig overrides of the gateway's side of forwarded connections (buffers bound per-connection memory). */
+  tcp?: Partial<TcpConfig>;
+  /** Published ports: the host listens on hostAddr (default 127.0.0.1):hostPort and the gateway opens each connection (or UDP flow) toward the guest's guestPort. */
+  publish?: PublishSpec[];
+  /** Diagnostics (one line each); default none. */
+  log?: (line: string) => void;
+}
+
+export interface PublishSpec {
+  hostAddr?: string;
+  hostPort: number;
+  guestPort: number;
+  proto?: 'tcp' | 'udp';
+  /** The guest's address (default 10.0.2.100, or fd00::100 for an IPv6 hostAddr). */
+  guestAddr?: string;
+}
+
+/** Parses `[HOSTADDR:]HOSTPORT:GUESTPORT[/tcp|/udp]` (an IPv6 HOSTADDR in brackets: `[::1]:8080:80`). */
+export function parsePublish(text: string): PublishSpec {
+  const m = /^(?:(\[[0-9a-fA-F:.]+\]|[0-9.]+):)?(\d{1,5}):(\d{1,5})(?:\/(tcp|udp))?$/.exec(text);
+  const bad = (): never => {
+    throw new SynackError('ERR_SYNACK_INVALID_ARG', `not a port mapping: ${JSON.stringify(text)} (expected [HOSTADDR:]HOSTPORT:GUESTPORT[/tcp|/udp])`);
+  };
+  if (!m) return bad();
+  const hostPort = Number(m[2]);
+  const guestPort = Number(m[3]);
+  if (!(hostPort >= 1 && hostPort <= 65535 && guestPort >= 1 && guestPort <= 65535)) return bad();
+  const spec: PublishSpec = { hostPort, guestPort, proto: (m[4] as 'tcp' | 'udp' | undefined) ?? 'tcp' };
+  if (m[1] !== undefined) {
+    const a = m[1].startsWith('[') ? m[1].slice(1, -1) : m[1];
+    if (parseIpv4Addr(a) === null && parseIpv6Addr(a) === null) return bad();
+    spec.hostAddr = a;
+  }
+  return spec;
+}
+
+export interface GatewayStats {
+  tcp: {
+    requests: number;
+    opened: number;
+    /** Connections from host clients to published ports. */
+    published: number;
+    refused: number;
+    unreachable: number;
+    timedOut: number;
+    denied: number;
+    limited: number;
+    cancelled: number;
+    active: number;
+    resetsFromGuest: number;
+    resetsFromHost: number;
+    bytesUp: number;
+    bytesDown: number;
+  };
+  udp: { flows: number; active: number; datagramsUp: number; datagramsDown: number; denied: number; limited: number; dropped: number };
+  link: StreamLinkStats | null;
+  /** Malformed or unwanted frames and packets the gateway's stack dropped, by reason. */
+  drops: Record<string, number>;
+}
+
+export interface ForwardedConnectionInfo {
+  guest: string;
+  target: string;
+  state: string;
+  bytesUp: number;
+  bytesDown: number;
+  /** Bytes this connection holds in the gateway now (both sockets' buffers and the synack connection's). */
+  buffered: number;
+}
+
+export interface Gateway {
+  readonly stack: Stack;
+  readonly eth: EthernetInterface;
+  readonly forwarding: Forwarding;
+  readonly driver: Driver;
+  /** The qemu socket path, when that is the downstream. */
+  readonly socketPath: string | null;
+  /** Resolves once the downstream is ready (the qemu socket listens). */
+  readonly ready: Promise<void>;
+  stats(): GatewayStats;
+  connections(): ForwardedConnectionInfo[];
+  /** Resets every forwarded connection, closes every host socket and the downstream. */
+  close(): Promise<void>;
+}
+
+interface TcpFlow {
+  guestText: string;
+  targetText: string;
+  host: nodeNet.Socket;
+  guest: SynackSocket | null;
+  conn: Connection | null;
+  bytesUp: number;
+  bytesDown: number;
+}
+
+interface UdpFlow {
+  sock: dgram.Socket;
+  timer: NodeJS.Timeout;
+  d: ForwardedDatagram;
+  target: string;
+  port: number;
+}
+
+function parseAddr(text: string): IpAddr {
+  const a = parseIpv4Addr(text) ?? parseIpv6Addr(text);
+  if (a === null) throw new SynackError('ERR_SYNACK_INVALID_ARG', `not an IP address: ${text}`);
+  return a;
+}
+
+/** Which ICMP Destination Unreachable a failed host connect becomes (RFC 1122 §3.2.2.1 codes). */
+export function unreachableFor(code: string | undefined): UnreachableKind | 'refused' {
+  switch (code) {
+    case 'ECONNREFUSED':
+    case 'ECONNRESET':
+      return 'refused';
+    case 'ENETUNREACH':
+    case 'ENETDOWN':
+      return 'net';
+    case 'EACCES':
+    case 'EPERM':
+      return 'admin';
+    default:
+      return 'host';
+  }
+}
+
+export function createGateway(opts: GatewayOptions): Gateway {
+  const mtu = opts.mtu ?? 1500;
+  if (!(Number.isInteger(mtu) && mtu >= 1280 && mtu <= 65520)) throw new SynackError('ERR_SYNACK_INVALID_ARG', `mtu must be 1280..65520, got ${String(mtu)}`);
+  const policy = new Policy(opts.allow, opts.deny);
+  const maxConnections = opts.maxConnections ?? 4096;
+  const maxUdpFlows = opts.maxUdpFlows ?? 1024;
+  const connectTimeoutMs = opts.connectTimeoutMs ?? 20_000;
+  const udpIdleMs = opts.udpIdleTimeoutMs ?? 60_000;
+  const log = opts.log ?? (() => {});
+  const gw4 = parseAddr(GATEWAY_DEFAULTS.gateway4);
+  const gw6 = parseAddr(GATEWAY_DEFAULTS.gateway6) as Ipv6Addr;
+  const mac = parseMac(GATEWAY_DEFAULTS.mac) as MacAddr;
+  const addrs = [
+    { addr: gw4, prefixLen: 24 },
+    { addr: gw6, prefixLen: 64 },
+  ];
+  const router = { prefixes: [{ prefix: parseAddr('fd00::') as Ipv6Addr, prefixLen: 64 }], mtu, defaultRouter: true };
+
+  let network: Network;
+  let driver: Driver;
+  let stack: Stack;
+  let eth: EthernetInterface;
+  let link: StreamFrameLink | null = null;
+  let ownDriver = false;
+  const secret = randomBytes(12);
+  const stackCfg = {
+    name: 'gateway',
+    isnSecret: [secret.readUInt32LE(0), secret.readUInt32LE(4)] as [number, number],
+    portSeed: secret.readUInt32LE(8),
+    ...(opts.tcp ? { tcp: opts.tcp } : {}),
+  };
+  const down = opts.downstream;
+  if ('memory' in down) {
+    const lan = down.memory;
+    if (!lan.switch) throw new SynackError('ERR_SYNACK_INVALID_ARG', 'the memory downstream must be an Ethernet network: createMemoryNetwork({ ethernet: true })');
+    network = lan.network;
+    driver = lan.driver;
+    stack = network.addStack(stackCfg);
+    eth = network.attachEthernet(stack, lan.switch, addrs, { mac, router, dadTransmits: 0 });
+  } else if ('qemuSocket' in down) {
+    network = new Network({ clock: new RealClock() });
+    driver = new Driver(network);
+    ownDriver = true;
+    stack = network.addStack(stackCfg);
+    link = new StreamFrameLink(mtu);
+    eth = addEthernetInterface(stack, { mac, link: link as FrameLink, addrs, router, dadTransmits: 0 });
+    link.onBatch = () => driver.kick();
+  } else {
+    throw new SynackError('ERR_SYNACK_INVALID_ARG', 'downstream must be { memory } or { qemuSocket: PATH }');
+  }
+
+  let pcapOut: WriteStream | null = null;
+  if (opts.pcap) {
+    pcapOut = createWriteStream(opts.pcap);
+    pcapOut.write(pcapGlobalHeader(mtu + FRAME_OVERHEAD, LINKTYPE_ETHERNET));
+    const t0 = Date.now() * 1000;
+    eth.tap = (_dir, frame) => pcapOut?.write(pcapRecord(t0 + stack.clock.now(), frame));
+  }
+
+  const gnet: SynackNet = createNet({ stack, driver });
+  const gdgram: SynackDgram = createDgram({ stack, driver });
+  const st: GatewayStats = {
+    tcp: { requests: 0, opened: 0, published: 0, refused: 0, unreachable: 0, timedOut: 0, denied: 0, limited: 0, cancelled: 0, active: 0, resetsFromGuest: 0, resetsFromHost: 0, bytesUp: 0, bytesDown: 0 },
+    udp: { flows: 0, active: 0, datagramsUp: 0, datagramsDown: 0, denied: 0, limited: 0, dropped: 0 },
+    link: link ? link.stats : null,
+    drops: {},
+  };
+  const tcpFlows = new Set<TcpFlow>();
+  const udpFlows = new Map<string, UdpFlow>();
+  let closed = false;
+
+  /** Where on the host a destination of the guest is: the gateway's own address is the host's loopback. */
+  function hostTarget(dst: IpAddr): string | null {
+    if (dst === gw4 || dst === gw6) return opts.disableHostLoopback ? null : dst === gw4 ? '127.0.0.1' : '::1';
+    if (stack.isLocalAddr(dst)) return null;
+    return formatIpAddr(dst);
+  }
+
+  function permitted(dst: IpAddr, target: string): boolean {
+    if (!policy.permits(dst)) return false;
+    const t = parseAddr(target);
+    return t === dst || policy.permits(t);
+  }
+
+  // ---------------------------------------------------------------------------
+  // TCP
+
+  function onTcp(req: TcpForwardRequest): void {
+    if (closed) {
+      req.reject();
+      return;
+    }
+    st.tcp.requests++;
+    const target = hostTarget(req.localAddr);
+    if (target === null || !permitted(req.localAddr, target)) {
+      st.tcp.denied++;
+      req.unreachable('admin');
+      driver.kick();
+      return;
+    }
+    if (tcpFlows.size >= maxConnections) {
+      st.tcp.limited++;
+      req.reject();
+      driver.kick();
+      return;
+    }
+    const flow: TcpFlow = {
+      guestText: `${formatIpAddr(req.remoteAddr)}:${req.remotePort}`,
+      targetText: `${target}:${req.localPort}`,
+      host: nodeNet.connect({ host: target, port: req.localPort, allowHalfOpen: true }),
+      guest: null,
+      conn: null,
+      bytesUp: 0,
+      bytesDown: 0,
+    };
+    tcpFlows.add(flow);
+    st.tcp.active = tcpFlows.size;
+    const host = flow.host;
+    let connected = false;
+    const timer = setTimeout(() => {
+      if (connected) return;
+      st.tcp.timedOut++;
+      fail('host', 'ETIMEDOUT');
+    }, connectTimeoutMs);
+    const fail = (kind: UnreachableKind | 'refused', code: string): void => {
+      clearTimeout(timer);
+      host.destroy();
+      if (kind === 'refused') {
+        if (req.reject()) st.tcp.refused++;
+      } else if (req.unreachable(kind)) {
+        st.tcp.unreachable++;
+      }
+      log(`tcp ${flow.guestText} -> ${flow.targetText}: ${code}`);
+      driver.kick();
+    };
+    req.oncancel = () => {
+      st.tcp.cancelled++;
+      clearTimeout(timer);
+      host.destroy();
+    };
+    host.on('error', (err: NodeJS.ErrnoException) => {
+      // Before the connect; afterwards splice() handles errors.
+      if (!connected) fail(unreachableFor(err.code), err.code ?? 'error');
+    });
+    host.once('close', () => {
+      clearTimeout(timer);
+      tcpFlows.delete(flow);
+      st.tcp.active = tcpFlows.size;
+    });
+    host.once('connect', () => {
+      connected = true;
+      clearTimeout(timer);
+      if (closed || req.state !== 'pending') {
+        host.destroy();
+        return;
+      }
+      // Until the guest completes the handshake, what the host sends waits
+      // in the host socket (flowing mode starts when it is piped).
+      host.pause();
+      const observer = {
+        onEvent: (_c: Connection, ev: ConnectionEvent): void => {
+          // The handshake failed (a RST or timeout in SYN-RECEIVED).
+          if ((ev.type === 'closed' || (ev.type === 'state' && ev.from === 'SYN-RECEIVED' && ev.to === 'LISTEN')) && !flow.guest) host.destroy();
+        },
+      };
+      const conn = req.accept({ onEstablished: (c) => established(flow, c), observer, ...(opts.tcp ? { tcp: opts.tcp } : {}) });
+      if (!conn) host.destroy();
+      else st.tcp.opened++;
+      driver.kick();
+    });
+  }
+
+  function established(flow: TcpFlow, conn: Connection): void {
+    const host = flow.host;
+    if (host.destroyed) {
+      stack.abort(conn);
+      return;
+    }
+    const guest = new gnet.Socket({ allowHalfOpen: true });
+    guest._attachAccepted(conn, null, false);
+    flow.guest = guest;
+    flow.conn = conn;
+    splice(flow);
+  }
+
+  /**
+   * Joins a flow's guest socket and host socket both ways. RFC 9293 §3.6: a
+   * FIN is "no more data from sender" for one direction only: each side's
+   * end is the other's end() (pipe's default), and the other direction goes
+   * on (allowHalfOpen on both sockets). A reset either way resets the other.
+   */
+  function splice(flow: TcpFlow): void {
+    const host = flow.host;
+    const guest = flow.guest!;
+    process.nextTick(() => {
+      guest.on('data', (d: Buffer) => {
+        flow.bytesUp += d.length;
+        st.tcp.bytesUp += d.length;
+      });
+      host.on('data', (d: Buffer) => {
+        flow.bytesDown += d.length;
+        st.tcp.bytesDown += d.length;
+      });
+      guest.pipe(host);
+      host.pipe(guest);
+      host.resume();
+    });
+    guest.on('error', (err: NodeJS.ErrnoException) => {
+      // A RST from the guest (or a failure of its connection): reset the host side.
+      if (err.code === 'ECONNRESET') st.tcp.resetsFromGuest++;
+      if (!host.destroyed) host.resetAndDestroy();
+    });
+    host.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ECONNRESET') st.tcp.resetsFromHost++;
+      if (!guest.destroyed) guest.resetAndDestroy();
+    });
+    guest.once('close', () => {
+      // Closed without both directions finishing (destroyed): no half-open host socket is left behind.
+      if (!host.destroyed && !host.writableEnded) host.resetAndDestroy();
+    });
+    host.once('close', () => {
+      if (!guest.destroyed && !guest.writableEnded) guest.resetAndDestroy();
+    });
+  }
+
+  // ---------------------------------------------------------------------------
+  // Published ports: a host connection or datagram to HOSTADDR:HOSTPORT is
+  // opened by the gateway toward the guest's GUESTPORT.
+
+  const publishServers: Array<nodeNet.Server | dgram.Socket> = [];
+  const publishReady: Array<Promise<void>> = [];
+  for (const p of opts.publish ?? []) {
+    const hostAddr = p.hostAddr ?? '127.0.0.1';
+    const guestAddr = p.guestAddr ?? (hostAddr.includes(':') ? GATEWAY_DEFAULTS.guest6 : GATEWAY_DEFAULTS.guest4);
+    if (p.proto === 'udp') {
+      publishReady.push(publishUdp(hostAddr, p.hostPort, guestAddr, p.guestPort));
+      continue;
+    }
+    const srv = nodeNet.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (host) => {
+      if (closed || tcpFlows.size >= maxConnections) {
+        st.tcp.limited++;
+        host.resetAndDestroy();
+        return;
+      }
+      const guest = gnet.connect({ host: guestAddr, port: p.guestPort, allowHalfOpen: true });
+      const flow: TcpFlow = { guestText: `${guestAddr}:${p.guestPort}`, targetText: `${host.remoteAddress}:${host.remotePort}`, host, guest, conn: null, bytesUp: 0, bytesDown: 0 };
+      tcpFlows.add(flow);
+      st.tcp.published++;
+      st.tcp.active = tcpFlows.size;
+      host.once('close', () => {
+        tcpFlows.delete(flow);
+        st.tcp.active = tcpFlows.size;
+      });
+      const failed = (): void => {
+        // The guest refused or did not answer: the host client sees a reset.
+        if (!host.destroyed) host.resetAndDestroy();
+      };
+      guest.once('error', failed);
+      guest.once('connect', () => {
+        guest.off('error', failed);
+        splice(flow);
+      });
+    });
+    publishServers.push(srv);
+    publishReady.push(
+      new Promise<void>((resolve, reject) => {
+        srv.once('error', reject);
+        srv.listen(p.hostPort, hostAddr, () => {
+          srv.off('error', reject);
+          resolve();
+        });
+      }),
+    );
+  }
+
+  /** A published UDP port: each host peer gets a UDP socket of the gateway's stack toward the guest. */
+  function publishUdp(hostAddr: string, hostPort: number, guestAddr: string, guestPort: number): Promise<void> {
+    const outer = dgram.createSocket(hostAddr.includes(':') ? 'udp6' : 'udp4');
+    publishServers.push(outer);
+    const peers = new Map<string, { inner: ReturnType<typeof gdgram.createSocket>; timer: NodeJS.Timeout }>();
+    outer.on('message', (msg, rinfo) => {
+      const key = `${rinfo.address}|${rinfo.port}`;
+      let peer = peers.get(key);
+      if (!peer) {
+        if (peers.size >= maxUdpFlows) {
+          st.udp.limited++;
+          return;
+        }
+        const inner = gdgram.createSocket(guestAddr.includes(':') ? 'udp6' : 'udp4');
+        const p = { inner, timer: setTimeout(() => {
+          peers.delete(key);
+          inner.close();
+        }, udpIdleMs) };
+        peer = p;
+        peers.set(key, p);
+        st.udp.flows++;
+        inner.on('message', (reply: Buffer) => {
+          p.timer.refresh();
+          st.udp.datagramsDown++;
+          outer.send(reply, rinfo.port, rinfo.address);
+        });
+        inner.on('error', () => {});
+      }
+      peer.timer.refresh();
+      st.udp.datagramsUp++;
+      peer.inner.send(msg, guestPort, guestAddr);
+    });
+    outer.once('close', () => {
+      for (const p of peers.values()) {
+        clearTimeout(p.timer);
+        p.inner.close();
+      }
+      peers.clear();
+    });
+    return new Promise<void>((resolve, reject) => {
+      outer.once('error', reject);
+      outer.bind(hostPort, hostAddr, () => {
+        outer.off('error', reject);
+        resolve();
+      });
+    });
+  }
+
+  // ---------------------------------------------------------------------------
+  // UDP
+
+  function onUdp(d: ForwardedDatagram): void {
+    if (closed) return;
+    const key = `${formatIpAddr(d.src)}|${d.srcPort}|${formatIpAddr(d.dst)}|${d.dstPort}`;
+    let flow = udpFlows.get(key);
+    if (!flow) {
+      const target = hostTarget(d.dst);
+      if (target === null || !permitted(d.dst, target)) {
+        st.udp.denied++;
+        return;
+      }
+      if (udpFlows.size >= maxUdpFlows) {
+        st.udp.limited++;
+        return;
+      }
+      const sock = dgram.createSocket(target.includes(':') ? 'udp6' : 'udp4');
+      const f: UdpFlow = {
+        sock,
+        d,
+        target,
+        port: d.dstPort,
+        timer: setTimeout(() => closeUdp(key), udpIdleMs),
+      };
+      flow = f;
+      udpFlows.set(key, f);
+      st.udp.flows++;
+      st.udp.active = udpFlows.size;
+      sock.on('error', (err) => log(`udp ${key}: ${err.message}`));
+      sock.on('message', (msg, rinfo) => {
+        // Only the peer the guest wrote to answers into this flow.
+        if (rinfo.port !== f.port || parseAddr(rinfo.address) !== parseAddr(f.target)) return;
+        f.timer.refresh();
+        // The reply comes from the address and port the guest sent to.
+        if (sendForwardedUdp(fw, f.d.dst, f.d.dstPort, f.d.src, f.d.srcPort, msg) === null) st.udp.datagramsDown++;
+        else st.udp.dropped++;
+        driver.kick();
+      });
+    }
+    flow.timer.refresh();
+    st.udp.datagramsUp++;
+    flow.sock.send(d.data, flow.port, flow.target, (err) => {
+      if (err) st.udp.dropped++;
+    });
+  }
+
+  function closeUdp(key: string): void {
+    const f = udpFlows.get(key);
+    if (!f) return;
+    udpFlows.delete(key);
+    clearTimeout(f.timer);
+    f.sock.close();
+    st.udp.active = udpFlows.size;
+  }
+
+  const fw = stack.enableForwarding(eth.iface, { tcp: onTcp, udp: onUdp });
+
+  // ---------------------------------------------------------------------------
+  // The qemu socket
+
+  let server: nodeNet.Server | null = null;
+  let current: nodeNet.Socket | null = null;
+  const socketPath = 'qemuSocket' in down ? down.qemuSocket : null;
+  let ready: Promise<void> = Promise.resolve();
+  if (socketPath !== null && link) {
+    const l = link;
+    rmSync(socketPath, { force: true });
+    server = nodeNet.createServer((s) => {
+      if (current && !current.destroyed) {
+        // One guest per downstream: a second connection is turned away.
+        log('qemu socket: a second connection was refused (one guest at a time)');
+        s.destroy();
+        return;
+      }
+      current = s;
+      log('qemu socket: guest connected');
+      l.attach(s);
+      s.on('error', () => {});
+    });
+    l.onDetach = (why) => {
+      log(`qemu socket: guest disconnected (${why})`);
+      current = null;
+    };
+    const srv = server;
+    ready = new Promise<void>((resolve, reject) => {
+      srv.once('error', reject);
+      srv.listen(socketPath, () => {
+        srv.off('error', reject);
+        resolve();
+      });
+    });
+  }
+
+  const allReady = Promise.all([ready, ...publishReady]).then(() => undefined);
+  allReady.catch(() => {});
+
+  return {
+    stack,
+    eth,
+    forwarding: fw,
+    driver,
+    socketPath,
+    ready: allReady,
+    stats(): GatewayStats {
+      return { ...st, tcp: { ...st.tcp }, udp: { ...st.udp }, link: link ? { ...link.stats } : null, drops: { ...stack.counters.drops } as Record<string, number> };
+    },
+    connections(): ForwardedConnectionInfo[] {
+      const out: ForwardedConnectionInfo[] = [];
+      for (const f of tcpFlows) {
+        const g = f.guest;
+        const c = f.conn;
+        const buffered =
+          f.host.readableLength + f.host.writableLength + (g ? g.readableLength + g.writableLength : 0) + (c ? c.readable() + c.sendQueued() : 0);
+        out.push({ guest: f.guestText, target: f.targetText, state: c ? c.state : 'CONNECTING', bytesUp: f.bytesUp, bytesDown: f.bytesDown, buffered });
+      }
+      return out;
+    },
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      for (const f of [...tcpFlows]) {
+        if (f.guest && !f.guest.destroyed) f.guest.resetAndDestroy();
+        if (!f.host.destroyed) f.host.resetAndDestroy();
+      }
+      for (const key of [...udpFlows.keys()]) closeUdp(key);
+      for (const r of [...fw.pending.values()]) r.reject();
+      for (const p of publishServers) {
+        if (p instanceof nodeNet.Server) p.close();
+        else p.close();
+      }
+      driver.kick();
+      if (server) {
+        const srv = server;
+        current?.destroy();
+        await new Promise<void>((resolve) => srv.close(() => resolve()));
+        if (socketPath) rmSync(socketPath, { force: true });
+      }
+      if (pcapOut) {
+        const p = pcapOut;
+        pcapOut = null;
+        await new Promise<void>((resolve) => p.end(() => resolve()));
+      }
+      if (ownDriver) {
+        // Let the resets leave before the driver stops.
+        await new Promise<void>((resolve) => setTimeout(resolve, 20));
+        driver.stop();
+      }
+    },
+  };
+}
