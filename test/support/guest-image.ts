@@ -171,6 +171,45 @@ function kernelPackage(meta: string): string {
   return m[1]!.replace(/:.*$/, '') + arch;
 }
 
+/** The newest modification time of apt's lists: it changes when `apt-get update` brings new ones. */
+function aptListsStamp(): number {
+  const dir = '/var/lib/apt/lists';
+  let stamp = 0;
+  try {
+    for (const n of readdirSync(dir)) if (n.includes('Packages')) stamp = Math.max(stamp, statSync(join(dir, n)).mtimeMs);
+  } catch {
+    /* no lists: resolve every time (and fail there, saying why) */
+  }
+  return stamp;
+}
+
+/**
+ * The kernel package and the versions apt would download. apt-cache can take
+ * seconds per call (it rebuilds its cache when an index is missing), so the
+ * answer is kept in the cache root beside the images while apt's lists stay
+ * the same.
+ */
+function resolvePackages(arch: GuestArch, root: string): { kpkg: string; packages: Record<string, string> } {
+  const names = debianNames(arch);
+  const stamp = aptListsStamp();
+  const file = join(root, `resolved-${arch}.json`);
+  if (stamp) {
+    try {
+      const r = JSON.parse(readFileSync(file, 'utf8')) as { stamp: number; kpkg: string; packages: Record<string, string> };
+      if (r.stamp === stamp) return r;
+    } catch {
+      /* none yet */
+    }
+  }
+  const kpkg = kernelPackage(names.meta);
+  const packages: Record<string, string> = { [kpkg]: candidateVersion(kpkg), [names.busybox]: candidateVersion(names.busybox) };
+  if (stamp) {
+    mkdirSync(root, { recursive: true });
+    writeFileSync(file, JSON.stringify({ stamp, kpkg, packages }) + '\n');
+  }
+  return { kpkg, packages };
+}
+
 /**
  * Builds (or finds in the cache) the guest for `arch`. Synchronous: call it
  * once per test file. When `apt-get download` fails (lists older than the
@@ -194,8 +233,7 @@ function buildGuestImage(opts: GuestImageOptions): GuestImage {
   const nic = opts.nic ?? (arch === 'i386' ? 'ne2k' : 'virtio');
   const log = opts.log ?? (() => {});
   const names = debianNames(arch);
-  const kpkg = kernelPackage(names.meta);
-  const packages: Record<string, string> = { [kpkg]: candidateVersion(kpkg), [names.busybox]: candidateVersion(names.busybox) };
+  const { kpkg, packages } = resolvePackages(arch, opts.cacheDir ?? guestCacheRoot());
   const key = createHash('sha256')
     .update(JSON.stringify({ v: 1, arch, nic, packages, INIT, UDHCPC_SCRIPT, mods: NIC_MODULES[nic] }))
     .digest('hex')
