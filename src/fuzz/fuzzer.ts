@@ -11,9 +11,17 @@
  *             output reflected) with bit flips, byte sets, field changes
  *             (IHL, total length, data offset, flags, seq/ack), option
  *             garbage, truncation and extension, checksums fixed or not;
- *   random    random bytes with a plausible IPv4 header.
+ *   random    random bytes with a plausible IPv4 header;
+ *   ip        (ipgen.ts) the rest of the IP layer: TCP over IPv6 inside
+ *             random extension-header chains, ICMPv6 (Packet Too Big,
+ *             errors quoting real connections, echo, unknown and NDP
+ *             types) and ICMPv4 errors, UDP of both families, and
+ *             fragment trains of either version (shuffled, lost,
+ *             duplicated, overlapping, atomic, tiny).
  * After every input: no exception may escape, the stack's invariants hold
- * (sim/world/invariants.ts), and memory stays bounded. Time advances now
+ * (sim/world/invariants.ts), and memory stays bounded — connection
+ * buffers, UDP receive queues, the reassembler (within its limits), the
+ * PMTU cache. Time advances now
  * and then so the target's timers fire under fuzz state; the target is
  * rebuilt every `rebuildEvery` inputs.
  *
@@ -23,10 +31,13 @@
  */
 import { Rng } from '../base/rng.ts';
 import { checkStack } from '../sim/world/invariants.ts';
-import { Target, PEER_ADDR, TARGET_ADDR } from './target.ts';
+import { Target, PEER_ADDR, PEER_ADDR6, TARGET_ADDR, TARGET_ADDR6, type PeerConn } from './target.ts';
 import { emitIpv4Tcp } from '../wire/tcp.ts';
-import { checksum, pseudoHeaderSum } from '../wire/checksum.ts';
 import { ACK, FIN, PSH, RST, SYN, URG, CHECKSUM_FULL, IPPROTO_TCP, type TcpOption, type TcpRepr } from '../wire/types.ts';
+import { PMTU_CACHE_MAX } from '../stack/pmtu.ts';
+import { ICMPV6_RATE_LIMIT_DEFAULT } from '../wire/icmpv6.ts';
+import { fixChecksums, fragmentTrain, icmpv4ErrorPacket, icmpv6Packet, tcp6, udpPacket, type Quotable } from './ipgen.ts';
+import { ipv6FromWords, IPV6_HEADER_LEN, type IpAddr } from '../wire/ipv6.ts';
 
 /** One fuzz input: a packet (hex), a clock advance (µs), or "the application reads everything". */
 export type Input = { p: string } | { t: number } | { r: 1 };
@@ -112,8 +123,19 @@ function randomOptions(r: Rng, near: number): TcpOption[] {
   return out;
 }
 
-/** A well-formed segment aimed at one of the target's connections (or a random 4-tuple). */
+/** A well-formed segment aimed at one of the target's connections (or a random 4-tuple), either family. */
 function templatePacket(t: Target, r: Rng): Uint8Array {
+  const { seg, pc } = templateSegment(t, r);
+  const v6 = pc ? typeof pc.peer === 'string' : r.chance(0.3);
+  if (v6) {
+    const src = r.chance(0.97) ? PEER_ADDR6 : pick(r, [TARGET_ADDR6, ipv6FromWords([0, 0, 0, 0, 0, 0, 0, 1]), ipv6FromWords([0xff02, 0, 0, 0, 0, 0, 0, 1]), ipv6FromWords([0, 0, 0, 0, 0, 0xffff, 0x0a09, 2]), ipv6FromWords([0xfd09, 0, 0, 0, 0, 0, 0, r.int(0, 0xffff)])]);
+    return tcp6(r, src, TARGET_ADDR6, seg);
+  }
+  const src = r.chance(0.97) ? PEER_ADDR : pick(r, [TARGET_ADDR, 0, 0xffffffff, r.nextU32()]);
+  return emitIpv4Tcp({ src, dst: TARGET_ADDR, ttl: 64, tos: 0, ident: r.int(0, 65535), dontFragment: r.chance(0.9) }, seg, CHECKSUM_FULL);
+}
+
+function templateSegment(t: Target, r: Rng): { seg: TcpRepr; pc: PeerConn | null } {
   let srcPort: number;
   let dstPort: number;
   let rcvNxt: number;
@@ -123,7 +145,7 @@ function templatePacket(t: Target, r: Rng): Uint8Array {
   let maxWnd: number;
   const pcs = t.conns;
   const pc = pcs.length && r.chance(0.9) ? pick(r, pcs) : null;
-  const c = pc ? t.stack.lookup(TARGET_ADDR, pc.targetPort, PEER_ADDR, pc.peerPort) : null;
+  const c = pc ? t.stack.lookup(pc.local, pc.targetPort, pc.peer, pc.peerPort) : null;
   if (pc && c) {
     srcPort = pc.peerPort;
     dstPort = pc.targetPort;
@@ -164,30 +186,60 @@ function templatePacket(t: Target, r: Rng): Uint8Array {
     options: r.chance(0.5) ? randomOptions(r, r.chance(0.5) ? rcvNxt : una) : [],
     payload,
   };
-  const src = r.chance(0.97) ? PEER_ADDR : pick(r, [TARGET_ADDR, 0, 0xffffffff, r.nextU32()]);
-  return emitIpv4Tcp({ src, dst: TARGET_ADDR, ttl: 64, tos: 0, ident: r.int(0, 65535), dontFragment: r.chance(0.9) }, seg, CHECKSUM_FULL);
+  return { seg, pc };
 }
 
-/** Recomputes the IPv4 header and TCP checksums where the lengths allow. */
-function fixChecksums(p: Uint8Array): void {
-  if (p.length < 20) return;
-  const ihl = (p[0]! & 15) * 4;
-  if (ihl < 20 || ihl > p.length) return;
-  p[10] = 0;
-  p[11] = 0;
-  const hc = checksum(p, 0, ihl);
-  p[10] = hc >> 8;
-  p[11] = hc & 255;
-  const total = (p[2]! << 8) | p[3]!;
-  const end = Math.min(total, p.length);
-  if (p[9] !== IPPROTO_TCP || end < ihl + 18) return;
-  p[ihl + 16] = 0;
-  p[ihl + 17] = 0;
-  const src = ((p[12]! << 24) | (p[13]! << 16) | (p[14]! << 8) | p[15]!) >>> 0;
-  const dst = ((p[16]! << 24) | (p[17]! << 16) | (p[18]! << 8) | p[19]!) >>> 0;
-  const c = checksum(p, ihl, end, pseudoHeaderSum(src, dst, IPPROTO_TCP, end - ihl));
-  p[ihl + 16] = c >> 8;
-  p[ihl + 17] = c & 255;
+/** A connection of the target as an ICMP error would quote it (the segment it sent, SND.UNA onward). */
+function quotable(t: Target, r: Rng, v6: boolean): Quotable | null {
+  const pcs = t.conns.filter((pc) => (typeof pc.peer === 'string') === v6);
+  if (!pcs.length) return null;
+  const pc = pick(r, pcs);
+  const c = t.stack.lookup(pc.local, pc.targetPort, pc.peer, pc.peerPort);
+  const una = c ? c.sndUna >>> 0 : r.nextU32();
+  return { local: pc.local, remote: pc.peer, localPort: pc.targetPort, remotePort: pc.peerPort, seq: pick(r, [una, una + 1, una - 1, (c?.sndMax ?? una) >>> 0, r.nextU32()]) >>> 0, ack: (c?.rcvNxt ?? 0) >>> 0 };
+}
+
+/**
+ * One input of the rest of the IP layer (ipgen.ts), or a train of
+ * fragments (queued and fed one per input).
+ */
+function ipPackets(t: Target, r: Rng): Uint8Array[] {
+  const k = r.int(0, 9);
+  if (k <= 2) {
+    const src = r.chance(0.95) ? PEER_ADDR6 : ipv6FromWords([0xfe80, 0, 0, 0, 0, 0, 0, r.int(1, 9)]);
+    return [icmpv6Packet(r, src, r.chance(0.95) ? TARGET_ADDR6 : ipv6FromWords([0xff02, 0, 0, 0, 0, 0, 0, 1]), quotable(t, r, true))];
+  }
+  if (k === 3) return [icmpv4ErrorPacket(r, r.chance(0.9) ? PEER_ADDR : r.nextU32(), TARGET_ADDR, quotable(t, r, false))];
+  if (k <= 5) {
+    const v6 = r.chance(0.5);
+    const ports = [53, 5353, 0, 7, r.int(0, 65535), ...t.udpSockets.map((u) => u.localPort)];
+    const src: IpAddr = v6 ? PEER_ADDR6 : PEER_ADDR;
+    const dst: IpAddr = v6 ? TARGET_ADDR6 : TARGET_ADDR;
+    return [udpPacket(r, src, dst, pick(r, [5353, 53, r.int(0, 65535)]), pick(r, ports))];
+  }
+  if (k === 6 && r.chance(0.3)) {
+    // A flood of first fragments from many sources (never completed): their
+    // timeouts come at one instant, and so would as many Time Exceeded messages.
+    const out: Uint8Array[] = [];
+    for (let n = r.int(10, 60); n > 0; n--) {
+      const v6 = r.chance(0.5);
+      const seg: TcpRepr = { srcPort: r.int(1024, 65535), dstPort: 80, seq: r.nextU32(), ack: 0, flags: ACK, window: 1000, urgentPointer: 0, options: [], payload: new Uint8Array(1400) };
+      const p = v6
+        ? tcp6(r, ipv6FromWords([0xfd09, 0, 0, 0, 0, 0, r.int(1, 0xffff), r.int(1, 0xffff)]), TARGET_ADDR6, seg)
+        : emitIpv4Tcp({ src: ((10 << 24) | (9 << 16) | r.int(3, 0xfffe)) >>> 0, dst: TARGET_ADDR, ttl: 64, tos: 0, ident: r.int(0, 65535), dontFragment: false }, seg, CHECKSUM_FULL);
+      const first = fragmentTrain(r, p).find((f) => (isV6(f) ? f[6] === 44 && (f[42]! << 8 | f[43]!) >> 3 === 0 : ((f[6]! & 0x1f) << 8 | f[7]!) === 0));
+      if (first) out.push(first);
+    }
+    return out;
+  }
+  // A fragment train: a template segment (either family), a UDP datagram, or an echo request.
+  const base = r.chance(0.7) ? templatePacket(t, r) : r.chance(0.5) ? udpPacket(r, PEER_ADDR6, TARGET_ADDR6, 5353, pick(r, [53, 9])) : icmpv6Packet(r, PEER_ADDR6, TARGET_ADDR6, null);
+  return fragmentTrain(r, base);
+}
+
+/** Whether `p` is an IPv6 packet (else IPv4 offsets apply). */
+function isV6(p: Uint8Array): boolean {
+  return p.length > 0 && p[0]! >>> 4 === 6;
 }
 
 /** A mutated copy of `base`. */
@@ -195,7 +247,8 @@ function mutate(base: Uint8Array, r: Rng): Uint8Array {
   let p = base.slice();
   const n = r.int(1, 4);
   for (let i = 0; i < n; i++) {
-    const ihl = p.length ? (p[0]! & 15) * 4 : 20;
+    const v6 = isV6(p);
+    const ihl = v6 ? IPV6_HEADER_LEN : p.length ? (p[0]! & 15) * 4 : 20;
     const tcp = Math.min(ihl, p.length);
     switch (r.int(0, 11)) {
       case 0: // bit flips
@@ -223,8 +276,12 @@ function mutate(base: Uint8Array, r: Rng): Uint8Array {
       case 4: // data offset
         if (p.length > tcp + 12) p[tcp + 12] = (r.int(0, 15) << 4) | (p[tcp + 12]! & 15);
         break;
-      case 5: // IHL / total length
-        if (p.length >= 4) {
+      case 5: // IHL / total length (IPv6: payload length)
+        if (v6 && p.length >= 6) {
+          const pl = pick(r, [0, 1, p.length - 41, p.length - 39, 65535, r.int(0, 65535)]) & 0xffff;
+          p[4] = pl >> 8;
+          p[5] = pl & 255;
+        } else if (p.length >= 4) {
           if (r.chance(0.5)) p[0] = (p[0]! & 0xf0) | r.int(0, 15);
           else {
             const tl = pick(r, [0, 19, 20, p.length - 1, p.length + 1, 65535, r.int(0, 65535)]);
@@ -259,8 +316,13 @@ function mutate(base: Uint8Array, r: Rng): Uint8Array {
           p[off + 1] = r.int(0, 255);
         }
         break;
-      case 10: // IP fragment bits, protocol, version
-        if (p.length >= 10) {
+      case 10: // IP fragment bits, protocol, version (IPv6: next header, hop limit, version)
+        if (v6 && p.length >= 8) {
+          const k = r.int(0, 2);
+          if (k === 0) p[6] = pick(r, [0, 6, 17, 43, 44, 58, 59, 60, 135, 139, r.int(0, 255)]);
+          else if (k === 1) p[7] = pick(r, [0, 1, 255]);
+          else p[0] = (r.int(0, 15) << 4) | (p[0]! & 15);
+        } else if (p.length >= 10) {
           const k = r.int(0, 2);
           if (k === 0) p[6] = r.int(0, 255);
           else if (k === 1) p[9] = pick(r, [1, 6, 17, r.int(0, 255)]);
@@ -350,6 +412,27 @@ export function checkTarget(t: Target, extra?: ExtraInvariant): void {
   let buffered = 0;
   for (const c of t.stack.connections()) buffered += c.readable() + c.sendQueued() + (c.ooo?.byteCount ?? 0);
   if (buffered > memoryBound(t)) throw new FuzzCheck('memory', `${buffered} bytes buffered in ${t.stack.connectionCount} connections`);
+  // Reassembly memory (RFC 8200 §4.5, RFC 815): within the reassembler's limits.
+  const ra = t.stack.reassembler();
+  if (ra.bytes > ra.limits.maxBytes) throw new FuzzCheck('memory', `the reassembler holds ${ra.bytes} bytes (limit ${ra.limits.maxBytes})`);
+  if (ra.datagrams > ra.limits.maxDatagrams) throw new FuzzCheck('memory', `the reassembler holds ${ra.datagrams} datagrams (limit ${ra.limits.maxDatagrams})`);
+  if (t.stack.pmtu.size > PMTU_CACHE_MAX) throw new FuzzCheck('memory', `${t.stack.pmtu.size} PMTU cache entries`);
+  // RFC 8201 §4: "A node MUST NOT reduce its estimate of the Path MTU below the IPv6 minimum link MTU".
+  const mtu6 = t.stack.pmtu.get(PEER_ADDR6);
+  if (mtu6 !== undefined && mtu6 < 1280) throw new FuzzCheck('pmtu', `the path MTU to the IPv6 peer is ${mtu6}, below 1280`);
+  // RFC 4443 §2.4 (f) and RFC 1812 §4.3.2.8: ICMP errors are rate limited,
+  // one token bucket per family (10 a second, bursts of 10): between two
+  // checks the target sends at most two full buckets plus the refill.
+  const secs = (t.now - t.checkedAt) / 1e6;
+  const errors = t.stack.counters.icmpErrorsOut - t.icmpErrorsChecked;
+  const allowed = 2 * (ICMPV6_RATE_LIMIT_DEFAULT.burst + ICMPV6_RATE_LIMIT_DEFAULT.perSecond * secs);
+  if (errors > allowed) throw new FuzzCheck('icmp-rate', `${errors} ICMP errors sent in ${secs.toFixed(3)} s (two token buckets allow ${Math.floor(allowed)})`);
+  t.checkedAt = t.now;
+  t.icmpErrorsChecked = t.stack.counters.icmpErrorsOut;
+  if (t.maxIcmpAtInstant > 2 * ICMPV6_RATE_LIMIT_DEFAULT.burst) throw new FuzzCheck('icmp-rate', `${t.maxIcmpAtInstant} ICMP errors sent at one instant (two token buckets of ${ICMPV6_RATE_LIMIT_DEFAULT.burst})`);
+  for (const u of t.udpSockets) {
+    if (u.queuedBytes > u.rcvbuf + 65_536) throw new FuzzCheck('memory', `a UDP socket queues ${u.queuedBytes} bytes (rcvbuf ${u.rcvbuf})`);
+  }
 }
 
 function classify(e: unknown): { kind: string; message: string } {
@@ -452,15 +535,24 @@ export function fuzz(opts: FuzzOptions): { stats: FuzzStats; failures: FuzzFailu
     stats.targets++;
     const log: Array<Input | Uint8Array> = [];
     let failed = false;
+    /** The rest of a fragment train, fed one packet per input. */
+    const pending: Uint8Array[] = [];
     for (let i = 0; i < rebuildEvery && stats.execs < maxExecs; i++) {
       let inp: Input | null = null;
       let bytes: Uint8Array | null = null;
-      const k = r.next();
-      if (k < 0.01) inp = { t: pick(r, [1000, 40_000, 200_000, 1_000_000, r.int(0, 5_000_000)]) };
+      const k = pending.length ? -1 : r.next();
+      if (k < 0) bytes = pending.shift()!;
+      // Now and then past the reassembly timeouts (30 s IPv4, 60 s IPv6), so queued fragments expire under fuzz state.
+      else if (k < 0.01) inp = { t: r.chance(0.1) ? pick(r, [31_000_000, 61_000_000]) : pick(r, [1000, 40_000, 200_000, 1_000_000, r.int(0, 5_000_000)]) };
       else if (k < 0.015) inp = { r: 1 };
-      else if (k < 0.5) bytes = templatePacket(t, r);
-      else if (k < 0.93) bytes = mutate(r.chance(0.5) && t.corpus.length ? pick(r, t.corpus) : templatePacket(t, r), r);
-      else bytes = randomPacket(r);
+      else if (k < 0.42) bytes = templatePacket(t, r);
+      else if (k < 0.8) bytes = mutate(r.chance(0.5) && t.corpus.length ? pick(r, t.corpus) : templatePacket(t, r), r);
+      else if (k < 0.93) {
+        const train = ipPackets(t, r);
+        bytes = train.shift() ?? new Uint8Array(0);
+        pending.push(...(r.chance(0.1) ? train.map((p) => mutate(p, r)) : train));
+        if (r.chance(0.05) && bytes.length) bytes = mutate(bytes, r);
+      } else bytes = randomPacket(r);
       if (bytes) {
         if (t.corpus.length < 4096 && r.chance(0.002)) t.corpus.push(bytes.slice());
         log.push(bytes);

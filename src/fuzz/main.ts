@@ -9,14 +9,20 @@
  *   --execs N       stop after N inputs instead
  *   --replay FILE   replay a fixture and print the result
  *   --no-save       do not write fixtures
+ *   --fragments     run the fragment fuzzer (fragments.ts) instead, from
+ *                   consecutive seeds, for the same budget
+ *   --link          run the link-layer and services fuzzer (link.ts) instead
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fuzz, minimize, replayInputs, type FuzzFailure, type Input } from './fuzzer.ts';
 import { Target } from './target.ts';
 import { exitUsage, parseScriptArgs } from '../cli/options.ts';
+import { fuzzFragments } from './fragments.ts';
+import { fuzzLink } from './link.ts';
 
 const HELP = `Usage: npm run fuzz -- [--seconds N] [--seed N] [--execs N] [--no-save]
        npm run fuzz -- --replay FILE
+       npm run fuzz -- --fragments | --link [--seconds N] [--seed N] [--execs RUNS]
 
 Feeds random and mutated segments into a stack holding connections in every
 state, for a wall-clock budget. Each distinct failure is minimized and saved
@@ -27,13 +33,18 @@ to test/fuzz/fixtures/ (replayed by npm test). Exit status 1 if any.
   --execs N       stop after N inputs instead
   --replay FILE   replay a saved fixture and print the result
   --no-save       do not write fixtures
+  --fragments     the fragment fuzzer instead: TCP data of IPv4 and IPv6
+                  peers in shuffled, lost and overlapping fragments among
+                  junk; every byte checked, reassembly memory bounded
+  --link          the link-layer and services fuzzer instead: Ethernet, ARP,
+                  NDP, UDP, DHCP and DNS frames, floods and malformed input
   -h, --help      this help`;
 
 const SPEC = {
   name: 'fuzz',
   invocation: 'npm run fuzz --',
   help: HELP,
-  options: { seconds: { type: 'string' }, seed: { type: 'string' }, execs: { type: 'string' }, replay: { type: 'string' }, 'no-save': { type: 'boolean' } },
+  options: { seconds: { type: 'string' }, seed: { type: 'string' }, execs: { type: 'string' }, replay: { type: 'string' }, 'no-save': { type: 'boolean' }, fragments: { type: 'boolean' }, link: { type: 'boolean' } },
 } as const;
 const { values } = parseScriptArgs(SPEC);
 function num(name: 'seconds' | 'seed' | 'execs'): number | undefined {
@@ -55,6 +66,46 @@ if (replay) {
 const seconds = num('seconds') ?? 300;
 const seed = num('seed') !== undefined ? num('seed')! >>> 0 : (Math.random() * 2 ** 32) >>> 0;
 const execs = num('execs');
+
+/** The fragment and link fuzzers: one run per seed (consecutive from `seed`) until the budget or --execs runs. */
+function runSeeds(name: string, one: (seed: number) => { failure: string | null; line: string }): never {
+  console.log(`fuzz --${name}: seeds from ${seed}, ${execs !== undefined ? `${execs} runs` : `${seconds}s`}`);
+  const start = performance.now();
+  let last = start;
+  let n = 0;
+  let failures = 0;
+  for (let s = seed; (execs === undefined || n < execs) && performance.now() - start < seconds * 1000; s = (s + 1) >>> 0) {
+    const r = one(s);
+    n++;
+    if (r.failure) {
+      failures++;
+      console.log(`FAIL seed ${s}: ${r.failure}
+  replay: npm run fuzz -- --${name} --seed ${s} --execs 1`);
+    }
+    const now = performance.now();
+    if (now - last > 10_000 || execs === 1) {
+      last = now;
+      console.log(`  ${n} runs in ${((now - start) / 1000).toFixed(0)}s, ${failures} failing; last: ${r.line}`);
+    }
+  }
+  const secs = (performance.now() - start) / 1000;
+  console.log(`${n} runs (seeds ${seed}..${(seed + n - 1) >>> 0}) in ${secs.toFixed(1)}s, ${failures} failing`);
+  process.exit(failures ? 1 : 0);
+}
+
+if (values.fragments) {
+  runSeeds('fragments', (s) => {
+    const r = fuzzFragments(s, 300);
+    return { failure: r.failure, line: `${r.datagrams} datagrams in ${r.fragments} fragments, ${r.overlapped} overlapped, ${r.delivered} bytes checked, reassembler peak ${r.maxHeld} bytes` };
+  });
+}
+if (values.link) {
+  runSeeds('link', (s) => {
+    const r = fuzzLink(s, 20_000);
+    return { failure: r.failure, line: `${r.inputs} inputs, ${r.drops} counted drops, neighbour cache peak ${r.maxNeighbors}, DHCP leases peak ${r.maxLeases}` };
+  });
+}
+
 const save = values['no-save'] !== true;
 const probe = new Target({ seed, checksums: false });
 console.log(`fuzz: seed ${seed}, ${execs !== undefined ? `${execs} execs` : `${seconds}s`}; target states: ${probe.states().join(' ')}`);

@@ -64,8 +64,9 @@ function parseArgs(argv: string[]): Args {
 
 const SIM_HELP = `Usage: npm run sim -- [--seed N | --seeds A..B | --long SECONDS | --replay FILE] [options]
 
-Runs whole random systems under the virtual clock (2-4 stacks, impaired
-links, applications acting at random), checking the invariants after every
+Runs whole random systems under the virtual clock (2-4 dual-stack stacks,
+impaired links, applications acting at random over IPv4, IPv6 and the
+loopback interface), checking the invariants after every
 step. A failure prints the seed and a shrunk history that --replay runs
 again, bit for bit. Exit status 1 on any failure.
 
@@ -125,7 +126,7 @@ function runOne(h: History, args: Args): boolean {
   }
   const s = r.stats;
   if (args.json) console.log(JSON.stringify({ seed: h.seed, ok: true, ...s }));
-  else console.log(`seed ${h.seed}: ok — ${h.actions.length} actions, ${s.steps} steps, ${(s.virtualUs / 1e6).toFixed(1)}s virtual, ${s.connects} connects, ${s.established} established, ${s.bytesVerified} bytes verified, ${s.streamsCompleted} streams complete, ${s.packets} packets (${s.lost} lost)`);
+  else console.log(`seed ${h.seed}: ok — ${h.actions.length} actions, ${s.steps} steps, ${(s.virtualUs / 1e6).toFixed(1)}s virtual, ${s.connects} connects, ${s.established} established, ${s.bytesVerified} bytes verified (${s.bytesVerifiedV6} over IPv6, ${s.bytesVerifiedLocal} within one stack), ${s.streamsCompleted} streams complete, ${s.packets} packets (${s.lost} lost)`);
   return true;
 }
 

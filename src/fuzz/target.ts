@@ -10,6 +10,13 @@
  * FIN-WAIT-2, CLOSE-WAIT, CLOSING, LAST-ACK, TIME-WAIT; and UDP: a socket
  * bound to port 53 with a small receive buffer, and one connected to the
  * peer's port 5353 that has sent a datagram (the fuzzer mutates it back).
+ *
+ * The same interface also has an IPv6 address (issue 12): connections from
+ * and to an IPv6 peer (passive and active ESTABLISHED, one with data both
+ * ways and held out-of-order data, FIN-WAIT-1, LAST-ACK) and a UDP socket
+ * connected to the IPv6 peer. They are built after the IPv4 ones from an RNG
+ * of their own, so the IPv4 part of a target is the same as before they were
+ * added (saved fixtures replay on the same connections).
  */
 import { Stack } from '../stack/stack.ts';
 import type { Link } from '../stack/link.ts';
@@ -19,12 +26,16 @@ import { VirtualClock } from '../base/time.ts';
 import { Rng } from '../base/rng.ts';
 import { emitIpv4Tcp, parseTcp } from '../wire/tcp.ts';
 import { parseIpv4 } from '../wire/ipv4.ts';
+import { emitIpv6Tcp } from '../wire/tcp.ts';
+import { ipv6FromWords, parseIpv6, type IpAddr, type Ipv6Addr } from '../wire/ipv6.ts';
 import { UdpSocket } from '../udp/table.ts';
 import { sendUdp } from '../stack/udp.ts';
 import { ACK, FIN, SYN, CHECKSUM_FULL, CHECKSUM_OFFLOAD, type ChecksumCaps, type TcpOption, type TcpRepr } from '../wire/types.ts';
 
 export const TARGET_ADDR = ((10 << 24) | (9 << 16) | 1) >>> 0;
 export const PEER_ADDR = ((10 << 24) | (9 << 16) | 2) >>> 0;
+export const TARGET_ADDR6: Ipv6Addr = ipv6FromWords([0xfd09, 0, 0, 0, 0, 0, 0, 1]);
+export const PEER_ADDR6: Ipv6Addr = ipv6FromWords([0xfd09, 0, 0, 0, 0, 0, 0, 2]);
 
 /** A link that hands the target's packets to the fuzzer. */
 export class CaptureLink implements Link {
@@ -35,8 +46,11 @@ export class CaptureLink implements Link {
     readonly mtu: number,
     readonly checksum: ChecksumCaps,
   ) {}
+  /** Called with every packet sent (the harness counts ICMP errors per instant). */
+  onTransmit: ((packet: Uint8Array) => void) | null = null;
   transmit(packet: Uint8Array): void {
     this.sent++;
+    this.onTransmit?.(packet);
     if (this.out.length < 256) this.out.push(packet);
   }
 }
@@ -44,6 +58,9 @@ export class CaptureLink implements Link {
 /** What the scripted peer knows of one connection. */
 export interface PeerConn {
   label: string;
+  /** The peer's address (PEER_ADDR or PEER_ADDR6) and the target's of the same family. */
+  peer: IpAddr;
+  local: IpAddr;
   peerPort: number;
   targetPort: number;
   /** The peer's next sequence number (what it sends next). */
@@ -68,6 +85,15 @@ export class Target {
   readonly caps: ChecksumCaps;
   readonly peerOptions: TcpOption[];
   private ident = 0;
+  /** When the harness last checked the target, and the ICMP errors sent by then (for the rate-limit check). */
+  checkedAt = 0;
+  icmpErrorsChecked = 0;
+  /** ICMP error packets sent at one virtual instant: the most seen (the token buckets allow a burst each). */
+  maxIcmpAtInstant = 0;
+  private icmpInstant = -1;
+  private icmpAtInstant = 0;
+  /** UDP sockets (for the harness: their queues stay within rcvbuf). */
+  readonly udpSockets: UdpSocket[] = [];
 
   constructor(readonly opts: TargetOptions) {
     this.rng = new Rng(opts.seed ^ 0x7f4a7c15);
@@ -92,7 +118,7 @@ export class Target {
       userTimeoutUs: 30_000_000,
     };
     this.stack = new Stack({ clock: this.clock, isnSecret: [r.nextU32(), r.nextU32()], portSeed: r.nextU32(), tcp, name: 'target', defaultBacklog: 8, maxConnections: 256 });
-    this.stack.addInterface({ addr: TARGET_ADDR, prefixLen: 16, link: this.link });
+    this.stack.addInterface({ addr: TARGET_ADDR, prefixLen: 16, link: this.link, more: [{ addr: TARGET_ADDR6, prefixLen: 64 }] });
     // The peer's SYN options: a random subset of what real stacks send.
     const o: TcpOption[] = [{ kind: 'mss', value: r.chance(0.8) ? 1460 : r.int(1, 2000) }];
     if (r.chance(0.6)) o.push({ kind: 'window-scale', shift: r.chance(0.9) ? r.int(0, 14) : r.int(15, 255) });
@@ -100,6 +126,17 @@ export class Target {
     if (r.chance(0.6)) o.push({ kind: 'timestamp', tsval: r.nextU32(), tsecr: 0 });
     this.peerOptions = o;
     this.build();
+    this.checkedAt = this.clock.now();
+    this.icmpErrorsChecked = this.stack.counters.icmpErrorsOut;
+    this.link.onTransmit = (p) => {
+      if (!isIcmpError(p)) return;
+      const now = this.clock.now();
+      if (now !== this.icmpInstant) {
+        this.icmpInstant = now;
+        this.icmpAtInstant = 0;
+      }
+      this.maxIcmpAtInstant = Math.max(this.maxIcmpAtInstant, ++this.icmpAtInstant);
+    };
   }
 
   get now(): number {
@@ -118,15 +155,16 @@ export class Target {
   }
 
   /** Emits a segment from the peer (address PEER_ADDR + `peerHost`) to the target. */
-  packet(tcp: TcpRepr, src = PEER_ADDR): Uint8Array {
+  packet(tcp: TcpRepr, src: IpAddr = PEER_ADDR): Uint8Array {
     this.ident = (this.ident + 1) & 0xffff;
+    if (typeof src === 'string') return emitIpv6Tcp({ src, dst: TARGET_ADDR6, hopLimit: 64, trafficClass: 0, flowLabel: this.ident }, tcp, CHECKSUM_FULL);
     return emitIpv4Tcp({ src, dst: TARGET_ADDR, ttl: 64, tos: 0, ident: this.ident, dontFragment: true }, tcp, CHECKSUM_FULL);
   }
 
   /** Sends a segment from the peer, keeps it (and the replies, reflected) in the corpus. */
   private send(pc: PeerConn, flags: number, ack: number, payload: Uint8Array = new Uint8Array(0), options: TcpOption[] = []): void {
     const seg: TcpRepr = { srcPort: pc.peerPort, dstPort: pc.targetPort, seq: pc.peerNxt >>> 0, ack: ack >>> 0, flags, window: 65535, urgentPointer: 0, options, payload };
-    const bytes = this.packet(seg);
+    const bytes = this.packet(seg, pc.peer);
     this.corpus.push(bytes.slice());
     this.inject(bytes);
     pc.peerNxt = (pc.peerNxt + payload.length + (flags & SYN ? 1 : 0) + (flags & FIN ? 1 : 0)) >>> 0;
@@ -142,12 +180,12 @@ export class Target {
   }
 
   private conn(pc: PeerConn): Connection | null {
-    return this.stack.lookup(TARGET_ADDR, pc.targetPort, PEER_ADDR, pc.peerPort);
+    return this.stack.lookup(pc.local, pc.targetPort, pc.peer, pc.peerPort);
   }
 
   /** Passive open from the peer; returns after the state `upTo` is reached. */
-  private passive(label: string, peerPort: number, complete: boolean): PeerConn {
-    const pc: PeerConn = { label, peerPort, targetPort: 80, peerNxt: this.rng.nextU32(), conn: null };
+  private passive(label: string, peerPort: number, complete: boolean, peer: IpAddr = PEER_ADDR, r: Rng = this.rng): PeerConn {
+    const pc: PeerConn = { label, peer, local: typeof peer === 'string' ? TARGET_ADDR6 : TARGET_ADDR, peerPort, targetPort: 80, peerNxt: r.nextU32(), conn: null };
     const ts = this.peerOptions.map((o) => (o.kind === 'timestamp' ? { ...o, tsval: (this.now / 1000) >>> 0 } : o));
     this.send(pc, SYN, 0, undefined, ts);
     pc.conn = this.conn(pc);
@@ -156,9 +194,9 @@ export class Target {
     return pc;
   }
 
-  private active(label: string, peerPort: number, answer: boolean): PeerConn {
-    const c = this.stack.connect(PEER_ADDR, peerPort);
-    const pc: PeerConn = { label, peerPort, targetPort: c.localPort, peerNxt: this.rng.nextU32(), conn: c };
+  private active(label: string, peerPort: number, answer: boolean, peer: IpAddr = PEER_ADDR, r: Rng = this.rng): PeerConn {
+    const c = this.stack.connect(peer, peerPort);
+    const pc: PeerConn = { label, peer, local: typeof peer === 'string' ? TARGET_ADDR6 : TARGET_ADDR, peerPort, targetPort: c.localPort, peerNxt: r.nextU32(), conn: c };
     this.collect();
     if (answer) this.send(pc, SYN | ACK, c.sndNxt >>> 0, undefined, this.peerOptions);
     this.conns.push(pc);
@@ -191,7 +229,7 @@ export class Target {
     const zw = this.passive('ESTABLISHED(zero-window)', 1004, true);
     if (zw.conn) {
       const seg: TcpRepr = { srcPort: zw.peerPort, dstPort: 80, seq: zw.peerNxt, ack: this.ack(zw), flags: ACK, window: 0, urgentPointer: 0, options: [], payload: new Uint8Array(0) };
-      this.inject(this.packet(seg));
+      this.inject(this.packet(seg, zw.peer));
       st.send(zw.conn, fill(r, 2000));
       this.collect();
     }
@@ -233,12 +271,53 @@ export class Target {
     udpConn.remotePort = 5353;
     sendUdp(st, udpConn, PEER_ADDR, 5353, fill(r, 100));
     this.collect();
+    this.udpSockets.push(udp, udpConn);
+    this.buildV6();
+  }
+
+  /** The IPv6 connections and socket (issue 12), from an RNG of their own (see the header). */
+  private buildV6(): void {
+    const st = this.stack;
+    const r = new Rng(this.opts.seed ^ 0x1b873593);
+    this.passive('ESTABLISHED(v6)', 1102, true, PEER_ADDR6, r);
+    this.active('ESTABLISHED(v6,active)', 2102, true, PEER_ADDR6, r);
+    const busy = this.passive('ESTABLISHED(v6,busy)', 1103, true, PEER_ADDR6, r);
+    if (busy.conn) {
+      st.send(busy.conn, fill(r, 3000));
+      this.collect();
+      this.send(busy, ACK, this.ack(busy), fill(r, 500));
+      const hole = { ...busy, peerNxt: (busy.peerNxt + 300) >>> 0 };
+      this.send(hole, ACK, this.ack(busy), fill(r, 200));
+    }
+    const fw1 = this.passive('FIN-WAIT-1(v6)', 1105, true, PEER_ADDR6, r);
+    if (fw1.conn) st.close(fw1.conn);
+    const la = this.passive('LAST-ACK(v6)', 1108, true, PEER_ADDR6, r);
+    if (la.conn) {
+      this.send(la, ACK | FIN, this.ack(la));
+      st.close(la.conn);
+    }
+    const u6 = new UdpSocket(6);
+    u6.rcvbuf = 4096;
+    st.udp.bind(u6, 0, 0);
+    u6.remoteAddr = PEER_ADDR6;
+    u6.remotePort = 5353;
+    sendUdp(st, u6, PEER_ADDR6, 5353, fill(r, 100));
+    this.collect();
+    this.udpSockets.push(u6);
   }
 
   /** Labels of the states actually reached (for the report). */
   states(): string[] {
     return this.conns.map((pc) => `${pc.label}:${pc.conn ? pc.conn.state : 'none'}`);
   }
+}
+
+/** An ICMPv4 error (types 3, 4, 5, 11, 12) or an ICMPv6 error (type < 128) right after a plain header. */
+function isIcmpError(p: Uint8Array): boolean {
+  if (p.length < 48) return false;
+  if (p[0]! >>> 4 === 6) return p[6] === 58 && p[40]! < 128;
+  const ihl = (p[0]! & 15) * 4;
+  return p[9] === 1 && [3, 4, 5, 11, 12].includes(p[ihl]!);
 }
 
 function fill(r: Rng, n: number): Uint8Array {
@@ -254,6 +333,15 @@ function fill(r: Rng, n: number): Uint8Array {
  * recomputed by re-emitting when the packet parses.
  */
 export function reflect(p: Uint8Array): Uint8Array {
+  if (p.length && p[0]! >>> 4 === 6) {
+    const ip6 = parseIpv6(p);
+    if (!ip6.ok || ip6.value.header.nextHeader !== 6) return p.slice();
+    const h = ip6.value.header;
+    const t = parseTcp(ip6.value.payload, h.src, h.dst, CHECKSUM_OFFLOAD);
+    if (!t.ok) return p.slice();
+    const seg = t.value;
+    return emitIpv6Tcp({ src: h.dst, dst: h.src, hopLimit: 64, trafficClass: 0, flowLabel: h.flowLabel }, { ...seg, srcPort: seg.dstPort, dstPort: seg.srcPort, payload: seg.payload.slice() }, CHECKSUM_FULL);
+  }
   const ip = parseIpv4(p, CHECKSUM_OFFLOAD);
   if (!ip.ok) return p.slice();
   const h = ip.value.header;

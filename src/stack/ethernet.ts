@@ -136,6 +136,12 @@ const MAX_INITIAL_RTR_ADVERT_INTERVAL_US = 16_000_000;
 const MAX_INITIAL_RTR_ADVERTISEMENTS = 3;
 const MIN_DELAY_BETWEEN_RAS_US = 3_000_000;
 const MAX_RA_DELAY_TIME_US = 500_000;
+/**
+ * The most addresses SLAAC forms on one interface (Linux's
+ * net.ipv6.conf.*.max_addresses, default 16): a Router Advertisement
+ * flood of new prefixes must not grow the address list without bound.
+ */
+export const MAX_AUTOCONF_ADDRESSES = 16;
 
 /**
  * RFC 4861 §6.1, §7.1: every ND message is sent with "IP Hop Limit 255" and
@@ -215,6 +221,8 @@ export class EthernetInterface implements Link {
   private readonly iidKey: [number, number] | null;
   /** Addresses formed by SLAAC with stable IIDs: their prefix and DAD_Counter (RFC 7217 §6). */
   private readonly slaac = new Map<Ipv6Addr, { prefix: Ipv6Addr; counter: number }>();
+  /** Addresses SLAAC formed that are on the interface (at most MAX_AUTOCONF_ADDRESSES). */
+  private readonly autoconfigured = new Set<Ipv6Addr>();
   private rsAt: Instant = Infinity;
   private rsSent = 0;
   private raAt: Instant = Infinity;
@@ -773,7 +781,11 @@ export class EthernetInterface implements Link {
   private duplicate(addr: Ipv6Addr): void {
     this.tentative.delete(addr);
     this.stack.removeAddress(this.iface, addr);
+    this.autoconfigured.delete(addr);
     this.duplicates.push(addr);
+    // Bounded like the addresses themselves: RAs with new prefixes and forged
+    // answers to every DAD probe would otherwise grow this list forever.
+    if (this.duplicates.length > 4 * MAX_AUTOCONF_ADDRESSES) this.duplicates.shift();
     this.stats.dadFailed++;
     // RFC 7217 §6: "If as a result of performing Duplicate Address Detection
     // (DAD) ... a node finds that the tentative address is already in use,
@@ -784,6 +796,7 @@ export class EthernetInterface implements Link {
       const next = stableAddress(st.prefix, this.mac, st.counter + 1, this.iidKey);
       if (!this.isOurs(next)) {
         this.slaac.set(next, { prefix: st.prefix, counter: st.counter + 1 });
+        this.autoconfigured.add(next);
         this.addAddress(next, 64);
       }
     }
@@ -906,13 +919,33 @@ export class EthernetInterface implements Link {
         if ([...this.slaac.values()].some((x) => x.prefix === p.prefix)) continue;
         const addr = stableAddress(p.prefix, this.mac, 0, this.iidKey);
         if (this.isOurs(addr)) continue;
+        if (!this.mayAutoconfigure()) continue;
         this.slaac.set(addr, { prefix: p.prefix, counter: 0 });
+        this.autoconfigured.add(addr);
         this.addAddress(addr, 64);
         continue;
       }
       const addr = addrFromPrefix(p.prefix, this.mac);
       if (this.isOurs(addr) || this.duplicates.includes(addr)) continue;
+      if (!this.mayAutoconfigure()) continue;
+      this.autoconfigured.add(addr);
       this.addAddress(addr, 64);
     }
+  }
+
+  /**
+   * Room for one more SLAAC address. RFC 4862 §5.5.3 (d) forms an address
+   * for every new autonomous prefix and sets no limit, and RFC 4861's
+   * Router Advertisements are unauthenticated: one node sending RAs with a
+   * new prefix each (thc-ipv6's flood_router6) would grow the address list
+   * — and every lookup that walks it — without bound. Like Linux
+   * (net.ipv6.conf.*.max_addresses = 16) we form at most
+   * MAX_AUTOCONF_ADDRESSES; further prefixes are counted drops
+   * ('slaac-address-limit'). An address DAD finds duplicate frees its place.
+   */
+  private mayAutoconfigure(): boolean {
+    if (this.autoconfigured.size < MAX_AUTOCONF_ADDRESSES) return true;
+    this.drop('slaac-address-limit');
+    return false;
   }
 }

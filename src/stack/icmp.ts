@@ -69,7 +69,16 @@ export function receiveIcmpV4(s: Stack, iface: NetInterface, src: Ipv4Addr, dst:
  * the message carries "the internet header plus the first 64 bits of the
  * original datagram's data".
  */
-export function sendIcmpV4TimeExceeded(s: Stack, invoking: Uint8Array): void {
+export function sendIcmpV4TimeExceeded(s: Stack, invoking: Uint8Array, now: Instant): void {
+  // RFC 1812 §4.3.2.8: "the router MUST have the ability to limit the rate
+  // at which it generates ICMP messages" — the IPv4 token bucket of the port
+  // unreachables below (ICMPv6's Time Exceeded takes its own, RFC 4443 §2.4
+  // (f)): datagrams from many sources timing out at one instant must not
+  // turn a flood of first fragments into as many ICMP messages.
+  if (!s.icmpv4Limiter(now).tryTake(now)) {
+    s.drop(null, 'icmp-rate-limited');
+    return;
+  }
   const src = getU32(invoking, 16);
   const dst = getU32(invoking, 12);
   const iface = s.route(dst);

@@ -112,6 +112,13 @@ export class NeighborCache {
     return this.entries.size;
   }
 
+  /** Packets waiting for resolutions, all entries (O(entries): for checks and status, not the data path). */
+  get pendingPackets(): number {
+    let n = 0;
+    for (const e of this.entries.values()) n += e.pending?.length ?? 0;
+    return n;
+  }
+
   get(ip: IpAddr): NeighborEntry | undefined {
     return this.entries.get(ip);
   }

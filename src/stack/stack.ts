@@ -768,7 +768,7 @@ export class Stack implements ConnectionHost {
     this.armReassembly();
     for (const t of timeouts) {
       if (t.family === 4) {
-        sendIcmpV4TimeExceeded(this, t.invoking);
+        sendIcmpV4TimeExceeded(this, t.invoking, now);
       } else {
         const iface = this.interfaceOf(readIpv6Addr(t.invoking, 24));
         if (iface) sendIcmpv6Error(this, iface, { type: 3, code: 1 }, t.invoking, now);

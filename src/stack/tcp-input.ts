@@ -12,6 +12,7 @@ import type { IpAddr } from '../wire/ipv6.ts';
 import { parseTcp } from '../wire/tcp.ts';
 import { findTimestamp } from '../wire/tcp-options.ts';
 import { Connection, offeredShiftFor } from '../tcp/connection.ts';
+import { defaultSendMss } from '../tcp/negotiation.ts';
 import { seqAdd } from '../tcp/seq.ts';
 import { timeWaitAcceptsSyn } from '../tcp/segment-arrives.ts';
 import { synOptions } from '../tcp/options.ts';
@@ -152,7 +153,8 @@ export function spendCookie(s: Stack, key: string): void {
 /** A stateless SYN,ACK whose ISS is a SYN cookie (RFC 4987 §3.6). */
 export function sendCookie(s: Stack, iface: NetInterface, l: Listener, src: IpAddr, dst: IpAddr, seg: TcpRepr, now: Instant): void {
   const cfg = l.config;
-  let peerMss = cfg.defaultMss;
+  // RFC 9293 §3.7.1 MUST-15: no MSS option means 536 over IPv4, 1220 over IPv6.
+  let peerMss = defaultSendMss(cfg, typeof src === 'string');
   let peerWs = -1;
   let peerSack = false;
   let peerTs: { tsval: number } | null = null;

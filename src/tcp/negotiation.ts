@@ -21,9 +21,22 @@ export function offeredShiftFor(config: TcpConfig): number {
   return s;
 }
 
+/**
+ * The send MSS to assume when the peer's SYN carries no MSS option. RFC
+ * 9293 §3.7.1: "If an MSS Option is not received at connection setup, TCP
+ * implementations MUST assume a default send MSS of 536 (576 - 40) for
+ * IPv4 or 1220 (1280 - 60) for IPv6 (MUST-15)." `defaultMss` is the IPv4
+ * figure (536 unless configured); over IPv6 it is never below 1220, since
+ * every IPv6 link carries 1280-octet packets (RFC 8200 §5).
+ */
+export function defaultSendMss(config: TcpConfig, v6: boolean): number {
+  return v6 ? Math.max(config.defaultMss, 1220) : config.defaultMss;
+}
+
 /** Negotiation results from the peer's SYN (MSS §3.7.1, window scale RFC 7323 §2). */
 export function applySynOptions(c: Connection, options: TcpOption[]): void {
-  let mss = c.config.defaultMss;
+  const defaultMss = defaultSendMss(c.config, typeof c.remoteAddr === 'string');
+  let mss = defaultMss;
   let ws = -1;
   let sackOk = false;
   let ts: { tsval: number } | null = null;
@@ -40,7 +53,7 @@ export function applySynOptions(c: Connection, options: TcpOption[]): void {
   // Timestamps are in use when both SYNs carry them (tsEnabled); TS.Recent is then recorded now.
   c.tsRecentSec = ts !== null && c.config.timestamps ? Math.floor(c.now / 1_000_000) : -1;
   // "SendMSS = MIN(MMS_S - 20, Eff.snd.MSS)" with our own MTU as the limit.
-  c.sndMss = Math.max(64, Math.min(mss === 0 ? c.config.defaultMss : mss, c.advMss));
+  c.sndMss = Math.max(64, Math.min(mss === 0 ? defaultMss : mss, c.advMss));
   if (c.config.roundBuffersToMss) {
     // FreeBSD tcp_mss_update: buffers become whole multiples of the MSS.
     const m = c.sndMss;

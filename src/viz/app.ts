@@ -12,6 +12,7 @@ import { decodeSegment } from './inspector.ts';
 import { analyzeCapture, roleOf, type TraceConnection, type Verdict } from './observer.ts';
 import { TEXT, type Lang } from './i18n.ts';
 import { FIGURE_5, type TcpState } from '../tcp/state.ts';
+import { formatIpAddr, type IpAddr } from '../wire/ipv6.ts';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
   const el = document.getElementById(id);
@@ -116,6 +117,8 @@ function bind(): void {
   $<HTMLInputElement>('chk-autoclose').addEventListener('change', (e) => {
     session.opts.autoClose = (e.target as HTMLInputElement).checked;
   });
+  // IPv6 (issue 12): a new session over fd00::1 → fd00::2 (or back to IPv4).
+  $<HTMLInputElement>('chk-ipv6').addEventListener('change', () => resetSession());
   on('btn-reset', () => resetSession());
   on('btn-pcap', () => download(session.pcapBytes(), 'synack-session.pcap'));
   on('btn-lang', () => {
@@ -174,6 +177,7 @@ function resetSession(): void {
     delayUs: Number($<HTMLInputElement>('delay').value) * 1000,
     loss: Number($<HTMLInputElement>('loss').value) / 100,
     autoClose: $<HTMLInputElement>('chk-autoclose').checked,
+    ipv6: $<HTMLInputElement>('chk-ipv6').checked,
   });
   selected = null;
   stepping = null;
@@ -265,6 +269,11 @@ function sideName(s: Side): string {
   return tx()[s];
 }
 
+/** `addr:port`, an IPv6 address in brackets (RFC 5952 §6). */
+function endpoint(addr: IpAddr, port: number): string {
+  return typeof addr === 'string' ? `[${formatIpAddr(addr)}]:${port}` : `${formatIpAddr(addr)}:${port}`;
+}
+
 function liveModel(): LadderModel {
   const t = tx();
   const arrows: LadderArrow[] = session.segments.map((s) => liveArrow(s));
@@ -274,8 +283,8 @@ function liveModel(): LadderModel {
   return {
     leftTitle: t.client,
     rightTitle: t.server,
-    leftSub: '10.0.0.1',
-    rightSub: '10.0.0.2:80',
+    leftSub: formatIpAddr(session.addr.client),
+    rightSub: endpoint(session.addr.server, 80),
     initial: [session.initial.client, session.initial.server],
     arrows,
     states,
@@ -551,7 +560,7 @@ function renderInspector(): void {
     `<table class="kv">${rows.map((r) => `<tr><td>${escHtml(r.name)}</td><td class="mono">${escHtml(r.value)}</td><td class="muted">${escHtml(r.note ?? '')}</td></tr>`).join('')}</table>`;
   el.innerHTML =
     `<div class="insp-head">${extra}<div class="mono">${escHtml(d.summary)}</div></div>` +
-    `<div class="insp-cols"><section><h4>${escHtml(t.ipHeader)}</h4>${table(d.ip)}</section>` +
+    `<div class="insp-cols"><section><h4>${escHtml(d.ip[0]?.value === '6' ? t.ip6Header : t.ipHeader)}</h4>${table(d.ip)}</section>` +
     `<section><h4>${escHtml(t.tcpHeader)}</h4>${table(d.tcp)}</section></div>` +
     `<h4>${escHtml(t.flagBits)}</h4><table class="flags">${d.flags
       .map((f) => `<tr class="${f.set ? 'set' : ''}" data-flag="${f.name}"><td class="bit">${f.set ? '1' : '0'}</td><td class="fname">${f.name}</td><td>${escHtml(f.meaning)}</td></tr>`)

@@ -19,6 +19,12 @@ import { ACK, FIN, SYN, CHECKSUM_OFFLOAD, type TcpRepr } from '../wire/types.ts'
 import { parseIpv4 } from '../wire/ipv4.ts';
 import { parseTcp, flagsToString } from '../wire/tcp.ts';
 import { parseIpv4Addr } from '../wire/bytes.ts';
+import { formatIpAddr, parseIpv6, parseIpv6Addr, type IpAddr } from '../wire/ipv6.ts';
+
+/** `addr:port`, an IPv6 address in brackets (RFC 5952 §6). */
+function endpoint(addr: IpAddr, port: number): string {
+  return typeof addr === 'string' ? `[${formatIpAddr(addr)}]:${port}` : `${formatIpAddr(addr)}:${port}`;
+}
 import { pcapGlobalHeader, pcapRecord } from '../wire/pcap.ts';
 
 export type Side = 'client' | 'server';
@@ -27,6 +33,9 @@ export const other = (s: Side): Side => (s === 'client' ? 'server' : 'client');
 
 export const CLIENT_ADDR = parseIpv4Addr('10.0.0.1')!;
 export const SERVER_ADDR = parseIpv4Addr('10.0.0.2')!;
+/** The addresses of the IPv6 session (issue 12; the same as `synack demo --ipv6`). */
+export const CLIENT_ADDR6 = parseIpv6Addr('fd00::1')!;
+export const SERVER_ADDR6 = parseIpv6Addr('fd00::2')!;
 export const SERVER_PORT = 80;
 /** Fixed ports of the simultaneous open (both sides connect to each other). */
 export const SIM_CLIENT_PORT = 5001;
@@ -50,7 +59,7 @@ export interface SegmentView {
   lost: boolean;
   /** It was dropped by the "drop the next segment" control. */
   droppedOnPurpose: boolean;
-  /** The IPv4 packet (a copy). */
+  /** The IP packet, IPv4 or IPv6 (a copy). */
   bytes: Uint8Array;
   tcp: TcpRepr;
   flags: number;
@@ -115,9 +124,11 @@ export interface SessionOptions {
   loss: number;
   /** The server application closes as soon as the client's FIN arrives (the textbook 4-way close). */
   autoClose: boolean;
+  /** Run the connection over IPv6 (fd00::1 → fd00::2) instead of IPv4 (10.0.0.1 → 10.0.0.2). */
+  ipv6: boolean;
 }
 
-export const DEFAULT_SESSION_OPTIONS: Readonly<SessionOptions> = Object.freeze({ seed: 1, delayUs: 40_000, loss: 0, autoClose: true });
+export const DEFAULT_SESSION_OPTIONS: Readonly<SessionOptions> = Object.freeze({ seed: 1, delayUs: 40_000, loss: 0, autoClose: true, ipv6: false });
 
 export function findTransition(from: TcpState, to: TcpState): Transition | null {
   return FIGURE_5.find((t) => t.from === from && t.to === to) ?? null;
@@ -128,6 +139,8 @@ export class VizSession {
   readonly hub: MemoryHub;
   readonly stacks: Record<Side, Stack>;
   readonly opts: SessionOptions;
+  /** Each side's address (IPv4 or IPv6, `opts.ipv6`). */
+  readonly addr: Record<Side, IpAddr>;
   readonly segments: SegmentView[] = [];
   readonly stateChanges: StateChangeView[] = [];
   readonly notes: NoteView[] = [];
@@ -152,6 +165,7 @@ export class VizSession {
 
   constructor(opts: Partial<SessionOptions> = {}) {
     this.opts = { ...DEFAULT_SESSION_OPTIONS, ...opts };
+    this.addr = this.opts.ipv6 ? { client: CLIENT_ADDR6, server: SERVER_ADDR6 } : { client: CLIENT_ADDR, server: SERVER_ADDR };
     this.net = new Network({ seed: this.opts.seed });
     // Real checksums, so that the exported pcap verifies in Wireshark.
     this.hub = this.net.addHub({ impair: { delayUs: this.opts.delayUs, loss: this.opts.loss }, checksumOffload: false });
@@ -182,9 +196,9 @@ export class VizSession {
 
   private wire(side: Side): void {
     const stack = this.stacks[side];
-    const addr = side === 'client' ? CLIENT_ADDR : SERVER_ADDR;
+    const addr = this.addr[side];
     const port = this.hub.attach(addr);
-    stack.addInterface({ addr, prefixLen: 24, link: port });
+    stack.addInterface({ addr, prefixLen: typeof addr === 'string' ? 64 : 24, link: port });
     const transmit = port.transmit.bind(port);
     port.transmit = (bytes) => {
       const row = this.bySent.get(bytes);
@@ -278,7 +292,7 @@ export class VizSession {
     const peerIsn = this.isn[to];
     const copy = bytes.slice();
     // Keep a parsed copy that owns its bytes (the stack's view may be reused by the receiver).
-    const ip = parseIpv4(copy, CHECKSUM_OFFLOAD);
+    const ip = copy.length && copy[0]! >>> 4 === 6 ? parseIpv6(copy) : parseIpv4(copy, CHECKSUM_OFFLOAD);
     const tcp = ip.ok ? parseTcp(ip.value.payload, ip.value.header.src, ip.value.header.dst, CHECKSUM_OFFLOAD) : null;
     const repr = tcp && tcp.ok ? tcp.value : { ...t, payload: t.payload.slice() };
     return {
@@ -332,10 +346,10 @@ export class VizSession {
     if (this.busy('client')) return 'the client already has a connection';
     if (this.busy('server') && this.state.server !== 'LISTEN') return 'the server is still busy with a connection';
     if (!this.listener) this.listen();
-    this.note({ kind: 'call', side: 'client', call: 'connect', detail: `10.0.0.2:${SERVER_PORT}` });
+    this.note({ kind: 'call', side: 'client', call: 'connect', detail: endpoint(this.addr.server, SERVER_PORT) });
     return this.tryCall('client', () => {
       this.conns.client = null;
-      this.stacks.client.connect(SERVER_ADDR, SERVER_PORT);
+      this.stacks.client.connect(this.addr.server, SERVER_PORT);
     });
   }
 
@@ -348,16 +362,16 @@ export class VizSession {
       this.note({ kind: 'call', side: 'server', call: 'unlisten' });
       if (this.state.server === 'LISTEN') this.recordState('server', 'CLOSED', 'CLOSE (the listener)');
     }
-    this.note({ kind: 'call', side: 'client', call: 'connect', detail: `10.0.0.2:${SIM_SERVER_PORT}` });
-    this.note({ kind: 'call', side: 'server', call: 'connect', detail: `10.0.0.1:${SIM_CLIENT_PORT}` });
+    this.note({ kind: 'call', side: 'client', call: 'connect', detail: endpoint(this.addr.server, SIM_SERVER_PORT) });
+    this.note({ kind: 'call', side: 'server', call: 'connect', detail: endpoint(this.addr.client, SIM_CLIENT_PORT) });
     return (
       this.tryCall('client', () => {
         this.conns.client = null;
-        this.stacks.client.connect(SERVER_ADDR, SIM_SERVER_PORT, { localPort: SIM_CLIENT_PORT });
+        this.stacks.client.connect(this.addr.server, SIM_SERVER_PORT, { localPort: SIM_CLIENT_PORT });
       }) ??
       this.tryCall('server', () => {
         this.conns.server = null;
-        this.stacks.server.connect(CLIENT_ADDR, SIM_CLIENT_PORT, { localPort: SIM_SERVER_PORT });
+        this.stacks.server.connect(this.addr.client, SIM_CLIENT_PORT, { localPort: SIM_SERVER_PORT });
       })
     );
   }

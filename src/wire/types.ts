@@ -107,6 +107,8 @@ export type DropReason =
   | 'ndp-bad-option'
   | 'ndp-invalid'
   | 'ndp-not-for-us'
+  /** RFC 4862 §5.5.3: a Router Advertisement prefix past the MAX_AUTOCONF_ADDRESSES addresses SLAAC may form (stack/ethernet.ts). */
+  | 'slaac-address-limit'
   // UDP (RFC 768, RFC 8200 §8.1)
   | 'udp-truncated'
   | 'udp-bad-length'

@@ -3,7 +3,8 @@
  * playwright-core (never a browser download), loading the page from
  * `startVizServer` on 127.0.0.1. Connect → SYN, SYN+ACK, ACK and both sides
  * ESTABLISHED; send; drop a segment → its retransmission; close → the 4-way
- * close and TIME-WAIT; a capture loaded into the page draws its ladder.
+ * close and TIME-WAIT; a capture loaded into the page draws its ladder; the
+ * IPv6 toggle runs the same over fd00::1 → fd00::2 (issue 12).
  * Screenshots go to test-output/ (gitignored).
  *
  * In CI (any non-empty CI) the test must run; elsewhere it skips when Chromium is absent.
@@ -32,6 +33,9 @@ after(async () => {
 });
 
 async function open(): Promise<Page> {
+  // One page at a time: a later test closes the browser and server of the one before.
+  await ctx?.close().catch(() => {});
+  await server?.close().catch(() => {});
   server = await startVizServer(0);
   ctx = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
@@ -128,4 +132,42 @@ test('in Chromium: connect, send, drop and retransmit, close with TIME-WAIT; a c
   await page.screenshot({ path: join(outDir, 'viz-capture.png'), fullPage: true });
   await page.click('#btn-live');
   await page.waitForFunction(() => document.body.dataset['mode'] === 'live');
+});
+
+test('in Chromium, issue 12: the IPv6 toggle runs the session over fd00::1 → fd00::2 — handshake, data, the 4-way close; the ladder names the IPv6 endpoints and the inspector shows the IPv6 header', { skip, timeout: 60_000 }, async () => {
+  const page = await open();
+  mkdirSync(outDir, { recursive: true });
+  await page.selectOption('#speed', '0.5');
+  await page.check('#chk-ipv6');
+  assert.equal(await stateOf(page, 'server'), 'LISTEN');
+  await page.click('#btn-connect');
+  await page.waitForFunction(() => document.getElementById('state-client')!.textContent === 'ESTABLISHED' && document.getElementById('state-server')!.textContent === 'ESTABLISHED', null, { timeout: 10_000 });
+  assert.deepEqual((await flagsOnLadder(page)).slice(0, 3), ['client:SYN', 'server:SYN+ACK', 'client:ACK']);
+  const ladder = (await page.textContent('#ladder svg'))!;
+  assert.match(ladder, /fd00::1/);
+  assert.match(ladder, /\[fd00::2\]:80/);
+  await page.fill('#text-client', 'hello over IPv6');
+  await page.click('#btn-send-client');
+  await page.waitForFunction(() => /server received 15 bytes/.test(document.getElementById('log')!.textContent ?? ''), null, { timeout: 10_000 });
+  assert.match((await page.textContent('#log'))!, /connect\(\[fd00::2\]:80\)/);
+  await page.selectOption('#speed', '0.05');
+  await page.click('#btn-close-client');
+  await page.waitForFunction(() => document.getElementById('state-client')!.textContent === 'TIME-WAIT' && document.getElementById('state-server')!.textContent === 'CLOSED', null, { timeout: 15_000 });
+  await page.click('#btn-play');
+  // The inspector on the SYN: the IPv6 header's fields and addresses.
+  await page.dispatchEvent('#ladder .seg[data-flags="SYN"]', 'pointerdown');
+  await page.waitForSelector('#inspector table.flags tr.set[data-flag="SYN"]');
+  const insp = (await page.textContent('#inspector'))!;
+  assert.match(insp, /IPv6 header/i);
+  assert.doesNotMatch(insp, /IPv4 header/i);
+  assert.match(insp, /Flow Label/);
+  assert.match(insp, /Hop Limit/);
+  assert.match(insp, /fd00::1/);
+  assert.match(insp, /fd00::2/);
+  await page.screenshot({ path: join(outDir, 'viz-live-ipv6.png'), fullPage: true });
+  // Unticking it goes back to IPv4.
+  await page.uncheck('#chk-ipv6');
+  await page.click('#btn-connect');
+  await page.waitForSelector('#ladder .seg[data-flags="SYN"]');
+  assert.match((await page.textContent('#ladder svg'))!, /10\.0\.0\.2:80/);
 });

@@ -220,3 +220,47 @@ test('the inspector decodes a SYN: header fields, the eight flag bits with expla
   const ko = decodeSegment(syn.bytes, 'ko', { seqBase: null, ackBase: null });
   assert.match(ko.flags.find((f) => f.name === 'SYN')!.meaning, /동기화/);
 });
+
+test('issue 12: an IPv6 session (fd00::1 → fd00::2) runs the same handshake, data, 4-way close and TIME-WAIT; the inspector shows the IPv6 header and addresses; the pcap holds IPv6 packets tshark reads with valid checksums', () => {
+  const s = new VizSession({ ipv6: true });
+  assert.equal(s.connect(), null);
+  s.advance(200_000);
+  assert.deepEqual(s.state, { client: 'ESTABLISHED', server: 'ESTABLISHED' });
+  s.send('client', 'hello over IPv6');
+  s.advance(200_000);
+  assert.ok(s.notes.some((n) => n.note.kind === 'received' && n.note.side === 'server' && n.note.text === 'hello over IPv6'));
+  s.close('client');
+  s.advance(200_000);
+  assert.deepEqual(s.segments.slice(0, 3).map((r) => `${r.from}:${r.flagsText}`), ['client:SYN', 'server:SYN+ACK', 'client:ACK']);
+  assert.deepEqual(s.segments.slice(-4).map((r) => `${r.from}:${r.flagsText}`), ['client:FIN+ACK', 'server:ACK', 'server:FIN+ACK', 'client:ACK']);
+  assert.equal(s.state.client, 'TIME-WAIT');
+  assert.deepEqual(states(s, 'server'), ['LISTEN', 'SYN-RECEIVED', 'ESTABLISHED', 'CLOSE-WAIT', 'LAST-ACK', 'CLOSED']);
+  for (const r of s.segments) assert.equal(r.bytes[0]! >>> 4, 6, 'every packet is IPv6');
+  assert.ok(s.notes.some((n) => n.note.kind === 'call' && n.note.call === 'connect' && n.note.detail === '[fd00::2]:80'), 'the log names the IPv6 endpoint');
+  // Relative numbers work as over IPv4.
+  assert.deepEqual(s.segments.slice(0, 3).map((r) => [r.relSeq, r.relAck]), [[0, null], [0, 1], [1, 1]]);
+  const d = decodeSegment(s.segments[0]!.bytes, 'en', { seqBase: s.isnOf('client'), ackBase: null });
+  assert.equal(d.error, null);
+  const ip = Object.fromEntries(d.ip.map((f) => [f.name, f.value]));
+  assert.equal(ip['Version'], '6');
+  assert.equal(ip['Source'], 'fd00::1');
+  assert.equal(ip['Destination'], 'fd00::2');
+  assert.ok(d.flags.find((f) => f.name === 'SYN')!.set);
+  const p = parsePcap(s.pcapBytes());
+  assert.ok(p.ok);
+  if (!p.ok) return;
+  assert.equal(p.records.length, s.segments.length);
+  if (!hasTshark()) return;
+  const dir = mkdtempSync(join(tmpdir(), 'synack-viz-pcap6-'));
+  try {
+    const f = join(dir, 's6.pcap');
+    writeFileSync(f, s.pcapBytes());
+    const r = spawnSync('tshark', ['-r', f, '-o', 'tcp.check_checksum:TRUE', '-T', 'fields', '-e', 'ipv6.src', '-e', 'ipv6.dst', '-e', 'tcp.checksum.status'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const lines = r.stdout.trim().split('\n');
+    assert.equal(lines.length, s.segments.length);
+    for (const l of lines) assert.match(l, /^fd00::[12]\tfd00::[12]\t(1|Good)$/, l);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

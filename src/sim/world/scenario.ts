@@ -42,7 +42,15 @@ export interface WorldSpec {
 export type Action =
   | { at: number; op: 'listen'; s: number; port: number }
   | { at: number; op: 'unlisten'; s: number; port: number }
-  | { at: number; op: 'connect'; s: number; to: number; port: number }
+  /**
+   * `fam` (issue 12): the address family of the connection — 4 (the
+   * default, and all a history saved before IPv6 knows), 6 (the peer's
+   * IPv6 address; IPv4 on a hub whose MTU is below IPv6's 1280), 'lo4' /
+   * 'lo6' (127.0.0.1 / ::1 of the stack itself: the loopback interface,
+   * `to` ignored) or 'self' (one of the stack's own hub addresses, which
+   * never leaves the stack either).
+   */
+  | { at: number; op: 'connect'; s: number; to: number; port: number; fam?: Family }
   | { at: number; op: 'write'; s: number; c: number; n: number }
   | { at: number; op: 'read'; s: number; c: number; n: number }
   | { at: number; op: 'close'; s: number; c: number }
@@ -51,6 +59,9 @@ export type Action =
   | { at: number; op: 'impair'; h: number; im: Partial<Impairments> }
   | { at: number; op: 'partition'; h: number }
   | { at: number; op: 'heal'; h: number };
+
+/** The address family of a connect action (see Action). */
+export type Family = 4 | 6 | 'lo4' | 'lo6' | 'self';
 
 export interface History {
   seed: number;
@@ -137,6 +148,10 @@ export function worldFromSeed(seed: number): WorldSpec {
 /** The random actions of history `seed`: `count` of them over the world's duration. */
 export function actionsFromSeed(seed: number, world: WorldSpec, count: number): Action[] {
   const rng = new Rng(seed ^ 0x2545f491);
+  // The families come from an RNG of their own, so that the rest of a
+  // history is what it was before IPv6 joined the mix (saved seeds keep
+  // their worlds, actions and timing).
+  const frng = new Rng(seed ^ 0x6a09e667);
   const n = world.stacks.length;
   const out: Action[] = [];
   // Every history starts with at least one listener.
@@ -153,6 +168,8 @@ export function actionsFromSeed(seed: number, world: WorldSpec, count: number): 
       let to = rng.int(0, n - 2);
       if (to >= s) to++;
       a = { at, op: 'connect', s, to, port: rng.chance(0.8) ? PORTS[0] : pick(rng, PORTS) };
+      const f = frng.next();
+      a.fam = f < 0.45 ? 4 : f < 0.85 ? 6 : f < 0.92 ? 'lo4' : f < 0.97 ? 'lo6' : 'self';
     } else if (r < 0.55) a = { at, op: 'write', s, c, n: logSize(rng, 300_000) };
     else if (r < 0.63) a = { at, op: 'read', s, c, n: logSize(rng, 300_000) };
     else if (r < 0.71) a = { at, op: 'close', s, c };

@@ -27,7 +27,8 @@
  *   livelock          too many steps (or too much work at one instant)
  *   exception         anything thrown by the core (user calls may throw SynackError only)
  */
-import { formatIpAddr, type IpAddr } from '../../wire/ipv6.ts';
+import { formatIpAddr, ipv6FromWords, IPV6_LOOPBACK, IPV6_MIN_MTU, type IpAddr, type Ipv6Addr } from '../../wire/ipv6.ts';
+import { IPV4_LOOPBACK } from '../../stack/loopback.ts';
 import { Network } from '../network.ts';
 import type { VirtualClock } from '../../base/time.ts';
 import type { MemoryHub, Impairments } from '../../links/memory.ts';
@@ -57,6 +58,9 @@ export interface RunStats {
   connects: number;
   established: number;
   bytesVerified: number;
+  /** Of bytesVerified: over IPv6, and between two ends in one stack (loopback or an own address). */
+  bytesVerifiedV6: number;
+  bytesVerifiedLocal: number;
   streamsCompleted: number;
   resets: number;
   packets: number;
@@ -128,13 +132,18 @@ export function addrOf(hub: number, stack: number): number {
   return ((10 << 24) | (hub << 8) | (stack + 1)) >>> 0;
 }
 
+/** The IPv6 address of stack `stack` on hub `hub`: fd00:0:0:<hub>::<stack+1>/64 (every stack is dual-stack on hubs whose MTU carries IPv6). */
+export function addr6Of(hub: number, stack: number): Ipv6Addr {
+  return ipv6FromWords([0xfd00, 0, 0, hub, 0, 0, 0, stack + 1]);
+}
+
 export class World {
   readonly spec: WorldSpec;
   readonly net: Network;
   readonly clock: VirtualClock;
   readonly stacks: Stack[] = [];
   readonly hubs: MemoryHub[] = [];
-  readonly stats: RunStats = { steps: 0, virtualUs: 0, connects: 0, established: 0, bytesVerified: 0, streamsCompleted: 0, resets: 0, packets: 0, lost: 0 };
+  readonly stats: RunStats = { steps: 0, virtualUs: 0, connects: 0, established: 0, bytesVerified: 0, bytesVerifiedV6: 0, bytesVerifiedLocal: 0, streamsCompleted: 0, resets: 0, packets: 0, lost: 0 };
   private readonly apps: AppConn[] = [];
   private readonly byConn = new Map<Connection, AppConn>();
   private readonly streams = new Map<string, StreamRec>();
@@ -161,7 +170,8 @@ export class World {
     }
     this.spec.stacks.forEach((ss, i) => {
       const st = this.net.addStack({ name: `s${i}`, tcp: ss.tcp });
-      for (const h of ss.hubs) this.net.attach(st, this.hubs[h]!, addrOf(h, i));
+      // Dual stack (issue 12) where the hub's MTU carries IPv6 (RFC 8200 §5: at least 1280).
+      for (const h of ss.hubs) this.net.attach(st, this.hubs[h]!, addrOf(h, i), undefined, this.spec.hubs[h]!.mtu >= IPV6_MIN_MTU ? [{ addr: addr6Of(h, i) }] : []);
       this.stacks.push(st);
       this.listeners.push(new Map());
       const log = this.log;
@@ -310,11 +320,22 @@ export class World {
       }
       case 'connect': {
         const st = this.stacks[a.s];
-        const peer = this.spec.stacks[a.to];
-        if (!st || !peer || a.to === a.s) return;
-        const hub = this.spec.stacks[a.s]!.hubs.find((h) => peer.hubs.includes(h));
-        if (hub === undefined) return;
-        const c = this.user(() => st.connect(addrOf(hub, a.to), a.port));
+        if (!st) return;
+        let dst: IpAddr;
+        const fam = a.fam ?? 4;
+        if (fam === 'lo4' || fam === 'lo6' || fam === 'self') {
+          // To itself: through the loopback interface (127.0.0.1, ::1) or to
+          // one of its own hub addresses (which never leaves the stack either).
+          const own = this.spec.stacks[a.s]!.hubs[0]!;
+          dst = fam === 'lo4' ? IPV4_LOOPBACK : fam === 'lo6' ? IPV6_LOOPBACK : this.spec.hubs[own]!.mtu >= IPV6_MIN_MTU && a.to % 2 ? addr6Of(own, a.s) : addrOf(own, a.s);
+        } else {
+          const peer = this.spec.stacks[a.to];
+          if (!peer || a.to === a.s) return;
+          const hub = this.spec.stacks[a.s]!.hubs.find((h) => peer.hubs.includes(h));
+          if (hub === undefined) return;
+          dst = fam === 6 && this.spec.hubs[hub]!.mtu >= IPV6_MIN_MTU ? addr6Of(hub, a.to) : addrOf(hub, a.to);
+        }
+        const c = this.user(() => st.connect(dst, a.port));
         if (c) {
           this.stats.connects++;
           this.adopt(a.s, c);
@@ -478,6 +499,8 @@ export class World {
       if (bad >= 0) this.fail('byte-mismatch', `app #${app.id} (s${app.s}) stream ${app.inKey}: byte ${app.recv + bad} differs from what the sender wrote (chunk of ${ch.length} at ${app.recv})`);
       app.recv += ch.length;
       this.stats.bytesVerified += ch.length;
+      if (typeof c.remoteAddr === 'string') this.stats.bytesVerifiedV6 += ch.length;
+      if (rec.sender.s === app.s) this.stats.bytesVerifiedLocal += ch.length;
     }
     this.checkEof(app);
   }
