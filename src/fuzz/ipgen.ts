@@ -9,7 +9,7 @@
  */
 import type { Rng } from '../base/rng.ts';
 import { checksum, pseudoHeaderSum } from '../wire/checksum.ts';
-import { getU16, setU16, setU32 } from '../wire/bytes.ts';
+import { concatBytes, getU16, setU16, setU32 } from '../wire/bytes.ts';
 import {
   emitIpv6,
   ipv6PseudoHeaderSum,
@@ -118,16 +118,7 @@ export function extensionChain(r: Rng, upper: number, payload: Uint8Array): { nh
     parts.unshift(extHeader(r, types[i]!, next));
     next = types[i]!;
   }
-  let len = payload.length;
-  for (const p of parts) len += p.length;
-  const body = new Uint8Array(len);
-  let o = 0;
-  for (const p of parts) {
-    body.set(p, o);
-    o += p.length;
-  }
-  body.set(payload, o);
-  return { nh: next, body };
+  return { nh: next, body: concatBytes([...parts, payload]) };
 }
 
 /**

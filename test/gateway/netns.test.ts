@@ -20,26 +20,13 @@ import * as http from 'node:http';
 import * as nodeNet from 'node:net';
 import { Netns, ROOT, skipUnlessReady, type Proc } from '../interop/helpers.ts';
 import { closedPort, collect, hostServer } from './helpers.ts';
+import { pattern as blob } from '../api/helpers.ts';
 import { createGateway } from '../../src/gateway/gateway.ts';
 
 const skip = skipUnlessReady(['curl', 'busybox', 'iperf3']);
 const MTU = 65520;
 const GUEST_PORT = 8080;
 
-/** Deterministic bytes (a xorshift32 stream), `n` of them. */
-function blob(n: number, seed: number): Buffer {
-  const b = Buffer.alloc(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    b[i] = x & 0xff;
-  }
-  return b;
-}
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
 /** A process on the host (not in the namespace), killed by PID in `after`. */
