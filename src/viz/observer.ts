@@ -48,7 +48,7 @@ export interface ObservedTransition {
 }
 
 export interface TraceSegment {
-  /** 1-based number of the packet in the file (counting the IPv4 packets parsePcap keeps). */
+  /** 1-based number of the packet in the file (counting the IP packets parsePcap keeps). */
   frame: number;
   timeUs: number;
   /** 0: the endpoint that sent first (the client when the SYN is captured); 1: the other. */

@@ -8,7 +8,7 @@
  * Reading: `parsePcap()` accepts both byte orders, microsecond and
  * nanosecond files, and the link types raw (101), IPv4 (228), Ethernet (1),
  * Linux cooked SLL (113) and SLL2 (276). Link headers are stripped; frames
- * that do not carry IPv4 are skipped and counted. It never throws: a
+ * that carry neither IPv4 nor IPv6 (ARP, LLDP…) are skipped and counted. It never throws: a
  * malformed file is `{ ok: false, error }`, and a file cut short in its last
  * record (a capture that was interrupted) keeps the complete records and
  * sets `truncated`.
@@ -30,7 +30,18 @@ export const LINKTYPE_LINUX_SLL2 = 276;
 /** Records larger than this are taken as a corrupt file (libpcap's own limit is 256 KiB). */
 const MAX_RECORD_LEN = 0x40000;
 const ETHERTYPE_IPV4 = 0x0800;
+const ETHERTYPE_IPV6 = 0x86dd;
 const ETHERTYPE_VLAN = 0x8100;
+
+/**
+ * RFC 894: "The type field of the Ethernet header contains the value
+ * hexadecimal 0800" for IPv4; RFC 2464 §3: "The Ethernet Type code for
+ * IPv6 is 86DD hexadecimal" — the two EtherTypes whose payload is an IP
+ * packet. (The packet's own version nibble tells the readers which.)
+ */
+function isIpEthertype(type: number): boolean {
+  return type === ETHERTYPE_IPV4 || type === ETHERTYPE_IPV6;
+}
 
 /** The 24-byte file header: magic 0xa1b2c3d4 (little-endian), version 2.4, zone 0. */
 export function pcapGlobalHeader(snaplen = 65535, linkType = LINKTYPE_RAW): Uint8Array {
@@ -81,14 +92,14 @@ export type PcapParseResult =
       /** Whether timestamps had nanosecond resolution in the file. */
       nanos: boolean;
       records: PcapParsedRecord[];
-      /** Frames skipped because they do not carry IPv4 (ARP, IPv6 over Ethernet/SLL…). */
+      /** Frames skipped because they carry neither IPv4 nor IPv6 (ARP, LLDP…). */
       skipped: number;
       /** The file ended in the middle of a record; the complete records are kept. */
       truncated: boolean;
     }
   | { ok: false; error: string };
 
-/** Strips the link header; null when the frame does not carry IPv4. */
+/** Strips the link header; null when the frame carries no IP packet (IPv4 or IPv6). */
 function stripLink(linkType: number, frame: Uint8Array): Uint8Array | null {
   switch (linkType) {
     case LINKTYPE_RAW:
@@ -97,17 +108,17 @@ function stripLink(linkType: number, frame: Uint8Array): Uint8Array | null {
     case LINKTYPE_ETHERNET: {
       if (frame.length < 14) return null;
       const type = getU16(frame, 12);
-      if (type === ETHERTYPE_IPV4) return frame.subarray(14);
-      if (type === ETHERTYPE_VLAN && frame.length >= 18 && getU16(frame, 16) === ETHERTYPE_IPV4) {
+      if (isIpEthertype(type)) return frame.subarray(14);
+      if (type === ETHERTYPE_VLAN && frame.length >= 18 && isIpEthertype(getU16(frame, 16))) {
         return frame.subarray(18);
       }
       return null;
     }
     case LINKTYPE_LINUX_SLL:
-      if (frame.length < 16 || getU16(frame, 14) !== ETHERTYPE_IPV4) return null;
+      if (frame.length < 16 || !isIpEthertype(getU16(frame, 14))) return null;
       return frame.subarray(16);
     case LINKTYPE_LINUX_SLL2:
-      if (frame.length < 20 || getU16(frame, 0) !== ETHERTYPE_IPV4) return null;
+      if (frame.length < 20 || !isIpEthertype(getU16(frame, 0))) return null;
       return frame.subarray(20);
     default:
       return null;

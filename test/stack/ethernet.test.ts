@@ -549,4 +549,24 @@ describe('pcap with LINKTYPE_ETHERNET', () => {
     assert.equal(a.connections.length, 1);
     assert.deepEqual(a.connections[0]!.bytes, [30_000, 0]);
   });
+
+  test('RFC 2464 §3: IPv6 frames (EtherType 86DD) in a LINKTYPE_ETHERNET capture of the switch are read, so `synack trace` finds a TCP connection over IPv6; the NDP exchange is IPv6 too', () => {
+    const r = lan({ a: [A6], b: [B6] });
+    const file = r.sw.capture();
+    const t = bulk(r.a.stack, r.b.stack, B6, 20_000);
+    r.net.runUntil(t.done);
+    assert.ok(t.sameBytes());
+    const bytes = file();
+    const p = parsePcap(bytes);
+    assert.ok(p.ok);
+    assert.equal(p.linkType, LINKTYPE_ETHERNET);
+    // Every frame on this link is IPv6 (TCP, and NDP over ICMPv6): none is skipped.
+    assert.equal(p.skipped, 0);
+    assert.ok(p.records.length > 0);
+    for (const rec of p.records) assert.equal(rec.data[0]! >> 4, 6);
+    const a = analyzeCapture(bytes);
+    assert.ok(a.ok);
+    assert.equal(a.connections.length, 1);
+    assert.deepEqual(a.connections[0]!.bytes, [20_000, 0]);
+  });
 });

@@ -105,6 +105,26 @@ describe('wire/pcap', () => {
     }
   });
 
+  test('RFC 2464 §3: IPv6 (EtherType 86DD) is kept behind Ethernet, 802.1Q, SLL and SLL2 headers; ARP is still skipped', () => {
+    // A minimal IPv6 header (version 6, no payload, next header 59 = none, hop limit 64), fd00::1 → fd00::2.
+    const v6 = hexBytes('60000000 0000 3b 40 fd000000000000000000000000000001 fd000000000000000000000000000002');
+    const cases: Array<[number, Uint8Array]> = [
+      [LINKTYPE_ETHERNET, concat(hexBytes('020000000001 020000000002 86dd'), v6)],
+      [LINKTYPE_ETHERNET, concat(hexBytes('020000000001 020000000002 8100 0064 86dd'), v6)],
+      [LINKTYPE_LINUX_SLL, concat(hexBytes('0000 0001 0006 020000000001 0000 86dd'), v6)],
+      [LINKTYPE_LINUX_SLL2, concat(hexBytes('86dd 0000 00000002 0001 00 06 020000000001 0000'), v6)],
+    ];
+    for (const [lt, frame] of cases) {
+      const arp = concat(hexBytes('ffffffffffff 020000000002 0806'), new Uint8Array(28));
+      const records = lt === LINKTYPE_ETHERNET ? [pcapRecord(0, frame), pcapRecord(1, arp)] : [pcapRecord(0, frame)];
+      const r = parsePcap(concat(pcapGlobalHeader(65535, lt), ...records));
+      assert.ok(r.ok, String(lt));
+      assert.equal(r.records.length, 1);
+      assert.deepEqual(r.records[0]!.data, v6);
+      assert.equal(r.skipped, lt === LINKTYPE_ETHERNET ? 1 : 0);
+    }
+  });
+
   test('pcap: a file cut inside its last record keeps the complete records and sets truncated', () => {
     const file = concat(pcapGlobalHeader(), pcapRecord(1, LINUX_SYN), pcapRecord(2, LINUX_SYN));
     for (const cut of [file.length - 1, file.length - 60, file.length - 70]) {
