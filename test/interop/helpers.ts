@@ -295,3 +295,20 @@ export async function ready(p: Proc): Promise<void> {
 export function mbits(bytes: number, seconds: number): string {
   return `${((bytes * 8) / seconds / 1e6).toFixed(0)} Mbit/s`;
 }
+
+/**
+ * The counters of a `serve --stats`, asked for with SIGUSR2: waits (up to
+ * 10 s) for a fresh "stats {…}" line and returns it parsed.
+ */
+export async function serveStats<T = Record<string, number> & { drops: Record<string, number> }>(p: Proc): Promise<T> {
+  const count = (): number => (p.stdout().match(/^stats /gm) ?? []).length;
+  const before = count();
+  p.kill('SIGUSR2');
+  const deadline = Date.now() + 10_000;
+  while (count() === before) {
+    if (Date.now() > deadline) throw new Error(`no stats line after SIGUSR2:\n${p.stdout().slice(-2000)}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const lines = p.stdout().match(/^stats (\{.*\})$/gm)!;
+  return JSON.parse(lines[lines.length - 1]!.slice('stats '.length)) as T;
+}

@@ -27,26 +27,14 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
-import { Netns, ready, skipUnlessReady, type Proc } from './helpers.ts';
+import { Netns, ready, skipUnlessReady, type Proc, serveStats } from './helpers.ts';
 
 const skip = skipUnlessReady(['curl', 'ping', 'tshark', 'sha256sum']);
 
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 const patternSha = (n: number): string => sha(Buffer.from(Array.from({ length: n }, (_, i) => i & 0xff)));
 
-/** The stack's counters of a `serve --stats`, asked for with SIGUSR2 (a fresh "stats {…}" line). */
-async function stats(p: Proc): Promise<Record<string, number> & { drops: Record<string, number> }> {
-  const count = (): number => (p.stdout().match(/^stats /gm) ?? []).length;
-  const before = count();
-  p.kill('SIGUSR2');
-  const deadline = Date.now() + 10_000;
-  while (count() === before) {
-    if (Date.now() > deadline) throw new Error(`no stats line after SIGUSR2:\n${p.stdout().slice(-2000)}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  const lines = p.stdout().match(/^stats (\{.*\})$/gm)!;
-  return JSON.parse(lines[lines.length - 1]!.slice('stats '.length)) as Record<string, number> & { drops: Record<string, number> };
-}
+const stats = (p: Proc): Promise<Record<string, number> & { drops: Record<string, number> }> => serveStats(p);
 
 /**
  * The drops of the IP and ICMP layers (reasons 'ipv4-…', 'ipv6-…',

@@ -24,7 +24,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { Netns, ready, skipUnlessReady, type Proc } from './helpers.ts';
+import { Netns, ready, skipUnlessReady, type Proc, serveStats } from './helpers.ts';
 
 const skip = skipUnlessReady(['curl', 'ping', 'tshark']);
 
@@ -37,19 +37,7 @@ interface Stats {
   eth: { arpRepliesOut: number; naOut: number; raOut: number; framesIn: number; neighbors: Array<{ ip: string; mac: string | null; state: string }> };
 }
 
-/** The counters of a `serve --stats`, asked for with SIGUSR2 (a fresh "stats {…}" line). */
-async function stats(p: Proc): Promise<Stats> {
-  const count = (): number => (p.stdout().match(/^stats /gm) ?? []).length;
-  const before = count();
-  p.kill('SIGUSR2');
-  const deadline = Date.now() + 10_000;
-  while (count() === before) {
-    if (Date.now() > deadline) throw new Error(`no stats line after SIGUSR2:\n${p.stdout().slice(-2000)}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  const lines = p.stdout().match(/^stats (\{.*\})$/gm)!;
-  return JSON.parse(lines[lines.length - 1]!.slice('stats '.length)) as Stats;
-}
+const stats = (p: Proc): Promise<Stats> => serveStats<Stats>(p);
 
 function tshark(file: string, args: string[]): string {
   const r = spawnSync('tshark', ['-n', '-r', file, '-o', 'ip.check_checksum:TRUE', '-o', 'tcp.check_checksum:TRUE', '-o', 'udp.check_checksum:TRUE', ...args], {
