@@ -152,6 +152,21 @@ export class Stack implements ConnectionHost {
   readonly pmtu = new PathMtuCache(this);
   /** Every address of every interface, for "is it ours" on each packet. */
   private readonly localAddrs = new Set<IpAddr>();
+  /**
+   * Bumped whenever an address is added or removed or an interface starts
+   * forwarding: what was decided from the addresses before (the route memo
+   * below, ip-input.ts's last accepted packet addresses) is stale. @internal
+   */
+  addrGen = 0;
+  /** The last `routeFrom` answer and its destination, valid while `routeMemoGen === addrGen`. */
+  private routeMemoDst: IpAddr | null = null;
+  private routeMemo: { iface: NetInterface; src: IpAddr } | null = null;
+  private routeMemoGen = -1;
+  /** ip-input.ts: the last IPv6 source, destination and interface that passed its address checks, while `v6OkGen === addrGen`. @internal */
+  v6OkSrc: IpAddr | null = null;
+  /** @internal */ v6OkDst: IpAddr | null = null;
+  /** @internal */ v6OkIface: NetInterface | null = null;
+  /** @internal */ v6OkGen = -1;
   /** Fragment reassembly (ip/reassembly.ts), made on the first fragment. */
   private frags: Reassembler | null = null;
   private readonly reassemblyLimits: Partial<ReassemblyLimits> | undefined;
@@ -255,6 +270,7 @@ export class Stack implements ConnectionHost {
     };
     this.interfaces.push(iface);
     for (const a of addrs) this.localAddrs.add(a.addr);
+    this.addrGen++;
     cfg.link.onReceive = (bytes) => this.receive(iface, bytes);
     return iface;
   }
@@ -265,6 +281,7 @@ export class Stack implements ConnectionHost {
     const a = this.checkIfAddr({ addr, prefixLen }, iface.mtu);
     iface.addrs.push(a);
     this.localAddrs.add(a.addr);
+    this.addrGen++;
   }
 
   /**
@@ -277,6 +294,7 @@ export class Stack implements ConnectionHost {
     if (i < 0) return false;
     iface.addrs.splice(i, 1);
     if (!this.interfaceOf(addr)) this.localAddrs.delete(addr);
+    this.addrGen++;
     return true;
   }
 
@@ -307,6 +325,7 @@ export class Stack implements ConnectionHost {
     if (!this.interfaces.includes(iface)) throw new SynackError('ERR_SYNACK_INVALID_ARG', 'not an interface of this stack');
     const fw = new Forwarding(this, iface, cfg);
     (this.forwarding ??= new Map()).set(iface, fw);
+    this.addrGen++;
     return fw;
   }
 
@@ -338,6 +357,18 @@ export class Stack implements ConnectionHost {
 
   /** The interface to reach `dst` and our address on it, of `dst`'s family. */
   routeFrom(dst: IpAddr): { iface: NetInterface; src: IpAddr } | null {
+    // The answer depends only on `dst` and the addresses of the interfaces:
+    // a connection's segments in a row ask the same question, so the last
+    // answer is kept until an address changes (`addrGen`).
+    if (dst === this.routeMemoDst && this.routeMemoGen === this.addrGen) return this.routeMemo;
+    const r = this.findRoute(dst);
+    this.routeMemoDst = dst;
+    this.routeMemo = r;
+    this.routeMemoGen = this.addrGen;
+    return r;
+  }
+
+  private findRoute(dst: IpAddr): { iface: NetInterface; src: IpAddr } | null {
     const v6 = typeof dst === 'string';
     // Our own addresses are reached through the loopback interface (like
     // Linux's `local` routing table): 127.0.0.0/8 from 127.0.0.1, ::1 from

@@ -41,7 +41,7 @@
  *     |                      Destination Address (128 bits)           |
  */
 
-import { getU16, getU32, setU16, setU32 } from './bytes.ts';
+import { getU16, getU32 } from './bytes.ts';
 import type { DropReason, Ipv4Addr, ParseResult } from './types.ts';
 
 /** An IPv6 address: eight UTF-16 code units, one per 16-bit group (see the file comment). */
@@ -138,7 +138,31 @@ export function readIpv6Addr(buf: Uint8Array, offset: number): Ipv6Addr {
 
 /** Writes `addr` as 16 octets at `buf[offset..offset+16)`. */
 export function writeIpv6Addr(addr: Ipv6Addr, buf: Uint8Array, offset: number): void {
-  for (let i = 0; i < 8; i++) setU16(buf, offset + 2 * i, addr.charCodeAt(i));
+  // An address `readIpv6Addr` made lately has its octets as words in the
+  // cache: four word writes instead of eight `charCodeAt`s.
+  for (let i = 0; i < ADDR_CACHE; i++) {
+    if (addrCacheStrings[i] === addr) {
+      const c = addrCacheWords;
+      const j = 4 * i;
+      writeWord(buf, offset, c[j]!);
+      writeWord(buf, offset + 4, c[j + 1]!);
+      writeWord(buf, offset + 8, c[j + 2]!);
+      writeWord(buf, offset + 12, c[j + 3]!);
+      return;
+    }
+  }
+  for (let i = 0, o = offset; i < 8; i++, o += 2) {
+    const g = addr.charCodeAt(i);
+    buf[o] = g >>> 8;
+    buf[o + 1] = g;
+  }
+}
+
+function writeWord(buf: Uint8Array, o: number, w: number): void {
+  buf[o] = w >>> 24;
+  buf[o + 1] = w >>> 16;
+  buf[o + 2] = w >>> 8;
+  buf[o + 3] = w;
 }
 
 /** The 16 octets of `addr` in a fresh array. */
@@ -365,7 +389,9 @@ export function parseIpv6(bytes: Uint8Array): ParseResult<Ipv6Packet> {
   if (w0 >>> 28 !== 6) return { ok: false, reason: 'ipv6-bad-version' };
   const payloadLen = getU16(bytes, 4);
   if (IPV6_HEADER_LEN + payloadLen > bytes.length) return { ok: false, reason: 'ipv6-bad-payload-length' };
-  const packet = bytes.subarray(0, IPV6_HEADER_LEN + payloadLen);
+  // Octets past the Payload Length are link padding: cut them off (no new
+  // view when there are none, the common case).
+  const packet = IPV6_HEADER_LEN + payloadLen === bytes.length ? bytes : bytes.subarray(0, IPV6_HEADER_LEN + payloadLen);
   return {
     ok: true,
     value: {
@@ -392,19 +418,53 @@ function checkField(name: string, value: number, max: number): void {
 
 /** Writes the 40-octet fixed header at `buf[offset..)`; returns 40. */
 export function emitIpv6(repr: Ipv6Repr, buf: Uint8Array, offset: number): number {
-  checkField('traffic class', repr.trafficClass, 0xff);
-  checkField('flow label', repr.flowLabel, 0xfffff);
-  checkField('payload length', repr.payloadLen, 0xffff);
-  checkField('next header', repr.nextHeader, 0xff);
-  checkField('hop limit', repr.hopLimit, 0xff);
-  if (repr.src.length !== 8 || repr.dst.length !== 8) throw new Error('IPv6 addresses must be Ipv6Addr values (8 groups)');
-  if (offset < 0 || offset + IPV6_HEADER_LEN > buf.length) throw new Error(`IPv6 header needs 40 bytes at ${offset}, buffer has ${buf.length}`);
-  setU32(buf, offset, ((6 << 28) | (repr.trafficClass << 20) | repr.flowLabel) >>> 0);
-  setU16(buf, offset + 4, repr.payloadLen);
-  buf[offset + 6] = repr.nextHeader;
-  buf[offset + 7] = repr.hopLimit;
-  writeIpv6Addr(repr.src, buf, offset + 8);
-  writeIpv6Addr(repr.dst, buf, offset + 24);
+  return writeIpv6Header(buf, offset, repr.trafficClass, repr.flowLabel, repr.payloadLen, repr.nextHeader, repr.hopLimit, repr.src, repr.dst);
+}
+
+/**
+ * `emitIpv6` from the fields themselves, without a repr object (the TCP
+ * output's per-segment path, wire/tcp.ts `emitIpv6Tcp`). The field checks are
+ * the same as `checkField`'s: `(v & max) === v` holds exactly for the
+ * integers 0..max (max = 2^k − 1; NaN, fractions, negatives and larger
+ * values fail it), and only a failure pays for the checks with messages.
+ */
+export function writeIpv6Header(
+  buf: Uint8Array,
+  offset: number,
+  trafficClass: number,
+  flowLabel: number,
+  payloadLen: number,
+  nextHeader: number,
+  hopLimit: number,
+  src: Ipv6Addr,
+  dst: Ipv6Addr,
+): number {
+  if (
+    (trafficClass & 0xff) !== trafficClass ||
+    (flowLabel & 0xfffff) !== flowLabel ||
+    (payloadLen & 0xffff) !== payloadLen ||
+    (nextHeader & 0xff) !== nextHeader ||
+    (hopLimit & 0xff) !== hopLimit
+  ) {
+    checkField('traffic class', trafficClass, 0xff);
+    checkField('flow label', flowLabel, 0xfffff);
+    checkField('payload length', payloadLen, 0xffff);
+    checkField('next header', nextHeader, 0xff);
+    checkField('hop limit', hopLimit, 0xff);
+  }
+  if (src.length !== 8 || dst.length !== 8) throw new Error('IPv6 addresses must be Ipv6Addr values (8 groups)');
+  if (!(offset >= 0 && offset + IPV6_HEADER_LEN <= buf.length)) throw new Error(`IPv6 header needs 40 bytes at ${offset}, buffer has ${buf.length}`);
+  // Version 6, Traffic Class, Flow Label.
+  buf[offset] = 0x60 | (trafficClass >>> 4);
+  buf[offset + 1] = ((trafficClass & 0x0f) << 4) | (flowLabel >>> 16);
+  buf[offset + 2] = flowLabel >>> 8;
+  buf[offset + 3] = flowLabel;
+  buf[offset + 4] = payloadLen >>> 8;
+  buf[offset + 5] = payloadLen;
+  buf[offset + 6] = nextHeader;
+  buf[offset + 7] = hopLimit;
+  writeIpv6Addr(src, buf, offset + 8);
+  writeIpv6Addr(dst, buf, offset + 24);
   return IPV6_HEADER_LEN;
 }
 
@@ -436,10 +496,23 @@ export function emitIpv6(repr: Ipv6Repr, buf: Uint8Array, offset: number): numbe
  * non-negative integer below 2^21.
  */
 export function ipv6PseudoHeaderSum(src: Ipv6Addr, dst: Ipv6Addr, nextHeader: number, upperLen: number): number {
-  let s = 0;
-  for (let i = 0; i < 8; i++) s += src.charCodeAt(i) + dst.charCodeAt(i);
+  let s: number;
+  // The sum of the two addresses is the same for both directions of a flow
+  // and the same for all its packets: the last pair's is kept (a pure
+  // function of the two strings, so reusing it changes no result).
+  if ((src === pairA && dst === pairB) || (src === pairB && dst === pairA)) s = pairSum;
+  else {
+    s = 0;
+    for (let i = 0; i < 8; i++) s += src.charCodeAt(i) + dst.charCodeAt(i);
+    pairA = src;
+    pairB = dst;
+    pairSum = s;
+  }
   return s + Math.floor(upperLen / 0x10000) + (upperLen & 0xffff) + (nextHeader & 0xff);
 }
+let pairA = '';
+let pairB = '';
+let pairSum = 0;
 
 // ---------------------------------------------------------------------------
 // The extension-header walk (RFC 8200 §4)

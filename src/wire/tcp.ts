@@ -29,7 +29,7 @@ import { emitIpv4, IPV4_HEADER_LEN, IPV4_MAX_TOTAL_LEN } from './ipv4.ts';
 import { emitTcpOptions, parseTcpOptions, tcpOptionsLen, TCP_MAX_OPTIONS_LEN } from './tcp-options.ts';
 import { ACK, CWR, ECE, FIN, IPPROTO_TCP, PSH, RST, SYN, URG } from './types.ts';
 import type { ChecksumCaps, Ipv4Repr, ParseResult, TcpRepr } from './types.ts';
-import { emitIpv6, ipv6PseudoHeaderSum, IPV6_HEADER_LEN, type IpAddr, type Ipv6Addr } from './ipv6.ts';
+import { writeIpv6Header, ipv6PseudoHeaderSum, IPV6_HEADER_LEN, type IpAddr, type Ipv6Addr } from './ipv6.ts';
 
 /**
  * The pseudo-header sum of either family: RFC 9293 §3.1's for IPv4, RFC
@@ -206,11 +206,7 @@ export function emitIpv6Tcp(
   const tcpLen = tcpBufferLen(tcp);
   const buf = alloc ? alloc(IPV6_HEADER_LEN + tcpLen) : new Uint8Array(IPV6_HEADER_LEN + tcpLen);
   emitTcp(tcp, ipHeader.src, ipHeader.dst, buf, IPV6_HEADER_LEN, caps);
-  emitIpv6(
-    { src: ipHeader.src, dst: ipHeader.dst, trafficClass: ipHeader.trafficClass, flowLabel: ipHeader.flowLabel, payloadLen: tcpLen, nextHeader: IPPROTO_TCP, hopLimit: ipHeader.hopLimit },
-    buf,
-    0,
-  );
+  writeIpv6Header(buf, 0, ipHeader.trafficClass, ipHeader.flowLabel, tcpLen, IPPROTO_TCP, ipHeader.hopLimit, ipHeader.src, ipHeader.dst);
   return buf;
 }
 

@@ -289,6 +289,45 @@ describe('TCP over IPv6 (RFC 8200, RFC 9293)', () => {
     assert.equal(r.b.counters.drops['ipv6-martian-source'], 4);
     assert.equal(r.b.counters.icmpEchoReplies, 0);
   });
+
+  test('RFC 4291 checks follow address changes: the last accepted source/destination pair is remembered only until an address is added or removed', () => {
+    const r = rig();
+    const ping = (src: Ipv6Addr, dst: Ipv6Addr, seq: number): Uint8Array => icmpv6Packet(src, dst, { kind: 'echo-request', code: 0, ident: 1, seq, data: new Uint8Array(8) });
+    r.router.transmit(ping(R6, B6, 1));
+    r.net.runFor(50_000);
+    assert.equal(r.b.counters.icmpEchoReplies, 1, 'accepted');
+    // The same pair again after B6 stops being B's: not for us any more.
+    const iface = r.b.interfaces[0]!;
+    assert.ok(r.b.removeAddress(iface, B6));
+    r.b.receive(iface, ping(R6, B6, 2));
+    assert.equal(r.b.counters.drops['ipv6-not-for-us'], 1);
+    assert.equal(r.b.counters.icmpEchoReplies, 1);
+    // Back again, then the source becomes one of B's own addresses: martian.
+    r.b.addAddress(iface, B6, 64);
+    r.b.receive(iface, ping(R6, B6, 3));
+    r.net.runFor(50_000);
+    assert.equal(r.b.counters.icmpEchoReplies, 2);
+    r.b.addAddress(iface, R6, 64);
+    r.b.receive(iface, ping(R6, B6, 4));
+    assert.equal(r.b.counters.drops['ipv6-martian-source'], 1);
+    assert.equal(r.b.counters.icmpEchoReplies, 2);
+  });
+
+  test('routeFrom answers from the current addresses: a remembered route is dropped when an address is added or removed', () => {
+    const r = rig();
+    const far = v6('fd01::5');
+    const first = r.b.routeFrom(far);
+    assert.equal(first?.src, B6, 'default route: the first IPv6 address');
+    assert.equal(r.b.routeFrom(far), first);
+    const iface = r.b.interfaces[0]!;
+    const mine = v6('fd01::2');
+    r.b.addAddress(iface, mine, 64);
+    assert.equal(r.b.routeFrom(far)?.src, mine, 'the new on-link subnet wins');
+    r.b.removeAddress(iface, mine);
+    assert.equal(r.b.routeFrom(far)?.src, B6);
+    r.b.addAddress(iface, far, 128);
+    assert.equal(r.b.routeFrom(far)?.iface, r.b.loopback, 'an address of ours is reached through the loopback interface');
+  });
 });
 
 describe('ICMPv6 (RFC 4443) and extension headers (RFC 8200 §4, RFC 5095)', () => {

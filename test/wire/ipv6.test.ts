@@ -107,6 +107,27 @@ describe('wire/ipv6: the fixed header (RFC 8200 §3)', () => {
     assert.throws(() => emitIpv6({ ...h, payloadLen: 0x10000 }, buf, 0), /payload length/);
     assert.throws(() => emitIpv6({ ...h, src: '::1' as Ipv6Addr }, buf, 0), /8 groups/);
     assert.throws(() => emitIpv6(h, buf, 1), /40 bytes/);
+    // Negative, fractional and NaN values of every field, and the one past each maximum.
+    for (const [field, name, max] of [['trafficClass', /traffic class/, 0xff], ['flowLabel', /flow label/, 0xfffff], ['payloadLen', /payload length/, 0xffff], ['nextHeader', /next header/, 0xff], ['hopLimit', /hop limit/, 0xff]] as const) {
+      for (const bad of [-1, 1.5, NaN, max + 1, 2 ** 32 + 1]) assert.throws(() => emitIpv6({ ...h, [field]: bad }, buf, 0), name, `${field} ${bad}`);
+      emitIpv6({ ...h, [field]: max }, buf, 0);
+    }
+    assert.throws(() => emitIpv6(h, buf, NaN), /40 bytes/);
+  });
+
+  test('emit writes the fields and both addresses, whether or not the addresses were read from a packet lately', () => {
+    const h: Ipv6Repr = { src: A, dst: B, trafficClass: 0xb5, flowLabel: 0xabcde, payloadLen: 0x1234, nextHeader: 6, hopLimit: 255 };
+    const fresh = new Uint8Array(40 + 0x1234);
+    emitIpv6({ ...h, src: parseIpv6Addr('2001:db8:ffff:8000::7fff:1')!, dst: parseIpv6Addr('fe80::8001')! }, fresh, 0);
+    assert.deepEqual([...fresh.subarray(0, 8)], [0x6b, 0x5a, 0xbc, 0xde, 0x12, 0x34, 6, 255]);
+    assert.deepEqual([...fresh.subarray(8, 24)], [0x20, 0x01, 0x0d, 0xb8, 0xff, 0xff, 0x80, 0, 0, 0, 0, 0, 0x7f, 0xff, 0, 1]);
+    assert.deepEqual([...fresh.subarray(24, 40)], [0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x80, 0x01]);
+    // Read back (the addresses are now the ones readIpv6Addr remembers) and written again: the same octets.
+    const p = parseIpv6(fresh);
+    assert.ok(p.ok);
+    const again = new Uint8Array(40);
+    emitIpv6(p.value.header, again, 0);
+    assert.deepEqual([...again], [...fresh.subarray(0, 40)]);
   });
 
   test('RFC 8200 §3: emit then parse gives the header back (property, seed 612)', () => {
