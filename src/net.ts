@@ -45,3 +45,4 @@ export {
   type ResolverOptions,
 } from './api/services.ts';
 export type { DhcpHostConfig } from './services/dhcp-host.ts';
+export { ping, type PingOptions, type PingResult, type PingReplyInfo } from './api/ping.ts';

@@ -9,6 +9,7 @@
  *   host.dnsZone({ … })         a small authoritative DNS server (UDP and TCP) for names of its own
  *   host.setDnsServers([…])     the stub resolver's servers (DHCP option 6 sets them too)
  *   host.lookup(name, o, cb)    dns.lookup over the stub resolver; host.net.connect(port, name) uses it
+ *   host.ping(addr, { count })  ICMP echo requests (RFC 792, RFC 4443 §4.1), replies matched and timed (api/ping.ts)
  *
  * UDP goes through services/udp-service.ts (the stack's own sockets, polled
  * on the stack's clock); TCP (DNS over TCP, RFC 1035 §4.2.2 / RFC 7766)
@@ -35,6 +36,7 @@ import type { Driver } from './driver.ts';
 import type { SynackNet } from './net.ts';
 import type { Socket } from './socket.ts';
 import type { Server } from './server.ts';
+import { ping, type PingOptions, type PingResult } from './ping.ts';
 
 /** dns.lookup's callback shape (Node's). */
 export type LookupCallback = (err: Error | null, address?: string | Array<{ address: string; family: number }>, family?: number) => void;
@@ -137,6 +139,8 @@ export interface HostServices {
   lookup(hostname: string, options: LookupOptions | number | LookupCallback, cb?: LookupCallback): void;
   /** The resolver in use (null without servers). */
   readonly resolver: StubResolver | null;
+  /** Echo requests to an IPv4 or IPv6 address; resolves when each has its reply or its timeout (api/ping.ts). */
+  ping(address: string, opts?: PingOptions): Promise<PingResult>;
 }
 
 function v4(text: string, what: string): number {
@@ -484,6 +488,7 @@ export function createHostServices(h: ServiceHostParts): HostServices {
     dnsZone,
     setDnsServers,
     lookup,
+    ping: (address, opts) => ping({ stack, driver }, address, opts),
     get resolver() {
       return resolver;
     },

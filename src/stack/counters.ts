@@ -24,6 +24,9 @@ export class Counters {
   ecnCeReceived = 0;
   icmpIn = 0;
   icmpEchoReplies = 0;
+  /** Echo requests this host originated (ping, stack/echo.ts), and the replies to them its sessions took. */
+  icmpEchoRequestsOut = 0;
+  icmpEchoRepliesIn = 0;
   /** ICMP error messages (unreachable, time exceeded, parameter problem, source quench) received. */
   icmpErrorsIn = 0;
   /** ICMP errors that passed validation and were acted on (ignored ones are drops by reason). */
@@ -86,6 +89,8 @@ export class Counters {
       ecnCeReceived: this.ecnCeReceived,
       icmpIn: this.icmpIn,
       icmpEchoReplies: this.icmpEchoReplies,
+      icmpEchoRequestsOut: this.icmpEchoRequestsOut,
+      icmpEchoRepliesIn: this.icmpEchoRepliesIn,
       icmpErrorsIn: this.icmpErrorsIn,
       icmpErrorsAccepted: this.icmpErrorsAccepted,
       icmpErrorsOut: this.icmpErrorsOut,

@@ -50,7 +50,12 @@ export function receiveIcmpV4(s: Stack, iface: NetInterface, src: Ipv4Addr, dst:
     return;
   }
   s.counters.icmpIn++;
-  if (r.value.type !== 'echo-request') return;
+  if (r.value.type === 'echo-reply') {
+    // RFC 792: "The echoer returns these same values in the echo reply" —
+    // the identifier names the session that sent the request (echo.ts).
+    s.echoPorts().deliver(r.value.ident, { from: src, to: dst, seq: r.value.seqNo, data: r.value.data });
+    return;
+  }
   // RFC 792: "To form an echo reply message, the source and destination
   // addresses are simply reversed, the type code changed to 0".
   const reply = { type: 'echo-reply' as const, ident: r.value.ident, seqNo: r.value.seqNo, data: r.value.data };
@@ -185,7 +190,13 @@ export function receiveIcmpV6(s: Stack, iface: NetInterface, src: Ipv6Addr, dst:
     s.counters.icmpEchoReplies++;
     return;
   }
-  if (m.kind === 'echo-reply' || m.kind === 'ndp') return;
+  if (m.kind === 'echo-reply') {
+    // RFC 4443 §4.2: "Echo Reply messages MUST be passed to the process
+    // that originated an Echo Request message." (echo.ts)
+    s.echoPorts().deliver(m.ident, { from: src, to: dst, seq: m.seq, data: m.data });
+    return;
+  }
+  if (m.kind === 'ndp') return;
   s.counters.icmpErrorsIn++;
   if (m.kind === 'unknown-error') {
     // RFC 4443 §2.4 (a): passed "to the upper-layer process that originated

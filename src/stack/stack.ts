@@ -42,6 +42,7 @@ import { PathMtuCache } from './pmtu.ts';
 import { IPV4_LOOPBACK, LoopbackLink, isIpv4Loopback } from './loopback.ts';
 import { receiveIp, subnetMask } from './ip-input.ts';
 import { spendCookie } from './tcp-input.ts';
+import { EchoPorts } from './echo.ts';
 import { sendDatagram, sendPacket, sendSegment } from './ip-output.ts';
 import { makeIcmpv6Limiter, sendIcmpV4TimeExceeded, sendIcmpv6Error } from './icmp.ts';
 import type { Icmpv6RateLimiter } from '../wire/icmpv6.ts';
@@ -176,6 +177,8 @@ export class Stack implements ConnectionHost {
   private icmpv6Bucket: Icmpv6RateLimiter | null = null;
   /** The same token bucket for the ICMPv4 errors we originate (port unreachable), made on first use. */
   private icmpv4Bucket: Icmpv6RateLimiter | null = null;
+  /** Ping sessions (echo.ts), made on the first one. */
+  private echo: EchoPorts | null = null;
   /** UDP sockets (udp/table.ts; the datagram path is udp.ts). */
   readonly udp: UdpTable;
   /** Keys of the flow-label PRF (RFC 6437), derived from the ISN secret. */
@@ -822,6 +825,15 @@ export class Stack implements ConnectionHost {
   /** The RFC 4443 §2.4 (f) token bucket. @internal */
   icmpv6Limiter(now: Instant): Icmpv6RateLimiter {
     return (this.icmpv6Bucket ??= makeIcmpv6Limiter(now));
+  }
+
+  /**
+   * The echo sessions of this stack (stack/echo.ts): `echoPorts().open(h)`
+   * gives an identifier of its own and sends echo requests; replies with
+   * that identifier go to `h`.
+   */
+  echoPorts(): EchoPorts {
+    return (this.echo ??= new EchoPorts(this, (this.flowKey[0] ^ (this.flowKey[1] >>> 16)) & 0xffff));
   }
 
   /** The ICMPv4 error token bucket. @internal */

@@ -76,6 +76,8 @@ export type DropReason =
   | 'icmp-no-connection'
   /** RFC 5927 §4.1: the quoted sequence number is outside SND.UNA..SND.NXT. */
   | 'icmp-out-of-window'
+  /** An echo reply no ping session of ours expected (unknown identifier, a sequence number not outstanding, wrong source or data; stack/echo.ts). */
+  | 'icmp-echo-unmatched'
   /** RFC 6633: Source Quench is ignored. */
   | 'icmp-source-quench'
   /** RFC 1191 "fragmentation needed" with a next-hop MTU we do not act on (too small, or not smaller). */
