@@ -1,7 +1,7 @@
 /**
  * The `synack` command line. Each command is one entry of COMMANDS: a name,
  * a one-line summary, its help text and a `run(argv, io)` that returns an
- * exit code. Add a command by adding an entry (serve/connect/get/trace).
+ * exit code. Add a command by adding an entry (serve/connect/get/ping/trace).
  *
  * Exit codes: 0 success, 1 the command ran and failed, 2 bad usage (unknown
  * command or option, bad option value).
@@ -13,6 +13,7 @@ import { connectCommand } from './connect.ts';
 import { getCommand } from './get.ts';
 import { traceCommand } from './trace.ts';
 import { gatewayCommand } from './gateway.ts';
+import { pingCommand } from './ping.ts';
 import { isEntryPoint, numberOption, parseOptions, UsageError, type CliIo, type Command } from './options.ts';
 
 export { parseOptions, UsageError, type CliIo, type Command } from './options.ts';
@@ -164,6 +165,7 @@ export const COMMANDS = new Map<string, Command>([
   [serveCommand.name, serveCommand],
   [connectCommand.name, connectCommand],
   [getCommand.name, getCommand],
+  [pingCommand.name, pingCommand],
   [traceCommand.name, traceCommand],
   [gatewayCommand.name, gatewayCommand],
   [helpCommand.name, helpCommand],

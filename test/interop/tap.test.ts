@@ -7,8 +7,8 @@
  *   (learned from the kernel's request, RFC 826's merge); and synack
  *   resolves the kernel's MAC by its own ARP request (`synack connect` to a
  *   kernel server, judged in its capture).
- * - kernel → synack ping over IPv4 and IPv6 (synack has no ping command:
- *   synack → kernel is shown by TCP instead), curl → synack's HTTP server,
+ * - kernel → synack ping over IPv4 and IPv6 (synack → kernel, `synack
+ *   ping`, is test/interop/ping.test.ts), curl → synack's HTTP server,
  *   a 50 MB echo compared by SHA-256.
  * - RFC 4861 §6.2 / RFC 4862: from synack's router advertisements (--ra)
  *   the kernel forms its own address (EUI-64 of tap0's MAC in the
