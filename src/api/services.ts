@@ -66,6 +66,8 @@ export interface DhcpOptions {
   onEvent?: (ev: DhcpClientEvent) => void;
   /** Keep the process (and a virtual clock) running while the client runs (default true). */
   ref?: boolean;
+  /** Probe each leased address by ARP before using it, declining it if another host answers (RFC 2131 §4.4.1, RFC 5227 §2.1.1; default true). */
+  arpProbe?: boolean;
 }
 
 export interface DhcpHandle {
@@ -317,6 +319,7 @@ export function createHostServices(h: ServiceHostParts): HostServices {
     const client = new DhcpClientHost(eth, {
       rng: rng(),
       ...(opts.startDelay !== undefined ? { startDelay: opts.startDelay } : {}),
+      ...(opts.arpProbe !== undefined ? { arpProbe: opts.arpProbe } : {}),
       onConfig(c) {
         config = c;
         if (useDns) {

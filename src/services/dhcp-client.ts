@@ -48,7 +48,9 @@ export interface DhcpLease {
 export type DhcpClientEvent =
   | { type: 'bound'; lease: DhcpLease }
   | { type: 'expired'; lease: DhcpLease }
-  | { type: 'nak'; state: DhcpClientState };
+  | { type: 'nak'; state: DhcpClientState }
+  /** The host found the lease's address in use (its ARP probe): DHCPDECLINE sent, INIT again after 10 s. */
+  | { type: 'declined'; lease: DhcpLease };
 
 export interface DhcpClientConfig {
   mac: MacAddr;
@@ -293,6 +295,7 @@ export class DhcpClient {
   /** The host's address check (ARP probe) found `lease.addr` in use. */
   decline(now: Instant): Step<DhcpClientEvent> {
     const out: OutDatagram[] = [];
+    const events: DhcpClientEvent[] = [];
     const lease = this.current;
     if (lease !== null && this.st === 'BOUND') {
       // §4.4.1: "If the client detects that the address is already in use
@@ -306,8 +309,9 @@ export class DhcpClient {
       this.current = null;
       this.remembered = null;
       this.restart(now, seconds(10));
+      events.push({ type: 'declined', lease });
     }
-    return this.poll(now, out);
+    return this.poll(now, out, events);
   }
 
   /** Gives the lease back (RFC 2131 §4.4.6) and goes idle. */

@@ -23,15 +23,22 @@
  * their retransmissions time out. UDP sockets stay open; sends from the
  * address fail once it is gone (EADDRNOTAVAIL).
  *
- * Not done: the ARP probe of the offered address before using it (RFC 2131
- * §4.4.1 "SHOULD"; the engine has decline() for a host that does one), and
- * receiving a unicast OFFER/ACK before the address is configured — the
+ * Before a new address is configured it is probed (RFC 2131 §4.4.1: "The
+ * client SHOULD perform a check on the suggested address to ensure that the
+ * address is not already in use"), by RFC 5227's ARP Probes
+ * (arp-probe.ts): a few seconds of silence and the lease is configured and
+ * reported bound; an answer, or another host's probe for it, and §4.4.1's
+ * "If the client detects that the address is already in use (e.g., through
+ * the use of ARP), the client MUST send a DHCPDECLINE message to the server
+ * and restarts the configuration process" (the engine's decline()). A
+ * renewal of the address in use is not probed again.
+ *
+ * Not done: receiving a unicast OFFER/ACK before the address is configured — the
  * client sets the broadcast bit (RFC 2131 §4.1: "A client that cannot
  * receive unicast IP datagrams until its protocol software has been
  * configured with an IP address SHOULD set the BROADCAST bit").
  */
 import type { Instant } from '../base/time.ts';
-import type { Rng } from '../base/rng.ts';
 import type { EthernetInterface } from '../stack/ethernet.ts';
 import type { Stack } from '../stack/stack.ts';
 import { DHCP_CLIENT_PORT, DHCP_SERVER_PORT } from '../wire/dhcp.ts';
@@ -43,6 +50,8 @@ import { DhcpServer } from './dhcp-server.ts';
 import type { DhcpServerConfig, DhcpServerEvent } from './dhcp-server.ts';
 import { StackTimer, UdpService } from './udp-service.ts';
 import type { Step } from './types.ts';
+import { Rng } from '../base/rng.ts';
+import { ArpProbe, RFC5227_TIMING, type ArpProbeTiming } from './arp-probe.ts';
 
 /** RFC 2132 §5.1 (Interface MTU Option): "The minimum legal value for the MTU is 68." */
 export const DHCP_MIN_MTU = 68;
@@ -67,6 +76,11 @@ export interface DhcpClientHostOptions {
   onEvent?: (ev: DhcpClientEvent) => void;
   /** The configuration now in force (null when the lease ended). */
   onConfig?: (cfg: DhcpHostConfig | null) => void;
+  /**
+   * Probe each newly leased address before using it (RFC 5227 §2.1.1;
+   * default true, with RFC 5227's timing; other timings for tests).
+   */
+  arpProbe?: boolean | Partial<ArpProbeTiming>;
 }
 
 /** A DHCP client on an Ethernet interface of a stack. */
@@ -79,6 +93,13 @@ export class DhcpClientHost {
   private readonly stack: Stack;
   private configured: DhcpLease | null = null;
   private stopped = false;
+  /** The probe of a leased address not configured yet. */
+  private probing: ArpProbe | null = null;
+  private readonly probeTiming: ArpProbeTiming | null;
+  /** Random probe delays: a generator of its own, seeded from the MAC, so the engine's draws (xids) stay as they were. */
+  private readonly probeRng: Rng;
+  /** Leased addresses the probe found in use (declined). */
+  conflicts = 0;
 
   constructor(
     readonly eth: EthernetInterface,
@@ -95,6 +116,14 @@ export class DhcpClientHost {
       this.apply(this.client.handle(bytes, now), now);
     });
     this.timer = new StackTimer(this.stack, (now) => this.apply(this.client.poll(now), now));
+    const p = opts.arpProbe ?? true;
+    this.probeTiming = p === false ? null : { ...RFC5227_TIMING, ...(p === true ? {} : p) };
+    this.probeRng = new Rng(((eth.mac % 0x100000000) ^ Math.floor(eth.mac / 0x100000000) ^ 0x41435044) >>> 0);
+  }
+
+  /** The address being probed before it is configured, or null. */
+  get probingAddr(): Ipv4Addr | null {
+    return this.probing?.addr ?? null;
   }
 
   get state(): DhcpClientState {
@@ -123,6 +152,8 @@ export class DhcpClientHost {
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
+    this.probing?.cancel();
+    this.probing = null;
     this.timer.dispose();
     this.udp.close();
   }
@@ -131,11 +162,37 @@ export class DhcpClientHost {
     if (this.stopped) return;
     for (const d of s.out) this.udp.send(d);
     for (const ev of s.events) {
-      if (ev.type === 'bound') this.configure(ev.lease);
-      else if (ev.type === 'expired') this.unconfigure();
+      if (ev.type === 'bound') {
+        if (this.probeTiming !== null && this.configured?.addr !== ev.lease.addr) {
+          // A new address: probe it first; configured and reported bound when no one answers.
+          this.probe(ev.lease);
+          continue;
+        }
+        this.configure(ev.lease);
+      } else if (ev.type === 'expired') {
+        this.probing?.cancel();
+        this.probing = null;
+        this.unconfigure();
+      }
       this.opts.onEvent?.(ev);
     }
     this.timer.set(s.deadline);
+  }
+
+  private probe(lease: DhcpLease): void {
+    this.probing?.cancel();
+    this.probing = new ArpProbe(this.eth, lease.addr, this.probeRng, this.probeTiming!, (r) => {
+      this.probing = null;
+      if (this.stopped || this.client.lease !== lease) return;
+      const now = this.stack.clock.now();
+      if (!r.conflict) {
+        this.configure(lease);
+        this.opts.onEvent?.({ type: 'bound', lease });
+        return;
+      }
+      this.conflicts++;
+      this.apply(this.client.decline(now), now);
+    });
   }
 
   private configure(lease: DhcpLease): void {

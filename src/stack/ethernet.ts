@@ -29,7 +29,7 @@ import {
   parseEthernet,
   type MacAddr,
 } from '../wire/ethernet.ts';
-import { arpAnnounce, arpReplyTo, arpRequest, emitArp, ARP_LEN, parseArp, type ArpRepr } from '../wire/arp.ts';
+import { arpAnnounce, arpProbe, arpReplyTo, arpRequest, emitArp, ARP_LEN, parseArp, type ArpRepr } from '../wire/arp.ts';
 import {
   emitIpv6,
   ipv6InSubnet,
@@ -119,6 +119,8 @@ export interface EthernetStats {
   arpRequestsOut: number;
   arpRepliesOut: number;
   gratuitousArpsOut: number;
+  /** RFC 5227 ARP Probes sent (address conflict detection, services/arp-probe.ts). */
+  arpProbesOut: number;
   nsOut: number;
   naOut: number;
   rsOut: number;
@@ -189,6 +191,7 @@ export class EthernetInterface implements Link {
     arpRequestsOut: 0,
     arpRepliesOut: 0,
     gratuitousArpsOut: 0,
+    arpProbesOut: 0,
     nsOut: 0,
     naOut: 0,
     rsOut: 0,
@@ -211,6 +214,12 @@ export class EthernetInterface implements Link {
   gatewayV4: number | null = null;
   /** Every frame in and out (for pcap with LINKTYPE_ETHERNET). */
   tap: ((dir: 'in' | 'out', frame: Uint8Array) => void) | null = null;
+  /**
+   * Every well-formed ARP packet received, before any filtering: an RFC 5227
+   * address conflict detector (services/arp-probe.ts) watches for senders
+   * claiming an address it probes, which the filters below would drop.
+   */
+  readonly arpWatchers = new Set<(r: ArpRepr) => void>();
 
   onReceive: ((packet: Uint8Array) => void) | null = null;
   readonly mtu: number;
@@ -422,6 +431,16 @@ export class EthernetInterface implements Link {
     this.frameLink.transmit(frame);
   }
 
+  /**
+   * Broadcasts an RFC 5227 ARP Probe for `candidate` (§2.1.1: sender IP
+   * address all zeroes, target IP address the one probed; wire/arp.ts
+   * `arpProbe` quotes the rules).
+   */
+  sendArpProbe(candidate: number): void {
+    this.sendArp(arpProbe(this.mac, candidate), MAC_BROADCAST);
+    this.stats.arpProbesOut++;
+  }
+
   private sendArp(repr: ArpRepr, dst: MacAddr): void {
     const body = new Uint8Array(ARP_LEN);
     emitArp(repr, body, 0);
@@ -610,6 +629,7 @@ export class EthernetInterface implements Link {
       return;
     }
     const r = p.value;
+    for (const w of this.arpWatchers) w(r);
     if (r.senderMac === this.mac || (r.senderIp !== 0 && this.isOurV4(r.senderIp)) || isMulticastMac(r.senderMac)) {
       // Someone else claims our address (RFC 5227 §2.4 conflict; we do not
       // defend it) or a bogus sender hardware address: never merged.

@@ -7,7 +7,9 @@
  *   OFFER and ACK go to its MAC and yiaddr without ARP, RFC 2131 §4.1) and
  *   then reaches synack's HTTP server from the leased address;
  * - `synack serve --tap tap0 --dhcp` (no --addr) obtains its address from
- *   Debian's dnsmasq, prints it in the ready line and is reached by curl.
+ *   Debian's dnsmasq, prints it in the ready line and is reached by curl;
+ *   offered an address the kernel already holds, it finds out by its ARP
+ *   probe (RFC 5227), declines it and binds another.
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -80,5 +82,37 @@ describe('interop: DHCP between Linux and synack over a TAP device', { skip, tim
     assert.match(body, /hello from synack/);
     serve.kill('SIGTERM');
     dnsmasq.kill('SIGTERM');
+    await Promise.all([serve.exited, dnsmasq.exited]);
+  });
+
+  it('RFC 2131 §4.4.1 + RFC 5227: the address dnsmasq offers is in use (the kernel holds it) — synack\'s ARP probe finds it, declines it, and binds the next one', async () => {
+    // The kernel's side holds .150, which dnsmasq reserves for synack's MAC; --no-ping keeps dnsmasq
+    // from finding out itself (its ICMP check), so the offer is .150 and only the client's probe can tell.
+    ns.exec(['ip', 'addr', 'replace', '10.213.23.1/24', 'dev', 'tap0']);
+    ns.exec(['ip', 'addr', 'add', '10.213.23.150/24', 'dev', 'tap0']);
+    const dnsmasq = ns.spawn([
+      'dnsmasq', '--keep-in-foreground', '--conf-file=/dev/null', '--no-resolv', '--no-hosts', '--port=0', '--user=root', '--no-ping',
+      '--interface=tap0', '--bind-interfaces', '--dhcp-range=10.213.23.150,10.213.23.160,255.255.255.0,600',
+      '--dhcp-host=02:00:00:23:00:02,10.213.23.150', '--dhcp-leasefile=/dev/null', '--log-dhcp', '--log-facility=-',
+    ], { timeoutMs: 100_000 });
+    procs.push(dnsmasq);
+    const p2 = join(dir, 'probe.pcap');
+    const serve = ns.spawn([process.execPath, '--import', 'tsx', MAIN, 'serve', '--tap', 'tap0', '--mac', '02:00:00:23:00:02', '--dhcp', '--http', '80', '--pcap', p2], { timeoutMs: 100_000 });
+    procs.push(serve);
+    await serve.waitFor(/ready on /, 60_000);
+    const m = /dhcp=(10\.213\.23\.\d+)\/24/.exec(serve.stdout());
+    assert.ok(m, serve.stdout() + serve.stderr());
+    assert.notEqual(m[1], '10.213.23.150', `the address in use was not taken: ${serve.stdout()}\n${dnsmasq.stderr()}`);
+    assert.match(dnsmasq.stdout() + dnsmasq.stderr(), /DHCPDECLINE\(tap0\) 10\.213\.23\.150/);
+    const body = ns.exec(['curl', '-sS', '--max-time', '20', `http://${m[1]}/`]);
+    assert.match(body, /hello from synack/);
+    serve.kill('SIGTERM');
+    dnsmasq.kill('SIGTERM');
+    await Promise.all([serve.exited, dnsmasq.exited]);
+    // In synack's capture: ARP Probes for .150 (sender 0.0.0.0) and the kernel's reply.
+    const r = spawnSync('tshark', ['-n', '-r', p2, '-Y', 'arp.dst.proto_ipv4 == 10.213.23.150 || arp.src.proto_ipv4 == 10.213.23.150', '-T', 'fields', '-e', 'arp.opcode', '-e', 'arp.src.proto_ipv4'], { encoding: 'utf8', timeout: 60_000 });
+    const rows = r.stdout.trim().split('\n');
+    assert.ok(rows.includes('1\t0.0.0.0'), r.stdout);
+    assert.ok(rows.includes('2\t10.213.23.150'), r.stdout);
   });
 });

@@ -14,6 +14,7 @@ import { Rng } from '../../src/base/rng.ts';
 import { ipv4Addr, ipv4ToString, parseIpv4Addr } from '../../src/wire/bytes.ts';
 import { BOOTREQUEST, buildDhcp, DHCP_FLAG_BROADCAST, DHCPDISCOVER, parseDhcp, dhcpMessageType } from '../../src/wire/dhcp.ts';
 import { macToBytes, parseEthernet } from '../../src/wire/ethernet.ts';
+import { parseArp, type ArpRepr } from '../../src/wire/arp.ts';
 import { getU32 } from '../../src/wire/bytes.ts';
 import { DhcpClientHost, DhcpServerHost } from '../../src/services/dhcp-host.ts';
 import type { DhcpClientEvent } from '../../src/services/dhcp-client.ts';
@@ -21,6 +22,13 @@ import { UdpService } from '../../src/services/udp-service.ts';
 import type { Impairments } from '../../src/links/memory.ts';
 
 const LEASE = 600;
+/**
+ * How long binding may take: up to 10 s before the first DISCOVER (RFC 2131
+ * §4.4.1), the exchange, then up to 7 s of ARP probing of the offered
+ * address (RFC 5227 §2.1.1: ≤ PROBE_WAIT 1 s, two gaps of ≤ PROBE_MAX 2 s,
+ * ANNOUNCE_WAIT 2 s).
+ */
+const BIND_US = seconds(25);
 
 function lan(seed = 1, impair?: Partial<Impairments>): MemoryNetwork {
   return createMemoryNetwork({ seed, virtualTime: true, ethernet: true, ...(impair ? { impair } : {}) });
@@ -36,10 +44,10 @@ function serve(l: MemoryNetwork, extra: Record<string, unknown> = {}) {
 }
 
 /** A client host without an address, its DHCP client (not holding the driver: the test steps the network), and a log of its states and events. */
-function client(l: MemoryNetwork, mac?: string, name?: string) {
+function client(l: MemoryNetwork, mac?: string, name?: string, arpProbe = true) {
   const host = l.host(null, { ...(mac ? { mac } : {}), ...(name ? { name } : {}) });
   const events: Array<{ at: number; ev: DhcpClientEvent }> = [];
-  const h = host.dhcp({ ref: false, onEvent: (ev) => events.push({ at: host.stack.clock.now(), ev }) });
+  const h = host.dhcp({ ref: false, arpProbe, onEvent: (ev) => events.push({ at: host.stack.clock.now(), ev }) });
   return { host, h, events };
 }
 
@@ -69,7 +77,7 @@ describe('DHCPv4 on synack hosts (RFC 2131) over the in-memory Ethernet switch',
     assert.equal(c.host.address, '');
     assert.equal(l.hosts.get('laptop'), undefined);
     assert.deepEqual(c.host.eth!.iface.addrs, []);
-    l.network.runUntil(() => c.h.config !== null, { until: seconds(15) });
+    l.network.runUntil(() => c.h.config !== null, { until: BIND_US });
     assert.equal(c.h.client.state, 'BOUND');
     assert.equal(c.host.address, '192.168.7.100');
     assert.equal(l.hosts.get('laptop'), '192.168.7.100', 'its name now resolves on the LAN');
@@ -93,7 +101,7 @@ describe('DHCPv4 on synack hosts (RFC 2131) over the in-memory Ethernet switch',
     serve(l);
     const c = client(l);
     const frames = dhcpLog(c.host);
-    l.network.runUntil(() => c.h.config !== null, { until: seconds(15) });
+    l.network.runUntil(() => c.h.config !== null, { until: BIND_US });
     assert.deepEqual(frames.map((f) => f.type), [1, 2, 3, 5]); // DISCOVER, OFFER, REQUEST, ACK
     for (const f of frames) assert.equal(f.dst, 0xffffffff);
     assert.equal(frames[0]!.src, 0);
@@ -107,7 +115,7 @@ describe('DHCPv4 on synack hosts (RFC 2131) over the in-memory Ethernet switch',
     const { dhcp } = serve(l);
     const c = client(l);
     const log = dhcpLog(c.host);
-    l.network.runUntil(() => c.h.config !== null, { until: seconds(15) });
+    l.network.runUntil(() => c.h.config !== null, { until: BIND_US });
     const first = bounds(c.events)[0]!.ev as Extract<DhcpClientEvent, { type: 'bound' }>;
     l.network.runUntil(() => bounds(c.events).length === 2, { until: first.lease.t1 + seconds(5) });
     const second = bounds(c.events)[1]!;
@@ -127,7 +135,7 @@ describe('DHCPv4 on synack hosts (RFC 2131) over the in-memory Ethernet switch',
     const c = client(l);
     const log = dhcpLog(c.host);
     const states: string[] = [];
-    l.network.runUntil(() => c.h.config !== null, { until: seconds(15) });
+    l.network.runUntil(() => c.h.config !== null, { until: BIND_US });
     const lease = c.h.client.lease!;
     dhcp.stop(); // the server goes away before T1 …
     l.network.runUntil(() => l.network.clock.now() >= lease.t1 - seconds(1), { until: lease.t1 });
@@ -154,7 +162,7 @@ describe('DHCPv4 on synack hosts (RFC 2131) over the in-memory Ethernet switch',
     const l = lan(5);
     const { srv, dhcp } = serve(l);
     const c = client(l);
-    l.network.runUntil(() => c.h.config !== null, { until: seconds(15) });
+    l.network.runUntil(() => c.h.config !== null, { until: BIND_US });
     const lease = c.h.client.lease!;
     srv.stack.listen(80);
     const conn = c.host.stack.connect(ipv4Addr(192, 168, 7, 1), 80);
@@ -182,21 +190,22 @@ describe('DHCPv4 on synack hosts (RFC 2131) over the in-memory Ethernet switch',
     const l = lan(6);
     const { srv, dhcp } = serve(l);
     const a = client(l, '02:00:00:00:00:a1');
-    l.network.runUntil(() => a.h.config !== null, { until: seconds(15) });
+    l.network.runUntil(() => a.h.config !== null, { until: BIND_US });
     assert.equal(a.host.address, '192.168.7.100');
     const lease = a.h.client.lease!;
-    // The server restarts without its lease database; a second client asks first and gets .100.
+    // The server restarts without its lease database; a second client asks first and gets .100
+    // (one that does not probe the address: RFC 2131 §4.4.1's check is a SHOULD; with it, see the next test).
     dhcp.stop();
     const fresh = srv.dhcpServer({ poolStart: '192.168.7.100', poolEnd: '192.168.7.199', router: '192.168.7.1', leaseTime: LEASE });
-    const b = client(l, '02:00:00:00:00:b2');
-    l.network.runUntil(() => b.h.config !== null, { until: l.network.clock.now() + seconds(15) });
+    const b = client(l, '02:00:00:00:00:b2', undefined, false);
+    l.network.runUntil(() => b.h.config !== null, { until: l.network.clock.now() + BIND_US });
     assert.equal(b.host.address, '192.168.7.100');
     // At T1, A's renewal (ciaddr .100) meets B's binding: DHCPNAK.
     l.network.runUntil(() => a.events.some((e) => e.ev.type === 'nak'), { until: lease.t1 + seconds(5) });
     const kinds = a.events.map((e) => e.ev.type);
     assert.deepEqual(kinds.slice(0, 3), ['bound', 'nak', 'expired']);
     assert.equal(a.host.stack.isLocalAddr(lease.addr), false);
-    l.network.runUntil(() => bounds(a.events).length === 2, { until: l.network.clock.now() + seconds(15) });
+    l.network.runUntil(() => bounds(a.events).length === 2, { until: l.network.clock.now() + BIND_US });
     assert.equal(a.host.address, '192.168.7.101');
     assert.equal(fresh.server.binding(ipv4Addr(192, 168, 7, 101))?.state, 'bound');
     l.stop();
@@ -262,7 +271,7 @@ describe('DHCPv4 on synack hosts (RFC 2131) over the in-memory Ethernet switch',
     const l = lan(9);
     const { dhcp } = serve(l);
     const c = client(l);
-    l.network.runUntil(() => c.h.config !== null, { until: seconds(15) });
+    l.network.runUntil(() => c.h.config !== null, { until: BIND_US });
     const addr = parseIpv4Addr(c.host.address)!;
     c.h.release();
     l.network.runFor(seconds(1));
@@ -276,6 +285,114 @@ describe('DHCPv4 on synack hosts (RFC 2131) over the in-memory Ethernet switch',
 });
 
 void DhcpClientHost;
+
+/** The ARP packets a host sends and receives, with the time. */
+function arpLog(host: { eth: { tap: ((dir: 'in' | 'out', frame: Uint8Array) => void) | null } | null; stack: { clock: { now(): number } } }) {
+  const log: Array<{ at: number; dir: 'in' | 'out'; dst: number; arp: ArpRepr }> = [];
+  host.eth!.tap = (dir, frame) => {
+    const f = parseEthernet(frame);
+    if (!f.ok || f.value.header.ethertype !== 0x0806) return;
+    const a = parseArp(f.value.payload);
+    if (a.ok) log.push({ at: host.stack.clock.now(), dir, dst: f.value.header.dst, arp: a.value });
+  };
+  return log;
+}
+
+describe('DHCPv4: the ARP probe of the offered address (RFC 2131 §4.4.1, RFC 5227 §2.1.1)', () => {
+  const ADDR = ipv4Addr(192, 168, 7, 100);
+
+  test('RFC 5227 §2.1.1: after the DHCPACK the client sends 3 ARP Probes (sender 0.0.0.0, target the address, broadcast) 1–2 s apart, and uses the address only 2 s after the last', () => {
+    const l = lan(11);
+    serve(l);
+    const c = client(l);
+    const arp = arpLog(c.host);
+    let onIfaceWhileProbing = false;
+    l.network.runUntil(() => {
+      if (c.h.client.probingAddr !== null && c.host.stack.isLocalAddr(ADDR)) onIfaceWhileProbing = true;
+      return c.h.config !== null;
+    }, { until: BIND_US });
+    const ack = c.events.length; // bound is reported once, after the probe
+    assert.equal(ack, 1);
+    const probes = arp.filter((x) => x.dir === 'out' && x.arp.senderIp === 0);
+    assert.equal(probes.length, 3);
+    for (const p of probes) {
+      assert.equal(p.arp.op, 'request');
+      assert.equal(p.arp.targetIp, ADDR);
+      assert.equal(p.arp.senderMac, c.host.eth!.mac);
+      assert.equal(p.arp.targetMac, 0);
+      assert.equal(p.dst, 0xffffffffffff, 'broadcast');
+    }
+    for (let i = 1; i < 3; i++) {
+      const gap = probes[i]!.at - probes[i - 1]!.at;
+      assert.ok(gap >= seconds(1) && gap <= seconds(2), `gap ${gap} µs (PROBE_MIN..PROBE_MAX)`);
+    }
+    const bound = c.events[0]!;
+    assert.equal(bound.at - probes[2]!.at, seconds(2), 'ANNOUNCE_WAIT after the last probe');
+    assert.ok(!onIfaceWhileProbing, 'the address is not ours while it is probed');
+    // Then the announcement (RFC 5227 §2.3): sender and target the new address.
+    assert.ok(arp.some((x) => x.dir === 'out' && x.at === bound.at && x.arp.senderIp === ADDR && x.arp.targetIp === ADDR));
+    assert.equal(c.host.eth!.stats.arpProbesOut, 3);
+    l.stop();
+  });
+
+  test('RFC 2131 §4.4.1: a host already using the offered address answers the probe → DHCPDECLINE, the address is never configured, and ≥ 10 s later the client binds another one', () => {
+    const l = lan(12);
+    const { dhcp } = serve(l);
+    // A host configured by hand with .100, unknown to the DHCP server.
+    const squatter = l.host('192.168.7.100');
+    const c = client(l);
+    const log = dhcpLog(c.host);
+    let everConfigured = false;
+    l.network.runUntil(() => {
+      if (c.host.stack.isLocalAddr(ADDR)) everConfigured = true;
+      return c.h.config !== null;
+    }, { until: BIND_US + seconds(30) });
+    const kinds = c.events.map((e) => e.ev.type);
+    assert.deepEqual(kinds, ['declined', 'bound']);
+    const declined = c.events[0]!;
+    assert.equal((declined.ev as { lease: { addr: number } }).lease.addr, ADDR);
+    assert.ok(!everConfigured, 'the conflicting address was never put on the interface');
+    assert.equal(c.h.client.conflicts, 1);
+    // The DHCPDECLINE (type 4) went to the server by broadcast from 0.0.0.0.
+    const decline = log.find((x) => x.dir === 'out' && x.type === 4)!;
+    assert.ok(decline, JSON.stringify(log));
+    assert.deepEqual([decline.src, decline.dst], [0, 0xffffffff]);
+    assert.equal(dhcp.server.binding(ADDR)?.state, 'declined');
+    // RFC 2131 §4.4.1: "The client SHOULD wait a minimum of ten seconds before restarting".
+    const nextDiscover = log.find((x) => x.dir === 'out' && x.type === 1 && x.at > decline.at)!;
+    assert.ok(nextDiscover.at - decline.at >= seconds(10));
+    assert.equal(c.host.address, '192.168.7.101');
+    assert.ok(squatter.stack.isLocalAddr(ADDR), 'the other host keeps its address');
+    l.stop();
+  });
+
+  test('RFC 5227 §2.1.1: another host probing the same address at the same time is a conflict too (SHOULD)', () => {
+    const l = lan(13);
+    serve(l);
+    const other = l.host('192.168.7.50');
+    const c = client(l);
+    l.network.runUntil(() => c.h.client.probingAddr !== null, { until: BIND_US });
+    other.eth!.sendArpProbe(ADDR);
+    l.network.runUntil(() => c.events.length > 0, { until: l.network.clock.now() + seconds(10) });
+    assert.equal(c.events[0]!.ev.type, 'declined');
+    assert.equal(c.h.client.conflicts, 1);
+    l.stop();
+  });
+
+  test('a renewal of the address in use is not probed again; arpProbe: false binds without probing', () => {
+    const l = lan(14);
+    serve(l);
+    const c = client(l);
+    l.network.runUntil(() => c.h.config !== null, { until: BIND_US });
+    const lease = c.h.client.lease!;
+    l.network.runUntil(() => bounds(c.events).length === 2, { until: lease.t1 + seconds(5) });
+    assert.equal(c.host.eth!.stats.arpProbesOut, 3, 'only the first binding was probed');
+    const quick = client(l, '02:00:00:00:00:c3', undefined, false);
+    l.network.runUntil(() => quick.h.config !== null, { until: l.network.clock.now() + BIND_US });
+    assert.equal(quick.host.eth!.stats.arpProbesOut, 0);
+    l.stop();
+  });
+});
 
 describe('DHCPv4 on the real clock (the Driver arms Node timers for the services\' deadlines)', () => {
   test('a host without an address is bound over a real-clock Ethernet LAN (no start delay), then serves TCP at the leased address', async () => {

@@ -1,13 +1,14 @@
 /**
  * services/ sits above stack/ in the layer table; the engines import only
  * base/ and wire/ (sans I/O), and only the runners that bind them to a
- * stack (udp-service.ts, dhcp-host.ts) reach into stack/ and udp/.
+ * stack (udp-service.ts, dhcp-host.ts, arp-probe.ts, ping.ts) reach into
+ * stack/ and udp/.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 
-const RUNNERS = new Set(['udp-service.ts', 'dhcp-host.ts']);
+const RUNNERS = new Set(['udp-service.ts', 'dhcp-host.ts', 'arp-probe.ts', 'ping.ts']);
 
 test('services/ engines import only base/, wire/ and their own files; the runners also stack/ and udp/', () => {
   const dir = new URL('../../src/services/', import.meta.url).pathname;
