@@ -93,7 +93,21 @@ export const IPPROTO_IPV6_DSTOPTS = 60;
 /** The address from eight 16-bit groups. */
 export function ipv6FromWords(w: readonly number[]): Ipv6Addr {
   if (w.length !== 8) throw new Error(`an IPv6 address has 8 groups, got ${w.length}`);
-  return String.fromCharCode(w[0]! & 0xffff, w[1]! & 0xffff, w[2]! & 0xffff, w[3]! & 0xffff, w[4]! & 0xffff, w[5]! & 0xffff, w[6]! & 0xffff, w[7]! & 0xffff) as Ipv6Addr;
+  return intern(String.fromCharCode(w[0]! & 0xffff, w[1]! & 0xffff, w[2]! & 0xffff, w[3]! & 0xffff, w[4]! & 0xffff, w[5]! & 0xffff, w[6]! & 0xffff, w[7]! & 0xffff)) as Ipv6Addr;
+}
+
+/**
+ * The engine's one copy of a string with these code units (a property key
+ * is kept in the engine's string table: V8 "internalizes" it). Addresses made
+ * this way compare by pointer: `===` between two different ones fails at
+ * once and between equal ones succeeds at once, instead of comparing their
+ * code units — which every demux check, memo and cache lookup of the
+ * per-packet path does. The same value either way (strings are values); the
+ * table holds strings weakly, so nothing is kept alive by it.
+ */
+function intern(s: string): string {
+  for (const k in { [s]: 0 }) return k;
+  return s;
 }
 
 /**
@@ -125,7 +139,7 @@ export function readIpv6Addr(buf: Uint8Array, offset: number): Ipv6Addr {
       if (hit != null) return hit;
     }
   }
-  const a = String.fromCharCode(w0 >>> 16, w0 & 0xffff, w1 >>> 16, w1 & 0xffff, w2 >>> 16, w2 & 0xffff, w3 >>> 16, w3 & 0xffff) as Ipv6Addr;
+  const a = intern(String.fromCharCode(w0 >>> 16, w0 & 0xffff, w1 >>> 16, w1 & 0xffff, w2 >>> 16, w2 & 0xffff, w3 >>> 16, w3 & 0xffff)) as Ipv6Addr;
   const k = addrCacheNext;
   addrCacheNext = (k + 1) % ADDR_CACHE;
   c[4 * k] = w0;
