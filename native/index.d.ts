@@ -82,6 +82,32 @@ export declare class TunDevice {
   stats(): TunDeviceStats;
 }
 
+/**
+ * An unprivileged ICMP echo ("ping") socket (src/icmp.cc):
+ * socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMP) or socket(AF_INET6, SOCK_DGRAM,
+ * IPPROTO_ICMPV6), allowed when the process's group is inside
+ * net.ipv4.ping_group_range (else the constructor throws with code EACCES).
+ * The kernel fills the checksum and replaces the identifier of every request
+ * with the socket's own (`ident`); it hands back only echo replies carrying it.
+ */
+export declare class IcmpSocket {
+  constructor(family: 4 | 6);
+  readonly family: 4 | 6;
+  /** The identifier the kernel puts in this socket's requests (0 before the first send or bind). */
+  readonly ident: number;
+  readonly closed: boolean;
+  /** Asks for identifier `ident` (0: any); 0, or -errno (EADDRINUSE: another socket has it). */
+  bind(ident: number): number;
+  /** Sends an echo request (identifier, sequence number, data) to `dst`, with the IP TTL / hop limit `ttl` when given; bytes written or -errno. */
+  send(dst: string, ident: number, seq: number, data: Uint8Array, ttl?: number): number;
+  /** Starts reading: `onMessage` gets each echo reply — its ICMP header and data (no IP header), its source, its TTL / hop limit (-1 if unknown). */
+  start(onMessage: (message: Buffer, from: string, ttl: number) => void): void;
+  close(): void;
+  /** Keep the process alive while reading (default: not). */
+  ref(): void;
+  unref(): void;
+}
+
 export declare function linkInfo(name: string): { index: number; mtu: number; up: boolean };
 export declare function setLinkMtu(name: string, mtu: number): void;
 export declare function setLinkUp(name: string, up: boolean): void;
