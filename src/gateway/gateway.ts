@@ -24,7 +24,9 @@
  * socket, closed after `udpIdleTimeoutMs` without traffic; replies are sent
  * to the guest from the address and port it sent to.
  *
- * ICMP echo to the gateway's addresses is answered by the stack itself.
+ * ICMP echo to the gateway's addresses is answered by the stack itself;
+ * to any other address it is relayed through an unprivileged host echo
+ * socket (gateway/echo-relay.ts, the addon's IcmpSocket).
  *
  * Downstreams: `{ memory }` (a synack guest on an in-memory Ethernet switch,
  * createMemoryNetwork({ ethernet: true })), `{ qemuSocket: PATH }` (a Unix
@@ -44,7 +46,7 @@ import type { Connection } from '../tcp/connection.ts';
 import type { ConnectionEvent } from '../tcp/events.ts';
 import type { TcpConfig } from '../tcp/config.ts';
 import { addEthernetInterface, type EthernetInterface } from '../stack/ethernet.ts';
-import { sendForwardedUdp, type ForwardedDatagram, type Forwarding, type TcpForwardRequest, type UnreachableKind } from '../stack/forward.ts';
+import { sendForwardedEchoReply, sendForwardedPortUnreachable, sendForwardedUdp, type ForwardedEcho, type ForwardedDatagram, type Forwarding, type TcpForwardRequest, type UnreachableKind } from '../stack/forward.ts';
 import type { FrameLink } from '../stack/link.ts';
 import { Network } from '../sim/network.ts';
 import { parseIpv4Addr } from '../wire/bytes.ts';
@@ -60,7 +62,8 @@ import { SynackError } from '../errors.ts';
 import { Policy } from './policy.ts';
 import { FRAME_OVERHEAD, StreamFrameLink, type StreamLinkStats } from './stream-link.ts';
 import { TapLink } from '../links/tap.ts';
-import { configureNetnsDevice } from '../links/tun.ts';
+import { configureNetnsDevice, loadTunAddon } from '../links/tun.ts';
+import { EchoRelay, type EchoRelayStats, type EchoSocket } from './echo-relay.ts';
 
 /** slirp4netns's addressing (its defaults, so habits carry over). */
 export const GATEWAY_DEFAULTS = {
@@ -99,6 +102,10 @@ export interface GatewayOptions {
   connectTimeoutMs?: number;
   /** A UDP flow without traffic either way for this long is closed (default 60 000 ms). */
   udpIdleTimeoutMs?: number;
+  /** Echo flows (guest, destination, identifier) relayed at once, each a host echo socket (default 256); requests of new flows beyond it are dropped (counted). */
+  maxEchoFlows?: number;
+  /** An echo flow without a request for this long is closed (default 60 000 ms). */
+  echoIdleTimeoutMs?: number;
   /** Write the guest's frames to this file (pcap, LINKTYPE_ETHERNET). */
   pcap?: string;
   /** TcpConfig overrides of the gateway's side of forwarded connections (buffers bound per-connection memory). */
@@ -155,7 +162,9 @@ export interface GatewayStats {
     bytesUp: number;
     bytesDown: number;
   };
-  udp: { flows: number; active: number; datagramsUp: number; datagramsDown: number; denied: number; limited: number; dropped: number };
+  udp: { flows: number; active: number; datagramsUp: number; datagramsDown: number; denied: number; limited: number; dropped: number; portUnreachable: number };
+  /** ICMP echo relayed to other destinations than the gateway (gateway/echo-relay.ts). */
+  icmp: EchoRelayStats;
   link: StreamLinkStats | null;
   /** Malformed or unwanted frames and packets the gateway's stack dropped, by reason. */
   drops: Record<string, number>;
@@ -204,6 +213,12 @@ interface UdpFlow {
   d: ForwardedDatagram;
   target: string;
   port: number;
+  /** The host socket is connected to (target, port) — so the kernel reports the ICMP errors it gets (ECONNREFUSED). */
+  connected: boolean;
+  /** Datagrams of the guest waiting for the connect (at most 64). */
+  queue: Uint8Array[];
+  /** The guest's latest datagram of the flow: the one an ICMP port unreachable quotes. */
+  last: ForwardedDatagram;
 }
 
 function parseAddr(text: string): IpAddr {
@@ -316,9 +331,9 @@ export function createGateway(opts: GatewayOptions): Gateway {
 
   const gnet: SynackNet = createNet({ stack, driver });
   const gdgram: SynackDgram = createDgram({ stack, driver });
-  const st: GatewayStats = {
+  const st: Omit<GatewayStats, 'icmp'> = {
     tcp: { requests: 0, opened: 0, published: 0, refused: 0, unreachable: 0, timedOut: 0, denied: 0, limited: 0, cancelled: 0, active: 0, resetsFromGuest: 0, resetsFromHost: 0, bytesUp: 0, bytesDown: 0 },
-    udp: { flows: 0, active: 0, datagramsUp: 0, datagramsDown: 0, denied: 0, limited: 0, dropped: 0 },
+    udp: { flows: 0, active: 0, datagramsUp: 0, datagramsDown: 0, denied: 0, limited: 0, dropped: 0, portUnreachable: 0 },
     link: link ? link.stats : null,
     drops: {},
   };
@@ -602,12 +617,25 @@ export function createGateway(opts: GatewayOptions): Gateway {
         target,
         port: d.dstPort,
         timer: setTimeout(() => closeUdp(key), udpIdleMs),
+        connected: false,
+        queue: [],
+        last: d,
       };
       flow = f;
       udpFlows.set(key, f);
       st.udp.flows++;
       st.udp.active = udpFlows.size;
-      sock.on('error', (err) => log(`udp ${key}: ${err.message}`));
+      sock.on('error', (err: NodeJS.ErrnoException) => {
+        if (err.code === 'ECONNREFUSED') udpRefused(f);
+        else log(`udp ${key}: ${err.message}`);
+      });
+      // Connected, the host socket hears the ICMP port unreachable of a
+      // closed destination port as ECONNREFUSED (Linux reports ICMP errors
+      // on connected UDP sockets only) — then the guest gets one too.
+      sock.connect(f.port, target, () => {
+        f.connected = true;
+        for (const q of f.queue.splice(0)) sendUp(f, q);
+      });
       sock.on('message', (msg, rinfo) => {
         // Only the peer the guest wrote to answers into this flow.
         if (rinfo.port !== f.port || parseAddr(rinfo.address) !== parseAddr(f.target)) return;
@@ -620,9 +648,27 @@ export function createGateway(opts: GatewayOptions): Gateway {
     }
     flow.timer.refresh();
     st.udp.datagramsUp++;
-    flow.sock.send(d.data, flow.port, flow.target, (err) => {
-      if (err) st.udp.dropped++;
+    flow.last = d;
+    if (flow.connected) sendUp(flow, d.data);
+    else if (flow.queue.length < 64) flow.queue.push(d.data);
+    else st.udp.dropped++;
+  }
+
+  function sendUp(f: UdpFlow, data: Uint8Array): void {
+    f.sock.send(data, (err) => {
+      if (!err) return;
+      st.udp.dropped++;
+      // An earlier datagram's port unreachable, reported at this send.
+      if ((err as NodeJS.ErrnoException).code === 'ECONNREFUSED') udpRefused(f);
     });
+  }
+
+  /** The host's port unreachable for a flow: the guest's datagram gets one too (stack/forward.ts, RFC 1122 §3.2.2.1, RFC 4443 §3.1), rate-limited. */
+  function udpRefused(f: UdpFlow): void {
+    if (closed) return;
+    st.udp.portUnreachable++;
+    sendForwardedPortUnreachable(fw, f.last);
+    driver.kick();
   }
 
   function closeUdp(key: string): void {
@@ -634,7 +680,33 @@ export function createGateway(opts: GatewayOptions): Gateway {
     st.udp.active = udpFlows.size;
   }
 
-  const fw = stack.enableForwarding(eth.iface, { tcp: onTcp, udp: onUdp });
+  // ---------------------------------------------------------------------------
+  // ICMP echo to other destinations: relayed through host echo sockets
+
+  const echo = new EchoRelay({
+    maxFlows: opts.maxEchoFlows ?? 256,
+    idleTimeoutMs: opts.echoIdleTimeoutMs ?? 60_000,
+    open: (family) => new (loadTunAddon() as unknown as { IcmpSocket: new (f: 4 | 6) => EchoSocket }).IcmpSocket(family),
+    reply: (flow, seq, data, ttl) => {
+      sendForwardedEchoReply(fw, flow.dst, flow.src, flow.ident, seq, data, ttl);
+      driver.kick();
+    },
+    log,
+  });
+
+  function onEcho(e: ForwardedEcho): void {
+    if (closed) return;
+    const target = hostTarget(e.dst);
+    // Policy applies before any socket (the gateway's own addresses never come here: the stack answers them).
+    if (target === null || !permitted(e.dst, target)) {
+      echo.stats.requests++;
+      echo.stats.denied++;
+      return;
+    }
+    echo.request(e.src, e.dst, target, e.ident, e.seq, e.data, e.ttl);
+  }
+
+  const fw = stack.enableForwarding(eth.iface, { tcp: onTcp, udp: onUdp, echo: onEcho });
 
   // ---------------------------------------------------------------------------
   // The qemu socket
@@ -684,7 +756,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     tap: tapLink,
     ready: allReady,
     stats(): GatewayStats {
-      return { ...st, tcp: { ...st.tcp }, udp: { ...st.udp }, link: link ? { ...link.stats } : null, drops: { ...stack.counters.drops } as Record<string, number> };
+      return { ...st, tcp: { ...st.tcp }, udp: { ...st.udp }, icmp: { ...echo.stats }, link: link ? { ...link.stats } : null, drops: { ...stack.counters.drops } as Record<string, number> };
     },
     connections(): ForwardedConnectionInfo[] {
       const out: ForwardedConnectionInfo[] = [];
@@ -705,6 +777,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
         if (!f.host.destroyed) f.host.resetAndDestroy();
       }
       for (const key of [...udpFlows.keys()]) closeUdp(key);
+      echo.close();
       for (const r of [...fw.pending.values()]) r.reject();
       for (const p of publishServers) {
         if (p instanceof nodeNet.Server) p.close();

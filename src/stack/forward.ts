@@ -27,7 +27,12 @@
  * UDP: a datagram to a destination that is not ours, or to a port of ours
  * no socket is bound to, goes to the `udp` callback with (src, dst);
  * `sendForwardedUdp` sends the reply from any address (the one the guest
- * sent to).
+ * sent to); `sendForwardedPortUnreachable` answers one with an ICMP port
+ * unreachable quoting it.
+ *
+ * ICMP echo: with an `echo` callback, an echo request (ICMP or ICMPv6) to a
+ * unicast destination that is not ours goes to it (ForwardedEcho), and
+ * `sendForwardedEchoReply` sends the reply from the address pinged.
  *
  * Pure: no node: import, no wall clock.
  */
@@ -37,6 +42,10 @@ import { ACK, FIN, IPPROTO_UDP, RST, SYN } from '../wire/types.ts';
 import { emitIpv4 } from '../wire/ipv4.ts';
 import { emitIpv6, IPV6_HEADER_LEN, type IpAddr, type Ipv6Addr } from '../wire/ipv6.ts';
 import { emitUdp, UDP_HEADER_LEN, type UdpPseudo } from '../wire/udp.ts';
+import { emitIcmpEcho, icmpEchoLen } from '../wire/icmp.ts';
+import { emitIcmpv6, icmpv6Len } from '../wire/icmpv6.ts';
+import { IPPROTO_ICMP, CHECKSUM_FULL } from '../wire/types.ts';
+import { IPPROTO_ICMPV6 } from '../wire/ipv6.ts';
 import { Connection } from '../tcp/connection.ts';
 import { makeTcpConfig, type TcpConfig } from '../tcp/config.ts';
 import { seqAdd } from '../tcp/seq.ts';
@@ -56,6 +65,21 @@ export interface ForwardedDatagram {
   readonly dstPort: number;
   /** The payload (a copy the callback may keep). */
   readonly data: Uint8Array;
+  /** The datagram's first octets from its IP header (a copy, at most 548 / 1232), to quote in an ICMP error. */
+  readonly quote?: Uint8Array;
+}
+
+/** One ICMP / ICMPv6 echo request to a destination that is not ours (src: the guest). */
+export interface ForwardedEcho {
+  readonly iface: NetInterface;
+  readonly src: IpAddr;
+  readonly dst: IpAddr;
+  readonly ident: number;
+  readonly seq: number;
+  /** The echo data (a copy the callback may keep). */
+  readonly data: Uint8Array;
+  /** The request's TTL / hop limit as it arrived. */
+  readonly ttl: number;
 }
 
 export interface ForwardingConfig {
@@ -63,6 +87,8 @@ export interface ForwardingConfig {
   tcp?: (req: TcpForwardRequest) => void;
   /** UDP datagrams to any destination no socket takes. Called synchronously: it must not re-enter the stack. */
   udp?: (d: ForwardedDatagram) => void;
+  /** ICMP / ICMPv6 echo requests to any unicast destination that is not ours. Called synchronously: it must not re-enter the stack. */
+  echo?: (e: ForwardedEcho) => void;
   /** Pending TCP requests at most (default 1024). */
   maxPending?: number;
   /** After this long a pending request may be evicted to make room (default 75 s, µs). */
@@ -86,12 +112,14 @@ export interface ForwardingStats {
   pendingFull: number;
   udpIn: number;
   udpOut: number;
+  echoIn: number;
+  echoOut: number;
 }
 
 /** The forwarding state of one interface (made by Stack.enableForwarding). */
 export class Forwarding {
   readonly pending = new Map<string, TcpForwardRequest>();
-  readonly stats: ForwardingStats = { synRequests: 0, synAbsorbed: 0, accepted: 0, refused: 0, unreachable: 0, cancelled: 0, expired: 0, pendingFull: 0, udpIn: 0, udpOut: 0 };
+  readonly stats: ForwardingStats = { synRequests: 0, synAbsorbed: 0, accepted: 0, refused: 0, unreachable: 0, cancelled: 0, expired: 0, pendingFull: 0, udpIn: 0, udpOut: 0, echoIn: 0, echoOut: 0 };
   readonly maxPending: number;
   readonly pendingTimeoutUs: number;
   constructor(
@@ -325,11 +353,80 @@ export function forwardTcp(s: Stack, fw: Forwarding, src: IpAddr, dst: IpAddr, s
 }
 
 /** A UDP datagram no socket took, on a forwarding interface with a `udp` callback. Returns true if the callback took it. */
-export function forwardUdp(fw: Forwarding, src: IpAddr, srcPort: number, dst: IpAddr, dstPort: number, payload: Uint8Array): boolean {
+export function forwardUdp(fw: Forwarding, src: IpAddr, srcPort: number, dst: IpAddr, dstPort: number, payload: Uint8Array, packet?: Uint8Array): boolean {
   const cb = fw.config.udp;
   if (!cb) return false;
   fw.stats.udpIn++;
-  cb({ iface: fw.iface, src, srcPort, dst, dstPort, data: payload.slice() });
+  const quote = packet ? packet.slice(0, Math.min(packet.length, typeof src === 'number' ? 548 : 1232)) : undefined;
+  cb({ iface: fw.iface, src, srcPort, dst, dstPort, data: payload.slice(), ...(quote ? { quote } : {}) });
+  return true;
+}
+
+/** An echo request to an address that is not ours, on a forwarding interface with an `echo` callback. Returns true if the callback took it. */
+export function forwardEcho(fw: Forwarding, src: IpAddr, dst: IpAddr, ident: number, seq: number, data: Uint8Array, ttl: number): boolean {
+  const cb = fw.config.echo;
+  if (!cb) return false;
+  fw.stats.echoIn++;
+  cb({ iface: fw.iface, src, dst, ident, seq, data: data.slice(), ttl });
+  return true;
+}
+
+/**
+ * Sends an echo reply from `src` (the address the guest pinged) to `dst`
+ * out of a forwarding interface, fragmented when larger than the MTU. RFC
+ * 792: "The identifier and sequence number may be used by the echo sender
+ * to aid in matching the replies with the echo requests ... The echoer
+ * returns these same values in the echo reply." RFC 4443 §4.2: "The source
+ * address of an Echo Reply sent in response to a unicast Echo Request
+ * message MUST be the same as the destination address of that Echo Request
+ * message." `ttl` is the IP TTL / hop limit the reply leaves with (the one
+ * the host's reply arrived with, when known).
+ */
+export function sendForwardedEchoReply(fw: Forwarding, src: IpAddr, dst: IpAddr, ident: number, seq: number, data: Uint8Array, ttl: number): 'EMSGSIZE' | 'EAFNOSUPPORT' | null {
+  const s = fw.stack;
+  const iface = fw.iface;
+  const v6 = typeof dst === 'string';
+  if (v6 !== (typeof src === 'string')) return 'EAFNOSUPPORT';
+  if (data.length > (v6 ? 0xffff - 8 : 0xffff - 28)) return 'EMSGSIZE';
+  const hop = ttl >= 1 && ttl <= 255 ? ttl : s.ttl;
+  let buf: Uint8Array;
+  if (v6) {
+    const m = { kind: 'echo-reply' as const, code: 0, ident, seq, data };
+    const len = icmpv6Len(m);
+    buf = new Uint8Array(IPV6_HEADER_LEN + len);
+    emitIpv6({ src: src as Ipv6Addr, dst: dst as Ipv6Addr, trafficClass: 0, flowLabel: 0, payloadLen: len, nextHeader: IPPROTO_ICMPV6, hopLimit: hop }, buf, 0);
+    emitIcmpv6(m, src as Ipv6Addr, dst as Ipv6Addr, buf, IPV6_HEADER_LEN, CHECKSUM_FULL);
+  } else {
+    const m = { type: 'echo-reply' as const, ident, seqNo: seq, data };
+    const len = icmpEchoLen(m);
+    buf = new Uint8Array(20 + len);
+    emitIpv4({ src: src as number, dst: dst as number, protocol: IPPROTO_ICMP, ttl: hop, tos: 0, ident: s.nextIdent(), dontFragment: false, payloadLen: len }, buf, 0, CHECKSUM_FULL);
+    emitIcmpEcho(m, buf, 20);
+  }
+  fw.stats.echoOut++;
+  s.sendDatagram(iface, buf);
+  return null;
+}
+
+/**
+ * The host's socket for a forwarded UDP flow learnt that the destination
+ * port is closed (ECONNREFUSED): the guest gets the port unreachable its
+ * destination would have sent, quoting its datagram, from the address it
+ * sent to. RFC 1122 §3.2.2.1: "A host SHOULD generate Destination
+ * Unreachable messages with code: ... 3 (Port Unreachable), if the
+ * designated transport protocol (e.g., UDP) is unable to demultiplex the
+ * datagram but has no protocol mechanism to inform the sender". RFC 4443
+ * §3.1: "If the transport protocol has no listener, the destination node
+ * SHOULD send a Destination Unreachable message with Code 4 (port
+ * unreachable)." Rate-limited as every ICMP error of the stack (icmp.ts).
+ * False when the datagram has no quote.
+ */
+export function sendForwardedPortUnreachable(fw: Forwarding, d: ForwardedDatagram): boolean {
+  if (!d.quote) return false;
+  const s = fw.stack;
+  const now = s.clock.now();
+  if (typeof d.src === 'number') sendIcmpV4Unreachable(s, fw.iface, 3, d.quote, now);
+  else sendIcmpv6Error(s, fw.iface, { type: 1, code: 4 }, d.quote, now, d.dst as Ipv6Addr);
   return true;
 }
 

@@ -238,7 +238,7 @@ function sendIcmpv6(s: Stack, iface: NetInterface, src: Ipv6Addr, dst: Ipv6Addr,
  * ICMPv6 error messages it originates". A suppressed error is counted as a
  * drop by reason ('icmpv6-error-for-…', 'icmpv6-rate-limited').
  */
-export function sendIcmpv6Error(s: Stack, iface: NetInterface, intent: Icmpv6ErrorIntent & { pointer?: number }, invoking: Uint8Array, now: Instant): void {
+export function sendIcmpv6Error(s: Stack, iface: NetInterface, intent: Icmpv6ErrorIntent & { pointer?: number }, invoking: Uint8Array, now: Instant, fromAddr?: Ipv6Addr): void {
   const ok = mayGenerateError(intent, { packet: invoking });
   if (!ok.ok) {
     s.drop(null, ok.reason);
@@ -251,8 +251,9 @@ export function sendIcmpv6Error(s: Stack, iface: NetInterface, intent: Icmpv6Err
   const to = readIpv6Addr(invoking, 8);
   // Our address the packet was sent to; for a multicast destination, the
   // interface's own IPv6 address (RFC 4443 §2.2).
-  let from = readIpv6Addr(invoking, 24);
-  if (!s.isLocalAddr(from)) {
+  // (A forwarding interface may answer for the destination: `fromAddr`.)
+  let from = fromAddr ?? readIpv6Addr(invoking, 24);
+  if (fromAddr === undefined && !s.isLocalAddr(from)) {
     const own = iface.addrs.find((a) => typeof a.addr === 'string');
     if (!own) return;
     from = own.addr as Ipv6Addr;

@@ -25,6 +25,9 @@ import {
 import { receiveTcp } from './tcp-input.ts';
 import { receiveUdp } from './udp.ts';
 import { receiveIcmpV4, receiveIcmpV6, sendIcmpv6Error } from './icmp.ts';
+import { forwardEcho } from './forward.ts';
+import { parseIcmp } from '../wire/icmp.ts';
+import { parseIcmpv6 } from '../wire/icmpv6.ts';
 import type { NetInterface, Stack } from './stack.ts';
 
 /** What a host of synack delivers over IPv6: TCP, UDP and ICMPv6 (any other Next Header is unrecognised). */
@@ -65,7 +68,8 @@ function receiveIpv4(s: Stack, iface: NetInterface, bytes: Uint8Array, now: Inst
   } else if (h.protocol === IPPROTO_UDP) {
     receiveUdp(s, iface, h.src, h.dst, ip.value.payload, bytes, now, !s.isLocalAddr(h.dst) && s.isBroadcastOrMulticast(h.dst));
   } else if (h.protocol === IPPROTO_ICMP) {
-    receiveIcmpV4(s, iface, h.src, h.dst, ip.value.payload);
+    if (!s.isLocalAddr(h.dst)) forwardIcmpV4(s, iface, h.src, h.dst, ip.value.payload, h.ttl);
+    else receiveIcmpV4(s, iface, h.src, h.dst, ip.value.payload);
   } else {
     s.drop(null, 'ipv4-unknown-protocol');
   }
@@ -100,8 +104,9 @@ function checkV4Addresses(s: Stack, iface: NetInterface, src: Ipv4Addr, dst: Ipv
     // A forwarding interface (forward.ts) takes TCP and UDP to any unicast
     // destination — not 127.0.0.0/8 from a link (above), 0.0.0.0/8 ("this
     // network", RFC 1122 §3.2.1.3 (a)), multicast, class E or a broadcast.
+    // With an `echo` callback it takes ICMP too (echo requests, forwardIcmpV4).
     if (
-      (protocol === IPPROTO_TCP || protocol === IPPROTO_UDP) &&
+      (protocol === IPPROTO_TCP || protocol === IPPROTO_UDP || (protocol === IPPROTO_ICMP && s.forwarding?.get(iface)?.config.echo !== undefined)) &&
       s.forwarding?.has(iface) &&
       dst >>> 24 !== 127 &&
       dst >>> 24 !== 0 &&
@@ -117,6 +122,25 @@ function checkV4Addresses(s: Stack, iface: NetInterface, src: Ipv4Addr, dst: Ipv
     return false;
   }
   return true;
+}
+
+/**
+ * An ICMP message to an address that is not ours on a forwarding interface
+ * with an `echo` callback (forward.ts): an echo request is handed to it (the
+ * gateway relays it through a host echo socket); anything else is not ours.
+ */
+function forwardIcmpV4(s: Stack, iface: NetInterface, src: Ipv4Addr, dst: Ipv4Addr, payload: Uint8Array, ttl: number): void {
+  const fw = s.forwarding?.get(iface);
+  const r = parseIcmp(payload, iface.caps);
+  if (!r.ok) {
+    s.drop(null, r.reason);
+    return;
+  }
+  if (!fw || r.value.type !== 'echo-request' || !forwardEcho(fw, src, dst, r.value.ident, r.value.seqNo, r.value.data, ttl)) {
+    s.drop(null, 'ipv4-not-for-us');
+    return;
+  }
+  s.counters.icmpIn++;
 }
 
 /** The host-part bits of a /prefixLen subnet (all ones = the directed broadcast). */
@@ -255,7 +279,18 @@ function receiveIpv6(s: Stack, iface: NetInterface, bytes: Uint8Array, now: Inst
 /** The upper-layer header `protocol` of an IPv6 packet, at `payload`. */
 function deliverIpv6(s: Stack, iface: NetInterface, h: Ipv6Repr, protocol: number, payload: Uint8Array, bytes: Uint8Array, packet: Uint8Array, now: Instant): void {
   if (protocol !== IPPROTO_TCP && protocol !== IPPROTO_UDP && !s.isLocalAddr(h.dst)) {
-    // Only TCP and UDP are forwarded (ICMPv6 to another address is not ours to answer).
+    // Only TCP, UDP and (with an `echo` callback) echo requests are
+    // forwarded: other ICMPv6 to another address is not ours to answer.
+    const fw = protocol === IPPROTO_ICMPV6 ? s.forwarding?.get(iface) : undefined;
+    const m = fw?.config.echo ? parseIcmpv6(payload, h.src, h.dst, iface.caps) : null;
+    if (m && !m.ok) {
+      s.drop(null, m.reason);
+      return;
+    }
+    if (fw && m?.ok && m.value.kind === 'echo-request' && forwardEcho(fw, h.src, h.dst, m.value.ident, m.value.seq, m.value.data, h.hopLimit)) {
+      s.counters.icmpIn++;
+      return;
+    }
     s.drop(null, 'ipv6-not-for-us');
     return;
   }

@@ -69,7 +69,7 @@ export function receiveUdp(s: Stack, iface: NetInterface, src: IpAddr, dst: IpAd
     enqueue(s, sock, src, d.srcPort, d.payload);
     return;
   }
-  if (fw && forwardUdp(fw, src, d.srcPort, dst, d.dstPort, d.payload)) return;
+  if (fw && forwardUdp(fw, src, d.srcPort, dst, d.dstPort, d.payload, packet)) return;
   // RFC 1122 §4.1.3.1: "If a datagram arrives addressed to a UDP port for
   // which there is no pending LISTEN call, UDP SHOULD send an ICMP Port
   // Unreachable message." RFC 4443 §3.1: "If the transport protocol has no
