@@ -44,6 +44,10 @@ Options:
   --allow CIDR            only these destinations (repeatable)
   --deny CIDR             never these destinations; deny wins (repeatable)
   --max-connections N     forwarded TCP connections at once (default 4096)
+  --max-echo-flows N      ICMP echo flows (guest, destination, identifier)
+                          relayed at once, each through a host echo socket
+                          (default 256); requests of new flows beyond it are
+                          dropped and counted
   --pcap FILE             write the guest's frames to FILE (LINKTYPE_ETHERNET)
   --stats                 print the counters as one JSON line ("stats {...}")
                           on stdout at exit and on SIGUSR1 or SIGUSR2
@@ -70,6 +74,7 @@ const GATEWAY_OPTIONS = {
   allow: { type: 'string', multiple: true },
   deny: { type: 'string', multiple: true },
   'max-connections': { type: 'string' },
+  'max-echo-flows': { type: 'string' },
   pcap: { type: 'string' },
   stats: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -89,6 +94,7 @@ async function runGateway(argv: string[], io: CliIo): Promise<number> {
   if (v.tap !== undefined && !/^[A-Za-z0-9_.:-]{1,15}$/.test(v.tap)) throw new UsageError(`--tap: not an interface name: ${JSON.stringify(v.tap)} (1..15 characters)`, 'gateway');
   const mtu = numberOption('gateway', 'mtu', v.mtu, 1500, (n) => Number.isInteger(n) && n >= 1280 && n <= 65520, 'an integer 1280..65520');
   const maxConnections = numberOption('gateway', 'max-connections', v['max-connections'], 4096, (n) => Number.isInteger(n) && n >= 1, 'a positive integer');
+  const maxEchoFlows = numberOption('gateway', 'max-echo-flows', v['max-echo-flows'], 256, (n) => Number.isInteger(n) && n >= 1, 'a positive integer');
   const checked = <T>(what: string, list: string[] | undefined, parse: (s: string) => T): T[] =>
     (list ?? []).map((s) => {
       try {
@@ -107,6 +113,7 @@ async function runGateway(argv: string[], io: CliIo): Promise<number> {
       downstream: netns ? { netns, ...(v.tap !== undefined ? { tap: v.tap } : {}) } : { qemuSocket: path! },
       mtu,
       maxConnections,
+      maxEchoFlows,
       publish,
       ...(v.allow ? { allow: v.allow } : {}),
       ...(v.deny ? { deny: v.deny } : {}),
