@@ -63,6 +63,7 @@ import { Policy } from './policy.ts';
 import { FRAME_OVERHEAD, StreamFrameLink, type StreamLinkStats } from './stream-link.ts';
 import { TapLink } from '../links/tap.ts';
 import { configureNetnsDevice, loadTunAddon } from '../links/tun.ts';
+import { ConnectGate, keepAliveConfig, type KeepAliveOptions } from './limits.ts';
 import { EchoRelay, type EchoRelayStats, type EchoSocket } from './echo-relay.ts';
 
 /** slirp4netns's addressing (its defaults, so habits carry over). */
@@ -102,6 +103,17 @@ export interface GatewayOptions {
   connectTimeoutMs?: number;
   /** A UDP flow without traffic either way for this long is closed (default 60 000 ms). */
   udpIdleTimeoutMs?: number;
+  /** Bytes all forwarded connections may hold together (default 256 MiB); at or above it new connections are refused with RST (counted: tcp.memoryLimited). */
+  maxBufferedBytes?: number;
+  /** Host connects under way at once (default 256); further guest SYNs wait their turn in order (tcp.connectsQueued, tcp.connectsHighWater). */
+  maxPendingConnects?: number;
+  /**
+   * Keepalive toward the guest (RFC 9293 §3.8.4, RFC 1122 §4.2.3.6): a
+   * forwarded connection idle for `idleMs` probes the guest every
+   * `intervalMs` (default min(idleMs, 75 s)); after `count` (default 9)
+   * unanswered probes it is reset and its host socket closed. Default off.
+   */
+  keepAlive?: KeepAliveOptions;
   /** Echo flows (guest, destination, identifier) relayed at once, each a host echo socket (default 256); requests of new flows beyond it are dropped (counted). */
   maxEchoFlows?: number;
   /** An echo flow without a request for this long is closed (default 60 000 ms). */
@@ -161,6 +173,15 @@ export interface GatewayStats {
     resetsFromHost: number;
     bytesUp: number;
     bytesDown: number;
+    /** Refused at the memory cap (maxBufferedBytes). */
+    memoryLimited: number;
+    /** Bytes held by the forwarded connections now (stats() time). */
+    buffered: number;
+    /** Host connects under way now, waiting for their turn now, that had to wait, and the most under way at once (maxPendingConnects). */
+    connecting: number;
+    connectsWaiting: number;
+    connectsQueued: number;
+    connectsHighWater: number;
   };
   udp: { flows: number; active: number; datagramsUp: number; datagramsDown: number; denied: number; limited: number; dropped: number; portUnreachable: number };
   /** ICMP echo relayed to other destinations than the gateway (gateway/echo-relay.ts). */
@@ -252,6 +273,12 @@ export function createGateway(opts: GatewayOptions): Gateway {
   const maxUdpFlows = opts.maxUdpFlows ?? 1024;
   const connectTimeoutMs = opts.connectTimeoutMs ?? 20_000;
   const udpIdleMs = opts.udpIdleTimeoutMs ?? 60_000;
+  const maxBufferedBytes = opts.maxBufferedBytes ?? 256 * 1024 * 1024;
+  const maxPendingConnects = opts.maxPendingConnects ?? 256;
+  for (const [name, v] of [['maxBufferedBytes', maxBufferedBytes], ['maxPendingConnects', maxPendingConnects]] as const) {
+    if (!(Number.isSafeInteger(v) && v >= 1)) throw new SynackError('ERR_SYNACK_INVALID_ARG', `${name} must be a positive integer, got ${String(v)}`);
+  }
+  const acceptTcp = keepAliveConfig(opts);
   const log = opts.log ?? (() => {});
   const gw4 = parseAddr(GATEWAY_DEFAULTS.gateway4);
   const gw6 = parseAddr(GATEWAY_DEFAULTS.gateway6) as Ipv6Addr;
@@ -332,7 +359,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
   const gnet: SynackNet = createNet({ stack, driver });
   const gdgram: SynackDgram = createDgram({ stack, driver });
   const st: Omit<GatewayStats, 'icmp'> = {
-    tcp: { requests: 0, opened: 0, published: 0, refused: 0, unreachable: 0, timedOut: 0, denied: 0, limited: 0, cancelled: 0, active: 0, resetsFromGuest: 0, resetsFromHost: 0, bytesUp: 0, bytesDown: 0 },
+    tcp: { requests: 0, opened: 0, published: 0, refused: 0, unreachable: 0, timedOut: 0, denied: 0, limited: 0, cancelled: 0, active: 0, resetsFromGuest: 0, resetsFromHost: 0, bytesUp: 0, bytesDown: 0, memoryLimited: 0, buffered: 0, connecting: 0, connectsWaiting: 0, connectsQueued: 0, connectsHighWater: 0 },
     udp: { flows: 0, active: 0, datagramsUp: 0, datagramsDown: 0, denied: 0, limited: 0, dropped: 0, portUnreachable: 0 },
     link: link ? link.stats : null,
     drops: {},
@@ -357,6 +384,27 @@ export function createGateway(opts: GatewayOptions): Gateway {
   // ---------------------------------------------------------------------------
   // TCP
 
+  const connectGate = new ConnectGate<{ req: TcpForwardRequest; target: string }>(
+    maxPendingConnects,
+    // The wait holds what the forwarder holds pending, at most (stack/forward.ts).
+    4096,
+    (x) => connectHost(x),
+    (x) => !closed && x.req.state === 'pending',
+  );
+
+  /** Bytes one flow holds in the gateway: both sockets' stream buffers and the synack connection's buffers. */
+  function flowBuffered(f: TcpFlow): number {
+    const g = f.guest;
+    const c = f.conn;
+    return f.host.readableLength + f.host.writableLength + (g ? g.readableLength + g.writableLength : 0) + (c ? c.readable() + c.sendQueued() : 0);
+  }
+
+  function bufferedBytes(): number {
+    let n = 0;
+    for (const f of tcpFlows) n += flowBuffered(f);
+    return n;
+  }
+
   function onTcp(req: TcpForwardRequest): void {
     if (closed) {
       req.reject();
@@ -376,6 +424,23 @@ export function createGateway(opts: GatewayOptions): Gateway {
       driver.kick();
       return;
     }
+    // The memory cap (gateway/limits.ts): at or above it, new connections are refused until the others drain.
+    if (bufferedBytes() >= maxBufferedBytes) {
+      st.tcp.memoryLimited++;
+      req.reject();
+      driver.kick();
+      return;
+    }
+    // At most maxPendingConnects host connects at once; the rest wait their turn.
+    if (connectGate.enter({ req, target }) === 'refused') {
+      st.tcp.limited++;
+      req.reject();
+      driver.kick();
+    }
+  }
+
+  /** The host connect of a request, once the gate lets it start (it calls connectGate.done() exactly once, when the connect ends). */
+  function connectHost({ req, target }: { req: TcpForwardRequest; target: string }): void {
     const flow: TcpFlow = {
       guestText: `${formatIpAddr(req.remoteAddr)}:${req.remotePort}`,
       targetText: `${target}:${req.localPort}`,
@@ -389,6 +454,14 @@ export function createGateway(opts: GatewayOptions): Gateway {
     st.tcp.active = tcpFlows.size;
     const host = flow.host;
     let connected = false;
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      connectGate.done();
+    };
+    host.once('connect', release);
+    host.once('close', release);
     const timer = setTimeout(() => {
       if (connected) return;
       st.tcp.timedOut++;
@@ -435,7 +508,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
           if ((ev.type === 'closed' || (ev.type === 'state' && ev.from === 'SYN-RECEIVED' && ev.to === 'LISTEN')) && !flow.guest) host.destroy();
         },
       };
-      const conn = req.accept({ onEstablished: (c) => established(flow, c), observer, ...(opts.tcp ? { tcp: opts.tcp } : {}) });
+      const conn = req.accept({ onEstablished: (c) => established(flow, c), observer, ...(acceptTcp ? { tcp: acceptTcp } : {}) });
       if (!conn) host.destroy();
       else st.tcp.opened++;
       driver.kick();
@@ -756,15 +829,15 @@ export function createGateway(opts: GatewayOptions): Gateway {
     tap: tapLink,
     ready: allReady,
     stats(): GatewayStats {
-      return { ...st, tcp: { ...st.tcp }, udp: { ...st.udp }, icmp: { ...echo.stats }, link: link ? { ...link.stats } : null, drops: { ...stack.counters.drops } as Record<string, number> };
+      const gs = connectGate.stats;
+      const tcp = { ...st.tcp, buffered: bufferedBytes(), connecting: gs.active, connectsWaiting: gs.waiting, connectsQueued: gs.queued, connectsHighWater: gs.highWater };
+      return { ...st, tcp, udp: { ...st.udp }, icmp: { ...echo.stats }, link: link ? { ...link.stats } : null, drops: { ...stack.counters.drops } as Record<string, number> };
     },
     connections(): ForwardedConnectionInfo[] {
       const out: ForwardedConnectionInfo[] = [];
       for (const f of tcpFlows) {
-        const g = f.guest;
         const c = f.conn;
-        const buffered =
-          f.host.readableLength + f.host.writableLength + (g ? g.readableLength + g.writableLength : 0) + (c ? c.readable() + c.sendQueued() : 0);
+        const buffered = flowBuffered(f);
         out.push({ guest: f.guestText, target: f.targetText, state: c ? c.state : 'CONNECTING', bytesUp: f.bytesUp, bytesDown: f.bytesDown, buffered });
       }
       return out;
@@ -778,6 +851,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
       }
       for (const key of [...udpFlows.keys()]) closeUdp(key);
       echo.close();
+      connectGate.clear();
       for (const r of [...fw.pending.values()]) r.reject();
       for (const p of publishServers) {
         if (p instanceof nodeNet.Server) p.close();
