@@ -470,6 +470,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     const fail = (kind: UnreachableKind | 'refused', code: string): void => {
       clearTimeout(timer);
       host.destroy();
+      release();
       if (kind === 'refused') {
         if (req.reject()) st.tcp.refused++;
       } else if (req.unreachable(kind)) {
@@ -482,6 +483,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
       st.tcp.cancelled++;
       clearTimeout(timer);
       host.destroy();
+      release();
     };
     host.on('error', (err: NodeJS.ErrnoException) => {
       // Before the connect; afterwards splice() handles errors.
