@@ -44,6 +44,16 @@ Options:
   --allow CIDR            only these destinations (repeatable)
   --deny CIDR             never these destinations; deny wins (repeatable)
   --max-connections N     forwarded TCP connections at once (default 4096)
+  --max-pending-connects N
+                          host connects under way at once (default 256);
+                          further guest SYNs wait their turn in order
+  --max-buffered-bytes N  bytes all forwarded connections may hold together
+                          (default 268435456, 256 MiB); at or above it new
+                          connections are refused with RST until they drain
+  --keepalive SECONDS     probe the guest of a forwarded connection idle for
+                          SECONDS with TCP keepalives (every min(SECONDS, 75)
+                          s; 9 unanswered: the connection is reset and its
+                          host socket closed); default off
   --max-echo-flows N      ICMP echo flows (guest, destination, identifier)
                           relayed at once, each through a host echo socket
                           (default 256); requests of new flows beyond it are
@@ -53,8 +63,12 @@ Options:
                           on stdout at exit and on SIGUSR1 or SIGUSR2
   -h, --help              this help
 
+ICMP echo to other destinations than the gateway is relayed through
+unprivileged host echo sockets (net.ipv4.ping_group_range must include the
+gateway's group; otherwise it is dropped, counted and logged once).
+
 Not yet: --websocket, --ipv6 configuration inside the namespace, DHCP, DNS (10.0.2.3), router advertisement
-options, ICMP echo beyond the gateway address.
+options.
 
 Example:
   synack gateway --qemu-socket /tmp/vm.sock --publish 8080:80 &
@@ -75,6 +89,9 @@ const GATEWAY_OPTIONS = {
   deny: { type: 'string', multiple: true },
   'max-connections': { type: 'string' },
   'max-echo-flows': { type: 'string' },
+  'max-pending-connects': { type: 'string' },
+  'max-buffered-bytes': { type: 'string' },
+  keepalive: { type: 'string' },
   pcap: { type: 'string' },
   stats: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -95,6 +112,9 @@ async function runGateway(argv: string[], io: CliIo): Promise<number> {
   const mtu = numberOption('gateway', 'mtu', v.mtu, 1500, (n) => Number.isInteger(n) && n >= 1280 && n <= 65520, 'an integer 1280..65520');
   const maxConnections = numberOption('gateway', 'max-connections', v['max-connections'], 4096, (n) => Number.isInteger(n) && n >= 1, 'a positive integer');
   const maxEchoFlows = numberOption('gateway', 'max-echo-flows', v['max-echo-flows'], 256, (n) => Number.isInteger(n) && n >= 1, 'a positive integer');
+  const maxPendingConnects = numberOption('gateway', 'max-pending-connects', v['max-pending-connects'], 256, (n) => Number.isInteger(n) && n >= 1, 'a positive integer');
+  const maxBufferedBytes = numberOption('gateway', 'max-buffered-bytes', v['max-buffered-bytes'], 256 * 1024 * 1024, (n) => Number.isSafeInteger(n) && n >= 1, 'a positive integer');
+  const keepalive = v.keepalive === undefined ? null : numberOption('gateway', 'keepalive', v.keepalive, 0, (n) => Number.isFinite(n) && n >= 1 && n <= 86_400, 'seconds, 1..86400');
   const checked = <T>(what: string, list: string[] | undefined, parse: (s: string) => T): T[] =>
     (list ?? []).map((s) => {
       try {
@@ -114,6 +134,9 @@ async function runGateway(argv: string[], io: CliIo): Promise<number> {
       mtu,
       maxConnections,
       maxEchoFlows,
+      maxPendingConnects,
+      maxBufferedBytes,
+      ...(keepalive !== null ? { keepAlive: { idleMs: keepalive * 1000 } } : {}),
       publish,
       ...(v.allow ? { allow: v.allow } : {}),
       ...(v.deny ? { deny: v.deny } : {}),

@@ -131,7 +131,7 @@ describe('synack gateway --netns: ICMP echo relayed through host echo sockets, U
     inNs(FAR, ['ip', 'link', 'set', 'veth1', 'up']);
     // Echo sockets for every group, in OUTER only (the sysctl is per network namespace).
     inNs(OUTER, ['sysctl', '-qw', 'net.ipv4.ping_group_range=0 2147483647']);
-    gw = new GatewayProc(OUTER, ['--netns', `/run/netns/${GUEST}`, '--stats', '--deny', '192.168.77.9', '--max-echo-flows', '8']);
+    gw = new GatewayProc(OUTER, ['--netns', `/run/netns/${GUEST}`, '--stats', '--deny', '192.168.77.9', '--max-echo-flows', '8', '--keepalive', '30', '--max-pending-connects', '64', '--max-buffered-bytes', String(64 << 20)]);
     gw2 = new GatewayProc(OUTER2, ['--netns', `/run/netns/${GUEST2}`, '--stats']);
     await gw.waitFor(/ready on tap0/, 60_000);
     await gw2.waitFor(/ready on tap0/, 60_000);
@@ -192,6 +192,21 @@ describe('synack gateway --netns: ICMP echo relayed through host echo sockets, U
     assert.equal(r.out.trim(), 'ConnectionRefusedError 111', r.err);
     const st = await gw!.stats();
     assert.ok(st.udp.portUnreachable! >= 1);
+  });
+
+  test('--max-echo-flows 8: each ping process is a flow (its own identifier); beyond 8 at once, requests of new flows are dropped and counted', async () => {
+    const before = (await gw!.stats()).icmp;
+    assert.ok(before.active! < 8);
+    const room = 8 - before.active!;
+    let answered = 0;
+    for (let i = 0; i < room + 2; i++) {
+      const r = await run(GUEST, ['ping', '-n', '-c', '1', '-W', '1', '192.168.77.1']);
+      if (/1 received/.test(r.out)) answered++;
+    }
+    assert.equal(answered, room);
+    const st = (await gw!.stats()).icmp;
+    assert.equal(st.active, 8);
+    assert.equal(st.limited! - before.limited!, 2);
   });
 
   test('where ping_group_range excludes the gateway (OUTER2\'s default "1 0"), echo requests are dropped, counted as unavailable, logged once; the gateway goes on', async () => {
