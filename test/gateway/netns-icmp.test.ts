@@ -129,6 +129,8 @@ describe('synack gateway --netns: ICMP echo relayed through host echo sockets, U
     inNs(FAR, ['ip', 'addr', 'add', '192.168.77.1/24', 'dev', 'veth1']);
     inNs(OUTER, ['ip', 'link', 'set', 'veth0', 'up']);
     inNs(FAR, ['ip', 'link', 'set', 'veth1', 'up']);
+    // The far host's replies leave with TTL 33: the guest sees it only if the relay passes the reply's TTL on (synack's own is 64).
+    inNs(FAR, ['sysctl', '-qw', 'net.ipv4.ip_default_ttl=33']);
     // Echo sockets for every group, in OUTER only (the sysctl is per network namespace).
     inNs(OUTER, ['sysctl', '-qw', 'net.ipv4.ping_group_range=0 2147483647']);
     gw = new GatewayProc(OUTER, ['--netns', `/run/netns/${GUEST}`, '--stats', '--deny', '192.168.77.9', '--max-echo-flows', '8', '--keepalive', '30', '--max-pending-connects', '64', '--max-buffered-bytes', String(64 << 20)]);
@@ -143,11 +145,11 @@ describe('synack gateway --netns: ICMP echo relayed through host echo sockets, U
     deleteAll();
   });
 
-  test('ping -c 3 192.168.77.1 from the guest gets 3 replies through the relay, with the far host\'s TTL (64) and 3000-octet data intact (RFC 792 echo, RFC 4443 §4.2 source)', async () => {
+  test('ping -c 3 192.168.77.1 from the guest gets 3 replies through the relay, with the far host\'s TTL (33) and 3000-octet data intact (RFC 792 echo, RFC 4443 §4.2 source)', async () => {
     const r = await run(GUEST, ['ping', '-n', '-c', '3', '-i', '0.2', '-W', '5', '192.168.77.1']);
     assert.equal(r.code, 0, r.out + r.err);
     assert.match(r.out, /3 packets transmitted, 3 received/);
-    assert.match(r.out, /from 192\.168\.77\.1: icmp_seq=1 ttl=64/);
+    assert.match(r.out, /from 192\.168\.77\.1: icmp_seq=1 ttl=33/);
     // A request larger than the guest MTU: fragmented by the guest, reassembled by the gateway, sent whole, the reply fragmented back.
     const big = await run(GUEST, ['ping', '-n', '-c', '1', '-s', '3000', '-W', '5', '192.168.77.1']);
     assert.equal(big.code, 0, big.out + big.err);
