@@ -25,6 +25,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { ROOT, skipUnlessReady } from '../interop/helpers.ts';
+import { main } from '../../src/cli/main.ts';
 
 const skip = skipUnlessReady(['ping']);
 const TAG = `gw-icmp-${process.pid}`;
@@ -111,6 +112,25 @@ class GatewayProc {
   }
 }
 
+/** ['--ipv6'] when this synack's gateway has that option (IPv6 in the guest is opt-in there), else [] (IPv6 is on by default). */
+async function ipv6Flag(): Promise<string[]> {
+  const lines: string[] = [];
+  await main(['gateway', '--help'], { stdout: (l) => lines.push(l), stderr: () => {}, isTTY: false, env: {}, writeFile: () => {} });
+  return /^\s+--ipv6\b/m.test(lines.join('\n')) ? ['--ipv6'] : [];
+}
+
+/** Waits (bounded) until the guest's tap0 has a global IPv6 address past Duplicate Address Detection (SLAAC from the gateway's Router Advertisement). */
+async function guestIpv6(ns: string): Promise<string> {
+  const end = Date.now() + 20_000;
+  for (;;) {
+    const out = inNs(ns, ['ip', '-6', '-o', 'addr', 'show', 'dev', 'tap0', 'scope', 'global']);
+    const m = /inet6 (fd00:[0-9a-f:]+)\/64/.exec(out);
+    if (m && !/tentative/.test(out)) return m[1]!;
+    if (Date.now() > end) throw new Error(`the guest got no IPv6 address: ${out}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 function deleteAll(): void {
   for (const n of ALL) spawnSync('ip', ['netns', 'del', n], { stdio: 'ignore' });
 }
@@ -129,11 +149,15 @@ describe('synack gateway --netns: ICMP echo relayed through host echo sockets, U
     inNs(FAR, ['ip', 'addr', 'add', '192.168.77.1/24', 'dev', 'veth1']);
     inNs(OUTER, ['ip', 'link', 'set', 'veth0', 'up']);
     inNs(FAR, ['ip', 'link', 'set', 'veth1', 'up']);
+    // IPv6 on the veth too (no DAD: usable at once).
+    inNs(OUTER, ['ip', 'addr', 'add', 'fd77::2/64', 'dev', 'veth0', 'nodad']);
+    inNs(FAR, ['ip', 'addr', 'add', 'fd77::1/64', 'dev', 'veth1', 'nodad']);
+    inNs(FAR, ['sysctl', '-qw', 'net.ipv6.conf.all.hop_limit=33', 'net.ipv6.conf.veth1.hop_limit=33']);
     // The far host's replies leave with TTL 33: the guest sees it only if the relay passes the reply's TTL on (synack's own is 64).
     inNs(FAR, ['sysctl', '-qw', 'net.ipv4.ip_default_ttl=33']);
     // Echo sockets for every group, in OUTER only (the sysctl is per network namespace).
     inNs(OUTER, ['sysctl', '-qw', 'net.ipv4.ping_group_range=0 2147483647']);
-    gw = new GatewayProc(OUTER, ['--netns', `/run/netns/${GUEST}`, '--stats', '--deny', '192.168.77.9', '--max-echo-flows', '8', '--keepalive', '30', '--max-pending-connects', '64', '--max-buffered-bytes', String(64 << 20)]);
+    gw = new GatewayProc(OUTER, ['--netns', `/run/netns/${GUEST}`, ...(await ipv6Flag()), '--stats', '--deny', '192.168.77.9', '--max-echo-flows', '8', '--keepalive', '30', '--max-pending-connects', '64', '--max-buffered-bytes', String(64 << 20)]);
     gw2 = new GatewayProc(OUTER2, ['--netns', `/run/netns/${GUEST2}`, '--stats']);
     await gw.waitFor(/ready on tap0/, 60_000);
     await gw2.waitFor(/ready on tap0/, 60_000);
@@ -157,6 +181,32 @@ describe('synack gateway --netns: ICMP echo relayed through host echo sockets, U
     const st = await gw!.stats();
     assert.ok(st.icmp.replies! >= 4, JSON.stringify(st.icmp));
     assert.ok(st.icmp.flows! >= 1);
+  });
+
+  test('IPv6: ping -6 -c 3 fd77::1 gets 3 replies through an ICMPv6 echo socket, with the far host\'s hop limit (33) (RFC 4443 §4.2)', async () => {
+    await guestIpv6(GUEST);
+    const r = await run(GUEST, ['ping', '-6', '-n', '-c', '3', '-i', '0.2', '-W', '5', 'fd77::1']);
+    assert.equal(r.code, 0, r.out + r.err);
+    assert.match(r.out, /3 packets transmitted, 3 received/);
+    assert.match(r.out, /from fd77::1: icmp_seq=1 ttl=33/);
+  });
+
+  test('IPv6: a UDP datagram to a closed port of the far host: the guest\'s connected socket gets ECONNREFUSED (ICMPv6 port unreachable, RFC 4443 §3.1)', async () => {
+    await guestIpv6(GUEST);
+    const py = [
+      'import socket',
+      's = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)',
+      's.settimeout(10)',
+      's.connect(("fd77::1", 9))',
+      's.send(b"anyone there?")',
+      'try:',
+      '  s.recv(100)',
+      '  print("reply")',
+      'except OSError as e:',
+      '  print(type(e).__name__, e.errno)',
+    ].join('\n');
+    const r = await run(GUEST, ['python3', '-c', py]);
+    assert.equal(r.out.trim(), 'ConnectionRefusedError 111', r.err);
   });
 
   test('ping 10.0.2.2 (the gateway) is answered by the gateway itself: no host echo socket is opened', async () => {
