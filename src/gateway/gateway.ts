@@ -46,7 +46,7 @@ import type { Connection } from '../tcp/connection.ts';
 import type { ConnectionEvent } from '../tcp/events.ts';
 import type { TcpConfig } from '../tcp/config.ts';
 import { addEthernetInterface, type EthernetInterface } from '../stack/ethernet.ts';
-import { sendForwardedEchoReply, sendForwardedPortUnreachable, sendForwardedUdp, type ForwardedEcho, type ForwardedDatagram, type Forwarding, type TcpForwardRequest, type UnreachableKind } from '../stack/forward.ts';
+import { sendForwardedEchoReply, sendForwardedUnreachable, sendForwardedUdp, type ForwardedEcho, type ForwardedDatagram, type Forwarding, type TcpForwardRequest, type UnreachableKind } from '../stack/forward.ts';
 import type { FrameLink } from '../stack/link.ts';
 import { Network } from '../sim/network.ts';
 import { parseIpv4Addr } from '../wire/bytes.ts';
@@ -183,7 +183,7 @@ export interface GatewayStats {
     connectsQueued: number;
     connectsHighWater: number;
   };
-  udp: { flows: number; active: number; datagramsUp: number; datagramsDown: number; denied: number; limited: number; dropped: number; portUnreachable: number };
+  udp: { flows: number; active: number; datagramsUp: number; datagramsDown: number; denied: number; limited: number; dropped: number; portUnreachable: number; unreachable: number };
   /** ICMP echo relayed to other destinations than the gateway (gateway/echo-relay.ts). */
   icmp: EchoRelayStats;
   link: StreamLinkStats | null;
@@ -360,7 +360,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
   const gdgram: SynackDgram = createDgram({ stack, driver });
   const st: Omit<GatewayStats, 'icmp'> = {
     tcp: { requests: 0, opened: 0, published: 0, refused: 0, unreachable: 0, timedOut: 0, denied: 0, limited: 0, cancelled: 0, active: 0, resetsFromGuest: 0, resetsFromHost: 0, bytesUp: 0, bytesDown: 0, memoryLimited: 0, buffered: 0, connecting: 0, connectsWaiting: 0, connectsQueued: 0, connectsHighWater: 0 },
-    udp: { flows: 0, active: 0, datagramsUp: 0, datagramsDown: 0, denied: 0, limited: 0, dropped: 0, portUnreachable: 0 },
+    udp: { flows: 0, active: 0, datagramsUp: 0, datagramsDown: 0, denied: 0, limited: 0, dropped: 0, portUnreachable: 0, unreachable: 0 },
     link: link ? link.stats : null,
     drops: {},
   };
@@ -707,7 +707,20 @@ export function createGateway(opts: GatewayOptions): Gateway {
       // Connected, the host socket hears the ICMP port unreachable of a
       // closed destination port as ECONNREFUSED (Linux reports ICMP errors
       // on connected UDP sockets only) — then the guest gets one too.
-      sock.connect(f.port, target, () => {
+      sock.connect(f.port, target, (err?: NodeJS.ErrnoException) => {
+        if (err) {
+          // No route to the destination (ENETUNREACH, …): the guest gets the
+          // ICMP Destination Unreachable a router would send; the flow ends.
+          st.udp.dropped += f.queue.length;
+          f.queue.length = 0;
+          log(`udp ${key}: ${err.code ?? err.message}`);
+          const kind = unreachableFor(err.code);
+          st.udp.unreachable++;
+          if (!closed) sendForwardedUnreachable(fw, f.last, kind === 'refused' ? 'port' : kind);
+          driver.kick();
+          closeUdp(key);
+          return;
+        }
         f.connected = true;
         for (const q of f.queue.splice(0)) sendUp(f, q);
       });
@@ -742,7 +755,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
   function udpRefused(f: UdpFlow): void {
     if (closed) return;
     st.udp.portUnreachable++;
-    sendForwardedPortUnreachable(fw, f.last);
+    sendForwardedUnreachable(fw, f.last, 'port');
     driver.kick();
   }
 

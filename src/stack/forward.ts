@@ -422,11 +422,27 @@ export function sendForwardedEchoReply(fw: Forwarding, src: IpAddr, dst: IpAddr,
  * False when the datagram has no quote.
  */
 export function sendForwardedPortUnreachable(fw: Forwarding, d: ForwardedDatagram): boolean {
+  return sendForwardedUnreachable(fw, d, 'port');
+}
+
+/**
+ * A Destination Unreachable about a forwarded datagram, of the kind the
+ * host learnt (codes as TcpForwardRequest.unreachable: RFC 1122 §3.2.2.1
+ * 0 net, 1 host, 3 port; RFC 1812 §5.2.7.1 13 administratively
+ * prohibited; ICMPv6 RFC 4443 §3.1 0, 3, 4, 1). ICMPv4 ones come from
+ * the destination (as sendIcmpV4Unreachable sends every one); an ICMPv6
+ * port unreachable from the destination, the others from the gateway.
+ */
+export function sendForwardedUnreachable(fw: Forwarding, d: ForwardedDatagram, kind: UnreachableKind): boolean {
   if (!d.quote) return false;
   const s = fw.stack;
   const now = s.clock.now();
-  if (typeof d.src === 'number') sendIcmpV4Unreachable(s, fw.iface, 3, d.quote, now);
-  else sendIcmpv6Error(s, fw.iface, { type: 1, code: 4 }, d.quote, now, d.dst as Ipv6Addr);
+  if (typeof d.src === 'number') {
+    sendIcmpV4Unreachable(s, fw.iface, kind === 'net' ? 0 : kind === 'host' ? 1 : kind === 'port' ? 3 : 13, d.quote, now);
+  } else {
+    const code = kind === 'net' ? 0 : kind === 'host' ? 3 : kind === 'port' ? 4 : 1;
+    sendIcmpv6Error(s, fw.iface, { type: 1, code }, d.quote, now, kind === 'port' ? (d.dst as Ipv6Addr) : undefined);
+  }
   return true;
 }
 

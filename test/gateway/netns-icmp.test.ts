@@ -246,6 +246,28 @@ describe('synack gateway --netns: ICMP echo relayed through host echo sockets, U
     assert.ok(st.udp.portUnreachable! >= 1);
   });
 
+  test('a UDP datagram to an address the gateway has no route to (OUTER has no default route): the host connect fails with ENETUNREACH, the guest gets an ICMP net unreachable, the gateway goes on', async () => {
+    const before = (await gw!.stats()).udp;
+    const py = [
+      'import socket',
+      's = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)',
+      'r = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)',
+      'r.settimeout(10)',
+      's.sendto(b"hello?", ("203.0.113.5", 53))',
+      'while True:',
+      '  p = r.recv(2000)',
+      '  if p[20] == 3:',
+      '    print("unreachable", p[21], socket.inet_ntoa(p[12:16]))',
+      '    break',
+    ].join('\n');
+    const r = await run(GUEST, ['python3', '-c', py]);
+    assert.equal(r.out.trim(), 'unreachable 0 203.0.113.5', r.err);
+    const st = (await gw!.stats()).udp;
+    assert.equal(st.unreachable! - before.unreachable!, 1);
+    const alive = await run(GUEST, ['ping', '-n', '-c', '1', '-W', '5', '10.0.2.2']);
+    assert.match(alive.out, /1 received/);
+  });
+
   test('--max-echo-flows 8: each ping process is a flow (its own identifier); beyond 8 at once, requests of new flows are dropped and counted', async () => {
     const before = (await gw!.stats()).icmp;
     assert.ok(before.active! < 8);
