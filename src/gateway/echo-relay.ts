@@ -33,8 +33,12 @@
  * ICMP net unreachable only when that send itself fails), and pasta logs
  * and drops.
  */
+import { constants } from 'node:os';
 import { parseIpv6Addr, type IpAddr } from '../wire/ipv6.ts';
 import { parseIpv4Addr } from '../wire/bytes.ts';
+
+/** errno number → name (ENETUNREACH, …). */
+const ERRNO_NAMES = new Map<number, string>(Object.entries(constants.errno).map(([k, v]) => [v, k]));
 
 function sameAddr(a: string, b: string): boolean {
   return a === b || (parseIpv4Addr(a) ?? parseIpv6Addr(a)) === (parseIpv4Addr(b) ?? parseIpv6Addr(b) ?? NaN);
@@ -182,10 +186,12 @@ export class EchoRelay {
 
   /**
    * One echo request of the guest (src → dst, identifier, sequence number,
-   * data, TTL), already allowed by policy, to be sent to `target` on the host.
+   * data, TTL), already allowed by policy, to be sent to `target` on the
+   * host. Returns null, or the errno name (ENETUNREACH, EHOSTUNREACH, …)
+   * when the host socket refused to send it.
    */
-  request(src: IpAddr, dst: IpAddr, target: string, ident: number, seq: number, data: Uint8Array, ttl: number): void {
-    if (this.closed) return;
+  request(src: IpAddr, dst: IpAddr, target: string, ident: number, seq: number, data: Uint8Array, ttl: number): string | null {
+    if (this.closed) return null;
     this.stats.requests++;
     const now = this.now();
     const key = echoFlowKey(src, dst, ident);
@@ -194,7 +200,7 @@ export class EchoRelay {
       const family: 4 | 6 = target.includes(':') ? 6 : 4;
       if (this.disabled[family] !== null) {
         this.stats.unavailable++;
-        return;
+        return null;
       }
       const expired: EchoFlow<EchoSocket>[] = [];
       const room = this.table.hasRoom(now, expired);
@@ -202,7 +208,7 @@ export class EchoRelay {
       if (!room) {
         this.stats.limited++;
         this.stats.active = this.table.size;
-        return;
+        return null;
       }
       let sock: EchoSocket;
       try {
@@ -215,7 +221,7 @@ export class EchoRelay {
           this.disabled[family] = err.message;
           this.opts.log(`icmp: echo requests to IPv${family} destinations are not relayed: ${err.message}`);
         }
-        return;
+        return null;
       }
       // The guest's identifier when free (then the host's requests carry it too).
       sock.bind(ident);
@@ -227,8 +233,12 @@ export class EchoRelay {
       this.arm();
     }
     const n = flow.sock.send(flow.target, ident, seq, data, ttl);
-    if (n < 0) this.stats.sendErrors++;
-    else this.stats.sent++;
+    if (n >= 0) {
+      this.stats.sent++;
+      return null;
+    }
+    this.stats.sendErrors++;
+    return ERRNO_NAMES.get(-n) ?? ERRNO_NAMES.get(n) ?? 'EIO';
   }
 
   private onReply(flow: EchoFlow<EchoSocket>, msg: Buffer, from: string, ttl: number): void {

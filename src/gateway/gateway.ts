@@ -791,7 +791,18 @@ export function createGateway(opts: GatewayOptions): Gateway {
       echo.stats.denied++;
       return;
     }
-    echo.request(e.src, e.dst, target, e.ident, e.seq, e.data, e.ttl);
+    const err = echo.request(e.src, e.dst, target, e.ident, e.seq, e.data, e.ttl);
+    if (err !== null) {
+      // As libslirp when its echo socket's sendto fails: an ICMP Destination
+      // Unreachable to the guest (RFC 1122 §3.2.2.1 codes; no route: net).
+      // (After the stack's input: the callback must not re-enter it.)
+      const kind = unreachableFor(err);
+      process.nextTick(() => {
+        if (closed) return;
+        sendForwardedUnreachable(fw, e, kind === 'refused' ? 'host' : kind);
+        driver.kick();
+      });
+    }
   }
 
   const fw = stack.enableForwarding(eth.iface, { tcp: onTcp, udp: onUdp, echo: onEcho });

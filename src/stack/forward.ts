@@ -80,6 +80,8 @@ export interface ForwardedEcho {
   readonly data: Uint8Array;
   /** The request's TTL / hop limit as it arrived. */
   readonly ttl: number;
+  /** The request's first octets from its IP header (a copy, at most 548 / 1232), to quote in an ICMP error. */
+  readonly quote?: Uint8Array;
 }
 
 export interface ForwardingConfig {
@@ -363,11 +365,12 @@ export function forwardUdp(fw: Forwarding, src: IpAddr, srcPort: number, dst: Ip
 }
 
 /** An echo request to an address that is not ours, on a forwarding interface with an `echo` callback. Returns true if the callback took it. */
-export function forwardEcho(fw: Forwarding, src: IpAddr, dst: IpAddr, ident: number, seq: number, data: Uint8Array, ttl: number): boolean {
+export function forwardEcho(fw: Forwarding, src: IpAddr, dst: IpAddr, ident: number, seq: number, data: Uint8Array, ttl: number, packet?: Uint8Array): boolean {
   const cb = fw.config.echo;
   if (!cb) return false;
   fw.stats.echoIn++;
-  cb({ iface: fw.iface, src, dst, ident, seq, data: data.slice(), ttl });
+  const quote = packet ? packet.slice(0, Math.min(packet.length, typeof src === 'number' ? 548 : 1232)) : undefined;
+  cb({ iface: fw.iface, src, dst, ident, seq, data: data.slice(), ttl, ...(quote ? { quote } : {}) });
   return true;
 }
 
@@ -426,14 +429,14 @@ export function sendForwardedPortUnreachable(fw: Forwarding, d: ForwardedDatagra
 }
 
 /**
- * A Destination Unreachable about a forwarded datagram, of the kind the
+ * A Destination Unreachable about a forwarded datagram (or echo request), of the kind the
  * host learnt (codes as TcpForwardRequest.unreachable: RFC 1122 §3.2.2.1
  * 0 net, 1 host, 3 port; RFC 1812 §5.2.7.1 13 administratively
  * prohibited; ICMPv6 RFC 4443 §3.1 0, 3, 4, 1). ICMPv4 ones come from
  * the destination (as sendIcmpV4Unreachable sends every one); an ICMPv6
  * port unreachable from the destination, the others from the gateway.
  */
-export function sendForwardedUnreachable(fw: Forwarding, d: ForwardedDatagram, kind: UnreachableKind): boolean {
+export function sendForwardedUnreachable(fw: Forwarding, d: { readonly src: IpAddr; readonly dst: IpAddr; readonly quote?: Uint8Array }, kind: UnreachableKind): boolean {
   if (!d.quote) return false;
   const s = fw.stack;
   const now = s.clock.now();

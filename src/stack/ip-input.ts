@@ -68,7 +68,7 @@ function receiveIpv4(s: Stack, iface: NetInterface, bytes: Uint8Array, now: Inst
   } else if (h.protocol === IPPROTO_UDP) {
     receiveUdp(s, iface, h.src, h.dst, ip.value.payload, bytes, now, !s.isLocalAddr(h.dst) && s.isBroadcastOrMulticast(h.dst));
   } else if (h.protocol === IPPROTO_ICMP) {
-    if (!s.isLocalAddr(h.dst)) forwardIcmpV4(s, iface, h.src, h.dst, ip.value.payload, h.ttl);
+    if (!s.isLocalAddr(h.dst)) forwardIcmpV4(s, iface, h.src, h.dst, ip.value.payload, h.ttl, bytes);
     else receiveIcmpV4(s, iface, h.src, h.dst, ip.value.payload);
   } else {
     s.drop(null, 'ipv4-unknown-protocol');
@@ -129,14 +129,14 @@ function checkV4Addresses(s: Stack, iface: NetInterface, src: Ipv4Addr, dst: Ipv
  * with an `echo` callback (forward.ts): an echo request is handed to it (the
  * gateway relays it through a host echo socket); anything else is not ours.
  */
-function forwardIcmpV4(s: Stack, iface: NetInterface, src: Ipv4Addr, dst: Ipv4Addr, payload: Uint8Array, ttl: number): void {
+function forwardIcmpV4(s: Stack, iface: NetInterface, src: Ipv4Addr, dst: Ipv4Addr, payload: Uint8Array, ttl: number, packet: Uint8Array): void {
   const fw = s.forwarding?.get(iface);
   const r = parseIcmp(payload, iface.caps);
   if (!r.ok) {
     s.drop(null, r.reason);
     return;
   }
-  if (!fw || r.value.type !== 'echo-request' || !forwardEcho(fw, src, dst, r.value.ident, r.value.seqNo, r.value.data, ttl)) {
+  if (!fw || r.value.type !== 'echo-request' || !forwardEcho(fw, src, dst, r.value.ident, r.value.seqNo, r.value.data, ttl, packet)) {
     s.drop(null, 'ipv4-not-for-us');
     return;
   }
@@ -287,7 +287,7 @@ function deliverIpv6(s: Stack, iface: NetInterface, h: Ipv6Repr, protocol: numbe
       s.drop(null, m.reason);
       return;
     }
-    if (fw && m?.ok && m.value.kind === 'echo-request' && forwardEcho(fw, h.src, h.dst, m.value.ident, m.value.seq, m.value.data, h.hopLimit)) {
+    if (fw && m?.ok && m.value.kind === 'echo-request' && forwardEcho(fw, h.src, h.dst, m.value.ident, m.value.seq, m.value.data, h.hopLimit, packet)) {
       s.counters.icmpIn++;
       return;
     }

@@ -268,6 +268,14 @@ describe('synack gateway --netns: ICMP echo relayed through host echo sockets, U
     assert.match(alive.out, /1 received/);
   });
 
+  test('ping to an address the gateway has no route to: the echo socket\'s send fails (ENETUNREACH) and the guest gets "Destination Net Unreachable", as from libslirp', async () => {
+    const before = (await gw!.stats()).icmp;
+    const r = await run(GUEST, ['ping', '-n', '-c', '1', '-W', '3', '203.0.113.5']);
+    assert.match(r.out, /Destination Net Unreachable/);
+    const st = (await gw!.stats()).icmp;
+    assert.equal(st.sendErrors! - before.sendErrors!, 1);
+  });
+
   test('--max-echo-flows 8: each ping process is a flow (its own identifier); beyond 8 at once, requests of new flows are dropped and counted', async () => {
     const before = (await gw!.stats()).icmp;
     assert.ok(before.active! < 8);
