@@ -21,7 +21,17 @@ import { linkLocalFor } from '../../src/wire/ndp.ts';
 import { UdpSocket } from '../../src/udp/table.ts';
 import { sendUdp } from '../../src/stack/udp.ts';
 import { EchoFlowTable, echoFlowKey, type EchoFlow } from '../../src/gateway/echo-relay.ts';
+import * as dgram from 'node:dgram';
 import { memoryGateway } from './helpers.ts';
+
+/** A loopback UDP port nobody listens on (bound, then closed). */
+async function closedPortUdp(): Promise<number> {
+  const u = dgram.createSocket('udp4');
+  await new Promise<void>((resolve) => u.bind(0, '127.0.0.1', resolve));
+  const port = u.address().port;
+  await new Promise<void>((resolve) => u.close(() => resolve()));
+  return port;
+}
 
 const ip4 = (s: string): number => parseIpv4Addr(s)!;
 const v6 = (s: string): Ipv6Addr => parseIpv6Addr(s)!;
@@ -147,6 +157,31 @@ describe('echo flow table (gateway/echo-relay.ts)', () => {
     assert.equal(t.hasRoom(1100, expired), true, 'flow 2 (last used at 100) expired');
     assert.deepEqual(expired.map((x) => x.sock), ['two']);
     assert.equal(t.size, 1);
+  });
+});
+
+describe('gateway: UDP port unreachable through host sockets', () => {
+  test('RFC 1122 §3.2.2.1: a guest datagram to a closed port of the host (through 10.0.2.2): the connected host socket gets ECONNREFUSED, and so does the guest\'s connected socket', async () => {
+    const port = await closedPortUdp();
+    const s = memoryGateway();
+    try {
+      const sock = s.guest.dgram.createSocket('udp4');
+      const err = await new Promise<NodeJS.ErrnoException>((resolve) => {
+        sock.once('error', resolve);
+        sock.connect(port, '10.0.2.2', () => {
+          // The first datagram draws the host's port unreachable; the guest learns it at its next operation, as Linux.
+          sock.send(Buffer.from('anyone?'));
+          const again = setInterval(() => sock.send(Buffer.from('again?'), (e: Error | null) => e && resolve(e as NodeJS.ErrnoException)), 100);
+          sock.once('error', () => clearInterval(again));
+          setTimeout(() => clearInterval(again), 5000).unref();
+        });
+      });
+      assert.equal(err.code, 'ECONNREFUSED');
+      assert.ok(s.gw.stats().udp.portUnreachable >= 1);
+      sock.close();
+    } finally {
+      await s.close();
+    }
   });
 });
 
