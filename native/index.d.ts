@@ -100,8 +100,14 @@ export declare class IcmpSocket {
   bind(ident: number): number;
   /** Sends an echo request (identifier, sequence number, data) to `dst`, with the IP TTL / hop limit `ttl` when given; bytes written or -errno. */
   send(dst: string, ident: number, seq: number, data: Uint8Array, ttl?: number): number;
-  /** Starts reading: `onMessage` gets each echo reply — its ICMP header and data (no IP header), its source, its TTL / hop limit (-1 if unknown). */
-  start(onMessage: (message: Buffer, from: string, ttl: number) => void): void;
+  /**
+   * Starts reading: `onMessage` gets each echo reply — its ICMP header and
+   * data (no IP header), its source, its TTL / hop limit (-1 if unknown),
+   * -1, -1 — and each ICMP error about a request (IP_RECVERR: a router's
+   * Time Exceeded, Destination Unreachable) — the request as sent, the
+   * router's address, -1, the ICMP type and code.
+   */
+  start(onMessage: (message: Buffer, from: string, ttl: number, icmpType: number, icmpCode: number) => void): void;
   close(): void;
   /** Keep the process alive while reading (default: not). */
   ref(): void;

@@ -14,8 +14,14 @@
 //
 // Reading is as the TUN device's: a uv_poll handle on the non-blocking fd;
 // when readable, recvmsg() until EAGAIN (at most 64 per wake-up), and JS is
-// called once per message with (data, from, ttl) — `ttl` from IP_RECVTTL /
-// IPV6_RECVHOPLIMIT, -1 when the kernel gave none.
+// called once per message with (data, from, ttl, -1, -1) — `ttl` from
+// IP_RECVTTL / IPV6_RECVHOPLIMIT, -1 when the kernel gave none.
+//
+// ICMP errors about the requests (IP_RECVERR / IPV6_RECVERR): a router's
+// Time Exceeded or Destination Unreachable is queued on the socket's error
+// queue with the request it quotes; recvmsg(MSG_ERRQUEUE) reads it, and JS
+// gets (the request as sent: ICMP header and data, the offender's address,
+// -1, ICMP type, code) — ee_type / ee_code of the sock_extended_err.
 //
 // Errors carry `code` (EACCES when ping_group_range excludes us,
 // EAFNOSUPPORT, EPROTONOSUPPORT, EMFILE, …), `errno` and `syscall`.
@@ -25,6 +31,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/errqueue.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -100,8 +107,13 @@ class IcmpSocket : public Napi::ObjectWrap<IcmpSocket> {
     }
     int on = 1;
     // The TTL / hop limit of each reply, to hand on to the guest.
-    if (v6_) setsockopt(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, &on, sizeof on);
-    else setsockopt(fd, IPPROTO_IP, IP_RECVTTL, &on, sizeof on);
+    if (v6_) {
+      setsockopt(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, &on, sizeof on);
+      setsockopt(fd, IPPROTO_IPV6, IPV6_RECVERR, &on, sizeof on);
+    } else {
+      setsockopt(fd, IPPROTO_IP, IP_RECVTTL, &on, sizeof on);
+      setsockopt(fd, IPPROTO_IP, IP_RECVERR, &on, sizeof on);
+    }
     fd_ = fd;
     buf_.resize(kMaxMessage);
     poll_ = new uv_poll_t;
@@ -205,6 +217,10 @@ class IcmpSocket : public Napi::ObjectWrap<IcmpSocket> {
     msg.msg_namelen = sl;
     msg.msg_iov = iov;
     msg.msg_iovlen = 2;
+    // A queued ICMP error about an earlier request also sets the socket
+    // error, which would fail this send: it is read from the error queue
+    // instead, so clear it.
+    ClearSocketError();
     ssize_t r;
     do {
       r = sendmsg(fd_, &msg, 0);
@@ -220,7 +236,15 @@ class IcmpSocket : public Napi::ObjectWrap<IcmpSocket> {
   void Drain(int status) {
     Napi::Env env = Env();
     Napi::HandleScope scope(env);
-    if (status < 0) return;
+    if (status < 0) {
+      // libuv reports POLLERR — a queued ICMP error — as UV_EBADF and stops
+      // the handle: read the error queue, clear the socket error, read on,
+      // and poll again (a really bad fd fails the restart).
+      if (!DrainErrors(env)) return;
+      ClearSocketError();
+      if (reading_ && poll_ && fd_ >= 0 && uv_poll_start(poll_, UV_READABLE, OnPoll) != 0) return;
+    }
+    if (!DrainErrors(env)) return;
     for (int i = 0; i < kMaxPerWake && reading_ && fd_ >= 0; i++) {
       struct sockaddr_storage ss;
       char ctl[CMSG_SPACE(sizeof(int)) * 2];
@@ -237,8 +261,10 @@ class IcmpSocket : public Napi::ObjectWrap<IcmpSocket> {
       msg.msg_controllen = sizeof ctl;
       ssize_t r = recvmsg(fd_, &msg, 0);
       if (r < 0) {
-        if (errno == EINTR) continue;
-        break;  // EAGAIN, or an error (a pending ICMP error without IP_RECVERR is not reported here)
+        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+        // EINTR, or the pending error of a queued ICMP error (read by DrainErrors): go on.
+        if (!DrainErrors(env)) return;
+        continue;
       }
       int ttl = -1;
       for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
@@ -249,22 +275,74 @@ class IcmpSocket : public Napi::ObjectWrap<IcmpSocket> {
       char addr[INET6_ADDRSTRLEN] = "";
       if (ss.ss_family == AF_INET6) inet_ntop(AF_INET6, &reinterpret_cast<struct sockaddr_in6*>(&ss)->sin6_addr, addr, sizeof addr);
       else inet_ntop(AF_INET, &reinterpret_cast<struct sockaddr_in*>(&ss)->sin_addr, addr, sizeof addr);
-      if (onMessage_.IsEmpty() || !asyncContext_) return;
-      Napi::Buffer<uint8_t> data = Napi::Buffer<uint8_t>::Copy(env, buf_.data(), size_t(r));
-      inCallback_ = true;
-      try {
-        onMessage_.MakeCallback(Value(), {data, Napi::String::New(env, addr), Napi::Number::New(env, ttl)}, *asyncContext_);
-      } catch (const Napi::Error& e) {
-        napi_fatal_exception(env, e.Value());
-        inCallback_ = false;
-        return;
+      if (!Call(env, size_t(r), addr, ttl, -1, -1)) return;
+    }
+  }
+
+  void ClearSocketError() {
+    int e = 0;
+    socklen_t el = sizeof e;
+    if (fd_ >= 0) getsockopt(fd_, SOL_SOCKET, SO_ERROR, &e, &el);
+  }
+
+  // Reads the error queue (ICMP errors about our requests); false when the socket went away meanwhile.
+  bool DrainErrors(Napi::Env env) {
+    for (int i = 0; i < kMaxPerWake && reading_ && fd_ >= 0; i++) {
+      char ctl[512];
+      struct iovec iov;
+      iov.iov_base = buf_.data();
+      iov.iov_len = buf_.size();
+      struct msghdr msg;
+      memset(&msg, 0, sizeof msg);
+      msg.msg_iov = &iov;
+      msg.msg_iovlen = 1;
+      msg.msg_control = ctl;
+      msg.msg_controllen = sizeof ctl;
+      ssize_t r = recvmsg(fd_, &msg, MSG_ERRQUEUE);
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        return true;  // EAGAIN: the queue is empty
       }
-      inCallback_ = false;
-      if (fd_ < 0) {
-        ReleaseCallback();
-        return;
+      for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+        bool v4 = c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_RECVERR;
+        bool v6 = c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_RECVERR;
+        if (!v4 && !v6) continue;
+        struct sock_extended_err ee;
+        memcpy(&ee, CMSG_DATA(c), sizeof ee);
+        if (ee.ee_origin != SO_EE_ORIGIN_ICMP && ee.ee_origin != SO_EE_ORIGIN_ICMP6) continue;
+        // SO_EE_OFFENDER: the address that sent the ICMP error, right after the struct.
+        struct sockaddr_storage off;
+        memset(&off, 0, sizeof off);
+        size_t have = c->cmsg_len - CMSG_LEN(sizeof ee);
+        memcpy(&off, CMSG_DATA(c) + sizeof ee, have < sizeof off ? have : sizeof off);
+        char addr[INET6_ADDRSTRLEN] = "";
+        if (off.ss_family == AF_INET6) inet_ntop(AF_INET6, &reinterpret_cast<struct sockaddr_in6*>(&off)->sin6_addr, addr, sizeof addr);
+        else if (off.ss_family == AF_INET) inet_ntop(AF_INET, &reinterpret_cast<struct sockaddr_in*>(&off)->sin_addr, addr, sizeof addr);
+        if (!Call(env, size_t(r), addr, -1, ee.ee_type, ee.ee_code)) return false;
+        break;
       }
     }
+    return true;
+  }
+
+  // Calls JS with buf_[0, len); false when the socket went away meanwhile.
+  bool Call(Napi::Env env, size_t len, const char* addr, int ttl, int type, int code) {
+    if (onMessage_.IsEmpty() || !asyncContext_) return false;
+    Napi::Buffer<uint8_t> data = Napi::Buffer<uint8_t>::Copy(env, buf_.data(), len);
+    inCallback_ = true;
+    try {
+      onMessage_.MakeCallback(Value(), {data, Napi::String::New(env, addr), Napi::Number::New(env, ttl), Napi::Number::New(env, type), Napi::Number::New(env, code)}, *asyncContext_);
+    } catch (const Napi::Error& e) {
+      napi_fatal_exception(env, e.Value());
+      inCallback_ = false;
+      return false;
+    }
+    inCallback_ = false;
+    if (fd_ < 0) {
+      ReleaseCallback();
+      return false;
+    }
+    return true;
   }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {

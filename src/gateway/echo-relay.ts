@@ -49,7 +49,8 @@ export interface EchoSocket {
   readonly ident: number;
   bind(ident: number): number;
   send(dst: string, ident: number, seq: number, data: Uint8Array, ttl?: number): number;
-  start(onMessage: (message: Buffer, from: string, ttl: number) => void): void;
+  /** `icmpType` / `icmpCode` ≥ 0: an ICMP error about a request (the message is that request), from `from`. */
+  start(onMessage: (message: Buffer, from: string, ttl: number, icmpType: number, icmpCode: number) => void): void;
   close(): void;
 }
 
@@ -67,6 +68,8 @@ export interface EchoFlow<S> {
   readonly sock: S;
   /** Last request (ms, the table's clock). */
   lastUsed: number;
+  /** The guest's latest requests (their IP packets' first octets) by sequence number, at most 16: what an ICMP error about one quotes. */
+  quotes?: Map<number, Uint8Array>;
 }
 
 /** The key of a guest echo flow: (guest, destination, identifier); an IPv6 address is 8 code units, a number prints as digits. */
@@ -156,6 +159,8 @@ export interface EchoRelayStats {
   sendErrors: number;
   /** Replies from an address other than the flow's target, or not echo replies: dropped. */
   unmatched: number;
+  /** ICMP errors from beyond the host about relayed requests (Time Exceeded, Destination Unreachable), passed on to the guest. */
+  errors: number;
 }
 
 export interface EchoRelayOptions {
@@ -165,6 +170,8 @@ export interface EchoRelayOptions {
   open: (family: 4 | 6) => EchoSocket;
   /** Hands a reply to the guest: from `dst` (the address it pinged) to `src`, with its identifier. */
   reply: (flow: EchoFlow<EchoSocket>, seq: number, data: Uint8Array, ttl: number) => void;
+  /** Hands an ICMP error about the guest's request (`quote`) to the guest, from `from` (the router that sent it). */
+  error?: (flow: EchoFlow<EchoSocket>, from: string, type: number, code: number, quote: Uint8Array) => void;
   log: (line: string) => void;
   /** ms clock (default Date.now). */
   now?: () => number;
@@ -172,7 +179,7 @@ export interface EchoRelayOptions {
 
 /** The relay: flows, their sockets, and the counters. */
 export class EchoRelay {
-  readonly stats: EchoRelayStats = { requests: 0, sent: 0, replies: 0, flows: 0, active: 0, denied: 0, limited: 0, unavailable: 0, sendErrors: 0, unmatched: 0 };
+  readonly stats: EchoRelayStats = { requests: 0, sent: 0, replies: 0, flows: 0, active: 0, denied: 0, limited: 0, unavailable: 0, sendErrors: 0, unmatched: 0, errors: 0 };
   private readonly table: EchoFlowTable<EchoSocket>;
   private readonly disabled: { 4: string | null; 6: string | null } = { 4: null, 6: null };
   private readonly now: () => number;
@@ -190,7 +197,7 @@ export class EchoRelay {
    * host. Returns null, or the errno name (ENETUNREACH, EHOSTUNREACH, …)
    * when the host socket refused to send it.
    */
-  request(src: IpAddr, dst: IpAddr, target: string, ident: number, seq: number, data: Uint8Array, ttl: number): string | null {
+  request(src: IpAddr, dst: IpAddr, target: string, ident: number, seq: number, data: Uint8Array, ttl: number, quote?: Uint8Array): string | null {
     if (this.closed) return null;
     this.stats.requests++;
     const now = this.now();
@@ -229,8 +236,14 @@ export class EchoRelay {
       flow = f;
       this.stats.flows++;
       this.stats.active = this.table.size;
-      sock.start((msg, from, replyTtl) => this.onReply(f, msg, from, replyTtl));
+      sock.start((msg, from, replyTtl, type, code) => (type >= 0 ? this.onError(f, msg, from, type, code) : this.onReply(f, msg, from, replyTtl)));
       this.arm();
+    }
+    if (quote) {
+      const q = (flow.quotes ??= new Map());
+      q.delete(seq);
+      q.set(seq, quote);
+      if (q.size > 16) q.delete(q.keys().next().value!);
     }
     const n = flow.sock.send(flow.target, ident, seq, data, ttl);
     if (n >= 0) {
@@ -250,6 +263,17 @@ export class EchoRelay {
     }
     this.stats.replies++;
     this.opts.reply(flow, msg.readUInt16BE(6), msg.subarray(8), ttl);
+  }
+
+  /** An ICMP error about one of the flow's requests (`msg`: the request as the host sent it). */
+  private onError(flow: EchoFlow<EchoSocket>, msg: Buffer, from: string, type: number, code: number): void {
+    const quote = msg.length >= 8 ? flow.quotes?.get(msg.readUInt16BE(6)) : undefined;
+    if (this.closed || !quote || !this.opts.error) {
+      this.stats.unmatched++;
+      return;
+    }
+    this.stats.errors++;
+    this.opts.error(flow, from, type, code, quote);
   }
 
   /** An unref'd timer closes idle flows (every half idle timeout while any is open). */

@@ -46,7 +46,7 @@ import type { Connection } from '../tcp/connection.ts';
 import type { ConnectionEvent } from '../tcp/events.ts';
 import type { TcpConfig } from '../tcp/config.ts';
 import { addEthernetInterface, type EthernetInterface } from '../stack/ethernet.ts';
-import { sendForwardedEchoReply, sendForwardedUnreachable, sendForwardedUdp, type ForwardedEcho, type ForwardedDatagram, type Forwarding, type TcpForwardRequest, type UnreachableKind } from '../stack/forward.ts';
+import { sendForwardedEchoReply, sendForwardedIcmpError, sendForwardedUnreachable, sendForwardedUdp, type ForwardedEcho, type ForwardedDatagram, type Forwarding, type TcpForwardRequest, type UnreachableKind } from '../stack/forward.ts';
 import type { FrameLink } from '../stack/link.ts';
 import { Network } from '../sim/network.ts';
 import { parseIpv4Addr } from '../wire/bytes.ts';
@@ -779,6 +779,12 @@ export function createGateway(opts: GatewayOptions): Gateway {
       sendForwardedEchoReply(fw, flow.dst, flow.src, flow.ident, seq, data, ttl);
       driver.kick();
     },
+    error: (_flow, from, type, code, quote) => {
+      // A router's Time Exceeded or Destination Unreachable about the request: ping -t and traceroute work through the gateway.
+      const a = parseIpv4Addr(from) ?? parseIpv6Addr(from);
+      if (a !== null && typeof a === (quote[0]! >>> 4 === 4 ? 'number' : 'string')) sendForwardedIcmpError(fw, a, type, code, quote);
+      driver.kick();
+    },
     log,
   });
 
@@ -791,7 +797,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
       echo.stats.denied++;
       return;
     }
-    const err = echo.request(e.src, e.dst, target, e.ident, e.seq, e.data, e.ttl);
+    const err = echo.request(e.src, e.dst, target, e.ident, e.seq, e.data, e.ttl, e.quote);
     if (err !== null) {
       // As libslirp when its echo socket's sendto fails: an ICMP Destination
       // Unreachable to the guest (RFC 1122 §3.2.2.1 codes; no route: net).

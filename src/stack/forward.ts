@@ -45,6 +45,8 @@ import { emitUdp, UDP_HEADER_LEN, type UdpPseudo } from '../wire/udp.ts';
 import { emitIcmpEcho, icmpEchoLen } from '../wire/icmp.ts';
 import { emitIcmpv6, icmpv6Len } from '../wire/icmpv6.ts';
 import { IPPROTO_ICMP, CHECKSUM_FULL } from '../wire/types.ts';
+import { checksum } from '../wire/checksum.ts';
+import { getU32, setU16 } from '../wire/bytes.ts';
 import { IPPROTO_ICMPV6 } from '../wire/ipv6.ts';
 import { Connection } from '../tcp/connection.ts';
 import { makeTcpConfig, type TcpConfig } from '../tcp/config.ts';
@@ -472,4 +474,45 @@ export function sendForwardedUdp(fw: Forwarding, src: IpAddr, srcPort: number, d
   fw.stats.udpOut++;
   s.sendDatagram(iface, buf);
   return null;
+}
+
+/**
+ * An ICMP error a router beyond the host sent about a relayed echo request
+ * (the host echo socket's error queue), passed on to the guest about ITS
+ * request (`quote`: its first octets from the IP header), from the router
+ * (`from`). RFC 792: Time Exceeded (type 11) "If the gateway processing a
+ * datagram finds the time to live field is zero it must discard the
+ * datagram. The gateway may also notify the source host via the time
+ * exceeded message"; Destination Unreachable (type 3) with the router's
+ * code. RFC 1122 §3.2.2: the message includes "the Internet header and at
+ * least the first 8 data octets of the datagram that triggered the error".
+ * ICMPv6 (RFC 4443 §3.1, §3.3): types 1 and 3 with their codes. Other types
+ * (and Fragmentation Needed, whose MTU the socket does not give) are not
+ * relayed: false. Rate-limited as every ICMP error of the stack.
+ */
+export function sendForwardedIcmpError(fw: Forwarding, from: IpAddr, type: number, code: number, quote: Uint8Array): boolean {
+  const s = fw.stack;
+  const now = s.clock.now();
+  if (typeof from === 'string') {
+    if ((type !== 1 && type !== 3) || quote.length < IPV6_HEADER_LEN) return false;
+    sendIcmpv6Error(s, fw.iface, { type, code }, quote, now, from);
+    return true;
+  }
+  if (!((type === 3 && code !== 4 && code <= 15) || (type === 11 && code <= 1)) || quote.length < 20) return false;
+  if (!s.icmpv4Limiter(now).tryTake(now)) {
+    s.drop(null, 'icmp-rate-limited');
+    return true;
+  }
+  const dst = getU32(quote, 12);
+  const q = quote.subarray(0, Math.min(quote.length, 576 - 28));
+  const len = 8 + q.length;
+  const buf = new Uint8Array(20 + len);
+  emitIpv4({ src: from, dst, protocol: IPPROTO_ICMP, ttl: s.ttl, tos: 0, ident: s.nextIdent(), dontFragment: false, payloadLen: len }, buf, 0, CHECKSUM_FULL);
+  buf[20] = type;
+  buf[21] = code;
+  buf.set(q, 28);
+  setU16(buf, 22, checksum(buf, 20, buf.length));
+  s.counters.icmpErrorsOut++;
+  s.sendDatagram(fw.iface, buf);
+  return true;
 }

@@ -10,7 +10,10 @@
  *           net.ipv4.ping_group_range = "0 2147483647" (its own: the sysctl
  *           is per namespace); veth0 192.168.77.2/24
  *     ⇅ veth
- *   FAR — veth1 192.168.77.1/24, the destination the guest pings
+ *   FAR — veth1 192.168.77.1/24, the destination the guest pings, and a
+ *         router (ip_forward) to
+ *     ⇅ veth
+ *   FAR2 — veth3 192.168.78.2/24, one hop further
  *
  * A second gateway in OUTER2, where ping_group_range keeps its default
  * ("1 0": no group may open an echo socket), shows the unavailable case.
@@ -34,7 +37,8 @@ const OUTER2 = `${TAG}-outer2`;
 const GUEST = `${TAG}-guest`;
 const GUEST2 = `${TAG}-guest2`;
 const FAR = `${TAG}-far`;
-const ALL = [OUTER, OUTER2, GUEST, GUEST2, FAR];
+const FAR2 = `${TAG}-far2`;
+const ALL = [OUTER, OUTER2, GUEST, GUEST2, FAR, FAR2];
 
 function sh(argv: string[], timeoutMs = 20_000): string {
   const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', timeout: timeoutMs });
@@ -143,12 +147,21 @@ describe('synack gateway --netns: ICMP echo relayed through host echo sockets, U
     deleteAll();
     process.once('exit', deleteAll);
     for (const n of ALL) sh(['ip', 'netns', 'add', n]);
-    for (const n of [OUTER, OUTER2, FAR]) inNs(n, ['ip', 'link', 'set', 'lo', 'up']);
+    for (const n of [OUTER, OUTER2, FAR, FAR2]) inNs(n, ['ip', 'link', 'set', 'lo', 'up']);
     sh(['ip', '-n', OUTER, 'link', 'add', 'veth0', 'type', 'veth', 'peer', 'name', 'veth1', 'netns', FAR]);
     inNs(OUTER, ['ip', 'addr', 'add', '192.168.77.2/24', 'dev', 'veth0']);
     inNs(FAR, ['ip', 'addr', 'add', '192.168.77.1/24', 'dev', 'veth1']);
     inNs(OUTER, ['ip', 'link', 'set', 'veth0', 'up']);
     inNs(FAR, ['ip', 'link', 'set', 'veth1', 'up']);
+    // FAR routes to FAR2 (192.168.78.0/24), one hop further.
+    sh(['ip', '-n', FAR, 'link', 'add', 'veth2', 'type', 'veth', 'peer', 'name', 'veth3', 'netns', FAR2]);
+    inNs(FAR, ['ip', 'addr', 'add', '192.168.78.1/24', 'dev', 'veth2']);
+    inNs(FAR2, ['ip', 'addr', 'add', '192.168.78.2/24', 'dev', 'veth3']);
+    inNs(FAR, ['ip', 'link', 'set', 'veth2', 'up']);
+    inNs(FAR2, ['ip', 'link', 'set', 'veth3', 'up']);
+    inNs(FAR, ['sysctl', '-qw', 'net.ipv4.ip_forward=1']);
+    inNs(OUTER, ['ip', 'route', 'add', '192.168.78.0/24', 'via', '192.168.77.1']);
+    inNs(FAR2, ['ip', 'route', 'add', 'default', 'via', '192.168.78.1']);
     // IPv6 on the veth too (no DAD: usable at once).
     inNs(OUTER, ['ip', 'addr', 'add', 'fd77::2/64', 'dev', 'veth0', 'nodad']);
     inNs(FAR, ['ip', 'addr', 'add', 'fd77::1/64', 'dev', 'veth1', 'nodad']);
@@ -157,7 +170,7 @@ describe('synack gateway --netns: ICMP echo relayed through host echo sockets, U
     inNs(FAR, ['sysctl', '-qw', 'net.ipv4.ip_default_ttl=33']);
     // Echo sockets for every group, in OUTER only (the sysctl is per network namespace).
     inNs(OUTER, ['sysctl', '-qw', 'net.ipv4.ping_group_range=0 2147483647']);
-    gw = new GatewayProc(OUTER, ['--netns', `/run/netns/${GUEST}`, ...(await ipv6Flag()), '--stats', '--deny', '192.168.77.9', '--max-echo-flows', '8', '--keepalive', '30', '--max-pending-connects', '64', '--max-buffered-bytes', String(64 << 20)]);
+    gw = new GatewayProc(OUTER, ['--netns', `/run/netns/${GUEST}`, ...(await ipv6Flag()), '--stats', '--deny', '192.168.77.9', '--max-echo-flows', '16', '--keepalive', '30', '--max-pending-connects', '64', '--max-buffered-bytes', String(64 << 20)]);
     gw2 = new GatewayProc(OUTER2, ['--netns', `/run/netns/${GUEST2}`, '--stats']);
     await gw.waitFor(/ready on tap0/, 60_000);
     await gw2.waitFor(/ready on tap0/, 60_000);
@@ -276,10 +289,26 @@ describe('synack gateway --netns: ICMP echo relayed through host echo sockets, U
     assert.equal(st.sendErrors! - before.sendErrors!, 1);
   });
 
-  test('--max-echo-flows 8: each ping process is a flow (its own identifier); beyond 8 at once, requests of new flows are dropped and counted', async () => {
+  test('RFC 792 Time Exceeded through the relay: ping -t 1 to a host one router beyond gets "Time to live exceeded" from the router (the host echo socket\'s error queue, IP_RECVERR); -t 2 reaches it', async () => {
     const before = (await gw!.stats()).icmp;
-    assert.ok(before.active! < 8);
-    const room = 8 - before.active!;
+    const r = await run(GUEST, ['ping', '-n', '-c', '1', '-t', '1', '-W', '5', '192.168.78.2']);
+    assert.match(r.out, /From 192\.168\.77\.1 icmp_seq=1 Time to live exceeded/);
+    const ok = await run(GUEST, ['ping', '-n', '-c', '1', '-t', '2', '-W', '5', '192.168.78.2']);
+    assert.match(ok.out, /1 received/);
+    assert.match(ok.out, /from 192\.168\.78\.2: icmp_seq=1 ttl=63/);
+    const st = (await gw!.stats()).icmp;
+    assert.equal(st.errors! - before.errors!, 1);
+  });
+
+  test('RFC 792 Destination Unreachable through the relay: a router that finds no host (ARP fails) says "Destination Host Unreachable", passed on to the guest', async () => {
+    const r = await run(GUEST, ['ping', '-n', '-c', '1', '-W', '8', '192.168.78.9'], 30_000);
+    assert.match(r.out, /From 192\.168\.77\.1 icmp_seq=1 Destination Host Unreachable/);
+  });
+
+  test('--max-echo-flows 16: each ping process is a flow (its own identifier); beyond 16 at once, requests of new flows are dropped and counted', async () => {
+    const before = (await gw!.stats()).icmp;
+    assert.ok(before.active! < 16);
+    const room = 16 - before.active!;
     let answered = 0;
     for (let i = 0; i < room + 2; i++) {
       const r = await run(GUEST, ['ping', '-n', '-c', '1', '-W', '1', '192.168.77.1']);
@@ -287,7 +316,7 @@ describe('synack gateway --netns: ICMP echo relayed through host echo sockets, U
     }
     assert.equal(answered, room);
     const st = (await gw!.stats()).icmp;
-    assert.equal(st.active, 8);
+    assert.equal(st.active, 16);
     assert.equal(st.limited! - before.limited!, 2);
   });
 
