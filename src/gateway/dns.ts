@@ -130,7 +130,10 @@ export class GatewayDns {
     for (const addr of o.addrs) {
       const family = typeof addr === 'number' ? 4 : 6;
       this.clients.push(new UdpService(stack, { port: DNS_PORT, family, address: addr }, (bytes, from, t) => this.apply(this.forwarder.handleClientUdp(bytes, from, t))));
-      // RFC 1035 §4.2.2 / RFC 7766: DNS over TCP on the same port.
+      // RFC 1035 §4.2: "The Internet supports name server access using TCP
+      // [RFC-793] on server port 53 (decimal) as well as datagram access
+      // using UDP [RFC-768] on UDP port 53 (decimal)." Bound to the DNS
+      // address only: port 53 of 10.0.2.2 stays the host's.
       const srv = o.net.createServer((s) => this.acceptClient(s));
       srv.on('error', (err: Error) => o.log?.(`dns tcp ${formatIpAddr(addr)}: ${err.message}`));
       srv.listen(DNS_PORT, formatIpAddr(addr));
@@ -174,6 +177,11 @@ export class GatewayDns {
   private apply(s: ForwarderStep): void {
     if (this.closed) return;
     for (const d of s.out) {
+      // The engine's answers keep the upstream's bytes after the id;
+      // RFC 1035 §4.2.1: "Messages carried by UDP are restricted to 512
+      // bytes (not counting the IP or UDP headers). Longer messages are
+      // truncated and the TC bit is set in the header." — an upstream's
+      // truncated answer stays so, and the guest asks again over TCP.
       if (d.srcPort === DNS_PORT) {
         // An answer to the guest, from the DNS address of its family.
         const client = this.clients.find((c) => (typeof c.socket.localAddr === 'string') === d.address.includes(':')) ?? this.clients[0]!;

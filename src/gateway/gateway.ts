@@ -123,6 +123,8 @@ export interface GatewayOptions {
    * /etc/resolv.conf. Not subject to allow/deny.
    */
   dnsUpstream?: string;
+  /** A query the upstream does not answer in this long gets SERVFAIL (default 5000 ms). */
+  dnsTimeoutMs?: number;
   /** IPv6 on the guest link (default false, as slirp4netns): fd00::2, fd00::3, Router Advertisements; fd00::100 in a netns. */
   ipv6?: boolean;
 }
@@ -279,8 +281,9 @@ export function createGateway(opts: GatewayOptions): Gateway {
     ...(ipv6 ? [{ addr: gw6, prefixLen: 64 }, { addr: dns6, prefixLen: 64 }] : []),
   ];
   // RFC 4861 §6.2.1 AdvPrefixList with the on-link and autonomous flags
-  // (SLAAC for fd00::/64), AdvLinkMTU, and RFC 8106 §5.1 RDNSS: "the IPv6
-  // addresses of one or more recursive DNS servers".
+  // (SLAAC for fd00::/64), AdvLinkMTU, and the RDNSS option of RFC 8106
+  // §5.1: "One or more 128-bit IPv6 addresses of the recursive DNS
+  // servers." — the gateway's own forwarder at fd00::3.
   const router = ipv6 ? { prefixes: [{ prefix: parseAddr('fd00::') as Ipv6Addr, prefixLen: 64 }], mtu, defaultRouter: true, rdnss: [dns6] } : undefined;
   const ethOpts = { mac, ...(router ? { router } : {}), dadTransmits: 0 };
 
@@ -367,6 +370,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     net: gnet,
     addrs: ipv6 ? [dns4, dns6] : [dns4],
     upstream: dnsUpstream,
+    ...(opts.dnsTimeoutMs !== undefined ? { timeoutMs: opts.dnsTimeoutMs } : {}),
     seed: secret.readUInt32LE(4) ^ secret.readUInt32LE(8),
     log,
   });

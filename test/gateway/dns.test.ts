@@ -9,7 +9,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promisify } from 'node:util';
-import { buildDns, dnsQuery, parseDns, DNS_RCODE_NXDOMAIN, DNS_TYPE_A, type DnsMessage } from '../../src/wire/dns.ts';
+import { buildDns, dnsQuery, parseDns, DNS_RCODE_NXDOMAIN, DNS_RCODE_SERVFAIL, DNS_TYPE_A, type DnsMessage } from '../../src/wire/dns.ts';
 import { DnsStreamReader, frameDns } from '../../src/services/dns-stream.ts';
 import { firstNameserver, parseDnsUpstream } from '../../src/gateway/dns.ts';
 import { createGateway } from '../../src/gateway/gateway.ts';
@@ -129,6 +129,39 @@ describe('gateway DNS forwarder at 10.0.2.3 (UDP and TCP to a loopback upstream)
       const all = (await lookupOf(r.guest)('big.example.test', { family: 4, all: true })) as Array<{ address: string }>;
       assert.equal(all.length, BIG_COUNT);
       assert.equal(up.tcpQueries, 2);
+    } finally {
+      await r.close();
+      await up.close();
+    }
+  });
+
+  test('no cache: the same question twice is asked upstream twice (every answer is the upstream\'s)', async () => {
+    const up = await startUpstream();
+    const r = memoryGateway({ dnsUpstream: `127.0.0.1:${up.port}` });
+    try {
+      const q = buildDns(dnsQuery(1, 'www.example.test', DNS_TYPE_A));
+      await udpQuery(r.guest, '10.0.2.3', q);
+      await udpQuery(r.guest, '10.0.2.3', q);
+      assert.equal(up.udpQueries, 2);
+      assert.equal(r.gw.stats().dns.answers, 2);
+    } finally {
+      await r.close();
+      await up.close();
+    }
+  });
+
+  test('RFC 5625 §6: an upstream that does not answer — the guest gets SERVFAIL after dnsTimeoutMs, counted', async () => {
+    const up = await startUpstream();
+    up.silent = true;
+    const r = memoryGateway({ dnsUpstream: `127.0.0.1:${up.port}`, dnsTimeoutMs: 300 });
+    try {
+      const a = parsed(await udpQuery(r.guest, '10.0.2.3', buildDns(dnsQuery(0x55, 'www.example.test', DNS_TYPE_A))));
+      assert.equal(a.id, 0x55);
+      assert.equal(a.rcode, DNS_RCODE_SERVFAIL);
+      assert.equal(up.udpQueries, 1);
+      const st = r.gw.stats().dns;
+      assert.equal(st.servfail, 1);
+      assert.equal(st.answers, 0);
     } finally {
       await r.close();
       await up.close();
