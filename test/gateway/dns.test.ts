@@ -168,6 +168,32 @@ describe('gateway DNS forwarder at 10.0.2.3 (UDP and TCP to a loopback upstream)
     }
   });
 
+  test('bad input is a counted drop, never a crash: a garbage datagram to 10.0.2.3:53, a zero-length TCP frame (RFC 1035 §4.2.2) closes that connection; the next query is answered', async () => {
+    const up = await startUpstream();
+    const r = memoryGateway({ dnsUpstream: `127.0.0.1:${up.port}` });
+    try {
+      const junk = r.guest.dgram.createSocket('udp4');
+      junk.send(new Uint8Array([1, 2, 3, 4, 5]), 53, '10.0.2.3');
+      await waitFor('the garbage is counted', () => r.gw.stats().dns.failures >= 1);
+      junk.close();
+      const closed = await new Promise<boolean>((resolve, reject) => {
+        const s = r.guest.net.connect(53, '10.0.2.3');
+        s.on('error', reject);
+        s.on('connect', () => s.write(new Uint8Array([0, 0, 0, 0])));
+        s.on('data', () => {});
+        s.on('close', () => resolve(true));
+      });
+      assert.ok(closed);
+      assert.ok(r.gw.stats().dns.failures >= 2);
+      assert.equal(up.udpQueries + up.tcpQueries, 0, 'nothing went upstream');
+      const a = parsed(await udpQuery(r.guest, '10.0.2.3', buildDns(dnsQuery(9, 'www.example.test', DNS_TYPE_A))));
+      assert.equal(a.answers.length, 1);
+    } finally {
+      await r.close();
+      await up.close();
+    }
+  });
+
   test('10.0.2.3 is an address of the gateway: it answers ARP and ICMP echo for it; policy (--deny) does not apply to the upstream', async () => {
     const up = await startUpstream();
     const r = memoryGateway({ dnsUpstream: `127.0.0.1:${up.port}`, deny: ['0.0.0.0/0'] });
