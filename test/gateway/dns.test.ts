@@ -11,7 +11,10 @@ import assert from 'node:assert/strict';
 import { promisify } from 'node:util';
 import { buildDns, dnsQuery, parseDns, DNS_RCODE_NXDOMAIN, DNS_RCODE_SERVFAIL, DNS_TYPE_A, type DnsMessage } from '../../src/wire/dns.ts';
 import { DnsStreamReader, frameDns } from '../../src/services/dns-stream.ts';
-import { firstNameserver, parseDnsUpstream } from '../../src/gateway/dns.ts';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { defaultDnsUpstream, firstNameserver, parseDnsUpstream } from '../../src/gateway/dns.ts';
 import { createGateway } from '../../src/gateway/gateway.ts';
 import { createMemoryNetwork, type MemoryHost } from '../../src/api/memory-network.ts';
 import { formatIpAddr } from '../../src/wire/ipv6.ts';
@@ -236,6 +239,14 @@ describe('gateway DNS forwarder at 10.0.2.3 (UDP and TCP to a loopback upstream)
     assert.equal(firstNameserver('nameserver bogus\nnameserver ::1\n'), '::1');
     // resolv.conf(5): "If no nameserver entries are present, the default is to use the name server on the local machine."
     assert.equal(firstNameserver(''), '127.0.0.1');
+    const dir = mkdtempSync(join(tmpdir(), 'gw-dns-resolv-'));
+    try {
+      writeFileSync(join(dir, 'resolv.conf'), 'options edns0\nnameserver ::1\n');
+      assert.equal(defaultDnsUpstream(join(dir, 'resolv.conf')), '::1');
+      assert.equal(defaultDnsUpstream(join(dir, 'absent')), '127.0.0.1');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
