@@ -275,6 +275,29 @@ describe('gateway IPv6 opt-in (ipv6: true)', { timeout: 60_000 }, () => {
     }
   });
 
+  test('disableHostLoopback with ipv6: neither 10.0.2.2 nor fd00::2 reaches the host\'s loopback (ICMP administratively prohibited, no host socket)', async () => {
+    let accepted = 0;
+    const h4 = await hostServer(() => accepted++);
+    const h6 = await hostServer(() => accepted++, '::1');
+    // FreeBSD's rule makes administratively prohibited a hard error in SYN-SENT (ECONNREFUSED) for the synack guest.
+    const r = memoryGateway({ ipv6: true, disableHostLoopback: true }, { icmpSynSentErrors: 'freebsd' });
+    try {
+      await waitFor('the guest finished DAD for fd00::100', () => r.guest.eth!.tentative.size === 0);
+      for (const [port, host] of [[h4.port, '10.0.2.2'], [h6.port, 'fd00::2']] as const) {
+        const err = await new Promise<NodeJS.ErrnoException>((resolve) => r.guest.net.connect(port, host).once('error', resolve));
+        assert.equal(err.code, 'ECONNREFUSED', host);
+      }
+      const st = r.gw.stats();
+      assert.equal(st.tcp.denied, 2);
+      assert.equal(st.tcp.opened, 0);
+      assert.equal(accepted, 0);
+    } finally {
+      await r.close();
+      h4.server.close();
+      h6.server.close();
+    }
+  });
+
   test('RFC 4861 §6.2 / RFC 8106: with ipv6 the gateway advertises fd00::/64 with the MTU option and RDNSS fd00::3; the guest resolves through fd00::3', async () => {
     const up = await startUpstream();
     const r = memoryGateway({ dnsUpstream: `127.0.0.1:${up.port}`, ipv6: true, mtu: 1500 });
