@@ -102,6 +102,8 @@ export class GatewayDns {
   private readonly clients: UdpService[] = [];
   private readonly servers: SynackServer[] = [];
   private readonly clientConns = new Map<number, SynackSocket>();
+  /** Per client connection: queries sent upstream and not yet answered, and whether the client has sent its FIN. */
+  private readonly clientState = new Map<number, { pending: number; ended: boolean }>();
   private readonly upConns = new Map<number, nodeNet.Socket>();
   private readonly upUdp: dgram.Socket;
   private readonly timer: StackTimer;
@@ -134,7 +136,9 @@ export class GatewayDns {
       // [RFC-793] on server port 53 (decimal) as well as datagram access
       // using UDP [RFC-768] on UDP port 53 (decimal)." Bound to the DNS
       // address only: port 53 of 10.0.2.2 stays the host's.
-      const srv = o.net.createServer((s) => this.acceptClient(s));
+      // allowHalfOpen: a client may shut down its sending side after its
+      // queries and still read the answers.
+      const srv = o.net.createServer({ allowHalfOpen: true }, (s) => this.acceptClient(s));
       srv.on('error', (err: Error) => o.log?.(`dns tcp ${formatIpAddr(addr)}: ${err.message}`));
       srv.listen(DNS_PORT, formatIpAddr(addr));
       this.servers.push(srv);
@@ -163,12 +167,25 @@ export class GatewayDns {
       return;
     }
     const id = this.nextClient++;
+    const state = { pending: 0, ended: false };
     this.clientConns.set(id, s);
-    s.on('data', (d: Uint8Array) => this.apply(this.forwarder.handleClientTcp(id, d, this.now())));
+    this.clientState.set(id, state);
+    s.on('data', (d: Uint8Array) => {
+      const step = this.forwarder.handleClientTcp(id, d, this.now());
+      // Each query of this connection the engine relays opens one upstream connection.
+      for (const a of step.tcp) if (a.type === 'open') state.pending++;
+      this.apply(step);
+    });
     s.on('error', () => {});
-    s.on('end', () => s.end());
+    s.on('end', () => {
+      // A client's FIN after its queries (a half-close) still gets their
+      // answers, then ours.
+      state.ended = true;
+      if (state.pending <= 0) s.end();
+    });
     s.on('close', () => {
       this.clientConns.delete(id);
+      this.clientState.delete(id);
       if (!this.closed) this.apply(this.forwarder.clientTcpClosed(id));
     });
   }
@@ -195,7 +212,7 @@ export class GatewayDns {
     }
     for (const a of s.tcp) {
       if (a.type === 'open') this.openUpstream(a.conn, a.address, a.port, a.data);
-      else if (a.type === 'write') this.clientConns.get(a.conn)?.write(a.data);
+      else if (a.type === 'write') this.answerClient(a.conn, a.data);
       else if (a.conn < 0) {
         const c = this.upConns.get(a.conn);
         this.upConns.delete(a.conn);
@@ -204,6 +221,15 @@ export class GatewayDns {
     }
     this.timer.set(s.deadline);
     this.o.driver.kick();
+  }
+
+  private answerClient(conn: number, data: Uint8Array): void {
+    const s = this.clientConns.get(conn);
+    const state = this.clientState.get(conn);
+    if (!s || !state) return;
+    s.write(data);
+    state.pending--;
+    if (state.ended && state.pending <= 0) s.end();
   }
 
   private openUpstream(conn: number, address: string, port: number, data: Uint8Array): void {

@@ -171,6 +171,27 @@ describe('gateway DNS forwarder at 10.0.2.3 (UDP and TCP to a loopback upstream)
     }
   });
 
+  test('a TCP client that half-closes after its query still gets the answer, then the forwarder\'s FIN', async () => {
+    const up = await startUpstream();
+    const r = memoryGateway({ dnsUpstream: `127.0.0.1:${up.port}` });
+    try {
+      const got = await new Promise<Uint8Array[]>((resolve, reject) => {
+        const s = r.guest.net.connect({ port: 53, host: '10.0.2.3', allowHalfOpen: true });
+        const rd = new DnsStreamReader();
+        const msgs: Uint8Array[] = [];
+        s.on('error', reject);
+        s.on('connect', () => s.end(frameDns(buildDns(dnsQuery(3, 'www.example.test', DNS_TYPE_A)))));
+        s.on('data', (d: Uint8Array) => msgs.push(...(rd.push(d) ?? [])));
+        s.on('end', () => resolve(msgs));
+      });
+      assert.equal(got.length, 1);
+      assert.equal(parsed(got[0]!).answers.length, 1);
+    } finally {
+      await r.close();
+      await up.close();
+    }
+  });
+
   test('bad input is a counted drop, never a crash: a garbage datagram to 10.0.2.3:53, a zero-length TCP frame (RFC 1035 §4.2.2) closes that connection; the next query is answered', async () => {
     const up = await startUpstream();
     const r = memoryGateway({ dnsUpstream: `127.0.0.1:${up.port}` });
