@@ -7,6 +7,7 @@
  */
 import { createGateway, parsePublish, type Gateway, type PublishSpec } from '../gateway/gateway.ts';
 import { parseCidr } from '../gateway/policy.ts';
+import { parseDnsUpstream } from '../gateway/dns.ts';
 import { numberOption, parseOptions, UsageError, type CliIo, type Command } from './options.ts';
 
 const GATEWAY_HELP = `Usage: synack gateway --qemu-socket PATH [options]
@@ -16,7 +17,8 @@ User-mode networking: every TCP connection and UDP flow the guest makes is
 terminated by synack's stack and re-created with ordinary host sockets (as
 slirp4netns and passt do). Addressing as slirp4netns: network 10.0.2.0/24,
 gateway 10.0.2.2 (the host's 127.0.0.1 unless --disable-host-loopback),
-guest 10.0.2.100; IPv6 fd00::/64, gateway fd00::2 (the host's ::1).
+DNS 10.0.2.3, guest 10.0.2.100; with --ipv6 also fd00::/64, gateway fd00::2
+(the host's ::1), DNS fd00::3.
 Prints a line containing "ready" once listening; logs go to stderr;
 SIGINT/SIGTERM stop it, closing every forwarded connection.
 
@@ -35,6 +37,17 @@ Downstream:
 
 Options:
   --mtu N                 MTU of the guest link (default 1500; 1280..65520)
+  --dns-upstream ADDR[:PORT]
+                          the resolver the DNS forwarder at 10.0.2.3 (UDP
+                          and TCP port 53) relays to ([V6]:PORT for IPv6;
+                          default the first nameserver in /etc/resolv.conf);
+                          answers come back unchanged; --allow/--deny do not
+                          apply to it
+  --ipv6                  IPv6 too (off by default, as slirp4netns): fd00::2,
+                          DNS fd00::3, router advertisements for fd00::/64
+                          with the MTU and RDNSS fd00::3; with --netns the
+                          device also gets fd00::100/64 and a default route
+                          via fd00::2
   --publish SPEC          [HOSTADDR:]HOSTPORT:GUESTPORT[/tcp|/udp]: the host
                           listens on HOSTADDR (default 127.0.0.1) and each
                           connection or flow is opened toward the guest's
@@ -67,8 +80,7 @@ ICMP echo to other destinations than the gateway is relayed through
 unprivileged host echo sockets (net.ipv4.ping_group_range must include the
 gateway's group; otherwise it is dropped, counted and logged once).
 
-Not yet: --websocket, --ipv6 configuration inside the namespace, DHCP, DNS (10.0.2.3), router advertisement
-options.
+Not yet: --websocket, DHCP.
 
 Example:
   synack gateway --qemu-socket /tmp/vm.sock --publish 8080:80 &
@@ -76,7 +88,8 @@ Example:
     -device virtio-net-pci,netdev=n0
   ip netns add sandbox
   synack gateway --netns /run/netns/sandbox &
-  ip netns exec sandbox curl http://10.0.2.2:8000/   # the host's 127.0.0.1:8000`;
+  ip netns exec sandbox curl http://10.0.2.2:8000/   # the host's 127.0.0.1:8000
+  ip netns exec sandbox dig @10.0.2.3 example.com    # through the host's resolver`;
 
 const GATEWAY_OPTIONS = {
   'qemu-socket': { type: 'string' },
@@ -93,6 +106,8 @@ const GATEWAY_OPTIONS = {
   'max-buffered-bytes': { type: 'string' },
   keepalive: { type: 'string' },
   pcap: { type: 'string' },
+  'dns-upstream': { type: 'string' },
+  ipv6: { type: 'boolean' },
   stats: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -126,6 +141,8 @@ async function runGateway(argv: string[], io: CliIo): Promise<number> {
   const publish: PublishSpec[] = checked('publish', v.publish, parsePublish);
   checked('allow', v.allow, parseCidr);
   checked('deny', v.deny, parseCidr);
+  const dnsUpstream = v['dns-upstream'];
+  if (dnsUpstream !== undefined) checked('dns-upstream', [dnsUpstream], parseDnsUpstream);
 
   let gw: Gateway;
   try {
@@ -142,6 +159,8 @@ async function runGateway(argv: string[], io: CliIo): Promise<number> {
       ...(v.deny ? { deny: v.deny } : {}),
       ...(v['disable-host-loopback'] ? { disableHostLoopback: true } : {}),
       ...(v.pcap ? { pcap: v.pcap } : {}),
+      ...(dnsUpstream !== undefined ? { dnsUpstream } : {}),
+      ...(v.ipv6 ? { ipv6: true } : {}),
       log: (line) => io.stderr(`synack gateway: ${line}`),
     });
   } catch (e) {
@@ -163,8 +182,10 @@ async function runGateway(argv: string[], io: CliIo): Promise<number> {
     process.on('SIGUSR2', printStats);
   }
   const pub = publish.map((p) => ` publish ${p.hostAddr ?? '127.0.0.1'}:${p.hostPort}->${p.guestPort}/${p.proto ?? 'tcp'}`).join('');
-  const where = netns ? `${gw.tap!.name} in ${netns} (guest 10.0.2.100/24, default route via 10.0.2.2)` : path!;
-  io.stdout(`synack gateway: ready on ${where} (mtu ${mtu}; gateway 10.0.2.2, fd00::2)${pub}`);
+  const where = netns ? `${gw.tap!.name} in ${netns} (guest 10.0.2.100/24${v.ipv6 ? ', fd00::100/64' : ''}, default route via 10.0.2.2${v.ipv6 ? ', fd00::2' : ''})` : path!;
+  const up = gw.dns.upstream;
+  const dnsTo = up.address.includes(':') ? `[${up.address}]:${up.port}` : `${up.address}:${up.port}`;
+  io.stdout(`synack gateway: ready on ${where} (mtu ${mtu}; gateway 10.0.2.2${v.ipv6 ? ', fd00::2' : ''}; dns 10.0.2.3${v.ipv6 ? ', fd00::3' : ''} -> ${dnsTo})${pub}`);
 
   let resolveDone!: (code: number) => void;
   const done = new Promise<number>((r) => (resolveDone = r));
@@ -187,7 +208,7 @@ async function runGateway(argv: string[], io: CliIo): Promise<number> {
     const code = await done;
     if (v.stats) printStats();
     const st = gw.stats();
-    io.stderr(`synack gateway: stopped (${st.tcp.opened} TCP connections forwarded, ${st.tcp.refused} refused, ${st.tcp.denied} denied; ${st.udp.flows} UDP flows)`);
+    io.stderr(`synack gateway: stopped (${st.tcp.opened} TCP connections forwarded, ${st.tcp.refused} refused, ${st.tcp.denied} denied; ${st.udp.flows} UDP flows; ${st.dns.queries} DNS queries relayed)`);
     return code;
   } finally {
     process.off('SIGINT', onSignal);

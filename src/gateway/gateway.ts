@@ -28,6 +28,14 @@
  * to any other address it is relayed through an unprivileged host echo
  * socket (gateway/echo-relay.ts, the addon's IcmpSocket).
  *
+ * DNS: 10.0.2.3 (and fd00::3) is the gateway's own DNS forwarder
+ * (gateway/dns.ts), relaying to `dnsUpstream` over host sockets.
+ *
+ * IPv6 (`ipv6: true`, off by default as in slirp4netns): fd00::2 and
+ * fd00::3 on the guest link, Router Advertisements for fd00::/64 with the
+ * MTU and RDNSS fd00::3; with a netns downstream the guest's device also gets
+ * fd00::100/64 and a default route via fd00::2.
+ *
  * Downstreams: `{ memory }` (a synack guest on an in-memory Ethernet switch,
  * createMemoryNetwork({ ethernet: true })), `{ qemuSocket: PATH }` (a Unix
  * stream socket QEMU's `-netdev stream` connects to; frames with a 4-octet
@@ -63,6 +71,8 @@ import { Policy } from './policy.ts';
 import { FRAME_OVERHEAD, StreamFrameLink, type StreamLinkStats } from './stream-link.ts';
 import { TapLink } from '../links/tap.ts';
 import { configureNetnsDevice, loadTunAddon } from '../links/tun.ts';
+import { defaultDnsUpstream, GatewayDns, parseDnsUpstream, type GatewayDnsStats } from './dns.ts';
+import { configureNetnsIpv6 } from './netns6.ts';
 import { ConnectGate, keepAliveConfig, type KeepAliveOptions } from './limits.ts';
 import { EchoRelay, type EchoRelayStats, type EchoSocket } from './echo-relay.ts';
 
@@ -126,6 +136,16 @@ export interface GatewayOptions {
   publish?: PublishSpec[];
   /** Diagnostics (one line each); default none. */
   log?: (line: string) => void;
+  /**
+   * The resolver the DNS forwarder at 10.0.2.3 (fd00::3) relays to:
+   * `ADDR[:PORT]` (`[V6]:PORT`); default the first nameserver of
+   * /etc/resolv.conf. Not subject to allow/deny.
+   */
+  dnsUpstream?: string;
+  /** A query the upstream does not answer in this long gets SERVFAIL (default 5000 ms). */
+  dnsTimeoutMs?: number;
+  /** IPv6 on the guest link (default false, as slirp4netns): fd00::2, fd00::3, Router Advertisements; fd00::100 in a netns. */
+  ipv6?: boolean;
 }
 
 export interface PublishSpec {
@@ -187,6 +207,8 @@ export interface GatewayStats {
   /** ICMP echo relayed to other destinations than the gateway (gateway/echo-relay.ts). */
   icmp: EchoRelayStats;
   link: StreamLinkStats | null;
+  /** The DNS forwarder at 10.0.2.3 / fd00::3. */
+  dns: GatewayDnsStats;
   /** Malformed or unwanted frames and packets the gateway's stack dropped, by reason. */
   drops: Record<string, number>;
 }
@@ -210,6 +232,8 @@ export interface Gateway {
   readonly socketPath: string | null;
   /** The TAP link, when the downstream is a network namespace (its device is inside it). */
   readonly tap: TapLink | null;
+  /** The DNS forwarder at 10.0.2.3 (and fd00::3). */
+  readonly dns: GatewayDns;
   /** Resolves once the downstream is ready (the qemu socket listens). */
   readonly ready: Promise<void>;
   stats(): GatewayStats;
@@ -282,12 +306,28 @@ export function createGateway(opts: GatewayOptions): Gateway {
   const log = opts.log ?? (() => {});
   const gw4 = parseAddr(GATEWAY_DEFAULTS.gateway4);
   const gw6 = parseAddr(GATEWAY_DEFAULTS.gateway6) as Ipv6Addr;
+  const dns4 = parseAddr(GATEWAY_DEFAULTS.dns4);
+  const dns6 = parseAddr(GATEWAY_DEFAULTS.dns6) as Ipv6Addr;
+  const ipv6 = opts.ipv6 === true;
+  let dnsUpstream: { address: string; port: number };
+  try {
+    dnsUpstream = parseDnsUpstream(opts.dnsUpstream ?? defaultDnsUpstream());
+  } catch (e) {
+    throw new SynackError('ERR_SYNACK_INVALID_ARG', `dnsUpstream: ${(e as Error).message}`);
+  }
   const mac = parseMac(GATEWAY_DEFAULTS.mac) as MacAddr;
+  // The DNS address is the gateway's own (it answers ARP and NDP for it), not a host to forward to.
   const addrs = [
     { addr: gw4, prefixLen: 24 },
-    { addr: gw6, prefixLen: 64 },
+    { addr: dns4, prefixLen: 24 },
+    ...(ipv6 ? [{ addr: gw6, prefixLen: 64 }, { addr: dns6, prefixLen: 64 }] : []),
   ];
-  const router = { prefixes: [{ prefix: parseAddr('fd00::') as Ipv6Addr, prefixLen: 64 }], mtu, defaultRouter: true };
+  // RFC 4861 §6.2.1 AdvPrefixList with the on-link and autonomous flags
+  // (SLAAC for fd00::/64), AdvLinkMTU, and the RDNSS option of RFC 8106
+  // §5.1: "One or more 128-bit IPv6 addresses of the recursive DNS
+  // servers." — the gateway's own forwarder at fd00::3.
+  const router = ipv6 ? { prefixes: [{ prefix: parseAddr('fd00::') as Ipv6Addr, prefixLen: 64 }], mtu, defaultRouter: true, rdnss: [dns6] } : undefined;
+  const ethOpts = { mac, ...(router ? { router } : {}), dadTransmits: 0 };
 
   let network: Network;
   let driver: Driver;
@@ -310,14 +350,14 @@ export function createGateway(opts: GatewayOptions): Gateway {
     network = lan.network;
     driver = lan.driver;
     stack = network.addStack(stackCfg);
-    eth = network.attachEthernet(stack, lan.switch, addrs, { mac, router, dadTransmits: 0 });
+    eth = network.attachEthernet(stack, lan.switch, addrs, ethOpts);
   } else if ('qemuSocket' in down) {
     network = new Network({ clock: new RealClock() });
     driver = new Driver(network);
     ownDriver = true;
     stack = network.addStack(stackCfg);
     link = new StreamFrameLink(mtu);
-    eth = addEthernetInterface(stack, { mac, link: link as FrameLink, addrs, router, dadTransmits: 0 });
+    eth = addEthernetInterface(stack, { ...ethOpts, link: link as FrameLink, addrs });
     link.onBatch = () => driver.kick();
   } else if ('netns' in down) {
     if (typeof down.netns !== 'string' || down.netns === '') throw new SynackError('ERR_SYNACK_INVALID_ARG', 'downstream.netns must be the path of a network namespace');
@@ -332,10 +372,11 @@ export function createGateway(opts: GatewayOptions): Gateway {
     let t: TapLink | null = null;
     try {
       t = new TapLink({ name: down.tap ?? 'tap0', netns, mtu, onBatch: () => d.kick(), onError: (err) => log(`tap: ${err.message}`) });
-      eth = addEthernetInterface(stack, { mac, link: t as FrameLink, addrs, router, dadTransmits: 0 });
+      eth = addEthernetInterface(stack, { ...ethOpts, link: t as FrameLink, addrs });
       // What `slirp4netns --configure` does inside the namespace: lo up, the
       // guest's address, MTU, up, default route via the gateway.
       configureNetnsDevice(netns, t.name, { mtu, address: GATEWAY_DEFAULTS.guest4, prefixLen: 24, gateway: GATEWAY_DEFAULTS.gateway4 });
+      if (ipv6) configureNetnsIpv6(netns, t.name, { address: GATEWAY_DEFAULTS.guest6, prefixLen: 64, gateway: GATEWAY_DEFAULTS.gateway6 });
     } catch (e) {
       t?.close();
       driver.stop();
@@ -362,15 +403,26 @@ export function createGateway(opts: GatewayOptions): Gateway {
     tcp: { requests: 0, opened: 0, published: 0, refused: 0, unreachable: 0, timedOut: 0, denied: 0, limited: 0, cancelled: 0, active: 0, resetsFromGuest: 0, resetsFromHost: 0, bytesUp: 0, bytesDown: 0, memoryLimited: 0, buffered: 0, connecting: 0, connectsWaiting: 0, connectsQueued: 0, connectsHighWater: 0 },
     udp: { flows: 0, active: 0, datagramsUp: 0, datagramsDown: 0, denied: 0, limited: 0, dropped: 0, portUnreachable: 0, unreachable: 0 },
     link: link ? link.stats : null,
+    dns: { queries: 0, answers: 0, servfail: 0, failures: 0 },
     drops: {},
   };
+  const dns = new GatewayDns({
+    stack,
+    driver,
+    net: gnet,
+    addrs: ipv6 ? [dns4, dns6] : [dns4],
+    upstream: dnsUpstream,
+    ...(opts.dnsTimeoutMs !== undefined ? { timeoutMs: opts.dnsTimeoutMs } : {}),
+    seed: secret.readUInt32LE(4) ^ secret.readUInt32LE(8),
+    log,
+  });
   const tcpFlows = new Set<TcpFlow>();
   const udpFlows = new Map<string, UdpFlow>();
   let closed = false;
 
   /** Where on the host a destination of the guest is: the gateway's own address is the host's loopback. */
   function hostTarget(dst: IpAddr): string | null {
-    if (dst === gw4 || dst === gw6) return opts.disableHostLoopback ? null : dst === gw4 ? '127.0.0.1' : '::1';
+    if (dst === gw4 || (ipv6 && dst === gw6)) return opts.disableHostLoopback ? null : dst === gw4 ? '127.0.0.1' : '::1';
     if (stack.isLocalAddr(dst)) return null;
     return formatIpAddr(dst);
   }
@@ -412,7 +464,8 @@ export function createGateway(opts: GatewayOptions): Gateway {
     }
     st.tcp.requests++;
     const target = hostTarget(req.localAddr);
-    if (target === null || !permitted(req.localAddr, target)) {
+    // Without `ipv6` the gateway has no IPv6 network: IPv6 flows are refused like denied ones.
+    if (target === null || (!ipv6 && typeof req.localAddr === 'string') || !permitted(req.localAddr, target)) {
       st.tcp.denied++;
       req.unreachable('admin');
       driver.kick();
@@ -677,7 +730,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     let flow = udpFlows.get(key);
     if (!flow) {
       const target = hostTarget(d.dst);
-      if (target === null || !permitted(d.dst, target)) {
+      if (target === null || (!ipv6 && typeof d.dst === 'string') || !permitted(d.dst, target)) {
         st.udp.denied++;
         return;
       }
@@ -791,8 +844,10 @@ export function createGateway(opts: GatewayOptions): Gateway {
   function onEcho(e: ForwardedEcho): void {
     if (closed) return;
     const target = hostTarget(e.dst);
-    // Policy applies before any socket (the gateway's own addresses never come here: the stack answers them).
-    if (target === null || !permitted(e.dst, target)) {
+    // Policy applies before any socket (the gateway's own addresses never
+    // come here: the stack answers them); without `ipv6` the guest has no
+    // IPv6 network, as for TCP and UDP.
+    if (target === null || (!ipv6 && typeof e.dst === 'string') || !permitted(e.dst, target)) {
       echo.stats.requests++;
       echo.stats.denied++;
       return;
@@ -859,11 +914,12 @@ export function createGateway(opts: GatewayOptions): Gateway {
     driver,
     socketPath,
     tap: tapLink,
+    dns,
     ready: allReady,
     stats(): GatewayStats {
       const gs = connectGate.stats;
       const tcp = { ...st.tcp, buffered: bufferedBytes(), connecting: gs.active, connectsWaiting: gs.waiting, connectsQueued: gs.queued, connectsHighWater: gs.highWater };
-      return { ...st, tcp, udp: { ...st.udp }, icmp: { ...echo.stats }, link: link ? { ...link.stats } : null, drops: { ...stack.counters.drops } as Record<string, number> };
+      return { ...st, tcp, udp: { ...st.udp }, icmp: { ...echo.stats }, link: link ? { ...link.stats } : null, dns: dns.stats(), drops: { ...stack.counters.drops } as Record<string, number> };
     },
     connections(): ForwardedConnectionInfo[] {
       const out: ForwardedConnectionInfo[] = [];
@@ -882,6 +938,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
         if (!f.host.destroyed) f.host.resetAndDestroy();
       }
       for (const key of [...udpFlows.keys()]) closeUdp(key);
+      dns.close();
       echo.close();
       connectGate.clear();
       for (const r of [...fw.pending.values()]) r.reject();
