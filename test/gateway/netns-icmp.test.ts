@@ -28,7 +28,6 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { ROOT, skipUnlessReady } from '../interop/helpers.ts';
-import { main } from '../../src/cli/main.ts';
 
 const skip = skipUnlessReady(['ping']);
 const TAG = `gw-icmp-${process.pid}`;
@@ -116,14 +115,7 @@ class GatewayProc {
   }
 }
 
-/** ['--ipv6'] when this synack's gateway has that option (IPv6 in the guest is opt-in there), else [] (IPv6 is on by default). */
-async function ipv6Flag(): Promise<string[]> {
-  const lines: string[] = [];
-  await main(['gateway', '--help'], { stdout: (l) => lines.push(l), stderr: () => {}, isTTY: false, env: {}, writeFile: () => {} });
-  return /^\s+--ipv6\b/m.test(lines.join('\n')) ? ['--ipv6'] : [];
-}
-
-/** Waits (bounded) until the guest's tap0 has a global IPv6 address past Duplicate Address Detection (SLAAC from the gateway's Router Advertisement). */
+/** Waits (bounded) until the guest's tap0 has a global IPv6 address past Duplicate Address Detection (fd00::100, configured by the gateway with --ipv6). */
 async function guestIpv6(ns: string): Promise<string> {
   const end = Date.now() + 20_000;
   for (;;) {
@@ -170,7 +162,7 @@ describe('synack gateway --netns: ICMP echo relayed through host echo sockets, U
     inNs(FAR, ['sysctl', '-qw', 'net.ipv4.ip_default_ttl=33']);
     // Echo sockets for every group, in OUTER only (the sysctl is per network namespace).
     inNs(OUTER, ['sysctl', '-qw', 'net.ipv4.ping_group_range=0 2147483647']);
-    gw = new GatewayProc(OUTER, ['--netns', `/run/netns/${GUEST}`, ...(await ipv6Flag()), '--stats', '--deny', '192.168.77.9', '--max-echo-flows', '16', '--keepalive', '30', '--max-pending-connects', '64', '--max-buffered-bytes', String(64 << 20)]);
+    gw = new GatewayProc(OUTER, ['--netns', `/run/netns/${GUEST}`, '--ipv6', '--stats', '--deny', '192.168.77.9', '--max-echo-flows', '16', '--keepalive', '30', '--max-pending-connects', '64', '--max-buffered-bytes', String(64 << 20)]);
     gw2 = new GatewayProc(OUTER2, ['--netns', `/run/netns/${GUEST2}`, '--stats']);
     await gw.waitFor(/ready on tap0/, 60_000);
     await gw2.waitFor(/ready on tap0/, 60_000);
