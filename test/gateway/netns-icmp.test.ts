@@ -154,10 +154,15 @@ describe('synack gateway --netns: ICMP echo relayed through host echo sockets, U
     inNs(FAR, ['sysctl', '-qw', 'net.ipv4.ip_forward=1']);
     inNs(OUTER, ['ip', 'route', 'add', '192.168.78.0/24', 'via', '192.168.77.1']);
     inNs(FAR2, ['ip', 'route', 'add', 'default', 'via', '192.168.78.1']);
+    inNs(FAR, ['ip', 'addr', 'add', 'fd78::1/64', 'dev', 'veth2', 'nodad']);
+    inNs(FAR2, ['ip', 'addr', 'add', 'fd78::2/64', 'dev', 'veth3', 'nodad']);
+    inNs(FAR, ['sysctl', '-qw', 'net.ipv6.conf.all.forwarding=1']);
+    inNs(FAR2, ['ip', '-6', 'route', 'add', 'default', 'via', 'fd78::1']);
     // IPv6 on the veth too (no DAD: usable at once).
     inNs(OUTER, ['ip', 'addr', 'add', 'fd77::2/64', 'dev', 'veth0', 'nodad']);
     inNs(FAR, ['ip', 'addr', 'add', 'fd77::1/64', 'dev', 'veth1', 'nodad']);
     inNs(FAR, ['sysctl', '-qw', 'net.ipv6.conf.all.hop_limit=33', 'net.ipv6.conf.veth1.hop_limit=33']);
+    inNs(OUTER, ['ip', '-6', 'route', 'add', 'fd78::/64', 'via', 'fd77::1']);
     // The far host's replies leave with TTL 33: the guest sees it only if the relay passes the reply's TTL on (synack's own is 64).
     inNs(FAR, ['sysctl', '-qw', 'net.ipv4.ip_default_ttl=33']);
     // Echo sockets for every group, in OUTER only (the sysctl is per network namespace).
@@ -290,6 +295,14 @@ describe('synack gateway --netns: ICMP echo relayed through host echo sockets, U
     assert.match(ok.out, /from 192\.168\.78\.2: icmp_seq=1 ttl=63/);
     const st = (await gw!.stats()).icmp;
     assert.equal(st.errors! - before.errors!, 1);
+  });
+
+  test('RFC 4443 §3.3 Time Exceeded through the relay: ping -6 -t 1 to a host one router beyond gets "Hop limit" exceeded from the router; -t 2 reaches it', async () => {
+    await guestIpv6(GUEST);
+    const r = await run(GUEST, ['ping', '-6', '-n', '-c', '1', '-t', '1', '-W', '5', 'fd78::2']);
+    assert.match(r.out, /From fd77::1 icmp_seq=1 Time exceeded: Hop limit/);
+    const ok = await run(GUEST, ['ping', '-6', '-n', '-c', '1', '-t', '2', '-W', '5', 'fd78::2']);
+    assert.match(ok.out, /1 received/);
   });
 
   test('RFC 792 Destination Unreachable through the relay: a router that finds no host (ARP fails) says "Destination Host Unreachable", passed on to the guest', async () => {
