@@ -18,6 +18,9 @@ import type { EchoReply } from '../../src/stack/echo.ts';
 import { parseIpv4Addr } from '../../src/wire/bytes.ts';
 import { parseIpv6Addr, type Ipv6Addr } from '../../src/wire/ipv6.ts';
 import { linkLocalFor } from '../../src/wire/ndp.ts';
+import { emitIpv4 } from '../../src/wire/ipv4.ts';
+import { emitIcmpEcho } from '../../src/wire/icmp.ts';
+import { CHECKSUM_FULL, IPPROTO_ICMP } from '../../src/wire/types.ts';
 import { UdpSocket } from '../../src/udp/table.ts';
 import { sendUdp } from '../../src/stack/udp.ts';
 import { EchoFlowTable, echoFlowKey, type EchoFlow } from '../../src/gateway/echo-relay.ts';
@@ -54,7 +57,7 @@ function setup(withEcho = true) {
   const echoes: ForwardedEcho[] = [];
   const datagrams: ForwardedDatagram[] = [];
   const fw = gw.enableForwarding(gwEth.iface, { udp: (d) => datagrams.push(d), ...(withEcho ? { echo: (e: ForwardedEcho) => echoes.push(e) } : {}) });
-  return { net, guest, gw, fw, echoes, datagrams };
+  return { net, guest, gEth, gw, fw, echoes, datagrams };
 }
 
 describe('forwarding interface: ICMP echo to other destinations', () => {
@@ -97,6 +100,35 @@ describe('forwarding interface: ICMP echo to other destinations', () => {
     r.net.runUntil(() => replies === 2);
     assert.equal(r.echoes.length, 0);
     assert.equal(r.gw.counters.icmpEchoReplies, 2);
+  });
+
+  test('ICMP to another address that is no good echo request is a counted drop, never a callback: a bad checksum, an echo reply, an error type', () => {
+    const r = setup();
+    const icmp = (body: Uint8Array): Uint8Array => {
+      const pkt = new Uint8Array(20 + body.length);
+      emitIpv4({ src: GUEST4, dst: FAR4, protocol: IPPROTO_ICMP, ttl: 64, tos: 0, ident: 9, dontFragment: false, payloadLen: body.length }, pkt, 0, CHECKSUM_FULL);
+      pkt.set(body, 20);
+      return pkt;
+    };
+    const good = new Uint8Array(12);
+    emitIcmpEcho({ type: 'echo-request', ident: 1, seqNo: 1, data: new Uint8Array(4) }, good, 0);
+    const badSum = good.slice();
+    badSum[9] = badSum[9]! ^ 0xff;
+    const reply = new Uint8Array(12);
+    emitIcmpEcho({ type: 'echo-reply', ident: 1, seqNo: 1, data: new Uint8Array(4) }, reply, 0);
+    const unreach = new Uint8Array(8);
+    unreach[0] = 3;
+    unreach[2] = 0xfc; // the checksum of 03 00 .. 00: ~0x0300 = 0xfcff
+    unreach[3] = 0xff;
+    for (const body of [badSum, reply, unreach]) r.gEth.transmit(icmp(body));
+    r.net.runFor(50_000);
+    assert.equal(r.echoes.length, 0);
+    assert.equal(r.gw.counters.drops['icmp-bad-checksum'], 1);
+    assert.equal(r.gw.counters.drops['icmp-unsupported'], 1);
+    assert.ok((r.gw.counters.drops['ipv4-not-for-us'] ?? 0) >= 1, 'a reply to another address is not ours');
+    // And a good one still goes through.
+    r.gEth.transmit(icmp(good));
+    r.net.runUntil(() => r.echoes.length === 1);
   });
 
   test('without an echo callback, echo to other addresses is not ours: counted drops (ipv4-not-for-us, ipv6-not-for-us), no reply', () => {
