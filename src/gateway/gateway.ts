@@ -494,6 +494,14 @@ export function createGateway(opts: GatewayOptions): Gateway {
 
   /** The host connect of a request, once the gate lets it start (it calls connectGate.done() exactly once, when the connect ends). */
   function connectHost({ req, target }: { req: TcpForwardRequest; target: string }): void {
+    if (tcpFlows.size >= maxConnections) {
+      // It waited its turn while others became connections: the limit holds.
+      st.tcp.limited++;
+      req.reject();
+      driver.kick();
+      queueMicrotask(() => connectGate.done());
+      return;
+    }
     const flow: TcpFlow = {
       guestText: `${formatIpAddr(req.remoteAddr)}:${req.remotePort}`,
       targetText: `${target}:${req.localPort}`,

@@ -88,6 +88,33 @@ describe('gateway: limits', { timeout: 60_000 }, () => {
     }
   });
 
+  test('maxPendingConnects with maxConnections: requests that waited their turn still meet the connection limit (2 connected, 2 refused)', async () => {
+    const h = await hostServer(() => {});
+    const r = memoryGateway({ maxPendingConnects: 1, maxConnections: 2 });
+    try {
+      const socks: SynackSocket[] = [];
+      const outcomes = await Promise.all(
+        [0, 1, 2, 3].map(
+          () =>
+            new Promise<string>((resolve) => {
+              const s = r.guest.net.connect(h.port, GW);
+              socks.push(s);
+              s.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? '?'));
+              s.once('connect', () => resolve('connected'));
+            }),
+        ),
+      );
+      assert.deepEqual(outcomes.slice().sort(), ['ECONNREFUSED', 'ECONNREFUSED', 'connected', 'connected']);
+      const st = r.gw.stats().tcp;
+      assert.equal(st.limited, 2);
+      assert.equal(st.connectsHighWater, 1);
+      for (const s of socks) s.destroy();
+    } finally {
+      await r.close();
+      h.server.close();
+    }
+  });
+
   test('maxBufferedBytes: a guest that does not read lets the gateway buffer up to the cap; then new connections are refused (RST, counted) until it drains', async () => {
     const blob = pattern(8 << 20, 3);
     const h = await hostServer((s) => s.end(blob));
