@@ -111,6 +111,7 @@ describe('gateway: limits', { timeout: 60_000 }, () => {
       for (const s of socks) s.destroy();
     } finally {
       await r.close();
+      for (const c of h.conns) c.destroy();
       h.server.close();
     }
   });
@@ -146,6 +147,7 @@ describe('gateway: limits', { timeout: 60_000 }, () => {
     } finally {
       for (const s of opened) s.destroy();
       await r.close();
+      for (const c of h.conns) c.destroy();
       h.server.close();
     }
   });
@@ -182,6 +184,7 @@ describe('gateway: limits', { timeout: 60_000 }, () => {
     } finally {
       await gw.close();
       lan.stop();
+      for (const c of h.conns) c.destroy();
       h.server.close();
     }
   });
