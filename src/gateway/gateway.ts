@@ -61,6 +61,7 @@ import { Policy } from './policy.ts';
 import { FRAME_OVERHEAD, StreamFrameLink, type StreamLinkStats } from './stream-link.ts';
 import { TapLink } from '../links/tap.ts';
 import { configureNetnsDevice } from '../links/tun.ts';
+import { watchStack, type GatewayMonitor, type MonitorOptions } from './monitor.ts';
 
 /** slirp4netns's addressing (its defaults, so habits carry over). */
 export const GATEWAY_DEFAULTS = {
@@ -184,6 +185,12 @@ export interface Gateway {
   readonly ready: Promise<void>;
   stats(): GatewayStats;
   connections(): ForwardedConnectionInfo[];
+  /**
+   * Watches the guest's connections live (what `--viz` shows): a bounded
+   * record per connection — state, bytes, rate, the host socket it maps
+   * to, its last segments and state transitions (gateway/monitor.ts).
+   */
+  watch(opts?: MonitorOptions): GatewayMonitor;
   /** Resets every forwarded connection, closes every host socket and the downstream. */
   close(): Promise<void>;
 }
@@ -323,6 +330,8 @@ export function createGateway(opts: GatewayOptions): Gateway {
     drops: {},
   };
   const tcpFlows = new Set<TcpFlow>();
+  /** Monitors (watch()) told of each flow when it is spliced. */
+  const monitors = new Set<GatewayMonitor>();
   const udpFlows = new Map<string, UdpFlow>();
   let closed = false;
 
@@ -449,6 +458,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
   function splice(flow: TcpFlow): void {
     const host = flow.host;
     const guest = flow.guest!;
+    for (const m of monitors) m.attach(flow);
     process.nextTick(() => {
       guest.on('data', (d: Buffer) => {
         flow.bytesUp += d.length;
@@ -696,6 +706,17 @@ export function createGateway(opts: GatewayOptions): Gateway {
         out.push({ guest: f.guestText, target: f.targetText, state: c ? c.state : 'CONNECTING', bytesUp: f.bytesUp, bytesDown: f.bytesDown, buffered });
       }
       return out;
+    },
+    watch(o?: MonitorOptions): GatewayMonitor {
+      const m = watchStack(stack, o);
+      for (const f of tcpFlows) m.attach(f);
+      monitors.add(m);
+      const stop = m.close;
+      m.close = () => {
+        monitors.delete(m);
+        stop();
+      };
+      return m;
     },
     async close(): Promise<void> {
       if (closed) return;
