@@ -7,6 +7,8 @@
  */
 import { createGateway, parsePublish, type Gateway, type PublishSpec } from '../gateway/gateway.ts';
 import { parseCidr } from '../gateway/policy.ts';
+import { serveGatewayViz, type GatewayVizServer } from '../gateway/viz-server.ts';
+import { loadGatewayPage } from '../viz/gateway-page.ts';
 import { numberOption, parseOptions, UsageError, type CliIo, type Command } from './options.ts';
 
 const GATEWAY_HELP = `Usage: synack gateway --qemu-socket PATH [options]
@@ -45,6 +47,12 @@ Options:
   --deny CIDR             never these destinations; deny wins (repeatable)
   --max-connections N     forwarded TCP connections at once (default 4096)
   --pcap FILE             write the guest's frames to FILE (LINKTYPE_ETHERNET)
+  --viz PORT              watch the guest's connections live in a browser at
+                          http://127.0.0.1:PORT/ (0: any free port; the URL
+                          is in the ready line): a table (state, bytes, rate,
+                          the host socket each maps to) and, for the one you
+                          click, the ladder of its segments and its place in
+                          RFC 9293's state diagram. Loopback only.
   --stats                 print the counters as one JSON line ("stats {...}")
                           on stdout at exit and on SIGUSR1 or SIGUSR2
   -h, --help              this help
@@ -72,6 +80,7 @@ const GATEWAY_OPTIONS = {
   'max-connections': { type: 'string' },
   pcap: { type: 'string' },
   stats: { type: 'boolean' },
+  viz: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -97,6 +106,7 @@ async function runGateway(argv: string[], io: CliIo): Promise<number> {
         throw new UsageError(`--${what}: ${(e as Error).message}`, 'gateway');
       }
     });
+  const vizPort = v.viz === undefined ? null : numberOption('gateway', 'viz', v.viz, 0, (n) => Number.isInteger(n) && n >= 0 && n <= 65535, 'a port 0..65535');
   const publish: PublishSpec[] = checked('publish', v.publish, parsePublish);
   checked('allow', v.allow, parseCidr);
   checked('deny', v.deny, parseCidr);
@@ -126,6 +136,19 @@ async function runGateway(argv: string[], io: CliIo): Promise<number> {
     await gw.close();
     return 1;
   }
+  // --viz: the monitor and its page on 127.0.0.1 (gateway/viz-server.ts).
+  let viz: GatewayVizServer | null = null;
+  const monitor = vizPort === null ? null : gw.watch();
+  if (monitor) {
+    try {
+      viz = await serveGatewayViz(monitor, { port: vizPort!, page: await loadGatewayPage() });
+    } catch (e) {
+      io.stderr(`synack gateway: --viz: ${(e as Error).message}`);
+      monitor.close();
+      await gw.close();
+      return 1;
+    }
+  }
   const printStats = (): void => io.stdout(`stats ${JSON.stringify(gw.stats())}`);
   // Installed before "ready": a SIGUSR1 then never starts Node's inspector.
   if (v.stats) {
@@ -134,7 +157,8 @@ async function runGateway(argv: string[], io: CliIo): Promise<number> {
   }
   const pub = publish.map((p) => ` publish ${p.hostAddr ?? '127.0.0.1'}:${p.hostPort}->${p.guestPort}/${p.proto ?? 'tcp'}`).join('');
   const where = netns ? `${gw.tap!.name} in ${netns} (guest 10.0.2.100/24, default route via 10.0.2.2)` : path!;
-  io.stdout(`synack gateway: ready on ${where} (mtu ${mtu}; gateway 10.0.2.2, fd00::2)${pub}`);
+  io.stdout(`synack gateway: ready on ${where} (mtu ${mtu}; gateway 10.0.2.2, fd00::2)${pub}${viz ? ` viz ${viz.url}` : ''}`);
+  if (viz) io.stderr(`synack gateway: watch the guest's connections at ${viz.url}`);
 
   let resolveDone!: (code: number) => void;
   const done = new Promise<number>((r) => (resolveDone = r));
@@ -146,7 +170,8 @@ async function runGateway(argv: string[], io: CliIo): Promise<number> {
       process.exit(130);
     }
     io.stderr(`synack gateway: ${sig}, shutting down`);
-    gw.close().then(
+    monitor?.close();
+    Promise.all([gw.close(), viz?.close()]).then(
       () => resolveDone(0),
       () => resolveDone(1),
     );
