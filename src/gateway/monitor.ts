@@ -229,6 +229,10 @@ export function watchStack(stack: Stack, opts: MonitorOptions = {}): GatewayMoni
     if (ev.conn && !r.conn) r.conn = ev.conn;
     const from = fromGuest ? 'guest' : 'gateway';
     const other = fromGuest ? 'gateway' : 'guest';
+    // RFC 9293 §3.4: "For sequence number purposes, the SYN is considered
+    // to occur before the first actual data octet of the segment in which it
+    // occurs" — the SYN's sequence number is the base, so the first data
+    // octet is relative 1 (as Wireshark and the ladders of viz/ number them).
     if (seg.flags & SYN) r.isn[from] = seg.seq;
     if (r.isn[from] === null) r.isn[from] = seg.seq;
     const ackOn = (seg.flags & ACK) !== 0;
