@@ -208,6 +208,8 @@ export function watchStack(stack: Stack, opts: MonitorOptions = {}): GatewayMoni
     r.row.closedAt = Math.round(clock() - t0);
     r.row.rateUp = 0;
     r.row.rateDown = 0;
+    // The TCB is gone: the record keeps numbers only (the flow's counters may still grow by what the sockets buffered).
+    r.conn = null;
   }
 
   function onSegment(ev: Extract<StackTraceEvent, { type: 'segment' }>): void {
@@ -313,8 +315,12 @@ export function watchStack(stack: Stack, opts: MonitorOptions = {}): GatewayMoni
       r.row.bytesDown = f.bytesDown;
       const dt = now - r.sample.t;
       if (!r.row.closed && dt >= 500) {
-        r.row.rateUp = Math.round(((f.bytesUp - r.sample.up) * 1000) / dt);
-        r.row.rateDown = Math.round(((f.bytesDown - r.sample.down) * 1000) / dt);
+        const up = Math.round(((f.bytesUp - r.sample.up) * 1000) / dt);
+        const down = Math.round(((f.bytesDown - r.sample.down) * 1000) / dt);
+        // A rate falling to 0 is a change too (the feed sends the table again).
+        if (up !== r.row.rateUp || down !== r.row.rateDown) version++;
+        r.row.rateUp = up;
+        r.row.rateDown = down;
         r.sample = { t: now, up: f.bytesUp, down: f.bytesDown };
       }
     }

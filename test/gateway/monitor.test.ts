@@ -53,6 +53,7 @@ describe('gateway monitor: the guest connections, live', { timeout: 60_000 }, ()
       assert.equal(row.state, 'CLOSED');
       assert.equal(row.bytesUp, 1000);
       assert.equal(row.bytesDown, 3000);
+      assert.deepEqual([row.rateUp, row.rateDown], [0, 0], 'a closed connection has no rate');
       // The host socket: from the gateway's ephemeral port on 127.0.0.1 to the server.
       assert.deepEqual(row.host, { local: `127.0.0.1:${h.peers[0]!.port}`, remote: `127.0.0.1:${h.port}` });
 
@@ -152,6 +153,38 @@ describe('gateway monitor: the guest connections, live', { timeout: 60_000 }, ()
       assert.equal(mon.stats().untracked, 1);
       a.destroy();
       b.destroy();
+    } finally {
+      mon.close();
+      await r.close();
+      h.server.close();
+    }
+  });
+
+  test('the rate is the bytes forwarded over the sampling interval, each way (on the monitor clock)', async () => {
+    let echoed = 0;
+    const h = await hostServer((s) => {
+      s.on('data', (d: Buffer) => {
+        echoed += d.length;
+        s.write(Buffer.concat([d, d]));
+      });
+    });
+    const r = memoryGateway();
+    let now = 0;
+    const mon = r.gw.watch({ now: () => now });
+    try {
+      const sock = await connectGuest(r.guest.net, h.port);
+      let got = 0;
+      sock.on('data', (d: Buffer) => (got += d.length));
+      sock.write(pattern(4000, 1));
+      await waitFor('the echo', () => echoed === 4000 && got === 8000);
+      await waitFor('the counters', () => mon.rows()[0]!.bytesDown === 8000);
+      assert.deepEqual([mon.rows()[0]!.rateUp, mon.rows()[0]!.rateDown], [0, 0], 'no interval has passed');
+      now = 2000;
+      const row = mon.rows()[0]!;
+      assert.deepEqual([row.rateUp, row.rateDown], [2000, 4000], '4000 B up and 8000 B down in 2 s');
+      now = 3000;
+      assert.deepEqual([mon.rows()[0]!.rateUp, mon.rows()[0]!.rateDown], [0, 0], 'idle for the next second');
+      sock.destroy();
     } finally {
       mon.close();
       await r.close();
