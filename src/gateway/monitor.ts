@@ -23,7 +23,7 @@ import type { Stack } from '../stack/stack.ts';
 import type { StackTraceEvent } from '../stack/types.ts';
 import type { Connection } from '../tcp/connection.ts';
 import type { TcpState } from '../tcp/state.ts';
-import { ACK, RST, SYN } from '../wire/types.ts';
+import { ACK, RST, SYN, type TcpRepr } from '../wire/types.ts';
 import { flagsToString } from '../wire/tcp.ts';
 import { formatIpAddr, type IpAddr } from '../wire/ipv6.ts';
 
@@ -57,6 +57,10 @@ export interface MonitorSegment {
   t: number;
   from: 'guest' | 'gateway';
   flags: string;
+  /** The flag bits (FIN 0x01 … CWR 0x80). */
+  flagBits: number;
+  /** The window scale option's shift (RFC 7323 §2.2), on a SYN that carries one. */
+  wscale?: number;
   seq: number;
   ack: number;
   /** Relative to the sender's ISN (its SYN's sequence number; else its first segment seen). */
@@ -140,6 +144,12 @@ interface Rec {
   initial: MonitorState;
   isn: { guest: number | null; gateway: number | null };
   sample: { t: number; up: number; down: number };
+}
+
+function wscaleOf(seg: TcpRepr): { wscale?: number } {
+  if (!(seg.flags & SYN)) return {};
+  for (const o of seg.options) if (o.kind === 'window-scale') return { wscale: o.shift };
+  return {};
 }
 
 const addr = (a: IpAddr, p: number): string => (typeof a === 'string' ? `[${formatIpAddr(a)}]:${p}` : `${formatIpAddr(a)}:${p}`);
@@ -244,6 +254,8 @@ export function watchStack(stack: Stack, opts: MonitorOptions = {}): GatewayMoni
       t: ev.time,
       from,
       flags: flagsToString(seg.flags),
+      flagBits: seg.flags,
+      ...wscaleOf(seg),
       seq: seg.seq,
       ack: seg.ack,
       relSeq: (seg.seq - r.isn[from]!) >>> 0,

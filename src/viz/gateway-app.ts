@@ -3,14 +3,21 @@
  * table (state, bytes, rate, the host socket each maps to), fed live by
  * the gateway's Server-Sent Events (gateway/viz-server.ts); a click on a
  * row draws that connection's segments as a ladder (ladder.ts: the guest on
- * the left, the gateway on the right) and the gateway side's place in RFC
- * 9293's state diagram (state-diagram.ts). Bundled for the browser by
- * gateway-page.ts.
+ * the left, the gateway on the right) and both sides' places in RFC 9293's
+ * state diagram (state-diagram.ts): the gateway's are its connection's own
+ * states, the guest's are inferred from the segments by the passive
+ * observer (observer.ts, as `synack trace` does), which also marks
+ * retransmissions, out-of-order segments and zero windows. Bundled for the
+ * browser by gateway-page.ts.
  */
 import type { MonitorDetail, MonitorRow, MonitorStats } from '../gateway/monitor.ts';
 import type { TcpState } from '../tcp/state.ts';
-import { esc, renderLadder, STATE_COLORS, type LadderArrow, type LadderModel } from './ladder.ts';
-import { renderStateDiagram } from './state-diagram.ts';
+import { esc, renderLadder, STATE_COLORS, type LadderArrow, type LadderModel, type MarkKind } from './ladder.ts';
+import { renderStateDiagram, type StateDiagramInput } from './state-diagram.ts';
+import { analyzeSegments, type TraceConnection, type Verdict } from './observer.ts';
+import { parseIpv4Addr } from '../wire/bytes.ts';
+import { parseIpv6Addr, type IpAddr } from '../wire/ipv6.ts';
+import type { TcpOption } from '../wire/types.ts';
 
 const $ = (id: string): HTMLElement => document.getElementById(id)!;
 
@@ -52,25 +59,66 @@ function renderTable(rows: MonitorRow[], stats: MonitorStats): void {
   $('summary').textContent = `${open} open, ${rows.length - open} closed${stats.evicted ? `, ${stats.evicted} older closed ones dropped` : ''}${stats.untracked ? `, ${stats.untracked} not tracked (table full)` : ''}`;
 }
 
-function ladderModel(d: MonitorDetail): LadderModel {
-  const arrows: LadderArrow[] = d.segments.map((s) => ({
-    id: s.n,
-    fromLeft: s.from === 'guest',
-    t0: s.t,
-    o0: s.n * 2,
-    t1: null,
-    o1: s.n * 2 + 1,
-    expected: null,
-    lost: false,
-    flags: s.flags,
-    detail: `seq=${s.relSeq}  ack=${s.relAck ?? '–'}  win=${s.window}  len=${s.len}`,
-    marks: s.flags.includes('RST') ? [{ kind: 'rst', text: 'reset' }] : [],
-    data: { flags: s.flags, from: s.from, n: String(s.n) },
-  }));
+/** "10.0.2.100:40000" or "[fd00::100]:40000" → address and port. */
+function parseEndpoint(text: string): { addr: IpAddr; port: number } | null {
+  const i = text.lastIndexOf(':');
+  const host = text.slice(0, i).replace(/^\[|\]$/g, '');
+  const addr = parseIpv4Addr(host) ?? parseIpv6Addr(host);
+  return addr === null ? null : { addr, port: Number(text.slice(i + 1)) };
+}
+
+/** The guest side, inferred by the passive observer (observer.ts) from the segments the gateway saw — as `synack trace` does for a capture. */
+function observeGuest(d: MonitorDetail): { conn: TraceConnection; guestSide: 0 | 1 } | null {
+  const g = parseEndpoint(d.row.guest);
+  const p = parseEndpoint(d.row.peer);
+  if (!g || !p || d.segments.length === 0) return null;
+  const conns = analyzeSegments(
+    d.segments.map((s) => {
+      const [src, dst] = s.from === 'guest' ? [g, p] : [p, g];
+      const options: TcpOption[] = s.wscale !== undefined ? [{ kind: 'window-scale', shift: s.wscale }] : [];
+      return { timeUs: s.t, src: src.addr, dst: dst.addr, tcp: { srcPort: src.port, dstPort: dst.port, seq: s.seq, ack: s.ack, flags: s.flagBits, window: s.window, urgentPointer: 0, options, payload: new Uint8Array(s.len) } };
+    }),
+  );
+  const conn = conns.at(-1);
+  if (!conn || conns.length !== 1) return null;
+  return { conn, guestSide: conn.endpoints[0] === d.row.guest ? 0 : 1 };
+}
+
+const VERDICT_MARK: Partial<Record<Verdict, MarkKind>> = {
+  retransmission: 'rtx',
+  'fast-retransmission': 'rtx',
+  'spurious-retransmission': 'rtx',
+  'out-of-order': 'ooo',
+  'zero-window': 'zw',
+};
+
+function ladderModel(d: MonitorDetail, o: ReturnType<typeof observeGuest>): LadderModel {
+  const arrows: LadderArrow[] = d.segments.map((s, i) => {
+    const seen = o?.conn.segments[i];
+    const verdicts = seen ? seen.verdicts.filter((v) => v !== 'reset') : [];
+    return {
+      id: s.n,
+      fromLeft: s.from === 'guest',
+      t0: s.t,
+      o0: s.n * 2,
+      t1: null,
+      o1: s.n * 2 + 1,
+      expected: null,
+      lost: false,
+      flags: s.flags,
+      detail: `seq=${s.relSeq}  ack=${s.relAck ?? '–'}  win=${seen ? seen.windowBytes : s.window}  len=${s.len}`,
+      marks: [...(s.flags.includes('RST') ? [{ kind: 'rst' as const, text: 'reset' }] : []), ...verdicts.map((v) => ({ kind: VERDICT_MARK[v] ?? ('info' as const), text: v }))],
+      data: { flags: s.flags, from: s.from, n: String(s.n), verdicts: verdicts.join(' ') },
+    };
+  });
   const first = d.segments[0]?.n ?? 0;
-  const states: LadderModel['states'] = d.transitions
-    .filter((t) => t.afterSegments >= first)
-    .map((t) => ({ left: false, t: t.t, o: t.afterSegments * 2 - 0.5, state: t.to }));
+  // The gateway's states are its connection's own; the guest's are inferred from what it sent and received.
+  const states: LadderModel['states'] = d.transitions.filter((t) => t.afterSegments >= first).map((t) => ({ left: false, t: t.t, o: t.afterSegments * 2 - 0.5, state: t.to }));
+  if (o) {
+    o.conn.segments.forEach((seen, i) => {
+      for (const tr of seen.transitions) if (tr.side === o.guestSide) states.push({ left: true, t: seen.timeUs, o: d.segments[i]!.n * 2 + 1, state: tr.to });
+    });
+  }
   const t0 = d.segments[0]?.t ?? 0;
   const initial = d.initial === 'CONNECTING' ? null : d.initial;
   return {
@@ -78,7 +126,7 @@ function ladderModel(d: MonitorDetail): LadderModel {
     rightTitle: 'gateway',
     leftSub: d.row.guest,
     rightSub: d.row.peer,
-    initial: [null, first === 0 ? initial : null],
+    initial: [o ? o.conn.initial[o.guestSide] : null, first === 0 ? initial : null],
     arrows,
     states,
     now: null,
@@ -99,17 +147,25 @@ function renderDetail(d: MonitorDetail | null): void {
   if (key === lastDetailKey) return;
   lastDetailKey = key;
   $('conn-title').textContent = `#${d.row.id} ${d.row.guest} → ${d.row.peer}${d.row.host ? ` (host ${d.row.host.local} → ${d.row.host.remote})` : ''}${d.segments.length && d.segments[0]!.n > 0 ? ` — the last ${d.segments.length} of ${d.row.segments} segments` : ''}`;
-  $('ladder').innerHTML = renderLadder(ladderModel(d));
+  const o = observeGuest(d);
+  $('ladder').innerHTML = renderLadder(ladderModel(d, o));
   const last = d.transitions.at(-1);
   const state: TcpState | null = d.row.state === 'CONNECTING' ? null : d.row.state;
+  let guest: TcpState | null = null;
+  let lastGuest: StateDiagramInput['lastClient'] = null;
+  if (o) {
+    const segs = o.conn.segments;
+    guest = segs.length ? segs[segs.length - 1]!.states[o.guestSide] : o.conn.initial[o.guestSide];
+    for (const seen of segs) for (const tr of seen.transitions) if (tr.side === o.guestSide) lastGuest = { from: tr.from, to: tr.to, label: tr.label };
+  }
   $('state-diagram').innerHTML = renderStateDiagram({
-    client: null,
+    client: guest,
     server: state,
-    lastClient: null,
+    lastClient: lastGuest,
     lastServer: last ? { from: last.from, to: last.to, label: last.cause } : null,
     names: ['guest', 'gateway'],
   });
-  $('conn-state').textContent = d.row.state;
+  $('conn-state').textContent = `guest ${guest ?? '?'} · gateway ${d.row.state}`;
   $('transitions').innerHTML = d.transitions.map((t) => `<div>${esc(`${t.from} → ${t.to}`)} <span class="muted">(${esc(t.cause)})</span></div>`).join('');
 }
 

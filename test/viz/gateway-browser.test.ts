@@ -4,8 +4,8 @@
  * serveGatewayViz on 127.0.0.1 while a synack guest on an in-memory
  * Ethernet link makes a connection through the gateway to a node:net
  * server on 127.0.0.1. The row appears live; a click draws its ladder (the
- * three-way handshake first) and the gateway side's state in RFC 9293's
- * state diagram, which follows the close. Screenshot in test-output/.
+ * three-way handshake first) and both sides' states in RFC 9293's state
+ * diagram (the guest's inferred from its segments), following the close. Screenshot in test-output/.
  *
  * In CI (any non-empty CI) the test must run; elsewhere it skips when Chromium is absent.
  */
@@ -39,7 +39,7 @@ after(async () => {
   rmSync(profile, { recursive: true, force: true });
 });
 
-test('in Chromium: a guest connection appears in the table live; clicking it draws its ladder (SYN, SYN+ACK, ACK) and its state diagram, which follows the close', { skip, timeout: 90_000 }, async () => {
+test('in Chromium: a guest connection appears in the table live; clicking it draws its ladder (SYN, SYN+ACK, ACK) and both sides in the state diagram, following the close to CLOSED and TIME-WAIT', { skip, timeout: 90_000 }, async () => {
   const hostSide: nodeNet.Socket[] = [];
   h = await hostServer((s) => {
     hostSide.push(s);
@@ -84,14 +84,18 @@ test('in Chromium: a guest connection appears in the table live; clicking it dra
   await page.waitForSelector('#ladder svg .seg', { timeout: 10_000 });
   const flags = () => page.$$eval('#ladder .seg', (gs) => gs.map((g) => `${(g as SVGGElement).dataset['from']}:${(g as SVGGElement).dataset['flags']}`));
   assert.deepEqual((await flags()).slice(0, 3), ['guest:SYN', 'gateway:SYN+ACK', 'guest:ACK']);
-  assert.ok(await page.$('#state-diagram .sd-node.at-server[data-state="ESTABLISHED"]'), 'the gateway side is highlighted on ESTABLISHED');
-  assert.match((await page.textContent('#ladder svg'))!, /SYN-RECEIVED[\s\S]*ESTABLISHED/);
+  assert.ok(await page.$('#state-diagram .sd-node.at-client.at-server[data-state="ESTABLISHED"]'), 'both sides highlighted on ESTABLISHED: the gateway\'s state and the guest\'s (inferred)');
+  const ladderText = (await page.textContent('#ladder svg'))!;
+  assert.match(ladderText, /SYN-RECEIVED[\s\S]*ESTABLISHED/);
+  assert.match(ladderText, /SYN-SENT/, 'the guest side\'s states, inferred from its segments');
 
   // The guest closes, then the host: the selected connection follows live to CLOSED.
   sock.end();
   await page.waitForSelector('#state-diagram .sd-node.at-server[data-state="CLOSE-WAIT"]', { timeout: 10_000 });
   hostSide[0]!.end();
   await page.waitForSelector('#state-diagram .sd-node.at-server[data-state="CLOSED"]', { timeout: 10_000 });
+  // RFC 9293 §3.6: the side that closed first (the guest) waits in TIME-WAIT.
+  await page.waitForSelector('#state-diagram .sd-node.at-client[data-state="TIME-WAIT"]', { timeout: 10_000 });
   await page.waitForSelector('#conns tbody tr.closed[data-state="CLOSED"]', { timeout: 10_000 });
   const all = await flags();
   assert.ok(all.some((f) => f.startsWith('guest:') && f.includes('FIN')) && all.some((f) => f.startsWith('gateway:') && f.includes('FIN')), all.join(' '));
