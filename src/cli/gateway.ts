@@ -7,7 +7,6 @@
  */
 import { createGateway, parsePublish, type Gateway, type PublishSpec } from '../gateway/gateway.ts';
 import { parseCidr } from '../gateway/policy.ts';
-import { serveGatewayViz, type GatewayVizServer } from '../gateway/viz-server.ts';
 import { loadGatewayPage } from '../viz/gateway-page.ts';
 import { numberOption, parseOptions, UsageError, type CliIo, type Command } from './options.ts';
 
@@ -51,8 +50,8 @@ Options:
                           http://127.0.0.1:PORT/ (0: any free port; the URL
                           is in the ready line): a table (state, bytes, rate,
                           the host socket each maps to) and, for the one you
-                          click, the ladder of its segments and its place in
-                          RFC 9293's state diagram. Loopback only.
+                          click, the ladder of its segments and both sides
+                          in RFC 9293's state diagram. Loopback only.
   --stats                 print the counters as one JSON line ("stats {...}")
                           on stdout at exit and on SIGUSR1 or SIGUSR2
   -h, --help              this help
@@ -111,6 +110,8 @@ async function runGateway(argv: string[], io: CliIo): Promise<number> {
   checked('allow', v.allow, parseCidr);
   checked('deny', v.deny, parseCidr);
 
+  // --viz: the page (prebuilt in the package, else bundled now) served by the gateway on 127.0.0.1.
+  const page = vizPort === null ? null : await loadGatewayPage();
   let gw: Gateway;
   try {
     gw = createGateway({
@@ -122,6 +123,7 @@ async function runGateway(argv: string[], io: CliIo): Promise<number> {
       ...(v.deny ? { deny: v.deny } : {}),
       ...(v['disable-host-loopback'] ? { disableHostLoopback: true } : {}),
       ...(v.pcap ? { pcap: v.pcap } : {}),
+      ...(page ? { viz: { port: vizPort!, page } } : {}),
       log: (line) => io.stderr(`synack gateway: ${line}`),
     });
   } catch (e) {
@@ -136,19 +138,7 @@ async function runGateway(argv: string[], io: CliIo): Promise<number> {
     await gw.close();
     return 1;
   }
-  // --viz: the monitor and its page on 127.0.0.1 (gateway/viz-server.ts).
-  let viz: GatewayVizServer | null = null;
-  const monitor = vizPort === null ? null : gw.watch();
-  if (monitor) {
-    try {
-      viz = await serveGatewayViz(monitor, { port: vizPort!, page: await loadGatewayPage() });
-    } catch (e) {
-      io.stderr(`synack gateway: --viz: ${(e as Error).message}`);
-      monitor.close();
-      await gw.close();
-      return 1;
-    }
-  }
+  const viz = gw.viz;
   const printStats = (): void => io.stdout(`stats ${JSON.stringify(gw.stats())}`);
   // Installed before "ready": a SIGUSR1 then never starts Node's inspector.
   if (v.stats) {
@@ -170,8 +160,7 @@ async function runGateway(argv: string[], io: CliIo): Promise<number> {
       process.exit(130);
     }
     io.stderr(`synack gateway: ${sig}, shutting down`);
-    monitor?.close();
-    Promise.all([gw.close(), viz?.close()]).then(
+    gw.close().then(
       () => resolveDone(0),
       () => resolveDone(1),
     );

@@ -62,6 +62,7 @@ import { FRAME_OVERHEAD, StreamFrameLink, type StreamLinkStats } from './stream-
 import { TapLink } from '../links/tap.ts';
 import { configureNetnsDevice } from '../links/tun.ts';
 import { watchStack, type GatewayMonitor, type MonitorOptions } from './monitor.ts';
+import { serveGatewayViz, type GatewayVizOptions, type GatewayVizServer } from './viz-server.ts';
 
 /** slirp4netns's addressing (its defaults, so habits carry over). */
 export const GATEWAY_DEFAULTS = {
@@ -108,6 +109,12 @@ export interface GatewayOptions {
   publish?: PublishSpec[];
   /** Diagnostics (one line each); default none. */
   log?: (line: string) => void;
+  /**
+   * Serve the live view of the guest's connections (`--viz`) on the loopback
+   * interface: `page` is the page's files (loadGatewayPage() of viz/); the
+   * URL is `gateway.viz.url` once `ready` resolves.
+   */
+  viz?: GatewayVizOptions & { monitor?: MonitorOptions };
 }
 
 export interface PublishSpec {
@@ -181,8 +188,10 @@ export interface Gateway {
   readonly socketPath: string | null;
   /** The TAP link, when the downstream is a network namespace (its device is inside it). */
   readonly tap: TapLink | null;
-  /** Resolves once the downstream is ready (the qemu socket listens). */
+  /** Resolves once the downstream is ready (the qemu socket listens, published ports and the viz server are bound). */
   readonly ready: Promise<void>;
+  /** The viz server (option `viz`), once `ready` resolved. */
+  readonly viz: GatewayVizServer | null;
   stats(): GatewayStats;
   connections(): ForwardedConnectionInfo[];
   /**
@@ -682,10 +691,17 @@ export function createGateway(opts: GatewayOptions): Gateway {
     });
   }
 
-  const allReady = Promise.all([ready, ...publishReady]).then(() => undefined);
+  let vizServer: GatewayVizServer | null = null;
+  // Started once `gateway` below exists (a then() runs after this function returns).
+  const vizReady = opts.viz
+    ? Promise.resolve(opts.viz).then(async (v) => {
+        vizServer = await serveGatewayViz(gateway.watch(v.monitor), v);
+      })
+    : Promise.resolve();
+  const allReady = Promise.all([ready, ...publishReady, vizReady]).then(() => undefined);
   allReady.catch(() => {});
 
-  return {
+  const gateway: Gateway = {
     stack,
     eth,
     forwarding: fw,
@@ -693,6 +709,9 @@ export function createGateway(opts: GatewayOptions): Gateway {
     socketPath,
     tap: tapLink,
     ready: allReady,
+    get viz() {
+      return vizServer;
+    },
     stats(): GatewayStats {
       return { ...st, tcp: { ...st.tcp }, udp: { ...st.udp }, link: link ? { ...link.stats } : null, drops: { ...stack.counters.drops } as Record<string, number> };
     },
@@ -721,6 +740,9 @@ export function createGateway(opts: GatewayOptions): Gateway {
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
+      for (const m of [...monitors]) m.close();
+      await vizReady.catch(() => {});
+      await vizServer?.close();
       for (const f of [...tcpFlows]) {
         if (f.guest && !f.guest.destroyed) f.guest.resetAndDestroy();
         if (!f.host.destroyed) f.host.resetAndDestroy();
@@ -752,4 +774,5 @@ export function createGateway(opts: GatewayOptions): Gateway {
       tapLink?.close();
     },
   };
+  return gateway;
 }

@@ -132,3 +132,28 @@ describe('gateway --viz HTTP: page, JSON, event stream, loopback only', { timeou
     await assert.rejects(serveGatewayViz(mon, { port: 70000, page }), (e: unknown) => e instanceof SynackError && e.code === 'ERR_SYNACK_INVALID_ARG');
   });
 });
+
+test('createGateway({ viz: { port: 0, page } }): the gateway serves the view itself; `ready` waits for it, close() stops it', { timeout: 30_000 }, async () => {
+  const g = memoryGateway({ viz: { port: 0, page } });
+  try {
+    await g.gw.ready;
+    const url = g.gw.viz!.url;
+    assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
+    const t = (await (await fetch(new URL('api/connections', url))).json()) as { rows: unknown[] };
+    assert.deepEqual(t.rows, []);
+    await g.close();
+    await assert.rejects(fetch(url), 'stopped with the gateway');
+  } finally {
+    await g.close();
+  }
+});
+
+test('createGateway({ viz }) on a port already taken: `ready` rejects with the listen error', { timeout: 30_000 }, async () => {
+  const g = memoryGateway({ viz: { port: srv.port, page } });
+  try {
+    await assert.rejects(g.gw.ready, (e: NodeJS.ErrnoException) => e.code === 'EADDRINUSE');
+    assert.equal(g.gw.viz, null);
+  } finally {
+    await g.close();
+  }
+});
