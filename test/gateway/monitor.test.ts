@@ -82,6 +82,27 @@ describe('gateway monitor: the guest connections, live', { timeout: 60_000 }, ()
     }
   });
 
+  test('IPv6: a guest connection to fd00::2 is a row with bracketed addresses, its host socket on ::1', async () => {
+    const h = await hostServer((s) => s.end('over v6'), '::1');
+    const r = memoryGateway();
+    const mon = r.gw.watch();
+    try {
+      const sock = await connectGuest(r.guest.net, h.port, 'fd00::2');
+      assert.equal((await collect(sock)).toString(), 'over v6');
+      sock.end();
+      await waitFor('the row', () => mon.rows()[0]?.bytesDown === 7);
+      const row = mon.rows()[0]!;
+      assert.equal(row.guest, `[fd00::100]:${sock.localPort}`);
+      assert.equal(row.peer, `[fd00::2]:${h.port}`);
+      assert.match(row.host!.local, /^\[::1\]:\d+$/);
+      assert.equal(row.host!.remote, `[::1]:${h.port}`);
+    } finally {
+      mon.close();
+      await r.close();
+      h.server.close();
+    }
+  });
+
   test('RFC 9293 §3.10.7.2: a connection the host refuses is a closed row with the guest SYN and the RST that answered it, and no host socket', async () => {
     const port = await closedPort();
     const r = memoryGateway();
