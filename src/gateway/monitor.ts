@@ -253,7 +253,8 @@ export function watchStack(stack: Stack, opts: MonitorOptions = {}): GatewayMoni
       n,
       t: ev.time,
       from,
-      flags: flagsToString(seg.flags),
+      // Named when read (detail()): the hot path keeps numbers only.
+      flags: '',
       flagBits: seg.flags,
       ...wscaleOf(seg),
       seq: seg.seq,
@@ -349,7 +350,7 @@ export function watchStack(stack: Stack, opts: MonitorOptions = {}): GatewayMoni
       refresh();
       const r = byId.get(id);
       if (!r) return null;
-      const segs = r.segs.length > maxSegs ? r.segs.slice(r.segs.length - maxSegs) : r.segs.slice();
+      const segs = (r.segs.length > maxSegs ? r.segs.slice(r.segs.length - maxSegs) : r.segs).map((x) => ({ ...x, flags: flagsToString(x.flagBits) }));
       return { row: copyRow(r), segments: segs, transitions: r.trans.slice(), initial: r.initial };
     },
     stats: () => ({ ...st, tracked: byId.size }),

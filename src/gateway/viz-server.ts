@@ -82,7 +82,7 @@ export async function serveGatewayViz(monitor: GatewayMonitor, opts: GatewayVizO
       const d = monitor.detail(Number(m[1]));
       return d ? json(res, 200, d) : json(res, 404, { error: 'no such connection' });
     }
-    if (path === '/events') {
+    if (path === '/events' && req.method === 'GET') {
       const c = url.searchParams.get('conn');
       if (c !== null && !/^\d{1,9}$/.test(c)) return json(res, 400, { error: 'conn must be a connection id' });
       const id = c === null ? null : Number(c);
