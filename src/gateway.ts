@@ -2,7 +2,8 @@
  * `synack/gateway` — user-mode networking: `createGateway({ downstream, … })`
  * terminates every TCP connection and UDP flow a guest (a VM on QEMU's
  * `-netdev stream`, or a synack stack on an in-memory Ethernet link) makes,
- * and re-creates it with host sockets. Node only (node:net, node:dgram).
+ * and re-creates it with host sockets; its DNS forwarder answers at 10.0.2.3.
+ * Node only (node:net, node:dgram).
  */
 export {
   createGateway,
@@ -16,6 +17,7 @@ export {
   type GatewayStats,
   type ForwardedConnectionInfo,
 } from './gateway/gateway.ts';
+export { GatewayDns, parseDnsUpstream, firstNameserver, defaultDnsUpstream, type GatewayDnsStats } from './gateway/dns.ts';
 export type { GatewayMonitor, MonitorOptions, MonitorRow, MonitorDetail, MonitorSegment, MonitorTransition, MonitorStats, MonitorState } from './gateway/monitor.ts';
 export { serveGatewayViz, type GatewayVizOptions, type GatewayVizServer } from './gateway/viz-server.ts';
 export { Policy, parseCidr, cidrContains, type Cidr } from './gateway/policy.ts';

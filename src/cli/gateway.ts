@@ -7,6 +7,7 @@
  */
 import { createGateway, parsePublish, type Gateway, type PublishSpec } from '../gateway/gateway.ts';
 import { parseCidr } from '../gateway/policy.ts';
+import { parseDnsUpstream } from '../gateway/dns.ts';
 import { loadGatewayPage } from '../viz/gateway-page.ts';
 import { numberOption, parseOptions, UsageError, type CliIo, type Command } from './options.ts';
 
@@ -17,7 +18,8 @@ User-mode networking: every TCP connection and UDP flow the guest makes is
 terminated by synack's stack and re-created with ordinary host sockets (as
 slirp4netns and passt do). Addressing as slirp4netns: network 10.0.2.0/24,
 gateway 10.0.2.2 (the host's 127.0.0.1 unless --disable-host-loopback),
-guest 10.0.2.100; IPv6 fd00::/64, gateway fd00::2 (the host's ::1).
+DNS 10.0.2.3, guest 10.0.2.100; with --ipv6 also fd00::/64, gateway fd00::2
+(the host's ::1), DNS fd00::3.
 Prints a line containing "ready" once listening; logs go to stderr;
 SIGINT/SIGTERM stop it, closing every forwarded connection.
 
@@ -36,6 +38,17 @@ Downstream:
 
 Options:
   --mtu N                 MTU of the guest link (default 1500; 1280..65520)
+  --dns-upstream ADDR[:PORT]
+                          the resolver the DNS forwarder at 10.0.2.3 (UDP
+                          and TCP port 53) relays to ([V6]:PORT for IPv6;
+                          default the first nameserver in /etc/resolv.conf);
+                          answers come back unchanged; --allow/--deny do not
+                          apply to it
+  --ipv6                  IPv6 too (off by default, as slirp4netns): fd00::2,
+                          DNS fd00::3, router advertisements for fd00::/64
+                          with the MTU and RDNSS fd00::3; with --netns the
+                          device also gets fd00::100/64 and a default route
+                          via fd00::2
   --publish SPEC          [HOSTADDR:]HOSTPORT:GUESTPORT[/tcp|/udp]: the host
                           listens on HOSTADDR (default 127.0.0.1) and each
                           connection or flow is opened toward the guest's
@@ -56,8 +69,7 @@ Options:
                           on stdout at exit and on SIGUSR1 or SIGUSR2
   -h, --help              this help
 
-Not yet: --websocket, --ipv6 configuration inside the namespace, DHCP, DNS (10.0.2.3), router advertisement
-options, ICMP echo beyond the gateway address.
+Not yet: --websocket, DHCP, ICMP echo beyond the gateway address.
 
 Example:
   synack gateway --qemu-socket /tmp/vm.sock --publish 8080:80 &
@@ -65,7 +77,8 @@ Example:
     -device virtio-net-pci,netdev=n0
   ip netns add sandbox
   synack gateway --netns /run/netns/sandbox &
-  ip netns exec sandbox curl http://10.0.2.2:8000/   # the host's 127.0.0.1:8000`;
+  ip netns exec sandbox curl http://10.0.2.2:8000/   # the host's 127.0.0.1:8000
+  ip netns exec sandbox dig @10.0.2.3 example.com    # through the host's resolver`;
 
 const GATEWAY_OPTIONS = {
   'qemu-socket': { type: 'string' },
@@ -78,6 +91,8 @@ const GATEWAY_OPTIONS = {
   deny: { type: 'string', multiple: true },
   'max-connections': { type: 'string' },
   pcap: { type: 'string' },
+  'dns-upstream': { type: 'string' },
+  ipv6: { type: 'boolean' },
   stats: { type: 'boolean' },
   viz: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -109,6 +124,8 @@ async function runGateway(argv: string[], io: CliIo): Promise<number> {
   const publish: PublishSpec[] = checked('publish', v.publish, parsePublish);
   checked('allow', v.allow, parseCidr);
   checked('deny', v.deny, parseCidr);
+  const dnsUpstream = v['dns-upstream'];
+  if (dnsUpstream !== undefined) checked('dns-upstream', [dnsUpstream], parseDnsUpstream);
 
   // --viz: the page (prebuilt in the package, else bundled now) served by the gateway on 127.0.0.1.
   const page = vizPort === null ? null : await loadGatewayPage();
@@ -123,6 +140,8 @@ async function runGateway(argv: string[], io: CliIo): Promise<number> {
       ...(v.deny ? { deny: v.deny } : {}),
       ...(v['disable-host-loopback'] ? { disableHostLoopback: true } : {}),
       ...(v.pcap ? { pcap: v.pcap } : {}),
+      ...(dnsUpstream !== undefined ? { dnsUpstream } : {}),
+      ...(v.ipv6 ? { ipv6: true } : {}),
       ...(page ? { viz: { port: vizPort!, page } } : {}),
       log: (line) => io.stderr(`synack gateway: ${line}`),
     });
@@ -146,8 +165,10 @@ async function runGateway(argv: string[], io: CliIo): Promise<number> {
     process.on('SIGUSR2', printStats);
   }
   const pub = publish.map((p) => ` publish ${p.hostAddr ?? '127.0.0.1'}:${p.hostPort}->${p.guestPort}/${p.proto ?? 'tcp'}`).join('');
-  const where = netns ? `${gw.tap!.name} in ${netns} (guest 10.0.2.100/24, default route via 10.0.2.2)` : path!;
-  io.stdout(`synack gateway: ready on ${where} (mtu ${mtu}; gateway 10.0.2.2, fd00::2)${pub}${viz ? ` viz ${viz.url}` : ''}`);
+  const where = netns ? `${gw.tap!.name} in ${netns} (guest 10.0.2.100/24${v.ipv6 ? ', fd00::100/64' : ''}, default route via 10.0.2.2${v.ipv6 ? ', fd00::2' : ''})` : path!;
+  const up = gw.dns.upstream;
+  const dnsTo = up.address.includes(':') ? `[${up.address}]:${up.port}` : `${up.address}:${up.port}`;
+  io.stdout(`synack gateway: ready on ${where} (mtu ${mtu}; gateway 10.0.2.2${v.ipv6 ? ', fd00::2' : ''}; dns 10.0.2.3${v.ipv6 ? ', fd00::3' : ''} -> ${dnsTo})${pub}${viz ? ` viz ${viz.url}` : ''}`);
   if (viz) io.stderr(`synack gateway: watch the guest's connections at ${viz.url}`);
 
   let resolveDone!: (code: number) => void;
@@ -171,7 +192,7 @@ async function runGateway(argv: string[], io: CliIo): Promise<number> {
     const code = await done;
     if (v.stats) printStats();
     const st = gw.stats();
-    io.stderr(`synack gateway: stopped (${st.tcp.opened} TCP connections forwarded, ${st.tcp.refused} refused, ${st.tcp.denied} denied; ${st.udp.flows} UDP flows)`);
+    io.stderr(`synack gateway: stopped (${st.tcp.opened} TCP connections forwarded, ${st.tcp.refused} refused, ${st.tcp.denied} denied; ${st.udp.flows} UDP flows; ${st.dns.queries} DNS queries relayed)`);
     return code;
   } finally {
     process.off('SIGINT', onSignal);

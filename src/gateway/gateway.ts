@@ -26,6 +26,14 @@
  *
  * ICMP echo to the gateway's addresses is answered by the stack itself.
  *
+ * DNS: 10.0.2.3 (and fd00::3) is the gateway's own DNS forwarder
+ * (gateway/dns.ts), relaying to `dnsUpstream` over host sockets.
+ *
+ * IPv6 (`ipv6: true`, off by default as in slirp4netns): fd00::2 and
+ * fd00::3 on the guest link, Router Advertisements for fd00::/64 with the
+ * MTU and RDNSS fd00::3; with a netns downstream the guest's device also gets
+ * fd00::100/64 and a default route via fd00::2.
+ *
  * Downstreams: `{ memory }` (a synack guest on an in-memory Ethernet switch,
  * createMemoryNetwork({ ethernet: true })), `{ qemuSocket: PATH }` (a Unix
  * stream socket QEMU's `-netdev stream` connects to; frames with a 4-octet
@@ -61,8 +69,11 @@ import { Policy } from './policy.ts';
 import { FRAME_OVERHEAD, StreamFrameLink, type StreamLinkStats } from './stream-link.ts';
 import { TapLink } from '../links/tap.ts';
 import { configureNetnsDevice } from '../links/tun.ts';
-import { watchStack, type GatewayMonitor, type MonitorOptions } from './monitor.ts';
-import { serveGatewayViz, type GatewayVizOptions, type GatewayVizServer } from './viz-server.ts';
+import { defaultDnsUpstream, GatewayDns, parseDnsUpstream, type GatewayDnsStats } from './dns.ts';
+import { configureNetnsIpv6 } from './netns6.ts';
+import type { GatewayMonitor, MonitorOptions } from './monitor.ts';
+import type { GatewayVizServer } from './viz-server.ts';
+import { GatewayWatch, type GatewayVizOption } from './watch.ts';
 
 /** slirp4netns's addressing (its defaults, so habits carry over). */
 export const GATEWAY_DEFAULTS = {
@@ -110,11 +121,21 @@ export interface GatewayOptions {
   /** Diagnostics (one line each); default none. */
   log?: (line: string) => void;
   /**
+   * The resolver the DNS forwarder at 10.0.2.3 (fd00::3) relays to:
+   * `ADDR[:PORT]` (`[V6]:PORT`); default the first nameserver of
+   * /etc/resolv.conf. Not subject to allow/deny.
+   */
+  dnsUpstream?: string;
+  /** A query the upstream does not answer in this long gets SERVFAIL (default 5000 ms). */
+  dnsTimeoutMs?: number;
+  /** IPv6 on the guest link (default false, as slirp4netns): fd00::2, fd00::3, Router Advertisements; fd00::100 in a netns. */
+  ipv6?: boolean;
+  /**
    * Serve the live view of the guest's connections (`--viz`) on the loopback
    * interface: `page` is the page's files (loadGatewayPage() of viz/); the
    * URL is `gateway.viz.url` once `ready` resolves.
    */
-  viz?: GatewayVizOptions & { monitor?: MonitorOptions };
+  viz?: GatewayVizOption;
 }
 
 export interface PublishSpec {
@@ -165,6 +186,8 @@ export interface GatewayStats {
   };
   udp: { flows: number; active: number; datagramsUp: number; datagramsDown: number; denied: number; limited: number; dropped: number };
   link: StreamLinkStats | null;
+  /** The DNS forwarder at 10.0.2.3 / fd00::3. */
+  dns: GatewayDnsStats;
   /** Malformed or unwanted frames and packets the gateway's stack dropped, by reason. */
   drops: Record<string, number>;
 }
@@ -188,6 +211,8 @@ export interface Gateway {
   readonly socketPath: string | null;
   /** The TAP link, when the downstream is a network namespace (its device is inside it). */
   readonly tap: TapLink | null;
+  /** The DNS forwarder at 10.0.2.3 (and fd00::3). */
+  readonly dns: GatewayDns;
   /** Resolves once the downstream is ready (the qemu socket listens, published ports and the viz server are bound). */
   readonly ready: Promise<void>;
   /** The viz server (option `viz`), once `ready` resolved. */
@@ -256,12 +281,28 @@ export function createGateway(opts: GatewayOptions): Gateway {
   const log = opts.log ?? (() => {});
   const gw4 = parseAddr(GATEWAY_DEFAULTS.gateway4);
   const gw6 = parseAddr(GATEWAY_DEFAULTS.gateway6) as Ipv6Addr;
+  const dns4 = parseAddr(GATEWAY_DEFAULTS.dns4);
+  const dns6 = parseAddr(GATEWAY_DEFAULTS.dns6) as Ipv6Addr;
+  const ipv6 = opts.ipv6 === true;
+  let dnsUpstream: { address: string; port: number };
+  try {
+    dnsUpstream = parseDnsUpstream(opts.dnsUpstream ?? defaultDnsUpstream());
+  } catch (e) {
+    throw new SynackError('ERR_SYNACK_INVALID_ARG', `dnsUpstream: ${(e as Error).message}`);
+  }
   const mac = parseMac(GATEWAY_DEFAULTS.mac) as MacAddr;
+  // The DNS address is the gateway's own (it answers ARP and NDP for it), not a host to forward to.
   const addrs = [
     { addr: gw4, prefixLen: 24 },
-    { addr: gw6, prefixLen: 64 },
+    { addr: dns4, prefixLen: 24 },
+    ...(ipv6 ? [{ addr: gw6, prefixLen: 64 }, { addr: dns6, prefixLen: 64 }] : []),
   ];
-  const router = { prefixes: [{ prefix: parseAddr('fd00::') as Ipv6Addr, prefixLen: 64 }], mtu, defaultRouter: true };
+  // RFC 4861 §6.2.1 AdvPrefixList with the on-link and autonomous flags
+  // (SLAAC for fd00::/64), AdvLinkMTU, and the RDNSS option of RFC 8106
+  // §5.1: "One or more 128-bit IPv6 addresses of the recursive DNS
+  // servers." — the gateway's own forwarder at fd00::3.
+  const router = ipv6 ? { prefixes: [{ prefix: parseAddr('fd00::') as Ipv6Addr, prefixLen: 64 }], mtu, defaultRouter: true, rdnss: [dns6] } : undefined;
+  const ethOpts = { mac, ...(router ? { router } : {}), dadTransmits: 0 };
 
   let network: Network;
   let driver: Driver;
@@ -284,14 +325,14 @@ export function createGateway(opts: GatewayOptions): Gateway {
     network = lan.network;
     driver = lan.driver;
     stack = network.addStack(stackCfg);
-    eth = network.attachEthernet(stack, lan.switch, addrs, { mac, router, dadTransmits: 0 });
+    eth = network.attachEthernet(stack, lan.switch, addrs, ethOpts);
   } else if ('qemuSocket' in down) {
     network = new Network({ clock: new RealClock() });
     driver = new Driver(network);
     ownDriver = true;
     stack = network.addStack(stackCfg);
     link = new StreamFrameLink(mtu);
-    eth = addEthernetInterface(stack, { mac, link: link as FrameLink, addrs, router, dadTransmits: 0 });
+    eth = addEthernetInterface(stack, { ...ethOpts, link: link as FrameLink, addrs });
     link.onBatch = () => driver.kick();
   } else if ('netns' in down) {
     if (typeof down.netns !== 'string' || down.netns === '') throw new SynackError('ERR_SYNACK_INVALID_ARG', 'downstream.netns must be the path of a network namespace');
@@ -306,10 +347,11 @@ export function createGateway(opts: GatewayOptions): Gateway {
     let t: TapLink | null = null;
     try {
       t = new TapLink({ name: down.tap ?? 'tap0', netns, mtu, onBatch: () => d.kick(), onError: (err) => log(`tap: ${err.message}`) });
-      eth = addEthernetInterface(stack, { mac, link: t as FrameLink, addrs, router, dadTransmits: 0 });
+      eth = addEthernetInterface(stack, { ...ethOpts, link: t as FrameLink, addrs });
       // What `slirp4netns --configure` does inside the namespace: lo up, the
       // guest's address, MTU, up, default route via the gateway.
       configureNetnsDevice(netns, t.name, { mtu, address: GATEWAY_DEFAULTS.guest4, prefixLen: 24, gateway: GATEWAY_DEFAULTS.gateway4 });
+      if (ipv6) configureNetnsIpv6(netns, t.name, { address: GATEWAY_DEFAULTS.guest6, prefixLen: 64, gateway: GATEWAY_DEFAULTS.gateway6 });
     } catch (e) {
       t?.close();
       driver.stop();
@@ -336,17 +378,28 @@ export function createGateway(opts: GatewayOptions): Gateway {
     tcp: { requests: 0, opened: 0, published: 0, refused: 0, unreachable: 0, timedOut: 0, denied: 0, limited: 0, cancelled: 0, active: 0, resetsFromGuest: 0, resetsFromHost: 0, bytesUp: 0, bytesDown: 0 },
     udp: { flows: 0, active: 0, datagramsUp: 0, datagramsDown: 0, denied: 0, limited: 0, dropped: 0 },
     link: link ? link.stats : null,
+    dns: { queries: 0, answers: 0, servfail: 0, failures: 0 },
     drops: {},
   };
+  const dns = new GatewayDns({
+    stack,
+    driver,
+    net: gnet,
+    addrs: ipv6 ? [dns4, dns6] : [dns4],
+    upstream: dnsUpstream,
+    ...(opts.dnsTimeoutMs !== undefined ? { timeoutMs: opts.dnsTimeoutMs } : {}),
+    seed: secret.readUInt32LE(4) ^ secret.readUInt32LE(8),
+    log,
+  });
   const tcpFlows = new Set<TcpFlow>();
-  /** Monitors (watch()) told of each flow when it is spliced. */
-  const monitors = new Set<GatewayMonitor>();
+  /** watch() and the viz option (watch.ts): told of each flow when it is spliced. */
+  const watching = new GatewayWatch(stack, () => tcpFlows, opts.viz);
   const udpFlows = new Map<string, UdpFlow>();
   let closed = false;
 
   /** Where on the host a destination of the guest is: the gateway's own address is the host's loopback. */
   function hostTarget(dst: IpAddr): string | null {
-    if (dst === gw4 || dst === gw6) return opts.disableHostLoopback ? null : dst === gw4 ? '127.0.0.1' : '::1';
+    if (dst === gw4 || (ipv6 && dst === gw6)) return opts.disableHostLoopback ? null : dst === gw4 ? '127.0.0.1' : '::1';
     if (stack.isLocalAddr(dst)) return null;
     return formatIpAddr(dst);
   }
@@ -367,7 +420,8 @@ export function createGateway(opts: GatewayOptions): Gateway {
     }
     st.tcp.requests++;
     const target = hostTarget(req.localAddr);
-    if (target === null || !permitted(req.localAddr, target)) {
+    // Without `ipv6` the gateway has no IPv6 network: IPv6 flows are refused like denied ones.
+    if (target === null || (!ipv6 && typeof req.localAddr === 'string') || !permitted(req.localAddr, target)) {
       st.tcp.denied++;
       req.unreachable('admin');
       driver.kick();
@@ -467,7 +521,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
   function splice(flow: TcpFlow): void {
     const host = flow.host;
     const guest = flow.guest!;
-    for (const m of monitors) m.attach(flow);
+    watching.attach(flow);
     process.nextTick(() => {
       guest.on('data', (d: Buffer) => {
         flow.bytesUp += d.length;
@@ -606,7 +660,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     let flow = udpFlows.get(key);
     if (!flow) {
       const target = hostTarget(d.dst);
-      if (target === null || !permitted(d.dst, target)) {
+      if (target === null || (!ipv6 && typeof d.dst === 'string') || !permitted(d.dst, target)) {
         st.udp.denied++;
         return;
       }
@@ -691,29 +745,23 @@ export function createGateway(opts: GatewayOptions): Gateway {
     });
   }
 
-  let vizServer: GatewayVizServer | null = null;
-  // Started once `gateway` below exists (a then() runs after this function returns).
-  const vizReady = opts.viz
-    ? Promise.resolve(opts.viz).then(async (v) => {
-        vizServer = await serveGatewayViz(gateway.watch(v.monitor), v);
-      })
-    : Promise.resolve();
-  const allReady = Promise.all([ready, ...publishReady, vizReady]).then(() => undefined);
+  const allReady = Promise.all([ready, ...publishReady, watching.ready]).then(() => undefined);
   allReady.catch(() => {});
 
-  const gateway: Gateway = {
+  return {
     stack,
     eth,
     forwarding: fw,
     driver,
     socketPath,
     tap: tapLink,
+    dns,
     ready: allReady,
     get viz() {
-      return vizServer;
+      return watching.server;
     },
     stats(): GatewayStats {
-      return { ...st, tcp: { ...st.tcp }, udp: { ...st.udp }, link: link ? { ...link.stats } : null, drops: { ...stack.counters.drops } as Record<string, number> };
+      return { ...st, tcp: { ...st.tcp }, udp: { ...st.udp }, link: link ? { ...link.stats } : null, dns: dns.stats(), drops: { ...stack.counters.drops } as Record<string, number> };
     },
     connections(): ForwardedConnectionInfo[] {
       const out: ForwardedConnectionInfo[] = [];
@@ -726,28 +774,17 @@ export function createGateway(opts: GatewayOptions): Gateway {
       }
       return out;
     },
-    watch(o?: MonitorOptions): GatewayMonitor {
-      const m = watchStack(stack, o);
-      for (const f of tcpFlows) m.attach(f);
-      monitors.add(m);
-      const stop = m.close;
-      m.close = () => {
-        monitors.delete(m);
-        stop();
-      };
-      return m;
-    },
+    watch: (o?: MonitorOptions): GatewayMonitor => watching.watch(o),
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
-      for (const m of [...monitors]) m.close();
-      await vizReady.catch(() => {});
-      await vizServer?.close();
+      await watching.close();
       for (const f of [...tcpFlows]) {
         if (f.guest && !f.guest.destroyed) f.guest.resetAndDestroy();
         if (!f.host.destroyed) f.host.resetAndDestroy();
       }
       for (const key of [...udpFlows.keys()]) closeUdp(key);
+      dns.close();
       for (const r of [...fw.pending.values()]) r.reject();
       for (const p of publishServers) {
         if (p instanceof nodeNet.Server) p.close();
@@ -774,5 +811,4 @@ export function createGateway(opts: GatewayOptions): Gateway {
       tapLink?.close();
     },
   };
-  return gateway;
 }

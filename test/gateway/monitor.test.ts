@@ -84,9 +84,10 @@ describe('gateway monitor: the guest connections, live', { timeout: 60_000 }, ()
 
   test('IPv6: a guest connection to fd00::2 is a row with bracketed addresses, its host socket on ::1', async () => {
     const h = await hostServer((s) => s.end('over v6'), '::1');
-    const r = memoryGateway();
+    const r = memoryGateway({ ipv6: true });
     const mon = r.gw.watch();
     try {
+      await waitFor('the guest finished DAD for fd00::100', () => r.guest.eth!.tentative.size === 0);
       const sock = await connectGuest(r.guest.net, h.port, 'fd00::2');
       assert.equal((await collect(sock)).toString(), 'over v6');
       sock.end();
