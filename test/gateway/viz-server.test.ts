@@ -128,6 +128,7 @@ describe('gateway --viz HTTP: page, JSON, event stream, loopback only', { timeou
     assert.equal(await rawGet('/api/connections', `localhost:${srv.port}`), 200);
     assert.equal(await rawGet('/api/connections', `evil.example:${srv.port}`), 403);
     assert.equal(await rawGet('/', 'evil.example'), 403);
+    assert.equal((await fetch(new URL('api/connections', srv.url), { method: 'POST', body: 'x' })).status, 405, 'read only');
     await assert.rejects(serveGatewayViz(mon, { port: 0, host: '0.0.0.0', page }), (e: unknown) => e instanceof SynackError && e.code === 'ERR_SYNACK_INVALID_ARG');
     await assert.rejects(serveGatewayViz(mon, { port: 70000, page }), (e: unknown) => e instanceof SynackError && e.code === 'ERR_SYNACK_INVALID_ARG');
   });
