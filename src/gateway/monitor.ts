@@ -25,7 +25,7 @@ import type { Connection } from '../tcp/connection.ts';
 import type { TcpState } from '../tcp/state.ts';
 import { ACK, RST, SYN, type TcpRepr } from '../wire/types.ts';
 import { flagsToString } from '../wire/tcp.ts';
-import { formatIpAddr, type IpAddr } from '../wire/ipv6.ts';
+import { formatIpAddr, readIpv6Addr, type IpAddr } from '../wire/ipv6.ts';
 
 /** What the monitor reads of a forwarded connection of the gateway (gateway.ts's TcpFlow). */
 export interface MonitoredFlow {
@@ -45,6 +45,7 @@ export interface MonitorOptions {
   maxTransitions?: number;
   /** Wall clock in ms for rates (default performance.now). */
   now?: () => number;
+
 }
 
 /** A connection's state: RFC 9293's, or CONNECTING while the host connect of a guest's SYN is under way. */
@@ -91,6 +92,8 @@ export interface MonitorRow {
   kind: 'forwarded' | 'published';
   state: MonitorState;
   closed: boolean;
+  /** Why it ended before it opened: the host refused (the gateway's RST), an ICMP Destination Unreachable to the guest, or the guest's own RST. */
+  failure: 'refused' | 'unreachable' | 'cancelled' | null;
   /** The paired host socket (node:net), once known. */
   host: { local: string; remote: string } | null;
   /** Bytes forwarded guest → host and host → guest. */
@@ -196,6 +199,7 @@ export function watchStack(stack: Stack, opts: MonitorOptions = {}): GatewayMoni
       kind,
       state: kind === 'forwarded' ? 'CONNECTING' : 'CLOSED',
       closed: false,
+      failure: null,
       host: null,
       bytesUp: 0,
       bytesDown: 0,
@@ -267,8 +271,9 @@ export function watchStack(stack: Stack, opts: MonitorOptions = {}): GatewayMoni
     // Amortized: trim in chunks rather than shifting on every segment.
     if (r.segs.length > maxSegs + (maxSegs >> 2)) r.segs.splice(0, r.segs.length - maxSegs);
     // A RST ends a connection that never had a TCB (the host refused: RST to the guest's SYN).
-    if (seg.flags & RST && !r.conn) {
+    if (seg.flags & RST && !r.conn && !r.row.closed) {
       r.row.state = 'CLOSED';
+      r.row.failure = fromGuest ? 'cancelled' : 'refused';
       finish(r);
     }
     version++;
@@ -297,9 +302,44 @@ export function watchStack(stack: Stack, opts: MonitorOptions = {}): GatewayMoni
     }
   }
 
+  /**
+   * An ICMP Destination Unreachable the gateway sends for a guest SYN it
+   * could not forward (policy, an unreachable or silent host) ends that
+   * connection's record. RFC 792: the message carries "the internet header
+   * plus the first 64 bits of the original datagram's data" — the TCP
+   * ports; RFC 4443 §3.1: "As much of invoking packet as possible without
+   * the ICMPv6 packet exceeding the minimum IPv6 MTU".
+   */
+  function onPacketOut(b: Uint8Array): void {
+    let q: number;
+    let g: IpAddr;
+    let p: IpAddr;
+    if (b.length >= 48 && b[0]! >>> 4 === 4 && b[9] === 1) {
+      const ihl = (b[0]! & 15) * 4;
+      if (b[ihl] !== 3) return;
+      const i = ihl + 8;
+      if (b.length < i + 20 || b[i + 9] !== 6) return;
+      g = ((b[i + 12]! << 24) | (b[i + 13]! << 16) | (b[i + 14]! << 8) | b[i + 15]!) >>> 0;
+      p = ((b[i + 16]! << 24) | (b[i + 17]! << 16) | (b[i + 18]! << 8) | b[i + 19]!) >>> 0;
+      q = i + (b[i]! & 15) * 4;
+    } else if (b.length >= 92 && b[0]! >>> 4 === 6 && b[6] === 58 && b[40] === 1 && b[48 + 6] === 6) {
+      g = readIpv6Addr(b, 56);
+      p = readIpv6Addr(b, 72);
+      q = 88;
+    } else return;
+    if (b.length < q + 4) return;
+    const r = byKey.get(`${String(p)}|${(b[q + 2]! << 8) | b[q + 3]!}|${String(g)}|${(b[q]! << 8) | b[q + 1]!}`);
+    if (!r || r.conn || r.row.closed) return;
+    r.row.state = 'CLOSED';
+    r.row.failure = 'unreachable';
+    finish(r);
+    version++;
+  }
+
   const unhook = stack.addHook((ev) => {
     if (ev.type === 'segment') onSegment(ev);
     else if (ev.type === 'conn') onConn(ev);
+    else if (ev.type === 'packet' && ev.dir === 'out' && byId.size > 0) onPacketOut(ev.bytes);
   });
 
   /** Pairs a record with the gateway's flow of the same connection (its guest socket's 4-tuple). */

@@ -48,7 +48,7 @@ function renderTable(rows: MonitorRow[], stats: MonitorStats): void {
     .map(
       (r) =>
         `<tr data-id="${r.id}" data-state="${esc(r.state)}" class="${r.closed ? 'closed' : ''}${r.id === selected ? ' selected' : ''}">` +
-        `<td>${r.id}</td><td>${r.kind}</td><td class="mono">${esc(r.guest)}</td><td class="mono">${esc(r.peer)}</td><td>${chip(r.state)}</td>` +
+        `<td>${r.id}</td><td>${r.kind}</td><td class="mono">${esc(r.guest)}</td><td class="mono">${esc(r.peer)}</td><td>${chip(r.state)}${r.failure ? ` <span class="muted small failure">${r.failure}</span>` : ''}</td>` +
         `<td class="num">${bytes(r.bytesUp)}</td><td class="num">${bytes(r.bytesDown)}</td><td class="num">${rate(r.rateUp)}</td><td class="num">${rate(r.rateDown)}</td>` +
         `<td class="mono host">${r.host ? esc(`${r.host.local} → ${r.host.remote}`) : '–'}</td><td class="num">${r.segments}</td></tr>`,
     )

@@ -114,6 +114,7 @@ describe('gateway monitor: the guest connections, live', { timeout: 60_000 }, ()
       await waitFor('the row', () => mon.rows()[0]?.closed === true);
       const row = mon.rows()[0]!;
       assert.equal(row.state, 'CLOSED');
+      assert.equal(row.failure, 'refused');
       assert.equal(row.host, null);
       assert.equal(row.bytesUp + row.bytesDown, 0);
       assert.deepEqual(
@@ -125,6 +126,32 @@ describe('gateway monitor: the guest connections, live', { timeout: 60_000 }, ()
       await r.close();
     }
   });
+
+  for (const v6 of [false, true]) {
+    test(`RFC ${v6 ? '4443 §3.1' : '792'}: a guest SYN the gateway answers with ICMP Destination Unreachable (policy) is a closed row marked unreachable${v6 ? ' (IPv6)' : ''}`, async () => {
+      const r = memoryGateway({ deny: ['127.0.0.0/8', '::1/128'], ...(v6 ? { ipv6: true } : {}) });
+      const mon = r.gw.watch();
+      try {
+        if (v6) await waitFor('the guest finished DAD for fd00::100', () => r.guest.eth!.tentative.size === 0);
+        const s = r.guest.net.connect(8080, v6 ? 'fd00::2' : GW);
+        s.on('error', () => {});
+        await waitFor('the ICMP error ended the row', () => mon.rows()[0]?.closed === true);
+        const row = mon.rows()[0]!;
+        assert.equal(r.gw.stats().tcp.denied, 1);
+        assert.equal(row.state, 'CLOSED');
+        assert.equal(row.failure, 'unreachable');
+        assert.equal(row.peer, v6 ? '[fd00::2]:8080' : `${GW}:8080`);
+        assert.deepEqual(
+          mon.detail(row.id)!.segments.map((x) => `${x.from}:${x.flags}`),
+          ['guest:SYN'],
+        );
+        s.destroy();
+      } finally {
+        mon.close();
+        await r.close();
+      }
+    });
+  }
 
   test('bounded: at most maxConnections records (the oldest closed ones are evicted) and the last maxSegments segments each', async () => {
     const h = await replyServer(pattern(20_000, 5));
