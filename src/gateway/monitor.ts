@@ -121,7 +121,7 @@ export interface MonitorStats {
   tracked: number;
   /** Closed records removed to make room. */
   evicted: number;
-  /** Connections not tracked because every record was open. */
+  /** Guest or gateway SYNs of new connections not tracked because every record was open (a retransmitted SYN counts again). */
   untracked: number;
 }
 
