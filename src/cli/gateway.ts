@@ -64,7 +64,8 @@ Options:
                           is in the ready line): a table (state, bytes, rate,
                           the host socket each maps to) and, for the one you
                           click, the ladder of its segments and both sides
-                          in RFC 9293's state diagram. Loopback only.
+                          in RFC 9293's state diagram; the UDP flows too.
+                          Loopback only.
   --stats                 print the counters as one JSON line ("stats {...}")
                           on stdout at exit and on SIGUSR1 or SIGUSR2
   -h, --help              this help

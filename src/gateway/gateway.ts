@@ -245,6 +245,11 @@ interface UdpFlow {
   d: ForwardedDatagram;
   target: string;
   port: number;
+  /** What the guest sent and received through this flow (the --viz table). */
+  datagramsUp: number;
+  datagramsDown: number;
+  bytesUp: number;
+  bytesDown: number;
 }
 
 function parseAddr(text: string): IpAddr {
@@ -393,7 +398,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
   });
   const tcpFlows = new Set<TcpFlow>();
   /** watch() and the viz option (watch.ts): told of each flow when it is spliced. */
-  const watching = new GatewayWatch(stack, () => tcpFlows, opts.viz);
+  const watching = new GatewayWatch(stack, () => tcpFlows, opts.viz, () => udpFlows.values());
   const udpFlows = new Map<string, UdpFlow>();
   let closed = false;
 
@@ -675,6 +680,10 @@ export function createGateway(opts: GatewayOptions): Gateway {
         target,
         port: d.dstPort,
         timer: setTimeout(() => closeUdp(key), udpIdleMs),
+        datagramsUp: 0,
+        datagramsDown: 0,
+        bytesUp: 0,
+        bytesDown: 0,
       };
       flow = f;
       udpFlows.set(key, f);
@@ -686,13 +695,18 @@ export function createGateway(opts: GatewayOptions): Gateway {
         if (rinfo.port !== f.port || parseAddr(rinfo.address) !== parseAddr(f.target)) return;
         f.timer.refresh();
         // The reply comes from the address and port the guest sent to.
-        if (sendForwardedUdp(fw, f.d.dst, f.d.dstPort, f.d.src, f.d.srcPort, msg) === null) st.udp.datagramsDown++;
-        else st.udp.dropped++;
+        if (sendForwardedUdp(fw, f.d.dst, f.d.dstPort, f.d.src, f.d.srcPort, msg) === null) {
+          st.udp.datagramsDown++;
+          f.datagramsDown++;
+          f.bytesDown += msg.length;
+        } else st.udp.dropped++;
         driver.kick();
       });
     }
     flow.timer.refresh();
     st.udp.datagramsUp++;
+    flow.datagramsUp++;
+    flow.bytesUp += d.data.length;
     flow.sock.send(d.data, flow.port, flow.target, (err) => {
       if (err) st.udp.dropped++;
     });

@@ -36,6 +36,30 @@ export interface MonitoredFlow {
   bytesDown: number;
 }
 
+/** What the monitor reads of a UDP flow of the gateway (gateway.ts's UdpFlow). */
+export interface MonitoredUdpFlow {
+  sock: { address(): { address: string; port: number } };
+  d: { src: IpAddr; srcPort: number; dst: IpAddr; dstPort: number };
+  target: string;
+  port: number;
+  datagramsUp: number;
+  datagramsDown: number;
+  bytesUp: number;
+  bytesDown: number;
+}
+
+/** A UDP flow of the guest, as long as it lives (closed when idle). */
+export interface MonitorUdpRow {
+  guest: string;
+  peer: string;
+  /** The host dgram socket: its local address → where it sends. */
+  host: { local: string; remote: string };
+  datagramsUp: number;
+  datagramsDown: number;
+  bytesUp: number;
+  bytesDown: number;
+}
+
 export interface MonitorOptions {
   /** Connections kept (default 256). */
   maxConnections?: number;
@@ -127,6 +151,8 @@ export interface MonitorStats {
 
 export interface GatewayMonitor {
   rows(): MonitorRow[];
+  /** The guest's UDP flows now (the gateway forwards each through its own host socket). */
+  udp(): MonitorUdpRow[];
   detail(id: number): MonitorDetail | null;
   stats(): MonitorStats;
   /** Increases whenever anything a row or detail shows may have changed. */
@@ -162,7 +188,7 @@ const hostAddr = (a: string | undefined, p: number | undefined): string => (a ==
  * Observes `stack` (the gateway's). The gateway calls `attach(flow)` when it
  * pairs a guest connection with its host socket.
  */
-export function watchStack(stack: Stack, opts: MonitorOptions = {}): GatewayMonitor {
+export function watchStack(stack: Stack, opts: MonitorOptions = {}, udpFlows: () => Iterable<MonitoredUdpFlow> = () => []): GatewayMonitor {
   const maxConns = opts.maxConnections ?? 256;
   const maxSegs = opts.maxSegments ?? 200;
   const maxTrans = opts.maxTransitions ?? 64;
@@ -385,6 +411,28 @@ export function watchStack(stack: Stack, opts: MonitorOptions = {}): GatewayMoni
     rows(): MonitorRow[] {
       refresh();
       return [...byId.values()].map(copyRow);
+    },
+    udp(): MonitorUdpRow[] {
+      const out: MonitorUdpRow[] = [];
+      for (const f of udpFlows()) {
+        let local = '?';
+        try {
+          const a = f.sock.address();
+          local = hostAddr(a.address, a.port);
+        } catch {
+          // Not bound yet (before its first send completes).
+        }
+        out.push({
+          guest: addr(f.d.src, f.d.srcPort),
+          peer: addr(f.d.dst, f.d.dstPort),
+          host: { local, remote: hostAddr(f.target, f.port) },
+          datagramsUp: f.datagramsUp,
+          datagramsDown: f.datagramsDown,
+          bytesUp: f.bytesUp,
+          bytesDown: f.bytesDown,
+        });
+      }
+      return out;
     },
     detail(id: number): MonitorDetail | null {
       refresh();

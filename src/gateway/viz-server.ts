@@ -4,7 +4,7 @@
  * data on the loopback interface only.
  *
  *   GET /                          the page (index.html, app.js, style.css)
- *   GET /api/connections           { rows, stats } — the table as JSON
+ *   GET /api/connections           { rows, udp, stats } — the tables as JSON (TCP connections, UDP flows)
  *   GET /api/connections/ID        { row, segments, transitions, initial } — one connection
  *   GET /events[?conn=ID]          Server-Sent Events: `table` (the rows and stats) and,
  *                                  with ?conn, `conn` (that connection's detail), each sent
@@ -56,7 +56,7 @@ export async function serveGatewayViz(monitor: GatewayMonitor, opts: GatewayVizO
   const json = (res: http.ServerResponse, code: number, body: unknown): void => {
     res.writeHead(code, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' }).end(JSON.stringify(body));
   };
-  const table = () => ({ rows: monitor.rows(), stats: monitor.stats() });
+  const table = () => ({ rows: monitor.rows(), udp: monitor.udp(), stats: monitor.stats() });
   const hostOk = (h: string | undefined): boolean => h !== undefined && (h === `127.0.0.1:${port}` || h === `localhost:${port}` || h === `[::1]:${port}`);
 
   const server = http.createServer((req, res) => {
@@ -87,15 +87,19 @@ export async function serveGatewayViz(monitor: GatewayMonitor, opts: GatewayVizO
       if (c !== null && !/^\d{1,9}$/.test(c)) return json(res, 400, { error: 'conn must be a connection id' });
       const id = c === null ? null : Number(c);
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
-      let last = -1;
+      // Each event is sent when its text changed; the detail only when the monitor's version moved.
+      let lastTable = '';
+      let lastVersion = -1;
       const push = (): void => {
-        const v = monitor.version;
-        // rows() refreshes bytes and rates (and may bump the version): read it again after.
-        const t = table();
-        if (v === last && monitor.version === v) return;
-        last = monitor.version;
-        res.write(`event: table\ndata: ${JSON.stringify(t)}\n\n`);
-        if (id !== null) res.write(`event: conn\ndata: ${JSON.stringify(monitor.detail(id))}\n\n`);
+        const t = JSON.stringify(table());
+        if (t !== lastTable) {
+          lastTable = t;
+          res.write(`event: table\ndata: ${t}\n\n`);
+        }
+        if (id !== null && monitor.version !== lastVersion) {
+          lastVersion = monitor.version;
+          res.write(`event: conn\ndata: ${JSON.stringify(monitor.detail(id))}\n\n`);
+        }
       };
       push();
       const timer = setInterval(push, interval);

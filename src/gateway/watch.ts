@@ -5,7 +5,7 @@
  * (viz-server.ts), started once the gateway exists and stopped with it.
  */
 import type { Stack } from '../stack/stack.ts';
-import { watchStack, type GatewayMonitor, type MonitoredFlow, type MonitorOptions } from './monitor.ts';
+import { watchStack, type GatewayMonitor, type MonitoredFlow, type MonitoredUdpFlow, type MonitorOptions } from './monitor.ts';
 import { serveGatewayViz, type GatewayVizOptions, type GatewayVizServer } from './viz-server.ts';
 
 export type GatewayVizOption = GatewayVizOptions & { monitor?: MonitorOptions };
@@ -21,6 +21,7 @@ export class GatewayWatch {
     private readonly stack: Stack,
     private readonly flows: () => Iterable<MonitoredFlow>,
     viz: GatewayVizOption | undefined,
+    private readonly udpFlows: () => Iterable<MonitoredUdpFlow> = () => [],
   ) {
     // Started after the constructor returns (a then() callback).
     this.ready = viz
@@ -31,7 +32,7 @@ export class GatewayWatch {
   }
 
   watch(opts?: MonitorOptions): GatewayMonitor {
-    const m = watchStack(this.stack, opts);
+    const m = watchStack(this.stack, opts, this.udpFlows);
     for (const f of this.flows()) m.attach(f);
     this.monitors.add(m);
     const stop = m.close;

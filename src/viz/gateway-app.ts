@@ -10,7 +10,7 @@
  * retransmissions, out-of-order segments and zero windows. Bundled for the
  * browser by gateway-page.ts.
  */
-import type { MonitorDetail, MonitorRow, MonitorStats } from '../gateway/monitor.ts';
+import type { MonitorDetail, MonitorRow, MonitorStats, MonitorUdpRow } from '../gateway/monitor.ts';
 import type { TcpState } from '../tcp/state.ts';
 import { esc, renderLadder, STATE_COLORS, type LadderArrow, type LadderModel, type MarkKind } from './ladder.ts';
 import { renderStateDiagram, type StateDiagramInput } from './state-diagram.ts';
@@ -57,6 +57,17 @@ function renderTable(rows: MonitorRow[], stats: MonitorStats): void {
   $('empty').style.display = rows.length ? 'none' : '';
   const open = rows.filter((r) => !r.closed).length;
   $('summary').textContent = `${open} open, ${rows.length - open} closed${stats.evicted ? `, ${stats.evicted} older closed ones dropped` : ''}${stats.untracked ? `, ${stats.untracked} not tracked (table full)` : ''}`;
+}
+
+function renderUdp(flows: MonitorUdpRow[]): void {
+  $('udp').querySelector('tbody')!.innerHTML = flows
+    .map(
+      (f) =>
+        `<tr><td class="mono">${esc(f.guest)}</td><td class="mono">${esc(f.peer)}</td><td class="num">${f.datagramsUp}</td><td class="num">${f.datagramsDown}</td>` +
+        `<td class="num">${bytes(f.bytesUp)}</td><td class="num">${bytes(f.bytesDown)}</td><td class="mono host">${esc(`${f.host.local} → ${f.host.remote}`)}</td></tr>`,
+    )
+    .join('');
+  $('udp-summary').textContent = flows.length ? `${flows.length} open (closed when idle)` : 'none open';
 }
 
 /** "10.0.2.100:40000" or "[fd00::100]:40000" → address and port. */
@@ -182,8 +193,9 @@ function connect(): void {
     $('feed-status').className = 'small down';
   });
   es.addEventListener('table', (ev) => {
-    const t = JSON.parse((ev as MessageEvent<string>).data) as { rows: MonitorRow[]; stats: MonitorStats };
+    const t = JSON.parse((ev as MessageEvent<string>).data) as { rows: MonitorRow[]; udp: MonitorUdpRow[]; stats: MonitorStats };
     renderTable(t.rows, t.stats);
+    renderUdp(t.udp);
   });
   es.addEventListener('conn', (ev) => renderDetail(JSON.parse((ev as MessageEvent<string>).data) as MonitorDetail | null));
 }

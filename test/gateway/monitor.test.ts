@@ -7,6 +7,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as dgram from 'node:dgram';
 import * as nodeNet from 'node:net';
 import type { Socket as SynackSocket } from '../../src/api/socket.ts';
 import { closedPort, collect, hostServer, memoryGateway, pattern, waitFor } from './helpers.ts';
@@ -238,6 +239,37 @@ describe('gateway monitor: the guest connections, live', { timeout: 60_000 }, ()
       mon.close();
       await r.close();
       h.server.close();
+    }
+  });
+
+  test('UDP: a guest flow through a host dgram socket is a row of udp() — datagrams and bytes each way, the host socket — until it closes when idle', async () => {
+    const echo = dgram.createSocket('udp4');
+    echo.on('message', (m, rinfo) => echo.send(Buffer.concat([m, m]), rinfo.port, rinfo.address));
+    await new Promise<void>((resolve) => echo.bind(0, '127.0.0.1', resolve));
+    const port = (echo.address() as { port: number }).port;
+    const r = memoryGateway({ udpIdleTimeoutMs: 300 });
+    const mon = r.gw.watch();
+    try {
+      const u = r.guest.dgram.createSocket('udp4');
+      let replies = 0;
+      u.on('message', () => replies++);
+      await new Promise<void>((resolve) => u.bind(0, () => resolve()));
+      for (let i = 0; i < 3; i++) u.send(Buffer.from('hello'), port, GW);
+      await waitFor('three echoes', () => replies === 3);
+      const rows = mon.udp();
+      assert.equal(rows.length, 1);
+      const f = rows[0]!;
+      assert.equal(f.guest, `10.0.2.100:${u.address().port}`);
+      assert.equal(f.peer, `${GW}:${port}`);
+      assert.deepEqual([f.datagramsUp, f.datagramsDown, f.bytesUp, f.bytesDown], [3, 3, 15, 30]);
+      assert.match(f.host.local, /^0\.0\.0\.0:\d+$/);
+      assert.equal(f.host.remote, `127.0.0.1:${port}`);
+      await waitFor('the idle flow closed', () => mon.udp().length === 0);
+      u.close();
+    } finally {
+      mon.close();
+      await r.close();
+      echo.close();
     }
   });
 

@@ -5,7 +5,8 @@
  * Ethernet link makes a connection through the gateway to a node:net
  * server on 127.0.0.1. The row appears live; a click draws its ladder (the
  * three-way handshake first) and both sides' states in RFC 9293's state
- * diagram (the guest's inferred from its segments), following the close. Screenshot in test-output/.
+ * diagram (the guest's inferred from its segments), following the close; a
+ * UDP flow shows in its own table. Screenshot in test-output/.
  *
  * In CI (any non-empty CI) the test must run; elsewhere it skips when Chromium is absent.
  */
@@ -15,6 +16,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
+import * as dgram from 'node:dgram';
 import type * as nodeNet from 'node:net';
 import type { Socket as SynackSocket } from '../../src/api/socket.ts';
 import { serveGatewayViz, type GatewayVizServer } from '../../src/gateway/viz-server.ts';
@@ -88,6 +90,19 @@ test('in Chromium: a guest connection appears in the table live; clicking it dra
   const ladderText = (await page.textContent('#ladder svg'))!;
   assert.match(ladderText, /SYN-RECEIVED[\s\S]*ESTABLISHED/);
   assert.match(ladderText, /SYN-SENT/, 'the guest side\'s states, inferred from its segments');
+
+  // A UDP flow appears in its own table.
+  const echo = dgram.createSocket('udp4');
+  echo.on('message', (m, rinfo) => echo.send(m, rinfo.port, rinfo.address));
+  await new Promise<void>((resolve) => echo.bind(0, '127.0.0.1', resolve));
+  const u = r.guest.dgram.createSocket('udp4');
+  u.on('message', () => {});
+  u.send(Buffer.from('ping'), (echo.address() as { port: number }).port, '10.0.2.2');
+  await page.waitForFunction(() => (document.querySelector('#udp tbody tr')?.textContent ?? '').includes('10.0.2.2'), null, { timeout: 10_000 });
+  const udpCells = await page.$$eval('#udp tbody tr td', (tds) => tds.map((td) => td.textContent));
+  assert.equal(udpCells[1], `10.0.2.2:${(echo.address() as { port: number }).port}`);
+  u.close();
+  echo.close();
 
   // The guest closes, then the host: the selected connection follows live to CLOSED.
   sock.end();
