@@ -8,7 +8,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main, type CliIo } from '../../src/cli/main.ts';
@@ -35,6 +35,20 @@ test('synack gateway --viz: a port outside 0..65535 is a usage error (exit 2); -
   const io = memIo();
   assert.equal(await main(['gateway', '--help'], io), 0);
   assert.match(io.out.join('\n'), /--viz PORT/);
+});
+
+test('synack gateway --viz PORT on a port already in use: the error on stderr, exit 1, nothing left listening', { timeout: 30_000 }, async () => {
+  const busy = await hostServer(() => {});
+  const sockPath = join(dir, 'busy.sock');
+  try {
+    const io = memIo();
+    assert.equal(await main(['gateway', '--qemu-socket', sockPath, '--viz', String(busy.port)], io), 1);
+    assert.match(io.err.join('\n'), /EADDRINUSE/);
+    assert.ok(!io.out.some((l) => /ready/.test(l)), 'no ready line');
+    assert.ok(!existsSync(sockPath), 'the qemu socket is closed and removed');
+  } finally {
+    busy.server.close();
+  }
 });
 
 test('synack gateway --qemu-socket PATH --viz 0: the ready line gives the URL; the page and the guest connection are served there; SIGTERM stops it', { timeout: 60_000 }, async () => {
