@@ -18,6 +18,8 @@ export {
   type ForwardedConnectionInfo,
 } from './gateway/gateway.ts';
 export { GatewayDns, parseDnsUpstream, firstNameserver, defaultDnsUpstream, type GatewayDnsStats } from './gateway/dns.ts';
+export type { GatewayMonitor, MonitorOptions, MonitorRow, MonitorDetail, MonitorSegment, MonitorTransition, MonitorStats, MonitorState } from './gateway/monitor.ts';
+export { serveGatewayViz, type GatewayVizOptions, type GatewayVizServer } from './gateway/viz-server.ts';
 export { Policy, parseCidr, cidrContains, type Cidr } from './gateway/policy.ts';
 export { StreamFrameLink, FRAME_OVERHEAD, type StreamLinkStats } from './gateway/stream-link.ts';
 export { FrameDecoder, encodeFrame, FRAME_PREFIX_LEN, type FrameDecoderStats } from './links/stream-framing.ts';

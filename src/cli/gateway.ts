@@ -8,6 +8,7 @@
 import { createGateway, parsePublish, type Gateway, type PublishSpec } from '../gateway/gateway.ts';
 import { parseCidr } from '../gateway/policy.ts';
 import { parseDnsUpstream } from '../gateway/dns.ts';
+import { loadGatewayPage } from '../viz/gateway-page.ts';
 import { numberOption, parseOptions, UsageError, type CliIo, type Command } from './options.ts';
 
 const GATEWAY_HELP = `Usage: synack gateway --qemu-socket PATH [options]
@@ -72,6 +73,13 @@ Options:
                           (default 256); requests of new flows beyond it are
                           dropped and counted
   --pcap FILE             write the guest's frames to FILE (LINKTYPE_ETHERNET)
+  --viz PORT              watch the guest's connections live in a browser at
+                          http://127.0.0.1:PORT/ (0: any free port; the URL
+                          is in the ready line): a table (state, bytes, rate,
+                          the host socket each maps to) and, for the one you
+                          click, the ladder of its segments and both sides
+                          in RFC 9293's state diagram; the UDP flows too.
+                          Loopback only.
   --stats                 print the counters as one JSON line ("stats {...}")
                           on stdout at exit and on SIGUSR1 or SIGUSR2
   -h, --help              this help
@@ -109,6 +117,7 @@ const GATEWAY_OPTIONS = {
   'dns-upstream': { type: 'string' },
   ipv6: { type: 'boolean' },
   stats: { type: 'boolean' },
+  viz: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -138,12 +147,15 @@ async function runGateway(argv: string[], io: CliIo): Promise<number> {
         throw new UsageError(`--${what}: ${(e as Error).message}`, 'gateway');
       }
     });
+  const vizPort = v.viz === undefined ? null : numberOption('gateway', 'viz', v.viz, 0, (n) => Number.isInteger(n) && n >= 0 && n <= 65535, 'a port 0..65535');
   const publish: PublishSpec[] = checked('publish', v.publish, parsePublish);
   checked('allow', v.allow, parseCidr);
   checked('deny', v.deny, parseCidr);
   const dnsUpstream = v['dns-upstream'];
   if (dnsUpstream !== undefined) checked('dns-upstream', [dnsUpstream], parseDnsUpstream);
 
+  // --viz: the page (prebuilt in the package, else bundled now) served by the gateway on 127.0.0.1.
+  const page = vizPort === null ? null : await loadGatewayPage();
   let gw: Gateway;
   try {
     gw = createGateway({
@@ -161,6 +173,7 @@ async function runGateway(argv: string[], io: CliIo): Promise<number> {
       ...(v.pcap ? { pcap: v.pcap } : {}),
       ...(dnsUpstream !== undefined ? { dnsUpstream } : {}),
       ...(v.ipv6 ? { ipv6: true } : {}),
+      ...(page ? { viz: { port: vizPort!, page } } : {}),
       log: (line) => io.stderr(`synack gateway: ${line}`),
     });
   } catch (e) {
@@ -175,6 +188,7 @@ async function runGateway(argv: string[], io: CliIo): Promise<number> {
     await gw.close();
     return 1;
   }
+  const viz = gw.viz;
   const printStats = (): void => io.stdout(`stats ${JSON.stringify(gw.stats())}`);
   // Installed before "ready": a SIGUSR1 then never starts Node's inspector.
   if (v.stats) {
@@ -185,7 +199,8 @@ async function runGateway(argv: string[], io: CliIo): Promise<number> {
   const where = netns ? `${gw.tap!.name} in ${netns} (guest 10.0.2.100/24${v.ipv6 ? ', fd00::100/64' : ''}, default route via 10.0.2.2${v.ipv6 ? ', fd00::2' : ''})` : path!;
   const up = gw.dns.upstream;
   const dnsTo = up.address.includes(':') ? `[${up.address}]:${up.port}` : `${up.address}:${up.port}`;
-  io.stdout(`synack gateway: ready on ${where} (mtu ${mtu}; gateway 10.0.2.2${v.ipv6 ? ', fd00::2' : ''}; dns 10.0.2.3${v.ipv6 ? ', fd00::3' : ''} -> ${dnsTo})${pub}`);
+  io.stdout(`synack gateway: ready on ${where} (mtu ${mtu}; gateway 10.0.2.2${v.ipv6 ? ', fd00::2' : ''}; dns 10.0.2.3${v.ipv6 ? ', fd00::3' : ''} -> ${dnsTo})${pub}${viz ? ` viz ${viz.url}` : ''}`);
+  if (viz) io.stderr(`synack gateway: watch the guest's connections at ${viz.url}`);
 
   let resolveDone!: (code: number) => void;
   const done = new Promise<number>((r) => (resolveDone = r));

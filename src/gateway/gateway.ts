@@ -73,6 +73,9 @@ import { TapLink } from '../links/tap.ts';
 import { configureNetnsDevice, loadTunAddon } from '../links/tun.ts';
 import { defaultDnsUpstream, GatewayDns, parseDnsUpstream, type GatewayDnsStats } from './dns.ts';
 import { configureNetnsIpv6 } from './netns6.ts';
+import type { GatewayMonitor, MonitorOptions } from './monitor.ts';
+import type { GatewayVizServer } from './viz-server.ts';
+import { GatewayWatch, type GatewayVizOption } from './watch.ts';
 import { ConnectGate, keepAliveConfig, type KeepAliveOptions } from './limits.ts';
 import { EchoRelay, type EchoRelayStats, type EchoSocket } from './echo-relay.ts';
 
@@ -146,6 +149,12 @@ export interface GatewayOptions {
   dnsTimeoutMs?: number;
   /** IPv6 on the guest link (default false, as slirp4netns): fd00::2, fd00::3, Router Advertisements; fd00::100 in a netns. */
   ipv6?: boolean;
+  /**
+   * Serve the live view of the guest's connections (`--viz`) on the loopback
+   * interface: `page` is the page's files (loadGatewayPage() of viz/); the
+   * URL is `gateway.viz.url` once `ready` resolves.
+   */
+  viz?: GatewayVizOption;
 }
 
 export interface PublishSpec {
@@ -234,10 +243,18 @@ export interface Gateway {
   readonly tap: TapLink | null;
   /** The DNS forwarder at 10.0.2.3 (and fd00::3). */
   readonly dns: GatewayDns;
-  /** Resolves once the downstream is ready (the qemu socket listens). */
+  /** Resolves once the downstream is ready (the qemu socket listens, published ports and the viz server are bound). */
   readonly ready: Promise<void>;
+  /** The viz server (option `viz`), once `ready` resolved. */
+  readonly viz: GatewayVizServer | null;
   stats(): GatewayStats;
   connections(): ForwardedConnectionInfo[];
+  /**
+   * Watches the guest's connections live (what `--viz` shows): a bounded
+   * record per connection — state, bytes, rate, the host socket it maps
+   * to, its last segments and state transitions (gateway/monitor.ts).
+   */
+  watch(opts?: MonitorOptions): GatewayMonitor;
   /** Resets every forwarded connection, closes every host socket and the downstream. */
   close(): Promise<void>;
 }
@@ -258,6 +275,11 @@ interface UdpFlow {
   d: ForwardedDatagram;
   target: string;
   port: number;
+  /** What the guest sent and received through this flow (the --viz table). */
+  datagramsUp: number;
+  datagramsDown: number;
+  bytesUp: number;
+  bytesDown: number;
   /** The host socket is connected to (target, port) — so the kernel reports the ICMP errors it gets (ECONNREFUSED). */
   connected: boolean;
   /** Datagrams of the guest waiting for the connect (at most 64). */
@@ -417,6 +439,8 @@ export function createGateway(opts: GatewayOptions): Gateway {
     log,
   });
   const tcpFlows = new Set<TcpFlow>();
+  /** watch() and the viz option (watch.ts): told of each flow when it is spliced. */
+  const watching = new GatewayWatch(stack, () => tcpFlows, opts.viz, () => udpFlows.values());
   const udpFlows = new Map<string, UdpFlow>();
   let closed = false;
 
@@ -600,6 +624,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
   function splice(flow: TcpFlow): void {
     const host = flow.host;
     const guest = flow.guest!;
+    watching.attach(flow);
     process.nextTick(() => {
       guest.on('data', (d: Buffer) => {
         flow.bytesUp += d.length;
@@ -753,6 +778,10 @@ export function createGateway(opts: GatewayOptions): Gateway {
         target,
         port: d.dstPort,
         timer: setTimeout(() => closeUdp(key), udpIdleMs),
+        datagramsUp: 0,
+        datagramsDown: 0,
+        bytesUp: 0,
+        bytesDown: 0,
         connected: false,
         queue: [],
         last: d,
@@ -790,13 +819,18 @@ export function createGateway(opts: GatewayOptions): Gateway {
         if (rinfo.port !== f.port || parseAddr(rinfo.address) !== parseAddr(f.target)) return;
         f.timer.refresh();
         // The reply comes from the address and port the guest sent to.
-        if (sendForwardedUdp(fw, f.d.dst, f.d.dstPort, f.d.src, f.d.srcPort, msg) === null) st.udp.datagramsDown++;
-        else st.udp.dropped++;
+        if (sendForwardedUdp(fw, f.d.dst, f.d.dstPort, f.d.src, f.d.srcPort, msg) === null) {
+          st.udp.datagramsDown++;
+          f.datagramsDown++;
+          f.bytesDown += msg.length;
+        } else st.udp.dropped++;
         driver.kick();
       });
     }
     flow.timer.refresh();
     st.udp.datagramsUp++;
+    flow.datagramsUp++;
+    flow.bytesUp += d.data.length;
     flow.last = d;
     if (flow.connected) sendUp(flow, d.data);
     else if (flow.queue.length < 64) flow.queue.push(d.data);
@@ -912,7 +946,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     });
   }
 
-  const allReady = Promise.all([ready, ...publishReady]).then(() => undefined);
+  const allReady = Promise.all([ready, ...publishReady, watching.ready]).then(() => undefined);
   allReady.catch(() => {});
 
   return {
@@ -924,6 +958,9 @@ export function createGateway(opts: GatewayOptions): Gateway {
     tap: tapLink,
     dns,
     ready: allReady,
+    get viz() {
+      return watching.server;
+    },
     stats(): GatewayStats {
       const gs = connectGate.stats;
       const tcp = { ...st.tcp, buffered: bufferedBytes(), connecting: gs.active, connectsWaiting: gs.waiting, connectsQueued: gs.queued, connectsHighWater: gs.highWater };
@@ -938,9 +975,11 @@ export function createGateway(opts: GatewayOptions): Gateway {
       }
       return out;
     },
+    watch: (o?: MonitorOptions): GatewayMonitor => watching.watch(o),
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
+      await watching.close();
       for (const f of [...tcpFlows]) {
         if (f.guest && !f.guest.destroyed) f.guest.resetAndDestroy();
         if (!f.host.destroyed) f.host.resetAndDestroy();
