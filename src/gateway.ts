@@ -24,4 +24,4 @@ export { Policy, parseCidr, cidrContains, type Cidr } from './gateway/policy.ts'
 export { StreamFrameLink, FRAME_OVERHEAD, type StreamLinkStats } from './gateway/stream-link.ts';
 export { FrameDecoder, encodeFrame, FRAME_PREFIX_LEN, type FrameDecoderStats } from './links/stream-framing.ts';
 export { ConnectGate, keepAliveConfig, type ConnectGateStats, type KeepAliveOptions } from './gateway/limits.ts';
-export { EchoRelay, EchoFlowTable, echoFlowKey, type EchoRelayStats, type EchoRelayOptions, type EchoFlow, type EchoSocket } from './gateway/echo-relay.ts';
+export { EchoRelay, EchoFlowTable, echoFlowKey, gatewayEcho, type EchoRelayStats, type EchoRelayOptions, type EchoFlow, type EchoSocket, type GatewayEchoOptions } from './gateway/echo-relay.ts';

@@ -36,6 +36,8 @@
 import { constants } from 'node:os';
 import { parseIpv6Addr, type IpAddr } from '../wire/ipv6.ts';
 import { parseIpv4Addr } from '../wire/bytes.ts';
+import { sendForwardedEchoReply, sendForwardedIcmpError, sendForwardedUnreachable, type ForwardedEcho, type Forwarding, type UnreachableKind } from '../stack/forward.ts';
+import { loadTunAddon } from '../links/tun.ts';
 
 /** errno number → name (ENETUNREACH, …). */
 const ERRNO_NAMES = new Map<number, string>(Object.entries(constants.errno).map(([k, v]) => [v, k]));
@@ -301,4 +303,66 @@ export class EchoRelay {
     }
     this.stats.active = 0;
   }
+}
+
+export interface GatewayEchoOptions {
+  maxFlows: number;
+  idleTimeoutMs: number;
+  /** The forwarding interface (made after the relay: read when used). */
+  forwarding: () => Forwarding;
+  /** Wakes the stack's driver after a packet was queued. */
+  kick: () => void;
+  isClosed: () => boolean;
+  /** The host address of a destination, or null when the policy refuses it. */
+  targetFor: (dst: IpAddr) => string | null;
+  /** Which Destination Unreachable a host errno becomes (gateway.ts unreachableFor). */
+  kindFor: (code: string | undefined) => UnreachableKind | 'refused';
+  log: (line: string) => void;
+}
+
+/**
+ * The gateway's echo relay on the addon's IcmpSocket, and its `echo`
+ * callback for Stack.enableForwarding: policy first (a denied request is
+ * counted, no socket), then the relay; replies and routers' errors back to
+ * the guest through the forwarding interface.
+ */
+export function gatewayEcho(o: GatewayEchoOptions): { relay: EchoRelay; onEcho: (e: ForwardedEcho) => void } {
+  const relay = new EchoRelay({
+    maxFlows: o.maxFlows,
+    idleTimeoutMs: o.idleTimeoutMs,
+    open: (family) => new (loadTunAddon() as unknown as { IcmpSocket: new (f: 4 | 6) => EchoSocket }).IcmpSocket(family),
+    reply: (flow, seq, data, ttl) => {
+      sendForwardedEchoReply(o.forwarding(), flow.dst, flow.src, flow.ident, seq, data, ttl);
+      o.kick();
+    },
+    error: (_flow, from, type, code, quote) => {
+      // A router's Time Exceeded or Destination Unreachable about the request: ping -t and traceroute work through the gateway.
+      const a = parseIpv4Addr(from) ?? parseIpv6Addr(from);
+      if (a !== null && typeof a === (quote[0]! >>> 4 === 4 ? 'number' : 'string')) sendForwardedIcmpError(o.forwarding(), a, type, code, quote);
+      o.kick();
+    },
+    log: o.log,
+  });
+  const onEcho = (e: ForwardedEcho): void => {
+    if (o.isClosed()) return;
+    const target = o.targetFor(e.dst);
+    if (target === null) {
+      relay.stats.requests++;
+      relay.stats.denied++;
+      return;
+    }
+    const err = relay.request(e.src, e.dst, target, e.ident, e.seq, e.data, e.ttl, e.quote);
+    if (err !== null) {
+      // As libslirp when its echo socket's sendto fails: an ICMP Destination
+      // Unreachable to the guest (RFC 1122 §3.2.2.1 codes; no route: net).
+      // (After the stack's input: the callback must not re-enter it.)
+      const kind = o.kindFor(err);
+      process.nextTick(() => {
+        if (o.isClosed()) return;
+        sendForwardedUnreachable(o.forwarding(), e, kind === 'refused' ? 'host' : kind);
+        o.kick();
+      });
+    }
+  };
+  return { relay, onEcho };
 }

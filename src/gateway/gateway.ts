@@ -54,7 +54,7 @@ import type { Connection } from '../tcp/connection.ts';
 import type { ConnectionEvent } from '../tcp/events.ts';
 import type { TcpConfig } from '../tcp/config.ts';
 import { addEthernetInterface, type EthernetInterface } from '../stack/ethernet.ts';
-import { sendForwardedEchoReply, sendForwardedIcmpError, sendForwardedUnreachable, sendForwardedUdp, type ForwardedEcho, type ForwardedDatagram, type Forwarding, type TcpForwardRequest, type UnreachableKind } from '../stack/forward.ts';
+import { sendForwardedUnreachable, sendForwardedUdp, type ForwardedDatagram, type Forwarding, type TcpForwardRequest, type UnreachableKind } from '../stack/forward.ts';
 import type { FrameLink } from '../stack/link.ts';
 import { Network } from '../sim/network.ts';
 import { parseIpv4Addr } from '../wire/bytes.ts';
@@ -70,14 +70,14 @@ import { SynackError } from '../errors.ts';
 import { Policy } from './policy.ts';
 import { FRAME_OVERHEAD, StreamFrameLink, type StreamLinkStats } from './stream-link.ts';
 import { TapLink } from '../links/tap.ts';
-import { configureNetnsDevice, loadTunAddon } from '../links/tun.ts';
+import { configureNetnsDevice } from '../links/tun.ts';
 import { defaultDnsUpstream, GatewayDns, parseDnsUpstream, type GatewayDnsStats } from './dns.ts';
 import { configureNetnsIpv6 } from './netns6.ts';
 import type { GatewayMonitor, MonitorOptions } from './monitor.ts';
 import type { GatewayVizServer } from './viz-server.ts';
 import { GatewayWatch, type GatewayVizOption } from './watch.ts';
 import { ConnectGate, keepAliveConfig, type KeepAliveOptions } from './limits.ts';
-import { EchoRelay, type EchoRelayStats, type EchoSocket } from './echo-relay.ts';
+import { gatewayEcho, type EchoRelayStats } from './echo-relay.ts';
 
 /** slirp4netns's addressing (its defaults, so habits carry over). */
 export const GATEWAY_DEFAULTS = {
@@ -866,47 +866,22 @@ export function createGateway(opts: GatewayOptions): Gateway {
   // ---------------------------------------------------------------------------
   // ICMP echo to other destinations: relayed through host echo sockets
 
-  const echo = new EchoRelay({
+  const { relay: echo, onEcho } = gatewayEcho({
     maxFlows: opts.maxEchoFlows ?? 256,
     idleTimeoutMs: opts.echoIdleTimeoutMs ?? 60_000,
-    open: (family) => new (loadTunAddon() as unknown as { IcmpSocket: new (f: 4 | 6) => EchoSocket }).IcmpSocket(family),
-    reply: (flow, seq, data, ttl) => {
-      sendForwardedEchoReply(fw, flow.dst, flow.src, flow.ident, seq, data, ttl);
-      driver.kick();
-    },
-    error: (_flow, from, type, code, quote) => {
-      // A router's Time Exceeded or Destination Unreachable about the request: ping -t and traceroute work through the gateway.
-      const a = parseIpv4Addr(from) ?? parseIpv6Addr(from);
-      if (a !== null && typeof a === (quote[0]! >>> 4 === 4 ? 'number' : 'string')) sendForwardedIcmpError(fw, a, type, code, quote);
-      driver.kick();
-    },
-    log,
-  });
-
-  function onEcho(e: ForwardedEcho): void {
-    if (closed) return;
-    const target = hostTarget(e.dst);
+    forwarding: () => fw,
+    kick: () => driver.kick(),
+    isClosed: () => closed,
     // Policy applies before any socket (the gateway's own addresses never
     // come here: the stack answers them); without `ipv6` the guest has no
     // IPv6 network, as for TCP and UDP.
-    if (target === null || (!ipv6 && typeof e.dst === 'string') || !permitted(e.dst, target)) {
-      echo.stats.requests++;
-      echo.stats.denied++;
-      return;
-    }
-    const err = echo.request(e.src, e.dst, target, e.ident, e.seq, e.data, e.ttl, e.quote);
-    if (err !== null) {
-      // As libslirp when its echo socket's sendto fails: an ICMP Destination
-      // Unreachable to the guest (RFC 1122 §3.2.2.1 codes; no route: net).
-      // (After the stack's input: the callback must not re-enter it.)
-      const kind = unreachableFor(err);
-      process.nextTick(() => {
-        if (closed) return;
-        sendForwardedUnreachable(fw, e, kind === 'refused' ? 'host' : kind);
-        driver.kick();
-      });
-    }
-  }
+    targetFor: (dst) => {
+      const target = hostTarget(dst);
+      return target === null || (!ipv6 && typeof dst === 'string') || !permitted(dst, target) ? null : target;
+    },
+    kindFor: unreachableFor,
+    log,
+  });
 
   const fw = stack.enableForwarding(eth.iface, { tcp: onTcp, udp: onUdp, echo: onEcho });
 
