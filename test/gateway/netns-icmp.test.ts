@@ -319,10 +319,11 @@ describe('synack gateway --netns: ICMP echo relayed through host echo sockets, U
       const r = await run(GUEST, ['ping', '-n', '-c', '1', '-W', '1', '192.168.77.1']);
       if (/1 received/.test(r.out)) answered++;
     }
-    assert.equal(answered, room);
+    // (Flows idle for 60 s close meanwhile on a very slow machine: then more fit, never more than 16 at once.)
     const st = (await gw!.stats()).icmp;
+    assert.ok(answered >= room && answered < room + 2, `${answered} answered, room for ${room}`);
     assert.equal(st.active, 16);
-    assert.equal(st.limited! - before.limited!, 2);
+    assert.equal(st.limited! - before.limited!, room + 2 - answered);
   });
 
   test('where ping_group_range excludes the gateway (OUTER2\'s default "1 0"), echo requests are dropped, counted as unavailable, logged once; the gateway goes on', async () => {
