@@ -20,25 +20,30 @@
  *     64-octet response, close) for a bounded time, against a node:net
  *     server on 127.0.0.1 in this process;
  *   - iperf3 -t SECONDS guest → host and host → guest (-R) against an
- *     iperf3 server on 127.0.0.1.
+ *     iperf3 server on 127.0.0.1, and the gateway process's CPU time
+ *     (user + system, /proc/PID/stat) per GB carried meanwhile — a figure
+ *     that a machine shared with other work disturbs less than the rate.
  * Every process is spawned directly (its own PID), bounded in time and
  * killed by PID; the namespaces are deleted at the end. Nothing touches an
  * address outside the namespaces and the loopback.
  *
  * Runnable alone (root): `npx tsx bench/gateway.ts [--seconds 3] [--reps 3]
- * [--mtu 1500,65520] [--only synack,slirp4netns,pasta] [--prof DIR]` prints
+ * [--mtu 1500,65520] [--only synack,slirp4netns,pasta,synack-base --base DIR]
+ * [--prof DIR]` prints
  * one JSON line; `npm run bench -- --only gateway` prints the rows.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import * as nodeNet from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const GATEWAYS = ['synack', 'slirp4netns', 'pasta'] as const;
-export type GatewayName = (typeof GATEWAYS)[number];
-export type Probe = 'up' | 'down' | 'cps' | 'rss';
+/** 'synack-base': synack gateway from another checkout (`baseRoot`), for before/after runs. */
+export type GatewayName = (typeof GATEWAYS)[number] | 'synack-base';
+/** up/down: Gbit/s; upCpu/downCpu: CPU seconds (user + system) of the gateway process per GB carried; cps: connections/s; rss: bytes per idle connection. */
+export type Probe = 'up' | 'down' | 'upCpu' | 'downCpu' | 'cps' | 'rss';
 
 export interface GatewayBenchOptions {
   /** iperf3 duration and connections/s duration, seconds (default 3). */
@@ -52,6 +57,8 @@ export interface GatewayBenchOptions {
   profDir?: string;
   /** Extra arguments for `synack gateway` (A/B runs). */
   synackArgs?: string[];
+  /** A checkout (with node_modules) whose `synack gateway` runs as 'synack-base', interleaved with this one (before/after). */
+  baseRoot?: string;
   progress?: (msg: string) => void;
 }
 
@@ -163,6 +170,13 @@ function sh(argv: string[], timeoutMs = 20_000): string {
   return r.stdout;
 }
 
+/** CPU seconds (user + system) a process has used (/proc/PID/stat, USER_HZ = 100). */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
 function vmRssKiB(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) : NaN;
@@ -232,10 +246,11 @@ let seq = 0;
 
 async function attach(name: GatewayName, nsName: string, mtu: number, opts: GatewayBenchOptions): Promise<Attached> {
   const path = `/run/netns/${nsName}`;
-  if (name === 'synack') {
+  if (name === 'synack' || name === 'synack-base') {
     const node = [process.execPath];
     if (opts.profDir) node.push('--cpu-prof', '--cpu-prof-dir', opts.profDir);
-    const p = start([...node, '--import', 'tsx', 'src/cli/main.ts', 'gateway', '--netns', path, '--mtu', String(mtu), ...(opts.synackArgs ?? [])], 600_000);
+    const main = name === 'synack' ? 'src/cli/main.ts' : join(opts.baseRoot ?? ROOT, 'src/cli/main.ts');
+    const p = start([...node, '--import', 'tsx', main, 'gateway', '--netns', path, '--mtu', String(mtu), ...(opts.synackArgs ?? [])], 600_000);
     await p.waitFor(/ready on tap0/, 30_000);
     return {
       pid: p.child.pid!,
@@ -323,11 +338,11 @@ async function nsRun(nsName: string, argv: string[], timeoutMs: number): Promise
   return { code, out: p.out(), err: p.err() };
 }
 
-async function iperf(nsName: string, addr: string, port: number, seconds: number, reverse: boolean): Promise<number> {
+async function iperf(nsName: string, addr: string, port: number, seconds: number, reverse: boolean): Promise<{ gbps: number; bytes: number }> {
   const r = await nsRun(nsName, ['iperf3', '-c', addr, '-p', String(port), '-t', String(seconds), '-J', '--connect-timeout', '5000', ...(reverse ? ['-R'] : [])], (seconds + 20) * 1000);
   if (r.code !== 0) throw new Error(`iperf3${reverse ? ' -R' : ''} exited ${r.code}: ${r.out.slice(-300)} ${r.err.slice(-300)}`);
-  const j = JSON.parse(r.out) as { end: { sum_received: { bits_per_second: number } } };
-  return j.end.sum_received.bits_per_second / 1e9;
+  const j = JSON.parse(r.out) as { end: { sum_received: { bits_per_second: number; bytes: number } } };
+  return { gbps: j.end.sum_received.bits_per_second / 1e9, bytes: j.end.sum_received.bytes };
 }
 
 /** Runs the probes against each gateway: RSS per idle connection, connections/s, iperf3 up and down. */
@@ -340,10 +355,11 @@ export async function benchGateway(opts: GatewayBenchOptions = {}): Promise<Gate
   const idleConns = opts.idleConns ?? 500;
   if (process.platform !== 'linux' || process.getuid?.() !== 0) throw new Error('needs root on Linux (network namespaces)');
   const installed = ensureTools(gateways, progress);
+  if (gateways.includes('synack-base') && !opts.baseRoot) throw new Error("'synack-base' needs baseRoot");
   const res: GatewayBenchResult = { figures: {}, failures: [], installed, hostAddr: {} };
   const add = (g: string, mtu: number, probe: Probe, v: number): void => {
     const byMtu = (res.figures[g] ??= {});
-    const f = (byMtu[mtu] ??= { up: [], down: [], cps: [], rss: [] });
+    const f = (byMtu[mtu] ??= { up: [], down: [], upCpu: [], downCpu: [], cps: [], rss: [] });
     f[probe].push(v);
   };
   const server = await hostServer();
@@ -396,9 +412,13 @@ export async function benchGateway(opts: GatewayBenchOptions = {}): Promise<Gate
             }
             for (const reverse of [false, true]) {
               try {
-                add(g, mtu, reverse ? 'down' : 'up', await iperf(nsName, a.hostAddr, iperfPort, seconds, reverse));
+                const cpu0 = cpuSeconds(a.pid);
+                const t = await iperf(nsName, a.hostAddr, iperfPort, seconds, reverse);
+                add(g, mtu, reverse ? 'down' : 'up', t.gbps);
+                add(g, mtu, reverse ? 'downCpu' : 'upCpu', (cpuSeconds(a.pid) - cpu0) / (t.bytes / 1e9));
               } catch (e) {
                 add(g, mtu, reverse ? 'down' : 'up', NaN);
+                add(g, mtu, reverse ? 'downCpu' : 'upCpu', NaN);
                 res.failures.push(`${g} MTU ${mtu} ${reverse ? 'down' : 'up'}: ${(e as Error).message.slice(0, 300)}`);
                 // A stalled iperf3 test can keep the server busy: give it a moment.
                 await sleep(1000);
@@ -426,7 +446,7 @@ export async function benchGateway(opts: GatewayBenchOptions = {}): Promise<Gate
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const { parseArgs } = await import('node:util');
   const { values } = parseArgs({
-    options: { seconds: { type: 'string' }, reps: { type: 'string' }, mtu: { type: 'string' }, only: { type: 'string' }, prof: { type: 'string' }, 'synack-arg': { type: 'string', multiple: true } },
+    options: { seconds: { type: 'string' }, reps: { type: 'string' }, mtu: { type: 'string' }, only: { type: 'string' }, prof: { type: 'string' }, base: { type: 'string' }, 'synack-arg': { type: 'string', multiple: true } },
   });
   const r = await benchGateway({
     ...(values.seconds ? { seconds: Number(values.seconds) } : {}),
@@ -434,6 +454,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     ...(values.mtu ? { mtus: values.mtu.split(',').map(Number) } : {}),
     ...(values.only ? { gateways: values.only.split(',') as GatewayName[] } : {}),
     ...(values.prof ? { profDir: resolve(values.prof) } : {}),
+    ...(values.base ? { baseRoot: resolve(values.base) } : {}),
     ...(values['synack-arg'] ? { synackArgs: values['synack-arg'] } : {}),
     progress: (m) => process.stderr.write(`  … ${m}\n`),
   });

@@ -465,6 +465,8 @@ if (only.has('gateway')) {
     const probes: Array<{ probe: Probe; what: string; unit: string; higher: boolean; d: number }> = [
       { probe: 'up', what: 'iperf3 guest → host', unit: 'Gbit/s', higher: true, d: 2 },
       { probe: 'down', what: 'iperf3 host → guest (-R)', unit: 'Gbit/s', higher: true, d: 2 },
+      { probe: 'upCpu', what: 'gateway CPU per GB guest → host', unit: 's/GB', higher: false, d: 2 },
+      { probe: 'downCpu', what: 'gateway CPU per GB host → guest', unit: 's/GB', higher: false, d: 2 },
       { probe: 'cps', what: 'connections/s (connect, 64 B request, 64 B response, close)', unit: '/s', higher: true, d: 0 },
       { probe: 'rss', what: 'RSS per idle forwarded connection', unit: 'B', higher: false, d: 0 },
     ];
@@ -492,7 +494,7 @@ if (only.has('gateway')) {
       `gateway: the rootlesskit method — each gateway attached to a fresh network namespace per repetition and MTU (synack gateway --netns, ` +
         `slirp4netns --configure --netns-type=path, pasta --config-net --netns with the device MTU set), iperf3 ${quick ? 2 : 3} s from the guest ` +
         `to an iperf3 server on the host's 127.0.0.1 (via 10.0.2.2; pasta: via ${g.hostAddr.pasta ?? 'the host default gateway'}, which it maps to the host's loopback), ` +
-        `python3 clients in the namespace; RSS = VmRSS growth of the gateway process while 500 idle connections are held, per connection. ` +
+        `python3 clients in the namespace; CPU per GB = user + system time of the gateway process (/proc/PID/stat) during the iperf3 run over the bytes it carried (its share of the kernel's TAP work included); RSS = VmRSS growth of the gateway process while 500 idle connections are held, per connection. ` +
         `Reference = the better (*) of slirp4netns and pasta; medians of ${reps}.`,
     );
   } catch (e) {
