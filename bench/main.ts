@@ -6,6 +6,7 @@
  *   npm run bench -- --quick      128 MiB bulk transfers, fewer cycles
  *   npm run bench -- --reps 5     more repetitions
  *   npm run bench -- --only bulk,stream,cycles,memory,checksum,sizes
+ *   npm run bench -- --only gateway   synack gateway beside slirp4netns and pasta (root)
  *
  * 1. Bulk throughput of one connection, two synack stacks over the in-memory
  *    hub (VirtualClock driven as fast as possible, zero delay, unlimited
@@ -31,9 +32,10 @@ import { exitUsage, parseScriptArgs } from '../src/cli/options.ts';
 import { bundleSizes, tarballSize } from './sizes.ts';
 import { synackUdpCore, synackUdpApi, nodeUdp, UDP_BURST } from './udp.ts';
 import type { MillionResult } from './million.ts';
+import { benchGateway, type GatewayBenchResult, type Probe } from './gateway.ts';
 import { nodeStreamBulk, synackStreamBulk, nodeHttp, synackHttp, STREAM_CHUNK_BYTES, STREAM_BUFFER_BYTES } from './stream.ts';
 
-const ALL = ['bulk', 'stream', 'cycles', 'udp', 'memory', 'checksum', 'impaired', 'tun', 'tap', 'tun-impaired', 'synflood', 'sizes', 'million'];
+const ALL = ['bulk', 'stream', 'cycles', 'udp', 'memory', 'checksum', 'impaired', 'tun', 'tap', 'gateway', 'tun-impaired', 'synflood', 'sizes', 'million'];
 const HELP = `Usage: npm run bench -- [--quick] [--reps N] [--only LIST]
 
 Measures synack beside references run in the same process and prints each
@@ -448,6 +450,55 @@ if (only.has('tap')) {
     );
   } catch (e) {
     notes.push(`tap: skipped — ${(e as Error).message}`);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// 6c. The gateway (issue 15): synack gateway --netns beside slirp4netns and
+//     pasta, each attached to a fresh namespace, same probes, same run
+//     (bench/gateway.ts); each row beside the better of the two.
+// ---------------------------------------------------------------------------
+if (only.has('gateway')) {
+  progress('gateway (network namespaces; synack gateway, slirp4netns, pasta; needs root)');
+  try {
+    const g: GatewayBenchResult = await benchGateway({ seconds: quick ? 2 : 3, reps, progress });
+    const probes: Array<{ probe: Probe; what: string; unit: string; higher: boolean; d: number }> = [
+      { probe: 'up', what: 'iperf3 guest → host', unit: 'Gbit/s', higher: true, d: 2 },
+      { probe: 'down', what: 'iperf3 host → guest (-R)', unit: 'Gbit/s', higher: true, d: 2 },
+      { probe: 'upCpu', what: 'gateway CPU per GB guest → host', unit: 's/GB', higher: false, d: 2 },
+      { probe: 'downCpu', what: 'gateway CPU per GB host → guest', unit: 's/GB', higher: false, d: 2 },
+      { probe: 'cps', what: 'connections/s (connect, 64 B request, 64 B response, close)', unit: '/s', higher: true, d: 0 },
+      { probe: 'rss', what: 'RSS per idle forwarded connection', unit: 'B', higher: false, d: 0 },
+    ];
+    const ok = (xs: number[] | undefined): number[] => (xs ?? []).filter((x) => Number.isFinite(x));
+    for (const mtu of Object.keys(g.figures.synack ?? {}).map(Number)) {
+      for (const p of probes) {
+        const syn = ok(g.figures.synack?.[mtu]?.[p.probe]);
+        if (syn.length === 0) continue;
+        const refs = (['slirp4netns', 'pasta'] as const)
+          .map((name) => ({ name, xs: ok(g.figures[name]?.[mtu]?.[p.probe]) }))
+          .filter((r) => r.xs.length > 0);
+        const best = refs.reduce<(typeof refs)[number] | null>((b, r) => (b === null || (p.higher ? median(r.xs) > median(b.xs) : median(r.xs) < median(b.xs)) ? r : b), null);
+        rows.push({
+          name: `gateway MTU ${mtu}: ${p.what}`,
+          synack: medRange(syn, p.unit, p.d),
+          reference: refs.map((r) => `${r.name === best?.name ? '*' : ''}${r.name} ${medRange(r.xs, p.unit, p.d)}`).join(', '),
+          ratio: best ? ratio(median(syn) / median(best.xs)) : '',
+          target: p.higher ? '≥ 1.00×' : '≤ 1.00×',
+        });
+      }
+    }
+    if (g.installed.length) notes.push(`gateway: apt-get installed ${g.installed.join(', ')} (missing)`);
+    for (const f of g.failures) notes.push(`gateway: failed probe (not counted): ${f}`);
+    notes.push(
+      `gateway: the rootlesskit method — each gateway attached to a fresh network namespace per repetition and MTU (synack gateway --netns, ` +
+        `slirp4netns --configure --netns-type=path, pasta --config-net --netns with the device MTU set), iperf3 ${quick ? 2 : 3} s from the guest ` +
+        `to an iperf3 server on the host's 127.0.0.1 (via 10.0.2.2; pasta: via ${g.hostAddr.pasta ?? 'the host default gateway'}, which it maps to the host's loopback), ` +
+        `python3 clients in the namespace; CPU per GB = user + system time of the gateway process (/proc/PID/stat) during the iperf3 run over the bytes it carried (its share of the kernel's TAP work included); RSS = VmRSS growth of the gateway process while 500 idle connections are held, per connection. ` +
+        `Reference = the better (*) of slirp4netns and pasta; medians of ${reps}.`,
+    );
+  } catch (e) {
+    notes.push(`gateway: skipped — ${(e as Error).message}`);
   }
 }
 

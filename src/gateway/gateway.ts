@@ -93,6 +93,18 @@ export const GATEWAY_DEFAULTS = {
   mac: '52:55:0a:00:02:02',
 } as const;
 
+/**
+ * The gateway's side of every forwarded connection: 4 MiB send and receive
+ * buffers (the stack's default is 256 KiB). The guest and the host peer are
+ * local: the window these buffers offer, not the path, bounds a transfer's
+ * rate, and with 256 KiB the guest's sender ran out of window every few
+ * hundred microseconds (measured: bench/gateway.ts, docs/PERFORMANCE.md).
+ * Buffers are allocated only as data waits, so an idle connection costs
+ * nothing more; a stalled one holds up to these bytes (plus the streams'
+ * high-water marks) — the per-connection bound.
+ */
+export const GATEWAY_TCP_DEFAULTS: Readonly<Partial<TcpConfig>> = { sendBufferBytes: 4 << 20, recvBufferBytes: 4 << 20 };
+
 export type GatewayDownstream =
   | { memory: MemoryNetwork }
   | { qemuSocket: string }
@@ -133,7 +145,7 @@ export interface GatewayOptions {
   echoIdleTimeoutMs?: number;
   /** Write the guest's frames to this file (pcap, LINKTYPE_ETHERNET). */
   pcap?: string;
-  /** TcpConfig overrides of the gateway's side of forwarded connections (buffers bound per-connection memory). */
+  /** TcpConfig overrides of the gateway's side of forwarded connections (buffers bound per-connection memory; default GATEWAY_TCP_DEFAULTS). */
   tcp?: Partial<TcpConfig>;
   /** Published ports: the host listens on hostAddr (default 127.0.0.1):hostPort and the gateway opens each connection (or UDP flow) toward the guest's guestPort. */
   publish?: PublishSpec[];
@@ -324,7 +336,6 @@ export function createGateway(opts: GatewayOptions): Gateway {
   for (const [name, v] of [['maxBufferedBytes', maxBufferedBytes], ['maxPendingConnects', maxPendingConnects]] as const) {
     if (!(Number.isSafeInteger(v) && v >= 1)) throw new SynackError('ERR_SYNACK_INVALID_ARG', `${name} must be a positive integer, got ${String(v)}`);
   }
-  const acceptTcp = keepAliveConfig(opts);
   const log = opts.log ?? (() => {});
   const gw4 = parseAddr(GATEWAY_DEFAULTS.gateway4);
   const gw6 = parseAddr(GATEWAY_DEFAULTS.gateway6) as Ipv6Addr;
@@ -359,11 +370,14 @@ export function createGateway(opts: GatewayOptions): Gateway {
   let tapLink: TapLink | null = null;
   let ownDriver = false;
   const secret = randomBytes(12);
+  const tcpCfg: Partial<TcpConfig> = { ...GATEWAY_TCP_DEFAULTS, ...opts.tcp };
+  // Forwarded connections toward the guest: with keepalive when asked (gateway/limits.ts).
+  const acceptTcp: Partial<TcpConfig> = keepAliveConfig({ tcp: tcpCfg, ...(opts.keepAlive ? { keepAlive: opts.keepAlive } : {}) }) ?? tcpCfg;
   const stackCfg = {
     name: 'gateway',
     isnSecret: [secret.readUInt32LE(0), secret.readUInt32LE(4)] as [number, number],
     portSeed: secret.readUInt32LE(8),
-    ...(opts.tcp ? { tcp: opts.tcp } : {}),
+    tcp: tcpCfg,
   };
   const down = opts.downstream;
   if ('memory' in down) {
@@ -595,7 +609,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
           if ((ev.type === 'closed' || (ev.type === 'state' && ev.from === 'SYN-RECEIVED' && ev.to === 'LISTEN')) && !flow.guest) host.destroy();
         },
       };
-      const conn = req.accept({ onEstablished: (c) => established(flow, c), observer, ...(acceptTcp ? { tcp: acceptTcp } : {}) });
+      const conn = req.accept({ onEstablished: (c) => established(flow, c), observer, tcp: acceptTcp });
       if (!conn) host.destroy();
       else st.tcp.opened++;
       driver.kick();

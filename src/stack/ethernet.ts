@@ -19,6 +19,9 @@
 import type { Instant } from '../base/time.ts';
 import {
   buildEthernetFrame,
+  emitEthernet,
+  ethernetFrameLen,
+  ETH_HEADER_LEN,
   ETHERTYPE_ARP,
   ETHERTYPE_IPV4,
   ETHERTYPE_IPV6,
@@ -29,6 +32,7 @@ import {
   parseEthernet,
   type MacAddr,
 } from '../wire/ethernet.ts';
+import { hasHeadroom } from './packet-pool.ts';
 import { arpAnnounce, arpProbe, arpReplyTo, arpRequest, emitArp, ARP_LEN, parseArp, type ArpRepr } from '../wire/arp.ts';
 import {
   emitIpv6,
@@ -425,7 +429,16 @@ export class EthernetInterface implements Link {
   }
 
   private sendFrame(dst: MacAddr, ethertype: number, payload: Uint8Array): void {
-    const frame = buildEthernetFrame({ dst, src: this.mac, ethertype, tags: [] }, payload);
+    const repr = { dst, src: this.mac, ethertype, tags: [] };
+    let frame: Uint8Array;
+    if (hasHeadroom(payload) && ethernetFrameLen(repr, payload.length) === ETH_HEADER_LEN + payload.length) {
+      // The header goes into the packet's own headroom: no copy of the packet
+      // (a frame that needs padding to the 60-octet minimum is still built whole).
+      frame = new Uint8Array(payload.buffer, payload.byteOffset - ETH_HEADER_LEN, ETH_HEADER_LEN + payload.length);
+      emitEthernet(repr, payload.length, frame, 0);
+    } else {
+      frame = buildEthernetFrame(repr, payload);
+    }
     this.stats.framesOut++;
     this.tap?.('out', frame);
     this.frameLink.transmit(frame);

@@ -17,10 +17,31 @@
  * chunk — the same trade-off as Node's pool.
  */
 
+/**
+ * Bytes reserved in front of every packet, owned by it: an Ethernet
+ * interface writes its 14-octet header there instead of copying the packet
+ * into a new frame (stack/ethernet.ts; at MTU 65520 that copy was the
+ * largest single cost of the gateway's host → guest path, docs/PERFORMANCE.md).
+ * 16 keeps packets 8-byte aligned.
+ */
+export const PACKET_HEADROOM = 16;
+
+/** The ArrayBuffers pools carve packets from: a view into one starts an allocation that owns PACKET_HEADROOM bytes before it. */
+const pooled = new WeakSet<ArrayBufferLike>();
+
+/**
+ * Whether `p` came whole from a PacketPool (so the PACKET_HEADROOM bytes
+ * before it are its own to write). Only the stack's TCP output allocates
+ * from the pool, and it hands each packet on whole.
+ */
+export function hasHeadroom(p: Uint8Array): boolean {
+  return p.byteOffset >= PACKET_HEADROOM && pooled.has(p.buffer);
+}
+
 /** Bytes per slab. */
 export const PACKET_POOL_SLAB_BYTES = 8192;
 /** Larger packets get a buffer of their own. */
-export const PACKET_POOL_MAX_BYTES = PACKET_POOL_SLAB_BYTES >>> 1;
+export const PACKET_POOL_MAX_BYTES = (PACKET_POOL_SLAB_BYTES >>> 1) - PACKET_HEADROOM;
 
 export class PacketPool {
   private slab = new Uint8Array(0);
@@ -28,14 +49,20 @@ export class PacketPool {
 
   /** A zero-filled buffer of exactly `n` bytes that no one else holds. */
   alloc(n: number): Uint8Array {
-    if (n > PACKET_POOL_MAX_BYTES) return new Uint8Array(n);
-    if (this.offset + n > this.slab.length) {
+    if (n > PACKET_POOL_MAX_BYTES) {
+      const own = new Uint8Array(PACKET_HEADROOM + n);
+      pooled.add(own.buffer);
+      return own.subarray(PACKET_HEADROOM);
+    }
+    if (this.offset + PACKET_HEADROOM + n > this.slab.length) {
       this.slab = new Uint8Array(PACKET_POOL_SLAB_BYTES);
+      pooled.add(this.slab.buffer);
       this.offset = 0;
     }
-    const b = this.slab.subarray(this.offset, this.offset + n);
+    const start = this.offset + PACKET_HEADROOM;
+    const b = this.slab.subarray(start, start + n);
     // Keep every packet 8-byte aligned (the checksum reads 32-bit words).
-    this.offset = (this.offset + n + 7) & ~7;
+    this.offset = (start + n + 7) & ~7;
     return b;
   }
 }

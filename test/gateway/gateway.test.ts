@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import * as dgram from 'node:dgram';
 import * as nodeNet from 'node:net';
 import { spawn } from 'node:child_process';
-import { parsePublish } from '../../src/gateway/gateway.ts';
+import { GATEWAY_TCP_DEFAULTS, parsePublish } from '../../src/gateway/gateway.ts';
 import type { Socket as SynackSocket } from '../../src/api/socket.ts';
 import { parseIpv4Addr } from '../../src/wire/bytes.ts';
 import { emitIpv4 } from '../../src/wire/ipv4.ts';
@@ -19,6 +19,9 @@ import { CHECKSUM_FULL, IPPROTO_ICMP } from '../../src/wire/types.ts';
 import { closedPort, collect, hostServer, memoryGateway, pattern, sha256, waitFor, waitStalled } from './helpers.ts';
 
 const GW = '10.0.2.2';
+/** What a stalled forwarded connection may hold: its TCP buffer on the gateway's side plus under 1 MiB in the two sockets' streams. */
+const UP_BOUND = GATEWAY_TCP_DEFAULTS.recvBufferBytes! + (1 << 20);
+const DOWN_BOUND = GATEWAY_TCP_DEFAULTS.sendBufferBytes! + (1 << 20);
 
 function connectGuest(net: { connect(port: number, host: string): SynackSocket }, port: number, host = GW): Promise<SynackSocket> {
   return new Promise((resolve, reject) => {
@@ -177,11 +180,11 @@ describe('gateway: TCP through host sockets', { timeout: 60_000 }, () => {
       const up = await waitStalled('bytes the gateway passed up', () => r.gw.stats().tcp.bytesUp);
       assert.ok(up < total, `the transfer stalled (${up} of ${total} bytes passed)`);
       const info = r.gw.connections()[0]!;
-      assert.ok(info.buffered <= 1 << 20, `the gateway holds ${info.buffered} bytes (bound 1 MiB)`);
+      assert.ok(info.buffered <= UP_BOUND, `the gateway holds ${info.buffered} bytes (bound ${UP_BOUND})`);
       const guestConn = r.guest.stack.connections().find((c) => c.state === 'ESTABLISHED' || c.state === 'FIN-WAIT-1')!;
       await waitFor('the guest sees a zero window', () => guestConn.sndWnd === 0);
       assert.ok(guestConn.sendQueued() > 0, 'and holds unsent bytes');
-      assert.ok(r.gw.connections()[0]!.buffered <= 1 << 20, 'still bounded');
+      assert.ok(r.gw.connections()[0]!.buffered <= UP_BOUND, 'still bounded');
       const got = collect(peer!);
       peer!.resume();
       assert.equal(sha256(await got), sha256(data));
@@ -202,7 +205,7 @@ describe('gateway: TCP through host sockets', { timeout: 60_000 }, () => {
       const down = await waitStalled('bytes the gateway passed down', () => r.gw.stats().tcp.bytesDown);
       assert.ok(down < total, `the transfer stalled (${down} of ${total} bytes read from the host)`);
       const info = r.gw.connections()[0]!;
-      assert.ok(info.buffered <= 1 << 20, `the gateway holds ${info.buffered} bytes (bound 1 MiB)`);
+      assert.ok(info.buffered <= DOWN_BOUND, `the gateway holds ${info.buffered} bytes (bound ${DOWN_BOUND})`);
       const got = collect(sock);
       sock.resume();
       assert.equal(sha256(await got), sha256(data));
@@ -210,6 +213,27 @@ describe('gateway: TCP through host sockets', { timeout: 60_000 }, () => {
       await r.close();
       h.server.close();
     }
+  });
+
+  test('the gateway side of a forwarded connection has 4 MiB buffers by default: the guest is offered a 4 MiB window (RFC 9293 §3.8.6, RFC 7323 §2.2); options.tcp overrides them', async () => {
+    const h = await hostServer(() => {});
+    for (const [opts, want] of [
+      [{}, 4 << 20],
+      [{ tcp: { recvBufferBytes: 64 << 10 } }, 64 << 10],
+    ] as const) {
+      const r = memoryGateway(opts);
+      try {
+        const sock = await connectGuest(r.guest.net, h.port);
+        const guestConn = r.guest.stack.connections().find((c) => c.state === 'ESTABLISHED')!;
+        // A SYN's window is never scaled (RFC 7323 §2.2): the first ACK of data carries the scaled one, the
+        // gateway's free receive buffer (within one unit of the shift).
+        sock.write('x');
+        await waitFor(`the guest sees a ${want}-byte window`, () => guestConn.sndWnd <= want && guestConn.sndWnd > want - (1 << 14));
+      } finally {
+        await r.close();
+      }
+    }
+    h.server.close();
   });
 
   test('policy: a denied destination gets ICMP administratively prohibited and no host socket is opened (deny wins over allow)', async () => {
