@@ -17,6 +17,8 @@ terminated by synack's stack and re-created with ordinary host sockets (as
 slirp4netns and passt do). Addressing as slirp4netns: network 10.0.2.0/24,
 gateway 10.0.2.2 (the host's 127.0.0.1 unless --disable-host-loopback),
 guest 10.0.2.100; IPv6 fd00::/64, gateway fd00::2 (the host's ::1).
+A DHCP server on the downstream gives the guest 10.0.2.100/24 (the first of
+16 addresses), router 10.0.2.2, DNS 10.0.2.3, the MTU and a one-day lease.
 Prints a line containing "ready" once listening; logs go to stderr;
 SIGINT/SIGTERM stop it, closing every forwarded connection.
 
@@ -49,7 +51,7 @@ Options:
                           on stdout at exit and on SIGUSR1 or SIGUSR2
   -h, --help              this help
 
-Not yet: --websocket, --ipv6 configuration inside the namespace, DHCP, DNS (10.0.2.3), router advertisement
+Not yet: --websocket, --ipv6 configuration inside the namespace, DNS (10.0.2.3), router advertisement
 options, ICMP echo beyond the gateway address.
 
 Example:

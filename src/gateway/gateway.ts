@@ -61,6 +61,7 @@ import { Policy } from './policy.ts';
 import { FRAME_OVERHEAD, StreamFrameLink, type StreamLinkStats } from './stream-link.ts';
 import { TapLink } from '../links/tap.ts';
 import { configureNetnsDevice } from '../links/tun.ts';
+import { startGatewayDhcp, type GatewayDhcp, type GatewayDhcpOptions } from './dhcp.ts';
 
 /** slirp4netns's addressing (its defaults, so habits carry over). */
 export const GATEWAY_DEFAULTS = {
@@ -107,6 +108,8 @@ export interface GatewayOptions {
   publish?: PublishSpec[];
   /** Diagnostics (one line each); default none. */
   log?: (line: string) => void;
+  /** The DHCP server on the downstream (gateway/dhcp.ts): on by default; false turns it off. */
+  dhcp?: boolean | GatewayDhcpOptions;
 }
 
 export interface PublishSpec {
@@ -159,6 +162,8 @@ export interface GatewayStats {
   link: StreamLinkStats | null;
   /** Malformed or unwanted frames and packets the gateway's stack dropped, by reason. */
   drops: Record<string, number>;
+  /** The DHCP server: leases granted (DHCPACKs), bindings held (offers, leases, declined addresses) and messages dropped by reason; null when off. */
+  dhcp: { acks: number; bindings: number; drops: Record<string, number> } | null;
 }
 
 export interface ForwardedConnectionInfo {
@@ -321,6 +326,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     udp: { flows: 0, active: 0, datagramsUp: 0, datagramsDown: 0, denied: 0, limited: 0, dropped: 0 },
     link: link ? link.stats : null,
     drops: {},
+    dhcp: null,
   };
   const tcpFlows = new Set<TcpFlow>();
   const udpFlows = new Map<string, UdpFlow>();
@@ -636,6 +642,12 @@ export function createGateway(opts: GatewayOptions): Gateway {
 
   const fw = stack.enableForwarding(eth.iface, { tcp: onTcp, udp: onUdp });
 
+  // DHCP (RFC 2131) on the downstream: the guest's address, router, DNS, MTU.
+  const dhcp: GatewayDhcp | null =
+    opts.dhcp === false
+      ? null
+      : startGatewayDhcp(eth, { mtu, gateway: GATEWAY_DEFAULTS.gateway4, dns: GATEWAY_DEFAULTS.dns4, ...(typeof opts.dhcp === 'object' ? { options: opts.dhcp } : {}), log });
+
   // ---------------------------------------------------------------------------
   // The qemu socket
 
@@ -684,7 +696,14 @@ export function createGateway(opts: GatewayOptions): Gateway {
     tap: tapLink,
     ready: allReady,
     stats(): GatewayStats {
-      return { ...st, tcp: { ...st.tcp }, udp: { ...st.udp }, link: link ? { ...link.stats } : null, drops: { ...stack.counters.drops } as Record<string, number> };
+      return {
+        ...st,
+        tcp: { ...st.tcp },
+        udp: { ...st.udp },
+        link: link ? { ...link.stats } : null,
+        drops: { ...stack.counters.drops } as Record<string, number>,
+        dhcp: dhcp ? { acks: dhcp.acks, bindings: dhcp.host.server.size, drops: { ...dhcp.host.server.drops } as Record<string, number> } : null,
+      };
     },
     connections(): ForwardedConnectionInfo[] {
       const out: ForwardedConnectionInfo[] = [];
@@ -705,6 +724,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
         if (!f.host.destroyed) f.host.resetAndDestroy();
       }
       for (const key of [...udpFlows.keys()]) closeUdp(key);
+      dhcp?.stop();
       for (const r of [...fw.pending.values()]) r.reject();
       for (const p of publishServers) {
         if (p instanceof nodeNet.Server) p.close();
