@@ -62,6 +62,8 @@ import { FRAME_OVERHEAD, StreamFrameLink, type StreamLinkStats } from './stream-
 import { TapLink } from '../links/tap.ts';
 import { configureNetnsDevice } from '../links/tun.ts';
 import { startGatewayDhcp, type GatewayDhcp, type GatewayDhcpOptions } from './dhcp.ts';
+import type { WebSocketDownstream, WebSocketGatewayServer, WebSocketServerStats } from './websocket-gateway.ts';
+import { createWebSocketGateway } from './websocket-gateway.ts';
 
 /** slirp4netns's addressing (its defaults, so habits carry over). */
 export const GATEWAY_DEFAULTS = {
@@ -81,7 +83,11 @@ export type GatewayDownstream =
   | { memory: MemoryNetwork }
   | { qemuSocket: string }
   /** A TAP device `tap` (default tap0) created in the network namespace at the path `netns` (e.g. /run/netns/NAME, /proc/PID/ns/net). */
-  | { netns: string; tap?: string };
+  | { netns: string; tap?: string }
+  /** A WebSocket server (v86's relay_url protocol); each client is its own guest network (gateway/websocket-gateway.ts). */
+  | { websocket: WebSocketDownstream }
+  /** Any Ethernet frame link (e.g. one WebSocket client's): the gateway runs its own stack and driver on it. */
+  | { frameLink: FrameLink & { onBatch: (() => void) | null } };
 
 export interface GatewayOptions {
   downstream: GatewayDownstream;
@@ -162,6 +168,8 @@ export interface GatewayStats {
   link: StreamLinkStats | null;
   /** Malformed or unwanted frames and packets the gateway's stack dropped, by reason. */
   drops: Record<string, number>;
+  /** The WebSocket downstream's server (then tcp, udp, dhcp and drops add up every guest's). */
+  websocket?: WebSocketServerStats;
   /** The DHCP server: leases granted (DHCPACKs), bindings held (offers, leases, declined addresses) and messages dropped by reason; null when off. */
   dhcp: { acks: number; bindings: number; drops: Record<string, number> } | null;
 }
@@ -189,6 +197,10 @@ export interface Gateway {
   readonly ready: Promise<void>;
   stats(): GatewayStats;
   connections(): ForwardedConnectionInfo[];
+  /** The WebSocket downstream: each connected client's own gateway; [] for the others. */
+  guests(): Gateway[];
+  /** The WebSocket downstream's server (its address once ready), else null. */
+  readonly websocket: WebSocketGatewayServer | null;
   /** Resets every forwarded connection, closes every host socket and the downstream. */
   close(): Promise<void>;
 }
@@ -237,6 +249,7 @@ export function unreachableFor(code: string | undefined): UnreachableKind | 'ref
 export function createGateway(opts: GatewayOptions): Gateway {
   const mtu = opts.mtu ?? 1500;
   if (!(Number.isInteger(mtu) && mtu >= 1280 && mtu <= 65520)) throw new SynackError('ERR_SYNACK_INVALID_ARG', `mtu must be 1280..65520, got ${String(mtu)}`);
+  if ('websocket' in opts.downstream) return createWebSocketGateway(opts, mtu, createGateway);
   const policy = new Policy(opts.allow, opts.deny);
   const maxConnections = opts.maxConnections ?? 4096;
   const maxUdpFlows = opts.maxUdpFlows ?? 1024;
@@ -282,6 +295,14 @@ export function createGateway(opts: GatewayOptions): Gateway {
     link = new StreamFrameLink(mtu);
     eth = addEthernetInterface(stack, { mac, link: link as FrameLink, addrs, router, dadTransmits: 0 });
     link.onBatch = () => driver.kick();
+  } else if ('frameLink' in down) {
+    network = new Network({ clock: new RealClock() });
+    driver = new Driver(network);
+    ownDriver = true;
+    stack = network.addStack(stackCfg);
+    eth = addEthernetInterface(stack, { mac, link: down.frameLink, addrs, router, dadTransmits: 0 });
+    const d = driver;
+    down.frameLink.onBatch = () => d.kick();
   } else if ('netns' in down) {
     if (typeof down.netns !== 'string' || down.netns === '') throw new SynackError('ERR_SYNACK_INVALID_ARG', 'downstream.netns must be the path of a network namespace');
     network = new Network({ clock: new RealClock() });
@@ -308,7 +329,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     // The device keeps the process alive while the gateway serves it.
     tapLink.ref();
   } else {
-    throw new SynackError('ERR_SYNACK_INVALID_ARG', 'downstream must be { memory }, { qemuSocket: PATH } or { netns: PATH, tap?: NAME }');
+    throw new SynackError('ERR_SYNACK_INVALID_ARG', 'downstream must be { memory }, { qemuSocket: PATH }, { netns: PATH, tap?: NAME }, { websocket: { host, port } } or { frameLink }');
   }
 
   let pcapOut: WriteStream | null = null;
@@ -695,6 +716,8 @@ export function createGateway(opts: GatewayOptions): Gateway {
     socketPath,
     tap: tapLink,
     ready: allReady,
+    websocket: null,
+    guests: () => [],
     stats(): GatewayStats {
       return {
         ...st,
