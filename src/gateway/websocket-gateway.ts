@@ -87,6 +87,8 @@ export function startWebSocketServer(
   const stats: WebSocketServerStats = { guests: 0, accepted: 0, refusedHandshake: 0, refusedOrigin: 0, refusedFull: 0 };
   const guests = new Map<number, { gw: GuestGateway; link: WebSocketFrameLink }>();
   const sockets = new Set<Socket>();
+  /** Guest networks still closing (their resets leaving): close() waits for them. */
+  const closing = new Set<Promise<void>>();
   let nextId = 1;
   let closed = false;
 
@@ -138,7 +140,8 @@ export function startWebSocketServer(
       guests.delete(id);
       stats.guests = guests.size;
       log(`websocket: guest ${id} disconnected (${code})`);
-      void gw.close();
+      const p = gw.close().finally(() => closing.delete(p));
+      closing.add(p);
     };
   });
 
@@ -169,7 +172,7 @@ export function startWebSocketServer(
         g.link.onClose = null;
         g.link.close(1001, 'the gateway is stopping');
       }
-      await Promise.all(all.map((g) => g.gw.close()));
+      await Promise.all([...all.map((g) => g.gw.close()), ...closing]);
       for (const s of sockets) s.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
@@ -187,6 +190,15 @@ function sumStats(all: GatewayStats[], ws: WebSocketServerStats): GatewayStats {
     for (const o of list) for (const [k, v] of Object.entries(o)) if (typeof v === 'number') out[k] = (out[k] ?? 0) + v;
     return out as T;
   };
+  // A zero of every counter first, so the totals have every field with no guest at all.
+  const zero: GatewayStats = {
+    tcp: { requests: 0, opened: 0, published: 0, refused: 0, unreachable: 0, timedOut: 0, denied: 0, limited: 0, cancelled: 0, active: 0, resetsFromGuest: 0, resetsFromHost: 0, bytesUp: 0, bytesDown: 0 },
+    udp: { flows: 0, active: 0, datagramsUp: 0, datagramsDown: 0, denied: 0, limited: 0, dropped: 0 },
+    link: null,
+    drops: {},
+    dhcp: null,
+  };
+  all = [zero, ...all];
   const dhcp = all.map((s) => s.dhcp).filter((d): d is NonNullable<GatewayStats['dhcp']> => d !== null);
   return {
     tcp: add(all.map((s) => s.tcp)),
@@ -212,6 +224,8 @@ export function createWebSocketGateway(opts: GatewayOptions, mtu: number, factor
   const gws = new Map<GuestGateway, Gateway>();
   /** The counters of guests that are gone, added up (so totals never go down). */
   let retired: GatewayStats | null = null;
+  /** Guests whose networks are closing (counted until they are retired). */
+  const leaving = new Set<Gateway>();
   const server = startWebSocketServer(
     down.websocket,
     mtu,
@@ -221,7 +235,9 @@ export function createWebSocketGateway(opts: GatewayOptions, mtu: number, factor
         ready: gw.ready,
         close: async () => {
           if (!gws.delete(g)) return;
+          leaving.add(gw);
           await gw.close();
+          leaving.delete(gw);
           retired = sumStats([...(retired ? [retired] : []), gw.stats()], server.stats);
         },
       };
@@ -249,7 +265,7 @@ export function createWebSocketGateway(opts: GatewayOptions, mtu: number, factor
     ready: server.ready,
     websocket: server,
     guests,
-    stats: () => sumStats([...(retired ? [retired] : []), ...guests().map((g) => g.stats())], server.stats),
+    stats: () => sumStats([...(retired ? [retired] : []), ...[...guests(), ...leaving].map((g) => g.stats())], server.stats),
     connections: (): ForwardedConnectionInfo[] => guests().flatMap((g) => g.connections()),
     close: () => server.close(),
   };

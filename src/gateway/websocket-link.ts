@@ -61,8 +61,18 @@ export class WebSocketFrameLink implements FrameLink {
     this.decoder = new WsDecoder(Math.max(this.maxFrame, 65536) + 1024);
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.input(chunk));
-    socket.on('error', () => this.finish(WS_CLOSE.goingAway, 'connection error'));
-    socket.on('close', () => this.finish(this.stats.closeCode || WS_CLOSE.goingAway, 'connection closed'));
+    // A TCP connection lost without a Close frame: §7.1.5 "If _The WebSocket
+    // Connection is Closed_ and no Close control frame was received by the
+    // endpoint (such as could occur if the underlying transport connection
+    // is lost), _The WebSocket Connection Close Code_ is considered to be
+    // 1006." (a code reported, never sent).
+    socket.on('error', () => this.finish(WS_CLOSE.abnormal, 'connection error'));
+    socket.on('end', () => {
+      // The client's FIN (the upgraded socket may be half-open): nothing more comes.
+      this.finish(WS_CLOSE.abnormal, 'connection closed');
+      socket.destroy();
+    });
+    socket.on('close', () => this.finish(WS_CLOSE.abnormal, 'connection closed'));
     if (head && head.length > 0) queueMicrotask(() => this.input(head));
   }
 

@@ -24,6 +24,7 @@ export const WS_CLOSE = {
   protocolError: 1002,
   unsupportedData: 1003,
   noStatus: 1005,
+  abnormal: 1006,
   invalidPayload: 1007,
   policy: 1008,
   tooBig: 1009,
