@@ -255,10 +255,8 @@ export class WsDecoder {
     // §5.3: "octet i of the transformed data ("transformed-octet-i") is the
     // XOR of octet i of the original data ("original-octet-i") with octet at
     // index i modulo 4 of the masking key ("masking-key-octet-j")"
-    const mask = buf.subarray(off + hdr, off + hdr + 4);
-    const payload = new Uint8Array(len);
     const start = off + hdr + 4;
-    for (let i = 0; i < len; i++) payload[i] = buf[start + i]! ^ mask[i & 3]!;
+    const payload = unmask(buf.subarray(start, start + len), buf.subarray(off + hdr, off + hdr + 4));
     this.stats.frames++;
     const used = hdr + 4 + len;
     if (control) {
@@ -316,6 +314,24 @@ export class WsDecoder {
       events.push({ type: 'close', code, reason });
     }
   }
+}
+
+/**
+ * A copy of `data` XORed with the 4-octet `mask` repeated: four octets at a
+ * time (a Uint32Array over the fresh copy, the mask read through the same
+ * byte order), the last 0–3 one by one.
+ */
+function unmask(data: Uint8Array, mask: Uint8Array): Uint8Array {
+  const out = new Uint8Array(data.length);
+  out.set(data);
+  const m4 = new Uint8Array(4);
+  m4.set(mask);
+  const m32 = new Uint32Array(m4.buffer)[0]!;
+  const words = data.length >>> 2;
+  const w = new Uint32Array(out.buffer, 0, words);
+  for (let i = 0; i < words; i++) w[i] = w[i]! ^ m32;
+  for (let i = words << 2; i < data.length; i++) out[i] = out[i]! ^ mask[i & 3]!;
+  return out;
 }
 
 function concat(parts: Uint8Array[], n: number): Uint8Array {

@@ -34,7 +34,7 @@ test('synack gateway --websocket: bad options are usage errors (exit 2) naming w
   }
 });
 
-test('synack gateway --websocket 127.0.0.1:0: prints ready with its ws:// URL, a guest over a ws client gets 10.0.2.100 by DHCP and reaches a host server, SIGTERM stops it with its stats', { timeout: 60_000 }, async () => {
+test('synack gateway --websocket 127.0.0.1:0: prints ready with its ws:// URL, a guest over a ws client gets 10.0.2.100 by DHCP and reaches a host server, SIGTERM stops it with its stats', { timeout: 120_000 }, async () => {
   const h = await hostServer((s) => s.end('from the host'));
   const p = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'gateway', '--websocket', '127.0.0.1:0', '--max-guests', '4', '--stats'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
