@@ -201,6 +201,13 @@ async function runGateway(argv: string[], io: CliIo): Promise<number> {
     if (v.stats) printStats();
     const st = gw.stats();
     io.stderr(`synack gateway: stopped (${st.tcp.opened} TCP connections forwarded, ${st.tcp.refused} refused, ${st.tcp.denied} denied; ${st.udp.flows} UDP flows)`);
+    // Everything is closed: the process should end by itself now. A watchdog
+    // (unref'd: it never keeps the process alive) ends it if something left
+    // running does not let it, and says so.
+    setTimeout(() => {
+      io.stderr('synack gateway: still running 5 s after stopping; exiting');
+      process.exit(code);
+    }, 5000).unref();
     return code;
   } finally {
     process.off('SIGINT', onSignal);

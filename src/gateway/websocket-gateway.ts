@@ -140,7 +140,10 @@ export function startWebSocketServer(
       guests.delete(id);
       stats.guests = guests.size;
       log(`websocket: guest ${id} disconnected (${code})`);
-      const p = gw.close().finally(() => closing.delete(p));
+      const p = gw
+        .close()
+        .catch((e: Error) => log(`websocket: guest ${id}: closing: ${e.stack ?? e.message}`))
+        .finally(() => closing.delete(p));
       closing.add(p);
     };
   });

@@ -55,6 +55,8 @@ test('synack gateway --websocket 127.0.0.1:0: prints ready with its ws:// URL, a
     }
     p.kill('SIGTERM');
     assert.equal(await exited, 0, stderr);
+    // Known, not understood yet: now and then the process spins after closing and its exit watchdog ends it.
+    if (/still running 5 s after stopping/.test(stderr)) console.error(`the gateway needed its exit watchdog:\n${stderr}`);
     const statsLine = stdout.split('\n').find((l) => l.startsWith('stats '));
     assert.ok(statsLine, stdout);
     const st = JSON.parse(statsLine.slice(6)) as { tcp: { opened: number }; dhcp: { acks: number }; websocket: { accepted: number } };
