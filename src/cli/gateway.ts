@@ -76,7 +76,7 @@ Example:
   synack gateway --netns /run/netns/sandbox &
   ip netns exec sandbox curl http://10.0.2.2:8000/   # the host's 127.0.0.1:8000
   synack gateway --websocket 127.0.0.1:8086 &
-  # in the page: new V86({ ..., net_device: { type: "ne2k", relay_url: "ws://127.0.0.1:8086/" } })`;
+  # in the page: net_device: { type: "ne2k", relay_url: "ws://127.0.0.1:8086/" }`;
 
 const GATEWAY_OPTIONS = {
   'qemu-socket': { type: 'string' },
