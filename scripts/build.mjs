@@ -10,7 +10,7 @@
 // declarations are rewritten here too: a consumer's TypeScript then
 // resolves './x.js' to './x.d.ts' under every moduleResolution.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
@@ -39,4 +39,24 @@ let files = 0;
     }
   }
 })(dist);
-console.log(`build: dist/ written (${files} declaration files)`);
+
+// The page of `synack gateway --viz` (src/viz/gateway-app.ts), bundled for
+// the browser into dist/viz/gateway/: the installed package has no esbuild
+// (a development dependency), so viz/gateway-page.ts reads these files.
+const { build } = await import('esbuild');
+const page = join(dist, 'viz', 'gateway');
+mkdirSync(page, { recursive: true });
+await build({
+  entryPoints: [join(root, 'src/viz/gateway-app.ts')],
+  bundle: true,
+  format: 'esm',
+  platform: 'browser',
+  target: ['es2022'],
+  minify: true,
+  legalComments: 'none',
+  logLevel: 'warning',
+  outfile: join(page, 'app.js'),
+});
+copyFileSync(join(root, 'src/viz/gateway.html'), join(page, 'index.html'));
+copyFileSync(join(root, 'src/viz/style.css'), join(page, 'style.css'));
+console.log(`build: dist/ written (${files} declaration files; the gateway --viz page in dist/viz/gateway/)`);

@@ -2,8 +2,9 @@
  * `synack/gateway` — user-mode networking: `createGateway({ downstream, … })`
  * terminates every TCP connection and UDP flow a guest (a VM on QEMU's
  * `-netdev stream`, a network namespace, v86 over a WebSocket, or a synack
- * stack on an in-memory Ethernet link) makes,
- * and re-creates it with host sockets. Node only (node:net, node:dgram).
+ * stack on an in-memory Ethernet link) makes, and re-creates it with host
+ * sockets; its DNS forwarder answers at 10.0.2.3.
+ * Node only (node:net, node:dgram).
  */
 export {
   createGateway,
@@ -17,6 +18,9 @@ export {
   type GatewayStats,
   type ForwardedConnectionInfo,
 } from './gateway/gateway.ts';
+export { GatewayDns, parseDnsUpstream, firstNameserver, defaultDnsUpstream, type GatewayDnsStats } from './gateway/dns.ts';
+export type { GatewayMonitor, MonitorOptions, MonitorRow, MonitorDetail, MonitorSegment, MonitorTransition, MonitorStats, MonitorState } from './gateway/monitor.ts';
+export { serveGatewayViz, type GatewayVizOptions, type GatewayVizServer } from './gateway/viz-server.ts';
 export { Policy, parseCidr, cidrContains, type Cidr } from './gateway/policy.ts';
 export { startGatewayDhcp, GATEWAY_DHCP_DEFAULTS, type GatewayDhcpOptions, type GatewayDhcp } from './gateway/dhcp.ts';
 export { parseWebSocketListen, WEBSOCKET_DEFAULT_MAX_GUESTS, type WebSocketDownstream, type WebSocketServerStats, type WebSocketGatewayServer } from './gateway/websocket-gateway.ts';

@@ -8,6 +8,8 @@
 import { createGateway, parsePublish, type Gateway, type PublishSpec } from '../gateway/gateway.ts';
 import { parseCidr } from '../gateway/policy.ts';
 import { parseWebSocketListen, WEBSOCKET_DEFAULT_MAX_GUESTS } from '../gateway/websocket-gateway.ts';
+import { defaultDnsUpstream, parseDnsUpstream } from '../gateway/dns.ts';
+import { loadGatewayPage } from '../viz/gateway-page.ts';
 import { numberOption, parseOptions, UsageError, type CliIo, type Command } from './options.ts';
 
 const GATEWAY_HELP = `Usage: synack gateway --qemu-socket PATH [options]
@@ -18,7 +20,8 @@ User-mode networking: every TCP connection and UDP flow the guest makes is
 terminated by synack's stack and re-created with ordinary host sockets (as
 slirp4netns and passt do). Addressing as slirp4netns: network 10.0.2.0/24,
 gateway 10.0.2.2 (the host's 127.0.0.1 unless --disable-host-loopback),
-guest 10.0.2.100; IPv6 fd00::/64, gateway fd00::2 (the host's ::1).
+DNS 10.0.2.3, guest 10.0.2.100; with --ipv6 also fd00::/64, gateway fd00::2
+(the host's ::1), DNS fd00::3.
 A DHCP server on the downstream gives the guest 10.0.2.100/24 (the first of
 16 addresses), router 10.0.2.2, DNS 10.0.2.3, the MTU and a one-day lease.
 Prints a line containing "ready" once listening; logs go to stderr;
@@ -51,6 +54,17 @@ Downstream:
 
 Options:
   --mtu N                 MTU of the guest link (default 1500; 1280..65520)
+  --dns-upstream ADDR[:PORT]
+                          the resolver the DNS forwarder at 10.0.2.3 (UDP
+                          and TCP port 53) relays to ([V6]:PORT for IPv6;
+                          default the first nameserver in /etc/resolv.conf);
+                          answers come back unchanged; --allow/--deny do not
+                          apply to it
+  --ipv6                  IPv6 too (off by default, as slirp4netns): fd00::2,
+                          DNS fd00::3, router advertisements for fd00::/64
+                          with the MTU and RDNSS fd00::3; with --netns the
+                          device also gets fd00::100/64 and a default route
+                          via fd00::2
   --publish SPEC          [HOSTADDR:]HOSTPORT:GUESTPORT[/tcp|/udp]: the host
                           listens on HOSTADDR (default 127.0.0.1) and each
                           connection or flow is opened toward the guest's
@@ -61,12 +75,19 @@ Options:
   --deny CIDR             never these destinations; deny wins (repeatable)
   --max-connections N     forwarded TCP connections at once (default 4096)
   --pcap FILE             write the guest's frames to FILE (LINKTYPE_ETHERNET)
+  --viz PORT              watch the guest's connections live in a browser at
+                          http://127.0.0.1:PORT/ (0: any free port; the URL
+                          is in the ready line): a table (state, bytes, rate,
+                          the host socket each maps to) and, for the one you
+                          click, the ladder of its segments and both sides
+                          in RFC 9293's state diagram; the UDP flows too.
+                          Loopback only.
   --stats                 print the counters as one JSON line ("stats {...}")
                           on stdout at exit and on SIGUSR1 or SIGUSR2
   -h, --help              this help
 
-Not yet: --publish and --pcap with --websocket, --ipv6 configuration inside the namespace, DNS (10.0.2.3), router advertisement
-options, ICMP echo beyond the gateway address.
+Not yet: --publish, --pcap and --viz with --websocket, ICMP echo beyond the
+gateway address.
 
 Example:
   synack gateway --qemu-socket /tmp/vm.sock --publish 8080:80 &
@@ -75,6 +96,7 @@ Example:
   ip netns add sandbox
   synack gateway --netns /run/netns/sandbox &
   ip netns exec sandbox curl http://10.0.2.2:8000/   # the host's 127.0.0.1:8000
+  ip netns exec sandbox dig @10.0.2.3 example.com    # through the host's resolver
   synack gateway --websocket 127.0.0.1:8086 &
   # in the page: net_device: { type: "ne2k", relay_url: "ws://127.0.0.1:8086/" }`;
 
@@ -92,7 +114,10 @@ const GATEWAY_OPTIONS = {
   deny: { type: 'string', multiple: true },
   'max-connections': { type: 'string' },
   pcap: { type: 'string' },
+  'dns-upstream': { type: 'string' },
+  ipv6: { type: 'boolean' },
   stats: { type: 'boolean' },
+  viz: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -131,10 +156,15 @@ async function runGateway(argv: string[], io: CliIo): Promise<number> {
         throw new UsageError(`--${what}: ${(e as Error).message}`, 'gateway');
       }
     });
+  const vizPort = v.viz === undefined ? null : numberOption('gateway', 'viz', v.viz, 0, (n) => Number.isInteger(n) && n >= 0 && n <= 65535, 'a port 0..65535');
   const publish: PublishSpec[] = checked('publish', v.publish, parsePublish);
   checked('allow', v.allow, parseCidr);
   checked('deny', v.deny, parseCidr);
+  const dnsUpstream = v['dns-upstream'];
+  if (dnsUpstream !== undefined) checked('dns-upstream', [dnsUpstream], parseDnsUpstream);
 
+  // --viz: the page (prebuilt in the package, else bundled now) served by the gateway on 127.0.0.1.
+  const page = vizPort === null ? null : await loadGatewayPage();
   let gw: Gateway;
   try {
     gw = createGateway({
@@ -150,6 +180,9 @@ async function runGateway(argv: string[], io: CliIo): Promise<number> {
       ...(v.deny ? { deny: v.deny } : {}),
       ...(v['disable-host-loopback'] ? { disableHostLoopback: true } : {}),
       ...(v.pcap ? { pcap: v.pcap } : {}),
+      ...(dnsUpstream !== undefined ? { dnsUpstream } : {}),
+      ...(v.ipv6 ? { ipv6: true } : {}),
+      ...(page ? { viz: { port: vizPort!, page } } : {}),
       log: (line) => io.stderr(`synack gateway: ${line}`),
     });
   } catch (e) {
@@ -164,6 +197,7 @@ async function runGateway(argv: string[], io: CliIo): Promise<number> {
     await gw.close();
     return 1;
   }
+  const viz = gw.viz;
   const printStats = (): void => io.stdout(`stats ${JSON.stringify(gw.stats())}`);
   // Installed before "ready": a SIGUSR1 then never starts Node's inspector.
   if (v.stats) {
@@ -173,11 +207,20 @@ async function runGateway(argv: string[], io: CliIo): Promise<number> {
   const pub = publish.map((p) => ` publish ${p.hostAddr ?? '127.0.0.1'}:${p.hostPort}->${p.guestPort}/${p.proto ?? 'tcp'}`).join('');
   const wsAddr = gw.websocket?.address();
   const where = netns
-    ? `${gw.tap!.name} in ${netns} (guest 10.0.2.100/24, default route via 10.0.2.2)`
+    ? `${gw.tap!.name} in ${netns} (guest 10.0.2.100/24${v.ipv6 ? ', fd00::100/64' : ''}, default route via 10.0.2.2${v.ipv6 ? ', fd00::2' : ''})`
     : wsAddr
       ? `ws://${wsAddr.address.includes(':') ? `[${wsAddr.address}]` : wsAddr.address}:${wsAddr.port}/ (each client its own guest network, at most ${maxGuests})`
       : path!;
-  io.stdout(`synack gateway: ready on ${where} (mtu ${mtu}; gateway 10.0.2.2, fd00::2)${pub}`);
+  // With --websocket each guest network has its own forwarder, all to the same upstream.
+  let up: { address: string; port: number } | null = null;
+  try {
+    up = gw.websocket ? parseDnsUpstream(dnsUpstream ?? defaultDnsUpstream()) : gw.dns.upstream;
+  } catch {
+    up = null;
+  }
+  const dnsTo = up === null ? 'no upstream' : up.address.includes(':') ? `[${up.address}]:${up.port}` : `${up.address}:${up.port}`;
+  io.stdout(`synack gateway: ready on ${where} (mtu ${mtu}; gateway 10.0.2.2${v.ipv6 ? ', fd00::2' : ''}; dns 10.0.2.3${v.ipv6 ? ', fd00::3' : ''} -> ${dnsTo})${pub}${viz ? ` viz ${viz.url}` : ''}`);
+  if (viz) io.stderr(`synack gateway: watch the guest's connections at ${viz.url}`);
 
   let resolveDone!: (code: number) => void;
   const done = new Promise<number>((r) => (resolveDone = r));
@@ -200,7 +243,7 @@ async function runGateway(argv: string[], io: CliIo): Promise<number> {
     const code = await done;
     if (v.stats) printStats();
     const st = gw.stats();
-    io.stderr(`synack gateway: stopped (${st.tcp.opened} TCP connections forwarded, ${st.tcp.refused} refused, ${st.tcp.denied} denied; ${st.udp.flows} UDP flows)`);
+    io.stderr(`synack gateway: stopped (${st.tcp.opened} TCP connections forwarded, ${st.tcp.refused} refused, ${st.tcp.denied} denied; ${st.udp.flows} UDP flows; ${st.dns.queries} DNS queries relayed)`);
     // Everything is closed: the process should end by itself now. A watchdog
     // (unref'd: it never keeps the process alive) ends it if something left
     // running does not let it, and says so.

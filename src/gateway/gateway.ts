@@ -26,6 +26,14 @@
  *
  * ICMP echo to the gateway's addresses is answered by the stack itself.
  *
+ * DNS: 10.0.2.3 (and fd00::3) is the gateway's own DNS forwarder
+ * (gateway/dns.ts), relaying to `dnsUpstream` over host sockets.
+ *
+ * IPv6 (`ipv6: true`, off by default as in slirp4netns): fd00::2 and
+ * fd00::3 on the guest link, Router Advertisements for fd00::/64 with the
+ * MTU and RDNSS fd00::3; with a netns downstream the guest's device also gets
+ * fd00::100/64 and a default route via fd00::2.
+ *
  * Downstreams: `{ memory }` (a synack guest on an in-memory Ethernet switch,
  * createMemoryNetwork({ ethernet: true })), `{ qemuSocket: PATH }` (a Unix
  * stream socket QEMU's `-netdev stream` connects to; frames with a 4-octet
@@ -64,6 +72,11 @@ import { configureNetnsDevice } from '../links/tun.ts';
 import { startGatewayDhcp, type GatewayDhcp, type GatewayDhcpOptions } from './dhcp.ts';
 import type { WebSocketDownstream, WebSocketGatewayServer, WebSocketServerStats } from './websocket-gateway.ts';
 import { createWebSocketGateway } from './websocket-gateway.ts';
+import { defaultDnsUpstream, GatewayDns, parseDnsUpstream, type GatewayDnsStats } from './dns.ts';
+import { configureNetnsIpv6 } from './netns6.ts';
+import type { GatewayMonitor, MonitorOptions } from './monitor.ts';
+import type { GatewayVizServer } from './viz-server.ts';
+import { GatewayWatch, type GatewayVizOption } from './watch.ts';
 
 /** slirp4netns's addressing (its defaults, so habits carry over). */
 export const GATEWAY_DEFAULTS = {
@@ -116,6 +129,22 @@ export interface GatewayOptions {
   log?: (line: string) => void;
   /** The DHCP server on the downstream (gateway/dhcp.ts): on by default; false turns it off. */
   dhcp?: boolean | GatewayDhcpOptions;
+  /**
+   * The resolver the DNS forwarder at 10.0.2.3 (fd00::3) relays to:
+   * `ADDR[:PORT]` (`[V6]:PORT`); default the first nameserver of
+   * /etc/resolv.conf. Not subject to allow/deny.
+   */
+  dnsUpstream?: string;
+  /** A query the upstream does not answer in this long gets SERVFAIL (default 5000 ms). */
+  dnsTimeoutMs?: number;
+  /** IPv6 on the guest link (default false, as slirp4netns): fd00::2, fd00::3, Router Advertisements; fd00::100 in a netns. */
+  ipv6?: boolean;
+  /**
+   * Serve the live view of the guest's connections (`--viz`) on the loopback
+   * interface: `page` is the page's files (loadGatewayPage() of viz/); the
+   * URL is `gateway.viz.url` once `ready` resolves.
+   */
+  viz?: GatewayVizOption;
 }
 
 export interface PublishSpec {
@@ -166,6 +195,8 @@ export interface GatewayStats {
   };
   udp: { flows: number; active: number; datagramsUp: number; datagramsDown: number; denied: number; limited: number; dropped: number };
   link: StreamLinkStats | null;
+  /** The DNS forwarder at 10.0.2.3 / fd00::3. */
+  dns: GatewayDnsStats;
   /** Malformed or unwanted frames and packets the gateway's stack dropped, by reason. */
   drops: Record<string, number>;
   /** The WebSocket downstream's server (then tcp, udp, dhcp and drops add up every guest's). */
@@ -193,14 +224,24 @@ export interface Gateway {
   readonly socketPath: string | null;
   /** The TAP link, when the downstream is a network namespace (its device is inside it). */
   readonly tap: TapLink | null;
-  /** Resolves once the downstream is ready (the qemu socket listens). */
+  /** The DNS forwarder at 10.0.2.3 (and fd00::3). */
+  readonly dns: GatewayDns;
+  /** Resolves once the downstream is ready (the qemu socket listens, published ports and the viz server are bound). */
   readonly ready: Promise<void>;
+  /** The viz server (option `viz`), once `ready` resolved. */
+  readonly viz: GatewayVizServer | null;
   stats(): GatewayStats;
   connections(): ForwardedConnectionInfo[];
   /** The WebSocket downstream: each connected client's own gateway; [] for the others. */
   guests(): Gateway[];
   /** The WebSocket downstream's server (its address once ready), else null. */
   readonly websocket: WebSocketGatewayServer | null;
+  /**
+   * Watches the guest's connections live (what `--viz` shows): a bounded
+   * record per connection — state, bytes, rate, the host socket it maps
+   * to, its last segments and state transitions (gateway/monitor.ts).
+   */
+  watch(opts?: MonitorOptions): GatewayMonitor;
   /** Resets every forwarded connection, closes every host socket and the downstream. */
   close(): Promise<void>;
 }
@@ -221,6 +262,11 @@ interface UdpFlow {
   d: ForwardedDatagram;
   target: string;
   port: number;
+  /** What the guest sent and received through this flow (the --viz table). */
+  datagramsUp: number;
+  datagramsDown: number;
+  bytesUp: number;
+  bytesDown: number;
 }
 
 function parseAddr(text: string): IpAddr {
@@ -258,12 +304,28 @@ export function createGateway(opts: GatewayOptions): Gateway {
   const log = opts.log ?? (() => {});
   const gw4 = parseAddr(GATEWAY_DEFAULTS.gateway4);
   const gw6 = parseAddr(GATEWAY_DEFAULTS.gateway6) as Ipv6Addr;
+  const dns4 = parseAddr(GATEWAY_DEFAULTS.dns4);
+  const dns6 = parseAddr(GATEWAY_DEFAULTS.dns6) as Ipv6Addr;
+  const ipv6 = opts.ipv6 === true;
+  let dnsUpstream: { address: string; port: number };
+  try {
+    dnsUpstream = parseDnsUpstream(opts.dnsUpstream ?? defaultDnsUpstream());
+  } catch (e) {
+    throw new SynackError('ERR_SYNACK_INVALID_ARG', `dnsUpstream: ${(e as Error).message}`);
+  }
   const mac = parseMac(GATEWAY_DEFAULTS.mac) as MacAddr;
+  // The DNS address is the gateway's own (it answers ARP and NDP for it), not a host to forward to.
   const addrs = [
     { addr: gw4, prefixLen: 24 },
-    { addr: gw6, prefixLen: 64 },
+    { addr: dns4, prefixLen: 24 },
+    ...(ipv6 ? [{ addr: gw6, prefixLen: 64 }, { addr: dns6, prefixLen: 64 }] : []),
   ];
-  const router = { prefixes: [{ prefix: parseAddr('fd00::') as Ipv6Addr, prefixLen: 64 }], mtu, defaultRouter: true };
+  // RFC 4861 §6.2.1 AdvPrefixList with the on-link and autonomous flags
+  // (SLAAC for fd00::/64), AdvLinkMTU, and the RDNSS option of RFC 8106
+  // §5.1: "One or more 128-bit IPv6 addresses of the recursive DNS
+  // servers." — the gateway's own forwarder at fd00::3.
+  const router = ipv6 ? { prefixes: [{ prefix: parseAddr('fd00::') as Ipv6Addr, prefixLen: 64 }], mtu, defaultRouter: true, rdnss: [dns6] } : undefined;
+  const ethOpts = { mac, ...(router ? { router } : {}), dadTransmits: 0 };
 
   let network: Network;
   let driver: Driver;
@@ -286,21 +348,21 @@ export function createGateway(opts: GatewayOptions): Gateway {
     network = lan.network;
     driver = lan.driver;
     stack = network.addStack(stackCfg);
-    eth = network.attachEthernet(stack, lan.switch, addrs, { mac, router, dadTransmits: 0 });
+    eth = network.attachEthernet(stack, lan.switch, addrs, ethOpts);
   } else if ('qemuSocket' in down) {
     network = new Network({ clock: new RealClock() });
     driver = new Driver(network);
     ownDriver = true;
     stack = network.addStack(stackCfg);
     link = new StreamFrameLink(mtu);
-    eth = addEthernetInterface(stack, { mac, link: link as FrameLink, addrs, router, dadTransmits: 0 });
+    eth = addEthernetInterface(stack, { ...ethOpts, link: link as FrameLink, addrs });
     link.onBatch = () => driver.kick();
   } else if ('frameLink' in down) {
     network = new Network({ clock: new RealClock() });
     driver = new Driver(network);
     ownDriver = true;
     stack = network.addStack(stackCfg);
-    eth = addEthernetInterface(stack, { mac, link: down.frameLink, addrs, router, dadTransmits: 0 });
+    eth = addEthernetInterface(stack, { ...ethOpts, link: down.frameLink, addrs });
     const d = driver;
     down.frameLink.onBatch = () => d.kick();
   } else if ('netns' in down) {
@@ -316,10 +378,11 @@ export function createGateway(opts: GatewayOptions): Gateway {
     let t: TapLink | null = null;
     try {
       t = new TapLink({ name: down.tap ?? 'tap0', netns, mtu, onBatch: () => d.kick(), onError: (err) => log(`tap: ${err.message}`) });
-      eth = addEthernetInterface(stack, { mac, link: t as FrameLink, addrs, router, dadTransmits: 0 });
+      eth = addEthernetInterface(stack, { ...ethOpts, link: t as FrameLink, addrs });
       // What `slirp4netns --configure` does inside the namespace: lo up, the
       // guest's address, MTU, up, default route via the gateway.
       configureNetnsDevice(netns, t.name, { mtu, address: GATEWAY_DEFAULTS.guest4, prefixLen: 24, gateway: GATEWAY_DEFAULTS.gateway4 });
+      if (ipv6) configureNetnsIpv6(netns, t.name, { address: GATEWAY_DEFAULTS.guest6, prefixLen: 64, gateway: GATEWAY_DEFAULTS.gateway6 });
     } catch (e) {
       t?.close();
       driver.stop();
@@ -346,16 +409,29 @@ export function createGateway(opts: GatewayOptions): Gateway {
     tcp: { requests: 0, opened: 0, published: 0, refused: 0, unreachable: 0, timedOut: 0, denied: 0, limited: 0, cancelled: 0, active: 0, resetsFromGuest: 0, resetsFromHost: 0, bytesUp: 0, bytesDown: 0 },
     udp: { flows: 0, active: 0, datagramsUp: 0, datagramsDown: 0, denied: 0, limited: 0, dropped: 0 },
     link: link ? link.stats : null,
+    dns: { queries: 0, answers: 0, servfail: 0, failures: 0 },
     drops: {},
     dhcp: null,
   };
+  const dns = new GatewayDns({
+    stack,
+    driver,
+    net: gnet,
+    addrs: ipv6 ? [dns4, dns6] : [dns4],
+    upstream: dnsUpstream,
+    ...(opts.dnsTimeoutMs !== undefined ? { timeoutMs: opts.dnsTimeoutMs } : {}),
+    seed: secret.readUInt32LE(4) ^ secret.readUInt32LE(8),
+    log,
+  });
   const tcpFlows = new Set<TcpFlow>();
+  /** watch() and the viz option (watch.ts): told of each flow when it is spliced. */
+  const watching = new GatewayWatch(stack, () => tcpFlows, opts.viz, () => udpFlows.values());
   const udpFlows = new Map<string, UdpFlow>();
   let closed = false;
 
   /** Where on the host a destination of the guest is: the gateway's own address is the host's loopback. */
   function hostTarget(dst: IpAddr): string | null {
-    if (dst === gw4 || dst === gw6) return opts.disableHostLoopback ? null : dst === gw4 ? '127.0.0.1' : '::1';
+    if (dst === gw4 || (ipv6 && dst === gw6)) return opts.disableHostLoopback ? null : dst === gw4 ? '127.0.0.1' : '::1';
     if (stack.isLocalAddr(dst)) return null;
     return formatIpAddr(dst);
   }
@@ -376,7 +452,8 @@ export function createGateway(opts: GatewayOptions): Gateway {
     }
     st.tcp.requests++;
     const target = hostTarget(req.localAddr);
-    if (target === null || !permitted(req.localAddr, target)) {
+    // Without `ipv6` the gateway has no IPv6 network: IPv6 flows are refused like denied ones.
+    if (target === null || (!ipv6 && typeof req.localAddr === 'string') || !permitted(req.localAddr, target)) {
       st.tcp.denied++;
       req.unreachable('admin');
       driver.kick();
@@ -476,6 +553,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
   function splice(flow: TcpFlow): void {
     const host = flow.host;
     const guest = flow.guest!;
+    watching.attach(flow);
     process.nextTick(() => {
       guest.on('data', (d: Buffer) => {
         flow.bytesUp += d.length;
@@ -614,7 +692,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     let flow = udpFlows.get(key);
     if (!flow) {
       const target = hostTarget(d.dst);
-      if (target === null || !permitted(d.dst, target)) {
+      if (target === null || (!ipv6 && typeof d.dst === 'string') || !permitted(d.dst, target)) {
         st.udp.denied++;
         return;
       }
@@ -629,6 +707,10 @@ export function createGateway(opts: GatewayOptions): Gateway {
         target,
         port: d.dstPort,
         timer: setTimeout(() => closeUdp(key), udpIdleMs),
+        datagramsUp: 0,
+        datagramsDown: 0,
+        bytesUp: 0,
+        bytesDown: 0,
       };
       flow = f;
       udpFlows.set(key, f);
@@ -640,13 +722,18 @@ export function createGateway(opts: GatewayOptions): Gateway {
         if (rinfo.port !== f.port || parseAddr(rinfo.address) !== parseAddr(f.target)) return;
         f.timer.refresh();
         // The reply comes from the address and port the guest sent to.
-        if (sendForwardedUdp(fw, f.d.dst, f.d.dstPort, f.d.src, f.d.srcPort, msg) === null) st.udp.datagramsDown++;
-        else st.udp.dropped++;
+        if (sendForwardedUdp(fw, f.d.dst, f.d.dstPort, f.d.src, f.d.srcPort, msg) === null) {
+          st.udp.datagramsDown++;
+          f.datagramsDown++;
+          f.bytesDown += msg.length;
+        } else st.udp.dropped++;
         driver.kick();
       });
     }
     flow.timer.refresh();
     st.udp.datagramsUp++;
+    flow.datagramsUp++;
+    flow.bytesUp += d.data.length;
     flow.sock.send(d.data, flow.port, flow.target, (err) => {
       if (err) st.udp.dropped++;
     });
@@ -705,7 +792,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     });
   }
 
-  const allReady = Promise.all([ready, ...publishReady]).then(() => undefined);
+  const allReady = Promise.all([ready, ...publishReady, watching.ready]).then(() => undefined);
   allReady.catch(() => {});
 
   return {
@@ -715,15 +802,20 @@ export function createGateway(opts: GatewayOptions): Gateway {
     driver,
     socketPath,
     tap: tapLink,
+    dns,
     ready: allReady,
     websocket: null,
     guests: () => [],
+    get viz() {
+      return watching.server;
+    },
     stats(): GatewayStats {
       return {
         ...st,
         tcp: { ...st.tcp },
         udp: { ...st.udp },
         link: link ? { ...link.stats } : null,
+        dns: dns.stats(),
         drops: { ...stack.counters.drops } as Record<string, number>,
         dhcp: dhcp ? { acks: dhcp.acks, bindings: dhcp.host.server.size, drops: { ...dhcp.host.server.drops } as Record<string, number> } : null,
       };
@@ -739,15 +831,18 @@ export function createGateway(opts: GatewayOptions): Gateway {
       }
       return out;
     },
+    watch: (o?: MonitorOptions): GatewayMonitor => watching.watch(o),
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
+      await watching.close();
       for (const f of [...tcpFlows]) {
         if (f.guest && !f.guest.destroyed) f.guest.resetAndDestroy();
         if (!f.host.destroyed) f.host.resetAndDestroy();
       }
       for (const key of [...udpFlows.keys()]) closeUdp(key);
       dhcp?.stop();
+      dns.close();
       for (const r of [...fw.pending.values()]) r.reject();
       for (const p of publishServers) {
         if (p instanceof nodeNet.Server) p.close();

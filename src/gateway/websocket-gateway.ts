@@ -198,6 +198,7 @@ function sumStats(all: GatewayStats[], ws: WebSocketServerStats): GatewayStats {
     tcp: { requests: 0, opened: 0, published: 0, refused: 0, unreachable: 0, timedOut: 0, denied: 0, limited: 0, cancelled: 0, active: 0, resetsFromGuest: 0, resetsFromHost: 0, bytesUp: 0, bytesDown: 0 },
     udp: { flows: 0, active: 0, datagramsUp: 0, datagramsDown: 0, denied: 0, limited: 0, dropped: 0 },
     link: null,
+    dns: { queries: 0, answers: 0, servfail: 0, failures: 0 },
     drops: {},
     dhcp: null,
   };
@@ -207,6 +208,7 @@ function sumStats(all: GatewayStats[], ws: WebSocketServerStats): GatewayStats {
     tcp: add(all.map((s) => s.tcp)),
     udp: add(all.map((s) => s.udp)),
     link: null,
+    dns: add(all.map((s) => s.dns)),
     drops: add(all.map((s) => s.drops)),
     dhcp: { acks: dhcp.reduce((n, d) => n + d.acks, 0), bindings: dhcp.reduce((n, d) => n + d.bindings, 0), drops: add(dhcp.map((d) => d.drops)) },
     websocket: { ...ws },
@@ -223,6 +225,7 @@ export function createWebSocketGateway(opts: GatewayOptions, mtu: number, factor
   const down = opts.downstream as { websocket: WebSocketDownstream };
   if (opts.publish && opts.publish.length > 0) throw new SynackError('ERR_SYNACK_INVALID_ARG', 'publish is not available with the WebSocket downstream (each client is its own guest network)');
   if (opts.pcap) throw new SynackError('ERR_SYNACK_INVALID_ARG', 'pcap is not available with the WebSocket downstream (each client is its own guest network)');
+  if (opts.viz) throw new SynackError('ERR_SYNACK_INVALID_ARG', 'viz is not available with the WebSocket downstream (each client is its own guest network)');
   const log = opts.log ?? (() => {});
   const gws = new Map<GuestGateway, Gateway>();
   /** The counters of guests that are gone, added up (so totals never go down). */
@@ -263,6 +266,11 @@ export function createWebSocketGateway(opts: GatewayOptions, mtu: number, factor
     get driver(): never {
       return noStack();
     },
+    get dns(): never {
+      return noStack();
+    },
+    viz: null,
+    watch: (): never => noStack(),
     socketPath: null,
     tap: null,
     ready: server.ready,

@@ -5,7 +5,7 @@
  * style.css and app.js to a folder.
  */
 import { build } from 'esbuild';
-import { mkdirSync, copyFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -40,4 +40,27 @@ export async function buildPage(dir: string, opts: { minify?: boolean; sourcemap
   copyFileSync(join(here, 'index.html'), join(dir, 'index.html'));
   copyFileSync(join(here, 'style.css'), join(dir, 'style.css'));
   return { dir, js: out.text, bytes: out.contents.length };
+}
+
+/**
+ * The page of `synack gateway --viz` (gateway-app.ts, gateway.html), in
+ * memory: index.html, style.css and app.js by name. scripts/build.mjs
+ * writes the same files to dist/viz/gateway/ for the package.
+ */
+export async function buildGatewayPage(opts: { minify?: boolean } = {}): Promise<Record<string, Uint8Array>> {
+  const r = await build({
+    entryPoints: [join(here, 'gateway-app.ts')],
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: ['es2022'],
+    minify: opts.minify ?? true,
+    write: false,
+    logLevel: 'silent',
+    legalComments: 'none',
+    outfile: 'app.js',
+  });
+  const out = r.outputFiles[0];
+  if (!out) throw new Error('esbuild produced no app.js');
+  return { 'index.html': readFileSync(join(here, 'gateway.html')), 'style.css': readFileSync(join(here, 'style.css')), 'app.js': out.contents };
 }

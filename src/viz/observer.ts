@@ -17,7 +17,7 @@ import { FIGURE_5, type TcpState } from '../tcp/state.ts';
 import { seqAdd, seqGe, seqGt, seqLe, seqLt } from '../tcp/seq.ts';
 import { ACK, FIN, RST, SYN, CHECKSUM_OFFLOAD, IPPROTO_TCP, type Ipv4Repr, type TcpRepr } from '../wire/types.ts';
 import { parseIpv4 } from '../wire/ipv4.ts';
-import { formatIpAddr, parseIpv6, walkIpv6, type IpAddr, type Ipv6Repr } from '../wire/ipv6.ts';
+import { formatIpAddr, parseIpv6, walkIpv6, type IpAddr, type Ipv6Addr, type Ipv6Repr } from '../wire/ipv6.ts';
 import { parseTcp, flagsToString } from '../wire/tcp.ts';
 import { ipv4ToString } from '../wire/bytes.ts';
 import { parsePcap } from '../wire/pcap.ts';
@@ -166,8 +166,7 @@ function ipTcp(data: Uint8Array): { h: IpHeader; payload: Uint8Array } | null {
 export function analyzeCapture(file: Uint8Array): CaptureAnalysis {
   const p = parsePcap(file);
   if (!p.ok) return { ok: false, error: p.error };
-  const convs = new Map<string, Conv>();
-  const all: TraceConnection[] = [];
+  const o = new Observation();
   let nonTcp = 0;
   let frame = 0;
   const startUs = p.records[0]?.tsMicros ?? 0;
@@ -184,11 +183,48 @@ export function analyzeCapture(file: Uint8Array): CaptureAnalysis {
       nonTcp++;
       continue;
     }
-    const seg = t.value;
+    o.add(frame, rec.tsMicros, rec.data, h, t.value);
+  }
+  return { ok: true, connections: o.all, packets: p.records.length, nonTcp, skipped: p.skipped, truncated: p.truncated, startUs };
+}
+
+/** A segment seen at some capture point, without its bytes (e.g. from a stack's trace hook). */
+export interface SeenSegment {
+  timeUs: number;
+  src: IpAddr;
+  dst: IpAddr;
+  tcp: TcpRepr;
+}
+
+/**
+ * Follows the TCP connections of segments already parsed — what a stack's
+ * trace hook saw (the gateway's --viz page) — exactly as analyzeCapture
+ * follows a capture's. Segment numbers (`frame`) count from 1.
+ */
+export function analyzeSegments(segs: readonly SeenSegment[]): TraceConnection[] {
+  const o = new Observation();
+  segs.forEach((s, i) => {
+    const h: Ipv4Repr | Ipv6Repr =
+      typeof s.src === 'string'
+        ? { src: s.src, dst: s.dst as Ipv6Addr, nextHeader: IPPROTO_TCP, hopLimit: 64, trafficClass: 0, flowLabel: 0, payloadLen: 0 }
+        : { src: s.src, dst: s.dst as number, protocol: IPPROTO_TCP, ttl: 64, tos: 0, ident: 0, dontFragment: true, payloadLen: 0 };
+    o.add(i + 1, s.timeUs, EMPTY, h, s.tcp);
+  });
+  return o.all;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** The connections followed so far, by 4-tuple. */
+class Observation {
+  readonly convs = new Map<string, Conv>();
+  readonly all: TraceConnection[] = [];
+
+  add(frame: number, ts: number, data: Uint8Array, h: IpHeader, seg: TcpRepr): void {
     const a = endpoint(h.src, seg.srcPort);
     const b = endpoint(h.dst, seg.dstPort);
     const key = a < b ? `${a}-${b}` : `${b}-${a}`;
-    let conv = convs.get(key);
+    let conv = this.convs.get(key);
     const isSyn = (seg.flags & (SYN | ACK)) === SYN;
     if (conv && isSyn) {
       // Port reuse: a SYN with a new ISN from an endpoint that already sent one starts a new connection.
@@ -197,13 +233,12 @@ export function analyzeCapture(file: Uint8Array): CaptureAnalysis {
       if (f.iss !== null && f.iss !== seg.seq) conv = undefined;
     }
     if (!conv) {
-      conv = newConv(all.length + 1, h, seg, rec.tsMicros);
-      convs.set(key, conv);
-      all.push(conv.conn);
+      conv = newConv(this.all.length + 1, h, seg, ts);
+      this.convs.set(key, conv);
+      this.all.push(conv.conn);
     }
-    observe(conv, frame, rec.tsMicros, rec.data, h, seg);
+    observe(conv, frame, ts, data, h, seg);
   }
-  return { ok: true, connections: all, packets: p.records.length, nonTcp, skipped: p.skipped, truncated: p.truncated, startUs };
 }
 
 function newConv(index: number, h: IpHeader, seg: TcpRepr, ts: number): Conv {

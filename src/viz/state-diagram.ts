@@ -67,8 +67,9 @@ export function edgePath(t: Transition): { d: string; mid: Pt } {
 }
 
 export interface StateDiagramInput {
-  client: TcpState;
-  server: TcpState;
+  /** Each endpoint's state; null: not shown (the gateway's page knows only its own side). */
+  client: TcpState | null;
+  server: TcpState | null;
   /** The arrow just taken by each side (animated), if any. */
   lastClient: { from: TcpState; to: TcpState; label: string } | null;
   lastServer: { from: TcpState; to: TcpState; label: string } | null;

@@ -36,6 +36,8 @@ test('synack gateway: bad options are usage errors (exit 2) naming what is wrong
     [['gateway', '--qemu-socket', '/x', '--netns', '/run/netns/x'], /one downstream at a time/],
     [['gateway', '--qemu-socket', '/x', '--tap', 'tap1'], /--tap names the TAP device of --netns/],
     [['gateway', '--netns', '/run/netns/x', '--tap', 'a-name-far-too-long'], /--tap: not an interface name/],
+    [['gateway', '--qemu-socket', '/x', '--dns-upstream', 'resolver'], /--dns-upstream: not a DNS upstream/],
+    [['gateway', '--qemu-socket', '/x', '--dns-upstream', '127.0.0.1:99999'], /--dns-upstream/],
   ] as Array<[string[], RegExp]>) {
     const io = memIo();
     assert.equal(await main(argv, io), 2, argv.join(' '));

@@ -78,7 +78,7 @@ describe('gateway: TCP through host sockets', { timeout: 60_000 }, () => {
 
   test('IPv6: a guest connection to fd00::2 reaches a host server on ::1', async () => {
     const h = await hostServer((s) => s.end('hello over v6'), '::1');
-    const r = memoryGateway();
+    const r = memoryGateway({ ipv6: true });
     try {
       await waitFor('the guest finished DAD for fd00::100', () => r.guest.eth!.tentative.size === 0);
       const sock = await connectGuest(r.guest.net, h.port, 'fd00::2');

@@ -68,6 +68,8 @@ export interface Proc {
 export interface NetnsOptions {
   /** A short tag for the namespace name. */
   tag: string;
+  /** The namespace's whole name instead of synack-TAG-PID (e.g. one prefixed by its test's owner). */
+  name?: string;
   /** Third octet of 10.213.X.0/24 (any: each namespace is separate). */
   subnet?: number;
   mtu?: number;
@@ -119,7 +121,7 @@ export class Netns {
   private readonly bare: boolean;
 
   constructor(opts: NetnsOptions) {
-    this.name = `synack-${opts.tag}-${process.pid}`;
+    this.name = opts.name ?? `synack-${opts.tag}-${process.pid}`;
     const x = opts.subnet ?? 1;
     this.kernelAddr = `10.213.${x}.1`;
     this.synackAddr = `10.213.${x}.2`;

@@ -5,6 +5,7 @@
  * npm cache that `npm ci` filled here). Then, as that user, on plain Node
  * (no tsx there):
  *  - `import { createMemoryNetwork } from 'synack'` runs an echo;
+ *  - `synack gateway --viz 0` serves the page prebuilt into dist/viz/gateway/;
  *  - `npx synack demo` prints the ladder; `--help` works; `serve --tun`
  *    without the addon says how to get it, and with it serves over TUN (as
  *    root, in a network namespace this test makes);
@@ -110,7 +111,7 @@ describe('the packed tarballs, installed offline into an empty project', { timeo
   test('the synack tarball holds dist/ (JS, .d.ts, maps), platform/, bin/ and the README — no sources, no tests; synack-tun holds the addon sources', () => {
     const list = (f: string) => ok(sh('tar', ['tzf', join(tgz, f)], tmp), 'tar').split('\n').filter(Boolean);
     const files = list('synack-0.1.0.tgz');
-    for (const f of ['package/dist/index.js', 'package/dist/index.d.ts', 'package/dist/index.js.map', 'package/dist/core.js', 'package/dist/net.d.ts', 'package/dist/tun.js', 'package/dist/cli/main.js', 'package/platform/browser.js', 'package/bin/synack.mjs', 'package/README.md']) {
+    for (const f of ['package/dist/index.js', 'package/dist/index.d.ts', 'package/dist/index.js.map', 'package/dist/core.js', 'package/dist/net.d.ts', 'package/dist/tun.js', 'package/dist/cli/main.js', 'package/platform/browser.js', 'package/bin/synack.mjs', 'package/README.md', 'package/dist/viz/gateway/app.js', 'package/dist/viz/gateway/index.html']) {
       assert.ok(files.includes(f), `${f} is in the tarball`);
     }
     assert.deepEqual(files.filter((f) => /\.test\.|^package\/(src|test|bench|native|scripts)\//.test(f) || (f.endsWith('.ts') && !f.endsWith('.d.ts'))), []);
@@ -152,6 +153,29 @@ sock.on('data', (d) => (got += d)).on('close', () => {
     const bad = sh('npx', ['--offline', 'synack', 'demo', '--bogus'], app);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /bogus/);
+  });
+
+  test('synack gateway --viz 0 serves its prebuilt page from the package (no esbuild installed) and prints the URL in the ready line', async () => {
+    assert.ok(!existsSync(join(app, 'node_modules/esbuild')), 'no esbuild in the project');
+    const p = spawn(process.execPath, [join(app, 'node_modules/.bin/synack'), 'gateway', '--qemu-socket', join(tmp, 'viz.sock'), '--viz', '0'], { cwd: app, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (d) => (out += d));
+    p.stderr.on('data', (d) => (err += d));
+    const exited = new Promise<number | null>((resolve) => p.on('close', resolve));
+    try {
+      const end = Date.now() + 30_000;
+      while (!/ready.* viz http/.test(out) && Date.now() < end && p.exitCode === null) await new Promise((r) => setTimeout(r, 50));
+      const m = / viz (http:\/\/127\.0\.0\.1:\d+\/)/.exec(out);
+      assert.ok(m, `${out}\n${err}`);
+      const js = await fetch(new URL('app.js', m[1]));
+      assert.equal(js.status, 200);
+      assert.equal(Buffer.from(await js.arrayBuffer()).toString(), readFileSync(join(app, 'node_modules/synack/dist/viz/gateway/app.js'), 'utf8'));
+      p.kill('SIGTERM');
+      assert.equal(await exited, 0, err);
+    } finally {
+      if (p.exitCode === null) p.kill('SIGKILL');
+    }
   });
 
   test('the addon was built at install; without it, synack serve --tun says how to get it', () => {
