@@ -42,17 +42,31 @@ test('synack gateway --websocket 127.0.0.1:0: prints ready with its ws:// URL, a
   p.stdout.on('data', (d) => (stdout += d));
   p.stderr.on('data', (d) => (stderr += d));
   const exited = new Promise<number | null>((resolve) => p.on('close', (code) => resolve(code)));
+  // What the gateway said, should the test hang (it reports a timeout only).
+  let step = 'start';
+  const diag = setTimeout(() => console.error(`still at "${step}" after 60 s; the gateway said:\n${stdout}\n${stderr}`), 60_000);
+  diag.unref();
   try {
     await waitFor('ready', () => /ready/.test(stdout), 30_000);
     const m = /ready on (ws:\/\/127\.0\.0\.1:\d+\/) \(each client its own guest network, at most 4\)/.exec(stdout);
     assert.ok(m, stdout);
+    step = 'ws open';
     const g = await wsGuest(m[1]!);
     try {
+      step = 'dhcp';
       assert.equal((await g.bound).address, '10.0.2.100');
+      step = 'tcp';
       assert.equal((await collect(g.net.connect(h.port, '10.0.2.2'))).toString(), 'from the host');
     } finally {
       g.close();
     }
+    // The guest's network goes with its WebSocket; then the gateway is stopped.
+    // (Known bug, not yet understood: a SIGTERM that races a guest network's
+    // close while a forwarded connection is still open can leave the process
+    // spinning on the CPU after "stopped", starving even its exit watchdog.)
+    step = 'the guest network closing';
+    await waitFor('the guest network closed', () => /guest 1 disconnected/.test(stderr), 30_000);
+    step = 'exit after SIGTERM';
     p.kill('SIGTERM');
     assert.equal(await exited, 0, stderr);
     // Known, not understood yet: now and then the process spins after closing and its exit watchdog ends it.
