@@ -304,6 +304,19 @@ export function unreachableFor(code: string | undefined): UnreachableKind | 'ref
   }
 }
 
+/**
+ * Resets a host socket (RST to the host peer), or closes it when a shutdown
+ * (our FIN) is still in flight: libuv refuses uv_tcp_close_reset() on a
+ * shutting stream (UV_EINVAL), and Node 20 then leaves the handle open — the
+ * process would spin at exit waiting for it. The peer has our FIN then, and
+ * the close sends a RST for anything it still sends.
+ */
+export function resetHostSocket(s: nodeNet.Socket): void {
+  if (s.destroyed) return;
+  if (s.writableEnded && !s.writableFinished) s.destroy();
+  else s.resetAndDestroy();
+}
+
 export function createGateway(opts: GatewayOptions): Gateway {
   const mtu = opts.mtu ?? 1500;
   if (!(Number.isInteger(mtu) && mtu >= 1280 && mtu <= 65520)) throw new SynackError('ERR_SYNACK_INVALID_ARG', `mtu must be 1280..65520, got ${String(mtu)}`);
@@ -583,7 +596,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     guest.on('error', (err: NodeJS.ErrnoException) => {
       // A RST from the guest (or a failure of its connection): reset the host side.
       if (err.code === 'ECONNRESET') st.tcp.resetsFromGuest++;
-      if (!host.destroyed) host.resetAndDestroy();
+      resetHostSocket(host);
     });
     host.on('error', (err: NodeJS.ErrnoException) => {
       if (err.code === 'ECONNRESET') st.tcp.resetsFromHost++;
@@ -591,7 +604,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     });
     guest.once('close', () => {
       // Closed without both directions finishing (destroyed): no half-open host socket is left behind.
-      if (!host.destroyed && !host.writableEnded) host.resetAndDestroy();
+      if (!host.writableEnded) resetHostSocket(host);
     });
     host.once('close', () => {
       if (!guest.destroyed && !guest.writableEnded) guest.resetAndDestroy();
@@ -614,7 +627,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     const srv = nodeNet.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (host) => {
       if (closed || tcpFlows.size >= maxConnections) {
         st.tcp.limited++;
-        host.resetAndDestroy();
+        resetHostSocket(host);
         return;
       }
       const guest = gnet.connect({ host: guestAddr, port: p.guestPort, allowHalfOpen: true });
@@ -628,7 +641,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
       });
       const failed = (): void => {
         // The guest refused or did not answer: the host client sees a reset.
-        if (!host.destroyed) host.resetAndDestroy();
+        resetHostSocket(host);
       };
       guest.once('error', failed);
       guest.once('connect', () => {
@@ -851,7 +864,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
       await watching.close();
       for (const f of [...tcpFlows]) {
         if (f.guest && !f.guest.destroyed) f.guest.resetAndDestroy();
-        if (!f.host.destroyed) f.host.resetAndDestroy();
+        resetHostSocket(f.host);
       }
       for (const key of [...udpFlows.keys()]) closeUdp(key);
       dhcp?.stop();
