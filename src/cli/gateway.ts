@@ -7,12 +7,14 @@
  */
 import { createGateway, parsePublish, type Gateway, type PublishSpec } from '../gateway/gateway.ts';
 import { parseCidr } from '../gateway/policy.ts';
-import { parseDnsUpstream } from '../gateway/dns.ts';
+import { parseWebSocketListen, WEBSOCKET_DEFAULT_MAX_GUESTS } from '../gateway/websocket-gateway.ts';
+import { defaultDnsUpstream, parseDnsUpstream } from '../gateway/dns.ts';
 import { loadGatewayPage } from '../viz/gateway-page.ts';
 import { numberOption, parseOptions, UsageError, type CliIo, type Command } from './options.ts';
 
 const GATEWAY_HELP = `Usage: synack gateway --qemu-socket PATH [options]
        synack gateway --netns PATH [--tap NAME] [options]
+       synack gateway --websocket HOST:PORT [options]
 
 User-mode networking: every TCP connection and UDP flow the guest makes is
 terminated by synack's stack and re-created with ordinary host sockets (as
@@ -20,6 +22,8 @@ slirp4netns and passt do). Addressing as slirp4netns: network 10.0.2.0/24,
 gateway 10.0.2.2 (the host's 127.0.0.1 unless --disable-host-loopback),
 DNS 10.0.2.3, guest 10.0.2.100; with --ipv6 also fd00::/64, gateway fd00::2
 (the host's ::1), DNS fd00::3.
+A DHCP server on the downstream gives the guest 10.0.2.100/24 (the first of
+16 addresses), router 10.0.2.2, DNS 10.0.2.3, the MTU and a one-day lease.
 Prints a line containing "ready" once listening; logs go to stderr;
 SIGINT/SIGTERM stop it, closing every forwarded connection.
 
@@ -35,6 +39,18 @@ Downstream:
                           here (needs root: CAP_SYS_ADMIN, CAP_NET_ADMIN)
   --tap NAME              the TAP device's name in the namespace (default
                           tap0; with --netns)
+  --websocket HOST:PORT   a WebSocket server (RFC 6455) in the protocol of
+                          v86's relay_url: one Ethernet frame per binary
+                          message; each client is its own guest network
+                          (10.0.2.0/24, DHCP, its own connections); a bare
+                          PORT listens on 127.0.0.1
+  --max-guests N          WebSocket clients at once (default 16); beyond it
+                          the handshake gets 503
+  --websocket-origin O    allow pages of origin O (exactly, e.g.
+                          http://localhost:8000; * for any; repeatable).
+                          Default: clients without an Origin header and
+                          pages on a loopback host (localhost, 127.0.0.0/8,
+                          [::1]); others get 403
 
 Options:
   --mtu N                 MTU of the guest link (default 1500; 1280..65520)
@@ -88,7 +104,7 @@ ICMP echo to other destinations than the gateway is relayed through
 unprivileged host echo sockets (net.ipv4.ping_group_range must include the
 gateway's group; otherwise it is dropped, counted and logged once).
 
-Not yet: --websocket, DHCP.
+Not yet: --publish, --pcap and --viz with --websocket.
 
 Example:
   synack gateway --qemu-socket /tmp/vm.sock --publish 8080:80 &
@@ -97,12 +113,17 @@ Example:
   ip netns add sandbox
   synack gateway --netns /run/netns/sandbox &
   ip netns exec sandbox curl http://10.0.2.2:8000/   # the host's 127.0.0.1:8000
-  ip netns exec sandbox dig @10.0.2.3 example.com    # through the host's resolver`;
+  ip netns exec sandbox dig @10.0.2.3 example.com    # through the host's resolver
+  synack gateway --websocket 127.0.0.1:8086 &
+  # in the page: net_device: { type: "ne2k", relay_url: "ws://127.0.0.1:8086/" }`;
 
 const GATEWAY_OPTIONS = {
   'qemu-socket': { type: 'string' },
   netns: { type: 'string' },
   tap: { type: 'string' },
+  websocket: { type: 'string' },
+  'max-guests': { type: 'string' },
+  'websocket-origin': { type: 'string', multiple: true },
   mtu: { type: 'string' },
   publish: { type: 'string', multiple: true },
   'disable-host-loopback': { type: 'boolean' },
@@ -129,8 +150,21 @@ async function runGateway(argv: string[], io: CliIo): Promise<number> {
   }
   const path = v['qemu-socket'];
   const netns = v.netns;
-  if (!path && !netns) throw new UsageError('a downstream is required: --qemu-socket PATH or --netns PATH', 'gateway');
-  if (path && netns) throw new UsageError('one downstream at a time: --qemu-socket or --netns', 'gateway');
+  const wsText = v.websocket;
+  if (!path && !netns && !wsText) throw new UsageError('a downstream is required: --qemu-socket PATH, --netns PATH or --websocket HOST:PORT', 'gateway');
+  if ([path, netns, wsText].filter((x) => x !== undefined).length > 1) throw new UsageError('one downstream at a time: --qemu-socket, --netns or --websocket', 'gateway');
+  let wsListen: { host: string; port: number } | null = null;
+  if (wsText !== undefined) {
+    try {
+      wsListen = parseWebSocketListen(wsText);
+    } catch (e) {
+      throw new UsageError(`--websocket: ${(e as Error).message}`, 'gateway');
+    }
+    if (v.publish || v.pcap) throw new UsageError('--publish and --pcap are not available with --websocket (each client is its own guest network)', 'gateway');
+  } else if (v['max-guests'] !== undefined || v['websocket-origin'] !== undefined) {
+    throw new UsageError('--max-guests and --websocket-origin go with --websocket', 'gateway');
+  }
+  const maxGuests = numberOption('gateway', 'max-guests', v['max-guests'], WEBSOCKET_DEFAULT_MAX_GUESTS, (n) => Number.isInteger(n) && n >= 1 && n <= 4096, 'an integer 1..4096');
   if (v.tap !== undefined && !netns) throw new UsageError('--tap names the TAP device of --netns', 'gateway');
   if (v.tap !== undefined && !/^[A-Za-z0-9_.:-]{1,15}$/.test(v.tap)) throw new UsageError(`--tap: not an interface name: ${JSON.stringify(v.tap)} (1..15 characters)`, 'gateway');
   const mtu = numberOption('gateway', 'mtu', v.mtu, 1500, (n) => Number.isInteger(n) && n >= 1280 && n <= 65520, 'an integer 1280..65520');
@@ -159,7 +193,11 @@ async function runGateway(argv: string[], io: CliIo): Promise<number> {
   let gw: Gateway;
   try {
     gw = createGateway({
-      downstream: netns ? { netns, ...(v.tap !== undefined ? { tap: v.tap } : {}) } : { qemuSocket: path! },
+      downstream: wsListen
+        ? { websocket: { ...wsListen, maxGuests, ...(v['websocket-origin'] ? { origins: v['websocket-origin'] } : {}) } }
+        : netns
+          ? { netns, ...(v.tap !== undefined ? { tap: v.tap } : {}) }
+          : { qemuSocket: path! },
       mtu,
       maxConnections,
       maxEchoFlows,
@@ -196,9 +234,20 @@ async function runGateway(argv: string[], io: CliIo): Promise<number> {
     process.on('SIGUSR2', printStats);
   }
   const pub = publish.map((p) => ` publish ${p.hostAddr ?? '127.0.0.1'}:${p.hostPort}->${p.guestPort}/${p.proto ?? 'tcp'}`).join('');
-  const where = netns ? `${gw.tap!.name} in ${netns} (guest 10.0.2.100/24${v.ipv6 ? ', fd00::100/64' : ''}, default route via 10.0.2.2${v.ipv6 ? ', fd00::2' : ''})` : path!;
-  const up = gw.dns.upstream;
-  const dnsTo = up.address.includes(':') ? `[${up.address}]:${up.port}` : `${up.address}:${up.port}`;
+  const wsAddr = gw.websocket?.address();
+  const where = netns
+    ? `${gw.tap!.name} in ${netns} (guest 10.0.2.100/24${v.ipv6 ? ', fd00::100/64' : ''}, default route via 10.0.2.2${v.ipv6 ? ', fd00::2' : ''})`
+    : wsAddr
+      ? `ws://${wsAddr.address.includes(':') ? `[${wsAddr.address}]` : wsAddr.address}:${wsAddr.port}/ (each client its own guest network, at most ${maxGuests})`
+      : path!;
+  // With --websocket each guest network has its own forwarder, all to the same upstream.
+  let up: { address: string; port: number } | null = null;
+  try {
+    up = gw.websocket ? parseDnsUpstream(dnsUpstream ?? defaultDnsUpstream()) : gw.dns.upstream;
+  } catch {
+    up = null;
+  }
+  const dnsTo = up === null ? 'no upstream' : up.address.includes(':') ? `[${up.address}]:${up.port}` : `${up.address}:${up.port}`;
   io.stdout(`synack gateway: ready on ${where} (mtu ${mtu}; gateway 10.0.2.2${v.ipv6 ? ', fd00::2' : ''}; dns 10.0.2.3${v.ipv6 ? ', fd00::3' : ''} -> ${dnsTo})${pub}${viz ? ` viz ${viz.url}` : ''}`);
   if (viz) io.stderr(`synack gateway: watch the guest's connections at ${viz.url}`);
 
@@ -224,6 +273,13 @@ async function runGateway(argv: string[], io: CliIo): Promise<number> {
     if (v.stats) printStats();
     const st = gw.stats();
     io.stderr(`synack gateway: stopped (${st.tcp.opened} TCP connections forwarded, ${st.tcp.refused} refused, ${st.tcp.denied} denied; ${st.udp.flows} UDP flows; ${st.dns.queries} DNS queries relayed)`);
+    // Everything is closed: the process should end by itself now. A watchdog
+    // (unref'd: it never keeps the process alive) ends it if something left
+    // running does not let it, and says so.
+    setTimeout(() => {
+      io.stderr('synack gateway: still running 5 s after stopping; exiting');
+      process.exit(code);
+    }, 5000).unref();
     return code;
   } finally {
     process.off('SIGINT', onSignal);
@@ -235,7 +291,7 @@ async function runGateway(argv: string[], io: CliIo): Promise<number> {
 
 export const gatewayCommand: Command = {
   name: 'gateway',
-  summary: 'user-mode networking for a guest (a network namespace, QEMU -netdev stream): its connections through host sockets',
+  summary: 'user-mode networking for a guest (a network namespace, QEMU -netdev stream, v86 over a WebSocket): its connections through host sockets',
   help: GATEWAY_HELP,
   run: runGateway,
 };

@@ -71,6 +71,9 @@ import { Policy } from './policy.ts';
 import { FRAME_OVERHEAD, StreamFrameLink, type StreamLinkStats } from './stream-link.ts';
 import { TapLink } from '../links/tap.ts';
 import { configureNetnsDevice } from '../links/tun.ts';
+import { startGatewayDhcp, type GatewayDhcp, type GatewayDhcpOptions } from './dhcp.ts';
+import type { WebSocketDownstream, WebSocketGatewayServer, WebSocketServerStats } from './websocket-gateway.ts';
+import { createWebSocketGateway } from './websocket-gateway.ts';
 import { defaultDnsUpstream, GatewayDns, parseDnsUpstream, type GatewayDnsStats } from './dns.ts';
 import { configureNetnsIpv6 } from './netns6.ts';
 import type { GatewayMonitor, MonitorOptions } from './monitor.ts';
@@ -109,7 +112,11 @@ export type GatewayDownstream =
   | { memory: MemoryNetwork }
   | { qemuSocket: string }
   /** A TAP device `tap` (default tap0) created in the network namespace at the path `netns` (e.g. /run/netns/NAME, /proc/PID/ns/net). */
-  | { netns: string; tap?: string };
+  | { netns: string; tap?: string }
+  /** A WebSocket server (v86's relay_url protocol); each client is its own guest network (gateway/websocket-gateway.ts). */
+  | { websocket: WebSocketDownstream }
+  /** Any Ethernet frame link (e.g. one WebSocket client's): the gateway runs its own stack and driver on it. */
+  | { frameLink: FrameLink & { onBatch: (() => void) | null } };
 
 export interface GatewayOptions {
   downstream: GatewayDownstream;
@@ -151,6 +158,8 @@ export interface GatewayOptions {
   publish?: PublishSpec[];
   /** Diagnostics (one line each); default none. */
   log?: (line: string) => void;
+  /** The DHCP server on the downstream (gateway/dhcp.ts): on by default; false turns it off. */
+  dhcp?: boolean | GatewayDhcpOptions;
   /**
    * The resolver the DNS forwarder at 10.0.2.3 (fd00::3) relays to:
    * `ADDR[:PORT]` (`[V6]:PORT`); default the first nameserver of
@@ -232,6 +241,10 @@ export interface GatewayStats {
   dns: GatewayDnsStats;
   /** Malformed or unwanted frames and packets the gateway's stack dropped, by reason. */
   drops: Record<string, number>;
+  /** The WebSocket downstream's server (then tcp, udp, dhcp and drops add up every guest's). */
+  websocket?: WebSocketServerStats;
+  /** The DHCP server: leases granted (DHCPACKs), bindings held (offers, leases, declined addresses) and messages dropped by reason; null when off. */
+  dhcp: { acks: number; bindings: number; drops: Record<string, number> } | null;
 }
 
 export interface ForwardedConnectionInfo {
@@ -261,6 +274,10 @@ export interface Gateway {
   readonly viz: GatewayVizServer | null;
   stats(): GatewayStats;
   connections(): ForwardedConnectionInfo[];
+  /** The WebSocket downstream: each connected client's own gateway; [] for the others. */
+  guests(): Gateway[];
+  /** The WebSocket downstream's server (its address once ready), else null. */
+  readonly websocket: WebSocketGatewayServer | null;
   /**
    * Watches the guest's connections live (what `--viz` shows): a bounded
    * record per connection — state, bytes, rate, the host socket it maps
@@ -323,9 +340,23 @@ export function unreachableFor(code: string | undefined): UnreachableKind | 'ref
   }
 }
 
+/**
+ * Resets a host socket (RST to the host peer), or closes it when a shutdown
+ * (our FIN) is still in flight: libuv refuses uv_tcp_close_reset() on a
+ * shutting stream (UV_EINVAL), and Node 20 then leaves the handle open — the
+ * process would spin at exit waiting for it. The peer has our FIN then, and
+ * the close sends a RST for anything it still sends.
+ */
+export function resetHostSocket(s: nodeNet.Socket): void {
+  if (s.destroyed) return;
+  if (s.writableEnded && !s.writableFinished) s.destroy();
+  else s.resetAndDestroy();
+}
+
 export function createGateway(opts: GatewayOptions): Gateway {
   const mtu = opts.mtu ?? 1500;
   if (!(Number.isInteger(mtu) && mtu >= 1280 && mtu <= 65520)) throw new SynackError('ERR_SYNACK_INVALID_ARG', `mtu must be 1280..65520, got ${String(mtu)}`);
+  if ('websocket' in opts.downstream) return createWebSocketGateway(opts, mtu, createGateway);
   const policy = new Policy(opts.allow, opts.deny);
   const maxConnections = opts.maxConnections ?? 4096;
   const maxUdpFlows = opts.maxUdpFlows ?? 1024;
@@ -395,6 +426,14 @@ export function createGateway(opts: GatewayOptions): Gateway {
     link = new StreamFrameLink(mtu);
     eth = addEthernetInterface(stack, { ...ethOpts, link: link as FrameLink, addrs });
     link.onBatch = () => driver.kick();
+  } else if ('frameLink' in down) {
+    network = new Network({ clock: new RealClock() });
+    driver = new Driver(network);
+    ownDriver = true;
+    stack = network.addStack(stackCfg);
+    eth = addEthernetInterface(stack, { ...ethOpts, link: down.frameLink, addrs });
+    const d = driver;
+    down.frameLink.onBatch = () => d.kick();
   } else if ('netns' in down) {
     if (typeof down.netns !== 'string' || down.netns === '') throw new SynackError('ERR_SYNACK_INVALID_ARG', 'downstream.netns must be the path of a network namespace');
     network = new Network({ clock: new RealClock() });
@@ -422,7 +461,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     // The device keeps the process alive while the gateway serves it.
     tapLink.ref();
   } else {
-    throw new SynackError('ERR_SYNACK_INVALID_ARG', 'downstream must be { memory }, { qemuSocket: PATH } or { netns: PATH, tap?: NAME }');
+    throw new SynackError('ERR_SYNACK_INVALID_ARG', 'downstream must be { memory }, { qemuSocket: PATH }, { netns: PATH, tap?: NAME }, { websocket: { host, port } } or { frameLink }');
   }
 
   let pcapOut: WriteStream | null = null;
@@ -441,6 +480,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     link: link ? link.stats : null,
     dns: { queries: 0, answers: 0, servfail: 0, failures: 0 },
     drops: {},
+    dhcp: null,
   };
   const dns = new GatewayDns({
     stack,
@@ -655,7 +695,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     guest.on('error', (err: NodeJS.ErrnoException) => {
       // A RST from the guest (or a failure of its connection): reset the host side.
       if (err.code === 'ECONNRESET') st.tcp.resetsFromGuest++;
-      if (!host.destroyed) host.resetAndDestroy();
+      resetHostSocket(host);
     });
     host.on('error', (err: NodeJS.ErrnoException) => {
       if (err.code === 'ECONNRESET') st.tcp.resetsFromHost++;
@@ -663,7 +703,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     });
     guest.once('close', () => {
       // Closed without both directions finishing (destroyed): no half-open host socket is left behind.
-      if (!host.destroyed && !host.writableEnded) host.resetAndDestroy();
+      if (!host.writableEnded) resetHostSocket(host);
     });
     host.once('close', () => {
       if (!guest.destroyed && !guest.writableEnded) guest.resetAndDestroy();
@@ -686,7 +726,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     const srv = nodeNet.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (host) => {
       if (closed || tcpFlows.size >= maxConnections) {
         st.tcp.limited++;
-        host.resetAndDestroy();
+        resetHostSocket(host);
         return;
       }
       const guest = gnet.connect({ host: guestAddr, port: p.guestPort, allowHalfOpen: true });
@@ -700,7 +740,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
       });
       const failed = (): void => {
         // The guest refused or did not answer: the host client sees a reset.
-        if (!host.destroyed) host.resetAndDestroy();
+        resetHostSocket(host);
       };
       guest.once('error', failed);
       guest.once('connect', () => {
@@ -899,6 +939,12 @@ export function createGateway(opts: GatewayOptions): Gateway {
 
   const fw = stack.enableForwarding(eth.iface, { tcp: onTcp, udp: onUdp, echo: onEcho });
 
+  // DHCP (RFC 2131) on the downstream: the guest's address, router, DNS, MTU.
+  const dhcp: GatewayDhcp | null =
+    opts.dhcp === false
+      ? null
+      : startGatewayDhcp(eth, { mtu, gateway: GATEWAY_DEFAULTS.gateway4, dns: GATEWAY_DEFAULTS.dns4, ...(typeof opts.dhcp === 'object' ? { options: opts.dhcp } : {}), log });
+
   // ---------------------------------------------------------------------------
   // The qemu socket
 
@@ -947,13 +993,23 @@ export function createGateway(opts: GatewayOptions): Gateway {
     tap: tapLink,
     dns,
     ready: allReady,
+    websocket: null,
+    guests: () => [],
     get viz() {
       return watching.server;
     },
     stats(): GatewayStats {
       const gs = connectGate.stats;
-      const tcp = { ...st.tcp, buffered: bufferedBytes(), connecting: gs.active, connectsWaiting: gs.waiting, connectsQueued: gs.queued, connectsHighWater: gs.highWater };
-      return { ...st, tcp, udp: { ...st.udp }, icmp: { ...echo.stats }, link: link ? { ...link.stats } : null, dns: dns.stats(), drops: { ...stack.counters.drops } as Record<string, number> };
+      return {
+        ...st,
+        tcp: { ...st.tcp, buffered: bufferedBytes(), connecting: gs.active, connectsWaiting: gs.waiting, connectsQueued: gs.queued, connectsHighWater: gs.highWater },
+        udp: { ...st.udp },
+        icmp: { ...echo.stats },
+        link: link ? { ...link.stats } : null,
+        dns: dns.stats(),
+        drops: { ...stack.counters.drops } as Record<string, number>,
+        dhcp: dhcp ? { acks: dhcp.acks, bindings: dhcp.host.server.size, drops: { ...dhcp.host.server.drops } as Record<string, number> } : null,
+      };
     },
     connections(): ForwardedConnectionInfo[] {
       const out: ForwardedConnectionInfo[] = [];
@@ -971,9 +1027,10 @@ export function createGateway(opts: GatewayOptions): Gateway {
       await watching.close();
       for (const f of [...tcpFlows]) {
         if (f.guest && !f.guest.destroyed) f.guest.resetAndDestroy();
-        if (!f.host.destroyed) f.host.resetAndDestroy();
+        resetHostSocket(f.host);
       }
       for (const key of [...udpFlows.keys()]) closeUdp(key);
+      dhcp?.stop();
       dns.close();
       echo.close();
       connectGate.clear();

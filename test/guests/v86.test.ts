@@ -1,28 +1,33 @@
 /**
- * The v86 guest harness, proved against a plain WebSocket relay before
- * synack's gateway is plugged in (issue 15, "Real clients in the tests",
- * client 3): v86 (the npm package) with Debian's SeaBIOS in Debian's headless
- * Chromium boots an i386 Debian kernel with a busybox initramfs built from
- * Debian packages; its ne2k NIC's `relay_url` points at a WebSocket server
- * here (the `ws` package on 127.0.0.1), which receives one Ethernet frame per
- * binary message — the guest's DHCP DISCOVER among them. That is the contract
- * `synack gateway --websocket` serves.
+ * An x86 emulator in a web page online through `synack gateway --websocket`
+ * (issue 15, "Real clients in the tests", client 3): v86 (the npm package)
+ * with Debian's SeaBIOS in Debian's headless Chromium boots an i386 Debian
+ * kernel with a busybox initramfs built from Debian packages
+ * (test/support/guest-image.ts); its ne2k NIC's `relay_url` is
+ * ws://127.0.0.1:PORT/ of the gateway, spawned as a process by its CLI (one
+ * Ethernet frame per binary WebSocket message). The guest's udhcpc gets
+ * 10.0.2.100, router 10.0.2.2, DNS 10.0.2.3 and the MTU from the gateway's
+ * DHCP server; then it fetches a page from a node:http server on the
+ * host's 127.0.0.1 through 10.0.2.2 and the test checks its SHA-256. The
+ * page itself is served from 127.0.0.1, a loopback origin the gateway
+ * accepts by default. Loopback traffic only.
  *
- * One boot. In CI (any non-empty CI) the test must run — .ci/run installs
- * Chromium, seabios and the i386 packages; elsewhere it skips when Chromium,
+ * ONE boot. In CI (any non-empty CI) the test must run — .ci/run installs
+ * Chromium, seabios and the i386 lists; elsewhere it skips when Chromium,
  * SeaBIOS or apt's i386 lists are absent.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
+import { createServer as createHttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { WebSocketServer, type WebSocket } from 'ws';
 import { inCi } from '../support/ci.ts';
 import { guestImage } from '../support/guest-image.ts';
 import { bootV86, CHROMIUM, SEABIOS } from '../support/v86.ts';
 import { withBootLock } from '../support/boot-lock.ts';
-import { dhcpDiscover, type Discover } from '../support/frames.ts';
+import { startGatewayCli } from '../support/gateway-cli.ts';
 
 const i386Lists = /Candidate:\s*\d/.test(spawnSync('apt-cache', ['policy', 'busybox-static:i386'], { encoding: 'utf8' }).stdout ?? '');
 const missing = [
@@ -33,52 +38,59 @@ const missing = [
 const skip = missing.length && !inCi() ? `missing ${missing.join(', ')}` : false;
 const log = (s: string) => process.env['SYNACK_GUEST_LOG'] && console.error(s);
 
-test('v86 in Chromium: the i386 Debian guest\'s DHCP DISCOVER reaches the relay as one Ethernet frame per binary WebSocket message', { skip, timeout: 900_000 }, async () => {
-  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
-  await new Promise<void>((r) => wss.once('listening', () => r()));
-  const port = (wss.address() as AddressInfo).port;
-  const stop = new AbortController();
-  const frames: Buffer[] = [];
-  const textMessages: string[] = [];
-  const discovers: Discover[] = [];
-  const clients: WebSocket[] = [];
-  wss.on('connection', (ws) => {
-    clients.push(ws);
-    ws.on('message', (data, isBinary) => {
-      if (!isBinary) return void textMessages.push(String(data));
-      const f = Buffer.isBuffer(data) ? data : Buffer.concat(data as Buffer[]);
-      frames.push(f);
-      const d = dhcpDiscover(f);
-      if (d) {
-        discovers.push(d);
-        stop.abort();
-      }
-    });
+/** 50 000 bytes from a fixed-seed generator: the page the guest fetches. */
+function page(): Buffer {
+  const b = Buffer.alloc(50_000);
+  let x = 0x6b8b4567;
+  for (let i = 0; i < b.length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    b[i] = x & 0xff;
+  }
+  return b;
+}
+
+test('v86 in Chromium with relay_url to synack gateway --websocket: the i386 Debian guest gets 10.0.2.100 by DHCP from the gateway and fetches a page from the host through 10.0.2.2 (SHA-256)', { skip, timeout: 900_000 }, async () => {
+  const body = page();
+  const requests: string[] = [];
+  const http = createHttpServer((req, res) => {
+    requests.push(`${req.method} ${req.url} from ${req.socket.remoteAddress}`);
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': body.length }).end(body);
   });
+  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+  const port = (http.address() as AddressInfo).port;
+  const gw = await startGatewayCli(['--websocket', '127.0.0.1:0', '--stats']);
+  const url = /ready on (ws:\/\/127\.0\.0\.1:\d+\/)/.exec(gw.ready)?.[1];
   try {
+    assert.ok(url, gw.ready);
     const run = await withBootLock(async () => {
       const image = guestImage({ arch: 'i386', log: (l) => console.error(l) });
       console.error(`guest i386 ${image.built ? 'built' : 'from the cache'} in ${image.ms} ms (${image.dir})`);
       return bootV86({
         image,
-        relayUrl: `ws://127.0.0.1:${port}/`,
-        signal: stop.signal,
+        relayUrl: url,
+        run: `wget -q -O /tmp/page http://10.0.2.2:${port}/page && sha256sum /tmp/page`,
         timeoutMs: 600_000,
         onLine: (l, ms) => log(`${(ms / 1000).toFixed(1)} ${l}`),
       });
     });
-    console.error(`v86: /init at ${run.initMs} ms, first DISCOVER at ${run.ms} ms; ${frames.length} frames`);
-    assert.equal(run.timedOut, false, `v86 timed out:\n${run.text}`);
+    console.error(`v86 via synack gateway: /init at ${run.initMs} ms, lease at ${run.leaseMs} ms, exit at ${run.ms} ms`);
+    assert.equal(run.timedOut, false, `v86 timed out:\n${run.text}\n--- gateway:\n${gw.output()}`);
     assert.deepEqual(run.pageErrors, []);
     assert.deepEqual(run.insmodFailures, []);
-    assert.equal(clients.length, 1, 'v86 opened one WebSocket');
-    assert.deepEqual(textMessages, [], 'frames come as binary messages');
-    assert.ok(discovers.length >= 1, `a DHCP DISCOVER among ${frames.length} frames:\n${run.text}`);
-    const mac = /SYNACK-GUEST: link ([0-9a-f:]{17})/.exec(run.text)?.[1];
-    assert.ok(mac, `the guest printed its MAC:\n${run.text}`);
-    assert.deepEqual(discovers[0], { srcMac: mac, clientMac: mac, xid: discovers[0]!.xid });
+    assert.ok(run.lease, `a lease:\n${run.text}\n--- gateway:\n${gw.output()}`);
+    assert.deepEqual(run.lease, { ip: '10.0.2.100', mask: '24', router: '10.0.2.2', dns: '10.0.2.3', mtu: '1500' });
+    assert.equal(run.exit, 0, `the fetch succeeded:\n${run.text}\n--- gateway:\n${gw.output()}`);
+    assert.match(run.output, new RegExp(`^${createHash('sha256').update(body).digest('hex')}  /tmp/page$`, 'm'));
+    assert.deepEqual(requests, ['GET /page from 127.0.0.1']);
+    const st = await gw.stop();
+    assert.equal(st.code, 0, gw.output());
+    assert.equal(st.stats.websocket.accepted, 1, 'v86 opened one WebSocket');
+    assert.equal(st.stats.dhcp.acks, 1);
+    assert.equal(st.stats.tcp.opened, 1);
   } finally {
-    for (const c of clients) c.terminate();
-    await new Promise<void>((r) => wss.close(() => r()));
+    gw.kill();
+    http.close();
   }
 });

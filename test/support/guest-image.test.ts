@@ -1,15 +1,15 @@
 /**
  * The pieces of the guest builder that need no boot (test/support/guest-image.ts):
  * the initramfs archive is read back by GNU cpio (the judge of the "newc"
- * format), module dependencies come from `.modinfo`, console markers parse,
- * and the stream framing splits frames across arbitrary chunk boundaries.
+ * format), module dependencies come from `.modinfo`, and console markers
+ * parse. (The stream framing the guests speak is src/links/stream-framing.ts,
+ * tested in test/gateway/stream-framing.test.ts.)
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { inCi } from './ci.ts';
 import { cpioNewc, guestCmdline, moduleDepends, parseTranscript } from './guest-image.ts';
-import { StreamDeframer, streamFrame } from './frames.ts';
 
 const hasCpio = spawnSync('cpio', ['--version'], { stdio: 'ignore' }).status === 0;
 
@@ -60,21 +60,4 @@ test('guestCmdline carries the command base64-encoded; parseTranscript reads lea
   assert.deepEqual(parseTranscript('SYNACK-GUEST: dhcp-failed\nSYNACK-GUEST: insmod e1000 failed\n'), {
     text: 'SYNACK-GUEST: dhcp-failed\nSYNACK-GUEST: insmod e1000 failed\n', dhcpFailed: true, output: '', insmodFailures: ['insmod e1000 failed'],
   });
-});
-
-test('StreamDeframer: 4-byte big-endian length framing split at every byte boundary gives back the frames; a zero length stops it', () => {
-  const frames = [Buffer.alloc(60, 1), Buffer.alloc(1514, 2), Buffer.alloc(42, 3)];
-  const wire = Buffer.concat(frames.map(streamFrame));
-  for (const step of [1, 3, 7, 64, wire.length]) {
-    const got: Buffer[] = [];
-    const d = new StreamDeframer((f) => got.push(Buffer.from(f)));
-    for (let i = 0; i < wire.length; i += step) d.push(wire.subarray(i, i + step));
-    assert.deepEqual(got, frames, `chunks of ${step}`);
-    assert.equal(d.bad, 0);
-  }
-  const got: Buffer[] = [];
-  const d = new StreamDeframer((f) => got.push(f));
-  d.push(Buffer.concat([streamFrame(frames[0]!), Buffer.alloc(4), streamFrame(frames[1]!)]));
-  assert.equal(got.length, 1);
-  assert.equal(d.bad, 1);
 });
