@@ -9,6 +9,7 @@ import { createGateway, parsePublish, type Gateway, type PublishSpec } from '../
 import { parseCidr } from '../gateway/policy.ts';
 import { parseDnsUpstream } from '../gateway/dns.ts';
 import { loadGatewayPage } from '../viz/gateway-page.ts';
+import { keepYoungGenerationSmall } from '../gateway/heap.ts';
 import { numberOption, parseOptions, UsageError, type CliIo, type Command } from './options.ts';
 
 const GATEWAY_HELP = `Usage: synack gateway --qemu-socket PATH [options]
@@ -130,6 +131,8 @@ async function runGateway(argv: string[], io: CliIo): Promise<number> {
 
   // --viz: the page (prebuilt in the package, else bundled now) served by the gateway on 127.0.0.1.
   const page = vizPort === null ? null : await loadGatewayPage();
+  // RSS that a burst of connections would otherwise leave behind (gateway/heap.ts).
+  keepYoungGenerationSmall();
   let gw: Gateway;
   try {
     gw = createGateway({
