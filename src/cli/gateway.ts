@@ -69,6 +69,9 @@ Options:
                           Loopback only.
   --stats                 print the counters as one JSON line ("stats {...}")
                           on stdout at exit and on SIGUSR1 or SIGUSR2
+  --small-heap            keep V8's young generation at its initial size:
+                          less RSS after a burst of connections, more CPU
+                          per GB in bulk transfers
   -h, --help              this help
 
 Not yet: --websocket, DHCP, ICMP echo beyond the gateway address.
@@ -96,6 +99,7 @@ const GATEWAY_OPTIONS = {
   'dns-upstream': { type: 'string' },
   ipv6: { type: 'boolean' },
   stats: { type: 'boolean' },
+  'small-heap': { type: 'boolean' },
   viz: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -131,8 +135,8 @@ async function runGateway(argv: string[], io: CliIo): Promise<number> {
 
   // --viz: the page (prebuilt in the package, else bundled now) served by the gateway on 127.0.0.1.
   const page = vizPort === null ? null : await loadGatewayPage();
-  // RSS that a burst of connections would otherwise leave behind (gateway/heap.ts).
-  keepYoungGenerationSmall();
+  // --small-heap: RSS that a burst of connections would otherwise leave behind, for CPU (gateway/heap.ts).
+  if (v['small-heap']) keepYoungGenerationSmall();
   let gw: Gateway;
   try {
     gw = createGateway({

@@ -13,8 +13,9 @@
  * them reach the old generation sooner — more CPU per GB in bulk
  * transfers (measured in the same place).
  *
- * For the `synack gateway` process only (a command owns its process; a
- * library must not change V8's flags under its host).
+ * `synack gateway --small-heap` only, off by default for that price (a
+ * command owns its process; a library must not change V8's flags under its
+ * host).
  */
 import { setFlagsFromString } from 'node:v8';
 

@@ -34,7 +34,7 @@ describe('gateway per-connection costs', () => {
     h.server.close();
   });
 
-  test('keepYoungGenerationSmall() (what `synack gateway` calls at start): after a burst of allocations V8 new space is still its initial size; without it, it grows', () => {
+  test('keepYoungGenerationSmall() (what `synack gateway --small-heap` calls at start): after a burst of allocations V8 new space is still its initial size; without it, it grows', () => {
     const script = `
       import v8 from 'node:v8';
       import { keepYoungGenerationSmall } from './src/gateway/heap.ts';
