@@ -10,6 +10,7 @@ import { parseCidr } from '../gateway/policy.ts';
 import { parseWebSocketListen, WEBSOCKET_DEFAULT_MAX_GUESTS } from '../gateway/websocket-gateway.ts';
 import { defaultDnsUpstream, parseDnsUpstream } from '../gateway/dns.ts';
 import { loadGatewayPage } from '../viz/gateway-page.ts';
+import { keepYoungGenerationSmall } from '../gateway/heap.ts';
 import { numberOption, parseOptions, UsageError, type CliIo, type Command } from './options.ts';
 
 const GATEWAY_HELP = `Usage: synack gateway --qemu-socket PATH [options]
@@ -98,6 +99,9 @@ Options:
                           Loopback only.
   --stats                 print the counters as one JSON line ("stats {...}")
                           on stdout at exit and on SIGUSR1 or SIGUSR2
+  --small-heap            keep V8's young generation at its initial size:
+                          less RSS after a burst of connections, more CPU
+                          per GB in bulk transfers
   -h, --help              this help
 
 ICMP echo to other destinations than the gateway is relayed through
@@ -138,6 +142,7 @@ const GATEWAY_OPTIONS = {
   'dns-upstream': { type: 'string' },
   ipv6: { type: 'boolean' },
   stats: { type: 'boolean' },
+  'small-heap': { type: 'boolean' },
   viz: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -190,6 +195,8 @@ async function runGateway(argv: string[], io: CliIo): Promise<number> {
 
   // --viz: the page (prebuilt in the package, else bundled now) served by the gateway on 127.0.0.1.
   const page = vizPort === null ? null : await loadGatewayPage();
+  // --small-heap: RSS that a burst of connections would otherwise leave behind, for CPU (gateway/heap.ts).
+  if (v['small-heap']) keepYoungGenerationSmall();
   let gw: Gateway;
   try {
     gw = createGateway({

@@ -105,8 +105,17 @@ export const GATEWAY_DEFAULTS = {
  * Buffers are allocated only as data waits, so an idle connection costs
  * nothing more; a stalled one holds up to these bytes (plus the streams'
  * high-water marks) — the per-connection bound.
+ *
+ * Nagle's algorithm is off on both sides of a forwarded connection (here and
+ * on the host socket, TCP_NODELAY). RFC 9293 §3.7.4: "there MUST be a way
+ * for an application to disable the Nagle algorithm on an individual
+ * connection (MUST-17)" — the gateway is such an application: the guest's
+ * and the host peer's own stacks already decided how to segment what they
+ * write, and a relay that held a short write back until the previous one
+ * is acknowledged would add its peer's delayed-ACK time (up to 40 ms on
+ * Linux) to a request/response exchange.
  */
-export const GATEWAY_TCP_DEFAULTS: Readonly<Partial<TcpConfig>> = { sendBufferBytes: 4 << 20, recvBufferBytes: 4 << 20 };
+export const GATEWAY_TCP_DEFAULTS: Readonly<Partial<TcpConfig>> = { sendBufferBytes: 4 << 20, recvBufferBytes: 4 << 20, noDelay: true };
 
 export type GatewayDownstream =
   | { memory: MemoryNetwork }
@@ -583,7 +592,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     const flow: TcpFlow = {
       guestText: `${formatIpAddr(req.remoteAddr)}:${req.remotePort}`,
       targetText: `${target}:${req.localPort}`,
-      host: nodeNet.connect({ host: target, port: req.localPort, allowHalfOpen: true }),
+      host: nodeNet.connect({ host: target, port: req.localPort, allowHalfOpen: true, noDelay: true }),
       guest: null,
       conn: null,
       bytesUp: 0,
@@ -649,7 +658,8 @@ export function createGateway(opts: GatewayOptions): Gateway {
           if ((ev.type === 'closed' || (ev.type === 'state' && ev.from === 'SYN-RECEIVED' && ev.to === 'LISTEN')) && !flow.guest) host.destroy();
         },
       };
-      const conn = req.accept({ onEstablished: (c) => established(flow, c), observer, tcp: acceptTcp });
+      // The stack's own TcpConfig is the gateway's (tcpCfg): no per-connection copy unless keepalive is asked for.
+      const conn = req.accept({ onEstablished: (c) => established(flow, c), observer, ...(acceptTcp !== tcpCfg ? { tcp: acceptTcp } : {}) });
       if (!conn) host.destroy();
       else st.tcp.opened++;
       driver.kick();
@@ -680,16 +690,8 @@ export function createGateway(opts: GatewayOptions): Gateway {
     const guest = flow.guest!;
     watching.attach(flow);
     process.nextTick(() => {
-      guest.on('data', (d: Buffer) => {
-        flow.bytesUp += d.length;
-        st.tcp.bytesUp += d.length;
-      });
-      host.on('data', (d: Buffer) => {
-        flow.bytesDown += d.length;
-        st.tcp.bytesDown += d.length;
-      });
-      guest.pipe(host);
-      host.pipe(guest);
+      relay(flow, guest, host, true);
+      relay(flow, host, guest, false);
       host.resume();
     });
     guest.on('error', (err: NodeJS.ErrnoException) => {
@@ -710,6 +712,29 @@ export function createGateway(opts: GatewayOptions): Gateway {
     });
   }
 
+  /**
+   * One direction of a flow: what `src.pipe(dst)` does for a socket pair,
+   * without pipe()'s nine closures and listener arrays per direction (what
+   * an idle forwarded connection costs is mostly such objects: heap
+   * snapshots, docs/PERFORMANCE.md). Backpressure: a write that fills
+   * `dst` pauses `src` until 'drain'; `src`'s end (a FIN) is `dst.end()`.
+   * Errors and closes are splice()'s.
+   */
+  function relay(flow: TcpFlow, src: nodeNet.Socket | SynackSocket, dst: nodeNet.Socket | SynackSocket, up: boolean): void {
+    src.on('data', (d: Buffer) => {
+      if (up) {
+        flow.bytesUp += d.length;
+        st.tcp.bytesUp += d.length;
+      } else {
+        flow.bytesDown += d.length;
+        st.tcp.bytesDown += d.length;
+      }
+      if (!dst.write(d)) src.pause();
+    });
+    dst.on('drain', () => src.resume());
+    src.once('end', () => dst.end());
+  }
+
   // ---------------------------------------------------------------------------
   // Published ports: a host connection or datagram to HOSTADDR:HOSTPORT is
   // opened by the gateway toward the guest's GUESTPORT.
@@ -723,7 +748,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
       publishReady.push(publishUdp(hostAddr, p.hostPort, guestAddr, p.guestPort));
       continue;
     }
-    const srv = nodeNet.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (host) => {
+    const srv = nodeNet.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (host) => {
       if (closed || tcpFlows.size >= maxConnections) {
         st.tcp.limited++;
         resetHostSocket(host);
