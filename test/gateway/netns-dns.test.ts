@@ -17,12 +17,13 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Netns, ROOT, skipUnlessReady } from '../interop/helpers.ts';
+import { Netns, skipUnlessReady } from '../interop/helpers.ts';
 import { hostServer } from './helpers.ts';
+import { hostSpawn, killByPid, type HostProc } from './host-proc.ts';
 import { BIG_COUNT, startUpstream, type TestUpstream } from './dns-upstream.ts';
 import { parsePcap } from '../../src/wire/pcap.ts';
 import { parseNdp, type NdpMessage } from '../../src/wire/ndp.ts';
@@ -30,70 +31,6 @@ import { formatIpAddr, readIpv6Addr } from '../../src/wire/ipv6.ts';
 
 const skip = skipUnlessReady(['dig', 'busybox', 'curl', 'ping', 'nsenter']);
 const MTU = 1500;
-
-interface HostProc {
-  child: ChildProcess;
-  out(): string;
-  err(): string;
-  exited: Promise<number | string>;
-  waitFor(re: RegExp, timeoutMs: number): Promise<void>;
-}
-
-/** A process on the host (not in the namespace), killed by PID in `after`. */
-function hostSpawn(argv: string[], timeoutMs: number): HostProc {
-  const child = spawn(argv[0]!, argv.slice(1), { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
-  let out = '';
-  let err = '';
-  const waiters: Array<() => void> = [];
-  const poke = (): void => {
-    for (const w of waiters.splice(0)) w();
-  };
-  child.stdout!.setEncoding('utf8');
-  child.stderr!.setEncoding('utf8');
-  child.stdout!.on('data', (d: string) => ((out += d), poke()));
-  child.stderr!.on('data', (d: string) => ((err += d), poke()));
-  const limit = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  limit.unref();
-  let done = false;
-  const exited = new Promise<number | string>((resolve) =>
-    child.once('close', (code, sig) => {
-      done = true;
-      clearTimeout(limit);
-      poke();
-      resolve(code ?? sig ?? 'unknown');
-    }),
-  );
-  return {
-    child,
-    out: () => out,
-    err: () => err,
-    exited,
-    waitFor: (re, ms) =>
-      new Promise<void>((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error(`timed out waiting for ${re}:\n${out}\n--- stderr:\n${err}`)), ms);
-        const check = (): void => {
-          if (re.test(out + '\n' + err)) {
-            clearTimeout(t);
-            resolve();
-          } else if (done) {
-            clearTimeout(t);
-            reject(new Error(`exited before ${re}:\n${out}\n--- stderr:\n${err}`));
-          } else waiters.push(check);
-        };
-        check();
-      }),
-  };
-}
-
-function killByPid(p: HostProc | null, sig: NodeJS.Signals = 'SIGKILL'): void {
-  if (p && p.child.exitCode === null && p.child.signalCode === null && p.child.pid) {
-    try {
-      process.kill(p.child.pid, sig);
-    } catch {
-      // already gone
-    }
-  }
-}
 
 describe('synack gateway --netns --ipv6 --dns-upstream: DNS at 10.0.2.3 / fd00::3 and IPv6 for a namespace, with real Linux clients', { skip }, () => {
   const ns = new Netns({ tag: 'gwdns', name: `gw-dns-${process.pid}`, bare: true });

@@ -14,12 +14,13 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as http from 'node:http';
 import * as nodeNet from 'node:net';
-import { Netns, ROOT, skipUnlessReady, type Proc } from '../interop/helpers.ts';
+import { Netns, skipUnlessReady, type Proc } from '../interop/helpers.ts';
 import { closedPort, collect, hostServer } from './helpers.ts';
+import { hostSpawn, killByPid, type HostProc } from './host-proc.ts';
 import { pattern as blob } from '../api/helpers.ts';
 import { createGateway } from '../../src/gateway/gateway.ts';
 
@@ -28,70 +29,6 @@ const MTU = 65520;
 const GUEST_PORT = 8080;
 
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
-
-/** A process on the host (not in the namespace), killed by PID in `after`. */
-interface HostProc {
-  child: ChildProcess;
-  out(): string;
-  err(): string;
-  exited: Promise<number | string>;
-  waitFor(re: RegExp, timeoutMs: number): Promise<void>;
-}
-
-function hostSpawn(argv: string[], timeoutMs: number): HostProc {
-  const child = spawn(argv[0]!, argv.slice(1), { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
-  let out = '';
-  let err = '';
-  const waiters: Array<() => void> = [];
-  const poke = (): void => {
-    for (const w of waiters.splice(0)) w();
-  };
-  child.stdout!.setEncoding('utf8');
-  child.stderr!.setEncoding('utf8');
-  child.stdout!.on('data', (d: string) => ((out += d), poke()));
-  child.stderr!.on('data', (d: string) => ((err += d), poke()));
-  const limit = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  limit.unref();
-  let done = false;
-  const exited = new Promise<number | string>((resolve) =>
-    child.once('close', (code, sig) => {
-      done = true;
-      clearTimeout(limit);
-      poke();
-      resolve(code ?? sig ?? 'unknown');
-    }),
-  );
-  return {
-    child,
-    out: () => out,
-    err: () => err,
-    exited,
-    waitFor: (re, ms) =>
-      new Promise<void>((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error(`timed out waiting for ${re}:\n${out}\n--- stderr:\n${err}`)), ms);
-        const check = (): void => {
-          if (re.test(out + '\n' + err)) {
-            clearTimeout(t);
-            resolve();
-          } else if (done) {
-            clearTimeout(t);
-            reject(new Error(`exited before ${re}:\n${out}\n--- stderr:\n${err}`));
-          } else waiters.push(check);
-        };
-        check();
-      }),
-  };
-}
-
-function killByPid(p: HostProc | null, sig: NodeJS.Signals = 'SIGKILL'): void {
-  if (p && p.child.exitCode === null && p.child.signalCode === null && p.child.pid) {
-    try {
-      process.kill(p.child.pid, sig);
-    } catch {
-      // already gone
-    }
-  }
-}
 
 /** Runs a command in the namespace to its end; stdout as bytes, stderr and the exit code. */
 async function run(ns: Netns, argv: string[], opts: { timeoutMs?: number; stdin?: Uint8Array } = {}): Promise<{ code: number | string; out: Buffer; err: string; proc: Proc }> {
