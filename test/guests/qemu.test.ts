@@ -17,16 +17,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { createServer as createHttpServer } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
 import { inCi } from '../support/ci.ts';
 import { guestImage, type GuestImage } from '../support/guest-image.ts';
 import { bootQemu, type QemuBootOptions, type QemuRun } from '../support/qemu.ts';
 import { withBootLock } from '../support/boot-lock.ts';
 import { startGatewayCli } from '../support/gateway-cli.ts';
+import { pageServer } from '../support/page-server.ts';
 
 const hasQemu = spawnSync('qemu-system-x86_64', ['--version'], { stdio: 'ignore' }).status === 0;
 const skip = !hasQemu && !inCi() ? 'qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)' : false;
@@ -44,28 +43,9 @@ function boot(o: Omit<QemuBootOptions, 'image'>): Promise<QemuRun> {
   });
 }
 
-/** 100 000 bytes from a fixed-seed generator: the page the guest fetches. */
-function page(): Buffer {
-  const b = Buffer.alloc(100_000);
-  let x = 0x2545f491;
-  for (let i = 0; i < b.length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    b[i] = x & 0xff;
-  }
-  return b;
-}
-
 test('QEMU -netdev stream to synack gateway --qemu-socket: the Debian guest gets 10.0.2.100 by DHCP from the gateway and fetches a page from the host through 10.0.2.2 (SHA-256)', { skip, timeout: 600_000 }, async () => {
-  const body = page();
-  const requests: string[] = [];
-  const http = createHttpServer((req, res) => {
-    requests.push(`${req.method} ${req.url} from ${req.socket.remoteAddress}`);
-    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': body.length }).end(body);
-  });
-  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
-  const port = (http.address() as AddressInfo).port;
+  const pages = await pageServer(100_000, 0x2545f491);
+  const { body, requests, port } = pages;
   const dir = mkdtempSync(join(tmpdir(), 'synack-qemu-gw-'));
   const path = join(dir, 'vm.sock');
   const gw = await startGatewayCli(['--qemu-socket', path, '--stats']);
@@ -90,7 +70,7 @@ test('QEMU -netdev stream to synack gateway --qemu-socket: the Debian guest gets
     assert.equal(st.stats.tcp.opened, 1);
   } finally {
     gw.kill();
-    http.close();
+    pages.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });

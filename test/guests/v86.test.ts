@@ -21,13 +21,12 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import { createServer as createHttpServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { inCi } from '../support/ci.ts';
 import { guestImage } from '../support/guest-image.ts';
 import { bootV86, CHROMIUM, SEABIOS } from '../support/v86.ts';
 import { withBootLock } from '../support/boot-lock.ts';
 import { startGatewayCli } from '../support/gateway-cli.ts';
+import { pageServer } from '../support/page-server.ts';
 
 const i386Lists = /Candidate:\s*\d/.test(spawnSync('apt-cache', ['policy', 'busybox-static:i386'], { encoding: 'utf8' }).stdout ?? '');
 const missing = [
@@ -38,28 +37,9 @@ const missing = [
 const skip = missing.length && !inCi() ? `missing ${missing.join(', ')}` : false;
 const log = (s: string) => process.env['SYNACK_GUEST_LOG'] && console.error(s);
 
-/** 50 000 bytes from a fixed-seed generator: the page the guest fetches. */
-function page(): Buffer {
-  const b = Buffer.alloc(50_000);
-  let x = 0x6b8b4567;
-  for (let i = 0; i < b.length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    b[i] = x & 0xff;
-  }
-  return b;
-}
-
 test('v86 in Chromium with relay_url to synack gateway --websocket: the i386 Debian guest gets 10.0.2.100 by DHCP from the gateway and fetches a page from the host through 10.0.2.2 (SHA-256)', { skip, timeout: 900_000 }, async () => {
-  const body = page();
-  const requests: string[] = [];
-  const http = createHttpServer((req, res) => {
-    requests.push(`${req.method} ${req.url} from ${req.socket.remoteAddress}`);
-    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': body.length }).end(body);
-  });
-  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
-  const port = (http.address() as AddressInfo).port;
+  const pages = await pageServer(50_000, 0x6b8b4567);
+  const { body, requests, port } = pages;
   const gw = await startGatewayCli(['--websocket', '127.0.0.1:0', '--stats']);
   const url = /ready on (ws:\/\/127\.0\.0\.1:\d+\/)/.exec(gw.ready)?.[1];
   try {
@@ -91,6 +71,6 @@ test('v86 in Chromium with relay_url to synack gateway --websocket: the i386 Deb
     assert.equal(st.stats.tcp.opened, 1);
   } finally {
     gw.kill();
-    http.close();
+    pages.close();
   }
 });
