@@ -66,6 +66,10 @@ Options:
                           with the MTU and RDNSS fd00::3; with --netns the
                           device also gets fd00::100/64 and a default route
                           via fd00::2
+  --no-dhcp               no DHCP server on the guest's link (by default one
+                          hands out 10.0.2.100.., router 10.0.2.2, DNS
+                          10.0.2.3 and the MTU); the guest is configured by
+                          hand
   --publish SPEC          [HOSTADDR:]HOSTPORT:GUESTPORT[/tcp|/udp]: the host
                           listens on HOSTADDR (default 127.0.0.1) and each
                           connection or flow is opened toward the guest's
@@ -141,6 +145,7 @@ const GATEWAY_OPTIONS = {
   pcap: { type: 'string' },
   'dns-upstream': { type: 'string' },
   ipv6: { type: 'boolean' },
+  'no-dhcp': { type: 'boolean' },
   stats: { type: 'boolean' },
   'small-heap': { type: 'boolean' },
   viz: { type: 'string' },
@@ -215,6 +220,7 @@ async function runGateway(argv: string[], io: CliIo): Promise<number> {
       ...(v.allow ? { allow: v.allow } : {}),
       ...(v.deny ? { deny: v.deny } : {}),
       ...(v['disable-host-loopback'] ? { disableHostLoopback: true } : {}),
+      ...(v['no-dhcp'] ? { dhcp: false } : {}),
       ...(v.pcap ? { pcap: v.pcap } : {}),
       ...(dnsUpstream !== undefined ? { dnsUpstream } : {}),
       ...(v.ipv6 ? { ipv6: true } : {}),

@@ -45,12 +45,12 @@ test('synack gateway: bad options are usage errors (exit 2) naming what is wrong
   }
 });
 
-test('synack gateway --qemu-socket (with --small-heap): prints ready, forwards a guest connection to a host server and a published port to the guest, writes the pcap, stops on SIGTERM with its stats', { timeout: 60_000 }, async () => {
+test('synack gateway --qemu-socket (with --small-heap, --no-dhcp): prints ready, forwards a guest connection to a host server and a published port to the guest, writes the pcap, stops on SIGTERM with its stats', { timeout: 60_000 }, async () => {
   const sockPath = join(dir, 'vm.sock');
   const pcap = join(dir, 'guest.pcap');
   const h = await hostServer((s) => s.end('from the host'));
   const pubPort = await closedPort();
-  const p = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'gateway', '--qemu-socket', sockPath, '--publish', `127.0.0.1:${pubPort}:8080`, '--pcap', pcap, '--stats', '--small-heap'], {
+  const p = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'gateway', '--qemu-socket', sockPath, '--publish', `127.0.0.1:${pubPort}:8080`, '--pcap', pcap, '--stats', '--small-heap', '--no-dhcp'], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -77,8 +77,9 @@ test('synack gateway --qemu-socket (with --small-heap): prints ready, forwards a
     assert.equal(await exited, 0, stderr);
     const statsLine = stdout.split('\n').find((l) => l.startsWith('stats '));
     assert.ok(statsLine, stdout);
-    const st = JSON.parse(statsLine.slice(6)) as { tcp: { opened: number; published: number } };
+    const st = JSON.parse(statsLine.slice(6)) as { tcp: { opened: number; published: number }; dhcp: unknown };
     assert.equal(st.tcp.opened, 1);
+    assert.equal(st.dhcp, null, '--no-dhcp: no DHCP server');
     assert.equal(st.tcp.published, 1);
     assert.match(stderr, /stopped/);
     assert.ok(!existsSync(sockPath), 'the socket file is removed at exit');
