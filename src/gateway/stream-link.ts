@@ -97,19 +97,36 @@ export class StreamFrameLink implements FrameLink {
 
   transmit(frame: Uint8Array): void {
     const s = this.stream;
-    if (!s || s.destroyed || !s.writable) {
-      this.stats.noStream++;
-      return;
-    }
-    if (frame.length > this.maxFrame) {
-      this.stats.oversizeOut++;
-      return;
-    }
-    if (s.writableLength > this.maxQueuedBytes) {
-      this.stats.queueDrops++;
-      return;
-    }
-    this.stats.framesOut++;
-    s.write(encodeFrame(frame));
+    if (admitFrame(s, frame, this.maxFrame, this.maxQueuedBytes, this.stats)) s!.write(encodeFrame(frame));
   }
+}
+
+/**
+ * Whether a frame for the guest may be written to its byte stream — each
+ * refusal a counted drop: no open stream (`noStream`), larger than the link
+ * carries (`oversizeOut`), or the stream's write queue past its bound (a
+ * guest that does not read; `queueDrops`). Counts `framesOut` when it may.
+ * Shared by the qemu-socket and WebSocket links.
+ */
+export function admitFrame(
+  s: { destroyed: boolean; writable: boolean; writableLength: number } | null,
+  frame: Uint8Array,
+  maxFrame: number,
+  maxQueuedBytes: number,
+  stats: { noStream: number; oversizeOut: number; queueDrops: number; framesOut: number },
+): boolean {
+  if (!s || s.destroyed || !s.writable) {
+    stats.noStream++;
+    return false;
+  }
+  if (frame.length > maxFrame) {
+    stats.oversizeOut++;
+    return false;
+  }
+  if (s.writableLength > maxQueuedBytes) {
+    stats.queueDrops++;
+    return false;
+  }
+  stats.framesOut++;
+  return true;
 }

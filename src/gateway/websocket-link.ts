@@ -22,6 +22,7 @@ import type { FrameLink } from '../stack/link.ts';
 import { CHECKSUM_FULL, type ChecksumCaps } from '../wire/types.ts';
 import { FRAME_OVERHEAD } from './stream-link.ts';
 import { WS_CLOSE, WS_OPCODE, WsDecoder, wsEncodeClose, wsEncodeFrame } from './websocket.ts';
+import { admitFrame } from './stream-link.ts';
 
 export interface WebSocketLinkStats {
   framesIn: number;
@@ -155,20 +156,6 @@ export class WebSocketFrameLink implements FrameLink {
   }
 
   transmit(frame: Uint8Array): void {
-    const s = this.socket;
-    if (!this.open || s.destroyed || !s.writable) {
-      this.stats.noStream++;
-      return;
-    }
-    if (frame.length > this.maxFrame) {
-      this.stats.oversizeOut++;
-      return;
-    }
-    if (s.writableLength > this.maxQueuedBytes) {
-      this.stats.queueDrops++;
-      return;
-    }
-    this.stats.framesOut++;
-    s.write(wsEncodeFrame(WS_OPCODE.binary, frame));
+    if (admitFrame(this.open ? this.socket : null, frame, this.maxFrame, this.maxQueuedBytes, this.stats)) this.socket.write(wsEncodeFrame(WS_OPCODE.binary, frame));
   }
 }
