@@ -29,6 +29,8 @@
 #include <napi.h>
 #include <uv.h>
 
+#include "polled-fd.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <linux/errqueue.h>
@@ -356,15 +358,7 @@ class IcmpSocket : public Napi::ObjectWrap<IcmpSocket> {
       reading_ = false;
       Napi::ObjectWrap<IcmpSocket>::Unref();
     }
-    if (poll_) {
-      poll_->data = nullptr;
-      uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
-      poll_ = nullptr;
-    }
-    if (fd_ >= 0) {
-      close(fd_);
-      fd_ = -1;
-    }
+    synack::ClosePolledFd(poll_, fd_);
     if (!inCallback_) ReleaseCallback();
   }
 
@@ -376,15 +370,9 @@ class IcmpSocket : public Napi::ObjectWrap<IcmpSocket> {
     }
   }
 
-  Napi::Value Ref(const Napi::CallbackInfo& info) {
-    if (poll_) uv_ref(reinterpret_cast<uv_handle_t*>(poll_));
-    return info.Env().Undefined();
-  }
+  Napi::Value Ref(const Napi::CallbackInfo& info) { return synack::RefPoll(poll_, info); }
 
-  Napi::Value Unref(const Napi::CallbackInfo& info) {
-    if (poll_) uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
-    return info.Env().Undefined();
-  }
+  Napi::Value Unref(const Napi::CallbackInfo& info) { return synack::UnrefPoll(poll_, info); }
 
   // The identifier the kernel uses for this socket (0 before the first send or bind).
   Napi::Value GetIdent(const Napi::CallbackInfo& info) {

@@ -32,6 +32,8 @@
 #include <napi.h>
 #include <uv.h>
 
+#include "polled-fd.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -616,15 +618,7 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
 
   void CloseNow() {
     if (reading_) StopPolling();
-    if (poll_) {
-      poll_->data = nullptr;
-      uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
-      poll_ = nullptr;
-    }
-    if (fd_ >= 0) {
-      close(fd_);
-      fd_ = -1;
-    }
+    synack::ClosePolledFd(poll_, fd_);
     if (!inCallback_) ReleaseCallback();
   }
 
@@ -636,15 +630,9 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
     }
   }
 
-  Napi::Value Ref(const Napi::CallbackInfo& info) {
-    if (poll_) uv_ref(reinterpret_cast<uv_handle_t*>(poll_));
-    return info.Env().Undefined();
-  }
+  Napi::Value Ref(const Napi::CallbackInfo& info) { return synack::RefPoll(poll_, info); }
 
-  Napi::Value Unref(const Napi::CallbackInfo& info) {
-    if (poll_) uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
-    return info.Env().Undefined();
-  }
+  Napi::Value Unref(const Napi::CallbackInfo& info) { return synack::UnrefPoll(poll_, info); }
 
   Napi::Value Stats(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
