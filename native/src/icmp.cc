@@ -118,19 +118,7 @@ class IcmpSocket : public Napi::ObjectWrap<IcmpSocket> {
     }
     fd_ = fd;
     buf_.resize(kMaxMessage);
-    poll_ = new uv_poll_t;
-    uv_loop_t* loop = nullptr;
-    napi_get_uv_event_loop(env, &loop);
-    int r = uv_poll_init(loop, poll_, fd_);
-    if (r != 0) {
-      delete poll_;
-      poll_ = nullptr;
-      close(fd_);
-      fd_ = -1;
-      throw Napi::Error::New(env, std::string("uv_poll_init: ") + uv_strerror(r));
-    }
-    poll_->data = this;
-    uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
+    synack::OpenPoll(env, poll_, fd_, this);
   }
 
   ~IcmpSocket() override { CloseNow(); }

@@ -9,7 +9,28 @@
 #include <uv.h>
 #include <unistd.h>
 
+#include <string>
+
 namespace synack {
+
+// Makes the poll handle for fd on Node's loop, its data `self`, unref'd (it
+// keeps the process alive only when ref()'d). On failure the descriptor is
+// closed and a JavaScript error thrown.
+inline void OpenPoll(Napi::Env env, uv_poll_t*& poll, int& fd, void* self) {
+  poll = new uv_poll_t;
+  uv_loop_t* loop = nullptr;
+  napi_get_uv_event_loop(env, &loop);
+  int r = uv_poll_init(loop, poll, fd);
+  if (r != 0) {
+    delete poll;
+    poll = nullptr;
+    close(fd);
+    fd = -1;
+    throw Napi::Error::New(env, std::string("uv_poll_init: ") + uv_strerror(r));
+  }
+  poll->data = self;
+  uv_unref(reinterpret_cast<uv_handle_t*>(poll));
+}
 
 // Closes the poll handle (if any) and the descriptor (if open); both are
 // reset so a second call does nothing.
