@@ -32,11 +32,12 @@
  * [--prof DIR]` prints
  * one JSON line; `npm run bench -- --only gateway` prints the rows.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import * as nodeNet from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
+import { hostSpawn } from '../test/gateway/host-proc.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const GATEWAYS = ['synack', 'slirp4netns', 'pasta'] as const;
@@ -91,77 +92,6 @@ function ensureTools(gateways: readonly GatewayName[], progress: (m: string) => 
   const r = spawnSync('apt-get', ['install', '-y', '-q', ...missing], { encoding: 'utf8', timeout: 600_000, env });
   if (r.status !== 0) throw new Error(`apt-get install ${missing.join(' ')} failed: ${r.stderr}`);
   return missing;
-}
-
-interface Proc {
-  child: ChildProcess;
-  out(): string;
-  err(): string;
-  exited: Promise<number | string>;
-  waitFor(re: RegExp, ms: number): Promise<void>;
-  kill(sig?: NodeJS.Signals): void;
-}
-
-/** Spawns argv directly (its PID is the process's), killed after `timeoutMs`. */
-function start(argv: string[], timeoutMs: number, extraFds = 0): Proc {
-  const stdio: Array<'ignore' | 'pipe'> = ['ignore', 'pipe', 'pipe'];
-  for (let i = 0; i < extraFds; i++) stdio.push('pipe');
-  const child = spawn(argv[0]!, argv.slice(1), { cwd: ROOT, stdio, env: { ...process.env, NO_COLOR: '1' } });
-  let out = '';
-  let err = '';
-  const waiters: Array<() => void> = [];
-  const poke = (): void => {
-    for (const w of waiters.splice(0)) w();
-  };
-  child.stdout!.setEncoding('utf8');
-  child.stderr!.setEncoding('utf8');
-  child.stdout!.on('data', (d: string) => ((out += d), poke()));
-  child.stderr!.on('data', (d: string) => ((err += d), poke()));
-  for (let i = 3; i < 3 + extraFds; i++) {
-    const s = child.stdio[i] as NodeJS.ReadableStream;
-    s.setEncoding('utf8');
-    s.on('data', (d: string) => ((out += d), poke()));
-  }
-  let done = false;
-  const limit = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  const exited = new Promise<number | string>((res) =>
-    child.once('close', (code, sig) => {
-      done = true;
-      clearTimeout(limit);
-      poke();
-      res(code ?? sig ?? 'unknown');
-    }),
-  );
-  child.once('error', () => {});
-  return {
-    child,
-    out: () => out,
-    err: () => err,
-    exited,
-    waitFor: (re, ms) =>
-      new Promise<void>((res, rej) => {
-        const t = setTimeout(() => rej(new Error(`timed out waiting for ${re}: ${out.slice(-500)} ${err.slice(-500)}`)), ms);
-        const check = (): void => {
-          if (re.test(out + '\n' + err)) {
-            clearTimeout(t);
-            res();
-          } else if (done) {
-            clearTimeout(t);
-            rej(new Error(`${argv[0]} exited before ${re}: ${out.slice(-500)} ${err.slice(-500)}`));
-          } else waiters.push(check);
-        };
-        check();
-      }),
-    kill(sig = 'SIGKILL') {
-      if (!done && child.pid) {
-        try {
-          process.kill(child.pid, sig);
-        } catch {
-          // already gone
-        }
-      }
-    },
-  };
 }
 
 function sh(argv: string[], timeoutMs = 20_000): string {
@@ -250,7 +180,7 @@ async function attach(name: GatewayName, nsName: string, mtu: number, opts: Gate
     const node = [process.execPath];
     if (opts.profDir) node.push('--cpu-prof', '--cpu-prof-dir', opts.profDir);
     const main = name === 'synack' ? 'src/cli/main.ts' : join(opts.baseRoot ?? ROOT, 'src/cli/main.ts');
-    const p = start([...node, '--import', 'tsx', main, 'gateway', '--netns', path, '--mtu', String(mtu), ...(opts.synackArgs ?? [])], 600_000);
+    const p = hostSpawn([...node, '--import', 'tsx', main, 'gateway', '--netns', path, '--mtu', String(mtu), ...(opts.synackArgs ?? [])], 600_000);
     await p.waitFor(/ready on tap0/, 30_000);
     return {
       pid: p.child.pid!,
@@ -265,7 +195,7 @@ async function attach(name: GatewayName, nsName: string, mtu: number, opts: Gate
   }
   if (name === 'slirp4netns') {
     // --ready-fd=3: slirp4netns writes "1" there once the namespace is configured.
-    const p = start(['slirp4netns', '--configure', `--mtu=${mtu}`, '--netns-type=path', '--ready-fd=3', path, 'tap0'], 600_000, 1);
+    const p = hostSpawn(['slirp4netns', '--configure', `--mtu=${mtu}`, '--netns-type=path', '--ready-fd=3', path, 'tap0'], 600_000, 1);
     await p.waitFor(/1/, 30_000);
     return {
       pid: p.child.pid!,
@@ -280,7 +210,7 @@ async function attach(name: GatewayName, nsName: string, mtu: number, opts: Gate
   // pasta: as root it would switch to nobody and could not join the
   // namespace (--runas 0); no port forwarding either way (it would bind ports
   // on the host); IPv4 only; foreground (-f) so its PID is the one spawned.
-  const p = start(['pasta', '--runas', '0', '--config-net', '-f', '-q', '-4', '-t', 'none', '-u', 'none', '-T', 'none', '-U', 'none', '-I', 'tap0', '--netns', path], 600_000);
+  const p = hostSpawn(['pasta', '--runas', '0', '--config-net', '-f', '-q', '-4', '-t', 'none', '-u', 'none', '-T', 'none', '-U', 'none', '-I', 'tap0', '--netns', path], 600_000);
   const gw = hostDefaultGateway();
   for (let i = 0; ; i++) {
     const r = spawnSync('ip', ['netns', 'exec', nsName, 'ip', '-4', 'route', 'show', 'default'], { encoding: 'utf8' });
@@ -333,7 +263,7 @@ async function hostServer(): Promise<{ port: number; sockets: Set<nodeNet.Socket
 }
 
 async function nsRun(nsName: string, argv: string[], timeoutMs: number): Promise<{ code: number | string; out: string; err: string }> {
-  const p = start(['ip', 'netns', 'exec', nsName, ...argv], timeoutMs);
+  const p = hostSpawn(['ip', 'netns', 'exec', nsName, ...argv], timeoutMs);
   const code = await p.exited;
   return { code, out: p.out(), err: p.err() };
 }
@@ -364,7 +294,7 @@ export async function benchGateway(opts: GatewayBenchOptions = {}): Promise<Gate
   };
   const server = await hostServer();
   const iperfPort = await freePort();
-  const iperfd = start(['iperf3', '-s', '--forceflush', '-B', '127.0.0.1', '-p', String(iperfPort)], 3_600_000);
+  const iperfd = hostSpawn(['iperf3', '-s', '--forceflush', '-B', '127.0.0.1', '-p', String(iperfPort)], 3_600_000);
   const namespaces = new Set<string>();
   const delNs = (n: string): void => {
     spawnSync('ip', ['netns', 'del', n], { stdio: 'ignore' });
@@ -391,7 +321,7 @@ export async function benchGateway(opts: GatewayBenchOptions = {}): Promise<Gate
             res.hostAddr[g] = a.hostAddr;
             // RSS per forwarded connection, first (before bulk transfers grow the heap).
             const before = vmRssKiB(a.pid);
-            const hold = start(['ip', 'netns', 'exec', nsName, 'python3', '-c', HOLD_CLIENT, a.hostAddr, String(server.port), String(idleConns)], 120_000);
+            const hold = hostSpawn(['ip', 'netns', 'exec', nsName, 'python3', '-c', HOLD_CLIENT, a.hostAddr, String(server.port), String(idleConns)], 120_000);
             try {
               await hold.waitFor(/held/, 60_000);
               await sleep(500);

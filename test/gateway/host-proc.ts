@@ -1,7 +1,8 @@
 /**
- * Host-side processes for the namespace tests (test/gateway/netns*.test.ts):
- * spawned from the project root, their output collected, waited on by
- * pattern, killed by PID.
+ * Host-side processes for the namespace tests (test/gateway/netns*.test.ts)
+ * and the gateway bench (bench/gateway.ts): spawned from the project root,
+ * their output collected (extra pipes — e.g. slirp4netns's --ready-fd=3 —
+ * count as output), waited on by pattern, killed by PID.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { ROOT } from '../interop/helpers.ts';
@@ -13,10 +14,16 @@ export interface HostProc {
   err(): string;
   exited: Promise<number | string>;
   waitFor(re: RegExp, timeoutMs: number): Promise<void>;
+  /** Signals the process by its PID if it still runs (default SIGKILL). */
+  kill(sig?: NodeJS.Signals): void;
 }
 
-export function hostSpawn(argv: string[], timeoutMs: number): HostProc {
-  const child = spawn(argv[0]!, argv.slice(1), { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+/** Spawns argv directly (its PID is the process's), killed after `timeoutMs`; `extraFds` more pipes (fd 3…) read as output. */
+export function hostSpawn(argv: string[], timeoutMs: number, extraFds = 0): HostProc {
+  const stdio: Array<'ignore' | 'pipe'> = ['ignore', 'pipe', 'pipe'];
+  for (let i = 0; i < extraFds; i++) stdio.push('pipe');
+  const child = spawn(argv[0]!, argv.slice(1), { cwd: ROOT, stdio, env: { ...process.env, NO_COLOR: '1' } });
+  child.once('error', () => {});
   let out = '';
   let err = '';
   const waiters: Array<() => void> = [];
@@ -27,6 +34,11 @@ export function hostSpawn(argv: string[], timeoutMs: number): HostProc {
   child.stderr!.setEncoding('utf8');
   child.stdout!.on('data', (d: string) => ((out += d), poke()));
   child.stderr!.on('data', (d: string) => ((err += d), poke()));
+  for (let i = 3; i < 3 + extraFds; i++) {
+    const extra = child.stdio[i] as NodeJS.ReadableStream;
+    extra.setEncoding('utf8');
+    extra.on('data', (d: string) => ((out += d), poke()));
+  }
   const limit = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
   limit.unref();
   let done = false;
@@ -57,6 +69,15 @@ export function hostSpawn(argv: string[], timeoutMs: number): HostProc {
         };
         check();
       }),
+    kill(sig: NodeJS.Signals = 'SIGKILL') {
+      if (!done && child.pid) {
+        try {
+          process.kill(child.pid, sig);
+        } catch {
+          // already gone
+        }
+      }
+    },
   };
 }
 
