@@ -11,20 +11,15 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main, type CliIo } from '../../src/cli/main.ts';
+import { main } from '../../src/cli/main.ts';
 import type { MonitorRow } from '../../src/gateway/monitor.ts';
 import { collect, hostServer, waitFor } from '../gateway/helpers.ts';
 import { streamGuest } from '../gateway/stream-guest.ts';
+import { memIo } from './mem-io.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'synack-gwviz-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-function memIo(): CliIo & { out: string[]; err: string[] } {
-  const out: string[] = [];
-  const err: string[] = [];
-  return { out, err, stdout: (l) => out.push(l), stderr: (l) => err.push(l), isTTY: false, env: {}, writeFile: () => {} };
-}
 
 test('synack gateway --viz: a port outside 0..65535 is a usage error (exit 2); --help describes --viz', async () => {
   for (const bad of ['70000', '-1', 'x']) {
@@ -66,7 +61,10 @@ test('synack gateway --qemu-socket PATH --viz 0: the ready line gives the URL; t
     assert.ok(m, stdout);
     const url = m[1]!;
     assert.ok(Number(m[2]) > 0);
-    assert.match(stderr, new RegExp(`watch the guest's connections at ${url.replace(/[.]/g, '\\.')}`));
+    // stderr is its own pipe: its line may arrive after stdout's ready line.
+    const watchLine = new RegExp(`watch the guest's connections at ${url.replace(/[.]/g, '\\.')}`);
+    await waitFor('the URL on stderr', () => watchLine.test(stderr), 30_000);
+    assert.match(stderr, watchLine);
     assert.match(await (await fetch(url)).text(), /synack gateway/);
     const g = await streamGuest(sockPath);
     try {
