@@ -9,13 +9,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { main, type CliIo } from '../../src/cli/main.ts';
-
-function memIo(): CliIo & { out: string[]; err: string[] } {
-  const out: string[] = [];
-  const err: string[] = [];
-  return { out, err, stdout: (l) => out.push(l), stderr: (l) => err.push(l), isTTY: false, env: {}, writeFile: () => {} };
-}
+import { main } from '../../src/cli/main.ts';
+import { memIo } from './mem-io.ts';
 
 test('synack gateway --help documents the limits, keepalive and the ICMP echo relay', async () => {
   const io = memIo();

@@ -8,17 +8,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { main, type CliIo } from '../../src/cli/main.ts';
+import { main } from '../../src/cli/main.ts';
 import { collect, hostServer, waitFor } from '../gateway/helpers.ts';
 import { wsGuest } from '../gateway/websocket-guest.ts';
+import { memIo } from './mem-io.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
-
-function memIo(): CliIo & { out: string[]; err: string[] } {
-  const out: string[] = [];
-  const err: string[] = [];
-  return { out, err, stdout: (l) => out.push(l), stderr: (l) => err.push(l), isTTY: false, env: {}, writeFile: () => {} };
-}
 
 test('synack gateway --websocket: bad options are usage errors (exit 2) naming what is wrong', async () => {
   for (const [argv, re] of [

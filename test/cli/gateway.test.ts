@@ -12,20 +12,15 @@ import * as nodeNet from 'node:net';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main, type CliIo } from '../../src/cli/main.ts';
+import { main } from '../../src/cli/main.ts';
 import { parsePcap, LINKTYPE_ETHERNET } from '../../src/wire/pcap.ts';
 import { closedPort, collect, hostServer, waitFor } from '../gateway/helpers.ts';
 import { streamGuest } from '../gateway/stream-guest.ts';
+import { memIo } from './mem-io.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'synack-gwcli-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-function memIo(): CliIo & { out: string[]; err: string[] } {
-  const out: string[] = [];
-  const err: string[] = [];
-  return { out, err, stdout: (l) => out.push(l), stderr: (l) => err.push(l), isTTY: false, env: {}, writeFile: () => {} };
-}
 
 test('synack gateway: bad options are usage errors (exit 2) naming what is wrong', async () => {
   for (const [argv, re] of [

@@ -9,16 +9,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { main, COMMANDS, type CliIo } from '../../src/cli/main.ts';
+import { main, COMMANDS } from '../../src/cli/main.ts';
+import { memIo } from './mem-io.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
 const pkg = JSON.parse(readFileSync(new URL('package.json', `file://${root}`), 'utf8')) as { scripts: Record<string, string> };
-
-function memIo(): CliIo & { out: string[]; err: string[] } {
-  const out: string[] = [];
-  const err: string[] = [];
-  return { out, err, stdout: (l) => out.push(l), stderr: (l) => err.push(l), isTTY: false, env: {}, writeFile: () => {} };
-}
 
 test('synack --help and each subcommand --help print their usage and exit 0; an unknown option exits 2 naming it', async () => {
   const top = memIo();

@@ -6,13 +6,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { main, type CliIo } from '../../src/cli/main.ts';
-
-function memIo(): CliIo & { out: string[]; err: string[] } {
-  const out: string[] = [];
-  const err: string[] = [];
-  return { out, err, stdout: (l) => out.push(l), stderr: (l) => err.push(l), isTTY: false, env: {}, writeFile: () => {} };
-}
+import { main } from '../../src/cli/main.ts';
+import { memIo } from './mem-io.ts';
 
 test('synack ping: bad arguments exit 2 with a message naming the problem; nothing is opened', async () => {
   const base = ['ping', '--tun', 'tun-none-9', '--addr', '10.9.0.2/24'];

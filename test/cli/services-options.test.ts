@@ -7,17 +7,12 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { main, type CliIo } from '../../src/cli/main.ts';
+import { main } from '../../src/cli/main.ts';
 import { parseServicesArgs, startServices, SERVICES_OPTIONS, ServiceError } from '../../src/cli/services-options.ts';
 import { parseOptions, UsageError } from '../../src/cli/options.ts';
 import { parseLinkArgs } from '../../src/cli/tun-host.ts';
 import { createMemoryNetwork } from '../../src/index.ts';
-
-function memIo(): CliIo & { out: string[]; err: string[] } {
-  const out: string[] = [];
-  const err: string[] = [];
-  return { out, err, stdout: (l) => out.push(l), stderr: (l) => err.push(l), isTTY: false, env: {}, writeFile: () => {} };
-}
+import { memIo } from './mem-io.ts';
 
 const parse = (argv: string[]) => parseServicesArgs('serve', parseOptions('serve', argv, SERVICES_OPTIONS).values);
 

@@ -8,15 +8,10 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { main, type CliIo } from '../../src/cli/main.ts';
+import { main } from '../../src/cli/main.ts';
 import { parseLinkArgs, formatCidr } from '../../src/cli/tun-host.ts';
 import { formatIpAddr } from '../../src/wire/ipv6.ts';
-
-function memIo(): CliIo & { out: string[]; err: string[] } {
-  const out: string[] = [];
-  const err: string[] = [];
-  return { out, err, stdout: (l) => out.push(l), stderr: (l) => err.push(l), isTTY: false, env: {}, writeFile: () => {} };
-}
+import { memIo } from './mem-io.ts';
 
 describe('TAP link options', () => {
   it('--tap IF with --mac and --ra: a TAP host with its MAC address and the /64 prefixes it advertises', () => {

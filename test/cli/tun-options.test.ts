@@ -9,16 +9,11 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { main, type CliIo } from '../../src/cli/main.ts';
+import { main } from '../../src/cli/main.ts';
 import { parseLinkArgs, formatCidr } from '../../src/cli/tun-host.ts';
 import { parseHostPort } from '../../src/cli/connect.ts';
 import { UsageError } from '../../src/cli/options.ts';
-
-function memIo(): CliIo & { out: string[]; err: string[] } {
-  const out: string[] = [];
-  const err: string[] = [];
-  return { out, err, stdout: (l) => out.push(l), stderr: (l) => err.push(l), isTTY: false, env: {}, writeFile: () => {} };
-}
+import { memIo } from './mem-io.ts';
 
 describe('TUN link options with IPv6', () => {
   it('--addr repeated: an IPv4 and an IPv6 CIDR make one dual-stack interface, in the given order; prefixes default to /24 and /64', () => {

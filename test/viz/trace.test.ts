@@ -10,23 +10,18 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runDemo, type DemoOptions } from '../../src/cli/demo.ts';
-import { main, type CliIo } from '../../src/cli/main.ts';
+import { main } from '../../src/cli/main.ts';
 import { analyzeCapture } from '../../src/viz/observer.ts';
 import { parsePcap, pcapGlobalHeader, pcapRecord } from '../../src/wire/pcap.ts';
 import { decodeSegment } from '../../src/viz/inspector.ts';
 import { disagreements, hasTshark, observerVerdicts, tsharkVerdicts } from './helpers.ts';
 import { inCi } from '../support/ci.ts';
+import { memIo } from '../cli/mem-io.ts';
 
 function demoPcap(opts: Partial<DemoOptions> = {}): Uint8Array {
   const r = runDemo({ ...opts, pcap: true }, () => {});
   assert.ok(r.pcap);
   return r.pcap!;
-}
-
-function memIo(): CliIo & { out: string[]; err: string[] } {
-  const out: string[] = [];
-  const err: string[] = [];
-  return { out, err, stdout: (l) => out.push(l), stderr: (l) => err.push(l), isTTY: false, env: {}, writeFile: () => {} };
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'synack-viz-trace-'));
