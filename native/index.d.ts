@@ -114,6 +114,36 @@ export declare class IcmpSocket {
   unref(): void;
 }
 
+/**
+ * Host TCP sockets in one epoll set (native/src/hostsock.cc): the gateway's
+ * forwarded connections without a node:net Socket each. Events arrive in
+ * one array per wake-up: [kind, id, value, …] with kind 1 CONNECTED, 2 DATA
+ * (value: a Buffer), 3 EOF, 4 WRITABLE (after a short write), 5 ERROR
+ * (value: the errno name, e.g. 'ECONNREFUSED').
+ */
+export declare class HostSockets {
+  constructor();
+  /** The number of open sockets. */
+  readonly count: number;
+  start(onEvents: (events: Array<number | string | Buffer>) => void): void;
+  /** Starts a non-blocking connect (TCP_NODELAY) under the caller's `id`: 0, or -errno when it failed at once. */
+  connect(id: number, host: string, port: number): number;
+  /** One writev of chunks[start…] (at most 1024): the bytes taken, or -errno; a WRITABLE event follows a short write. */
+  write(id: number, chunks: Uint8Array[], start?: number): number;
+  /** Whether DATA / EOF events are wanted (pause / resume). */
+  setReading(id: number, on: boolean): void;
+  /** shutdown(SHUT_WR): 0 or -errno. */
+  shutdown(id: number): number;
+  /** Closes the socket (with a RST when `reset`). */
+  closeSocket(id: number, reset: boolean): void;
+  /** [localAddress, localPort, remoteAddress, remotePort], or null. */
+  addresses(id: number): [string, number, string, number] | null;
+  /** Closes every socket and the epoll set. */
+  close(): void;
+  ref(): void;
+  unref(): void;
+}
+
 export declare function linkInfo(name: string): { index: number; mtu: number; up: boolean };
 export declare function setLinkMtu(name: string, mtu: number): void;
 export declare function setLinkUp(name: string, up: boolean): void;

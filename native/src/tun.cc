@@ -53,6 +53,7 @@
 
 // The ICMP echo socket class (icmp.cc).
 Napi::Function InitIcmpSocket(Napi::Env env);
+Napi::Function InitHostSockets(Napi::Env env);
 
 namespace {
 
@@ -846,6 +847,7 @@ Napi::Value ConfigureNetns(const Napi::CallbackInfo& info) {
 Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   exports.Set("TunDevice", TunDevice::Init(env));
   exports.Set("IcmpSocket", InitIcmpSocket(env));
+  exports.Set("HostSockets", InitHostSockets(env));
   exports.Set("linkInfo", Napi::Function::New<LinkInfo>(env, "linkInfo"));
   exports.Set("setLinkMtu", Napi::Function::New<SetLinkMtu>(env, "setLinkMtu"));
   exports.Set("setLinkUp", Napi::Function::New<SetLinkUp>(env, "setLinkUp"));

@@ -77,18 +77,44 @@ import type { GatewayMonitor, MonitorOptions } from './monitor.ts';
 import { GatewayWatch } from './watch.ts';
 import { ConnectGate, keepAliveConfig } from './limits.ts';
 import { gatewayEcho } from './echo-relay.ts';
+import { endText, nativeHostSocketsAvailable, NativeFlows, type TcpFlow } from './native-flows.ts';
 
 export * from './options.ts';
 import { GATEWAY_DEFAULTS, GATEWAY_TCP_DEFAULTS, parseAddr, resetHostSocket, unreachableFor, type ForwardedConnectionInfo, type Gateway, type GatewayOptions, type GatewayStats } from './options.ts';
 
-interface TcpFlow {
-  guestText: string;
-  targetText: string;
+/** A forwarded connection on the node:net path: a node:net Socket spliced to a synack Socket. */
+interface NodeFlow extends TcpFlow {
   host: nodeNet.Socket;
   guest: SynackSocket | null;
-  conn: Connection | null;
-  bytesUp: number;
-  bytesDown: number;
+}
+
+function nodeFlow(guestText: string, targetText: string, host: nodeNet.Socket, guest: SynackSocket | null): NodeFlow {
+  return {
+    guestText,
+    targetText,
+    host,
+    guest,
+    conn: null,
+    bytesUp: 0,
+    bytesDown: 0,
+    buffered(): number {
+      const g = this.guest;
+      const c = this.conn;
+      return this.host.readableLength + this.host.writableLength + (g ? g.readableLength + g.writableLength : 0) + (c ? c.readable() + c.sendQueued() : 0);
+    },
+    hostEnds() {
+      const h = this.host;
+      return h.remoteAddress === undefined ? null : { local: endText(h.localAddress, h.localPort), remote: endText(h.remoteAddress, h.remotePort) };
+    },
+    guestEnds() {
+      const g = this.guest;
+      return g && g.localPort !== undefined ? { peer: endText(g.localAddress, g.localPort), guest: endText(g.remoteAddress, g.remotePort) } : null;
+    },
+    reset(): void {
+      if (this.guest && !this.guest.destroyed) this.guest.resetAndDestroy();
+      resetHostSocket(this.host);
+    },
+  };
 }
 
 interface UdpFlow {
@@ -280,17 +306,34 @@ export function createGateway(opts: GatewayOptions): Gateway {
   );
 
   /** Bytes one flow holds in the gateway: both sockets' stream buffers and the synack connection's buffers. */
-  function flowBuffered(f: TcpFlow): number {
-    const g = f.guest;
-    const c = f.conn;
-    return f.host.readableLength + f.host.writableLength + (g ? g.readableLength + g.writableLength : 0) + (c ? c.readable() + c.sendQueued() : 0);
-  }
-
   function bufferedBytes(): number {
     let n = 0;
-    for (const f of tcpFlows) n += flowBuffered(f);
+    for (const f of tcpFlows) n += f.buffered();
     return n;
   }
+
+  // The host side of forwarded connections: native sockets where the addon has them (native-flows.ts).
+  const native =
+    (opts.hostSockets ?? (nativeHostSocketsAvailable() ? 'native' : 'node')) === 'native'
+      ? new NativeFlows({
+          stack,
+          kick: () => driver.kick(),
+          st,
+          log,
+          acceptTcp: acceptTcp !== tcpCfg ? acceptTcp : undefined,
+          connectTimeoutMs,
+          closing: () => closed,
+          added: (f) => {
+            tcpFlows.add(f);
+            st.tcp.active = tcpFlows.size;
+          },
+          removed: (f) => {
+            tcpFlows.delete(f);
+            st.tcp.active = tcpFlows.size;
+          },
+          spliced: (f) => watching.attach(f),
+        })
+      : null;
 
   function onTcp(req: TcpForwardRequest): void {
     if (closed) {
@@ -337,15 +380,12 @@ export function createGateway(opts: GatewayOptions): Gateway {
       queueMicrotask(() => connectGate.done());
       return;
     }
-    const flow: TcpFlow = {
-      guestText: `${formatIpAddr(req.remoteAddr)}:${req.remotePort}`,
-      targetText: `${target}:${req.localPort}`,
-      host: nodeNet.connect({ host: target, port: req.localPort, allowHalfOpen: true, noDelay: true }),
-      guest: null,
-      conn: null,
-      bytesUp: 0,
-      bytesDown: 0,
-    };
+    const guestText = `${formatIpAddr(req.remoteAddr)}:${req.remotePort}`;
+    if (native) {
+      native.connect(req, target, req.localPort, guestText, () => connectGate.done());
+      return;
+    }
+    const flow = nodeFlow(guestText, `${target}:${req.localPort}`, nodeNet.connect({ host: target, port: req.localPort, allowHalfOpen: true, noDelay: true }), null);
     tcpFlows.add(flow);
     st.tcp.active = tcpFlows.size;
     const host = flow.host;
@@ -414,7 +454,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     });
   }
 
-  function established(flow: TcpFlow, conn: Connection): void {
+  function established(flow: NodeFlow, conn: Connection): void {
     const host = flow.host;
     if (host.destroyed) {
       stack.abort(conn);
@@ -433,7 +473,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
    * end is the other's end() (pipe's default), and the other direction goes
    * on (allowHalfOpen on both sockets). A reset either way resets the other.
    */
-  function splice(flow: TcpFlow): void {
+  function splice(flow: NodeFlow): void {
     const host = flow.host;
     const guest = flow.guest!;
     watching.attach(flow);
@@ -468,7 +508,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
    * `dst` pauses `src` until 'drain'; `src`'s end (a FIN) is `dst.end()`.
    * Errors and closes are splice()'s.
    */
-  function relay(flow: TcpFlow, src: nodeNet.Socket | SynackSocket, dst: nodeNet.Socket | SynackSocket, up: boolean): void {
+  function relay(flow: NodeFlow, src: nodeNet.Socket | SynackSocket, dst: nodeNet.Socket | SynackSocket, up: boolean): void {
     src.on('data', (d: Buffer) => {
       if (up) {
         flow.bytesUp += d.length;
@@ -503,7 +543,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
         return;
       }
       const guest = gnet.connect({ host: guestAddr, port: p.guestPort, allowHalfOpen: true });
-      const flow: TcpFlow = { guestText: `${guestAddr}:${p.guestPort}`, targetText: `${host.remoteAddress}:${host.remotePort}`, host, guest, conn: null, bytesUp: 0, bytesDown: 0 };
+      const flow = nodeFlow(`${guestAddr}:${p.guestPort}`, `${host.remoteAddress}:${host.remotePort}`, host, guest);
       tcpFlows.add(flow);
       st.tcp.published++;
       st.tcp.active = tcpFlows.size;
@@ -788,7 +828,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
       const out: ForwardedConnectionInfo[] = [];
       for (const f of tcpFlows) {
         const c = f.conn;
-        const buffered = flowBuffered(f);
+        const buffered = f.buffered();
         out.push({ guest: f.guestText, target: f.targetText, state: c ? c.state : 'CONNECTING', bytesUp: f.bytesUp, bytesDown: f.bytesDown, buffered });
       }
       return out;
@@ -798,10 +838,8 @@ export function createGateway(opts: GatewayOptions): Gateway {
       if (closed) return;
       closed = true;
       await watching.close();
-      for (const f of [...tcpFlows]) {
-        if (f.guest && !f.guest.destroyed) f.guest.resetAndDestroy();
-        resetHostSocket(f.host);
-      }
+      for (const f of [...tcpFlows]) f.reset();
+      native?.close();
       for (const key of [...udpFlows.keys()]) closeUdp(key);
       dhcp?.stop();
       dns.close();

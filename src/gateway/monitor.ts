@@ -18,7 +18,6 @@
  * connection exists (the gateway first connects on the host), so `conn` is
  * null in that trace event.
  */
-import type * as nodeNet from 'node:net';
 import type { Stack } from '../stack/stack.ts';
 import type { StackTraceEvent } from '../stack/types.ts';
 import type { Connection } from '../tcp/connection.ts';
@@ -29,11 +28,13 @@ import { formatIpAddr, readIpv6Addr, type IpAddr } from '../wire/ipv6.ts';
 
 /** What the monitor reads of a forwarded connection of the gateway (gateway.ts's TcpFlow). */
 export interface MonitoredFlow {
-  host: nodeNet.Socket;
-  guest: { localAddress?: string | undefined; localPort?: number | undefined; remoteAddress?: string | undefined; remotePort?: number | undefined } | null;
   conn: Connection | null;
   bytesUp: number;
   bytesDown: number;
+  /** The host socket's ends, "addr:port" (null before it connected). */
+  hostEnds(): { local: string; remote: string } | null;
+  /** The guest's side: the address it connected to (or was connected from) and its own, "addr:port". */
+  guestEnds(): { peer: string; guest: string } | null;
 }
 
 /** What the monitor reads of a UDP flow of the gateway (gateway.ts's UdpFlow). */
@@ -370,16 +371,15 @@ export function watchStack(stack: Stack, opts: MonitorOptions = {}, udpFlows: ()
 
   /** Pairs a record with the gateway's flow of the same connection (its guest socket's 4-tuple). */
   function attach(f: MonitoredFlow): void {
-    const g = f.guest;
-    if (!g || g.localPort === undefined) return;
-    const peer = hostAddr(g.localAddress, g.localPort);
-    const guest = hostAddr(g.remoteAddress, g.remotePort);
+    const ends = f.guestEnds();
+    if (!ends) return;
+    const { peer, guest } = ends;
     let r: Rec | undefined;
     for (const x of byId.values()) if (x.flow === null && x.row.peer === peer && x.row.guest === guest && (f.conn === null || x.conn === null || x.conn === f.conn)) r = x;
     if (!r) return;
     r.flow = f;
-    const h = f.host;
-    if (h.remoteAddress !== undefined) r.row.host = { local: hostAddr(h.localAddress, h.localPort), remote: hostAddr(h.remoteAddress, h.remotePort) };
+    const h = f.hostEnds();
+    if (h) r.row.host = h;
     version++;
   }
 

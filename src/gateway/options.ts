@@ -86,6 +86,13 @@ export interface GatewayOptions {
   maxUdpFlows?: number;
   /** How long a host connect may take before the guest gets ICMP host unreachable (default 20 000 ms). */
   connectTimeoutMs?: number;
+  /**
+   * The host side of forwarded TCP connections: 'native' — plain sockets in
+   * one epoll set through the addon (gateway/native-flows.ts; the default
+   * where the addon is built) — or 'node': a node:net Socket spliced to a
+   * synack Socket per connection (the default elsewhere).
+   */
+  hostSockets?: 'native' | 'node';
   /** A UDP flow without traffic either way for this long is closed (default 60 000 ms). */
   udpIdleTimeoutMs?: number;
   /** Bytes all forwarded connections may hold together (default 256 MiB); at or above it new connections are refused with RST (counted: tcp.memoryLimited). */

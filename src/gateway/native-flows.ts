@@ -1,0 +1,507 @@
+/**
+ * Forwarded TCP connections over the addon's HostSockets
+ * (native/src/hostsock.cc): the guest's TCB in the stack on one side, a
+ * plain non-blocking host socket on the other, and this file between them —
+ * no node:net Socket and no synack Socket (two Duplex streams) per
+ * connection. All host sockets share one epoll set, one handle on Node's
+ * loop and one JavaScript call per wake-up; the TCB's own buffers are the
+ * relay's buffers, so backpressure is the TCP window itself:
+ *
+ * - guest → host: bytes are read out of the TCB only as fast as the host
+ *   socket takes them (what it does not take waits here, at most one read's
+ *   worth), so a slow host peer leaves the guest's data in the receive
+ *   buffer and RFC 9293 §3.8.6's window closes on the guest;
+ * - host → guest: what the host socket reads goes into the TCB's send
+ *   buffer; when it is full, reading from the host socket pauses (the host
+ *   kernel's window closes on the host peer) until an acknowledgment frees
+ *   room (the 'writable' event).
+ *
+ * Half-close both ways (RFC 9293 §3.6: a FIN is "no more data from
+ * sender" for one direction only): the guest's FIN becomes shutdown(SHUT_WR)
+ * once its bytes are written; the host's EOF becomes CLOSE on the TCB (a FIN
+ * to the guest) once its bytes are queued. A reset either way resets the
+ * other (SO_LINGER 0 toward the host).
+ */
+
+import { constants as osConstants } from 'node:os';
+import type { Stack } from '../stack/stack.ts';
+import type { Connection } from '../tcp/connection.ts';
+import type { ConnectionEvent } from '../tcp/events.ts';
+import type { TcpConfig } from '../tcp/config.ts';
+import type { TcpForwardRequest, UnreachableKind } from '../stack/forward.ts';
+import { formatIpAddr } from '../wire/ipv6.ts';
+import { loadTunAddon } from '../links/tun.ts';
+import { unreachableFor, type GatewayStats } from './options.ts';
+
+/** A forwarded connection as the rest of the gateway sees it (stats, limits, the monitor), whichever host socket it uses. */
+export interface TcpFlow {
+  readonly guestText: string;
+  readonly targetText: string;
+  conn: Connection | null;
+  bytesUp: number;
+  bytesDown: number;
+  /** Bytes the flow holds in the gateway: the TCB's buffers and what waits between it and the host socket. */
+  buffered(): number;
+  /** The host socket's ends, "addr:port" (null before it connected). */
+  hostEnds(): { local: string; remote: string } | null;
+  /** The TCB's ends: the address the guest connected to and the guest's own. */
+  guestEnds(): { peer: string; guest: string } | null;
+  /** Resets both sides (the gateway is closing). */
+  reset(): void;
+}
+
+/** "addr:port", with brackets around an IPv6 address. */
+export const endText = (a: string | undefined, p: number | undefined): string => (a === undefined ? '?' : a.includes(':') ? `[${a}]:${p ?? '?'}` : `${a}:${p ?? '?'}`);
+
+/** The TCB's ends of a connection of the gateway's stack, as guestEnds() reports them. */
+export function connEnds(c: Connection): { peer: string; guest: string } {
+  return { peer: endText(formatIpAddr(c.localAddr), c.localPort), guest: endText(formatIpAddr(c.remoteAddr), c.remotePort) };
+}
+
+/** The addon's HostSockets (native/index.d.ts). */
+interface HostSocketsAddon {
+  readonly count: number;
+  start(onEvents: (events: Array<number | string | Buffer>) => void): void;
+  connect(id: number, host: string, port: number): number;
+  write(id: number, chunks: Uint8Array[], start?: number): number;
+  setReading(id: number, on: boolean): void;
+  shutdown(id: number): number;
+  closeSocket(id: number, reset: boolean): void;
+  addresses(id: number): [string, number, string, number] | null;
+  close(): void;
+}
+
+const K_CONNECTED = 1;
+const K_DATA = 2;
+const K_EOF = 3;
+const K_WRITABLE = 4;
+const K_ERROR = 5;
+
+/** Bytes read out of a TCB per write toward the host (what may wait here when the host socket is full). */
+const UP_READ = 256 * 1024;
+
+const ERRNO_NAMES = new Map<number, string>(Object.entries(osConstants.errno).map(([k, v]) => [v, k]));
+const errnoName = (negErrno: number): string => ERRNO_NAMES.get(-negErrno) ?? 'EUNKNOWN';
+
+/** Whether this machine's addon has HostSockets (Linux, built): the gateway's default then. */
+export function nativeHostSocketsAvailable(): boolean {
+  try {
+    return typeof (loadTunAddon() as unknown as { HostSockets?: unknown }).HostSockets === 'function';
+  } catch {
+    return false;
+  }
+}
+
+export interface NativeFlowsContext {
+  stack: Stack;
+  kick(): void;
+  st: Omit<GatewayStats, 'icmp'>;
+  log(msg: string): void;
+  /** The accepted connection's TcpConfig overrides (keepalive), or undefined for the stack's own. */
+  acceptTcp: Partial<TcpConfig> | undefined;
+  connectTimeoutMs: number;
+  /** Whether the gateway is closing. */
+  closing(): boolean;
+  /** The flow exists (counted in the gateway's table) / is gone. */
+  added(f: TcpFlow): void;
+  removed(f: TcpFlow): void;
+  /** The flow is spliced: the monitor may pair it with its TCB. */
+  spliced(f: TcpFlow): void;
+}
+
+class NativeFlow implements TcpFlow {
+  conn: Connection | null = null;
+  bytesUp = 0;
+  bytesDown = 0;
+  connected = false;
+  /** Guest → host bytes read out of the TCB and not yet taken by the host socket. */
+  up: Uint8Array[] = [];
+  upBytes = 0;
+  /** Host → guest bytes read from the host socket and not yet taken by the TCB. */
+  down: Uint8Array[] = [];
+  downBytes = 0;
+  /** shutdown(SHUT_WR) was done (the guest's FIN passed on). */
+  hostShut = false;
+  /** The host peer's EOF arrived; `finSent`: CLOSE was called on the TCB. */
+  hostEof = false;
+  finSent = false;
+  hostReading = false;
+  open = true;
+  dirty = false;
+  timer: NodeJS.Timeout | null = null;
+  ends: [string, number, string, number] | null = null;
+  /** onEstablished ran: the relay is on. */
+  spliced = false;
+  /** Ends the connect gate's turn (once). */
+  release: () => void = () => {};
+
+  constructor(
+    readonly owner: NativeFlows,
+    readonly id: number,
+    readonly req: TcpForwardRequest,
+    readonly guestText: string,
+    readonly targetText: string,
+  ) {}
+
+  buffered(): number {
+    const c = this.conn;
+    return this.upBytes + this.downBytes + (c ? c.readable() + c.sendQueued() : 0);
+  }
+
+  hostEnds(): { local: string; remote: string } | null {
+    const e = this.ends;
+    return e ? { local: endText(e[0], e[1]), remote: endText(e[2], e[3]) } : null;
+  }
+
+  guestEnds(): { peer: string; guest: string } | null {
+    return this.conn ? connEnds(this.conn) : null;
+  }
+
+  reset(): void {
+    this.owner.resetFlow(this);
+  }
+
+  /** The core's events: noted now, served after the stack's processing (never re-entering it). */
+  onEvent(_c: Connection, ev: ConnectionEvent): void {
+    switch (ev.type) {
+      case 'readable':
+      case 'end':
+      case 'writable':
+      case 'closed':
+        this.owner.markDirty(this);
+        break;
+      case 'state':
+        // The handshake failed (a RST or timeout in SYN-RECEIVED) before it was spliced.
+        if (ev.from === 'SYN-RECEIVED' && ev.to === 'LISTEN') this.owner.markDirty(this);
+        break;
+      default:
+    }
+  }
+}
+
+/** The gateway's forwarded TCP connections on native host sockets. */
+export class NativeFlows {
+  private readonly hs: HostSocketsAddon;
+  private readonly flows = new Map<number, NativeFlow>();
+  private nextId = 1;
+  private dirty: NativeFlow[] = [];
+  private serviceQueued = false;
+
+  constructor(private readonly ctx: NativeFlowsContext) {
+    const addon = loadTunAddon() as unknown as { HostSockets: new () => HostSocketsAddon };
+    this.hs = new addon.HostSockets();
+    this.hs.start((evs) => this.onHostEvents(evs));
+  }
+
+  /** Host sockets open now. */
+  get sockets(): number {
+    return this.hs.count;
+  }
+
+  /**
+   * The host connect of a guest's SYN. `done` is called exactly once, when
+   * the connect ends (the connect gate's turn). The guest gets its SYN,ACK
+   * only once the host connect succeeded; a refused connect becomes a RST,
+   * a failed one an ICMP unreachable, as on the node:net path.
+   */
+  connect(req: TcpForwardRequest, target: string, port: number, guestText: string, done: () => void): void {
+    const { st } = this.ctx;
+    let id = this.nextId;
+    this.nextId = this.nextId >= 0x7fffffff ? 1 : this.nextId + 1;
+    while (this.flows.has(id)) id = id >= 0x7fffffff ? 1 : id + 1;
+    const f = new NativeFlow(this, id, req, guestText, `${target}:${port}`);
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      done();
+    };
+    f.release = release;
+    const r = this.hs.connect(id, target, port);
+    if (r < 0) {
+      release();
+      this.connectFailed(f, errnoName(r));
+      return;
+    }
+    this.flows.set(id, f);
+    this.ctx.added(f);
+    f.timer = setTimeout(() => {
+      f.timer = null;
+      if (f.connected || !f.open) return;
+      st.tcp.timedOut++;
+      this.closeHost(f, false);
+      release();
+      this.connectFailed(f, 'ETIMEDOUT');
+    }, this.ctx.connectTimeoutMs);
+    req.oncancel = () => {
+      st.tcp.cancelled++;
+      this.closeHost(f, false);
+      release();
+    };
+  }
+
+  private connectFailed(f: NativeFlow, code: string): void {
+    const { st } = this.ctx;
+    const kind: UnreachableKind | 'refused' = unreachableFor(code);
+    if (kind === 'refused') {
+      if (f.req.reject()) st.tcp.refused++;
+    } else if (f.req.unreachable(kind)) {
+      st.tcp.unreachable++;
+    }
+    this.ctx.log(`tcp ${f.guestText} -> ${f.targetText}: ${code}`);
+    this.ctx.kick();
+  }
+
+  /** Every event of one wake-up of the host sockets, in order. */
+  private onHostEvents(evs: Array<number | string | Buffer>): void {
+    for (let i = 0; i < evs.length; i += 3) {
+      const f = this.flows.get(evs[i + 1] as number);
+      if (!f || !f.open) continue;
+      switch (evs[i] as number) {
+        case K_CONNECTED:
+          this.onConnected(f);
+          break;
+        case K_DATA:
+          this.fromHost(f, evs[i + 2] as Buffer);
+          break;
+        case K_EOF:
+          f.hostEof = true;
+          this.serve(f);
+          break;
+        case K_WRITABLE:
+          this.serve(f);
+          break;
+        case K_ERROR:
+          this.onHostError(f, evs[i + 2] as string);
+          break;
+        default:
+      }
+    }
+    this.ctx.kick();
+  }
+
+  private onConnected(f: NativeFlow): void {
+    const { st } = this.ctx;
+    f.connected = true;
+    if (f.timer) clearTimeout(f.timer);
+    f.timer = null;
+    f.release();
+    if (this.ctx.closing() || f.req.state !== 'pending') {
+      this.closeHost(f, false);
+      return;
+    }
+    f.ends = this.hs.addresses(f.id);
+    const conn = f.req.accept({
+      onEstablished: (c) => this.established(f, c),
+      observer: f,
+      ...(this.ctx.acceptTcp ? { tcp: this.ctx.acceptTcp } : {}),
+    });
+    if (!conn) {
+      this.closeHost(f, false);
+      return;
+    }
+    f.conn = conn;
+    st.tcp.opened++;
+  }
+
+  private established(f: NativeFlow, conn: Connection): void {
+    if (!f.open) {
+      this.ctx.stack.abort(conn);
+      return;
+    }
+    f.conn = conn;
+    conn.user = f;
+    f.spliced = true;
+    f.hostReading = true;
+    this.hs.setReading(f.id, true);
+    this.ctx.spliced(f);
+    this.markDirty(f);
+  }
+
+  private onHostError(f: NativeFlow, code: string): void {
+    const { st } = this.ctx;
+    if (!f.connected) {
+      if (f.timer) clearTimeout(f.timer);
+      f.timer = null;
+      this.closeHost(f, false);
+      f.release();
+      this.connectFailed(f, code);
+      return;
+    }
+    if (code === 'ECONNRESET') st.tcp.resetsFromHost++;
+    this.closeHost(f, false);
+    const c = f.conn;
+    if (c && c.state !== 'CLOSED') this.ctx.stack.abort(c);
+  }
+
+  /** Host → guest: into the TCB's send buffer, the rest waits (and the host socket pauses). */
+  private fromHost(f: NativeFlow, data: Buffer): void {
+    const { st } = this.ctx;
+    f.bytesDown += data.length;
+    st.tcp.bytesDown += data.length;
+    if (f.downBytes === 0) {
+      const took = this.sendToGuest(f, data);
+      if (took < 0 || took === data.length) return;
+      data = data.subarray(took);
+    }
+    f.down.push(data);
+    f.downBytes += data.length;
+    if (f.hostReading) {
+      f.hostReading = false;
+      this.hs.setReading(f.id, false);
+    }
+  }
+
+  /** stack.send, or -1 when the TCB can take nothing more (closed: the flow is reset). */
+  private sendToGuest(f: NativeFlow, data: Uint8Array): number {
+    const c = f.conn;
+    if (!c || c.state === 'CLOSED') {
+      this.resetFlow(f);
+      return -1;
+    }
+    if (c.sendRoom() <= 0) return 0;
+    try {
+      return this.ctx.stack.send(c, data);
+    } catch {
+      // The guest's side of the connection is closing (it can take no data): reset the host side.
+      this.resetFlow(f);
+      return -1;
+    }
+  }
+
+  markDirty(f: NativeFlow): void {
+    if (f.dirty) return;
+    f.dirty = true;
+    this.dirty.push(f);
+    if (!this.serviceQueued) {
+      this.serviceQueued = true;
+      process.nextTick(this.service);
+    }
+  }
+
+  private readonly service = (): void => {
+    this.serviceQueued = false;
+    const list = this.dirty;
+    this.dirty = [];
+    for (const f of list) {
+      f.dirty = false;
+      if (f.open) this.serve(f);
+    }
+    this.ctx.kick();
+  };
+
+  /** Moves what can move, both ways, and passes FINs and resets on. */
+  private serve(f: NativeFlow): void {
+    const { st, stack } = this.ctx;
+    const c = f.conn;
+    if (!c || !f.open) return;
+    if (!f.spliced) {
+      // The handshake with the guest failed (a RST or timeout in SYN-RECEIVED) before onEstablished.
+      if (c.state === 'CLOSED' || c.state === 'LISTEN') this.closeHost(f, false);
+      return;
+    }
+    if (c.state === 'CLOSED' && c.closeReason !== null) {
+      // A RST from the guest, or its side gave up (timeout): reset the host side.
+      if (c.closeReason === 'reset') st.tcp.resetsFromGuest++;
+      this.closeHost(f, true);
+      return;
+    }
+    // Guest → host.
+    while (!f.hostShut) {
+      if (f.upBytes > 0) {
+        const n = this.hs.write(f.id, f.up);
+        if (n < 0) {
+          this.onHostError(f, errnoName(n));
+          return;
+        }
+        this.consumeUp(f, n);
+        // Nothing taken: the host socket is full, and a WRITABLE event follows.
+        if (n === 0) break;
+        continue;
+      }
+      if (c.readable() === 0) {
+        if (c.finReceived && f.upBytes === 0) {
+          this.hs.shutdown(f.id);
+          f.hostShut = true;
+        }
+        break;
+      }
+      const chunks = stack.read(c, UP_READ);
+      let n = 0;
+      for (const x of chunks) n += x.length;
+      f.bytesUp += n;
+      st.tcp.bytesUp += n;
+      f.up = chunks;
+      f.upBytes = n;
+    }
+    // Host → guest.
+    while (f.downBytes > 0) {
+      const d = f.down[0]!;
+      const took = this.sendToGuest(f, d);
+      if (took < 0) return;
+      f.downBytes -= took;
+      if (took < d.length) {
+        f.down[0] = d.subarray(took);
+        break;
+      }
+      f.down.shift();
+    }
+    if (f.downBytes === 0) {
+      if (f.hostEof && !f.finSent) {
+        f.finSent = true;
+        stack.close(c);
+      } else if (!f.hostEof && !f.hostReading && c.sendRoom() > 0) {
+        f.hostReading = true;
+        this.hs.setReading(f.id, true);
+      }
+    }
+    // Both directions done at the host socket: it closes (the TCB finishes its close on its own).
+    if (f.hostShut && f.finSent) this.closeHost(f, false);
+  }
+
+  private consumeUp(f: NativeFlow, n: number): void {
+    f.upBytes -= n;
+    let i = 0;
+    while (n > 0 && i < f.up.length) {
+      const x = f.up[i]!;
+      if (n >= x.length) {
+        n -= x.length;
+        i++;
+      } else {
+        f.up[i] = x.subarray(n);
+        n = 0;
+      }
+    }
+    f.up = i === 0 ? f.up : f.up.slice(i);
+  }
+
+  /** Resets both sides of a flow. */
+  resetFlow(f: NativeFlow): void {
+    const c = f.conn;
+    this.closeHost(f, true);
+    if (c && c.state !== 'CLOSED') this.ctx.stack.abort(c);
+  }
+
+  /** Closes the host socket (with a RST when `reset`) and forgets the flow. */
+  private closeHost(f: NativeFlow, reset: boolean): void {
+    if (!f.open) return;
+    f.open = false;
+    if (f.timer) clearTimeout(f.timer);
+    f.timer = null;
+    this.hs.closeSocket(f.id, reset);
+    this.flows.delete(f.id);
+    f.up = [];
+    f.upBytes = 0;
+    f.down = [];
+    f.downBytes = 0;
+    const c = f.conn;
+    if (c && c.user === f) c.user = null;
+    this.ctx.removed(f);
+  }
+
+  /** Closes every host socket and the epoll set. */
+  close(): void {
+    for (const f of [...this.flows.values()]) this.resetFlow(f);
+    this.hs.close();
+  }
+}
