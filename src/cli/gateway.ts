@@ -103,6 +103,10 @@ Options:
                           Loopback only.
   --stats                 print the counters as one JSON line ("stats {...}")
                           on stdout at exit and on SIGUSR1 or SIGUSR2
+  --host-sockets KIND     the host side of forwarded TCP connections:
+                          native (the default where the addon is built):
+                          plain sockets in one epoll set; node: a node:net
+                          Socket per connection
   --small-heap            keep V8's young generation at its initial size:
                           less RSS after a burst of connections, more CPU
                           per GB in bulk transfers
@@ -148,6 +152,7 @@ const GATEWAY_OPTIONS = {
   'no-dhcp': { type: 'boolean' },
   stats: { type: 'boolean' },
   'small-heap': { type: 'boolean' },
+  'host-sockets': { type: 'string' },
   viz: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -191,6 +196,8 @@ async function runGateway(argv: string[], io: CliIo): Promise<number> {
         throw new UsageError(`--${what}: ${(e as Error).message}`, 'gateway');
       }
     });
+  const hostSockets = v['host-sockets'];
+  if (hostSockets !== undefined && hostSockets !== 'native' && hostSockets !== 'node') throw new UsageError(`--host-sockets: 'native' or 'node', got ${JSON.stringify(hostSockets)}`, 'gateway');
   const vizPort = v.viz === undefined ? null : numberOption('gateway', 'viz', v.viz, 0, (n) => Number.isInteger(n) && n >= 0 && n <= 65535, 'a port 0..65535');
   const publish: PublishSpec[] = checked('publish', v.publish, parsePublish);
   checked('allow', v.allow, parseCidr);
@@ -224,6 +231,7 @@ async function runGateway(argv: string[], io: CliIo): Promise<number> {
       ...(v.pcap ? { pcap: v.pcap } : {}),
       ...(dnsUpstream !== undefined ? { dnsUpstream } : {}),
       ...(v.ipv6 ? { ipv6: true } : {}),
+      ...(hostSockets !== undefined ? { hostSockets } : {}),
       ...(page ? { viz: { port: vizPort!, page } } : {}),
       log: (line) => io.stderr(`synack gateway: ${line}`),
     });

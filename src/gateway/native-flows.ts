@@ -138,7 +138,8 @@ class NativeFlow implements TcpFlow {
   constructor(
     readonly owner: NativeFlows,
     readonly id: number,
-    readonly req: TcpForwardRequest,
+    /** The guest's SYN waiting for the host connect (dropped once answered: it holds the SYN's packet). */
+    public req: TcpForwardRequest | null,
     readonly guestText: string,
     readonly targetText: string,
   ) {}
@@ -243,9 +244,12 @@ export class NativeFlows {
   private connectFailed(f: NativeFlow, code: string): void {
     const { st } = this.ctx;
     const kind: UnreachableKind | 'refused' = unreachableFor(code);
+    const req = f.req;
+    f.req = null;
+    if (!req) return;
     if (kind === 'refused') {
-      if (f.req.reject()) st.tcp.refused++;
-    } else if (f.req.unreachable(kind)) {
+      if (req.reject()) st.tcp.refused++;
+    } else if (req.unreachable(kind)) {
       st.tcp.unreachable++;
     }
     this.ctx.log(`tcp ${f.guestText} -> ${f.targetText}: ${code}`);
@@ -286,12 +290,15 @@ export class NativeFlows {
     if (f.timer) clearTimeout(f.timer);
     f.timer = null;
     f.release();
-    if (this.ctx.closing() || f.req.state !== 'pending') {
+    const req = f.req;
+    f.req = null;
+    if (!req || this.ctx.closing() || req.state !== 'pending') {
       this.closeHost(f, false);
       return;
     }
+    req.oncancel = null;
     f.ends = this.hs.addresses(f.id);
-    const conn = f.req.accept({
+    const conn = req.accept({
       onEstablished: (c) => this.established(f, c),
       observer: f,
       ...(this.ctx.acceptTcp ? { tcp: this.ctx.acceptTcp } : {}),

@@ -16,7 +16,7 @@ test('synack gateway --help documents the limits, keepalive and the ICMP echo re
   const io = memIo();
   assert.equal(await main(['gateway', '--help'], io), 0);
   const help = io.out.join('\n');
-  for (const opt of ['--max-pending-connects N', '--max-buffered-bytes N', '--keepalive SECONDS', '--max-echo-flows N']) assert.ok(help.includes(opt), opt);
+  for (const opt of ['--max-pending-connects N', '--max-buffered-bytes N', '--keepalive SECONDS', '--max-echo-flows N', '--host-sockets KIND']) assert.ok(help.includes(opt), opt);
   assert.match(help, /ping_group_range/);
   assert.doesNotMatch(help, /Not yet:[^]*ICMP echo/);
 });
@@ -28,6 +28,7 @@ test('synack gateway: bad limit values are usage errors (exit 2) naming the opti
     [['--keepalive', '0'], /--keepalive/],
     [['--keepalive', '1e9'], /--keepalive/],
     [['--max-echo-flows', '-1'], /--max-echo-flows/],
+    [['--host-sockets', 'kernel'], /--host-sockets/],
   ] as Array<[string[], RegExp]>) {
     const io = memIo();
     assert.equal(await main(['gateway', '--qemu-socket', '/nonexistent/x', ...argv], io), 2, argv.join(' '));

@@ -37,6 +37,18 @@ export function memoryGateway(opts: Omit<GatewayOptions, 'downstream'> = {}, gue
   };
 }
 
+/**
+ * Both host-socket paths of forwarded TCP (GatewayOptions.hostSockets):
+ * the addon's native sockets (the default) and node:net (the fallback where
+ * the addon is not built). Test suites about forwarded TCP run for each.
+ */
+export const HOST_SOCKETS = ['native', 'node'] as const;
+
+/** memoryGateway with forwarded TCP on the given host-socket path. */
+export function memoryGatewayWith(hostSockets: 'native' | 'node'): typeof memoryGateway {
+  return (opts = {}, guestTcp) => memoryGateway({ hostSockets, ...opts }, guestTcp);
+}
+
 /** A node:net server on a loopback address; resolves with it and its port. */
 export async function hostServer(onConn: (s: nodeNet.Socket) => void, host = '127.0.0.1', opts: nodeNet.ServerOpts = {}): Promise<{ server: nodeNet.Server; port: number; conns: nodeNet.Socket[] }> {
   const conns: nodeNet.Socket[] = [];
