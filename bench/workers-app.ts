@@ -7,7 +7,7 @@
  */
 import type { Socket } from '../src/api/socket.ts';
 import type { WorkerShard } from '../src/workers/shard.ts';
-import { REQUEST, RESPONSE } from './cycles.ts';
+import { REQUEST, RESPONSE, synackCycles } from './cycles.ts';
 
 const SERVER = '10.0.0.2';
 const CLIENT = '10.0.0.1';
@@ -89,4 +89,14 @@ export async function bulk(shard: WorkerShard, arg: { bytes: number; conns: numb
   const t0 = performance.now();
   await Promise.all(Array.from({ length: arg.conns }, one));
   return { bytes: per * arg.conns, seconds: (performance.now() - t0) / 1000 };
+}
+
+/**
+ * The machine's ceiling: the core's sequential cycle loop (bench/cycles.ts:
+ * two stacks of its own on a virtual clock, synchronous — no event loop, no
+ * messages, nothing shared), run in each worker as it would run alone.
+ */
+export function coreCycles(_shard: WorkerShard, arg: { count: number }): { cycles: number; seconds: number } {
+  const r = synackCycles(arg.count, true);
+  return { cycles: r.cycles, seconds: r.seconds };
 }

@@ -27,6 +27,7 @@ export function startPool(workers: number): Promise<WorkerPool> {
     module: new URL('./workers-app.ts', import.meta.url),
     hosts: [{ address: '10.0.0.1' }, { address: '10.0.0.2' }],
     mtu: WORKERS_MTU,
+    ...(process.env.WORKERS_YOUNG_MB ? { resourceLimits: { maxYoungGenerationSizeMb: Number(process.env.WORKERS_YOUNG_MB) } } : {}),
     tcp: { mslUs: WORKERS_MSL_US, sendBufferBytes: WORKERS_BUFFER_BYTES, recvBufferBytes: WORKERS_BUFFER_BYTES, maxOutOfOrderBytes: WORKERS_BUFFER_BYTES },
   });
 }
@@ -53,12 +54,12 @@ async function forwarded(pool: WorkerPool): Promise<number> {
   return (await pool.stats()).reduce((a, s) => a + s.forwardedOut, 0);
 }
 
-/** `perWorker` connection cycles in every worker, `concurrency` at a time each. */
-export async function poolCycles(pool: WorkerPool, perWorker: number, concurrency = 8): Promise<WorkersResult> {
+/** `perWorker` connection cycles in every worker, `concurrency` at a time each (`fn` 'coreCycles': the core's synchronous loop instead). */
+export async function poolCycles(pool: WorkerPool, perWorker: number, concurrency = 8, fn: 'cycles' | 'coreCycles' = 'cycles'): Promise<WorkersResult> {
   const f0 = await forwarded(pool);
   const c0 = process.cpuUsage();
   const t0 = nowSec();
-  const r = await pool.call<{ cycles: number }>('cycles', { count: perWorker, concurrency });
+  const r = await pool.call<{ cycles: number }>(fn, { count: perWorker, concurrency });
   const seconds = nowSec() - t0;
   const total = r.reduce((a, x) => a + x.cycles, 0);
   return { workers: pool.size, rate: total / seconds, seconds, ...cpuSince(c0, seconds), forwarded: (await forwarded(pool)) - f0 };
@@ -75,8 +76,9 @@ export async function poolBulk(pool: WorkerPool, perWorker: number, conns = 1): 
   return { workers: pool.size, rate: (total * 8) / seconds / 1e9, seconds, ...cpuSince(c0, seconds), forwarded: (await forwarded(pool)) - f0 };
 }
 
+export type WorkersWhat = 'cycles' | 'bulk' | 'ceiling';
 export interface WorkersPairResult {
-  what: 'cycles' | 'bulk';
+  what: WorkersWhat;
   /** Per repetition, a pool of 1 worker and a pool of 2, alternated. */
   one: WorkersResult[];
   two: WorkersResult[];
@@ -86,9 +88,9 @@ export interface WorkersPairResult {
  * Both pools at once (1 worker and 2), warmed up, then `reps` alternated
  * repetitions: the ratio compares runs of the same minute.
  */
-export async function workersPair(what: 'cycles' | 'bulk', reps: number, perWorker: number): Promise<WorkersPairResult> {
+export async function workersPair(what: WorkersWhat, reps: number, perWorker: number): Promise<WorkersPairResult> {
   const pools = [await startPool(1), await startPool(2)];
-  const run = (p: WorkerPool, n: number): Promise<WorkersResult> => (what === 'bulk' ? poolBulk(p, n) : poolCycles(p, n));
+  const run = (p: WorkerPool, n: number): Promise<WorkersResult> => (what === 'bulk' ? poolBulk(p, n) : what === 'ceiling' ? poolCycles(p, n, 1, 'coreCycles') : poolCycles(p, n));
   try {
     for (const p of pools) await run(p, Math.max(1, Math.floor(perWorker / 4))); // warm-up, not counted
     const one: WorkersResult[] = [];
@@ -106,8 +108,8 @@ export async function workersPair(what: 'cycles' | 'bulk', reps: number, perWork
 if (process.argv[1]?.endsWith('workers.ts')) {
   const what = process.argv[2] ?? 'cycles';
   if (what === 'pair') {
-    // npx tsx bench/workers.ts pair cycles|bulk REPS PER_WORKER (bulk: MiB): bench/main.ts runs this in a child process.
-    const kind = process.argv[3] === 'bulk' ? 'bulk' : 'cycles';
+    // npx tsx bench/workers.ts pair cycles|bulk|ceiling REPS PER_WORKER (bulk: MiB): bench/main.ts runs this in a child process.
+    const kind: WorkersWhat = process.argv[3] === 'bulk' ? 'bulk' : process.argv[3] === 'ceiling' ? 'ceiling' : 'cycles';
     const per = Number(process.argv[5] ?? (kind === 'bulk' ? 1024 : 10_000));
     console.log(JSON.stringify(await workersPair(kind, Number(process.argv[4] ?? 3), kind === 'bulk' ? per * MiB : per)));
     process.exit(0);

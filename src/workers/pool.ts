@@ -21,7 +21,7 @@
  * another worker is forwarded there over a MessagePort (counted in
  * `stats()`). Node only.
  */
-import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import { MessageChannel, Worker, type MessagePort, type ResourceLimits } from 'node:worker_threads';
 import { SynackError } from '../errors.ts';
 import { parseIpAddr } from '../wire/ipv6.ts';
 import type { TcpConfig } from '../tcp/config.ts';
@@ -44,6 +44,8 @@ export interface WorkerPoolOptions {
   mtu?: number;
   /** TcpConfig overrides for every stack. */
   tcp?: Partial<TcpConfig>;
+  /** V8 heap limits of each worker (node:worker_threads `resourceLimits`: e.g. a larger young generation means fewer scavenges). */
+  resourceLimits?: ResourceLimits;
   /** How long `close()` waits for a worker to end by itself before terminating it (default 5000 ms). */
   closeTimeoutMs?: number;
 }
@@ -109,7 +111,7 @@ export async function createWorkerPool(opts: WorkerPoolOptions): Promise<WorkerP
   for (let i = 0; i < n; i++) {
     const init: ShardInit = { index: i, workers: n, seed, hosts: opts.hosts, mtu: opts.mtu ?? 1500, ...(opts.tcp ? { tcp: opts.tcp } : {}) };
     const transfer = peers[i]!.filter((p): p is MessagePort => p !== null);
-    const wd = { workerData: { init, module: moduleUrl, data: opts.data, peers: peers[i] }, transferList: transfer };
+    const wd = { workerData: { init, module: moduleUrl, data: opts.data, peers: peers[i] }, transferList: transfer, ...(opts.resourceLimits ? { resourceLimits: opts.resourceLimits } : {}) };
     // From the sources (a checkout under tsx), the thread registers tsx's loader before it imports TypeScript: loader hooks
     // given by --import do not reach worker threads on Node 20.
     const w = ext === '.ts' ? new Worker(`import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((t) => { t.register(); return import(${JSON.stringify(main.href)}); });`, { ...wd, eval: true }) : new Worker(main, wd);
