@@ -5,5 +5,5 @@
  * hash of their 4-tuple (src/workers/).
  */
 export { createWorkerPool, type WorkerPool, type WorkerPoolOptions } from './workers/pool.ts';
-export { WorkerShard, type PoolHost, type ShardHost, type ShardStats } from './workers/shard.ts';
+export { WorkerShard, type PoolHost, type PoolTun, type ShardHost, type ShardStats } from './workers/shard.ts';
 export { tupleFlowHash, packetFlowHash, workerOf, tupleWorker } from './workers/flow-hash.ts';

@@ -25,7 +25,7 @@ import { MessageChannel, Worker, type MessagePort, type ResourceLimits } from 'n
 import { SynackError } from '../errors.ts';
 import { parseIpAddr } from '../wire/ipv6.ts';
 import type { TcpConfig } from '../tcp/config.ts';
-import type { PoolHost, ShardInit, ShardStats } from './shard.ts';
+import type { PoolHost, PoolTun, ShardInit, ShardStats } from './shard.ts';
 import type { FromWorker, ToWorker } from './worker-main.ts';
 import { tupleWorker } from './flow-hash.ts';
 
@@ -44,6 +44,13 @@ export interface WorkerPoolOptions {
   mtu?: number;
   /** TcpConfig overrides for every stack. */
   tcp?: Partial<TcpConfig>;
+  /**
+   * A multi-queue TUN device to the kernel (Linux, root, the synack-tun
+   * addon): each worker opens one queue (workers start one after another,
+   * worker 0 creating the device) — see PoolTun. Configure its kernel side
+   * (address, up) once the pool is ready.
+   */
+  tun?: PoolTun;
   /** V8 heap limits of each worker (node:worker_threads `resourceLimits`: e.g. a larger young generation means fewer scavenges). */
   resourceLimits?: ResourceLimits;
   /** How long `close()` waits for a worker to end by itself before terminating it (default 5000 ms). */
@@ -109,7 +116,7 @@ export async function createWorkerPool(opts: WorkerPoolOptions): Promise<WorkerP
   const workers: Worker[] = [];
   const ready: Array<Promise<void>> = [];
   for (let i = 0; i < n; i++) {
-    const init: ShardInit = { index: i, workers: n, seed, hosts: opts.hosts, mtu: opts.mtu ?? 1500, ...(opts.tcp ? { tcp: opts.tcp } : {}) };
+    const init: ShardInit = { index: i, workers: n, seed, hosts: opts.hosts, mtu: opts.mtu ?? 1500, ...(opts.tcp ? { tcp: opts.tcp } : {}), ...(opts.tun ? { tun: opts.tun } : {}) };
     const transfer = peers[i]!.filter((p): p is MessagePort => p !== null);
     const wd = { workerData: { init, module: moduleUrl, data: opts.data, peers: peers[i] }, transferList: transfer, ...(opts.resourceLimits ? { resourceLimits: opts.resourceLimits } : {}) };
     // From the sources (a checkout under tsx), the thread registers tsx's loader before it imports TypeScript: loader hooks
@@ -153,6 +160,15 @@ export async function createWorkerPool(opts: WorkerPoolOptions): Promise<WorkerP
         }),
       ),
     );
+    if (opts.tun) {
+      // One queue at a time: worker 0 creates the device, the others attach to it.
+      try {
+        await ready[i];
+      } catch (e) {
+        await Promise.all(workers.map((x) => x.terminate()));
+        throw e;
+      }
+    }
   }
   try {
     await Promise.all(ready);

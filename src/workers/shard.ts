@@ -31,6 +31,7 @@ import { Driver, RealClock } from '../api/driver.ts';
 import { createNet, type SynackNet } from '../api/net.ts';
 import type { HostsTable } from '../api/resolve.ts';
 import { SynackError } from '../errors.ts';
+import { TunLink } from '../links/tun.ts';
 import { packetFlowHash, tupleWorker, workerOf } from './flow-hash.ts';
 
 /** A host of a pool: an address, sharded over every worker unless `worker` pins it to one. */
@@ -54,6 +55,25 @@ export interface ShardInit {
   hosts: PoolHost[];
   mtu: number;
   tcp?: Partial<TcpConfig>;
+  tun?: PoolTun;
+}
+
+/**
+ * A multi-queue TUN device (IFF_MULTI_QUEUE) the pool's hosts reach the
+ * kernel through: every worker opens one queue of it and bridges it to its
+ * hub shard, for the kernel-side addresses `peers`. A packet a stack sends
+ * to a peer leaves on its own worker's queue; the kernel returns the flow to
+ * the queue that last wrote it (tun_flow_update), and a packet that arrives
+ * on another worker's queue (a new flow's first SYN, before any write) is
+ * forwarded to the worker its hash names.
+ */
+export interface PoolTun {
+  /** Device name (created by worker 0 when missing; a non-persistent device goes away with its last queue). */
+  name: string;
+  /** Kernel-side addresses (IPv4 or IPv6 literals) reached through the device. */
+  peers: string[];
+  /** Open it inside this network namespace (/run/netns/NAME). */
+  netns?: string;
 }
 
 export interface ShardStats {
@@ -86,6 +106,8 @@ interface Batch {
 }
 
 const SHARDED = -1;
+/** An address outside the pool reached through every worker's own TUN queue. */
+const EXTERNAL = -2;
 
 /** A stack's link in a worker: packets this worker owns go to the local hub shard, others to their worker. */
 class ShardLink implements Link {
@@ -135,6 +157,8 @@ export class WorkerShard {
   private readonly pendingBytes: number[];
   private flushQueued = false;
   private closed = false;
+  /** This worker's queue of the pool's multi-queue TUN device, if any. */
+  readonly tun: TunLink | null = null;
 
   constructor(
     init: ShardInit,
@@ -147,7 +171,8 @@ export class WorkerShard {
     this.pending = Array.from({ length: init.workers }, () => []);
     this.pendingBytes = new Array<number>(init.workers).fill(0);
     this.network = new Network({ clock: new RealClock(), seed: (init.seed ^ Math.imul(init.index + 1, 0x9e3779b1)) >>> 0 });
-    this.hub = this.network.addHub({ mtu: init.mtu });
+    // Behind a TUN device the kernel checks every checksum: the stacks fill them (no offload on the hub then).
+    this.hub = this.network.addHub({ mtu: init.mtu, ...(init.tun ? { checksumOffload: false } : {}) });
     this.ingress = this.hub.attach();
     this.driver = new Driver(this.network);
     for (const h of init.hosts) {
@@ -175,9 +200,39 @@ export class WorkerShard {
       const net = createNet({ stack, driver: this.driver, hosts: this.names });
       this.hosts.set(h.address, { address: h.address, stack, net, sharded: h.worker === undefined });
     }
+    if (init.tun) this.tun = this.openTun(init.tun, init.mtu);
     this.peers.forEach((p, i) => {
       if (p && i !== this.index) p.on('message', (m: Batch) => this.receive(m));
     });
+  }
+
+  /** Opens this worker's queue of the TUN device and bridges it to the hub shard. */
+  private openTun(t: PoolTun, mtu: number): TunLink {
+    const port = this.hub.attach();
+    for (const peer of t.peers) {
+      const a = parseIpAddr(peer);
+      if (a === null) throw new SynackError('ERR_SYNACK_INVALID_ARG', `tun peer must be an IPv4 or IPv6 literal, got ${peer}`);
+      if (this.owners.has(a)) throw new SynackError('ERR_SYNACK_ADDRESS_IN_USE', `tun peer ${peer} is a host of the pool`);
+      this.owners.set(a, EXTERNAL);
+      port.claim(a);
+    }
+    const link = new TunLink({
+      name: t.name,
+      mtu,
+      offload: false,
+      multiQueue: true,
+      ...(t.netns !== undefined ? { netns: t.netns } : {}),
+      onBatch: () => this.driver.kick(),
+    });
+    // The hub delivers packets for the peers to this port: out on our queue.
+    port.onReceive = (p) => link.transmit(p);
+    // In from our queue: here when this worker owns the flow, else to its owner.
+    link.onReceive = (p) => {
+      const w = this.ownerOf(p);
+      if (w === this.index) port.transmit(p);
+      else this.forward(w, p);
+    };
+    return link;
   }
 
   /** The host with `address` in this worker (a sharded host, or one pinned here). */
@@ -193,7 +248,7 @@ export class WorkerShard {
   /** The worker that owns a TCP flow between a sharded and any other address (the pool's flow hash); for a pinned local address, its worker. */
   tupleOwner(localAddr: IpAddr, localPort: number, remoteAddr: IpAddr, remotePort: number): number {
     const o = this.owners.get(localAddr);
-    if (o !== undefined && o !== SHARDED) return o;
+    if (o !== undefined && o >= 0) return o;
     return tupleWorker(this.seed, this.workers, localAddr, localPort, remoteAddr, remotePort);
   }
 
@@ -208,6 +263,7 @@ export class WorkerShard {
       this.stats.unroutable++;
       return this.index; // the local hub drops it and counts it too
     }
+    if (o === EXTERNAL) return this.index; // out through this worker's own queue
     if (o !== SHARDED) return o;
     const h = packetFlowHash(this.seed, p);
     return h < 0 ? this.index : workerOf(h, this.workers);
@@ -267,6 +323,7 @@ export class WorkerShard {
     this.flush();
     this.closed = true;
     this.driver.stop();
+    this.tun?.close();
     for (const p of this.peers) p?.close();
   }
 }

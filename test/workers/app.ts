@@ -46,8 +46,9 @@ export function payload(id: number, n: number): Uint8Array {
   return b;
 }
 
-export function setup(shard: WorkerShard): void {
-  const srv = shard.host(SERVER).net.createServer({ allowHalfOpen: true }, (s: Socket) => {
+/** The digest server on every worker's shard of `data.server` (default SERVER), port PORT. */
+export function setup(shard: WorkerShard, data?: { server?: string }): void {
+  const srv = shard.host(data?.server ?? SERVER).net.createServer({ allowHalfOpen: true }, (s: Socket) => {
     const h = createHash('sha256');
     let n = 0;
     s.on('data', (d: Uint8Array) => {
@@ -60,19 +61,19 @@ export function setup(shard: WorkerShard): void {
     });
     s.on('error', () => {});
   });
-  srv.listen(PORT, SERVER);
+  srv.listen(PORT, data?.server ?? SERVER);
   server = srv;
 }
 
-/** Opens `count` connections at once from `from` (to SERVER:PORT), each sending `bytes` seeded bytes; explicit `ports` pick the local ports. */
-export async function clients(shard: WorkerShard, arg: { from: string; count: number; bytes: number; ports?: number[] }): Promise<ClientResult[]> {
+/** Opens `count` connections at once from `from` (to `to` or SERVER, port PORT), each sending `bytes` seeded bytes; explicit `ports` pick the local ports. */
+export async function clients(shard: WorkerShard, arg: { from: string; to?: string; count: number; bytes: number; ports?: number[] }): Promise<ClientResult[]> {
   const net = shard.host(arg.from).net;
   const one = (i: number): Promise<ClientResult> =>
     new Promise((resolve, reject) => {
       const data = payload(shard.index * 100_000 + i, arg.bytes + i);
       const want = `${data.length} ${createHash('sha256').update(data).digest('hex')}`;
       const port = arg.ports?.[i];
-      const c = net.connect({ port: PORT, host: SERVER, ...(port ? { localPort: port } : {}) }, () => {
+      const c = net.connect({ port: PORT, host: arg.to ?? SERVER, ...(port ? { localPort: port } : {}) }, () => {
         c.end(data);
       });
       let text = '';
@@ -107,4 +108,9 @@ export function openOnPort(shard: WorkerShard, arg: { from: string; localPort: n
 /** Closes the server, so the worker can end. */
 export function stop(): Promise<void> {
   return new Promise((r) => (server ? server.close(() => r()) : r()));
+}
+
+/** The worker's TUN queue counters (packets in and out), if it has one. */
+export function tunStats(shard: WorkerShard): unknown {
+  return shard.tun ? { ...shard.tun.stats, hub: { ...shard.hub.stats } } : null;
 }
