@@ -134,6 +134,18 @@ test('the pool validates its options with typed errors', async () => {
   await assert.rejects(createWorkerPool({ workers: 2, module: APP, hosts: [{ address: CLIENT }, { address: CLIENT }] }), { code: 'ERR_SYNACK_ADDRESS_IN_USE' });
 });
 
+test('a call of a missing export rejects with the worker and the name; the pool goes on serving', async () => {
+  await assert.rejects(pool.callOne(1, 'noSuchExport'), /worker 1: the worker module has no export 'noSuchExport'/);
+  assert.equal((await pool.call<ClientResult[]>('clients', { from: CLIENT, count: 2, bytes: 100 })).flat().every((r) => r.intact), true);
+});
+
+test('a module whose setup throws: the pool does not start, its threads are ended, and the error says why', async () => {
+  await assert.rejects(
+    createWorkerPool({ workers: 2, module: new URL('./bad-app.ts', import.meta.url), hosts: [{ address: CLIENT }] }),
+    /setup refused/,
+  );
+});
+
 test('a process that uses a pool and closes it exits by itself (no thread left behind)', () => {
   const script = `
     import { createWorkerPool } from ${JSON.stringify(new URL('../../src/workers/pool.ts', import.meta.url).href)};
