@@ -109,6 +109,9 @@ export async function createWorkerPool(opts: WorkerPoolOptions): Promise<WorkerP
   // The worker program next to this file: .ts under tsx (sources), .js from dist/.
   const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
   const main = new URL(`./worker-main${ext}`, import.meta.url);
+  // TypeScript in the thread (these sources under tsx, or an embedder's .ts module): the thread registers tsx's loader
+  // before it imports anything — loader hooks given by --import do not reach worker threads on Node 20.
+  const tsxApi = ext === '.ts' || /\.[mc]?ts$/.test(new URL(moduleUrl).pathname) ? resolveTsx() : null;
   const pending = new Map<number, Pending>();
   const owner = new Map<number, number>();
   let nextId = 1;
@@ -119,9 +122,7 @@ export async function createWorkerPool(opts: WorkerPoolOptions): Promise<WorkerP
     const init: ShardInit = { index: i, workers: n, seed, hosts: opts.hosts, mtu: opts.mtu ?? 1500, ...(opts.tcp ? { tcp: opts.tcp } : {}), ...(opts.tun ? { tun: opts.tun } : {}) };
     const transfer = peers[i]!.filter((p): p is MessagePort => p !== null);
     const wd = { workerData: { init, module: moduleUrl, data: opts.data, peers: peers[i] }, transferList: transfer, ...(opts.resourceLimits ? { resourceLimits: opts.resourceLimits } : {}) };
-    // From the sources (a checkout under tsx), the thread registers tsx's loader before it imports TypeScript: loader hooks
-    // given by --import do not reach worker threads on Node 20.
-    const w = ext === '.ts' ? new Worker(`import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((t) => { t.register(); return import(${JSON.stringify(main.href)}); });`, { ...wd, eval: true }) : new Worker(main, wd);
+    const w = tsxApi ? new Worker(`import(${JSON.stringify(tsxApi)}).then((t) => { t.register(); return import(${JSON.stringify(main.href)}); });`, { ...wd, eval: true }) : new Worker(main, wd);
     workers.push(w);
     let failure: Error | null = null;
     ready.push(
@@ -231,4 +232,13 @@ export async function createWorkerPool(opts: WorkerPoolOptions): Promise<WorkerP
       return closing;
     },
   };
+}
+
+/** tsx's registration API, when it is installed where this file can import it. */
+function resolveTsx(): string | null {
+  try {
+    return import.meta.resolve('tsx/esm/api');
+  } catch {
+    return null;
+  }
 }
