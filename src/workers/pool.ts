@@ -95,6 +95,11 @@ export async function createWorkerPool(opts: WorkerPoolOptions): Promise<WorkerP
       throw new SynackError('ERR_SYNACK_INVALID_ARG', `host ${h.address}: worker must be 0..${n - 1}, got ${String(h.worker)}`);
     }
   }
+  for (const peer of opts.tun?.peers ?? []) {
+    const a = typeof peer === 'string' ? parseIpAddr(peer) : null;
+    if (a === null) throw new SynackError('ERR_SYNACK_INVALID_ARG', `tun peer must be an IPv4 or IPv6 literal, got ${String(peer)}`);
+    if (seen.has(String(a))) throw new SynackError('ERR_SYNACK_ADDRESS_IN_USE', `tun peer ${peer} is a host of the pool`);
+  }
   const seed = (opts.seed ?? crypto.getRandomValues(new Uint32Array(1))[0]!) >>> 0;
   const moduleUrl = opts.module instanceof URL ? opts.module.href : /^[a-z]+:/i.test(opts.module) ? opts.module : new URL(opts.module, `file://${process.cwd()}/`).href;
   // A channel between every two workers.

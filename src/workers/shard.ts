@@ -148,7 +148,7 @@ export class WorkerShard {
   readonly stats: ShardStats;
   /** Name → address, the same in every worker. */
   readonly names: HostsTable = new Map();
-  private readonly hosts = new Map<string, ShardHost>();
+  private readonly hosts = new Map<IpAddr, ShardHost>();
   /** Address → SHARDED, or the worker a pinned host lives in. */
   private readonly owners = new Map<IpAddr, number>();
   /** Where forwarded packets enter this hub shard (a port with no address of its own). */
@@ -198,7 +198,7 @@ export class WorkerShard {
       const def = typeof addr === 'string' ? 64 : 24;
       stack.addInterface({ addr, prefixLen: h.prefixLen ?? def, link: new ShardLink(port, this) });
       const net = createNet({ stack, driver: this.driver, hosts: this.names });
-      this.hosts.set(h.address, { address: h.address, stack, net, sharded: h.worker === undefined });
+      this.hosts.set(addr, { address: h.address, stack, net, sharded: h.worker === undefined });
     }
     if (init.tun) this.tun = this.openTun(init.tun, init.mtu);
     this.peers.forEach((p, i) => {
@@ -237,10 +237,11 @@ export class WorkerShard {
 
   /** The host with `address` in this worker (a sharded host, or one pinned here). */
   host(address: string): ShardHost {
-    const h = this.hosts.get(address);
+    const a = parseIpAddr(address);
+    const h = a === null ? undefined : this.hosts.get(a);
     if (!h) {
-      const pinned = [...this.owners].find(([a]) => a === parseIpAddr(address));
-      throw new SynackError('ERR_SYNACK_INVALID_ARG', pinned ? `${address} is pinned to worker ${pinned[1]}, not ${this.index}` : `${address} is no host of this pool`);
+      const o = a === null ? undefined : this.owners.get(a);
+      throw new SynackError('ERR_SYNACK_INVALID_ARG', o !== undefined && o >= 0 ? `${address} is pinned to worker ${o}, not ${this.index}` : `${address} is no host of this pool`);
     }
     return h;
   }

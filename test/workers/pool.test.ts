@@ -132,6 +132,8 @@ test('the pool validates its options with typed errors', async () => {
   await assert.rejects(createWorkerPool({ workers: 2, module: APP, hosts: [{ address: 'nope' }] }), { code: 'ERR_SYNACK_INVALID_ARG' });
   await assert.rejects(createWorkerPool({ workers: 2, module: APP, hosts: [{ address: CLIENT, worker: 2 }] }), { code: 'ERR_SYNACK_INVALID_ARG' });
   await assert.rejects(createWorkerPool({ workers: 2, module: APP, hosts: [{ address: CLIENT }, { address: CLIENT }] }), { code: 'ERR_SYNACK_ADDRESS_IN_USE' });
+  await assert.rejects(createWorkerPool({ workers: 2, module: APP, hosts: [{ address: CLIENT }], tun: { name: 'x', peers: [CLIENT] } }), { code: 'ERR_SYNACK_ADDRESS_IN_USE' });
+  await assert.rejects(createWorkerPool({ workers: 2, module: APP, hosts: [{ address: CLIENT }], tun: { name: 'x', peers: ['nope'] } }), { code: 'ERR_SYNACK_INVALID_ARG' });
 });
 
 test('a call of a missing export rejects with the worker and the name; the pool goes on serving', async () => {
