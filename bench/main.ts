@@ -7,6 +7,7 @@
  *   npm run bench -- --reps 5     more repetitions
  *   npm run bench -- --only bulk,stream,cycles,memory,checksum,sizes
  *   npm run bench -- --only gateway   synack gateway beside slirp4netns and pasta (root)
+ *   npm run bench -- --only workers   a worker pool of 2 threads beside one of 1 (issue 14, many cores)
  *
  * 1. Bulk throughput of one connection, two synack stacks over the in-memory
  *    hub (VirtualClock driven as fast as possible, zero delay, unlimited
@@ -33,9 +34,10 @@ import { bundleSizes, tarballSize } from './sizes.ts';
 import { synackUdpCore, synackUdpApi, nodeUdp, UDP_BURST } from './udp.ts';
 import type { MillionResult } from './million.ts';
 import { benchGateway, type GatewayBenchResult, type Probe } from './gateway.ts';
+import type { WorkersPairResult } from './workers.ts';
 import { nodeStreamBulk, synackStreamBulk, nodeHttp, synackHttp, STREAM_CHUNK_BYTES, STREAM_BUFFER_BYTES } from './stream.ts';
 
-const ALL = ['bulk', 'stream', 'cycles', 'udp', 'memory', 'checksum', 'impaired', 'tun', 'tap', 'gateway', 'tun-impaired', 'synflood', 'sizes', 'million'];
+const ALL = ['bulk', 'stream', 'cycles', 'udp', 'memory', 'checksum', 'impaired', 'tun', 'tap', 'gateway', 'tun-impaired', 'synflood', 'sizes', 'million', 'workers'];
 const HELP = `Usage: npm run bench -- [--quick] [--reps N] [--only LIST]
 
 Measures synack beside references run in the same process and prints each
@@ -545,6 +547,60 @@ if (only.has('synflood')) {
   } catch (e) {
     notes.push(`synflood: skipped — ${(e as Error).message}`);
   }
+}
+
+// ---------------------------------------------------------------------------
+// 8b. Many cores (issue 14, item 4): createWorkerPool with 2 workers beside
+//     1 worker, alternated in one child process per workload (bench/workers.ts),
+//     with Node's default V8 flags and with --single-threaded-gc.
+// ---------------------------------------------------------------------------
+function workersChild(what: 'cycles' | 'bulk' | 'ceiling', per: number, flags: string[]): WorkersPairResult {
+  const r = spawnSync(process.execPath, [...flags, '--import', 'tsx', 'bench/workers.ts', 'pair', what, String(reps), String(per)], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 300_000,
+  });
+  if (r.status !== 0) throw new Error(`workers ${what} failed: ${r.stderr || r.error}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as WorkersPairResult;
+}
+if (only.has('workers')) {
+  const perCycles = quick ? 5000 : 10_000;
+  const perMiB = quick ? 256 : 1024;
+  const perCeiling = quick ? 10_000 : 20_000;
+  const load0 = os.loadavg()[0]!;
+  const cores: string[] = [];
+  let forwarded = 0;
+  for (const [label, flags] of [
+    ['', []],
+    [', --single-threaded-gc', ['--single-threaded-gc']],
+  ] as Array<[string, string[]]>) {
+    for (const what of ['cycles', 'bulk', 'ceiling'] as const) {
+      progress(`workers: ${what}${label}, 1 and 2 workers alternated, ${reps} repetitions (child process)`);
+      const res = workersChild(what, what === 'bulk' ? perMiB : what === 'ceiling' ? perCeiling : perCycles, flags);
+      const one = res.one.map((x) => x.rate);
+      const two = res.two.map((x) => x.rate);
+      const unit = what === 'bulk' ? 'Gbit/s' : '/s';
+      const d = what === 'bulk' ? 2 : 0;
+      rows.push({
+        name: `workers: ${what === 'bulk' ? 'aggregate bulk, MTU 65535' : what === 'ceiling' ? 'core cycle loop, no I/O (ceiling)' : 'conn cycles'}, 2 workers${label}`,
+        synack: medRange(two, unit, d),
+        reference: `${medRange(one, unit, d)} 1 worker`,
+        ratio: ratio(median(two) / median(one)),
+        target: '≥ 1.7×',
+      });
+      const perCpu = (xs: typeof res.one): number => median(xs.map((x) => x.rate / x.cores));
+      cores.push(`${what}${label} ${fmt(median(res.one.map((x) => x.cores)), 2)} / ${fmt(median(res.two.map((x) => x.cores)), 2)} (work per CPU-second ${ratio(perCpu(res.two) / perCpu(res.one))})`);
+      forwarded += [...res.one, ...res.two].reduce((a, x) => a + x.forwarded, 0);
+    }
+  }
+  notes.push(
+    `workers: createWorkerPool (src/workers/), sharded hosts 10.0.0.1 → 10.0.0.2 over host.net on the real clock, every worker the same work: ` +
+      `${perCycles} connection cycles (8 at a time, 18 B request, 40 B response, server closes first, MSL 1 ms) or ${perMiB} MiB over one connection ` +
+      `(256 KiB writes, 4 MiB buffers); the ceiling: ${perCeiling} cycles of bench/cycles.ts's synchronous core loop in each worker ` +
+      `(virtual clock, no event loop, nothing shared: how far two threads scale on this machine at this moment); aggregate = all workers' work over the wall time. Median of ${reps}, 1- and 2-worker runs alternated. ` +
+      `CPU cores busy (process CPU time / wall time), 1 worker / 2 workers, and the work per CPU-second of 2 workers over 1 (1.00×: no cost from sharing the process): ${cores.join('; ')}. Packets forwarded between workers: ${forwarded}. ` +
+      `Load average ${fmt(load0, 2)} before, ${fmt(os.loadavg()[0]!, 2)} after (${os.cpus().length} CPUs).`,
+  );
 }
 
 // ---------------------------------------------------------------------------

@@ -27,6 +27,13 @@ export interface TunDeviceOptions {
    * setns(2), and stays bound to it — while this process stays in its own.
    */
   netns?: string;
+  /**
+   * IFF_MULTI_QUEUE (default false): every open of the same name attaches
+   * one more queue of the device — one per worker thread. The kernel picks
+   * a queue per flow, and returns a flow to the queue that last wrote a
+   * packet of it (tun_flow_update). Every queue must be opened with it.
+   */
+  multiQueue?: boolean;
 }
 
 export interface TunDeviceStats {

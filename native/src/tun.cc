@@ -208,6 +208,7 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
     bool vnetHdr = false;
     bool offload = false;
     bool tap = false;
+    bool multiQueue = false;
     std::string netns;
     if (info.Length() > 1 && info[1].IsObject()) {
       Napi::Object o = info[1].As<Napi::Object>();
@@ -215,6 +216,8 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
       if (o.Has("netns") && o.Get("netns").IsString()) netns = o.Get("netns").As<Napi::String>().Utf8Value();
       // tap: an Ethernet (TAP) device instead of an IP (TUN) one.
       if (o.Has("tap") && o.Get("tap").IsBoolean()) tap = o.Get("tap").As<Napi::Boolean>().Value();
+      // multiQueue: IFF_MULTI_QUEUE — each open of the same name is one more queue of the device (one per worker thread).
+      if (o.Has("multiQueue") && o.Get("multiQueue").IsBoolean()) multiQueue = o.Get("multiQueue").As<Napi::Boolean>().Value();
       // offload: open with IFF_VNET_HDR and ask for TUNSETOFFLOAD (checksum, TSO4, TSO6).
       if (o.Has("offload") && o.Get("offload").IsBoolean()) offload = vnetHdr = o.Get("offload").As<Napi::Boolean>().Value();
       if (o.Has("mode") && o.Get("mode").IsString()) mode = o.Get("mode").As<Napi::String>().Utf8Value();
@@ -236,7 +239,7 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
     }
     const std::string kind = tap ? "TAP" : "TUN";
     const std::string ipMode = tap ? "tap" : "tun";
-    const short devFlag = tap ? IFF_TAP : IFF_TUN;
+    const short devFlag = (tap ? IFF_TAP : IFF_TUN) | (multiQueue ? IFF_MULTI_QUEUE : 0);
     if (name.size() >= IFNAMSIZ) {
       throw SysError(env, ENAMETOOLONG, "TUNSETIFF",
                      kind + " device name '" + name + "' is too long (at most " + std::to_string(IFNAMSIZ - 1) + " bytes)");
@@ -313,12 +316,12 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
       if (e == EBUSY) {
         throw SysError(env, e, "TUNSETIFF",
                        kind + " device " + name + " is busy: another process has it open (a single-queue " + kind +
-                           " device takes one reader)");
+                           " device takes one reader; a multi-queue one at most 256 queues)");
       }
       if (e == EINVAL) {
         throw SysError(env, e, "TUNSETIFF",
-                       "device " + name + " is not a single-queue " + kind + " device (it is a " +
-                           (tap ? "TUN" : "TAP") + " device, multi-queue, or not a tun/tap device at all)");
+                       "device " + name + " is not a " + (multiQueue ? "multi" : "single") + "-queue " + kind + " device (it is a " +
+                           (tap ? "TUN" : "TAP") + " device, " + (multiQueue ? "single" : "multi") + "-queue, or not a tun/tap device at all)");
       }
       if (e == ENODEV) {
         throw SysError(env, e, "TUNSETIFF", "no such device: " + name);

@@ -61,7 +61,7 @@ export interface TunDeviceHandle {
 export interface TunAddon {
   TunDevice: new (
     name: string,
-    options?: { mode?: TunOpenMode; arenaBytes?: number; maxBatch?: number; maxRounds?: number; offload?: boolean; tap?: boolean; netns?: string },
+    options?: { mode?: TunOpenMode; arenaBytes?: number; maxBatch?: number; maxRounds?: number; offload?: boolean; tap?: boolean; netns?: string; multiQueue?: boolean },
   ) => TunDeviceHandle;
   linkInfo(name: string): { index: number; mtu: number; up: boolean };
   setLinkMtu(name: string, mtu: number): void;
@@ -216,6 +216,12 @@ export interface TunLinkOptions {
    * `configureNetnsDevice`.
    */
   netns?: string;
+  /**
+   * Open one queue of a multi-queue device (IFF_MULTI_QUEUE): every link
+   * opened so on the same name is one more queue (src/workers/: one per
+   * worker thread). Default false.
+   */
+  multiQueue?: boolean;
   /** For tests: an already open device (otherwise the addon opens `name`). */
   device?: TunDeviceHandle;
 }
@@ -307,6 +313,7 @@ export class TunLink implements Link {
           offload: opts.offload ?? offloadDefault(),
           ...(kind === 'tap' ? { tap: true } : {}),
           ...(opts.netns !== undefined ? { netns: opts.netns } : {}),
+          ...(opts.multiQueue ? { multiQueue: true } : {}),
         });
       } catch (e) {
         throw asTunError(e);

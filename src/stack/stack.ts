@@ -128,6 +128,7 @@ export class Stack implements ConnectionHost {
   /** @internal */ readonly allocTx = (n: number): Uint8Array => this.txPool.alloc(n);
   private portCursor: number;
   private readonly ephemeral: [number, number];
+  private readonly flowFilter: StackConfig['flowFilter'] | null;
   /** @internal */ readonly maxConnections: number;
   private readonly defaultBacklog: number;
   /** @internal */ readonly ttl: number;
@@ -212,6 +213,7 @@ export class Stack implements ConnectionHost {
     this.demuxSeed = (Math.imul(config.isnSecret[0] ^ 0x2545f491, 0x9e3779b1) ^ config.isnSecret[1]) | 1;
     this.budget = new MemoryBudget(config.maxReceiveMemoryBytes ?? 512 * 1024 * 1024);
     this.ephemeral = config.ephemeralPorts ?? [49152, 65535];
+    this.flowFilter = config.flowFilter ?? null;
     if (!(this.ephemeral[0] >= 1 && this.ephemeral[1] <= 65535 && this.ephemeral[0] <= this.ephemeral[1])) {
       throw new SynackError('ERR_SYNACK_INVALID_ARG', 'StackConfig.ephemeralPorts must be a range within 1..65535');
     }
@@ -462,6 +464,9 @@ export class Stack implements ConnectionHost {
     if (localPort) {
       if (this.lookup(localAddr, localPort, remoteAddr, remotePort)) {
         throw new SynackError('ERR_SYNACK_ADDRESS_IN_USE', `${formatIpAddr(localAddr)}:${localPort} is already connected to ${formatIpAddr(remoteAddr)}:${remotePort}`);
+      }
+      if (this.flowFilter && !this.flowFilter(localAddr, localPort, remoteAddr, remotePort)) {
+        throw new SynackError('ERR_SYNACK_INVALID_ARG', `${formatIpAddr(localAddr)}:${localPort} → ${formatIpAddr(remoteAddr)}:${remotePort} is not a flow of this stack (its flow filter refuses it)`);
       }
     } else {
       localPort = this.allocatePort(localAddr, remoteAddr, remotePort);
@@ -973,6 +978,7 @@ export class Stack implements ConnectionHost {
       const p = lo + this.portCursor;
       if (this.portsInUse.has(p) || this.listeners.has(p)) continue;
       if (remotePort && this.lookup(localAddr, p, remoteAddr, remotePort)) continue;
+      if (this.flowFilter && !this.flowFilter(localAddr, p, remoteAddr, remotePort)) continue;
       return p;
     }
     throw new SynackError('ERR_SYNACK_PORTS_EXHAUSTED', `no free ephemeral port in ${lo}..${hi}`);

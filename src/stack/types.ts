@@ -56,6 +56,13 @@ export interface StackConfig {
   tcp?: Partial<TcpConfig>;
   /** Ephemeral port range (Linux: 32768–60999; IANA: 49152–65535). */
   ephemeralPorts?: [number, number];
+  /**
+   * Which 4-tuples this stack may open connections on (a stack that is one
+   * shard of a host, src/workers/: only tuples whose flow hash names its
+   * worker). Ephemeral ports are chosen among those it accepts; an explicit
+   * local port it refuses is ERR_SYNACK_INVALID_ARG. Default: every tuple.
+   */
+  flowFilter?: (localAddr: IpAddr, localPort: number, remoteAddr: IpAddr, remotePort: number) => boolean;
   /** At most this many connections (all states) per stack. */
   maxConnections?: number;
   /** Default listen backlog (half-open plus not-yet-accepted connections). */
