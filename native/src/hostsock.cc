@@ -76,7 +76,7 @@ enum Kind { kConnected = 1, kData = 2, kEof = 3, kWritable = 4, kError = 5 };
 
 constexpr size_t kReadSize = 65536;
 // Bytes read from one socket per wake-up before the others get their turn.
-constexpr size_t kReadBudget = 1 << 20;
+constexpr size_t kReadBudget = 512 * 1024;
 constexpr int kMaxEvents = 256;
 // Chunks per writev (Linux's UIO_MAXIOV is 1024).
 constexpr int kMaxIov = 1024;
