@@ -29,7 +29,7 @@
  *
  * Runnable alone (root): `npx tsx bench/gateway.ts [--seconds 3] [--reps 3]
  * [--mtu 1500,65520] [--only synack,slirp4netns,pasta,synack-base --base DIR]
- * [--prof DIR]` prints
+ * [--prof DIR] [--probes rss,cps,up,down]` prints
  * one JSON line; `npm run bench -- --only gateway` prints the rows.
  */
 import { spawnSync } from 'node:child_process';
@@ -56,6 +56,8 @@ export interface GatewayBenchOptions {
   idleConns?: number;
   /** Write a V8 CPU profile of every synack gateway process to this folder (node --cpu-prof). */
   profDir?: string;
+  /** Which probes to run (default all): a subset of 'rss', 'cps', 'up', 'down' (upCpu/downCpu come with up/down). */
+  probes?: Probe[];
   /** Extra arguments for `synack gateway` (A/B runs). */
   synackArgs?: string[];
   /** A checkout (with node_modules) whose `synack gateway` runs as 'synack-base', interleaved with this one (before/after). */
@@ -283,6 +285,7 @@ export async function benchGateway(opts: GatewayBenchOptions = {}): Promise<Gate
   const mtus = opts.mtus ?? [1500, 65520];
   const gateways = opts.gateways ?? [...GATEWAYS];
   const idleConns = opts.idleConns ?? 500;
+  const probes = new Set<Probe>(opts.probes ?? ['rss', 'cps', 'up', 'down']);
   if (process.platform !== 'linux' || process.getuid?.() !== 0) throw new Error('needs root on Linux (network namespaces)');
   const installed = ensureTools(gateways, progress);
   if (gateways.includes('synack-base') && !opts.baseRoot) throw new Error("'synack-base' needs baseRoot");
@@ -320,27 +323,32 @@ export async function benchGateway(opts: GatewayBenchOptions = {}): Promise<Gate
             a = await attach(g, nsName, mtu, opts);
             res.hostAddr[g] = a.hostAddr;
             // RSS per forwarded connection, first (before bulk transfers grow the heap).
-            const before = vmRssKiB(a.pid);
-            const hold = hostSpawn(['ip', 'netns', 'exec', nsName, 'python3', '-c', HOLD_CLIENT, a.hostAddr, String(server.port), String(idleConns)], 120_000);
-            try {
-              await hold.waitFor(/held/, 60_000);
-              await sleep(500);
-              add(g, mtu, 'rss', ((vmRssKiB(a.pid) - before) * 1024) / idleConns);
-            } catch (e) {
-              add(g, mtu, 'rss', NaN);
-              res.failures.push(`${g} MTU ${mtu} rss: ${(e as Error).message.slice(0, 200)}`);
-            } finally {
-              hold.kill();
-              await hold.exited;
+            if (probes.has('rss')) {
+              const before = vmRssKiB(a.pid);
+              const hold = hostSpawn(['ip', 'netns', 'exec', nsName, 'python3', '-c', HOLD_CLIENT, a.hostAddr, String(server.port), String(idleConns)], 120_000);
+              try {
+                await hold.waitFor(/held/, 60_000);
+                await sleep(500);
+                add(g, mtu, 'rss', ((vmRssKiB(a.pid) - before) * 1024) / idleConns);
+              } catch (e) {
+                add(g, mtu, 'rss', NaN);
+                res.failures.push(`${g} MTU ${mtu} rss: ${(e as Error).message.slice(0, 200)}`);
+              } finally {
+                hold.kill();
+                await hold.exited;
+              }
+              await sleep(300);
             }
-            await sleep(300);
-            const c = await nsRun(nsName, ['python3', '-c', CPS_CLIENT, a.hostAddr, String(server.port), String(seconds)], (seconds + 30) * 1000);
-            if (c.code === 0) add(g, mtu, 'cps', Number(c.out.trim()));
-            else {
-              add(g, mtu, 'cps', NaN);
-              res.failures.push(`${g} MTU ${mtu} cps: exit ${c.code} ${c.err.slice(-200)}`);
+            if (probes.has('cps')) {
+              const c = await nsRun(nsName, ['python3', '-c', CPS_CLIENT, a.hostAddr, String(server.port), String(seconds)], (seconds + 30) * 1000);
+              if (c.code === 0) add(g, mtu, 'cps', Number(c.out.trim()));
+              else {
+                add(g, mtu, 'cps', NaN);
+                res.failures.push(`${g} MTU ${mtu} cps: exit ${c.code} ${c.err.slice(-200)}`);
+              }
             }
             for (const reverse of [false, true]) {
+              if (!probes.has(reverse ? 'down' : 'up')) continue;
               try {
                 const cpu0 = cpuSeconds(a.pid);
                 const t = await iperf(nsName, a.hostAddr, iperfPort, seconds, reverse);
@@ -376,7 +384,7 @@ export async function benchGateway(opts: GatewayBenchOptions = {}): Promise<Gate
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const { parseArgs } = await import('node:util');
   const { values } = parseArgs({
-    options: { seconds: { type: 'string' }, reps: { type: 'string' }, mtu: { type: 'string' }, only: { type: 'string' }, prof: { type: 'string' }, base: { type: 'string' }, 'synack-arg': { type: 'string', multiple: true } },
+    options: { seconds: { type: 'string' }, reps: { type: 'string' }, mtu: { type: 'string' }, only: { type: 'string' }, prof: { type: 'string' }, base: { type: 'string' }, probes: { type: 'string' }, 'synack-arg': { type: 'string', multiple: true } },
   });
   const r = await benchGateway({
     ...(values.seconds ? { seconds: Number(values.seconds) } : {}),
@@ -384,6 +392,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     ...(values.mtu ? { mtus: values.mtu.split(',').map(Number) } : {}),
     ...(values.only ? { gateways: values.only.split(',') as GatewayName[] } : {}),
     ...(values.prof ? { profDir: resolve(values.prof) } : {}),
+    ...(values.probes ? { probes: values.probes.split(',') as Probe[] } : {}),
     ...(values.base ? { baseRoot: resolve(values.base) } : {}),
     ...(values['synack-arg'] ? { synackArgs: values['synack-arg'] } : {}),
     progress: (m) => process.stderr.write(`  … ${m}\n`),

@@ -26,7 +26,8 @@ import { CHECKSUM_FULL, type ChecksumCaps } from '../wire/types.ts';
 import type { Impairments } from './memory.ts';
 import { ImpairStage, isNoImpairment, type ImpairStats } from './impair.ts';
 import { ETH_HEADER_LEN } from '../wire/ethernet.ts';
-import { coalesceTcp, completePartialChecksum, TUN_F_TSO4, VNET_F_NEEDS_CSUM, VNET_GSO_NONE } from './vnet.ts';
+import { coalesceTcp, completePartialChecksum, encodeVnetHdr, TUN_F_CSUM, TUN_F_TSO4, VNET_F_NEEDS_CSUM, VNET_GSO_NONE, VNET_HDR_LEN } from './vnet.ts';
+import { joinPartialTcp } from '../wire/tcp.ts';
 
 // ---- the addon ----------------------------------------------------------------
 
@@ -255,6 +256,8 @@ export interface TunLinkStats {
   gsoOutSegments: number;
   /** Write calls into the device (writeBatch / writeChains). */
   writeCalls: number;
+  /** Transmitted gather packets (transmitPartial): headers and payload in one writev, the checksum completed by the kernel (NEEDS_CSUM). */
+  csumOffloadOut: number;
   /** Transmitted packets the device refused, by errno name (EIO while the device is down, …). */
   writeErrors: Record<string, number>;
   impairIn: ImpairStats | null;
@@ -286,6 +289,18 @@ export class TunLink implements Link {
   private readonly onBatch: (() => void) | null;
   private readonly onError: ((err: Error) => void) | null;
   private outQueue: Uint8Array[] = [];
+  /** Per queued packet: the payload of a gather packet (transmitPartial), else EMPTY_PAYLOAD. */
+  private outPayloads: Uint8Array[] = [];
+  /** Per queued packet: the checksum start of a gather packet, else 0. */
+  private outCsumStart: number[] = [];
+  /** Gather packets in the queue. */
+  private outPartials = 0;
+  /**
+   * Link.transmitPartial: present with checksum offload (TUN_F_CSUM), a
+   * gather write (writeChains) and no impairment on the way out (a
+   * corrupted byte must meet a checksum the kernel checks).
+   */
+  readonly transmitPartial?: (head: Uint8Array, payload: Uint8Array, l4Off: number) => void;
   /** virtio_net_hdr bytes before each packet read and written (0: plain mode). */
   readonly vnetHdrLen: number;
   /** The TUN_F_* offloads in force (0 when off or refused). */
@@ -355,6 +370,7 @@ export class TunLink implements Link {
       gsoOut: 0,
       gsoOutSegments: 0,
       writeCalls: 0,
+      csumOffloadOut: 0,
       impairIn: this.stageIn ? this.stageIn.stats : null,
       impairOut: this.stageOut ? this.stageOut.stats : null,
     };
@@ -362,6 +378,9 @@ export class TunLink implements Link {
     // an unimpaired path coalesces (the kernel recomputes a TSO segment's
     // checksums, which would hide a corrupted byte).
     this.tso = (this.offloads & TUN_F_TSO4) !== 0 && this.stageOut === null && typeof this.dev.writeChains === 'function';
+    if ((this.offloads & TUN_F_CSUM) !== 0 && this.vnetHdrLen === VNET_HDR_LEN && this.stageOut === null && typeof this.dev.writeChains === 'function') {
+      this.transmitPartial = (head, payload, l4Off) => this.sendPartial(head, payload, l4Off);
+    }
     this.dev.start(this.onPackets);
   }
 
@@ -394,6 +413,30 @@ export class TunLink implements Link {
     this.tap?.('out', packet);
     if (this.stageOut) this.stageOut.push(packet);
     else this.enqueueWrite(packet);
+  }
+
+  /**
+   * A packet of `head` then `payload` whose TCP checksum (at `l4Off` + 16,
+   * counted from the start of `head`, link header included) holds the
+   * pseudo-header sum: written behind a virtio_net_hdr with NEEDS_CSUM
+   * (csum_start `l4Off`, csum_offset 16), head and payload as two parts of
+   * one writev. The `tap` sees the packet whole, its checksum complete.
+   */
+  private sendPartial(head: Uint8Array, payload: Uint8Array, l4Off: number): void {
+    if (this.closedFlag) return;
+    if (head.length + payload.length > this.mtu + this.l2Len) {
+      this.stats.dropsTooBig++;
+      return;
+    }
+    this.tap?.('out', joinPartialTcp(head, payload, l4Off));
+    this.outQueue.push(head);
+    this.outPayloads.push(payload);
+    this.outCsumStart.push(l4Off);
+    this.outPartials++;
+    if (!this.flushQueued) {
+      this.flushQueued = true;
+      queueMicrotask(this.flush);
+    }
   }
 
   /** Resolves when every delayed packet has been delivered or written (or after `timeoutMs`). */
@@ -501,6 +544,10 @@ export class TunLink implements Link {
   private enqueueWrite(packet: Uint8Array): void {
     if (this.closedFlag) return;
     this.outQueue.push(packet);
+    if (this.transmitPartial) {
+      this.outPayloads.push(EMPTY_PAYLOAD);
+      this.outCsumStart.push(0);
+    }
     if (!this.flushQueued) {
       this.flushQueued = true;
       queueMicrotask(this.flush);
@@ -513,7 +560,15 @@ export class TunLink implements Link {
     if (q.length === 0 || this.closedFlag) return;
     this.outQueue = [];
     if (this.vnetHdrLen !== 0 && this.dev.writeChains) {
-      this.flushChains(q);
+      const payloads = this.outPayloads;
+      const csumStart = this.outCsumStart;
+      const partials = this.outPartials;
+      if (this.transmitPartial) {
+        this.outPayloads = [];
+        this.outCsumStart = [];
+        this.outPartials = 0;
+      }
+      this.flushChains(q, partials === 0 ? null : payloads, csumStart);
       return;
     }
     let i = 0;
@@ -539,14 +594,40 @@ export class TunLink implements Link {
   };
 
   /** vnet mode: every packet behind a virtio_net_hdr; runs of one flow's segments coalesced into TSO writes. */
-  private flushChains(q: Uint8Array[]): void {
-    const parts: Uint8Array[] = [];
-    const counts: number[] = [];
+  /** Whole packets behind a header each; runs of one flow's segments coalesced into TSO chains when allowed. */
+  private planWhole(q: Uint8Array[], parts: Uint8Array[], counts: number[]): void {
     if (this.tso) {
       this.stats.gsoOut += coalesceTcp(q, parts, counts, this.l2Len);
     } else {
       for (const p of q) parts.push(ZERO_HDR, p);
       for (let k = 0; k < q.length; k++) counts.push(2);
+    }
+  }
+
+  private flushChains(q: Uint8Array[], payloads: Uint8Array[] | null, csumStart: number[]): void {
+    const parts: Uint8Array[] = [];
+    const counts: number[] = [];
+    if (payloads === null) this.planWhole(q, parts, counts);
+    else {
+      // Runs of whole packets as before; each gather packet a chain of its
+      // own: [header with NEEDS_CSUM, head, payload].
+      let i = 0;
+      while (i < q.length) {
+        if (payloads[i]!.length === 0) {
+          let j = i + 1;
+          while (j < q.length && payloads[j]!.length === 0) j++;
+          this.planWhole(i === 0 && j === q.length ? q : q.slice(i, j), parts, counts);
+          i = j;
+          continue;
+        }
+        const head = q[i]!;
+        const h = new Uint8Array(VNET_HDR_LEN);
+        encodeVnetHdr({ flags: VNET_F_NEEDS_CSUM, gsoType: VNET_GSO_NONE, hdrLen: head.length, gsoSize: 0, csumStart: csumStart[i]!, csumOffset: 16 }, h, 0);
+        parts.push(h, head, payloads[i]!);
+        counts.push(3);
+        this.stats.csumOffloadOut++;
+        i++;
+      }
     }
     const writeChains = this.dev.writeChains!.bind(this.dev);
     let i = 0;
@@ -558,12 +639,14 @@ export class TunLink implements Link {
         const c = counts[k]!;
         let bytes = 0;
         for (let m = 1; m < c; m++) bytes += parts[pi + m]!.length;
-        if (c > 2) {
+        // A coalesced chain's first part is its header and the run's headers; its gso_type is set.
+        const gso = parts[pi]![1] !== VNET_GSO_NONE;
+        if (gso) {
           this.stats.gsoOutSegments += c - 1;
           bytes += parts[pi]!.length - this.vnetHdrLen;
         }
         pi += c;
-        this.stats.packetsOut += c > 2 ? c - 1 : 1;
+        this.stats.packetsOut += gso ? c - 1 : 1;
         this.stats.bytesOut += bytes;
       }
       i += n;
@@ -583,6 +666,7 @@ export class TunLink implements Link {
 }
 
 const ZERO_HDR = new Uint8Array(10);
+const EMPTY_PAYLOAD = new Uint8Array(0);
 
 /** Offloads on unless SYNACK_TUN_OFFLOAD is 0/false/off. */
 function offloadDefault(): boolean {

@@ -30,8 +30,10 @@ import {
   isMulticastMac,
   MAC_BROADCAST,
   parseEthernet,
+  setMac,
   type MacAddr,
 } from '../wire/ethernet.ts';
+import { joinPartialTcp } from '../wire/tcp.ts';
 import { hasHeadroom } from './packet-pool.ts';
 import { arpAnnounce, arpProbe, arpReplyTo, arpRequest, emitArp, ARP_LEN, parseArp, type ArpRepr } from '../wire/arp.ts';
 import {
@@ -228,6 +230,8 @@ export class EthernetInterface implements Link {
   onReceive: ((packet: Uint8Array) => void) | null = null;
   readonly mtu: number;
   readonly checksum: ChecksumCaps;
+  /** Link.transmitPartial: present when the frame link has it (a TAP device with checksum offload). */
+  readonly transmitPartial?: (head: Uint8Array, payload: Uint8Array, l4Off: number) => void;
 
   private readonly dadTransmits: number;
   private readonly autoconf: boolean;
@@ -254,6 +258,7 @@ export class EthernetInterface implements Link {
     this.frameLink = cfg.link;
     this.mtu = cfg.link.mtu;
     this.checksum = cfg.link.checksum;
+    if (cfg.link.transmitPartial) this.transmitPartial = (head, payload, l4Off) => this.sendPartial(head, payload, l4Off);
     this.dadTransmits = cfg.dadTransmits ?? 1;
     this.autoconf = cfg.autoconf ?? false;
     this.router = cfg.router ?? null;
@@ -389,6 +394,41 @@ export class EthernetInterface implements Link {
       return;
     }
     this.neighbors.output(this.nextHopV4(dst), packet, now);
+  }
+
+  /**
+   * A gather segment (Link.transmitPartial) to its next hop, resolved: the
+   * Ethernet header goes into the head packet's headroom and the frame
+   * link writes head and payload. Anything else — a next hop not yet
+   * resolved (its packets wait whole in the neighbour cache), a head
+   * without headroom — is joined, its checksum completed, and sent as any
+   * packet. A capture (`tap`) sees the frame whole with its checksum
+   * complete, as the device will put it on the wire.
+   */
+  private sendPartial(head: Uint8Array, payload: Uint8Array, l4Off: number): void {
+    const now = this.stack.clock.now();
+    let mac: MacAddr | null = null;
+    let ethertype = ETHERTYPE_IPV4;
+    if (head[0]! >>> 4 === 6) {
+      ethertype = ETHERTYPE_IPV6;
+      const dst = readIpv6Addr(head, 24);
+      if (!isIpv6Multicast(dst)) mac = this.neighbors.resolved(this.nextHopV6(dst), now);
+    } else {
+      const dst = getU32(head, 16);
+      if (dst >>> 28 !== 14 && !this.stack.isBroadcastOrMulticast(dst)) mac = this.neighbors.resolved(this.nextHopV4(dst), now);
+    }
+    if (mac === null || !hasHeadroom(head)) {
+      this.transmit(joinPartialTcp(head, payload, l4Off));
+      return;
+    }
+    const frame = new Uint8Array(head.buffer, head.byteOffset - ETH_HEADER_LEN, ETH_HEADER_LEN + head.length);
+    setMac(frame, 0, mac);
+    setMac(frame, 6, this.mac);
+    frame[12] = ethertype >>> 8;
+    frame[13] = ethertype & 0xff;
+    this.stats.framesOut++;
+    if (this.tap) this.tap('out', joinPartialTcp(frame, payload, ETH_HEADER_LEN + l4Off));
+    this.frameLink.transmitPartial!(frame, payload, ETH_HEADER_LEN + l4Off);
   }
 
   /** One IP packet to `mac`, no resolution (Link.transmitTo: DHCP's unicast before ARP, RFC 2131 §4.1). */

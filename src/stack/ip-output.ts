@@ -5,7 +5,7 @@
  */
 import type { TcpRepr } from '../wire/types.ts';
 import { RST, SYN } from '../wire/types.ts';
-import { emitIpv4Tcp, emitIpv6Tcp } from '../wire/tcp.ts';
+import { emitIpv4Tcp, emitIpv4TcpHead, emitIpv6Tcp, emitIpv6TcpHead } from '../wire/tcp.ts';
 import { readIpv6Addr, type IpAddr, type Ipv6Addr } from '../wire/ipv6.ts';
 import type { Connection } from '../tcp/connection.ts';
 import { fragmentIpv4, fragmentIpv6 } from '../ip/fragment.ts';
@@ -13,11 +13,34 @@ import { halfSipHash24 } from './isn.ts';
 import type { NetInterface } from './types.ts';
 import type { Stack } from './stack.ts';
 
+/**
+ * Segments with at least this much payload go to a link with
+ * `transmitPartial` as headers + payload view with a partial checksum;
+ * smaller ones are built whole (a copy of a small payload costs little, and
+ * a TUN/TAP link coalesces runs of whole MSS-sized segments into TSO
+ * writes). With stack hooks (traces, captures at the stack) every segment
+ * is built whole.
+ */
+export const GATHER_MIN_PAYLOAD = 16384;
+
 /** Sends one TCP segment from `src` to `dst` (same family). */
 export function sendSegment(s: Stack, src: IpAddr, dst: IpAddr, seg: TcpRepr, conn: Connection | null, ipEcn = 0): void {
   const iface = s.route(dst);
   if (!iface) {
     s.drop(conn, typeof dst === 'string' ? 'ipv6-not-for-us' : 'ipv4-not-for-us');
+    return;
+  }
+  const link = iface.link;
+  if (link.transmitPartial !== undefined && seg.payload.length >= GATHER_MIN_PAYLOAD && s.hooks.length === 0) {
+    // Gather output: the headers in a pool packet, the payload by reference,
+    // the checksum left to the device (Link.transmitPartial).
+    const v6 = typeof dst === 'string';
+    const head = v6
+      ? emitIpv6TcpHead({ src: src as Ipv6Addr, dst, hopLimit: s.ttl, trafficClass: ipEcn & 3, flowLabel: flowLabel(s, conn, seg) }, seg, s.allocTx)
+      : emitIpv4TcpHead({ src: src as number, dst, ttl: s.ttl, tos: ipEcn & 3, ident: s.nextIdent(), dontFragment: true }, seg, s.allocTx);
+    s.counters.segmentsOut++;
+    s.counters.packetsOut++;
+    link.transmitPartial(head, seg.payload, v6 ? 40 : 20);
     return;
   }
   const bytes =

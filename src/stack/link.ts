@@ -12,6 +12,16 @@ export interface Link {
   readonly checksum: ChecksumCaps;
   /** Sends one IP packet. The link takes ownership of `packet`. */
   transmit(packet: Uint8Array): void;
+  /**
+   * Present on a link that completes TCP checksums on the way out (a TAP or
+   * TUN device with checksum offload): sends one IP packet made of `head`
+   * (its IP and TCP headers, a packet of the stack's pool, the TCP checksum
+   * field holding the folded pseudo-header sum) followed by `payload` (a
+   * view of the sender's bytes, never written), the TCP header at `l4Off`
+   * of `head`. The link takes ownership of `head` and writes `payload` by
+   * reference (gather), so the stack neither copies nor sums the payload.
+   */
+  transmitPartial?(head: Uint8Array, payload: Uint8Array, l4Off: number): void;
   /** A link with link-layer addresses (Ethernet): sends one IP packet to `mac` without resolving its next hop (DHCP's unicast before ARP, RFC 2131 §4.1). */
   transmitTo?(mac: MacAddr, packet: Uint8Array): void;
   /** Set by the stack: called with each received IP packet (ownership passes to the stack). */
@@ -29,6 +39,8 @@ export interface FrameLink {
   readonly checksum: ChecksumCaps;
   /** Sends one frame (header included, no FCS). The link takes ownership of `frame`. */
   transmit(frame: Uint8Array): void;
+  /** As Link.transmitPartial, for a frame: `head` is the link header, IP and TCP headers, the TCP header at `l4Off`. */
+  transmitPartial?(head: Uint8Array, payload: Uint8Array, l4Off: number): void;
   /** Set by the Ethernet interface: called with each received frame. */
   onReceive: ((frame: Uint8Array) => void) | null;
 }

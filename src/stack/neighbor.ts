@@ -123,6 +123,25 @@ export class NeighborCache {
     return this.entries.get(ip);
   }
 
+  /**
+   * The link-layer address to send a packet for `ip` to now, or null while
+   * it is unknown (no entry, or INCOMPLETE: `output` queues and solicits).
+   * Sending to it is a use of the entry: RFC 4861 §7.3.3, "The first time a
+   * node sends a packet to a neighbor whose entry is STALE, the sender
+   * changes the state to DELAY and sets a timer to expire in
+   * DELAY_FIRST_PROBE_TIME seconds."
+   */
+  resolved(ip: IpAddr, now: Instant): MacAddr | null {
+    const e = this.entries.get(ip);
+    if (!e || e.state === 'incomplete') return null;
+    if (e.state === 'stale') {
+      e.state = 'delay';
+      e.at = now + this.limits.delayUs;
+      this.arm(e.at);
+    }
+    return e.mac;
+  }
+
   /** Every entry's address, link-layer address (null while INCOMPLETE) and state, for reports (`synack serve --stats`). */
   list(): Array<{ ip: IpAddr; mac: MacAddr | null; state: NeighborState }> {
     return [...this.entries].map(([ip, e]) => ({ ip, mac: e.state === 'incomplete' ? null : e.mac, state: e.state }));
@@ -166,20 +185,12 @@ export class NeighborCache {
    * Linux's __neigh_event_send does.
    */
   output(ip: IpAddr, packet: Uint8Array, now: Instant): void {
-    let e = this.entries.get(ip);
-    if (e && e.state !== 'incomplete') {
-      if (e.state === 'stale') {
-        // RFC 4861 §7.3.3: "The first time a node sends a packet to a
-        // neighbor whose entry is STALE, the sender changes the state to
-        // DELAY and sets a timer to expire in DELAY_FIRST_PROBE_TIME
-        // seconds."
-        e.state = 'delay';
-        e.at = now + this.limits.delayUs;
-        this.arm(e.at);
-      }
-      this.io.send(e.mac, packet);
+    const mac = this.resolved(ip, now);
+    if (mac !== null) {
+      this.io.send(mac, packet);
       return;
     }
+    let e = this.entries.get(ip);
     if (!e) {
       if (!this.makeRoom()) {
         this.io.drop('neigh-table-full');

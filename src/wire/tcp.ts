@@ -23,7 +23,7 @@
  *     |                           [Options]                           |
  */
 
-import { checksum, pseudoHeaderSum } from './checksum.ts';
+import { checksum, fold16, pseudoHeaderSum } from './checksum.ts';
 import { getU16, getU32, setU16, setU32 } from './bytes.ts';
 import { emitIpv4, IPV4_HEADER_LEN, IPV4_MAX_TOTAL_LEN } from './ipv4.ts';
 import { emitTcpOptions, parseTcpOptions, tcpOptionsLen, TCP_MAX_OPTIONS_LEN } from './tcp-options.ts';
@@ -129,13 +129,14 @@ export function emitTcp(
   buf: Uint8Array,
   offset: number,
   caps: ChecksumCaps,
+  headerOnly = false,
 ): number {
   const optionsLen = tcpOptionsLen(repr.options);
   if (optionsLen > TCP_MAX_OPTIONS_LEN) throw new Error(`TCP options take ${optionsLen} bytes, more than 40`);
   const headerLen = TCP_HEADER_LEN + optionsLen;
   const total = headerLen + repr.payload.length;
   if (total > IPV4_MAX_TOTAL_LEN - (typeof src === 'string' ? 0 : IPV4_HEADER_LEN)) throw new Error(`TCP segment of ${total} bytes is too long for IP`);
-  if (offset < 0 || offset + total > buf.length) {
+  if (offset < 0 || offset + (headerOnly ? headerLen : total) > buf.length) {
     throw new Error(`emitTcp: buffer too small (${buf.length} bytes, ${total} needed at ${offset})`);
   }
   checkField('srcPort', repr.srcPort, 0xffff);
@@ -155,6 +156,12 @@ export function emitTcp(
   setU16(buf, offset + 16, 0);
   setU16(buf, offset + 18, repr.urgentPointer);
   if (optionsLen > 0) emitTcpOptions(repr.options, buf, offset + TCP_HEADER_LEN);
+  if (headerOnly) {
+    // A partial checksum (as Linux's CHECKSUM_PARTIAL): the folded
+    // pseudo-header sum, which the device completes over header and payload.
+    setU16(buf, offset + 16, fold16(tcpPseudoSum(src, dst, total)));
+    return headerLen;
+  }
   if (repr.payload.length > 0) buf.set(repr.payload, offset + headerLen);
   if (caps.fillTx) {
     setU16(buf, offset + 16, checksum(buf, offset, offset + total, tcpPseudoSum(src, dst, total)));
@@ -190,6 +197,72 @@ export function emitIpv4Tcp(
   };
   emitIpv4(ip, buf, 0, caps);
   return buf;
+}
+
+/**
+ * The IPv4 and TCP headers of a segment whose payload travels separately
+ * (gather output to a link that completes checksums, `Link.transmitPartial`):
+ * a buffer from `alloc` of IPV4_HEADER_LEN + the TCP header length, the IP
+ * total length counting `tcp.payload`, the IPv4 header checksum complete
+ * and the TCP checksum field holding the folded pseudo-header sum — the
+ * partial checksum a device offload (VIRTIO_NET_HDR_F_NEEDS_CSUM,
+ * csum_start = the TCP header, csum_offset 16) completes over the header
+ * and the payload. The payload is not copied.
+ */
+export function emitIpv4TcpHead(
+  ipHeader: Omit<Ipv4Repr, 'payloadLen' | 'protocol'>,
+  tcp: TcpRepr,
+  alloc?: (n: number) => Uint8Array,
+): Uint8Array {
+  const hl = tcpHeaderLen(tcp);
+  const buf = alloc ? alloc(IPV4_HEADER_LEN + hl) : new Uint8Array(IPV4_HEADER_LEN + hl);
+  emitTcp(tcp, ipHeader.src, ipHeader.dst, buf, IPV4_HEADER_LEN, NO_FILL, true);
+  const ip: Ipv4Repr = {
+    src: ipHeader.src,
+    dst: ipHeader.dst,
+    protocol: IPPROTO_TCP,
+    ttl: ipHeader.ttl,
+    tos: ipHeader.tos,
+    ident: ipHeader.ident,
+    dontFragment: ipHeader.dontFragment,
+    payloadLen: hl + tcp.payload.length,
+  };
+  emitIpv4(ip, buf, 0);
+  return buf;
+}
+
+/** `emitIpv4TcpHead` for IPv6 (no extension headers; RFC 8200 §8.1's pseudo-header). */
+export function emitIpv6TcpHead(
+  ipHeader: { src: Ipv6Addr; dst: Ipv6Addr; hopLimit: number; trafficClass: number; flowLabel: number },
+  tcp: TcpRepr,
+  alloc?: (n: number) => Uint8Array,
+): Uint8Array {
+  const hl = tcpHeaderLen(tcp);
+  const buf = alloc ? alloc(IPV6_HEADER_LEN + hl) : new Uint8Array(IPV6_HEADER_LEN + hl);
+  emitTcp(tcp, ipHeader.src, ipHeader.dst, buf, IPV6_HEADER_LEN, NO_FILL, true);
+  writeIpv6Header(buf, 0, ipHeader.trafficClass, ipHeader.flowLabel, hl + tcp.payload.length, IPPROTO_TCP, ipHeader.hopLimit, ipHeader.src, ipHeader.dst);
+  return buf;
+}
+
+const NO_FILL: ChecksumCaps = { verifyRx: false, fillTx: false };
+
+/**
+ * The whole packet of a gather segment (`head` from emitIpv4TcpHead or
+ * emitIpv6TcpHead, then `payload`) in one new buffer, its TCP checksum
+ * completed: for a path that needs flat bytes (a capture, a next hop not
+ * yet resolved). `l4Off` is where the TCP header starts in `head`.
+ */
+export function joinPartialTcp(head: Uint8Array, payload: Uint8Array, l4Off: number): Uint8Array {
+  const out = new Uint8Array(head.length + payload.length);
+  out.set(head, 0);
+  out.set(payload, head.length);
+  // The field holds the pseudo-header sum: the sum over the segment with it
+  // in place is the whole checksum's complement.
+  const at = l4Off + 16;
+  const c = checksum(out, l4Off, out.length);
+  out[at] = c >>> 8;
+  out[at + 1] = c & 0xff;
+  return out;
 }
 
 /**
