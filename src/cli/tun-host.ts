@@ -473,7 +473,9 @@ export function openTunHost(cmd: string, a: LinkArgs, io: HostIo): TunHost {
     const p = pcap;
     eth.tap = (_dir, frame) => p.write(frame);
   }
-  if (pcap || a.logStates) {
+  // On TUN the capture is of the stack's packets (a hook); on TAP the
+  // interface's tap has it, and a hook would only turn gather output off.
+  if ((pcap && !eth) || a.logStates) {
     const p = eth ? null : pcap;
     stack.addHook((ev) => {
       if (ev.type === 'packet') {
