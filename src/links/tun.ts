@@ -289,8 +289,8 @@ export class TunLink implements Link {
   private readonly onBatch: (() => void) | null;
   private readonly onError: ((err: Error) => void) | null;
   private outQueue: Uint8Array[] = [];
-  /** Per queued packet: the payload of a gather packet (transmitPartial), else EMPTY_PAYLOAD. */
-  private outPayloads: Uint8Array[] = [];
+  /** Per queued packet: the payload parts of a gather packet (transmitPartial), else NO_PAYLOAD. */
+  private outPayloads: (readonly Uint8Array[])[] = [];
   /** Per queued packet: the checksum start of a gather packet, else 0. */
   private outCsumStart: number[] = [];
   /** Gather packets in the queue. */
@@ -300,7 +300,7 @@ export class TunLink implements Link {
    * gather write (writeChains) and no impairment on the way out (a
    * corrupted byte must meet a checksum the kernel checks).
    */
-  readonly transmitPartial?: (head: Uint8Array, payload: Uint8Array, l4Off: number) => void;
+  readonly transmitPartial?: (head: Uint8Array, payload: readonly Uint8Array[], l4Off: number) => void;
   /** virtio_net_hdr bytes before each packet read and written (0: plain mode). */
   readonly vnetHdrLen: number;
   /** The TUN_F_* offloads in force (0 when off or refused). */
@@ -422,9 +422,11 @@ export class TunLink implements Link {
    * (csum_start `l4Off`, csum_offset 16), head and payload as two parts of
    * one writev. The `tap` sees the packet whole, its checksum complete.
    */
-  private sendPartial(head: Uint8Array, payload: Uint8Array, l4Off: number): void {
+  private sendPartial(head: Uint8Array, payload: readonly Uint8Array[], l4Off: number): void {
     if (this.closedFlag) return;
-    if (head.length + payload.length > this.mtu + this.l2Len) {
+    let len = head.length;
+    for (const p of payload) len += p.length;
+    if (len > this.mtu + this.l2Len) {
       this.stats.dropsTooBig++;
       return;
     }
@@ -545,7 +547,7 @@ export class TunLink implements Link {
     if (this.closedFlag) return;
     this.outQueue.push(packet);
     if (this.transmitPartial) {
-      this.outPayloads.push(EMPTY_PAYLOAD);
+      this.outPayloads.push(NO_PAYLOAD);
       this.outCsumStart.push(0);
     }
     if (!this.flushQueued) {
@@ -604,7 +606,7 @@ export class TunLink implements Link {
     }
   }
 
-  private flushChains(q: Uint8Array[], payloads: Uint8Array[] | null, csumStart: number[]): void {
+  private flushChains(q: Uint8Array[], payloads: (readonly Uint8Array[])[] | null, csumStart: number[]): void {
     const parts: Uint8Array[] = [];
     const counts: number[] = [];
     if (payloads === null) this.planWhole(q, parts, counts);
@@ -623,8 +625,9 @@ export class TunLink implements Link {
         const head = q[i]!;
         const h = new Uint8Array(VNET_HDR_LEN);
         encodeVnetHdr({ flags: VNET_F_NEEDS_CSUM, gsoType: VNET_GSO_NONE, hdrLen: head.length, gsoSize: 0, csumStart: csumStart[i]!, csumOffset: 16 }, h, 0);
-        parts.push(h, head, payloads[i]!);
-        counts.push(3);
+        parts.push(h, head);
+        for (const p of payloads[i]!) parts.push(p);
+        counts.push(2 + payloads[i]!.length);
         this.stats.csumOffloadOut++;
         i++;
       }
@@ -666,7 +669,7 @@ export class TunLink implements Link {
 }
 
 const ZERO_HDR = new Uint8Array(10);
-const EMPTY_PAYLOAD = new Uint8Array(0);
+const NO_PAYLOAD: readonly Uint8Array[] = [];
 
 /** Offloads on unless SYNACK_TUN_OFFLOAD is 0/false/off. */
 function offloadDefault(): boolean {

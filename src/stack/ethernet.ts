@@ -231,7 +231,7 @@ export class EthernetInterface implements Link {
   readonly mtu: number;
   readonly checksum: ChecksumCaps;
   /** Link.transmitPartial: present when the frame link has it (a TAP device with checksum offload). */
-  readonly transmitPartial?: (head: Uint8Array, payload: Uint8Array, l4Off: number) => void;
+  readonly transmitPartial?: (head: Uint8Array, payload: readonly Uint8Array[], l4Off: number) => void;
 
   private readonly dadTransmits: number;
   private readonly autoconf: boolean;
@@ -405,7 +405,7 @@ export class EthernetInterface implements Link {
    * packet. A capture (`tap`) sees the frame whole with its checksum
    * complete, as the device will put it on the wire.
    */
-  private sendPartial(head: Uint8Array, payload: Uint8Array, l4Off: number): void {
+  private sendPartial(head: Uint8Array, payload: readonly Uint8Array[], l4Off: number): void {
     const now = this.stack.clock.now();
     let mac: MacAddr | null = null;
     let ethertype = ETHERTYPE_IPV4;

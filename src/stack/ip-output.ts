@@ -24,24 +24,37 @@ import type { Stack } from './stack.ts';
 export const GATHER_MIN_PAYLOAD = 16384;
 
 /** Sends one TCP segment from `src` to `dst` (same family). */
-export function sendSegment(s: Stack, src: IpAddr, dst: IpAddr, seg: TcpRepr, conn: Connection | null, ipEcn = 0): void {
+export function sendSegment(s: Stack, src: IpAddr, dst: IpAddr, seg: TcpRepr, conn: Connection | null, ipEcn = 0, more: readonly Uint8Array[] | null = null): void {
   const iface = s.route(dst);
   if (!iface) {
     s.drop(conn, typeof dst === 'string' ? 'ipv6-not-for-us' : 'ipv4-not-for-us');
     return;
   }
   const link = iface.link;
-  if (link.transmitPartial !== undefined && seg.payload.length >= GATHER_MIN_PAYLOAD && s.hooks.length === 0) {
+  let payloadLen = seg.payload.length;
+  if (more !== null) for (const p of more) payloadLen += p.length;
+  if (link.transmitPartial !== undefined && payloadLen >= GATHER_MIN_PAYLOAD && s.hooks.length === 0) {
     // Gather output: the headers in a pool packet, the payload by reference,
     // the checksum left to the device (Link.transmitPartial).
     const v6 = typeof dst === 'string';
     const head = v6
-      ? emitIpv6TcpHead({ src: src as Ipv6Addr, dst, hopLimit: s.ttl, trafficClass: ipEcn & 3, flowLabel: flowLabel(s, conn, seg) }, seg, s.allocTx)
-      : emitIpv4TcpHead({ src: src as number, dst, ttl: s.ttl, tos: ipEcn & 3, ident: s.nextIdent(), dontFragment: true }, seg, s.allocTx);
+      ? emitIpv6TcpHead({ src: src as Ipv6Addr, dst, hopLimit: s.ttl, trafficClass: ipEcn & 3, flowLabel: flowLabel(s, conn, seg) }, seg, payloadLen, s.allocTx)
+      : emitIpv4TcpHead({ src: src as number, dst, ttl: s.ttl, tos: ipEcn & 3, ident: s.nextIdent(), dontFragment: true }, seg, payloadLen, s.allocTx);
     s.counters.segmentsOut++;
     s.counters.packetsOut++;
-    link.transmitPartial(head, seg.payload, v6 ? 40 : 20);
+    link.transmitPartial(head, more === null ? [seg.payload] : [seg.payload, ...more], v6 ? 40 : 20);
     return;
+  }
+  if (more !== null) {
+    // No gather here: one payload.
+    const joined = new Uint8Array(payloadLen);
+    joined.set(seg.payload, 0);
+    let o = seg.payload.length;
+    for (const p of more) {
+      joined.set(p, o);
+      o += p.length;
+    }
+    seg = { ...seg, payload: joined };
   }
   const bytes =
     typeof dst === 'string'

@@ -16,12 +16,13 @@ export interface Link {
    * Present on a link that completes TCP checksums on the way out (a TAP or
    * TUN device with checksum offload): sends one IP packet made of `head`
    * (its IP and TCP headers, a packet of the stack's pool, the TCP checksum
-   * field holding the folded pseudo-header sum) followed by `payload` (a
-   * view of the sender's bytes, never written), the TCP header at `l4Off`
-   * of `head`. The link takes ownership of `head` and writes `payload` by
-   * reference (gather), so the stack neither copies nor sums the payload.
+   * field holding the folded pseudo-header sum) followed by the `payload`
+   * parts (views of the sender's bytes, never written; at most 16 — the
+   * addon's writev takes 64 parts per packet), the TCP header at `l4Off` of `head`. The link takes
+   * ownership of `head` and writes the payload by reference (gather), so the
+   * stack neither copies nor sums it.
    */
-  transmitPartial?(head: Uint8Array, payload: Uint8Array, l4Off: number): void;
+  transmitPartial?(head: Uint8Array, payload: readonly Uint8Array[], l4Off: number): void;
   /** A link with link-layer addresses (Ethernet): sends one IP packet to `mac` without resolving its next hop (DHCP's unicast before ARP, RFC 2131 §4.1). */
   transmitTo?(mac: MacAddr, packet: Uint8Array): void;
   /** Set by the stack: called with each received IP packet (ownership passes to the stack). */
@@ -40,7 +41,7 @@ export interface FrameLink {
   /** Sends one frame (header included, no FCS). The link takes ownership of `frame`. */
   transmit(frame: Uint8Array): void;
   /** As Link.transmitPartial, for a frame: `head` is the link header, IP and TCP headers, the TCP header at `l4Off`. */
-  transmitPartial?(head: Uint8Array, payload: Uint8Array, l4Off: number): void;
+  transmitPartial?(head: Uint8Array, payload: readonly Uint8Array[], l4Off: number): void;
   /** Set by the Ethernet interface: called with each received frame. */
   onReceive: ((frame: Uint8Array) => void) | null;
 }

@@ -659,6 +659,10 @@ export class Stack implements ConnectionHost {
     this.sendSegment(conn.localAddr, conn.remoteAddr, seg, conn, ipEcn);
   }
 
+  transmitParts(conn: Connection, seg: TcpRepr, more: readonly Uint8Array[], ipEcn: number): void {
+    sendSegment(this, conn.localAddr, conn.remoteAddr, seg, conn, ipEcn, more);
+  }
+
   drop(conn: Connection | null, reason: DropReason): void {
     this.counters.drop(reason);
     if (this.hooks.length) this.trace({ type: 'drop', time: this.clock.now(), reason, conn });

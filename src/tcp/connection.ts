@@ -59,6 +59,12 @@ import { offeredShiftFor } from './negotiation.ts';
 export interface ConnectionHost {
   /** Sends a segment; `ipEcn` is the IP ECN codepoint to use (RFC 3168: 0 Not-ECT, 2 ECT(0)). */
   transmit(conn: Connection, seg: TcpRepr, ipEcn?: number): void;
+  /**
+   * Optional: sends a segment whose payload is `seg.payload` followed by
+   * the `more` views (a segment spanning two writes of the send buffer,
+   * sent without joining them). Without it such a segment is joined.
+   */
+  transmitParts?(conn: Connection, seg: TcpRepr, more: readonly Uint8Array[], ipEcn: number): void;
   event(conn: Connection, ev: ConnectionEvent): void;
   /** An initial sequence number for this connection's 4-tuple (RFC 6528). */
   chooseIss(conn: Connection): number;

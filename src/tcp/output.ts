@@ -18,6 +18,8 @@ import * as plpmtud from './mtu-probe.ts';
 
 const NEVER = Infinity;
 const NO_OPTIONS: TcpOption[] = [];
+/** Most views one new segment's payload is sent as (ConnectionHost.transmitParts); beyond, it is joined. */
+const MAX_PARTS = 16;
 
 /**
  * Sends whatever the state, windows and queues allow, then an ACK if one
@@ -110,7 +112,10 @@ export function output(c: Connection, force = false): void {
       let flags = ACK;
       if (last) flags |= PSH;
       if (last && c.finQueued) flags |= FIN;
-      emit(c, seq, flags, c.sendBuf!.slice(seqDiff(seq, c.bufSeq), len));
+      const off = seqDiff(seq, c.bufSeq);
+      const parts = c.host.transmitParts !== undefined ? c.sendBuf!.views(off, len, MAX_PARTS) : null;
+      if (parts !== null && parts.length > 1) emit(c, seq, flags, parts[0]!, NO_OPTIONS, parts.slice(1));
+      else emit(c, seq, flags, parts !== null ? parts[0]! : c.sendBuf!.slice(off, len));
       afterSend(c, seq, len + (flags & FIN ? 1 : 0));
       c.lastDataSendAt = c.now;
       force = false;
@@ -239,8 +244,14 @@ export function sendRst(c: Connection, seq: number, ack: number, flags: number):
   });
 }
 
-/** Builds and transmits one segment; every segment we send acknowledges RCV.NXT except a bare SYN. */
-export function emit(c: Connection, seq: number, flags: number, payload: Uint8Array, options: TcpOption[] = NO_OPTIONS): void {
+/**
+ * Builds and transmits one segment; every segment we send acknowledges
+ * RCV.NXT except a bare SYN. `more`: further payload after `payload`
+ * (views, for ConnectionHost.transmitParts).
+ */
+export function emit(c: Connection, seq: number, flags: number, payload: Uint8Array, options: TcpOption[] = NO_OPTIONS, more: readonly Uint8Array[] | null = null): void {
+  let payloadLen = payload.length;
+  if (more !== null) for (const p of more) payloadLen += p.length;
   let window: number;
   if (flags & SYN) {
     // RFC 7323 §2.2: "The window field in a segment where the SYN bit is set
@@ -264,7 +275,7 @@ export function emit(c: Connection, seq: number, flags: number, payload: Uint8Ar
     let sack = flags & ACK ? sackBlocks(c) : null;
     if (sack) {
       // Never let SACK blocks push a segment past our MTU.
-      while (sack.length > 0 && payload.length + tcpOptionsLen(segmentOptions(ts, sack)) > c.advMss) sack = sack.slice(0, -1);
+      while (sack.length > 0 && payloadLen + tcpOptionsLen(segmentOptions(ts, sack)) > c.advMss) sack = sack.slice(0, -1);
     }
     options = segmentOptions(ts, sack);
   }
@@ -281,7 +292,7 @@ export function emit(c: Connection, seq: number, flags: number, payload: Uint8Ar
     // RFC 3168 §6.1.3: ECE on every ACK until the peer's CWR.
     if (flags & ACK && c.ecnEcho) flags |= ECE;
     // §6.1.5: only new data is ECT; retransmissions and pure ACKs are not.
-    if (payload.length > 0 && seqGe(seq, c.sndMax)) {
+    if (payloadLen > 0 && seqGe(seq, c.sndMax)) {
       ipEcn = 2;
       if (c.ecnCwrPending) {
         flags |= CWR;
@@ -289,7 +300,7 @@ export function emit(c: Connection, seq: number, flags: number, payload: Uint8Ar
       }
     }
   }
-  c.host.transmit(c, {
+  const seg = {
     srcPort: c.localPort,
     dstPort: c.remotePort,
     seq: seq >>> 0,
@@ -299,7 +310,9 @@ export function emit(c: Connection, seq: number, flags: number, payload: Uint8Ar
     urgentPointer,
     options,
     payload,
-  }, ipEcn);
+  };
+  if (more !== null) c.host.transmitParts!(c, seg, more, ipEcn);
+  else c.host.transmit(c, seg, ipEcn);
 }
 
 /** Re-computes this connection's charge to the stack-wide receive budget. */

@@ -56,10 +56,59 @@ export class SendBuffer {
   /** `len` bytes starting at `offset` (a view when within one chunk, else a copy). */
   slice(offset: number, len: number): Uint8Array {
     if (len <= 0) return EMPTY;
+    this.check(offset, len);
+    const idx = this.seek(offset);
+    const c = this.chunks[idx]!;
+    const from = (idx === 0 ? this.head : 0) + (offset - this.cursorOff);
+    if (from + len <= c.length) return c.subarray(from, from + len);
+    const parts = this.views(offset, len, Infinity)!;
+    const out = new Uint8Array(len);
+    let written = 0;
+    for (const p of parts) {
+      out.set(p, written);
+      written += p.length;
+    }
+    return out;
+  }
+
+  /**
+   * `len` bytes starting at `offset` as views of the chunks that hold them,
+   * in order (no copy) — or null when that takes more than `maxParts`
+   * views. For gather output: a segment spanning two reads goes out as two
+   * views instead of a copy.
+   */
+  views(offset: number, len: number, maxParts: number): Uint8Array[] | null {
+    if (len <= 0) return [];
+    this.check(offset, len);
+    const idx = this.seek(offset);
+    const c = this.chunks[idx]!;
+    const from = (idx === 0 ? this.head : 0) + (offset - this.cursorOff);
+    if (from + len <= c.length) return [c.subarray(from, from + len)];
+    const out: Uint8Array[] = [];
+    let written = 0;
+    let i = idx;
+    let pos = from;
+    while (written < len) {
+      if (out.length === maxParts) return null;
+      const ch = this.chunks[i]!;
+      const take = Math.min(len - written, ch.length - pos);
+      out.push(ch.subarray(pos, pos + take));
+      written += take;
+      i++;
+      pos = 0;
+    }
+    return out;
+  }
+
+  private check(offset: number, len: number): void {
     if (offset < 0 || offset + len > this.len) {
       // A caller bug, never peer input: fail loudly rather than send wrong bytes.
       throw new RangeError(`SendBuffer.slice(${offset}, ${len}) outside 0..${this.len}`);
     }
+  }
+
+  /** The index of the chunk holding `offset`; leaves the cursor there (cursorOff: the chunk's first logical offset). */
+  private seek(offset: number): number {
     // Find the chunk containing `offset`, starting from the cursor when possible.
     let idx = 0;
     let start = 0; // logical offset of chunks[idx][head-or-0]
@@ -77,23 +126,7 @@ export class SendBuffer {
     }
     this.cursorIdx = idx;
     this.cursorOff = start;
-    const c = this.chunks[idx]!;
-    const base = idx === 0 ? this.head : 0;
-    const from = base + (offset - start);
-    if (from + len <= c.length) return c.subarray(from, from + len);
-    const out = new Uint8Array(len);
-    let written = 0;
-    let i = idx;
-    let pos = from;
-    while (written < len) {
-      const ch = this.chunks[i]!;
-      const take = Math.min(len - written, ch.length - pos);
-      out.set(ch.subarray(pos, pos + take), written);
-      written += take;
-      i++;
-      pos = 0;
-    }
-    return out;
+    return idx;
   }
 }
 

@@ -129,12 +129,13 @@ export function emitTcp(
   buf: Uint8Array,
   offset: number,
   caps: ChecksumCaps,
-  headerOnly = false,
+  headerOnlyPayloadLen = -1,
 ): number {
+  const headerOnly = headerOnlyPayloadLen >= 0;
   const optionsLen = tcpOptionsLen(repr.options);
   if (optionsLen > TCP_MAX_OPTIONS_LEN) throw new Error(`TCP options take ${optionsLen} bytes, more than 40`);
   const headerLen = TCP_HEADER_LEN + optionsLen;
-  const total = headerLen + repr.payload.length;
+  const total = headerLen + (headerOnly ? headerOnlyPayloadLen : repr.payload.length);
   if (total > IPV4_MAX_TOTAL_LEN - (typeof src === 'string' ? 0 : IPV4_HEADER_LEN)) throw new Error(`TCP segment of ${total} bytes is too long for IP`);
   if (offset < 0 || offset + (headerOnly ? headerLen : total) > buf.length) {
     throw new Error(`emitTcp: buffer too small (${buf.length} bytes, ${total} needed at ${offset})`);
@@ -203,7 +204,8 @@ export function emitIpv4Tcp(
  * The IPv4 and TCP headers of a segment whose payload travels separately
  * (gather output to a link that completes checksums, `Link.transmitPartial`):
  * a buffer from `alloc` of IPV4_HEADER_LEN + the TCP header length, the IP
- * total length counting `tcp.payload`, the IPv4 header checksum complete
+ * total length counting `payloadLen` bytes of payload (by default
+ * `tcp.payload`'s), the IPv4 header checksum complete
  * and the TCP checksum field holding the folded pseudo-header sum — the
  * partial checksum a device offload (VIRTIO_NET_HDR_F_NEEDS_CSUM,
  * csum_start = the TCP header, csum_offset 16) completes over the header
@@ -212,11 +214,12 @@ export function emitIpv4Tcp(
 export function emitIpv4TcpHead(
   ipHeader: Omit<Ipv4Repr, 'payloadLen' | 'protocol'>,
   tcp: TcpRepr,
+  payloadLen = tcp.payload.length,
   alloc?: (n: number) => Uint8Array,
 ): Uint8Array {
   const hl = tcpHeaderLen(tcp);
   const buf = alloc ? alloc(IPV4_HEADER_LEN + hl) : new Uint8Array(IPV4_HEADER_LEN + hl);
-  emitTcp(tcp, ipHeader.src, ipHeader.dst, buf, IPV4_HEADER_LEN, NO_FILL, true);
+  emitTcp(tcp, ipHeader.src, ipHeader.dst, buf, IPV4_HEADER_LEN, NO_FILL, payloadLen);
   const ip: Ipv4Repr = {
     src: ipHeader.src,
     dst: ipHeader.dst,
@@ -225,7 +228,7 @@ export function emitIpv4TcpHead(
     tos: ipHeader.tos,
     ident: ipHeader.ident,
     dontFragment: ipHeader.dontFragment,
-    payloadLen: hl + tcp.payload.length,
+    payloadLen: hl + payloadLen,
   };
   emitIpv4(ip, buf, 0);
   return buf;
@@ -235,12 +238,13 @@ export function emitIpv4TcpHead(
 export function emitIpv6TcpHead(
   ipHeader: { src: Ipv6Addr; dst: Ipv6Addr; hopLimit: number; trafficClass: number; flowLabel: number },
   tcp: TcpRepr,
+  payloadLen = tcp.payload.length,
   alloc?: (n: number) => Uint8Array,
 ): Uint8Array {
   const hl = tcpHeaderLen(tcp);
   const buf = alloc ? alloc(IPV6_HEADER_LEN + hl) : new Uint8Array(IPV6_HEADER_LEN + hl);
-  emitTcp(tcp, ipHeader.src, ipHeader.dst, buf, IPV6_HEADER_LEN, NO_FILL, true);
-  writeIpv6Header(buf, 0, ipHeader.trafficClass, ipHeader.flowLabel, hl + tcp.payload.length, IPPROTO_TCP, ipHeader.hopLimit, ipHeader.src, ipHeader.dst);
+  emitTcp(tcp, ipHeader.src, ipHeader.dst, buf, IPV6_HEADER_LEN, NO_FILL, payloadLen);
+  writeIpv6Header(buf, 0, ipHeader.trafficClass, ipHeader.flowLabel, hl + payloadLen, IPPROTO_TCP, ipHeader.hopLimit, ipHeader.src, ipHeader.dst);
   return buf;
 }
 
@@ -248,14 +252,20 @@ const NO_FILL: ChecksumCaps = { verifyRx: false, fillTx: false };
 
 /**
  * The whole packet of a gather segment (`head` from emitIpv4TcpHead or
- * emitIpv6TcpHead, then `payload`) in one new buffer, its TCP checksum
- * completed: for a path that needs flat bytes (a capture, a next hop not
- * yet resolved). `l4Off` is where the TCP header starts in `head`.
+ * emitIpv6TcpHead, then the `payload` parts) in one new buffer, its TCP
+ * checksum completed: for a path that needs flat bytes (a capture, a next
+ * hop not yet resolved). `l4Off` is where the TCP header starts in `head`.
  */
-export function joinPartialTcp(head: Uint8Array, payload: Uint8Array, l4Off: number): Uint8Array {
-  const out = new Uint8Array(head.length + payload.length);
+export function joinPartialTcp(head: Uint8Array, payload: readonly Uint8Array[], l4Off: number): Uint8Array {
+  let n = head.length;
+  for (const p of payload) n += p.length;
+  const out = new Uint8Array(n);
   out.set(head, 0);
-  out.set(payload, head.length);
+  let o = head.length;
+  for (const p of payload) {
+    out.set(p, o);
+    o += p.length;
+  }
   // The field holds the pseudo-header sum: the sum over the segment with it
   // in place is the whole checksum's complement.
   const at = l4Off + 16;

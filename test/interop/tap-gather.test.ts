@@ -116,9 +116,9 @@ describe('gather output with checksum offload (fake TAP device)', () => {
   it('emitIpv4TcpHead / emitIpv6TcpHead + joinPartialTcp give the very bytes emitIpv4Tcp / emitIpv6Tcp build whole, checksum included', () => {
     const s = seg(30_000);
     const ip4 = { src: SYNACK_IP, dst: KERNEL_IP, ttl: 64, tos: 0, ident: 7, dontFragment: true };
-    assert.deepEqual(joinPartialTcp(emitIpv4TcpHead(ip4, s), s.payload, 20), emitIpv4Tcp(ip4, s, CHECKSUM_FULL));
+    assert.deepEqual(joinPartialTcp(emitIpv4TcpHead(ip4, s), [s.payload], 20), emitIpv4Tcp(ip4, s, CHECKSUM_FULL));
     const ip6 = { src: SYNACK_IP6, dst: KERNEL_IP6, hopLimit: 64, trafficClass: 0, flowLabel: 12345 };
-    assert.deepEqual(joinPartialTcp(emitIpv6TcpHead(ip6, s), s.payload, 40), emitIpv6Tcp(ip6, s, CHECKSUM_FULL));
+    assert.deepEqual(joinPartialTcp(emitIpv6TcpHead(ip6, s), [s.payload], 40), emitIpv6Tcp(ip6, s, CHECKSUM_FULL));
   });
 
   it('a segment of 60,000 payload bytes to a resolved neighbour leaves as one chain — NEEDS_CSUM header, the frame headers, the payload by reference — whose completed checksum is valid; the capture sees the frame whole with that checksum', async () => {
