@@ -28,6 +28,7 @@ import { ImpairStage, isNoImpairment, type ImpairStats } from './impair.ts';
 import { ETH_HEADER_LEN } from '../wire/ethernet.ts';
 import { coalesceTcp, completePartialChecksum, encodeVnetHdr, TUN_F_CSUM, TUN_F_TSO4, VNET_F_NEEDS_CSUM, VNET_GSO_NONE, VNET_HDR_LEN } from './vnet.ts';
 import { joinPartialTcp } from '../wire/tcp.ts';
+import { markChecksumComputed } from '../stack/rx-verified.ts';
 
 // ---- the addon ----------------------------------------------------------------
 
@@ -514,6 +515,10 @@ export class TunLink implements Link {
             continue;
           }
           this.stats.csumCompleted++;
+          // Computed just now from these bytes: the stack need not verify it
+          // again (stack/rx-verified.ts) — unless an impairment stage may
+          // still corrupt it.
+          if (this.stageIn === null && coversTransport(packet, this.l2Len, csumStart, csumOffset)) markChecksumComputed(packet);
         }
       }
       if (this.stageIn) this.stageIn.push(packet);
@@ -669,6 +674,28 @@ export class TunLink implements Link {
 }
 
 const ZERO_HDR = new Uint8Array(10);
+
+/**
+ * Whether a completed partial checksum is the packet's TCP or UDP checksum:
+ * it starts at the transport header (right after an IPv4 header, or a
+ * fixed IPv6 header whose next header is the transport) and lands in its
+ * checksum field (16 for TCP, 6 for UDP). Only then may the stack skip
+ * verifying it.
+ */
+function coversTransport(p: Uint8Array, l2: number, csumStart: number, csumOffset: number): boolean {
+  if (l2 !== 0 && !(p[12] === 0x08 && p[13] === 0x00) && !(p[12] === 0x86 && p[13] === 0xdd)) return false;
+  const v = p[l2]! >> 4;
+  let l4: number;
+  let proto: number;
+  if (v === 4) {
+    l4 = l2 + (p[l2]! & 15) * 4;
+    proto = p[l2 + 9]!;
+  } else if (v === 6) {
+    l4 = l2 + 40;
+    proto = p[l2 + 6]!;
+  } else return false;
+  return csumStart === l4 && ((proto === 6 && csumOffset === 16) || (proto === 17 && csumOffset === 6));
+}
 const NO_PAYLOAD: readonly Uint8Array[] = [];
 
 /** Offloads on unless SYNACK_TUN_OFFLOAD is 0/false/off. */

@@ -20,12 +20,16 @@ import { encodeTsOptions, decodeTsOptions } from './syncookies.ts';
 import { ipTcpOverhead } from './pmtu.ts';
 import type { Listener, NetInterface, Stack } from './stack.ts';
 import { forwardTcp } from './forward.ts';
+import { checksumComputed } from './rx-verified.ts';
+
+/** Caps for a segment whose checksum the link has just computed (stack/rx-verified.ts): no second pass. */
+const COMPUTED = Object.freeze({ verifyRx: false, fillTx: true });
 
 /** How long after its last cookie a listener still accepts cookie ACKs (two cookie periods). */
 export const COOKIE_VALID_US = 128_000_000;
 
 export function receiveTcp(s: Stack, iface: NetInterface, src: IpAddr, dst: IpAddr, payload: Uint8Array, bytes: Uint8Array, now: Instant, tos = 0): void {
-  const r = parseTcp(payload, src, dst, iface.caps);
+  const r = parseTcp(payload, src, dst, iface.caps.verifyRx && checksumComputed(payload) ? COMPUTED : iface.caps);
   if (!r.ok) {
     s.drop(null, r.reason);
     return;

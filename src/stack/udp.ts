@@ -16,6 +16,10 @@ import type { MacAddr } from '../wire/ethernet.ts';
 import { sendIcmpV4Unreachable, sendIcmpv6Error } from './icmp.ts';
 import { forwardUdp } from './forward.ts';
 import type { NetInterface, Stack } from './stack.ts';
+import { checksumComputed } from './rx-verified.ts';
+
+/** Caps for a datagram whose checksum the link has just computed (stack/rx-verified.ts): no second pass. */
+const COMPUTED = Object.freeze({ verifyRx: false, fillTx: true });
 
 /** The pseudo-header address sum of either family (an Ipv6Addr is eight 16-bit code units). */
 function pseudo(src: IpAddr, dst: IpAddr): UdpPseudo {
@@ -42,7 +46,7 @@ export function receiveUdp(s: Stack, iface: NetInterface, src: IpAddr, dst: IpAd
   // RFC 1122 §4.1.3.4: "If a UDP datagram is received with a checksum that
   // is non-zero and invalid, UDP MUST silently discard the datagram."
   // RFC 8200 §8.1: a zero checksum over IPv6 is discarded (wire/udp.ts).
-  const u = parseUdp(payload, pseudo(src, dst), iface.caps);
+  const u = parseUdp(payload, pseudo(src, dst), iface.caps.verifyRx && checksumComputed(payload) ? COMPUTED : iface.caps);
   if (!u.ok) {
     s.drop(null, u.reason);
     return;

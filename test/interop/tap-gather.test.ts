@@ -20,6 +20,10 @@ import { ETHERTYPE_ARP, parseEthernet } from '../../src/wire/ethernet.ts';
 import { ipv6FromWords, type Ipv6Addr } from '../../src/wire/ipv6.ts';
 import { Network } from '../../src/sim/network.ts';
 import { GATHER_MIN_PAYLOAD, sendSegment } from '../../src/stack/ip-output.ts';
+import { checksumComputed } from '../../src/stack/rx-verified.ts';
+import { TapLink } from '../../src/links/tap.ts';
+import { encodeVnetHdr } from '../../src/links/vnet.ts';
+import { buildEthernetFrame, ETHERTYPE_IPV4 } from '../../src/wire/ethernet.ts';
 
 const KERNEL_MAC = 0x0a0000000001;
 const SYNACK_MAC = 0x020000000002;
@@ -71,9 +75,10 @@ class FakeTap implements TunDeviceHandle {
   stats(): Record<string, number> {
     return {};
   }
-  deliver(frame: Uint8Array): void {
+  deliver(frame: Uint8Array, hdr?: Uint8Array): void {
     const a = new Uint8Array(this.arena);
     a.fill(0, 0, VNET_HDR_LEN);
+    if (hdr) a.set(hdr, 0);
     a.set(frame, VNET_HDR_LEN);
     this.lengths[0] = VNET_HDR_LEN + frame.length;
     this.cb!(1, 0);
@@ -224,5 +229,35 @@ describe('gather output with checksum offload (fake TAP device)', () => {
     assert.equal(link.transmitPartial, undefined);
     assert.equal(eth.transmitPartial, undefined);
     link.close();
+  });
+
+  it('a received packet whose partial checksum the link completes is marked computed (the stack does not verify it again) and accepted; not when the checksum is not its TCP checksum, nor under an impairment stage on the way in', () => {
+    const s = seg(20_000);
+    const ip = { src: KERNEL_IP, dst: SYNACK_IP, ttl: 64, tos: 0, ident: 1, dontFragment: true };
+    const head = emitIpv4TcpHead(ip, s);
+    const partial = new Uint8Array(head.length + s.payload.length);
+    partial.set(head);
+    partial.set(s.payload, head.length);
+    const frame = buildEthernetFrame({ dst: SYNACK_MAC, src: KERNEL_MAC, ethertype: ETHERTYPE_IPV4, tags: [] }, partial);
+    const hdr = (csumStart: number, csumOffset: number): Uint8Array => {
+      const h = new Uint8Array(VNET_HDR_LEN);
+      encodeVnetHdr({ flags: VNET_F_NEEDS_CSUM, gsoType: VNET_GSO_NONE, hdrLen: 0, gsoSize: 0, csumStart, csumOffset }, h, 0);
+      return h;
+    };
+    for (const [impair, csumStart, csumOffset, marked] of [
+      [false, 34, 16, true],
+      [false, 40, 10, false],
+      [true, 34, 16, false],
+    ] as const) {
+      const dev = new FakeTap();
+      const link = new TapLink({ name: 'faketap0', device: dev, mtu: 65520, ...(impair ? { impairIn: { duplicate: 0.01 } } : {}) });
+      const got: Uint8Array[] = [];
+      link.onReceive = (f) => got.push(f);
+      dev.deliver(frame, hdr(csumStart, csumOffset));
+      assert.equal(got.length, 1);
+      assert.equal(checksumComputed(got[0]!.subarray(34)), marked, `impair ${impair}, csum_start ${csumStart}`);
+      if (marked) assert.ok(parseTcp(got[0]!.subarray(34), KERNEL_IP, SYNACK_IP, CHECKSUM_FULL).ok, 'and the completed checksum is valid');
+      link.close();
+    }
   });
 });
