@@ -28,7 +28,7 @@ import { ImpairStage, isNoImpairment, type ImpairStats } from './impair.ts';
 import { ETH_HEADER_LEN } from '../wire/ethernet.ts';
 import { coalesceTcp, completePartialChecksum, encodeVnetHdr, TUN_F_CSUM, TUN_F_TSO4, VNET_F_NEEDS_CSUM, VNET_GSO_NONE, VNET_HDR_LEN } from './vnet.ts';
 import { joinPartialTcp } from '../wire/tcp.ts';
-import { markChecksumComputed } from '../stack/rx-verified.ts';
+import { markChecksumComputed, markChecksumPartial } from '../stack/rx-verified.ts';
 
 // ---- the addon ----------------------------------------------------------------
 
@@ -249,6 +249,8 @@ export interface TunLinkStats {
   largestIn: number;
   /** Received packets whose partial checksum was completed (NEEDS_CSUM). */
   csumCompleted: number;
+  /** Received packets whose partial TCP/UDP checksum was left to the stack to trust (NEEDS_CSUM from the kernel, no tap, no impairment: stack/rx-verified.ts). */
+  csumTrusted: number;
   /** Received packets with a bad virtio_net_hdr (offsets outside the packet), dropped. */
   dropsBadVnetHdr: number;
   /** Transmitted coalesced segments (one write, several segments cut by the kernel). */
@@ -367,6 +369,7 @@ export class TunLink implements Link {
       gsoIn: 0,
       largestIn: 0,
       csumCompleted: 0,
+      csumTrusted: 0,
       dropsBadVnetHdr: 0,
       gsoOut: 0,
       gsoOutSegments: 0,
@@ -510,15 +513,23 @@ export class TunLink implements Link {
         if ((arena[hdrAt]! & VNET_F_NEEDS_CSUM) !== 0) {
           const csumStart = arena[hdrAt + 6]! | (arena[hdrAt + 7]! << 8);
           const csumOffset = arena[hdrAt + 8]! | (arena[hdrAt + 9]! << 8);
-          if (!completePartialChecksum(packet, csumStart, csumOffset)) {
-            this.stats.dropsBadVnetHdr++;
-            continue;
+          const ownSum = this.stageIn === null && coversTransport(packet, this.l2Len, csumStart, csumOffset);
+          if (ownSum && this.tap === null) {
+            // The kernel's own TCP/UDP checksum, left partial: the stack
+            // takes it as the kernel does (stack/rx-verified.ts), and a
+            // capture above completes it.
+            markChecksumPartial(packet, csumStart, csumOffset);
+            this.stats.csumTrusted++;
+          } else {
+            if (!completePartialChecksum(packet, csumStart, csumOffset)) {
+              this.stats.dropsBadVnetHdr++;
+              continue;
+            }
+            this.stats.csumCompleted++;
+            // Computed just now from these bytes: the stack need not verify
+            // it again — unless an impairment stage may still corrupt it.
+            if (ownSum) markChecksumComputed(packet);
           }
-          this.stats.csumCompleted++;
-          // Computed just now from these bytes: the stack need not verify it
-          // again (stack/rx-verified.ts) — unless an impairment stage may
-          // still corrupt it.
-          if (this.stageIn === null && coversTransport(packet, this.l2Len, csumStart, csumOffset)) markChecksumComputed(packet);
         }
       }
       if (this.stageIn) this.stageIn.push(packet);
@@ -694,7 +705,7 @@ function coversTransport(p: Uint8Array, l2: number, csumStart: number, csumOffse
     l4 = l2 + 40;
     proto = p[l2 + 6]!;
   } else return false;
-  return csumStart === l4 && ((proto === 6 && csumOffset === 16) || (proto === 17 && csumOffset === 6));
+  return csumStart === l4 && csumStart + csumOffset + 2 <= p.length && ((proto === 6 && csumOffset === 16) || (proto === 17 && csumOffset === 6));
 }
 const NO_PAYLOAD: readonly Uint8Array[] = [];
 

@@ -35,6 +35,7 @@ import {
 } from '../wire/ethernet.ts';
 import { joinPartialTcp } from '../wire/tcp.ts';
 import { hasHeadroom } from './packet-pool.ts';
+import { completeForCapture } from './rx-verified.ts';
 import { arpAnnounce, arpProbe, arpReplyTo, arpRequest, emitArp, ARP_LEN, parseArp, type ArpRepr } from '../wire/arp.ts';
 import {
   emitIpv6,
@@ -625,7 +626,10 @@ export class EthernetInterface implements Link {
 
   receiveFrame(frame: Uint8Array): void {
     this.stats.framesIn++;
-    this.tap?.('in', frame);
+    if (this.tap) {
+      completeForCapture(frame);
+      this.tap('in', frame);
+    }
     const f = parseEthernet(frame);
     if (!f.ok) {
       this.drop(f.reason);

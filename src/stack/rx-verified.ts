@@ -1,27 +1,65 @@
 /**
- * Received packets whose transport checksum a link has just computed.
+ * Received packets whose transport checksum the stack need not verify.
  *
  * A TAP/TUN device with checksum offload hands over the guest kernel's TCP
  * and UDP packets with a partial checksum (VIRTIO_NET_HDR_F_NEEDS_CSUM: the
- * field holds the pseudo-header sum). The link completes it (links/tun.ts),
- * as a NIC would — one pass over the bytes — and verifying it again in the
- * stack would be a second pass over the same bytes with a known result. So
- * the link marks such a packet, and the stack's TCP and UDP input skip the
- * verification for it (as Linux skips it for a CHECKSUM_UNNECESSARY skb).
+ * field holds the pseudo-header sum, the rest "is ours to add"). Such a
+ * packet never crossed a wire: it comes from the kernel's memory, which is
+ * why the kernel itself does not checksum it (Linux's CHECKSUM_PARTIAL; a
+ * local receiver trusts it). Completing the checksum and then verifying it
+ * would be two passes over the bytes with a known result. So the link
+ * marks such a packet instead (links/tun.ts): the stack's TCP and UDP input
+ * skip the verification, and the checksum is completed only where its
+ * value is seen — a capture (`completeForCapture`, called by the taps).
+ * A link that completes a checksum itself marks the packet computed.
+ *
  * A packet is marked by its ArrayBuffer, which it must own alone (the link
  * copies each packet out of its read arena into a buffer of its own), so
- * the mark holds for every view of it (the IP payload, the TCP segment).
- * A link with an impairment stage on the way in does not mark (a byte it
- * corrupts after the completion must meet the verification).
+ * the mark holds for every view of it (the frame, the IP payload, the TCP
+ * segment). Offsets count from the start of that buffer. A link with an
+ * impairment stage on the way in marks nothing (a byte it corrupts must
+ * meet the verification).
  */
-const verified = new WeakSet<ArrayBufferLike>();
+import { checksum } from '../wire/checksum.ts';
+
+/** 0: computed; otherwise 1 + (csumStart << 8 | csumOffset): partial, not yet completed. */
+const marks = new WeakMap<ArrayBufferLike, number>();
 
 /** Marks `packet` (which owns its ArrayBuffer) as carrying a transport checksum just computed from its bytes. */
 export function markChecksumComputed(packet: Uint8Array): void {
-  verified.add(packet.buffer);
+  marks.set(packet.buffer, 0);
 }
 
-/** Whether `bytes` is (a view of) a packet marked by markChecksumComputed. */
+/**
+ * Marks `packet` (which owns its ArrayBuffer, starting at its offset 0) as
+ * carrying the kernel's partial checksum for the transport header at
+ * `csumStart`, its field at `csumStart + csumOffset` (offsets checked by
+ * the caller).
+ */
+export function markChecksumPartial(packet: Uint8Array, csumStart: number, csumOffset: number): void {
+  marks.set(packet.buffer, 1 + ((csumStart << 8) | csumOffset));
+}
+
+/** Whether `bytes` is (a view of) a marked packet: its transport checksum is not to be verified. */
 export function checksumComputed(bytes: Uint8Array): boolean {
-  return verified.has(bytes.buffer);
+  return marks.has(bytes.buffer);
+}
+
+/**
+ * Completes the partial checksum of a marked packet in place (what a NIC
+ * does for CHECKSUM_PARTIAL), so that a capture shows the checksum the
+ * packet would carry on a wire; then it is marked computed. `view` is any
+ * view of the packet (the frame a tap sees, the IP packet a stack hook
+ * sees).
+ */
+export function completeForCapture(view: Uint8Array): void {
+  const m = marks.get(view.buffer);
+  if (m === undefined || m === 0) return;
+  const packet = new Uint8Array(view.buffer);
+  const csumStart = (m - 1) >>> 8;
+  const at = csumStart + ((m - 1) & 0xff);
+  const c = checksum(packet, csumStart, packet.length);
+  packet[at] = c >>> 8;
+  packet[at + 1] = c & 0xff;
+  marks.set(view.buffer, 0);
 }

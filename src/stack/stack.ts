@@ -54,6 +54,7 @@ export { PMTU_MIN, PMTU_AGE_US, PMTU_CACHE_MAX, BLACKHOLE_BASE_MSS, BLACKHOLE_RT
 export type { IfAddr, InterfaceConfig, NetInterface, StackConfig, StackTraceEvent, StackHook, ConnectionObserver, ListenOptions } from './types.ts';
 export { Listener } from './types.ts';
 import { Listener, type IfAddr, type InterfaceConfig, type NetInterface, type StackConfig, type StackTraceEvent, type StackHook, type ConnectionObserver, type ListenOptions } from './types.ts';
+import { completeForCapture } from './rx-verified.ts';
 
 interface ConnMeta {
   listener: Listener | null;
@@ -785,7 +786,11 @@ export class Stack implements ConnectionHost {
   receive(iface: NetInterface, bytes: Uint8Array): void {
     const now = this.clock.now();
     this.counters.packetsIn++;
-    if (this.hooks.length) this.trace({ type: 'packet', dir: 'in', time: now, bytes });
+    if (this.hooks.length) {
+      // A capture shows the checksum the packet would carry on a wire.
+      completeForCapture(bytes);
+      this.trace({ type: 'packet', dir: 'in', time: now, bytes });
+    }
     receiveIp(this, iface, bytes, now);
   }
 

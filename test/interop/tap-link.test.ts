@@ -17,6 +17,7 @@ import { ACK, PSH, CHECKSUM_FULL } from '../../src/wire/types.ts';
 import { buildEthernetFrame, ETHERTYPE_ARP, ETHERTYPE_IPV4, parseEthernet } from '../../src/wire/ethernet.ts';
 import { arpRequest, buildArpFrame, parseArp } from '../../src/wire/arp.ts';
 import { Network } from '../../src/sim/network.ts';
+import { checksumComputed, completeForCapture } from '../../src/stack/rx-verified.ts';
 
 const KERNEL_MAC = 0x0a0000000001;
 const SYNACK_MAC = 0x020000000002;
@@ -132,9 +133,11 @@ describe('TapLink (fake TAP device)', () => {
     link.close();
   });
 
-  it('a GSO frame (a 20 KB TCP segment, partial checksum, offsets from the frame\'s start) reaches the interface whole with its checksum completed', () => {
+  for (const withTap of [true, false]) {
+  it(`a GSO frame (a 20 KB TCP segment, partial checksum, offsets from the frame's start) reaches the interface whole, ${withTap ? 'its checksum completed (the link has a tap)' : 'its partial checksum trusted as the kernel trusts it (marked; completed for a capture)'}`, () => {
     const dev = new FakeTapDevice();
     const link = new TapLink({ name: 'faketap0', device: dev, mtu: 1500 });
+    if (withTap) link.tap = () => {};
     assert.equal(link.l2Len, 14);
     const seg = tcpSeg(1000, 20_000);
     const full = [seg[36]!, seg[37]!];
@@ -148,12 +151,19 @@ describe('TapLink (fake TAP device)', () => {
     dev.deliver([{ frame: frameOf(seg, KERNEL_MAC, SYNACK_MAC), hdr }]);
     assert.equal(got.length, 1);
     assert.equal(got[0]!.length, 14 + 20_040);
+    assert.ok(checksumComputed(got[0]!.subarray(14 + 20)), 'the stack does not verify it again');
+    if (!withTap) {
+      assert.deepEqual([got[0]![14 + 36], got[0]![14 + 37]], [pseudo >> 8, pseudo & 0xff]);
+      completeForCapture(got[0]!);
+    }
     assert.deepEqual([got[0]![14 + 36], got[0]![14 + 37]], full);
     assert.ok(parseTcp(got[0]!.subarray(14 + 20), KERNEL_IP, SYNACK_IP, CHECKSUM_FULL).ok);
     assert.equal(link.stats.gsoIn, 1);
-    assert.equal(link.stats.csumCompleted, 1);
+    assert.equal(link.stats.csumCompleted, withTap ? 1 : 0);
+    assert.equal(link.stats.csumTrusted, withTap ? 0 : 1);
     link.close();
   });
+  }
 
   it('a run of frames of one flow leaves as one TSO write, the Ethernet header in front and the offsets counted from it; a frame of MTU + 14 bytes goes out, one byte more is dropped', async () => {
     const dev = new FakeTapDevice();
