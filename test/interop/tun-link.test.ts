@@ -9,6 +9,7 @@ import { TunLink, type TunDeviceHandle } from '../../src/links/tun.ts';
 import { decodeVnetHdr, encodeVnetHdr, TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, VNET_F_NEEDS_CSUM, VNET_GSO_TCPV4, VNET_HDR_LEN } from '../../src/links/vnet.ts';
 import { emitIpv4Tcp, parseTcp } from '../../src/wire/tcp.ts';
 import { ACK, PSH, CHECKSUM_FULL } from '../../src/wire/types.ts';
+import { checksumComputed, completeForCapture } from '../../src/stack/rx-verified.ts';
 
 class FakeDevice implements TunDeviceHandle {
   readonly name = 'fake0';
@@ -235,9 +236,11 @@ function tcpSeg(seq: number, len: number, flags = ACK): Uint8Array {
 }
 
 describe('TunLink with offloads (fake IFF_VNET_HDR device)', () => {
-  it('a GSO segment larger than the MTU with a partial checksum reaches the stack whole, its checksum completed; a header pointing outside the packet is a counted drop', () => {
+  for (const withTap of [true, false]) {
+  it(`a GSO segment larger than the MTU with a partial checksum reaches the stack whole, ${withTap ? 'its checksum completed (the link has a tap)' : 'its partial checksum trusted as the kernel trusts it (marked; completed for a capture)'}; a header pointing outside the packet is a counted drop`, () => {
     const dev = new FakeVnetDevice();
     const link = new TunLink({ name: 'fake0', device: dev, mtu: 1500 });
+    if (withTap) link.tap = () => {};
     assert.equal(link.offloads, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6);
     const seg = tcpSeg(1000, 20_000);
     const full = [seg[36]!, seg[37]!];
@@ -253,13 +256,20 @@ describe('TunLink with offloads (fake IFF_VNET_HDR device)', () => {
     dev.deliver([new Uint8Array([...hdr, ...seg]), new Uint8Array([...bad, ...tcpSeg(1, 10)])]);
     assert.equal(got.length, 1);
     assert.equal(got[0]!.length, 20_040);
+    assert.ok(checksumComputed(got[0]!.subarray(20)), 'the stack does not verify it again');
+    if (!withTap) {
+      assert.deepEqual([got[0]![36], got[0]![37]], [pseudo >> 8, pseudo & 0xff]);
+      completeForCapture(got[0]!);
+    }
     assert.deepEqual([got[0]![36], got[0]![37]], full);
     assert.ok(parseTcp(got[0]!.subarray(20), 0x0a000001, 0x0a000002, CHECKSUM_FULL).ok);
     assert.equal(link.stats.gsoIn, 1);
     assert.equal(link.stats.largestIn, 20_040);
-    assert.equal(link.stats.csumCompleted, 1);
+    assert.equal(link.stats.csumCompleted, withTap ? 1 : 0);
+    assert.equal(link.stats.csumTrusted, withTap ? 0 : 1);
     assert.equal(link.stats.dropsBadVnetHdr, 1);
   });
+  }
 
   it('a run of segments leaves as one TSO write; other packets behind an all-zero header; with an impairment stage out, nothing is coalesced', async () => {
     const dev = new FakeVnetDevice();
