@@ -28,7 +28,7 @@ import { ImpairStage, isNoImpairment, type ImpairStats } from './impair.ts';
 import { ETH_HEADER_LEN } from '../wire/ethernet.ts';
 import { coalesceTcp, completePartialChecksum, encodeVnetHdr, TUN_F_CSUM, TUN_F_TSO4, VNET_F_NEEDS_CSUM, VNET_GSO_NONE, VNET_HDR_LEN } from './vnet.ts';
 import { joinPartialTcp } from '../wire/tcp.ts';
-import { markChecksumComputed, markChecksumPartial } from '../stack/rx-verified.ts';
+import { clearChecksumMark, markChecksumComputed, markChecksumPartial } from '../stack/rx-verified.ts';
 
 // ---- the addon ----------------------------------------------------------------
 
@@ -533,7 +533,10 @@ export class TunLink implements Link {
         }
       }
       if (this.stageIn) this.stageIn.push(packet);
-      else this.deliver(packet);
+      else {
+        this.deliver(packet);
+        clearChecksumMark();
+      }
     }
     if (count > 0) this.onBatch?.();
     if (errno !== 0) this.fail(errno, 'read');

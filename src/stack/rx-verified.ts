@@ -13,53 +13,65 @@
  * value is seen — a capture (`completeForCapture`, called by the taps).
  * A link that completes a checksum itself marks the packet computed.
  *
- * A packet is marked by its ArrayBuffer, which it must own alone (the link
- * copies each packet out of its read arena into a buffer of its own), so
- * the mark holds for every view of it (the frame, the IP payload, the TCP
- * segment). Offsets count from the start of that buffer. A link with an
- * impairment stage on the way in marks nothing (a byte it corrupts must
- * meet the verification).
+ * The mark lives only while the link hands the packet up: receiving is
+ * synchronous from the link's read to TCP and UDP input and to the taps
+ * (a link with an impairment stage on the way in, which delays packets,
+ * marks nothing — a byte it corrupts must meet the verification), so one
+ * slot holds it, set before the delivery and cleared after
+ * (`clearChecksumMark`) — no per-packet table for the garbage collector
+ * to trace. The packet must own its ArrayBuffer (the link copies each
+ * packet out of its read arena into a buffer of its own), so the mark
+ * holds for every view of it (the frame, the IP payload, the TCP segment);
+ * offsets count from the start of that buffer.
  */
 import { checksum } from '../wire/checksum.ts';
 
+/** The buffer of the packet being delivered, if marked. */
+let slot: ArrayBufferLike | null = null;
 /** 0: computed; otherwise 1 + (csumStart << 8 | csumOffset): partial, not yet completed. */
-const marks = new WeakMap<ArrayBufferLike, number>();
+let slotMark = 0;
 
-/** Marks `packet` (which owns its ArrayBuffer) as carrying a transport checksum just computed from its bytes. */
+/** Marks `packet` (which owns its ArrayBuffer), about to be delivered, as carrying a transport checksum just computed from its bytes. */
 export function markChecksumComputed(packet: Uint8Array): void {
-  marks.set(packet.buffer, 0);
+  slot = packet.buffer;
+  slotMark = 0;
 }
 
 /**
- * Marks `packet` (which owns its ArrayBuffer, starting at its offset 0) as
- * carrying the kernel's partial checksum for the transport header at
- * `csumStart`, its field at `csumStart + csumOffset` (offsets checked by
- * the caller).
+ * Marks `packet` (which owns its ArrayBuffer, starting at its offset 0),
+ * about to be delivered, as carrying the kernel's partial checksum for the
+ * transport header at `csumStart`, its field at `csumStart + csumOffset`
+ * (offsets checked by the caller).
  */
 export function markChecksumPartial(packet: Uint8Array, csumStart: number, csumOffset: number): void {
-  marks.set(packet.buffer, 1 + ((csumStart << 8) | csumOffset));
+  slot = packet.buffer;
+  slotMark = 1 + ((csumStart << 8) | csumOffset);
 }
 
-/** Whether `bytes` is (a view of) a marked packet: its transport checksum is not to be verified. */
+/** The delivery is over: no packet is marked. */
+export function clearChecksumMark(): void {
+  slot = null;
+}
+
+/** Whether `bytes` is (a view of) the marked packet: its transport checksum is not to be verified. */
 export function checksumComputed(bytes: Uint8Array): boolean {
-  return marks.has(bytes.buffer);
+  return slot !== null && bytes.buffer === slot;
 }
 
 /**
- * Completes the partial checksum of a marked packet in place (what a NIC
+ * Completes the partial checksum of the marked packet in place (what a NIC
  * does for CHECKSUM_PARTIAL), so that a capture shows the checksum the
  * packet would carry on a wire; then it is marked computed. `view` is any
  * view of the packet (the frame a tap sees, the IP packet a stack hook
  * sees).
  */
 export function completeForCapture(view: Uint8Array): void {
-  const m = marks.get(view.buffer);
-  if (m === undefined || m === 0) return;
-  const packet = new Uint8Array(view.buffer);
-  const csumStart = (m - 1) >>> 8;
-  const at = csumStart + ((m - 1) & 0xff);
+  if (slot === null || view.buffer !== slot || slotMark === 0) return;
+  const packet = new Uint8Array(slot);
+  const csumStart = (slotMark - 1) >>> 8;
+  const at = csumStart + ((slotMark - 1) & 0xff);
   const c = checksum(packet, csumStart, packet.length);
   packet[at] = c >>> 8;
   packet[at + 1] = c & 0xff;
-  marks.set(view.buffer, 0);
+  slotMark = 0;
 }

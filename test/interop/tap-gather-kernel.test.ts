@@ -30,7 +30,7 @@ describe('interop: gather output with checksum offload, Linux ↔ synack over a 
 
   before(async () => {
     ns.setup();
-    serve = ns.synack('serve', ['--http', '80', '--stats', '--pcap', pcap], { timeoutMs: 100_000 });
+    serve = ns.synack('serve', ['--http', '80', '--discard', '9', '--stats', '--pcap', pcap], { timeoutMs: 100_000 });
     await ready(serve);
   });
 
@@ -40,18 +40,22 @@ describe('interop: gather output with checksum offload, Linux ↔ synack over a 
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('curl downloads 5 MB byte-exact; the segments left as gather writes with partial checksums; tshark finds every checksum in the capture valid', async () => {
+  it('curl downloads 5 MB byte-exact and the kernel sends 5 MB to discard; synack\'s segments left as gather writes with partial checksums, the kernel\'s partial checksums were trusted; tshark finds every checksum in the capture valid (both ways)', async () => {
     const n = 5_000_000;
     const got = ns.exec(['sh', '-c', `curl -sS --max-time 30 http://${S}/bytes/${n} | sha256sum`]).split(' ')[0];
     const want = createHash('sha256').update(Buffer.from(Array.from({ length: n }, (_, i) => i & 0xff))).digest('hex');
     assert.equal(got, want);
+    ns.exec(['bash', '-c', `head -c ${n} /dev/urandom > /dev/tcp/${S}/9`], 30_000);
     const st = await serveStats<{ link: Record<string, number> }>(serve);
     assert.ok(st.link['csumOffloadOut']! > 0, `gather writes: ${JSON.stringify(st.link)}`);
+    assert.ok(st.link['csumTrusted']! > 0, `trusted partial checksums in: ${JSON.stringify(st.link)}`);
     serve.kill('SIGTERM');
     await serve.exited;
     const r = spawnSync('tshark', ['-n', '-r', pcap, '-o', 'ip.check_checksum:TRUE', '-o', 'tcp.check_checksum:TRUE', '-Y', 'tcp.len > 16384'], { encoding: 'utf8', timeout: 60_000 });
     assert.equal(r.status, 0, r.stderr);
-    assert.ok(r.stdout.trim().split('\n').length >= 10, `large segments captured:\n${r.stdout.slice(0, 500)}`);
+    const large = r.stdout.trim().split('\n');
+    assert.ok(large.filter((l) => l.includes(`${S} → `) || l.includes(`${S} -> `)).length >= 10, `large segments from synack captured:\n${r.stdout.slice(0, 500)}`);
+    assert.ok(large.filter((l) => l.includes(`→ ${S} `) || l.includes(`-> ${S} `)).length >= 10, `large segments to synack captured:\n${r.stdout.slice(0, 500)}`);
     const bad = spawnSync('tshark', ['-n', '-r', pcap, '-o', 'ip.check_checksum:TRUE', '-o', 'tcp.check_checksum:TRUE', '-Y', '_ws.malformed || ip.checksum.status == 0 || tcp.checksum.status == 0'], { encoding: 'utf8', timeout: 60_000 });
     assert.equal(bad.status, 0, bad.stderr);
     assert.equal(bad.stdout.trim(), '', 'frames with a bad checksum');
