@@ -274,6 +274,8 @@ export class TunLink implements Link {
   readonly mtu: number;
   readonly checksum: ChecksumCaps = CHECKSUM_FULL;
   onReceive: ((packet: Uint8Array) => void) | null = null;
+  /** Link.partialChecksumsIn: set by the stack or Ethernet interface that takes the packets; otherwise every partial checksum is completed. */
+  partialChecksumsIn = false;
   /** Optional tap: every packet as the stack sees it ('in' after impairment, 'out' before). */
   tap: ((dir: 'in' | 'out', packet: Uint8Array) => void) | null = null;
   readonly name: string;
@@ -514,7 +516,7 @@ export class TunLink implements Link {
           const csumStart = arena[hdrAt + 6]! | (arena[hdrAt + 7]! << 8);
           const csumOffset = arena[hdrAt + 8]! | (arena[hdrAt + 9]! << 8);
           const ownSum = this.stageIn === null && coversTransport(packet, this.l2Len, csumStart, csumOffset);
-          if (ownSum && this.tap === null) {
+          if (ownSum && this.tap === null && this.partialChecksumsIn) {
             // The kernel's own TCP/UDP checksum, left partial: the stack
             // takes it as the kernel does (stack/rx-verified.ts), and a
             // capture above completes it.

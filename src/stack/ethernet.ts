@@ -284,6 +284,7 @@ export class EthernetInterface implements Link {
     if (!first && !cfg.unconfigured) throw new SynackError('ERR_SYNACK_INVALID_ARG', 'an Ethernet interface needs an address (or autoconf, or unconfigured for DHCP)');
     this.iface = stack.addInterface({ ...(cfg.name ? { name: cfg.name } : {}), ...(first ? { addr: first.addr, prefixLen: first.prefixLen } : {}), more: addrs.slice(1), link: this });
     cfg.link.onReceive = (frame) => this.receiveFrame(frame);
+    cfg.link.partialChecksumsIn = true;
     stack.linkTimers.push(this);
     const now = stack.clock.now();
     for (const a of this.iface.addrs) this.configured(a.addr, now);

@@ -27,6 +27,13 @@ export interface Link {
   transmitTo?(mac: MacAddr, packet: Uint8Array): void;
   /** Set by the stack: called with each received IP packet (ownership passes to the stack). */
   onReceive: ((packet: Uint8Array) => void) | null;
+  /**
+   * Set to true by the stack when it takes the link's packets: it then
+   * accepts, during the delivery, a packet the link marked as carrying the
+   * kernel's partial checksum (stack/rx-verified.ts). Another receiver
+   * (left false) gets every checksum completed.
+   */
+  partialChecksumsIn?: boolean;
 }
 
 /**
@@ -44,4 +51,6 @@ export interface FrameLink {
   transmitPartial?(head: Uint8Array, payload: readonly Uint8Array[], l4Off: number): void;
   /** Set by the Ethernet interface: called with each received frame. */
   onReceive: ((frame: Uint8Array) => void) | null;
+  /** As Link.partialChecksumsIn, set by the Ethernet interface. */
+  partialChecksumsIn?: boolean;
 }

@@ -278,6 +278,7 @@ export class Stack implements ConnectionHost {
     for (const a of addrs) this.localAddrs.add(a.addr);
     this.addrGen++;
     cfg.link.onReceive = (bytes) => this.receive(iface, bytes);
+    cfg.link.partialChecksumsIn = true;
     return iface;
   }
 

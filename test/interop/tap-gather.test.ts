@@ -251,6 +251,7 @@ describe('gather output with checksum offload (fake TAP device)', () => {
     ] as const) {
       const dev = new FakeTap();
       const link = new TapLink({ name: 'faketap0', device: dev, mtu: 65520, ...(impair ? { impairIn: { duplicate: 0.01 } } : {}) });
+      link.partialChecksumsIn = true; // as the Ethernet interface sets it
       const got: Uint8Array[] = [];
       const seen: boolean[] = [];
       link.onReceive = (f) => {

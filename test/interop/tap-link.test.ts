@@ -133,11 +133,14 @@ describe('TapLink (fake TAP device)', () => {
     link.close();
   });
 
-  for (const withTap of [true, false]) {
-  it(`a GSO frame (a 20 KB TCP segment, partial checksum, offsets from the frame's start) reaches the interface whole, ${withTap ? 'its checksum completed (the link has a tap)' : 'its partial checksum trusted as the kernel trusts it (marked; completed for a capture)'}`, () => {
+  for (const mode of ['tap', 'stack', 'other receiver'] as const) {
+  const withTap = mode !== 'stack';
+  it(`[${mode}] a GSO frame (a 20 KB TCP segment, partial checksum, offsets from the frame's start) reaches the interface whole, ${withTap ? 'its checksum completed (the link has a tap, or the receiver is not the stack)' : 'its partial checksum trusted as the kernel trusts it (marked; completed for a capture)'}`, () => {
     const dev = new FakeTapDevice();
     const link = new TapLink({ name: 'faketap0', device: dev, mtu: 1500 });
-    if (withTap) link.tap = () => {};
+    if (mode === 'tap') link.tap = () => {};
+    // The stack (or an Ethernet interface) says it takes partial checksums; another receiver does not.
+    link.partialChecksumsIn = mode !== 'other receiver';
     assert.equal(link.l2Len, 14);
     const seg = tcpSeg(1000, 20_000);
     const full = [seg[36]!, seg[37]!];

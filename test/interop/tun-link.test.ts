@@ -236,11 +236,14 @@ function tcpSeg(seq: number, len: number, flags = ACK): Uint8Array {
 }
 
 describe('TunLink with offloads (fake IFF_VNET_HDR device)', () => {
-  for (const withTap of [true, false]) {
-  it(`a GSO segment larger than the MTU with a partial checksum reaches the stack whole, ${withTap ? 'its checksum completed (the link has a tap)' : 'its partial checksum trusted as the kernel trusts it (marked; completed for a capture)'}; a header pointing outside the packet is a counted drop`, () => {
+  for (const mode of ['tap', 'stack', 'other receiver'] as const) {
+  const withTap = mode !== 'stack';
+  it(`[${mode}] a GSO segment larger than the MTU with a partial checksum reaches the stack whole, ${withTap ? 'its checksum completed (the link has a tap, or the receiver is not the stack)' : 'its partial checksum trusted as the kernel trusts it (marked; completed for a capture)'}; a header pointing outside the packet is a counted drop`, () => {
     const dev = new FakeVnetDevice();
     const link = new TunLink({ name: 'fake0', device: dev, mtu: 1500 });
-    if (withTap) link.tap = () => {};
+    if (mode === 'tap') link.tap = () => {};
+    // The stack (or an Ethernet interface) says it takes partial checksums; another receiver does not.
+    link.partialChecksumsIn = mode !== 'other receiver';
     assert.equal(link.offloads, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6);
     const seg = tcpSeg(1000, 20_000);
     const full = [seg[36]!, seg[37]!];
