@@ -150,6 +150,8 @@ class NativeFlow implements TcpFlow {
   }
 
   hostEnds(): { local: string; remote: string } | null {
+    // Asked only by a monitor (--viz): two system calls, made on demand.
+    if (!this.ends && this.open && this.connected) this.ends = this.owner.addresses(this.id);
     const e = this.ends;
     return e ? { local: endText(e[0], e[1]), remote: endText(e[2], e[3]) } : null;
   }
@@ -194,6 +196,10 @@ export class NativeFlows {
     this.hs.start((evs) => this.onHostEvents(evs));
   }
 
+  addresses(id: number): [string, number, string, number] | null {
+    return this.hs.addresses(id);
+  }
+
   /** Host sockets open now. */
   get sockets(): number {
     return this.hs.count;
@@ -220,12 +226,30 @@ export class NativeFlows {
     f.release = release;
     const r = this.hs.connect(id, target, port);
     if (r < 0) {
-      release();
+      // Refused or failed at once (a closed loopback port): the guest gets its
+      // RST or ICMP error now; the gate's next turn starts after this one.
+      queueMicrotask(release);
       this.connectFailed(f, errnoName(r));
       return;
     }
     this.flows.set(id, f);
     this.ctx.added(f);
+    req.oncancel = () => {
+      st.tcp.cancelled++;
+      this.closeHost(f, false);
+      release();
+    };
+    if (r === 1) {
+      // Connected at once (the host's loopback): answer the guest when this
+      // turn's input is done — never inside the stack's processing of the SYN.
+      process.nextTick(() => {
+        if (f.open && !f.connected) {
+          this.onConnected(f);
+          this.ctx.kick();
+        } else release();
+      });
+      return;
+    }
     f.timer = setTimeout(() => {
       f.timer = null;
       if (f.connected || !f.open) return;
@@ -234,11 +258,6 @@ export class NativeFlows {
       release();
       this.connectFailed(f, 'ETIMEDOUT');
     }, this.ctx.connectTimeoutMs);
-    req.oncancel = () => {
-      st.tcp.cancelled++;
-      this.closeHost(f, false);
-      release();
-    };
   }
 
   private connectFailed(f: NativeFlow, code: string): void {
@@ -297,7 +316,6 @@ export class NativeFlows {
       return;
     }
     req.oncancel = null;
-    f.ends = this.hs.addresses(f.id);
     const conn = req.accept({
       onEstablished: (c) => this.established(f, c),
       observer: f,
