@@ -322,6 +322,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
           log,
           acceptTcp: acceptTcp !== tcpCfg ? acceptTcp : undefined,
           connectTimeoutMs,
+          connectDone: () => connectGate.done(),
           closing: () => closed,
           added: (f) => {
             tcpFlows.add(f);
@@ -380,11 +381,11 @@ export function createGateway(opts: GatewayOptions): Gateway {
       queueMicrotask(() => connectGate.done());
       return;
     }
-    const guestText = `${formatIpAddr(req.remoteAddr)}:${req.remotePort}`;
     if (native) {
-      native.connect(req, target, req.localPort, guestText, () => connectGate.done());
+      native.connect(req, target, req.localPort);
       return;
     }
+    const guestText = `${formatIpAddr(req.remoteAddr)}:${req.remotePort}`;
     const flow = nodeFlow(guestText, `${target}:${req.localPort}`, nodeNet.connect({ host: target, port: req.localPort, allowHalfOpen: true, noDelay: true }), null);
     tcpFlows.add(flow);
     st.tcp.active = tcpFlows.size;
