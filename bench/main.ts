@@ -490,6 +490,27 @@ if (only.has('gateway')) {
         });
       }
     }
+    // The heap behind the RSS rows: what an idle forwarded connection keeps, on each host-socket path (bench/gateway-heap.ts).
+    const heapChild = (mode: 'native' | 'node'): { heapPerConn: number; rssPerConn: number } => {
+      const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', 'bench/gateway-heap.ts', '2000', mode], { cwd: root, encoding: 'utf8', timeout: 180_000 });
+      if (r.status !== 0) throw new Error(`gateway-heap ${mode} failed: ${r.stderr || String(r.error)}`);
+      return JSON.parse(r.stdout.trim().split('\n').pop()!) as { heapPerConn: number; rssPerConn: number };
+    };
+    progress('gateway: heap per idle forwarded connection (2,000, child processes)');
+    const hn = heapChild('native');
+    const hj = heapChild('node');
+    rows.push({
+      name: 'gateway: heap per idle forwarded connection (2,000 held)',
+      synack: `${Math.round(hn.heapPerConn)} B`,
+      reference: `${Math.round(hj.heapPerConn)} B node:net path`,
+      ratio: ratio(hn.heapPerConn / hj.heapPerConn),
+      target: '',
+    });
+    notes.push(
+      `gateway heap: bench/gateway-heap.ts — the gateway engine in one process on a fresh namespace, 2,000 connections held by python3 (one byte each way), ` +
+        `heapUsed after two full GCs before and after, per connection, with native host sockets (the default) and with hostSockets: 'node' (a node:net Socket ` +
+        `spliced to a synack Socket per connection); RSS growth per connection in the same runs: ${Math.round(hn.rssPerConn)} B and ${Math.round(hj.rssPerConn)} B.`,
+    );
     if (g.installed.length) notes.push(`gateway: apt-get installed ${g.installed.join(', ')} (missing)`);
     for (const f of g.failures) notes.push(`gateway: failed probe (not counted): ${f}`);
     notes.push(
