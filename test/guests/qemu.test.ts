@@ -13,6 +13,8 @@
  *     the gateway's forwarder at 10.0.2.3, relayed to a zone server on the
  *     host's loopback given as --dns-upstream (never a real resolver), and
  *     gets NXDOMAIN for nx.example.test,
+ *   - resolves it again over UDP to 10.0.2.2:PORT, the zone server's own
+ *     port: a UDP round trip through the gateway's ordinary UDP forwarding,
  *   - connects to a closed host port through 10.0.2.2 and is refused (the
  *     host's ECONNREFUSED carried as a RST),
  *   - sends 23 893 bytes to a host server with nc, half-closes, and reads the
@@ -52,7 +54,7 @@ function boot(o: Omit<QemuBootOptions, 'image'>): Promise<QemuRun> {
   });
 }
 
-test('QEMU -netdev stream to synack gateway --qemu-socket: the Debian guest gets 10.0.2.100 by DHCP, fetches a page from the host through 10.0.2.2 (SHA-256), resolves a name and an NXDOMAIN through 10.0.2.3 (UDP), is refused by a closed host port (RST) and half-closes a connection and still reads the answer', { skip, timeout: 600_000 }, async () => {
+test('QEMU -netdev stream to synack gateway --qemu-socket: the Debian guest gets 10.0.2.100 by DHCP, fetches a page from the host through 10.0.2.2 (SHA-256), resolves a name and an NXDOMAIN through 10.0.2.3 and a name over UDP to a host port through 10.0.2.2, is refused by a closed host port (RST) and half-closes a connection and still reads the answer', { skip, timeout: 600_000 }, async () => {
   const checks = await startGuestChecks({ pageSize: 100_000, seed: 0x2545f491 });
   const dir = mkdtempSync(join(tmpdir(), 'synack-qemu-gw-'));
   const path = join(dir, 'vm.sock');
@@ -79,6 +81,7 @@ test('QEMU -netdev stream to synack gateway --qemu-socket: the Debian guest gets
     assert.equal(st.stats.tcp.opened, 2, 'the page and the half-closed connection');
     assert.equal(st.stats.tcp.refused, 1);
     assert.ok(st.stats.dns.queries >= 4 && st.stats.dns.answers === st.stats.dns.queries, JSON.stringify(st.stats.dns));
+    assert.ok(st.stats.udp.flows >= 1 && st.stats.udp.datagramsUp >= 2 && st.stats.udp.datagramsDown >= 2, JSON.stringify(st.stats.udp));
   } finally {
     gw?.kill();
     await checks.close();

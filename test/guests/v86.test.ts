@@ -11,7 +11,9 @@
  * (test/support/guest-checks.ts): a page fetched from a node:http server on
  * the host's 127.0.0.1 through 10.0.2.2 (SHA-256 checked); www.example.test
  * resolved through 10.0.2.3 (UDP, relayed to a zone server on the host's
- * loopback given as --dns-upstream) and NXDOMAIN for nx.example.test; a
+ * loopback given as --dns-upstream) and NXDOMAIN for nx.example.test; the
+ * same name over UDP to 10.0.2.2:PORT, the zone server's own port (a UDP
+ * round trip through the gateway's ordinary UDP forwarding); a
  * connect to a closed host port refused (a RST); 23 893 bytes sent with
  * busybox nc, which half-closes, and the host's answer — written after it
  * saw the guest's EOF — read back, then EOF. The v86 page itself is served
@@ -42,7 +44,7 @@ const missing = [
 const skip = missing.length && !inCi() ? `missing ${missing.join(', ')}` : false;
 const log = (s: string) => process.env['SYNACK_GUEST_LOG'] && console.error(s);
 
-test('v86 in Chromium with relay_url to synack gateway --websocket: the i386 Debian guest gets 10.0.2.100 by DHCP, fetches a page from the host through 10.0.2.2 (SHA-256), resolves a name and an NXDOMAIN through 10.0.2.3 (UDP), is refused by a closed host port (RST) and half-closes a connection and still reads the answer', { skip, timeout: 900_000 }, async () => {
+test('v86 in Chromium with relay_url to synack gateway --websocket: the i386 Debian guest gets 10.0.2.100 by DHCP, fetches a page from the host through 10.0.2.2 (SHA-256), resolves a name and an NXDOMAIN through 10.0.2.3 and a name over UDP to a host port through 10.0.2.2, is refused by a closed host port (RST) and half-closes a connection and still reads the answer', { skip, timeout: 900_000 }, async () => {
   const checks = await startGuestChecks({ pageSize: 50_000, seed: 0x6b8b4567 });
   let gw: Awaited<ReturnType<typeof startGatewayCli>> | undefined;
   try {
@@ -76,6 +78,7 @@ test('v86 in Chromium with relay_url to synack gateway --websocket: the i386 Deb
     assert.equal(st.stats.tcp.opened, 2, 'the page and the half-closed connection');
     assert.equal(st.stats.tcp.refused, 1);
     assert.ok(st.stats.dns.queries >= 4 && st.stats.dns.answers === st.stats.dns.queries, JSON.stringify(st.stats.dns));
+    assert.ok(st.stats.udp.flows >= 1 && st.stats.udp.datagramsUp >= 2 && st.stats.udp.datagramsDown >= 2, JSON.stringify(st.stats.udp));
   } finally {
     gw?.kill();
     await checks.close();

@@ -22,6 +22,11 @@
  *              into /etc/resolv.conf from the lease (10.0.2.3): UDP to the
  *              gateway's forwarder, relayed to the zone server
  *   nxdomain   nslookup nx.example.test 10.0.2.3: the NXDOMAIN comes back
+ *   udp        nslookup -port=PORT www.example.test 10.0.2.2: a UDP flow
+ *              through the gateway's ordinary UDP forwarding (not the
+ *              forwarder) to the zone server's own port on the host's
+ *              127.0.0.1, the answer back from the address the guest sent to
+ *              (busybox's nc has no -u; this is the UDP round trip)
  *   refused    nc to the closed host port through 10.0.2.2: the host's
  *              ECONNREFUSED is carried to the guest as a RST
  *   halfclose  `seq 1 5000 | nc 10.0.2.2 PORT`: busybox nc shuts down its
@@ -107,6 +112,7 @@ export async function startGuestChecks(o: { pageSize: number; seed: number }): P
     'cat /etc/resolv.conf',
     'timeout 20 nslookup www.example.test 2>&1; step dns $?',
     'timeout 20 nslookup nx.example.test 10.0.2.3 2>&1; step nxdomain $?',
+    `timeout 20 nslookup -port=${dns.port} www.example.test 10.0.2.2 2>&1; step udp $?`,
     `timeout 20 nc 10.0.2.2 ${closedPort} </dev/null 2>&1; step refused $?`,
     `seq 1 ${HALF_CLOSE_COUNT} | timeout 30 nc 10.0.2.2 ${halfClosePort} 2>&1; step halfclose $?`,
     'exit 0',
@@ -182,7 +188,13 @@ export function assertGuestChecks(output: string, c: GuestChecks, context: () =>
   assert.notEqual(nx.rc, 0, why('nxdomain'));
   assert.match(nx.output, /can't find nx\.example\.test: NXDOMAIN/, why('nxdomain'));
   assert.doesNotMatch(nx.output, /^Address:\s*\d+\.\d+\.\d+\.\d+$/m, why('nxdomain'));
-  assert.ok(c.dns.udpQueries >= 4, `the zone server got the guest's queries over UDP (A and AAAA for each name): ${c.dns.udpQueries}`);
+  // UDP through 10.0.2.2 to a host port (ordinary forwarding): the same zone server answers, from the address the guest sent to.
+  const udp = step('udp');
+  assert.equal(udp.rc, 0, why('udp'));
+  assert.match(udp.output, new RegExp(`^Address:\\s+10\\.0\\.2\\.2:${c.dns.port}$`, 'm'), why('udp'));
+  assert.match(udp.output, /^Address:\s*192\.0\.2\.10$/m, why('udp'));
+  assert.match(udp.output, /^Address:\s*2001:db8::10$/m, why('udp'));
+  assert.ok(c.dns.udpQueries >= 6, `the zone server got the guest's queries over UDP (A and AAAA for each of three lookups): ${c.dns.udpQueries}`);
   assert.equal(c.dns.tcpQueries, 0);
 
   // A reset carried: ECONNREFUSED on the host is a RST to the guest, not a timeout (busybox `timeout` would exit 143).
