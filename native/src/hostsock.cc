@@ -212,8 +212,11 @@ class HostSockets : public Napi::ObjectWrap<HostSockets> {
     int result = 0;
     if (r == 0 || (poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLOUT | POLLERR | POLLHUP)))) {
       int err = 0;
-      socklen_t el = sizeof err;
-      getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el);
+      // Writable without an error or hang-up is connected; otherwise SO_ERROR says why.
+      if (r != 0 && (pfd.revents & (POLLERR | POLLHUP))) {
+        socklen_t el = sizeof err;
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el);
+      }
       if (err != 0 || (pfd.revents & (POLLERR | POLLHUP))) {
         epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr);
         close(fd);
@@ -297,7 +300,7 @@ class HostSockets : public Napi::ObjectWrap<HostSockets> {
       lg.l_linger = 0;
       setsockopt(it->second.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
     }
-    epoll_ctl(epfd_, EPOLL_CTL_DEL, it->second.fd, nullptr);
+    // close() takes the fd out of the epoll set (no other descriptor shares its file).
     close(it->second.fd);
     socks_.erase(it);
     return info.Env().Undefined();
