@@ -133,7 +133,7 @@ export declare class HostSockets {
   /** The number of open sockets. */
   readonly count: number;
   start(onEvents: (events: Array<number | string | Buffer>) => void): void;
-  /** Starts a non-blocking connect (TCP_NODELAY) under the caller's `id`: 0, or -errno when it failed at once. */
+  /** Starts a non-blocking connect (TCP_NODELAY) under the caller's `id`: 1 when it completed at once (loopback), 0 when under way (a CONNECTED or ERROR event follows), or -errno when it failed at once. */
   connect(id: number, host: string, port: number): number;
   /** One writev of chunks[start…] (at most 1024): the bytes taken, or -errno; a WRITABLE event follows a short write. */
   write(id: number, chunks: Uint8Array[], start?: number): number;

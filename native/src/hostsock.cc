@@ -35,6 +35,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -144,7 +145,8 @@ class HostSockets : public Napi::ObjectWrap<HostSockets> {
     return env.Undefined();
   }
 
-  // connect(id, host: string (an IPv4 or IPv6 literal), port): 0, or -errno when it failed at once.
+  // connect(id, host: string (an IPv4 or IPv6 literal), port): 1 when connected at once, 0 when under way
+  // (a CONNECTED or ERROR event follows), or -errno when it failed at once.
   Napi::Value Connect(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsString() || !info[2].IsNumber()) {
@@ -200,8 +202,32 @@ class HostSockets : public Napi::ObjectWrap<HostSockets> {
     }
     HostSock s;
     s.fd = fd;
+    // On the loopback (the gateway's own address maps there) the kernel has
+    // done the whole handshake, or received the RST, before connect()
+    // returns: say so now (1 / -errno) instead of on the next epoll pass.
+    struct pollfd pfd;
+    pfd.fd = fd;
+    pfd.events = POLLOUT;
+    pfd.revents = 0;
+    int result = 0;
+    if (r == 0 || (poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLOUT | POLLERR | POLLHUP)))) {
+      int err = 0;
+      // Writable without an error or hang-up is connected; otherwise SO_ERROR says why.
+      if (r != 0 && (pfd.revents & (POLLERR | POLLHUP))) {
+        socklen_t el = sizeof err;
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el);
+      }
+      if (err != 0 || (pfd.revents & (POLLERR | POLLHUP))) {
+        epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr);
+        close(fd);
+        return Napi::Number::New(env, -(err != 0 ? err : ECONNREFUSED));
+      }
+      s.connecting = false;
+      s.writable = true;
+      result = 1;
+    }
     socks_.emplace(id, s);
-    return Napi::Number::New(env, 0);
+    return Napi::Number::New(env, result);
   }
 
   // write(id, chunks: Uint8Array[], start): bytes taken from chunks[start…] (one writev of at most 1024), or -errno.
@@ -274,7 +300,7 @@ class HostSockets : public Napi::ObjectWrap<HostSockets> {
       lg.l_linger = 0;
       setsockopt(it->second.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
     }
-    epoll_ctl(epfd_, EPOLL_CTL_DEL, it->second.fd, nullptr);
+    // close() takes the fd out of the epoll set (no other descriptor shares its file).
     close(it->second.fd);
     socks_.erase(it);
     return info.Env().Undefined();

@@ -10,7 +10,7 @@ import { parseCidr } from '../gateway/policy.ts';
 import { parseWebSocketListen, WEBSOCKET_DEFAULT_MAX_GUESTS } from '../gateway/websocket-gateway.ts';
 import { defaultDnsUpstream, parseDnsUpstream } from '../gateway/dns.ts';
 import { loadGatewayPage } from '../viz/gateway-page.ts';
-import { keepYoungGenerationSmall } from '../gateway/heap.ts';
+import { capYoungGeneration, keepYoungGenerationSmall, GATEWAY_NEW_SPACE_CAP } from '../gateway/heap.ts';
 import { numberOption, parseOptions, UsageError, type CliIo, type Command } from './options.ts';
 
 const GATEWAY_HELP = `Usage: synack gateway --qemu-socket PATH [options]
@@ -107,9 +107,10 @@ Options:
                           native (the default where the addon is built):
                           plain sockets in one epoll set; node: a node:net
                           Socket per connection
-  --small-heap            keep V8's young generation at its initial size:
-                          less RSS after a burst of connections, more CPU
-                          per GB in bulk transfers
+  --small-heap            keep V8's young generation at its initial size
+                          (by default it may grow to 4 MiB of new space, not
+                          V8's 16–32 MiB, which a burst of connections would
+                          leave behind as RSS)
   -h, --help              this help
 
 ICMP echo to other destinations than the gateway is relayed through
@@ -207,8 +208,11 @@ async function runGateway(argv: string[], io: CliIo): Promise<number> {
 
   // --viz: the page (prebuilt in the package, else bundled now) served by the gateway on 127.0.0.1.
   const page = vizPort === null ? null : await loadGatewayPage();
-  // --small-heap: RSS that a burst of connections would otherwise leave behind, for CPU (gateway/heap.ts).
+  // V8's young generation: a burst of connections would grow it to 16–32 MiB
+  // of RSS that stays; the command (which owns its process) caps it at 4 MiB
+  // of new space, --small-heap keeps it at its initial size (gateway/heap.ts).
   if (v['small-heap']) keepYoungGenerationSmall();
+  else capYoungGeneration(GATEWAY_NEW_SPACE_CAP);
   let gw: Gateway;
   try {
     gw = createGateway({

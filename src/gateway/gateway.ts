@@ -50,11 +50,9 @@ import * as dgram from 'node:dgram';
 import { createWriteStream, rmSync, type WriteStream } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import type { Stack } from '../stack/stack.ts';
-import type { Connection } from '../tcp/connection.ts';
-import type { ConnectionEvent } from '../tcp/events.ts';
 import type { TcpConfig } from '../tcp/config.ts';
 import { addEthernetInterface, type EthernetInterface } from '../stack/ethernet.ts';
-import { sendForwardedUnreachable, sendForwardedUdp, type ForwardedDatagram, type TcpForwardRequest, type UnreachableKind } from '../stack/forward.ts';
+import { sendForwardedUnreachable, sendForwardedUdp, type ForwardedDatagram, type TcpForwardRequest } from '../stack/forward.ts';
 import type { FrameLink } from '../stack/link.ts';
 import { Network } from '../sim/network.ts';
 import { formatIpAddr, type IpAddr, type Ipv6Addr } from '../wire/ipv6.ts';
@@ -63,7 +61,6 @@ import { LINKTYPE_ETHERNET, pcapGlobalHeader, pcapRecord } from '../wire/pcap.ts
 import { Driver, RealClock } from '../api/driver.ts';
 import { createNet, type SynackNet } from '../api/net.ts';
 import { createDgram, type SynackDgram } from '../api/dgram.ts';
-import type { Socket as SynackSocket } from '../api/socket.ts';
 import { SynackError } from '../errors.ts';
 import { Policy } from './policy.ts';
 import { FRAME_OVERHEAD, StreamFrameLink } from './stream-link.ts';
@@ -77,45 +74,11 @@ import type { GatewayMonitor, MonitorOptions } from './monitor.ts';
 import { GatewayWatch } from './watch.ts';
 import { ConnectGate, keepAliveConfig } from './limits.ts';
 import { gatewayEcho } from './echo-relay.ts';
-import { endText, nativeHostSocketsAvailable, NativeFlows, type TcpFlow } from './native-flows.ts';
+import { nativeHostSocketsAvailable, NativeFlows, type TcpFlow } from './native-flows.ts';
+import { NodeFlows, type NodeFlowsContext } from './node-flows.ts';
 
 export * from './options.ts';
 import { GATEWAY_DEFAULTS, GATEWAY_TCP_DEFAULTS, parseAddr, resetHostSocket, unreachableFor, type ForwardedConnectionInfo, type Gateway, type GatewayOptions, type GatewayStats } from './options.ts';
-
-/** A forwarded connection on the node:net path: a node:net Socket spliced to a synack Socket. */
-interface NodeFlow extends TcpFlow {
-  host: nodeNet.Socket;
-  guest: SynackSocket | null;
-}
-
-function nodeFlow(guestText: string, targetText: string, host: nodeNet.Socket, guest: SynackSocket | null): NodeFlow {
-  return {
-    guestText,
-    targetText,
-    host,
-    guest,
-    conn: null,
-    bytesUp: 0,
-    bytesDown: 0,
-    buffered(): number {
-      const g = this.guest;
-      const c = this.conn;
-      return this.host.readableLength + this.host.writableLength + (g ? g.readableLength + g.writableLength : 0) + (c ? c.readable() + c.sendQueued() : 0);
-    },
-    hostEnds() {
-      const h = this.host;
-      return h.remoteAddress === undefined ? null : { local: endText(h.localAddress, h.localPort), remote: endText(h.remoteAddress, h.remotePort) };
-    },
-    guestEnds() {
-      const g = this.guest;
-      return g && g.localPort !== undefined ? { peer: endText(g.localAddress, g.localPort), guest: endText(g.remoteAddress, g.remotePort) } : null;
-    },
-    reset(): void {
-      if (this.guest && !this.guest.destroyed) this.guest.resetAndDestroy();
-      resetHostSocket(this.host);
-    },
-  };
-}
 
 interface UdpFlow {
   sock: dgram.Socket;
@@ -312,28 +275,49 @@ export function createGateway(opts: GatewayOptions): Gateway {
     return n;
   }
 
-  // The host side of forwarded connections: native sockets where the addon has them (native-flows.ts).
-  const native =
-    (opts.hostSockets ?? (nativeHostSocketsAvailable() ? 'native' : 'node')) === 'native'
-      ? new NativeFlows({
-          stack,
-          kick: () => driver.kick(),
-          st,
-          log,
-          acceptTcp: acceptTcp !== tcpCfg ? acceptTcp : undefined,
-          connectTimeoutMs,
-          closing: () => closed,
-          added: (f) => {
-            tcpFlows.add(f);
-            st.tcp.active = tcpFlows.size;
-          },
-          removed: (f) => {
-            tcpFlows.delete(f);
-            st.tcp.active = tcpFlows.size;
-          },
-          spliced: (f) => watching.attach(f),
-        })
-      : null;
+  /**
+   * bufferedBytes() as the SYN admission check sees it: a sum over every
+   * flow, so it is recomputed at most every 10 ms — a burst of SYNs while
+   * thousands of connections are open costs one pass, not one per SYN (the
+   * cap is a bound on growth, and 10 ms of new connections can add only
+   * what they receive meanwhile).
+   */
+  let bufferedAt = -Infinity;
+  let bufferedSeen = 0;
+  function bufferedForAdmission(): number {
+    const now = stack.clock.now();
+    if (now - bufferedAt >= 10_000) {
+      bufferedSeen = bufferedBytes();
+      bufferedAt = now;
+    }
+    return bufferedSeen;
+  }
+
+  // The host side of forwarded connections: native sockets where the addon
+  // has them (native-flows.ts), else node:net (node-flows.ts, which also
+  // carries the published ports' connections).
+  const flowCtx: NodeFlowsContext = {
+    stack,
+    net: gnet,
+    kick: () => driver.kick(),
+    st,
+    log,
+    acceptTcp: acceptTcp !== tcpCfg ? acceptTcp : undefined,
+    connectTimeoutMs,
+    connectDone: () => connectGate.done(),
+    closing: () => closed,
+    added: (f) => {
+      tcpFlows.add(f);
+      st.tcp.active = tcpFlows.size;
+    },
+    removed: (f) => {
+      tcpFlows.delete(f);
+      st.tcp.active = tcpFlows.size;
+    },
+    spliced: (f) => watching.attach(f),
+  };
+  const native = (opts.hostSockets ?? (nativeHostSocketsAvailable() ? 'native' : 'node')) === 'native' ? new NativeFlows(flowCtx) : null;
+  const nodeFlows = new NodeFlows(flowCtx);
 
   function onTcp(req: TcpForwardRequest): void {
     if (closed) {
@@ -356,7 +340,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
       return;
     }
     // The memory cap (gateway/limits.ts): at or above it, new connections are refused until the others drain.
-    if (bufferedBytes() >= maxBufferedBytes) {
+    if (bufferedForAdmission() >= maxBufferedBytes) {
       st.tcp.memoryLimited++;
       req.reject();
       driver.kick();
@@ -380,147 +364,8 @@ export function createGateway(opts: GatewayOptions): Gateway {
       queueMicrotask(() => connectGate.done());
       return;
     }
-    const guestText = `${formatIpAddr(req.remoteAddr)}:${req.remotePort}`;
-    if (native) {
-      native.connect(req, target, req.localPort, guestText, () => connectGate.done());
-      return;
-    }
-    const flow = nodeFlow(guestText, `${target}:${req.localPort}`, nodeNet.connect({ host: target, port: req.localPort, allowHalfOpen: true, noDelay: true }), null);
-    tcpFlows.add(flow);
-    st.tcp.active = tcpFlows.size;
-    const host = flow.host;
-    let connected = false;
-    let released = false;
-    const release = (): void => {
-      if (released) return;
-      released = true;
-      connectGate.done();
-    };
-    host.once('connect', release);
-    host.once('close', release);
-    const timer = setTimeout(() => {
-      if (connected) return;
-      st.tcp.timedOut++;
-      fail('host', 'ETIMEDOUT');
-    }, connectTimeoutMs);
-    const fail = (kind: UnreachableKind | 'refused', code: string): void => {
-      clearTimeout(timer);
-      host.destroy();
-      release();
-      if (kind === 'refused') {
-        if (req.reject()) st.tcp.refused++;
-      } else if (req.unreachable(kind)) {
-        st.tcp.unreachable++;
-      }
-      log(`tcp ${flow.guestText} -> ${flow.targetText}: ${code}`);
-      driver.kick();
-    };
-    req.oncancel = () => {
-      st.tcp.cancelled++;
-      clearTimeout(timer);
-      host.destroy();
-      release();
-    };
-    host.on('error', (err: NodeJS.ErrnoException) => {
-      // Before the connect; afterwards splice() handles errors.
-      if (!connected) fail(unreachableFor(err.code), err.code ?? 'error');
-    });
-    host.once('close', () => {
-      clearTimeout(timer);
-      tcpFlows.delete(flow);
-      st.tcp.active = tcpFlows.size;
-    });
-    host.once('connect', () => {
-      connected = true;
-      clearTimeout(timer);
-      if (closed || req.state !== 'pending') {
-        host.destroy();
-        return;
-      }
-      // Until the guest completes the handshake, what the host sends waits
-      // in the host socket (flowing mode starts when it is piped).
-      host.pause();
-      const observer = {
-        onEvent: (_c: Connection, ev: ConnectionEvent): void => {
-          // The handshake failed (a RST or timeout in SYN-RECEIVED).
-          if ((ev.type === 'closed' || (ev.type === 'state' && ev.from === 'SYN-RECEIVED' && ev.to === 'LISTEN')) && !flow.guest) host.destroy();
-        },
-      };
-      // The stack's own TcpConfig is the gateway's (tcpCfg): no per-connection copy unless keepalive is asked for.
-      const conn = req.accept({ onEstablished: (c) => established(flow, c), observer, ...(acceptTcp !== tcpCfg ? { tcp: acceptTcp } : {}) });
-      if (!conn) host.destroy();
-      else st.tcp.opened++;
-      driver.kick();
-    });
-  }
-
-  function established(flow: NodeFlow, conn: Connection): void {
-    const host = flow.host;
-    if (host.destroyed) {
-      stack.abort(conn);
-      return;
-    }
-    const guest = new gnet.Socket({ allowHalfOpen: true });
-    guest._attachAccepted(conn, null, false);
-    flow.guest = guest;
-    flow.conn = conn;
-    splice(flow);
-  }
-
-  /**
-   * Joins a flow's guest socket and host socket both ways. RFC 9293 §3.6: a
-   * FIN is "no more data from sender" for one direction only: each side's
-   * end is the other's end() (pipe's default), and the other direction goes
-   * on (allowHalfOpen on both sockets). A reset either way resets the other.
-   */
-  function splice(flow: NodeFlow): void {
-    const host = flow.host;
-    const guest = flow.guest!;
-    watching.attach(flow);
-    process.nextTick(() => {
-      relay(flow, guest, host, true);
-      relay(flow, host, guest, false);
-      host.resume();
-    });
-    guest.on('error', (err: NodeJS.ErrnoException) => {
-      // A RST from the guest (or a failure of its connection): reset the host side.
-      if (err.code === 'ECONNRESET') st.tcp.resetsFromGuest++;
-      resetHostSocket(host);
-    });
-    host.on('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'ECONNRESET') st.tcp.resetsFromHost++;
-      if (!guest.destroyed) guest.resetAndDestroy();
-    });
-    guest.once('close', () => {
-      // Closed without both directions finishing (destroyed): no half-open host socket is left behind.
-      if (!host.writableEnded) resetHostSocket(host);
-    });
-    host.once('close', () => {
-      if (!guest.destroyed && !guest.writableEnded) guest.resetAndDestroy();
-    });
-  }
-
-  /**
-   * One direction of a flow: what `src.pipe(dst)` does for a socket pair,
-   * without pipe()'s nine closures and listener arrays per direction (what
-   * an idle forwarded connection costs is mostly such objects: heap
-   * snapshots, docs/PERFORMANCE.md). Backpressure: a write that fills
-   * `dst` pauses `src` until 'drain'; `src`'s end (a FIN) is `dst.end()`.
-   * Errors and closes are splice()'s.
-   */
-  function relay(flow: NodeFlow, src: nodeNet.Socket | SynackSocket, dst: nodeNet.Socket | SynackSocket, up: boolean): void {
-    src.on('data', (d: Buffer) => {
-      if (up) {
-        flow.bytesUp += d.length;
-        st.tcp.bytesUp += d.length;
-      } else {
-        flow.bytesDown += d.length;
-        st.tcp.bytesDown += d.length;
-      }
-      if (!dst.write(d)) src.pause();
-    });
-    dst.on('drain', () => src.resume());
-    src.once('end', () => dst.end());
+    if (native) native.connect(req, target, req.localPort);
+    else nodeFlows.connect(req, target);
   }
 
   // ---------------------------------------------------------------------------
@@ -543,7 +388,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
         return;
       }
       const guest = gnet.connect({ host: guestAddr, port: p.guestPort, allowHalfOpen: true });
-      const flow = nodeFlow(`${guestAddr}:${p.guestPort}`, `${host.remoteAddress}:${host.remotePort}`, host, guest);
+      const flow = nodeFlows.flow(`${guestAddr}:${p.guestPort}`, `${host.remoteAddress}:${host.remotePort}`, host, guest);
       tcpFlows.add(flow);
       st.tcp.published++;
       st.tcp.active = tcpFlows.size;
@@ -558,7 +403,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
       guest.once('error', failed);
       guest.once('connect', () => {
         guest.off('error', failed);
-        splice(flow);
+        nodeFlows.splice(flow);
       });
     });
     publishServers.push(srv);

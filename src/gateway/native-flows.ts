@@ -29,7 +29,7 @@ import type { Connection } from '../tcp/connection.ts';
 import type { ConnectionEvent } from '../tcp/events.ts';
 import type { TcpConfig } from '../tcp/config.ts';
 import type { TcpForwardRequest, UnreachableKind } from '../stack/forward.ts';
-import { formatIpAddr } from '../wire/ipv6.ts';
+import { formatIpAddr, type IpAddr } from '../wire/ipv6.ts';
 import { loadTunAddon } from '../links/tun.ts';
 import { unreachableFor, type GatewayStats } from './options.ts';
 
@@ -77,6 +77,9 @@ const K_EOF = 3;
 const K_WRITABLE = 4;
 const K_ERROR = 5;
 
+/** The empty queue every idle flow shares (never written to). */
+const NONE: Uint8Array[] = Object.freeze([]) as unknown as Uint8Array[];
+
 /** Bytes read out of a TCB per write toward the host (what may wait here when the host socket is full). */
 const UP_READ = 256 * 1024;
 
@@ -100,6 +103,8 @@ export interface NativeFlowsContext {
   /** The accepted connection's TcpConfig overrides (keepalive), or undefined for the stack's own. */
   acceptTcp: Partial<TcpConfig> | undefined;
   connectTimeoutMs: number;
+  /** A host connect ended (connected, failed or cancelled): the connect gate's next turn. */
+  connectDone(): void;
   /** Whether the gateway is closing. */
   closing(): boolean;
   /** The flow exists (counted in the gateway's table) / is gone. */
@@ -115,10 +120,10 @@ class NativeFlow implements TcpFlow {
   bytesDown = 0;
   connected = false;
   /** Guest → host bytes read out of the TCB and not yet taken by the host socket. */
-  up: Uint8Array[] = [];
+  up: Uint8Array[] = NONE;
   upBytes = 0;
   /** Host → guest bytes read from the host socket and not yet taken by the TCB. */
-  down: Uint8Array[] = [];
+  down: Uint8Array[] = NONE;
   downBytes = 0;
   /** shutdown(SHUT_WR) was done (the guest's FIN passed on). */
   hostShut = false;
@@ -132,17 +137,31 @@ class NativeFlow implements TcpFlow {
   ends: [string, number, string, number] | null = null;
   /** onEstablished ran: the relay is on. */
   spliced = false;
-  /** Ends the connect gate's turn (once). */
-  release: () => void = () => {};
+  /** The connect gate's turn was ended (NativeFlows.release). */
+  released = false;
+  /** The guest's address and port, and the host port (texts made on demand: an idle flow keeps no strings). */
+  readonly guestAddr: IpAddr;
+  readonly guestPort: number;
 
   constructor(
     readonly owner: NativeFlows,
     readonly id: number,
     /** The guest's SYN waiting for the host connect (dropped once answered: it holds the SYN's packet). */
     public req: TcpForwardRequest | null,
-    readonly guestText: string,
-    readonly targetText: string,
-  ) {}
+    readonly target: string,
+    readonly port: number,
+  ) {
+    this.guestAddr = req!.remoteAddr;
+    this.guestPort = req!.remotePort;
+  }
+
+  get guestText(): string {
+    return `${formatIpAddr(this.guestAddr)}:${this.guestPort}`;
+  }
+
+  get targetText(): string {
+    return `${this.target}:${this.port}`;
+  }
 
   buffered(): number {
     const c = this.conn;
@@ -150,6 +169,8 @@ class NativeFlow implements TcpFlow {
   }
 
   hostEnds(): { local: string; remote: string } | null {
+    // Asked only by a monitor (--viz): two system calls, made on demand.
+    if (!this.ends && this.open && this.connected) this.ends = this.owner.addresses(this.id);
     const e = this.ends;
     return e ? { local: endText(e[0], e[1]), remote: endText(e[2], e[3]) } : null;
   }
@@ -194,51 +215,72 @@ export class NativeFlows {
     this.hs.start((evs) => this.onHostEvents(evs));
   }
 
+  addresses(id: number): [string, number, string, number] | null {
+    return this.hs.addresses(id);
+  }
+
   /** Host sockets open now. */
   get sockets(): number {
     return this.hs.count;
   }
 
   /**
-   * The host connect of a guest's SYN. `done` is called exactly once, when
-   * the connect ends (the connect gate's turn). The guest gets its SYN,ACK
+   * The host connect of a guest's SYN. `ctx.connectDone` is called exactly
+   * once, when the connect ends (the connect gate's turn). The guest gets its SYN,ACK
    * only once the host connect succeeded; a refused connect becomes a RST,
    * a failed one an ICMP unreachable, as on the node:net path.
    */
-  connect(req: TcpForwardRequest, target: string, port: number, guestText: string, done: () => void): void {
-    const { st } = this.ctx;
+  connect(req: TcpForwardRequest, target: string, port: number): void {
     let id = this.nextId;
     this.nextId = this.nextId >= 0x7fffffff ? 1 : this.nextId + 1;
     while (this.flows.has(id)) id = id >= 0x7fffffff ? 1 : id + 1;
-    const f = new NativeFlow(this, id, req, guestText, `${target}:${port}`);
-    let released = false;
-    const release = (): void => {
-      if (released) return;
-      released = true;
-      done();
-    };
-    f.release = release;
+    // No closures per flow: an idle one keeps only its record and its TCB.
+    const f = new NativeFlow(this, id, req, target, port);
     const r = this.hs.connect(id, target, port);
     if (r < 0) {
-      release();
+      // Refused or failed at once (a closed loopback port): the guest gets its
+      // RST or ICMP error now; the gate's next turn starts after this one.
+      queueMicrotask(() => this.release(f));
       this.connectFailed(f, errnoName(r));
       return;
     }
     this.flows.set(id, f);
     this.ctx.added(f);
-    f.timer = setTimeout(() => {
-      f.timer = null;
-      if (f.connected || !f.open) return;
-      st.tcp.timedOut++;
-      this.closeHost(f, false);
-      release();
-      this.connectFailed(f, 'ETIMEDOUT');
-    }, this.ctx.connectTimeoutMs);
-    req.oncancel = () => {
-      st.tcp.cancelled++;
-      this.closeHost(f, false);
-      release();
-    };
+    req.oncancel = () => this.cancelled(f);
+    if (r === 1) {
+      // Connected at once (the host's loopback): answer the guest when this
+      // turn's input is done — never inside the stack's processing of the SYN.
+      process.nextTick(() => {
+        if (f.open && !f.connected) {
+          this.onConnected(f);
+          this.ctx.kick();
+        } else this.release(f);
+      });
+      return;
+    }
+    f.timer = setTimeout(() => this.connectTimedOut(f), this.ctx.connectTimeoutMs);
+  }
+
+  /** Ends the flow's turn at the connect gate (once). */
+  private release(f: NativeFlow): void {
+    if (f.released) return;
+    f.released = true;
+    this.ctx.connectDone();
+  }
+
+  private cancelled(f: NativeFlow): void {
+    this.ctx.st.tcp.cancelled++;
+    this.closeHost(f, false);
+    this.release(f);
+  }
+
+  private connectTimedOut(f: NativeFlow): void {
+    f.timer = null;
+    if (f.connected || !f.open) return;
+    this.ctx.st.tcp.timedOut++;
+    this.closeHost(f, false);
+    this.release(f);
+    this.connectFailed(f, 'ETIMEDOUT');
   }
 
   private connectFailed(f: NativeFlow, code: string): void {
@@ -289,7 +331,7 @@ export class NativeFlows {
     f.connected = true;
     if (f.timer) clearTimeout(f.timer);
     f.timer = null;
-    f.release();
+    this.release(f);
     const req = f.req;
     f.req = null;
     if (!req || this.ctx.closing() || req.state !== 'pending') {
@@ -297,7 +339,6 @@ export class NativeFlows {
       return;
     }
     req.oncancel = null;
-    f.ends = this.hs.addresses(f.id);
     const conn = req.accept({
       onEstablished: (c) => this.established(f, c),
       observer: f,
@@ -331,7 +372,7 @@ export class NativeFlows {
       if (f.timer) clearTimeout(f.timer);
       f.timer = null;
       this.closeHost(f, false);
-      f.release();
+      this.release(f);
       this.connectFailed(f, code);
       return;
     }
@@ -351,7 +392,8 @@ export class NativeFlows {
       if (took < 0 || took === data.length) return;
       data = data.subarray(took);
     }
-    f.down.push(data);
+    if (f.down === NONE) f.down = [data];
+    else f.down.push(data);
     f.downBytes += data.length;
     if (f.hostReading) {
       f.hostReading = false;
@@ -453,6 +495,7 @@ export class NativeFlows {
       }
       f.down.shift();
     }
+    if (f.downBytes === 0) f.down = NONE;
     if (f.downBytes === 0) {
       if (f.hostEof && !f.finSent) {
         f.finSent = true;
@@ -479,7 +522,7 @@ export class NativeFlows {
         n = 0;
       }
     }
-    f.up = i === 0 ? f.up : f.up.slice(i);
+    f.up = f.upBytes === 0 ? NONE : i === 0 ? f.up : f.up.slice(i);
   }
 
   /** Resets both sides of a flow. */
@@ -497,9 +540,9 @@ export class NativeFlows {
     f.timer = null;
     this.hs.closeSocket(f.id, reset);
     this.flows.delete(f.id);
-    f.up = [];
+    f.up = NONE;
     f.upBytes = 0;
-    f.down = [];
+    f.down = NONE;
     f.downBytes = 0;
     const c = f.conn;
     if (c && c.user === f) c.user = null;

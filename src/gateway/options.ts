@@ -59,7 +59,19 @@ export const GATEWAY_DEFAULTS = {
  * is acknowledged would add its peer's delayed-ACK time (up to 40 ms on
  * Linux) to a request/response exchange.
  */
-export const GATEWAY_TCP_DEFAULTS: Readonly<Partial<TcpConfig>> = { sendBufferBytes: 4 << 20, recvBufferBytes: 4 << 20, noDelay: true };
+/**
+ * The gateway's side of forwarded connections: 4 MiB buffers (the guest and
+ * the host peer are both local: the window, not the path, bounds the rate),
+ * Nagle off (RFC 9293 §3.7.4 leaves it to the application), and a 5-second
+ * MSL. RFC 9293 §3.4.2: "For this specification the MSL is taken to be 2
+ * minutes. This is an engineering choice, and may be changed if experience
+ * indicates it is desirable to do so." The guest's link is a device of this
+ * host (a TAP device, a socket, a WebSocket) with no queue a segment could
+ * wait in for seconds, so TIME-WAIT — the gateway's when the host peer
+ * closed first — lasts 10 s instead of 4 minutes (slirp's TCP takes the same
+ * 5 s), and a busy guest does not leave minutes of TCBs behind.
+ */
+export const GATEWAY_TCP_DEFAULTS: Readonly<Partial<TcpConfig>> = { sendBufferBytes: 4 << 20, recvBufferBytes: 4 << 20, noDelay: true, mslUs: 5_000_000 };
 
 export type GatewayDownstream =
   | { memory: MemoryNetwork }

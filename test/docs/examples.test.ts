@@ -79,9 +79,9 @@ test('the extractor finds ```ts blocks, honours "not runnable" and collects "pri
 });
 
 const OWN_SOURCE = join(root, 'src', 'index.ts');
-/** `from 'synack'` and `import('synack')` → this checkout's src/index.ts; `'synack/core'`, `/net`, `/tun` → src/core.ts, net.ts, tun.ts. */
+/** `from 'synack'` and `import('synack')` → this checkout's src/index.ts; `'synack/core'`, `/net`, `/tun`, `/gateway`, `/workers` → src/core.ts, net.ts, tun.ts, gateway.ts, workers.ts. */
 export function toOwnSource(code: string, entry = OWN_SOURCE): string {
-  return code.replace(/(\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)(['"])synack(?:\/(core|net|tun))?\2/g, (_m, pre: string, q: string, sub: string | undefined) =>
+  return code.replace(/(\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)(['"])synack(?:\/(core|net|tun|gateway|workers))?\2/g, (_m, pre: string, q: string, sub: string | undefined) =>
     `${pre}${q}${sub ? entry.replace(/index\.ts$/, `${sub}.ts`) : entry}${q}`,
   );
 }

@@ -126,6 +126,11 @@ for (const hostSockets of HOST_SOCKETS) {
         sock.end('bye');
         await waitFor('the host server got the guest data', () => hostGot !== null);
         assert.equal((await hostGot!).toString(), 'bye');
+        // The gateway closed first: its TCB waits in TIME-WAIT for 2 × the gateway's 5 s MSL (RFC 9293 §3.4.2), not 4 minutes.
+        await waitFor('the gateway side is in TIME-WAIT', () => r.gw.stack.connections().some((c) => c.state === 'TIME-WAIT'));
+        const tw = r.gw.stack.connections().find((c) => c.state === 'TIME-WAIT')!;
+        const left = tw.timeWaitAt - r.gw.stack.clock.now();
+        assert.ok(left > 9_000_000 && left <= 10_000_000, `TIME-WAIT left: ${left} µs`);
       } finally {
         await r.close();
         h.server.close();

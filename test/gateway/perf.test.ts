@@ -34,15 +34,20 @@ describe('gateway per-connection costs', () => {
     h.server.close();
   });
 
-  test('keepYoungGenerationSmall() (what `synack gateway --small-heap` calls at start): after a burst of allocations V8 new space is still its initial size; without it, it grows', () => {
+  test('keepYoungGenerationSmall() (`synack gateway --small-heap`) keeps V8 new space at its initial size through a burst of allocations; capYoungGeneration(4 MiB) (the command\'s default) stops its growth at 4 MiB; without either it grows past 8 MiB', () => {
     const script = `
       import v8 from 'node:v8';
-      import { keepYoungGenerationSmall } from './src/gateway/heap.ts';
+      import { capYoungGeneration, keepYoungGenerationSmall } from './src/gateway/heap.ts';
       const newSpace = () => v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size;
       const initial = newSpace();
       if (process.argv.includes('small')) keepYoungGenerationSmall();
+      if (process.argv.includes('cap')) capYoungGeneration(4 << 20);
       const keep = [];
-      for (let i = 0; i < 2e6; i++) { const o = { i, a: [i], s: 'x' + i }; if (i % 64 === 0) keep.push(o); }
+      // In rounds, so the 'gc' performance entries (delivered between tasks) reach the cap's observer.
+      for (let r = 0; r < 20; r++) {
+        for (let i = 0; i < 1e5; i++) { const o = { i, a: [i], s: 'x' + i }; if (i % 64 === 0) keep.push(o); }
+        await new Promise((resolve) => setImmediate(resolve));
+      }
       console.log(JSON.stringify({ initial, after: newSpace(), kept: keep.length }));`;
     const run = (mode: string): { initial: number; after: number } => {
       const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, mode], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
@@ -50,8 +55,12 @@ describe('gateway per-connection costs', () => {
       return JSON.parse(r.stdout.trim().split('\n').pop()!) as { initial: number; after: number };
     };
     const small = run('small');
+    const capped = run('cap');
+    // The cap: growth stops once the new space reached 4 MiB (at most the one step of the scavenge that crossed it).
+    assert.ok(capped.after <= 8 << 20, `capped: ${capped.initial} → ${capped.after}`);
     assert.equal(small.after, small.initial);
     const grown = run('default');
     assert.ok(grown.after > grown.initial, `without it the new space grows (${grown.initial} → ${grown.after})`);
+    assert.ok(grown.after > 8 << 20, `without a cap it grows past 8 MiB (${grown.after})`);
   });
 });
