@@ -186,7 +186,13 @@ export function emitIpv4Tcp(
   const tcpLen = tcpBufferLen(tcp);
   const buf = alloc ? alloc(IPV4_HEADER_LEN + tcpLen) : new Uint8Array(IPV4_HEADER_LEN + tcpLen);
   emitTcp(tcp, ipHeader.src, ipHeader.dst, buf, IPV4_HEADER_LEN, caps);
-  const ip: Ipv4Repr = {
+  emitIpv4(tcpIpv4Repr(ipHeader, tcpLen), buf, 0, caps);
+  return buf;
+}
+
+/** The IPv4 header of a TCP segment of `payloadLen` octets (TCP header included). */
+function tcpIpv4Repr(ipHeader: Omit<Ipv4Repr, 'payloadLen' | 'protocol'>, payloadLen: number): Ipv4Repr {
+  return {
     src: ipHeader.src,
     dst: ipHeader.dst,
     protocol: IPPROTO_TCP,
@@ -194,10 +200,8 @@ export function emitIpv4Tcp(
     tos: ipHeader.tos,
     ident: ipHeader.ident,
     dontFragment: ipHeader.dontFragment,
-    payloadLen: tcpLen,
+    payloadLen,
   };
-  emitIpv4(ip, buf, 0, caps);
-  return buf;
 }
 
 /**
@@ -220,17 +224,7 @@ export function emitIpv4TcpHead(
   const hl = tcpHeaderLen(tcp);
   const buf = alloc ? alloc(IPV4_HEADER_LEN + hl) : new Uint8Array(IPV4_HEADER_LEN + hl);
   emitTcp(tcp, ipHeader.src, ipHeader.dst, buf, IPV4_HEADER_LEN, NO_FILL, payloadLen);
-  const ip: Ipv4Repr = {
-    src: ipHeader.src,
-    dst: ipHeader.dst,
-    protocol: IPPROTO_TCP,
-    ttl: ipHeader.ttl,
-    tos: ipHeader.tos,
-    ident: ipHeader.ident,
-    dontFragment: ipHeader.dontFragment,
-    payloadLen: hl + payloadLen,
-  };
-  emitIpv4(ip, buf, 0);
+  emitIpv4(tcpIpv4Repr(ipHeader, hl + payloadLen), buf, 0);
   return buf;
 }
 
