@@ -10,9 +10,9 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { TunDeviceHandle } from '../../src/links/tun.ts';
+import { FakeTapDevice as FakeTap } from './fake-tap.ts';
 import { attachTap } from '../../src/links/tap.ts';
-import { completePartialChecksum, decodeVnetHdr, TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, VNET_F_NEEDS_CSUM, VNET_GSO_NONE, VNET_HDR_LEN } from '../../src/links/vnet.ts';
+import { completePartialChecksum, decodeVnetHdr, VNET_F_NEEDS_CSUM, VNET_GSO_NONE, VNET_HDR_LEN } from '../../src/links/vnet.ts';
 import { emitIpv4Tcp, emitIpv4TcpHead, emitIpv6Tcp, emitIpv6TcpHead, joinPartialTcp, parseTcp } from '../../src/wire/tcp.ts';
 import { ACK, CHECKSUM_FULL, type TcpRepr } from '../../src/wire/types.ts';
 import { arpReplyTo, arpRequest, buildArpFrame, parseArp } from '../../src/wire/arp.ts';
@@ -33,57 +33,6 @@ const OTHER_IP = 0x0a000009;
 const KERNEL_IP6 = ipv6FromWords([0xfd00, 0, 0, 0, 0, 0, 0, 1]) as Ipv6Addr;
 const SYNACK_IP6 = ipv6FromWords([0xfd00, 0, 0, 0, 0, 0, 0, 2]) as Ipv6Addr;
 
-/** A fake TAP device with IFF_VNET_HDR and every offload: records each written chain's parts. */
-class FakeTap implements TunDeviceHandle {
-  readonly name = 'faketap0';
-  readonly fd = 99;
-  readonly tap = true;
-  readonly vnetHdrLen = VNET_HDR_LEN;
-  readonly offloads = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
-  readonly offloadErrno = 0;
-  readonly arena = new ArrayBuffer(1 << 17);
-  readonly lengths = new Uint32Array(16);
-  writeErrno = 0;
-  closed = false;
-  /** Each written chain: its parts as given (views, not copies). */
-  chains: Uint8Array[][] = [];
-  private cb: ((count: number, errno: number) => void) | null = null;
-  start(cb: (count: number, errno: number) => void): void {
-    this.cb = cb;
-  }
-  stop(): void {}
-  write(): number {
-    throw new Error('vnet mode writes through writeChains');
-  }
-  writeBatch(): number {
-    throw new Error('vnet mode writes through writeChains');
-  }
-  writeChains(parts: Uint8Array[], counts: number[], start = 0, end = counts.length): number {
-    let pi = 0;
-    for (let i = 0; i < start; i++) pi += counts[i]!;
-    for (let i = start; i < end; i++) {
-      this.chains.push(parts.slice(pi, pi + counts[i]!));
-      pi += counts[i]!;
-    }
-    return end - start;
-  }
-  close(): void {
-    this.closed = true;
-  }
-  ref(): void {}
-  unref(): void {}
-  stats(): Record<string, number> {
-    return {};
-  }
-  deliver(frame: Uint8Array, hdr?: Uint8Array): void {
-    const a = new Uint8Array(this.arena);
-    a.fill(0, 0, VNET_HDR_LEN);
-    if (hdr) a.set(hdr, 0);
-    a.set(frame, VNET_HDR_LEN);
-    this.lengths[0] = VNET_HDR_LEN + frame.length;
-    this.cb!(1, 0);
-  }
-}
 
 /** A chain's frame (virtio_net_hdr removed), joined. */
 function frameOf(chain: Uint8Array[]): Uint8Array {
@@ -130,14 +79,14 @@ describe('gather output with checksum offload (fake TAP device)', () => {
     const { dev, stack, eth, link, captured } = setup();
     await tick();
     eth.neighbors.learn(KERNEL_IP, KERNEL_MAC, stack.clock.now(), true, true);
-    dev.chains.length = 0;
+    dev.chainParts.length = 0;
     captured.length = 0;
     const out0 = { packets: link.stats.packetsOut, bytes: link.stats.bytesOut };
     const s = seg(60_000);
     sendSegment(stack, SYNACK_IP, KERNEL_IP, s, null);
     await tick();
-    assert.equal(dev.chains.length, 1);
-    const chain = dev.chains[0]!;
+    assert.equal(dev.chainParts.length, 1);
+    const chain = dev.chainParts[0]!;
     assert.equal(chain.length, 3, 'header, frame headers, payload');
     assert.equal(chain[2], s.payload, 'the payload is written by reference (no copy)');
     const h = decodeVnetHdr(chain[0]!);
@@ -162,15 +111,15 @@ describe('gather output with checksum offload (fake TAP device)', () => {
     const { dev, stack, eth, link } = setup();
     await tick();
     eth.neighbors.learn(KERNEL_IP6, KERNEL_MAC, stack.clock.now(), true, true);
-    dev.chains.length = 0;
+    dev.chainParts.length = 0;
     const s = seg(40_000);
     sendSegment(stack, SYNACK_IP6, KERNEL_IP6, s, null);
     await tick();
-    assert.equal(dev.chains.length, 1);
-    const h = decodeVnetHdr(dev.chains[0]![0]!);
+    assert.equal(dev.chainParts.length, 1);
+    const h = decodeVnetHdr(dev.chainParts[0]![0]!);
     assert.equal(h.flags, VNET_F_NEEDS_CSUM);
     assert.equal(h.csumStart, 14 + 40);
-    const frame = frameOf(dev.chains[0]!);
+    const frame = frameOf(dev.chainParts[0]!);
     assert.ok(completePartialChecksum(frame, h.csumStart, h.csumOffset));
     const t = parseTcp(frame.subarray(54), SYNACK_IP6, KERNEL_IP6, CHECKSUM_FULL);
     assert.ok(t.ok);
@@ -182,14 +131,14 @@ describe('gather output with checksum offload (fake TAP device)', () => {
     const { dev, stack, eth, link } = setup();
     await tick();
     eth.neighbors.learn(KERNEL_IP, KERNEL_MAC, stack.clock.now(), true, true);
-    dev.chains.length = 0;
+    dev.chainParts.length = 0;
     sendSegment(stack, SYNACK_IP, KERNEL_IP, seg(GATHER_MIN_PAYLOAD - 1), null);
     const unhook = stack.addHook(() => {});
     sendSegment(stack, SYNACK_IP, KERNEL_IP, seg(50_000), null);
     unhook();
     await tick();
-    assert.equal(dev.chains.length, 2);
-    for (const chain of dev.chains) {
+    assert.equal(dev.chainParts.length, 2);
+    for (const chain of dev.chainParts) {
       assert.equal(chain.length, 2);
       assert.equal(decodeVnetHdr(chain[0]!).flags, 0);
       assert.ok(parseTcp(frameOf(chain).subarray(34), SYNACK_IP, KERNEL_IP, CHECKSUM_FULL).ok);
@@ -201,19 +150,19 @@ describe('gather output with checksum offload (fake TAP device)', () => {
   it('to a neighbour not yet resolved the segment waits whole, its checksum completed, and leaves after the ARP reply (RFC 1122 §2.3.2.2)', async () => {
     const { dev, stack, link } = setup();
     await tick();
-    dev.chains.length = 0;
+    dev.chainParts.length = 0;
     const s = seg(50_000);
     sendSegment(stack, SYNACK_IP, OTHER_IP, s, null);
     await tick();
-    assert.equal(dev.chains.length, 1, 'only the ARP request');
-    const req = parseEthernet(frameOf(dev.chains[0]!));
+    assert.equal(dev.chainParts.length, 1, 'only the ARP request');
+    const req = parseEthernet(frameOf(dev.chainParts[0]!));
     assert.ok(req.ok && req.value.header.ethertype === ETHERTYPE_ARP);
     const a = parseArp(req.value.payload);
     assert.ok(a.ok && a.value.targetIp === OTHER_IP);
-    dev.deliver(buildArpFrame(arpReplyTo(arpRequest(SYNACK_MAC, SYNACK_IP, OTHER_IP), KERNEL_MAC + 8), SYNACK_MAC));
+    dev.deliver([{ frame: buildArpFrame(arpReplyTo(arpRequest(SYNACK_MAC, SYNACK_IP, OTHER_IP), KERNEL_MAC + 8), SYNACK_MAC) }]);
     await tick();
-    assert.equal(dev.chains.length, 2);
-    const chain = dev.chains[1]!;
+    assert.equal(dev.chainParts.length, 2);
+    const chain = dev.chainParts[1]!;
     assert.equal(decodeVnetHdr(chain[0]!).flags, 0);
     const t = parseTcp(frameOf(chain).subarray(34), SYNACK_IP, OTHER_IP, CHECKSUM_FULL);
     assert.ok(t.ok);
@@ -259,7 +208,7 @@ describe('gather output with checksum offload (fake TAP device)', () => {
         completeForCapture(f);
         got.push(f);
       };
-      dev.deliver(frame, hdr(csumStart, csumOffset));
+      dev.deliver([{ frame, hdr: hdr(csumStart, csumOffset) }]);
       assert.equal(got.length, 1);
       assert.deepEqual(seen, [marked], `impair ${impair}, csum_start ${csumStart}`);
       if (marked) assert.ok(parseTcp(got[0]!.subarray(34), KERNEL_IP, SYNACK_IP, CHECKSUM_FULL).ok, 'completed for a capture, the checksum is valid');

@@ -8,9 +8,9 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { TunDeviceHandle } from '../../src/links/tun.ts';
+import { FakeTapDevice } from './fake-tap.ts';
 import { attachTap, TapLink } from '../../src/links/tap.ts';
-import { completePartialChecksum, decodeVnetHdr, encodeVnetHdr, TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, VNET_F_NEEDS_CSUM, VNET_GSO_TCPV4, VNET_HDR_LEN } from '../../src/links/vnet.ts';
+import { completePartialChecksum, decodeVnetHdr, encodeVnetHdr, VNET_F_NEEDS_CSUM, VNET_GSO_TCPV4, VNET_HDR_LEN } from '../../src/links/vnet.ts';
 import { emitIpv4Tcp, parseTcp } from '../../src/wire/tcp.ts';
 import { parseIpv4 } from '../../src/wire/ipv4.ts';
 import { ACK, PSH, CHECKSUM_FULL } from '../../src/wire/types.ts';
@@ -24,72 +24,6 @@ const SYNACK_MAC = 0x020000000002;
 const KERNEL_IP = 0x0a000001;
 const SYNACK_IP = 0x0a000002;
 
-/** A fake TAP device opened with IFF_VNET_HDR and every offload accepted. */
-class FakeTapDevice implements TunDeviceHandle {
-  readonly name = 'faketap0';
-  readonly fd = 99;
-  readonly tap = true;
-  readonly vnetHdrLen = VNET_HDR_LEN;
-  readonly offloads = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
-  readonly offloadErrno = 0;
-  readonly arena = new ArrayBuffer(1 << 20);
-  readonly lengths = new Uint32Array(256);
-  writeErrno = 0;
-  closed = false;
-  /** Each written chain, concatenated (virtio_net_hdr first). */
-  chains: Uint8Array[] = [];
-  private cb: ((count: number, errno: number) => void) | null = null;
-  start(cb: (count: number, errno: number) => void): void {
-    this.cb = cb;
-  }
-  stop(): void {}
-  write(): number {
-    throw new Error('vnet mode writes through writeChains');
-  }
-  writeBatch(): number {
-    throw new Error('vnet mode writes through writeChains');
-  }
-  writeChains(parts: Uint8Array[], counts: number[], start = 0, end = counts.length): number {
-    let pi = 0;
-    for (let i = 0; i < start; i++) pi += counts[i]!;
-    for (let i = start; i < end; i++) {
-      const chunk = parts.slice(pi, pi + counts[i]!);
-      const out = new Uint8Array(chunk.reduce((n, p) => n + p.length, 0));
-      let o = 0;
-      for (const p of chunk) {
-        out.set(p, o);
-        o += p.length;
-      }
-      this.chains.push(out);
-      pi += counts[i]!;
-    }
-    return end - start;
-  }
-  close(): void {
-    this.closed = true;
-  }
-  ref(): void {}
-  unref(): void {}
-  stats(): Record<string, number> {
-    return {};
-  }
-  /** One readable batch: each frame behind the given (or an all-zero) virtio_net_hdr. */
-  deliver(frames: Array<{ frame: Uint8Array; hdr?: Uint8Array }>): void {
-    const a = new Uint8Array(this.arena);
-    let off = 0;
-    frames.forEach(({ frame, hdr }, i) => {
-      a.set(hdr ?? new Uint8Array(VNET_HDR_LEN), off);
-      a.set(frame, off + VNET_HDR_LEN);
-      this.lengths[i] = VNET_HDR_LEN + frame.length;
-      off += VNET_HDR_LEN + frame.length;
-    });
-    this.cb!(frames.length, 0);
-  }
-  /** The frames written (virtio_net_hdr removed). */
-  frames(): Uint8Array[] {
-    return this.chains.map((c) => c.subarray(VNET_HDR_LEN));
-  }
-}
 
 function tcpSeg(seq: number, len: number, flags = ACK): Uint8Array {
   return emitIpv4Tcp(
