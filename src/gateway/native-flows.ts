@@ -207,6 +207,7 @@ export class NativeFlows {
   private readonly flows = new Map<number, NativeFlow>();
   private nextId = 1;
   private dirty: NativeFlow[] = [];
+  private spare: NativeFlow[] = [];
   private serviceQueued = false;
 
   constructor(private readonly ctx: NativeFlowsContext) {
@@ -430,12 +431,16 @@ export class NativeFlows {
 
   private readonly service = (): void => {
     this.serviceQueued = false;
+    // Two lists, swapped: flows marked while these are served wait for the next pass.
     const list = this.dirty;
-    this.dirty = [];
-    for (const f of list) {
+    this.dirty = this.spare;
+    for (let i = 0; i < list.length; i++) {
+      const f = list[i]!;
       f.dirty = false;
       if (f.open) this.serve(f);
     }
+    list.length = 0;
+    this.spare = list;
     this.ctx.kick();
   };
 

@@ -29,6 +29,7 @@ import {
   ipv6MulticastMac,
   isMulticastMac,
   MAC_BROADCAST,
+  NO_TAGS,
   parseEthernet,
   setMac,
   type MacAddr,
@@ -471,7 +472,7 @@ export class EthernetInterface implements Link {
   }
 
   private sendFrame(dst: MacAddr, ethertype: number, payload: Uint8Array): void {
-    const repr = { dst, src: this.mac, ethertype, tags: [] };
+    const repr = { dst, src: this.mac, ethertype, tags: NO_TAGS };
     let frame: Uint8Array;
     if (hasHeadroom(payload) && ethernetFrameLen(repr, payload.length) === ETH_HEADER_LEN + payload.length) {
       // The header goes into the packet's own headroom: no copy of the packet

@@ -78,7 +78,8 @@ export interface EthernetFrame {
   payload: Uint8Array;
 }
 
-const NO_TAGS: readonly VlanTag[] = Object.freeze([]);
+/** No VLAN tags (shared, frozen). */
+export const NO_TAGS: readonly VlanTag[] = Object.freeze([]);
 
 function isTpid(type: number): boolean {
   return type === ETHERTYPE_VLAN || type === ETHERTYPE_QINQ || type === ETHERTYPE_QINQ_LEGACY;
