@@ -253,7 +253,27 @@ async function runGateway(argv: string[], io: CliIo): Promise<number> {
   }
   const viz = gw.viz;
   const printStats = (): void => io.stdout(`stats ${JSON.stringify(gw.stats())}`);
-  // Installed before "ready": a SIGUSR1 then never starts Node's inspector.
+  let resolveDone!: (code: number) => void;
+  const done = new Promise<number>((r) => (resolveDone = r));
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    signals++;
+    if (signals > 1) {
+      io.stderr(`synack gateway: ${sig} again, exiting now`);
+      process.exit(130);
+    }
+    io.stderr(`synack gateway: ${sig}, shutting down`);
+    gw.close().then(
+      () => resolveDone(0),
+      () => resolveDone(1),
+    );
+  };
+  // Every handler is installed before "ready" is printed: a script that
+  // signals as soon as it reads it must never meet a signal's default action
+  // (termination, with no clean stop), and a SIGUSR1 never starts Node's
+  // inspector.
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   if (v.stats) {
     process.on('SIGUSR1', printStats);
     process.on('SIGUSR2', printStats);
@@ -276,23 +296,6 @@ async function runGateway(argv: string[], io: CliIo): Promise<number> {
   io.stdout(`synack gateway: ready on ${where} (mtu ${mtu}; gateway 10.0.2.2${v.ipv6 ? ', fd00::2' : ''}; dns 10.0.2.3${v.ipv6 ? ', fd00::3' : ''} -> ${dnsTo})${pub}${viz ? ` viz ${viz.url}` : ''}`);
   if (viz) io.stderr(`synack gateway: watch the guest's connections at ${viz.url}`);
 
-  let resolveDone!: (code: number) => void;
-  const done = new Promise<number>((r) => (resolveDone = r));
-  let signals = 0;
-  const onSignal = (sig: NodeJS.Signals): void => {
-    signals++;
-    if (signals > 1) {
-      io.stderr(`synack gateway: ${sig} again, exiting now`);
-      process.exit(130);
-    }
-    io.stderr(`synack gateway: ${sig}, shutting down`);
-    gw.close().then(
-      () => resolveDone(0),
-      () => resolveDone(1),
-    );
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
   try {
     const code = await done;
     if (v.stats) printStats();

@@ -331,8 +331,6 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
     await host.close();
     return 1;
   }
-  const list = [...[...ports].map(([n, p]) => `${n}=${p}`), ...(udpEchoPort !== null ? [`udp-echo=${udpEchoPort}`] : []), ...(running.describe ? [running.describe] : [])].join(' ');
-  io.stdout(`synack serve: ready on ${host.describe}: ${list}`);
 
   async function stop(code: number): Promise<void> {
     if (stopping) return;
@@ -383,6 +381,12 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   if (v.stats) process.on('SIGUSR2', printStats);
+  // Printed only once the handlers are in place: a script that signals as
+  // soon as it reads "ready" must never meet a signal's default action (for
+  // SIGUSR2, termination — a test saw it when the process was preempted
+  // between the two).
+  const list = [...[...ports].map(([n, p]) => `${n}=${p}`), ...(udpEchoPort !== null ? [`udp-echo=${udpEchoPort}`] : []), ...(running.describe ? [running.describe] : [])].join(' ');
+  io.stdout(`synack serve: ready on ${host.describe}: ${list}`);
   try {
     const code = await done;
     if (v.stats) printStats();

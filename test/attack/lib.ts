@@ -105,18 +105,16 @@ export type Stats = Record<string, number> & { drops: Record<string, number> };
 export async function readStats(serve: Proc, timeoutMs = 10_000): Promise<Stats> {
   const count = (): number => serve.stdout().split('\nstats ').length;
   const before = count();
-  const state = (): string => {
-    const c = serve.child;
-    return c.exitCode !== null || c.signalCode !== null ? `exited (${c.exitCode ?? c.signalCode})` : 'still running';
-  };
-  // A process starved of CPU by the rest of a parallel suite may take a
-  // while: after timeoutMs the signal is sent once more and the wait goes on
-  // as long again; the error says whether the process was still alive.
-  for (let attempt = 0; count() === before; attempt++) {
-    if (attempt === 2) throw new Error(`no stats line from synack serve (${state()}):\n${serve.stdout().slice(-1000)}\n${serve.stderr().slice(-1000)}`);
-    if (serve.child.exitCode === null && serve.child.signalCode === null) process.kill(serve.pid, 'SIGUSR2');
-    const t0 = Date.now();
-    while (count() === before && Date.now() - t0 <= timeoutMs) await sleep(20);
+  process.kill(serve.pid, 'SIGUSR2');
+  const t0 = Date.now();
+  while (count() === before) {
+    if (Date.now() - t0 > timeoutMs) {
+      // Whether the process was still running (a SIGUSR2 before the handler existed would have killed it).
+      const c = serve.child;
+      const state = c.exitCode !== null || c.signalCode !== null ? `exited (${c.exitCode ?? c.signalCode})` : 'still running';
+      throw new Error(`no stats line from synack serve (${state}):\n${serve.stdout().slice(-1000)}\n${serve.stderr().slice(-1000)}`);
+    }
+    await sleep(20);
   }
   const lines = serve.stdout().split('\n').filter((l) => l.startsWith('stats '));
   return JSON.parse(lines[lines.length - 1]!.slice('stats '.length)) as Stats;
