@@ -28,12 +28,11 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
-import { chromium } from 'playwright-core';
+import { CHROMIUM, launchChromium } from '../support/chromium.ts';
 import { inCi } from '../support/ci.ts';
 
 const repo = new URL('../../', import.meta.url).pathname;
 const ci = inCi();
-const CHROMIUM = '/usr/bin/chromium';
 const isRoot = process.getuid?.() === 0;
 const tmp = mkdtempSync(join(tmpdir(), 'synack-pkg-'));
 const app = join(tmp, 'app');
@@ -310,11 +309,7 @@ void wrong;
       });
       await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
       const profile = mkdtempSync(join(tmpdir(), 'synack-pkg-chromium-'));
-      const ctx = await chromium.launchPersistentContext(profile, {
-        executablePath: CHROMIUM,
-        headless: true,
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      });
+      const ctx = await launchChromium(profile);
       try {
         const page = ctx.pages()[0] ?? (await ctx.newPage());
         const errors: string[] = [];

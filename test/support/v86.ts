@@ -21,10 +21,11 @@ import { createReadStream, existsSync, mkdtempSync, rmSync, statSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { chromium, type BrowserContext } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
+import { CHROMIUM, launchChromium } from './chromium.ts';
 import { guestCmdline, parseTranscript, type GuestImage, type Transcript } from './guest-image.ts';
 
-export const CHROMIUM = '/usr/bin/chromium';
+export { CHROMIUM };
 export const SEABIOS = '/usr/share/seabios/bios.bin';
 export const VGABIOS = '/usr/share/seabios/vgabios-stdvga.bin';
 const V86_BUILD = new URL('../../node_modules/v86/build/', import.meta.url).pathname;
@@ -118,11 +119,7 @@ export async function bootV86(o: V86BootOptions): Promise<V86Run> {
   const t0 = performance.now();
   const ms = () => Math.round(performance.now() - t0);
   try {
-    ctx = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    ctx = await launchChromium(profile);
     const page = ctx.pages()[0] ?? (await ctx.newPage());
     page.on('pageerror', (e) => pageErrors.push(e.message));
     page.on('console', (m) => {

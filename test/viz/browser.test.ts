@@ -14,12 +14,12 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
+import { CHROMIUM, collectPageErrors, launchChromium } from '../support/chromium.ts';
 import { startVizServer, type VizServer } from '../../src/viz/serve.ts';
 import { runDemo } from '../../src/cli/demo.ts';
 import { inCi } from '../support/ci.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const skip = !existsSync(CHROMIUM) && !inCi() ? `${CHROMIUM} is not installed (apt-get install chromium)` : false;
 const outDir = new URL('../../test-output/', import.meta.url).pathname;
 const profile = mkdtempSync(join(tmpdir(), 'synack-viz-chromium-'));
@@ -37,18 +37,9 @@ async function open(): Promise<Page> {
   await ctx?.close().catch(() => {});
   await server?.close().catch(() => {});
   server = await startVizServer(0);
-  ctx = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    viewport: { width: 1600, height: 1200 },
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  ctx = await launchChromium(profile, { width: 1600, height: 1200 });
   const page = ctx.pages()[0] ?? (await ctx.newPage());
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(m.text());
-  });
+  const errors = collectPageErrors(page);
   await page.goto(server.url);
   await page.waitForSelector('#ladder svg');
   assert.deepEqual(errors, [], 'no errors while loading');

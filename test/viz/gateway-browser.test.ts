@@ -15,7 +15,8 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
+import { CHROMIUM, collectPageErrors, launchChromium } from '../support/chromium.ts';
 import * as dgram from 'node:dgram';
 import type * as nodeNet from 'node:net';
 import type { Socket as SynackSocket } from '../../src/api/socket.ts';
@@ -24,7 +25,6 @@ import { loadGatewayPage } from '../../src/viz/gateway-page.ts';
 import { hostServer, memoryGateway, type MemorySetup } from '../gateway/helpers.ts';
 import { inCi } from '../support/ci.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const skip = !existsSync(CHROMIUM) && !inCi() ? `${CHROMIUM} is not installed (apt-get install chromium)` : false;
 const outDir = new URL('../../test-output/', import.meta.url).pathname;
 const profile = mkdtempSync(join(tmpdir(), 'synack-gw-viz-chromium-'));
@@ -51,18 +51,9 @@ test('in Chromium: a guest connection appears in the table live; clicking it dra
   r = memoryGateway();
   const mon = r.gw.watch();
   srv = await serveGatewayViz(mon, { port: 0, page: await loadGatewayPage() });
-  ctx = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    viewport: { width: 1600, height: 1200 },
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  ctx = await launchChromium(profile, { width: 1600, height: 1200 });
   const page = ctx.pages()[0] ?? (await ctx.newPage());
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(m.text());
-  });
+  const errors = collectPageErrors(page);
   await page.goto(srv.url);
   await page.waitForFunction(() => document.getElementById('feed-status')!.textContent === 'live', null, { timeout: 10_000 });
   assert.equal(await page.$$eval('#conns tbody tr', (rows) => rows.length), 0);
