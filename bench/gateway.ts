@@ -176,6 +176,13 @@ interface Attached {
 
 let seq = 0;
 
+/** SIGTERM, then SIGKILL if the process is still there after `graceMs`. */
+async function stopProc(p: { kill(sig: NodeJS.Signals): void; exited: Promise<unknown> }, graceMs: number): Promise<void> {
+  p.kill('SIGTERM');
+  await Promise.race([p.exited, sleep(graceMs)]);
+  p.kill('SIGKILL');
+}
+
 async function attach(name: GatewayName, nsName: string, mtu: number, opts: GatewayBenchOptions): Promise<Attached> {
   const path = `/run/netns/${nsName}`;
   if (name === 'synack' || name === 'synack-base') {
@@ -187,12 +194,8 @@ async function attach(name: GatewayName, nsName: string, mtu: number, opts: Gate
     return {
       pid: p.child.pid!,
       hostAddr: '10.0.2.2',
-      async stop() {
-        // SIGTERM: a clean stop (the CPU profile is written at exit).
-        p.kill('SIGTERM');
-        await Promise.race([p.exited, sleep(10_000)]);
-        p.kill('SIGKILL');
-      },
+      // SIGTERM: a clean stop (the CPU profile is written at exit).
+      stop: () => stopProc(p, 10_000),
     };
   }
   if (name === 'slirp4netns') {
@@ -202,11 +205,7 @@ async function attach(name: GatewayName, nsName: string, mtu: number, opts: Gate
     return {
       pid: p.child.pid!,
       hostAddr: '10.0.2.2',
-      async stop() {
-        p.kill('SIGTERM');
-        await Promise.race([p.exited, sleep(5_000)]);
-        p.kill('SIGKILL');
-      },
+      stop: () => stopProc(p, 5_000),
     };
   }
   // pasta: as root it would switch to nobody and could not join the
@@ -224,11 +223,7 @@ async function attach(name: GatewayName, nsName: string, mtu: number, opts: Gate
   return {
     pid: p.child.pid!,
     hostAddr: gw,
-    async stop() {
-      p.kill('SIGTERM');
-      await Promise.race([p.exited, sleep(5_000)]);
-      p.kill('SIGKILL');
-    },
+    stop: () => stopProc(p, 5_000),
   };
 }
 

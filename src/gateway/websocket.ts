@@ -11,6 +11,7 @@
  * negotiated (so RSV bits must be 0).
  */
 import { createHash } from 'node:crypto';
+import { concatBytes } from '../wire/bytes.ts';
 
 /** RFC 6455 §1.3: the GUID the server appends to |Sec-WebSocket-Key|. */
 export const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
@@ -278,7 +279,7 @@ export class WsDecoder {
     this.fragments.push(payload);
     this.fragmentBytes += len;
     if (!fin) return used;
-    const data = this.fragments.length === 1 ? this.fragments[0]! : concat(this.fragments, this.fragmentBytes);
+    const data = concatBytes(this.fragments);
     const binary = this.fragmentOpcode === WS_OPCODE.binary;
     this.fragments = [];
     this.fragmentBytes = 0;
@@ -331,16 +332,6 @@ function unmask(data: Uint8Array, mask: Uint8Array): Uint8Array {
   const w = new Uint32Array(out.buffer, 0, words);
   for (let i = 0; i < words; i++) w[i] = w[i]! ^ m32;
   for (let i = words << 2; i < data.length; i++) out[i] = out[i]! ^ mask[i & 3]!;
-  return out;
-}
-
-function concat(parts: Uint8Array[], n: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
   return out;
 }
 

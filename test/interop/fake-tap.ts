@@ -7,6 +7,7 @@
  * tap-gather-kernel.test.ts.
  */
 import type { TunDeviceHandle } from '../../src/links/tun.ts';
+import { concatBytes } from '../../src/wire/bytes.ts';
 import { TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, VNET_HDR_LEN } from '../../src/links/vnet.ts';
 
 export class FakeTapDevice implements TunDeviceHandle {
@@ -26,7 +27,7 @@ export class FakeTapDevice implements TunDeviceHandle {
 
   /** Each written chain, its parts joined. */
   get chains(): Uint8Array[] {
-    return this.chainParts.map(join);
+    return this.chainParts.map((c) => concatBytes(c));
   }
 
   /** The frames written (virtio_net_hdr removed), joined. */
@@ -74,14 +75,4 @@ export class FakeTapDevice implements TunDeviceHandle {
     });
     this.cb!(frames.length, 0);
   }
-}
-
-function join(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
