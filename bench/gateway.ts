@@ -14,8 +14,12 @@
  * gateway address for pasta, which it maps to the host's loopback — its
  * man page, "Handling of traffic with local destination and source
  * addresses"):
- *   - RSS per forwarded connection: N idle connections held by a python3
- *     client in the namespace, VmRSS of the gateway process before and after;
+ *   - RSS per forwarded connection: a python3 client in the namespace holds
+ *     250 idle connections (each carried a byte each way), then 1,250; the
+ *     gateway's VmRSS is read RSS_SETTLE_MS after each plateau is reached,
+ *     and the growth between the two over the 1,000 connections added is
+ *     the figure (a slope: what the first connections cost once — code
+ *     compiled, buffers first touched — stays out of it, for every gateway);
  *   - connections per second: a python3 client (connect, 64-octet request,
  *     64-octet response, close) for a bounded time, against a node:net
  *     server on 127.0.0.1 in this process;
@@ -52,8 +56,8 @@ export interface GatewayBenchOptions {
   reps?: number;
   mtus?: number[];
   gateways?: GatewayName[];
-  /** Idle connections held for the RSS probe (default 500). */
-  idleConns?: number;
+  /** The RSS probe's two plateaus of idle connections (default 250 and 1,250): RSS per connection is the growth between them over their difference. */
+  idleConns?: [number, number];
   /** Write a V8 CPU profile of every synack gateway process to this folder (node --cpu-prof). */
   profDir?: string;
   /** Which probes to run (default all): a subset of 'rss', 'cps', 'up', 'down' (upCpu/downCpu come with up/down). */
@@ -152,17 +156,20 @@ print(n / (time.monotonic() - t0))
 
 const HOLD_CLIENT = `
 import socket, sys, resource, time
-host, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-resource.setrlimit(resource.RLIMIT_NOFILE, (n + 64, n + 64))
+host, port, n1, n2, pause = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
+resource.setrlimit(resource.RLIMIT_NOFILE, (n2 + 64, n2 + 64))
 socks = []
-for i in range(n):
-    s = socket.create_connection((host, port), timeout=10)
-    socks.append(s)
-for s in socks:
-    s.sendall(b"x")
-for s in socks:
-    if s.recv(1) != b"y": raise SystemExit("no reply")
-print("held", flush=True)
+def hold(n, label):
+    fresh = [socket.create_connection((host, port), timeout=10) for i in range(n)]
+    for s in fresh:
+        s.sendall(b"x")
+    for s in fresh:
+        if s.recv(1) != b"y": raise SystemExit("no reply")
+    socks.extend(fresh)
+    print(label, flush=True)
+hold(n1, "held1")
+time.sleep(pause)
+hold(n2 - n1, "held2")
 time.sleep(120)
 `;
 
@@ -175,6 +182,9 @@ interface Attached {
 }
 
 let seq = 0;
+
+/** How long an RSS plateau is left idle before VmRSS is read (synack gateway trims its memory once quiet, gateway/heap.ts). */
+const RSS_SETTLE_MS = 1500;
 
 /** SIGTERM, then SIGKILL if the process is still there after `graceMs`. */
 async function stopProc(p: { kill(sig: NodeJS.Signals): void; exited: Promise<unknown> }, graceMs: number): Promise<void> {
@@ -279,7 +289,7 @@ export async function benchGateway(opts: GatewayBenchOptions = {}): Promise<Gate
   const reps = opts.reps ?? 3;
   const mtus = opts.mtus ?? [1500, 65520];
   const gateways = opts.gateways ?? [...GATEWAYS];
-  const idleConns = opts.idleConns ?? 500;
+  const idleConns = opts.idleConns ?? [250, 1250];
   const probes = new Set<Probe>(opts.probes ?? ['rss', 'cps', 'up', 'down']);
   if (process.platform !== 'linux' || process.getuid?.() !== 0) throw new Error('needs root on Linux (network namespaces)');
   const installed = ensureTools(gateways, progress);
@@ -319,12 +329,18 @@ export async function benchGateway(opts: GatewayBenchOptions = {}): Promise<Gate
             res.hostAddr[g] = a.hostAddr;
             // RSS per forwarded connection, first (before bulk transfers grow the heap).
             if (probes.has('rss')) {
-              const before = vmRssKiB(a.pid);
-              const hold = hostSpawn(['ip', 'netns', 'exec', nsName, 'python3', '-c', HOLD_CLIENT, a.hostAddr, String(server.port), String(idleConns)], 120_000);
+              // The slope between two idle plateaus: one-time costs of the
+              // first connections (code compiled, buffers first touched)
+              // fall in the first plateau, for every gateway alike.
+              const [n1, n2] = idleConns;
+              const hold = hostSpawn(['ip', 'netns', 'exec', nsName, 'python3', '-c', HOLD_CLIENT, a.hostAddr, String(server.port), String(n1), String(n2), String((RSS_SETTLE_MS + 500) / 1000)], 120_000);
               try {
-                await hold.waitFor(/held/, 60_000);
-                await sleep(500);
-                add(g, mtu, 'rss', ((vmRssKiB(a.pid) - before) * 1024) / idleConns);
+                await hold.waitFor(/held1/, 60_000);
+                await sleep(RSS_SETTLE_MS);
+                const r1 = vmRssKiB(a.pid);
+                await hold.waitFor(/held2/, 60_000);
+                await sleep(RSS_SETTLE_MS);
+                add(g, mtu, 'rss', ((vmRssKiB(a.pid) - r1) * 1024) / (n2 - n1));
               } catch (e) {
                 add(g, mtu, 'rss', NaN);
                 res.failures.push(`${g} MTU ${mtu} rss: ${(e as Error).message.slice(0, 200)}`);

@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "synack_tun",
-      "sources": ["src/tun.cc", "src/icmp.cc", "src/hostsock.cc"],
+      "sources": ["src/tun.cc", "src/icmp.cc", "src/hostsock.cc", "src/memory.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       "cflags_cc!": ["-fno-exceptions"],

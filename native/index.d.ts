@@ -160,6 +160,12 @@ export declare function setLinkUp(name: string, up: boolean): void;
  * a default route via `gateway` (what `slirp4netns --configure` does).
  */
 export declare function configureNetns(nsPath: string, name: string, cfg: { mtu: number; address: string; prefixLen: number; gateway?: string }): void;
+/**
+ * Gives memory back to the system: V8's low-memory notification (a full,
+ * memory-reducing GC that also shrinks the young generation) and glibc's
+ * malloc_trim(0). True when malloc_trim released something.
+ */
+export declare function trimMemory(): boolean;
 export declare const readSize: number;
 export declare const vnetHdrLen: number;
 export declare const TUN_F_CSUM: number;

@@ -54,6 +54,7 @@
 // The ICMP echo socket class (icmp.cc).
 Napi::Function InitIcmpSocket(Napi::Env env);
 Napi::Function InitHostSockets(Napi::Env env);
+Napi::Function InitTrimMemory(Napi::Env env);
 
 namespace {
 
@@ -851,6 +852,7 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   exports.Set("TunDevice", TunDevice::Init(env));
   exports.Set("IcmpSocket", InitIcmpSocket(env));
   exports.Set("HostSockets", InitHostSockets(env));
+  exports.Set("trimMemory", InitTrimMemory(env));
   exports.Set("linkInfo", Napi::Function::New<LinkInfo>(env, "linkInfo"));
   exports.Set("setLinkMtu", Napi::Function::New<SetLinkMtu>(env, "setLinkMtu"));
   exports.Set("setLinkUp", Napi::Function::New<SetLinkUp>(env, "setLinkUp"));

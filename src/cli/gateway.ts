@@ -10,7 +10,7 @@ import { parseCidr } from '../gateway/policy.ts';
 import { parseWebSocketListen, WEBSOCKET_DEFAULT_MAX_GUESTS } from '../gateway/websocket-gateway.ts';
 import { defaultDnsUpstream, parseDnsUpstream } from '../gateway/dns.ts';
 import { loadGatewayPage } from '../viz/gateway-page.ts';
-import { capYoungGeneration, keepYoungGenerationSmall, GATEWAY_NEW_SPACE_CAP } from '../gateway/heap.ts';
+import { capYoungGeneration, keepYoungGenerationSmall, GATEWAY_NEW_SPACE_CAP, nativeTrimMemory, trimMemoryWhenIdle } from '../gateway/heap.ts';
 import { numberOption, parseOptions, UsageError, type CliIo, type Command } from './options.ts';
 
 const GATEWAY_HELP = `Usage: synack gateway --qemu-socket PATH [options]
@@ -111,6 +111,9 @@ Options:
                           (by default it may grow to 4 MiB of new space, not
                           V8's 16–32 MiB, which a burst of connections would
                           leave behind as RSS)
+  --no-idle-trim          keep the memory a burst touched: by default, when
+                          the process goes quiet after being busy, a full GC
+                          and malloc_trim give it back to the system
   -h, --help              this help
 
 ICMP echo to other destinations than the gateway is relayed through
@@ -153,6 +156,7 @@ const GATEWAY_OPTIONS = {
   'no-dhcp': { type: 'boolean' },
   stats: { type: 'boolean' },
   'small-heap': { type: 'boolean' },
+  'no-idle-trim': { type: 'boolean' },
   'host-sockets': { type: 'string' },
   viz: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -252,6 +256,9 @@ async function runGateway(argv: string[], io: CliIo): Promise<number> {
     return 1;
   }
   const viz = gw.viz;
+  // Memory back to the system once startup is done and whenever the process
+  // goes quiet after a burst (gateway/heap.ts); --no-idle-trim keeps it.
+  const trimming = v['no-idle-trim'] ? null : ((t) => (t ? trimMemoryWhenIdle(t) : null))(nativeTrimMemory());
   const printStats = (): void => io.stdout(`stats ${JSON.stringify(gw.stats())}`);
   let resolveDone!: (code: number) => void;
   const done = new Promise<number>((r) => (resolveDone = r));
@@ -310,6 +317,7 @@ async function runGateway(argv: string[], io: CliIo): Promise<number> {
     }, 5000).unref();
     return code;
   } finally {
+    trimming?.stop();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     process.off('SIGUSR1', printStats);

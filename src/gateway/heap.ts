@@ -19,6 +19,7 @@
  */
 import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
+import { loadTunAddon } from '../links/tun.ts';
 
 export function keepYoungGenerationSmall(): void {
   setFlagsFromString('--semi-space-growth-factor=1');
@@ -60,4 +61,99 @@ export function capYoungGeneration(maxBytes: number): () => void {
     done = true;
     obs.disconnect();
   };
+}
+
+/**
+ * When a process that was busy goes quiet, it gives back the memory the burst
+ * touched: V8's low-memory collection (a full, memory-reducing GC that also
+ * shrinks the young generation back to its initial size) and glibc's
+ * malloc_trim (free pages inside the malloc arenas returned to the system).
+ * Without it a burst of connections leaves its high-water mark of RSS
+ * behind for good (measured in docs/PERFORMANCE.md, "The gateway": of the
+ * 10–19 KB of RSS an idle forwarded connection seemed to cost, about 4 KB
+ * remain after a trim).
+ *
+ * The decision is sans-I/O (IdleTrimmer.sample): every `periodMs` the
+ * process's CPU time and RSS are sampled; a trim happens on the first quiet
+ * period (under `idleCpuUs` of CPU) that follows a busy one, and only when
+ * RSS grew by at least `minGrowthBytes` since the last trim — an
+ * interactive guest's bursts of keystrokes never cost a full GC each.
+ */
+export interface IdleTrimOptions {
+  /** The sampling period (default 200 ms). */
+  periodMs?: number;
+  /** A period with less CPU time (user + system) than this is quiet (default 2 ms: 1 % of the period). */
+  idleCpuUs?: number;
+  /** RSS growth since the last trim that makes one worthwhile (default 1 MiB). */
+  minGrowthBytes?: number;
+}
+
+export class IdleTrimmer {
+  private lastCpuUs: number;
+  private busy = false;
+  private rssAtTrim: number;
+  private readonly idleCpuUs: number;
+  private readonly minGrowthBytes: number;
+  /** Trims decided so far. */
+  trims = 0;
+
+  constructor(cpuUs: number, rss: number, opts: IdleTrimOptions = {}) {
+    this.lastCpuUs = cpuUs;
+    this.rssAtTrim = rss;
+    this.idleCpuUs = opts.idleCpuUs ?? 2_000;
+    this.minGrowthBytes = opts.minGrowthBytes ?? 1 << 20;
+  }
+
+  /** One period's sample: the process's CPU time so far (µs) and its RSS now. True: trim now (then call trimmed()). */
+  sample(cpuUs: number, rss: number): boolean {
+    const used = cpuUs - this.lastCpuUs;
+    this.lastCpuUs = cpuUs;
+    if (used >= this.idleCpuUs) {
+      this.busy = true;
+      return false;
+    }
+    if (!this.busy) return false;
+    this.busy = false;
+    if (rss - this.rssAtTrim < this.minGrowthBytes) return false;
+    this.trims++;
+    return true;
+  }
+
+  /** After a trim: its own CPU time is not activity; its RSS is the new baseline. */
+  trimmed(cpuUs: number, rss: number): void {
+    this.lastCpuUs = cpuUs;
+    this.rssAtTrim = rss;
+  }
+}
+
+/** The native trim (the synack-tun addon's trimMemory), or null where the addon, or a build of it with trimMemory, is not there. */
+export function nativeTrimMemory(): (() => void) | null {
+  try {
+    const a = loadTunAddon();
+    const trim = a.trimMemory?.bind(a);
+    return trim ? () => void trim() : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Trims (`trim`, e.g. nativeTrimMemory()) once now and then whenever the
+ * process goes quiet after being busy (IdleTrimmer). The timer is unref'd.
+ * Returns the trimmer (its count) and a stop function.
+ */
+export function trimMemoryWhenIdle(trim: () => void, opts: IdleTrimOptions = {}): { trimmer: IdleTrimmer; stop(): void } {
+  const cpu = (): number => {
+    const u = process.cpuUsage();
+    return u.user + u.system;
+  };
+  trim();
+  const trimmer = new IdleTrimmer(cpu(), process.memoryUsage.rss(), opts);
+  const t = setInterval(() => {
+    if (!trimmer.sample(cpu(), process.memoryUsage.rss())) return;
+    trim();
+    trimmer.trimmed(cpu(), process.memoryUsage.rss());
+  }, opts.periodMs ?? 200);
+  t.unref();
+  return { trimmer, stop: () => clearInterval(t) };
 }

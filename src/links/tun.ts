@@ -70,6 +70,8 @@ export interface TunAddon {
   setLinkUp(name: string, up: boolean): void;
   /** Absent on builds before network namespace support. */
   configureNetns?(nsPath: string, name: string, cfg: { mtu: number; address: string; prefixLen: number; gateway?: string }): void;
+  /** A full memory-reducing GC and malloc_trim (native/src/memory.cc); absent on older builds. */
+  trimMemory?(): boolean;
 }
 
 export type TunOpenMode = 'auto' | 'attach' | 'create';

@@ -16,7 +16,7 @@ test('synack gateway --help documents the limits, keepalive and the ICMP echo re
   const io = memIo();
   assert.equal(await main(['gateway', '--help'], io), 0);
   const help = io.out.join('\n');
-  for (const opt of ['--max-pending-connects N', '--max-buffered-bytes N', '--keepalive SECONDS', '--max-echo-flows N', '--host-sockets KIND']) assert.ok(help.includes(opt), opt);
+  for (const opt of ['--max-pending-connects N', '--max-buffered-bytes N', '--keepalive SECONDS', '--max-echo-flows N', '--host-sockets KIND', '--no-idle-trim']) assert.ok(help.includes(opt), opt);
   assert.match(help, /ping_group_range/);
   assert.doesNotMatch(help, /Not yet:[^]*ICMP echo/);
 });

@@ -40,12 +40,12 @@ test('synack gateway: bad options are usage errors (exit 2) naming what is wrong
   }
 });
 
-test('synack gateway --qemu-socket (with --small-heap, --no-dhcp): prints ready, forwards a guest connection to a host server and a published port to the guest, writes the pcap, stops on SIGTERM with its stats', { timeout: 60_000 }, async () => {
+test('synack gateway --qemu-socket (with --small-heap, --no-dhcp, --no-idle-trim): prints ready, forwards a guest connection to a host server and a published port to the guest, writes the pcap, stops on SIGTERM with its stats', { timeout: 60_000 }, async () => {
   const sockPath = join(dir, 'vm.sock');
   const pcap = join(dir, 'guest.pcap');
   const h = await hostServer((s) => s.end('from the host'));
   const pubPort = await closedPort();
-  const p = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'gateway', '--qemu-socket', sockPath, '--publish', `127.0.0.1:${pubPort}:8080`, '--pcap', pcap, '--stats', '--small-heap', '--no-dhcp'], {
+  const p = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'gateway', '--qemu-socket', sockPath, '--publish', `127.0.0.1:${pubPort}:8080`, '--pcap', pcap, '--stats', '--small-heap', '--no-dhcp', '--no-idle-trim'], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { ROOT } from '../interop/helpers.ts';
 import { hostServer, memoryGateway, waitFor } from './helpers.ts';
+import { IdleTrimmer, nativeTrimMemory } from '../../src/gateway/heap.ts';
 
 describe('gateway per-connection costs', () => {
   test('RFC 9293 §3.7.4 (MUST-17): Nagle is off on the gateway side of a forwarded connection (noDelay), unless options.tcp turns it back on', async () => {
@@ -63,4 +64,52 @@ describe('gateway per-connection costs', () => {
     assert.ok(grown.after > grown.initial, `without it the new space grows (${grown.initial} → ${grown.after})`);
     assert.ok(grown.after > 8 << 20, `without a cap it grows past 8 MiB (${grown.after})`);
   });
+
+  test('IdleTrimmer: a trim on the first quiet period after a busy one, only when RSS grew by the threshold since the last trim; its own CPU time is not activity', () => {
+    const MiB = 1 << 20;
+    const t = new IdleTrimmer(0, 100 * MiB, { idleCpuUs: 2_000, minGrowthBytes: MiB });
+    // Quiet from the start: nothing to give back.
+    assert.equal(t.sample(500, 100 * MiB), false);
+    // Busy (50 ms of CPU in the period), RSS up 8 MiB: no trim while busy.
+    assert.equal(t.sample(50_500, 108 * MiB), false);
+    // The first quiet period after it: trim.
+    assert.equal(t.sample(51_000, 108 * MiB), true);
+    t.trimmed(80_000, 101 * MiB); // the trim itself took 29 ms of CPU
+    // The next period is measured from after the trim: quiet, and not busy before — no trim.
+    assert.equal(t.sample(80_100, 101 * MiB), false);
+    // Busy again but RSS grew only 512 KiB since the trim: not worth a full GC.
+    assert.equal(t.sample(90_000, 101.5 * MiB), false);
+    assert.equal(t.sample(90_100, 101.5 * MiB), false);
+    // Busy and grown by 1 MiB: trim.
+    assert.equal(t.sample(95_000, 102.5 * MiB), false);
+    assert.equal(t.sample(95_500, 102.5 * MiB), true);
+    assert.equal(t.trims, 2);
+  });
+
+  test('the native trim (synack-tun trimMemory: V8 low-memory GC + malloc_trim) gives back what a burst of allocations left resident', { skip: nativeTrimMemory() === null && !process.env.CI ? 'the synack-tun addon is not built here (npm run build:native)' : false }, () => {
+    const script = `
+      import { nativeTrimMemory } from './src/gateway/heap.ts';
+      const trim = nativeTrimMemory();
+      if (!trim) throw new Error('no native trim');
+      // A burst: young objects of which some survive (the new space grows toward 16 MiB)
+      // and 64 MiB of malloc'd buffers, all garbage by the end.
+      let keep = [];
+      for (let r = 0; r < 40; r++) {
+        for (let i = 0; i < 1e5; i++) { const o = { i, a: [i], s: 'x' + i }; if (i % 8 === 0) keep.push(o); }
+        if (keep.length > 2e5) keep = [];
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      let bufs = [];
+      for (let i = 0; i < 1024; i++) bufs.push(Buffer.alloc(64 << 10, 1));
+      bufs = null;
+      keep = null;
+      const before = process.memoryUsage.rss();
+      trim();
+      console.log(JSON.stringify({ before, after: process.memoryUsage.rss() }));`;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0, r.stderr);
+    const { before, after } = JSON.parse(r.stdout.trim().split('\n').pop()!) as { before: number; after: number };
+    assert.ok(before - after > 32 << 20, `RSS ${before >> 20} MiB → ${after >> 20} MiB: at least 32 MiB given back`);
+  });
 });
+
