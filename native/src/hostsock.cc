@@ -73,9 +73,18 @@ const char* HostErrnoName(int e) {
   }
 }
 
-enum Kind { kConnected = 1, kData = 2, kEof = 3, kWritable = 4, kError = 5 };
+enum Kind { kConnected = 1, kData = 2, kEof = 3, kWritable = 4, kError = 5, kDataRecycled = 6 };
 
 constexpr size_t kReadSize = 65536;
+// Recycled reads (setRecycling(true)): a read of at least kRecycleMin bytes
+// is received straight into an ArrayBuffer of kReadSize from the pool JS
+// hands back (recycle()) and delivered as a view of it (kDataRecycled): no
+// new backing store, no copy. A smaller read is copied out (a pooled buffer
+// never holds fewer than a quarter of its bytes: pinned memory stays within
+// 4x the data). Without it, every read is a fresh Buffer — and V8 starts a
+// full collection per 64 MB of new ArrayBuffer memory.
+constexpr size_t kRecycleMin = kReadSize / 4;
+constexpr size_t kPoolMax = 64;
 // Bytes read from one socket per wake-up before the others get their turn.
 constexpr size_t kReadBudget = 512 * 1024;
 constexpr int kMaxEvents = 256;
@@ -106,6 +115,8 @@ class HostSockets : public Napi::ObjectWrap<HostSockets> {
                            InstanceMethod<&HostSockets::CloseSocket>("closeSocket"),
                            InstanceMethod<&HostSockets::Addresses>("addresses"),
                            InstanceMethod<&HostSockets::Close>("close"),
+                           InstanceMethod<&HostSockets::SetRecycling>("setRecycling"),
+                           InstanceMethod<&HostSockets::Recycle>("recycle"),
                            InstanceMethod<&HostSockets::Ref>("ref"),
                            InstanceMethod<&HostSockets::Unref>("unref"),
                            InstanceAccessor<&HostSockets::GetCount>("count"),
@@ -435,22 +446,77 @@ class HostSockets : public Napi::ObjectWrap<HostSockets> {
         return;
       }
       ssize_t r;
-      do {
-        r = recv(s->fd, buf_.data(), buf_.size(), MSG_DONTWAIT);
-      } while (r < 0 && errno == EINTR);
-      if (r > 0) {
-        got += size_t(r);
-        Push(env, kData, id, Napi::Buffer<uint8_t>::Copy(env, buf_.data(), size_t(r)));
-      } else if (r == 0) {
+      int err;
+      if (recycling_) {
+        Napi::ArrayBuffer ab = TakePooled(env);
+        do {
+          r = recv(s->fd, ab.Data(), kReadSize, MSG_DONTWAIT);
+        } while (r < 0 && errno == EINTR);
+        err = r < 0 ? errno : 0;
+        if (r > 0 && size_t(r) >= kRecycleMin) {
+          got += size_t(r);
+          Push(env, kDataRecycled, id, Napi::Uint8Array::New(env, size_t(r), ab, 0));
+          continue;
+        }
+        if (r > 0) {
+          got += size_t(r);
+          Push(env, kData, id, Napi::Buffer<uint8_t>::Copy(env, static_cast<uint8_t*>(ab.Data()), size_t(r)));
+        }
+        if (pool_.size() < kPoolMax) pool_.push_back(Napi::Persistent(ab));
+        if (r > 0) continue;
+      } else {
+        do {
+          r = recv(s->fd, buf_.data(), buf_.size(), MSG_DONTWAIT);
+        } while (r < 0 && errno == EINTR);
+        err = r < 0 ? errno : 0;
+        if (r > 0) {
+          got += size_t(r);
+          Push(env, kData, id, Napi::Buffer<uint8_t>::Copy(env, buf_.data(), size_t(r)));
+          continue;
+        }
+      }
+      if (r == 0) {
         s->ended = true;
         Push(env, kEof, id, Napi::Number::New(env, 0));
-      } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      } else if (err == EAGAIN || err == EWOULDBLOCK) {
         s->readable = false;
       } else {
         s->ended = true;
-        Push(env, kError, id, Napi::String::New(env, HostErrnoName(errno)));
+        Push(env, kError, id, Napi::String::New(env, HostErrnoName(err)));
       }
     }
+  }
+
+  // A pooled ArrayBuffer of kReadSize, or a new one when the pool is empty.
+  Napi::ArrayBuffer TakePooled(Napi::Env env) {
+    if (pool_.empty()) return Napi::ArrayBuffer::New(env, kReadSize);
+    Napi::ArrayBuffer ab = pool_.back().Value();
+    pool_.pop_back();
+    return ab;
+  }
+
+  // setRecycling(on): reads of kRecycleMin bytes or more arrive as views of pooled buffers (kind 6).
+  Napi::Value SetRecycling(const Napi::CallbackInfo& info) {
+    recycling_ = info.Length() > 0 && info[0].ToBoolean().Value();
+    if (!recycling_) pool_.clear();
+    return info.Env().Undefined();
+  }
+
+  // recycle(buffers: ArrayBuffer[]): buffers from kind-6 events whose bytes are no longer
+  // needed, for the next reads (beyond kPoolMax, or of another size, they are left to the GC).
+  Napi::Value Recycle(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsArray()) throw Napi::TypeError::New(env, "HostSockets.recycle(buffers)");
+    Napi::Array arr = info[0].As<Napi::Array>();
+    uint32_t n = arr.Length();
+    for (uint32_t i = 0; i < n && recycling_ && pool_.size() < kPoolMax; i++) {
+      Napi::Value v = arr.Get(i);
+      if (!v.IsArrayBuffer()) continue;
+      Napi::ArrayBuffer ab = v.As<Napi::ArrayBuffer>();
+      if (ab.ByteLength() != kReadSize) continue;
+      pool_.push_back(Napi::Persistent(ab));
+    }
+    return Napi::Number::New(env, double(pool_.size()));
   }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {
@@ -462,6 +528,7 @@ class HostSockets : public Napi::ObjectWrap<HostSockets> {
     for (auto& kv : socks_) close(kv.second.fd);
     socks_.clear();
     ready_.clear();
+    pool_.clear();
     if (idle_) {
       idle_->data = nullptr;
       uv_close(reinterpret_cast<uv_handle_t*>(idle_), [](uv_handle_t* h) { delete reinterpret_cast<uv_idle_t*>(h); });
@@ -490,6 +557,8 @@ class HostSockets : public Napi::ObjectWrap<HostSockets> {
   std::unordered_map<int32_t, HostSock> socks_;
   std::vector<int32_t> ready_;
   std::vector<uint8_t> buf_;
+  bool recycling_ = false;
+  std::vector<Napi::Reference<Napi::ArrayBuffer>> pool_;
   Napi::Array out_;
   uint32_t outLen_ = 0;
 };

@@ -221,7 +221,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
   const gnet: SynackNet = createNet({ stack, driver });
   const gdgram: SynackDgram = createDgram({ stack, driver });
   const st: Omit<GatewayStats, 'icmp'> = {
-    tcp: { requests: 0, opened: 0, published: 0, refused: 0, unreachable: 0, timedOut: 0, denied: 0, limited: 0, cancelled: 0, active: 0, resetsFromGuest: 0, resetsFromHost: 0, bytesUp: 0, bytesDown: 0, memoryLimited: 0, buffered: 0, connecting: 0, connectsWaiting: 0, connectsQueued: 0, connectsHighWater: 0 },
+    tcp: { requests: 0, opened: 0, published: 0, refused: 0, unreachable: 0, timedOut: 0, denied: 0, limited: 0, cancelled: 0, active: 0, resetsFromGuest: 0, resetsFromHost: 0, bytesUp: 0, bytesDown: 0, memoryLimited: 0, buffered: 0, connecting: 0, connectsWaiting: 0, connectsQueued: 0, connectsHighWater: 0, buffersRecycled: 0 },
     udp: { flows: 0, active: 0, datagramsUp: 0, datagramsDown: 0, denied: 0, limited: 0, dropped: 0, portUnreachable: 0, unreachable: 0 },
     link: link ? link.stats : null,
     dns: { queries: 0, answers: 0, servfail: 0, failures: 0 },
@@ -306,6 +306,8 @@ export function createGateway(opts: GatewayOptions): Gateway {
     connectTimeoutMs,
     connectDone: () => connectGate.done(),
     closing: () => closed,
+    // The TAP link writes every frame in the turn it is made (gather views included) and keeps none.
+    recycleReads: tapLink !== null,
     added: (f) => {
       tcpFlows.add(f);
       st.tcp.active = tcpFlows.size;

@@ -14,7 +14,12 @@
  * - host → guest: what the host socket reads goes into the TCB's send
  *   buffer; when it is full, reading from the host socket pauses (the host
  *   kernel's window closes on the host peer) until an acknowledgment frees
- *   room (the 'writable' event).
+ *   room (the 'writable' event). On a TAP downstream, reads of 16 KiB or
+ *   more arrive in recycled 64 KiB buffers (no new ArrayBuffer, no copy):
+ *   each is lent to the TCB and handed back to the addon's pool once the
+ *   guest acknowledged its last byte (settleLent), so a bulk download no
+ *   longer allocates a buffer per read — V8 starts a full collection per
+ *   64 MB of new ArrayBuffer memory.
  *
  * Half-close both ways (RFC 9293 §3.6: a FIN is "no more data from
  * sender" for one direction only): the guest's FIN becomes shutdown(SHUT_WR)
@@ -69,6 +74,9 @@ interface HostSocketsAddon {
   closeSocket(id: number, reset: boolean): void;
   addresses(id: number): [string, number, string, number] | null;
   close(): void;
+  /** Absent on builds before recycled reads. */
+  setRecycling?(on: boolean): void;
+  recycle?(buffers: ArrayBuffer[]): number;
 }
 
 const K_CONNECTED = 1;
@@ -76,9 +84,13 @@ const K_DATA = 2;
 const K_EOF = 3;
 const K_WRITABLE = 4;
 const K_ERROR = 5;
+/** Data received into a recycled buffer (a view of a pooled ArrayBuffer, handed back once acknowledged). */
+const K_DATA_RECYCLED = 6;
 
 /** The empty queue every idle flow shares (never written to). */
 const NONE: Uint8Array[] = Object.freeze([]) as unknown as Uint8Array[];
+/** The empty list of lent buffers every flow without any shares. */
+const NONE_LENT: Array<ArrayBuffer | number> = Object.freeze([]) as unknown as Array<ArrayBuffer | number>;
 
 /** Bytes read out of a TCB per write toward the host (what may wait here when the host socket is full). */
 const UP_READ = 256 * 1024;
@@ -107,6 +119,14 @@ export interface NativeFlowsContext {
   connectDone(): void;
   /** Whether the gateway is closing. */
   closing(): boolean;
+  /**
+   * Host reads may arrive in recycled buffers, handed back to the addon once
+   * the guest acknowledged their bytes. Only where every frame is written
+   * before the turn ends and never kept (the TAP link; pcap copies): a
+   * link that queued a retransmission holding a view could send bytes
+   * rewritten since.
+   */
+  recycleReads?: boolean;
   /** The flow exists (counted in the gateway's table) / is gone. */
   added(f: TcpFlow): void;
   removed(f: TcpFlow): void;
@@ -125,6 +145,12 @@ class NativeFlow implements TcpFlow {
   /** Host → guest bytes read from the host socket and not yet taken by the TCB. */
   down: Uint8Array[] = NONE;
   downBytes = 0;
+  /**
+   * Recycled buffers whose bytes the TCB holds, as pairs: the buffer, and
+   * the flow's bytesDown at the end of its bytes. Once the guest
+   * acknowledged up to there, the buffer goes back to the addon's pool.
+   */
+  lent: Array<ArrayBuffer | number> = NONE_LENT;
   /** shutdown(SHUT_WR) was done (the guest's FIN passed on). */
   hostShut = false;
   /** The host peer's EOF arrived; `finSent`: CLOSE was called on the TCB. */
@@ -209,12 +235,18 @@ export class NativeFlows {
   private dirty: NativeFlow[] = [];
   private spare: NativeFlow[] = [];
   private serviceQueued = false;
+  /** Recycled buffers acknowledged by the guest, for the addon's pool at the end of this pass. */
+  private returned: ArrayBuffer[] = [];
+  private readonly recycling: boolean;
 
   constructor(private readonly ctx: NativeFlowsContext) {
     const addon = loadTunAddon() as unknown as { HostSockets: new () => HostSocketsAddon };
     this.hs = new addon.HostSockets();
+    this.recycling = ctx.recycleReads === true && typeof this.hs.setRecycling === 'function';
+    if (this.recycling) this.hs.setRecycling!(true);
     this.hs.start((evs) => this.onHostEvents(evs));
   }
+
 
   addresses(id: number): [string, number, string, number] | null {
     return this.hs.addresses(id);
@@ -309,7 +341,10 @@ export class NativeFlows {
           this.onConnected(f);
           break;
         case K_DATA:
-          this.fromHost(f, evs[i + 2] as Buffer);
+          this.fromHost(f, evs[i + 2] as Buffer, false);
+          break;
+        case K_DATA_RECYCLED:
+          this.fromHost(f, evs[i + 2] as Buffer, true);
           break;
         case K_EOF:
           f.hostEof = true;
@@ -324,7 +359,31 @@ export class NativeFlows {
         default:
       }
     }
+    this.giveBack();
     this.ctx.kick();
+  }
+
+  /** The buffers acknowledged in this pass, back to the addon's pool in one call. */
+  private giveBack(): void {
+    const r = this.returned;
+    if (r.length === 0) return;
+    this.ctx.st.tcp.buffersRecycled += r.length;
+    this.hs.recycle!(r);
+    r.length = 0;
+  }
+
+  /** Recycled buffers all of whose bytes the guest acknowledged: into `returned`. */
+  private settleLent(f: NativeFlow): void {
+    const lent = f.lent;
+    const c = f.conn;
+    // Bytes handed to the TCB (read, less what still waits here), less those it still holds.
+    const acked = f.bytesDown - f.downBytes - (c ? c.sendQueued() : 0);
+    let i = 0;
+    while (i < lent.length && (lent[i + 1] as number) <= acked) {
+      this.returned.push(lent[i] as ArrayBuffer);
+      i += 2;
+    }
+    if (i > 0) f.lent = i === lent.length ? NONE_LENT : lent.slice(i);
   }
 
   private onConnected(f: NativeFlow): void {
@@ -384,10 +443,15 @@ export class NativeFlows {
   }
 
   /** Host → guest: into the TCB's send buffer, the rest waits (and the host socket pauses). */
-  private fromHost(f: NativeFlow, data: Buffer): void {
+  private fromHost(f: NativeFlow, data: Buffer, recycled: boolean): void {
     const { st } = this.ctx;
     f.bytesDown += data.length;
     st.tcp.bytesDown += data.length;
+    if (recycled) {
+      const ab = data.buffer as ArrayBuffer;
+      if (f.lent === NONE_LENT) f.lent = [ab, f.bytesDown];
+      else f.lent.push(ab, f.bytesDown);
+    }
     if (f.downBytes === 0) {
       const took = this.sendToGuest(f, data);
       if (took < 0 || took === data.length) return;
@@ -441,6 +505,7 @@ export class NativeFlows {
     }
     list.length = 0;
     this.spare = list;
+    this.giveBack();
     this.ctx.kick();
   };
 
@@ -489,6 +554,7 @@ export class NativeFlows {
       f.upBytes = n;
     }
     // Host → guest.
+    if (f.lent.length > 0) this.settleLent(f);
     while (f.downBytes > 0) {
       const d = f.down[0]!;
       const took = this.sendToGuest(f, d);
@@ -549,6 +615,8 @@ export class NativeFlows {
     f.upBytes = 0;
     f.down = NONE;
     f.downBytes = 0;
+    // Recycled buffers still lent are left to the GC: the TCB may still send their bytes.
+    f.lent = NONE_LENT;
     const c = f.conn;
     if (c && c.user === f) c.user = null;
     this.ctx.removed(f);

@@ -204,6 +204,8 @@ export interface GatewayStats {
     connectsWaiting: number;
     connectsQueued: number;
     connectsHighWater: number;
+    /** Host reads received straight into recycled buffers and handed back once the guest acknowledged them (a TAP downstream on native host sockets). */
+    buffersRecycled: number;
   };
   udp: { flows: number; active: number; datagramsUp: number; datagramsDown: number; denied: number; limited: number; dropped: number; portUnreachable: number; unreachable: number };
   /** ICMP echo relayed to other destinations than the gateway (gateway/echo-relay.ts). */

@@ -195,7 +195,7 @@ function sumStats(all: GatewayStats[], ws: WebSocketServerStats): GatewayStats {
   };
   // A zero of every counter first, so the totals have every field with no guest at all.
   const zero: GatewayStats = {
-    tcp: { requests: 0, opened: 0, published: 0, refused: 0, unreachable: 0, timedOut: 0, denied: 0, limited: 0, cancelled: 0, active: 0, resetsFromGuest: 0, resetsFromHost: 0, bytesUp: 0, bytesDown: 0, memoryLimited: 0, buffered: 0, connecting: 0, connectsWaiting: 0, connectsQueued: 0, connectsHighWater: 0 },
+    tcp: { requests: 0, opened: 0, published: 0, refused: 0, unreachable: 0, timedOut: 0, denied: 0, limited: 0, cancelled: 0, active: 0, resetsFromGuest: 0, resetsFromHost: 0, bytesUp: 0, bytesDown: 0, memoryLimited: 0, buffered: 0, connecting: 0, connectsWaiting: 0, connectsQueued: 0, connectsHighWater: 0, buffersRecycled: 0 },
     udp: { flows: 0, active: 0, datagramsUp: 0, datagramsDown: 0, denied: 0, limited: 0, dropped: 0, portUnreachable: 0, unreachable: 0 },
     icmp: { requests: 0, sent: 0, replies: 0, flows: 0, active: 0, denied: 0, limited: 0, unavailable: 0, sendErrors: 0, unmatched: 0, errors: 0 },
     link: null,

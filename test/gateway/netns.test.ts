@@ -188,6 +188,28 @@ describe('synack gateway --netns: a network namespace online through the gateway
     assert.equal(await late, "sent after the host's FIN: the host is done sending");
   });
 
+  test('host → guest while the guest reads slowly: the gateway holds MiBs for it (its window full, the host socket paused) in recycled read buffers, handed back only once acknowledged; 24 MiB arrive with the SHA-256 equal', async () => {
+    const big = blob(24 << 20, 13);
+    const h = await hostServer((s) => s.end(big));
+    closers.push(() => h.server.close());
+    // Slow for the first 6 MiB (8 KiB reads, a pause every 64 KiB), then as fast as it can.
+    const client = [
+      'import socket, sys, time, hashlib',
+      `s = socket.create_connection(("10.0.2.2", ${h.port}), timeout=60)`,
+      's.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)',
+      'h = hashlib.sha256(); n = 0',
+      'while True:',
+      '  d = s.recv(8192 if n < (6 << 20) else 1 << 20)',
+      '  if not d: break',
+      '  h.update(d); n += len(d)',
+      '  if n < (6 << 20) and n % 65536 < 8192: time.sleep(0.002)',
+      'print(n, h.hexdigest())',
+    ].join('\n');
+    const r = await run(ns, ['python3', '-c', client], { timeoutMs: 120_000 });
+    assert.equal(r.code, 0, r.err);
+    assert.equal(r.out.toString().trim(), `${big.length} ${sha(big)}`);
+  });
+
   test('--publish: a host client reaches a server in the namespace (python3 on port 8080) through 127.0.0.1:HOSTPORT, 2 MiB up with a half-close and the SHA-256 back', async () => {
     const server = [
       'import socket, hashlib, sys',
@@ -247,11 +269,13 @@ describe('synack gateway --netns: a network namespace online through the gateway
     assert.equal(await g.exited, 0, g.err());
     const line = g.out().split('\n').find((l) => l.startsWith('stats '));
     assert.ok(line, g.out());
-    const st = JSON.parse(line.slice(6)) as { tcp: { opened: number; refused: number; published: number; bytesUp: number; bytesDown: number } };
+    const st = JSON.parse(line.slice(6)) as { tcp: { opened: number; refused: number; published: number; bytesUp: number; bytesDown: number; buffersRecycled: number } };
     assert.ok(st.tcp.refused >= 2, JSON.stringify(st.tcp));
     assert.equal(st.tcp.published, 1);
     assert.ok(st.tcp.opened >= 8, JSON.stringify(st.tcp));
     assert.ok(st.tcp.bytesDown >= 2 * down.length && st.tcp.bytesUp >= 3 << 20, JSON.stringify(st.tcp));
+    // Host reads of 16 KiB or more came in recycled buffers and went back to the pool once acknowledged.
+    assert.ok(st.tcp.buffersRecycled > 0, JSON.stringify(st.tcp));
     assert.match(g.err(), /stopped/);
     assert.notEqual(spawnSync('ip', ['netns', 'exec', ns.name, 'ip', 'link', 'show', 'dev', 'tap0'], { stdio: 'ignore' }).status, 0, 'tap0 is removed');
   });
