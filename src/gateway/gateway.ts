@@ -308,6 +308,8 @@ export function createGateway(opts: GatewayOptions): Gateway {
     closing: () => closed,
     // The TAP link writes every frame in the turn it is made (gather views included) and keeps none.
     recycleReads: tapLink !== null,
+    // …and lends its large received packets: the relay gives each back once the host socket took its bytes.
+    ...(tapLink?.lendLargePackets() ? { recycleIn: (v: Uint8Array): boolean => tapLink!.recycle(v) } : {}),
     added: (f) => {
       tcpFlows.add(f);
       st.tcp.active = tcpFlows.size;

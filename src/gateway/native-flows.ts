@@ -127,6 +127,8 @@ export interface NativeFlowsContext {
    * rewritten since.
    */
   recycleReads?: boolean;
+  /** Guest → host bytes the host socket took: the link may reuse their packet's buffer (TunLink.recycle; true when it did). */
+  recycleIn?: (view: Uint8Array) => boolean;
   /** The flow exists (counted in the gateway's table) / is gone. */
   added(f: TcpFlow): void;
   removed(f: TcpFlow): void;
@@ -582,11 +584,14 @@ export class NativeFlows {
 
   private consumeUp(f: NativeFlow, n: number): void {
     f.upBytes -= n;
+    const recycle = this.ctx.recycleIn;
     let i = 0;
     while (n > 0 && i < f.up.length) {
       const x = f.up[i]!;
       if (n >= x.length) {
         n -= x.length;
+        // In the host kernel now: the packet these bytes came in is free (if it was lent).
+        if (recycle && recycle(x)) this.ctx.st.tcp.buffersRecycled++;
         i++;
       } else {
         f.up[i] = x.subarray(n);

@@ -204,7 +204,7 @@ export interface GatewayStats {
     connectsWaiting: number;
     connectsQueued: number;
     connectsHighWater: number;
-    /** Host reads received straight into recycled buffers and handed back once the guest acknowledged them (a TAP downstream on native host sockets). */
+    /** Buffers reused both ways (a TAP downstream on native host sockets): host reads received into recycled buffers, handed back once the guest acknowledged them, and the guest's large packets whose bytes the host socket took. */
     buffersRecycled: number;
   };
   udp: { flows: number; active: number; datagramsUp: number; datagramsDown: number; denied: number; limited: number; dropped: number; portUnreachable: number; unreachable: number };

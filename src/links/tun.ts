@@ -265,6 +265,9 @@ export interface TunLinkStats {
   csumOffloadOut: number;
   /** Transmitted packets the device refused, by errno name (EIO while the device is down, …). */
   writeErrors: Record<string, number>;
+  /** Received packets copied into a recycled buffer (lendLargePackets), and buffers given back by recycle(). */
+  packetsLent: number;
+  buffersRecycled: number;
   impairIn: ImpairStats | null;
   impairOut: ImpairStats | null;
 }
@@ -296,6 +299,10 @@ export class TunLink implements Link {
   private readonly onBatch: (() => void) | null;
   private readonly onError: ((err: Error) => void) | null;
   private outQueue: Uint8Array[] = [];
+  /** lendLargePackets: buffers for received packets of LEND_MIN octets or more, and the end of the packet each holds. */
+  private lending = false;
+  private pool: ArrayBuffer[] = [];
+  private readonly lent = new WeakMap<ArrayBuffer, number>();
   /** Per queued packet: the payload parts of a gather packet (transmitPartial), else NO_PAYLOAD. */
   private outPayloads: (readonly Uint8Array[])[] = [];
   /** Per queued packet: the checksum start of a gather packet, else 0. */
@@ -379,6 +386,8 @@ export class TunLink implements Link {
       gsoOutSegments: 0,
       writeCalls: 0,
       csumOffloadOut: 0,
+      packetsLent: 0,
+      buffersRecycled: 0,
       impairIn: this.stageIn ? this.stageIn.stats : null,
       impairOut: this.stageOut ? this.stageOut.stats : null,
     };
@@ -505,7 +514,14 @@ export class TunLink implements Link {
           continue;
         }
       }
-      const packet = arena.slice(start, start + len);
+      let packet: Uint8Array;
+      if (this.lending && len >= LEND_MIN && len <= LEND_SIZE) {
+        const ab = this.pool.pop() ?? new ArrayBuffer(LEND_SIZE);
+        packet = new Uint8Array(ab, 0, len);
+        packet.set(arena.subarray(start, start + len));
+        this.lent.set(ab, len);
+        this.stats.packetsLent++;
+      } else packet = arena.slice(start, start + len);
       if (len > this.stats.largestIn) this.stats.largestIn = len;
       if (vh !== 0) {
         // The virtio_net_hdr (src/links/vnet.ts): a GSO packet is a TCP
@@ -545,6 +561,37 @@ export class TunLink implements Link {
     if (count > 0) this.onBatch?.();
     if (errno !== 0) this.fail(errno, 'read');
   };
+
+  /**
+   * Large received packets (LEND_MIN octets or more: TCP segments of a bulk
+   * transfer, GSO up to 64 KiB) are copied into recycled buffers rather than
+   * a new ArrayBuffer each — V8 starts a full collection per 64 MB of new
+   * ArrayBuffer memory. A buffer comes back through recycle() from the one
+   * consumer that knows when its bytes are dead (the gateway's relay, once
+   * the host socket took them); one never given back is left to the GC. Not
+   * with an impairment stage on the way in (it may deliver a packet again,
+   * later).
+   */
+  lendLargePackets(): boolean {
+    this.lending = this.stageIn === null;
+    return this.lending;
+  }
+
+  /**
+   * `view`'s bytes, and every byte of its packet before them, are no longer
+   * needed by anyone: when `view` ends where a lent packet ends, its buffer
+   * goes back to the pool. Views of other memory, or that end elsewhere, are
+   * ignored (the caller need not know where its bytes came from). True
+   * when the buffer was taken back.
+   */
+  recycle(view: Uint8Array): boolean {
+    const ab = view.buffer as ArrayBuffer;
+    if (this.lent.get(ab) !== view.byteOffset + view.byteLength) return false;
+    this.lent.delete(ab);
+    this.stats.buffersRecycled++;
+    if (this.pool.length < LEND_POOL_MAX) this.pool.push(ab);
+    return true;
+  }
 
   private deliver(packet: Uint8Array): void {
     if (this.closedFlag) return;
@@ -692,6 +739,11 @@ export class TunLink implements Link {
 }
 
 const ZERO_HDR = new Uint8Array(10);
+
+/** lendLargePackets: packets of at least LEND_MIN octets (a lent buffer holds at least a quarter of its size), in buffers of LEND_SIZE; at most LEND_POOL_MAX kept. */
+const LEND_MIN = 16 * 1024;
+const LEND_SIZE = 65535 + 128;
+const LEND_POOL_MAX = 64;
 
 /**
  * Whether a completed partial checksum is the packet's TCP or UDP checksum:

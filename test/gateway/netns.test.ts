@@ -210,6 +210,40 @@ describe('synack gateway --netns: a network namespace online through the gateway
     assert.equal(r.out.toString().trim(), `${big.length} ${sha(big)}`);
   });
 
+  test('guest → host while the host reads slowly: what the guest sends waits in the TCB in recycled packet buffers, handed back to the TAP link only once the host socket took their bytes; 24 MiB arrive with the SHA-256 equal', async () => {
+    const big = blob(24 << 20, 17);
+    const h = await hostServer((s) => {
+      const hash = createHash('sha256');
+      let n = 0;
+      s.on('data', (d: Buffer) => {
+        hash.update(d);
+        n += d.length;
+        // Slow for the first 6 MiB: a pause after every read, so the host socket fills and the relay waits.
+        if (n < 6 << 20) {
+          s.pause();
+          setTimeout(() => s.resume(), 2);
+        }
+      });
+      s.on('end', () => s.end(`${n} ${hash.digest('hex')}`));
+    });
+    closers.push(() => h.server.close());
+    const client = [
+      'import socket, sys',
+      `s = socket.create_connection(("10.0.2.2", ${h.port}), timeout=60)`,
+      's.sendall(sys.stdin.buffer.read())',
+      's.shutdown(socket.SHUT_WR)',
+      'reply = b""',
+      'while True:',
+      '  d = s.recv(65536)',
+      '  if not d: break',
+      '  reply += d',
+      'sys.stdout.write(reply.decode())',
+    ].join('\n');
+    const r = await run(ns, ['python3', '-c', client], { stdin: big, timeoutMs: 120_000 });
+    assert.equal(r.code, 0, r.err);
+    assert.equal(r.out.toString(), `${big.length} ${sha(big)}`);
+  });
+
   test('--publish: a host client reaches a server in the namespace (python3 on port 8080) through 127.0.0.1:HOSTPORT, 2 MiB up with a half-close and the SHA-256 back', async () => {
     const server = [
       'import socket, hashlib, sys',
@@ -274,7 +308,7 @@ describe('synack gateway --netns: a network namespace online through the gateway
     assert.equal(st.tcp.published, 1);
     assert.ok(st.tcp.opened >= 8, JSON.stringify(st.tcp));
     assert.ok(st.tcp.bytesDown >= 2 * down.length && st.tcp.bytesUp >= 3 << 20, JSON.stringify(st.tcp));
-    // Host reads of 16 KiB or more came in recycled buffers and went back to the pool once acknowledged.
+    // Buffers were reused both ways: host reads of 16 KiB or more (back once acknowledged) and the guest's large packets (back once written to the host).
     assert.ok(st.tcp.buffersRecycled > 0, JSON.stringify(st.tcp));
     assert.match(g.err(), /stopped/);
     assert.notEqual(spawnSync('ip', ['netns', 'exec', ns.name, 'ip', 'link', 'show', 'dev', 'tap0'], { stdio: 'ignore' }).status, 0, 'tap0 is removed');
