@@ -84,7 +84,7 @@ export interface IdleTrimOptions {
   periodMs?: number;
   /** A period with less CPU time (user + system) than this is quiet (default 2 ms: 1 % of the period). */
   idleCpuUs?: number;
-  /** RSS growth since the last trim that makes one worthwhile (default 1 MiB). */
+  /** RSS growth since the last trim that makes one worthwhile (default 256 KiB). */
   minGrowthBytes?: number;
 }
 
@@ -101,7 +101,7 @@ export class IdleTrimmer {
     this.lastCpuUs = cpuUs;
     this.rssAtTrim = rss;
     this.idleCpuUs = opts.idleCpuUs ?? 2_000;
-    this.minGrowthBytes = opts.minGrowthBytes ?? 1 << 20;
+    this.minGrowthBytes = opts.minGrowthBytes ?? 256 << 10;
   }
 
   /** One period's sample: the process's CPU time so far (µs) and its RSS now. True: trim now (then call trimmed()). */
