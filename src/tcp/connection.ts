@@ -115,9 +115,38 @@ export interface TcbStatus {
 
 const NEVER = Infinity;
 
+/**
+ * A timer that is not armed, as stored in the TCB: instants are never
+ * negative, and a small integer keeps the field out of V8's double
+ * representation (a double field costs every TCB a 16-byte heap number,
+ * armed or not). The accessors translate to and from NEVER.
+ */
+const UNARMED = -1;
+
+/** The TCB's boolean fields, one bit each of `bits` (one field instead of sixteen). */
+const F_PASSIVE_OPEN = 1;
+const F_SND_URGENT = 2;
+const F_RCV_URGENT = 4;
+const F_PEER_FIN_KNOWN = 8;
+const F_FIN_RECEIVED = 16;
+const F_FIN_QUEUED = 32;
+const F_RTT_TIMING = 64;
+const F_IN_RECOVERY = 128;
+const F_SACK_ENABLED = 256;
+const F_PEER_SACK_OK = 512;
+const F_PEER_OFFERED_TS = 1024;
+const F_PEER_OFFERED_SCALE = 2048;
+const F_ECN_ENABLED = 4096;
+const F_PURE_ACK = 8192;
+const F_ACK_NOW = 16384;
+const F_ORPHANED = 32768;
+
 export { offeredShiftFor } from './negotiation.ts';
 
 export class Connection implements SegmentTcb {
+  /** The boolean fields (passiveOpen … orphaned), one bit each: see the F_* constants. */
+  private bits = 0;
+
   // ---- identity -------------------------------------------------------------
   localAddr: IpAddr = 0;
   localPort = 0;
@@ -126,7 +155,8 @@ export class Connection implements SegmentTcb {
 
   state: TcpState = 'CLOSED';
   /** SYN-RECEIVED remembers whether it came from LISTEN (passive) or SYN-SENT. */
-  passiveOpen = false;
+  get passiveOpen(): boolean { return (this.bits & F_PASSIVE_OPEN) !== 0; }
+  set passiveOpen(v: boolean) { this.bits = v ? this.bits | F_PASSIVE_OPEN : this.bits & ~F_PASSIVE_OPEN; }
 
   // ---- send sequence variables (RFC 9293 §3.3.1) ---------------------------
   iss = 0;
@@ -142,7 +172,8 @@ export class Connection implements SegmentTcb {
   maxSndWnd = 0;
   /** Send urgent pointer: the sequence number following the last urgent byte (0 = none pending). */
   sndUp = 0;
-  sndUrgent = false;
+  get sndUrgent(): boolean { return (this.bits & F_SND_URGENT) !== 0; }
+  set sndUrgent(v: boolean) { this.bits = v ? this.bits | F_SND_URGENT : this.bits & ~F_SND_URGENT; }
   /** Shift applied to the peer's window fields (RFC 7323). */
   sndWndShift = 0;
   /** Shift applied to the window fields we send. */
@@ -160,12 +191,15 @@ export class Connection implements SegmentTcb {
   /** Right edge of the window we last advertised (RCV.NXT + RCV.WND); never moves left. */
   rcvAdv = 0;
   rcvUp = 0;
-  rcvUrgent = false;
+  get rcvUrgent(): boolean { return (this.bits & F_RCV_URGENT) !== 0; }
+  set rcvUrgent(v: boolean) { this.bits = v ? this.bits | F_RCV_URGENT : this.bits & ~F_RCV_URGENT; }
   /** Sequence number of the peer's FIN, once seen (possibly out of order); valid when peerFinKnown. */
   peerFinSeq = 0;
-  peerFinKnown = false;
+  get peerFinKnown(): boolean { return (this.bits & F_PEER_FIN_KNOWN) !== 0; }
+  set peerFinKnown(v: boolean) { this.bits = v ? this.bits | F_PEER_FIN_KNOWN : this.bits & ~F_PEER_FIN_KNOWN; }
   /** The peer's FIN has been processed (RCV.NXT advanced over it). */
-  finReceived = false;
+  get finReceived(): boolean { return (this.bits & F_FIN_RECEIVED) !== 0; }
+  set finReceived(v: boolean) { this.bits = v ? this.bits | F_FIN_RECEIVED : this.bits & ~F_FIN_RECEIVED; }
 
   // ---- buffers ---------------------------------------------------------------
   /** What this connection is charged against the stack's budget (unread bytes + promised window). */
@@ -176,10 +210,13 @@ export class Connection implements SegmentTcb {
   recvBuf: RecvBuffer | null = null;
   ooo: Assembler | null = null;
   /** The user called CLOSE: a FIN follows the queued data. */
-  finQueued = false;
+  get finQueued(): boolean { return (this.bits & F_FIN_QUEUED) !== 0; }
+  set finQueued(v: boolean) { this.bits = v ? this.bits | F_FIN_QUEUED : this.bits & ~F_FIN_QUEUED; }
 
-  // ---- timers (Infinity = not armed) ---------------------------------------
-  rtxAt: Instant = NEVER;
+  // ---- timers (Infinity = not armed; stored as UNARMED) -------------------
+  private rtxAtRaw: Instant = UNARMED;
+  get rtxAt(): Instant { const v = this.rtxAtRaw; return v === UNARMED ? NEVER : v; }
+  set rtxAt(v: Instant) { this.rtxAtRaw = v === NEVER ? UNARMED : v; }
   /**
    * Persist state (zero-window probes and the SWS override), made the first
    * time the persist timer is armed: `probes` counts probes sent since the
@@ -217,12 +254,16 @@ export class Connection implements SegmentTcb {
   set zeroWindowProbes(v: number) {
     if (this.pBox || v !== 0) this.persistState().probes = v;
   }
-  delAckAt: Instant = NEVER;
+  private delAckAtRaw: Instant = UNARMED;
+  get delAckAt(): Instant { const v = this.delAckAtRaw; return v === UNARMED ? NEVER : v; }
+  set delAckAt(v: Instant) { this.delAckAtRaw = v === NEVER ? UNARMED : v; }
   /**
    * The end-of-life timer: TIME-WAIT's 2×MSL, or an orphaned FIN-WAIT-2's
    * timeout — never both (one field, two names).
    */
-  closeAt: Instant = NEVER;
+  private closeAtRaw: Instant = UNARMED;
+  get closeAt(): Instant { const v = this.closeAtRaw; return v === UNARMED ? NEVER : v; }
+  set closeAt(v: Instant) { this.closeAtRaw = v === NEVER ? UNARMED : v; }
   get timeWaitAt(): Instant {
     return this.state === 'TIME-WAIT' ? this.closeAt : NEVER;
   }
@@ -258,16 +299,20 @@ export class Connection implements SegmentTcb {
   /** Sequence number being timed (Karn): valid when rttTiming. */
   rttSeq = 0;
   rttStart: Instant = 0;
-  rttTiming = false;
+  get rttTiming(): boolean { return (this.bits & F_RTT_TIMING) !== 0; }
+  set rttTiming(v: boolean) { this.bits = v ? this.bits | F_RTT_TIMING : this.bits & ~F_RTT_TIMING; }
   /** When the oldest unacknowledged data was first sent, for the user timeout. */
-  unackedSince: Instant = NEVER;
+  private unackedSinceRaw: Instant = UNARMED;
+  get unackedSince(): Instant { const v = this.unackedSinceRaw; return v === UNARMED ? NEVER : v; }
+  set unackedSince(v: Instant) { this.unackedSinceRaw = v === NEVER ? UNARMED : v; }
   lastRecvAt: Instant = 0;
 
   // ---- congestion control (tcp/congestion) and loss recovery (RFC 6582) ------
   /** Created when first needed: an idle connection carries none. */
   private ccImpl: CongestionController | null = null;
   dupAcks = 0;
-  inRecovery = false;
+  get inRecovery(): boolean { return (this.bits & F_IN_RECOVERY) !== 0; }
+  set inRecovery(v: boolean) { this.bits = v ? this.bits | F_IN_RECOVERY : this.bits & ~F_IN_RECOVERY; }
   recover = 0;
   /** When we last sent a segment with data, for restart after idle (RFC 5681 §4.1). */
   lastDataSendAt: Instant = 0;
@@ -383,17 +428,22 @@ export class Connection implements SegmentTcb {
   /** Last.ACK.sent (RFC 7323 §4.3): RCV.NXT as carried by our last ACK. */
   lastAckSent = 0;
   /** Both SYNs carried SACK-permitted. */
-  sackEnabled = false;
+  get sackEnabled(): boolean { return (this.bits & F_SACK_ENABLED) !== 0; }
+  set sackEnabled(v: boolean) { this.bits = v ? this.bits | F_SACK_ENABLED : this.bits & ~F_SACK_ENABLED; }
   /** Sequence numbers of recent out-of-order arrivals, most recent first (RFC 2018 §4 block order). */
   sackMru: number[] | null = null;
-  peerSackOk = false;
-  peerOfferedTs = false;
+  get peerSackOk(): boolean { return (this.bits & F_PEER_SACK_OK) !== 0; }
+  set peerSackOk(v: boolean) { this.bits = v ? this.bits | F_PEER_SACK_OK : this.bits & ~F_PEER_SACK_OK; }
+  get peerOfferedTs(): boolean { return (this.bits & F_PEER_OFFERED_TS) !== 0; }
+  set peerOfferedTs(v: boolean) { this.bits = v ? this.bits | F_PEER_OFFERED_TS : this.bits & ~F_PEER_OFFERED_TS; }
   /** The peer's SYN carried a window-scale option. */
-  peerOfferedScale = false;
+  get peerOfferedScale(): boolean { return (this.bits & F_PEER_OFFERED_SCALE) !== 0; }
+  set peerOfferedScale(v: boolean) { this.bits = v ? this.bits | F_PEER_OFFERED_SCALE : this.bits & ~F_PEER_OFFERED_SCALE; }
   /** A duplicate range to report first in the next ACK (RFC 2883 D-SACK), int32 seqs. */
   dsack: [number, number] | null = null;
   /** ECN (RFC 3168) was negotiated. */
-  ecnEnabled = false;
+  get ecnEnabled(): boolean { return (this.bits & F_ECN_ENABLED) !== 0; }
+  set ecnEnabled(v: boolean) { this.bits = v ? this.bits | F_ECN_ENABLED : this.bits & ~F_ECN_ENABLED; }
   /** ECN's working state, created when ECN is first used (none on most connections). */
   private ecnBox: { echo: boolean; cwrPending: boolean; recover: number; reductions: number } | null = null;
   private ecn(): { echo: boolean; cwrPending: boolean; recover: number; reductions: number } {
@@ -430,12 +480,14 @@ export class Connection implements SegmentTcb {
   /** IP ECN codepoint of the segment being processed. */
   ipEcnIn = 0;
   /** The owed ACK is a challenge ACK: a pure <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> even in SYN-RECEIVED (RFC 5961). */
-  pureAck = false;
+  get pureAck(): boolean { return (this.bits & F_PURE_ACK) !== 0; }
+  set pureAck(v: boolean) { this.bits = v ? this.bits | F_PURE_ACK : this.bits & ~F_PURE_ACK; }
   /** When the connection was opened (for the connection-establishment timeout). */
   openedAt: Instant = 0;
 
   // ---- ACK generation --------------------------------------------------------
-  ackNow = false;
+  get ackNow(): boolean { return (this.bits & F_ACK_NOW) !== 0; }
+  set ackNow(v: boolean) { this.bits = v ? this.bits | F_ACK_NOW : this.bits & ~F_ACK_NOW; }
   /** Full-sized segments received since our last ACK (RFC 5681 §4.2: ACK at least every second one). */
   segsSinceAck = 0;
 
@@ -443,14 +495,16 @@ export class Connection implements SegmentTcb {
   now: Instant = 0;
   retransmits = 0;
   /** The application no longer owns the connection (closed or destroyed its socket). */
-  orphaned = false;
+  get orphaned(): boolean { return (this.bits & F_ORPHANED) !== 0; }
+  set orphaned(v: boolean) { this.bits = v ? this.bits | F_ORPHANED : this.bits & ~F_ORPHANED; }
   /** The reason passed to 'closed' (kept for STATUS after the fact). */
   closeReason: CloseReason | null = null;
   /** Opaque slot for the owner (the api socket). */
   user: unknown = null;
   /** The stack's timer heap slot (see stack/timer-heap.ts). */
   heapIndex = -1;
-  timerAt: Instant = NEVER;
+  /** The deadline it is filed under; meaningful only while heapIndex ≥ 0 (0, not Infinity, before: see UNARMED). */
+  timerAt: Instant = 0;
 
   constructor(
     readonly host: ConnectionHost,

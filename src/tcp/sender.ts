@@ -34,7 +34,7 @@ export function onAckAdvance(c: Connection, ack: number, tsecr = 0): void {
     c.sendBuf.consume(dataAcked);
     c.bufSeq = dataAckedTo;
   }
-  c.sndUna = ack;
+  c.sndUna = ack | 0;
   if (seqLt(c.sndNxt, ack)) c.sndNxt = ack;
   if (seqGe(ack, c.sndUp)) c.sndUrgent = false;
   if (c.rttTiming && seqGt(ack, c.rttSeq)) {
@@ -344,7 +344,9 @@ export function setPathMss(c: Connection, mss: number, now: Instant, retransmit:
  */
 export function processAck(c: Connection, seg: TcpRepr): void {
   const ack = seg.ack;
-  const newWnd = seg.window * 2 ** c.sndWndShift;
+  // At most 65535 << 14 (RFC 7323 §2.3): an int32, like every number stored
+  // in the TCB (see Connection: no heap numbers in an idle TCB).
+  const newWnd = seg.window << c.sndWndShift;
   if (seg.flags & ECE && c.ecnEnabled) onEcnEcho(c);
   // Scoreboard first (it must see what this ACK delivers), then SND.UNA.
   if (c.board) onAckForRecovery(c, ack, findSack(seg.options));
@@ -383,8 +385,8 @@ export function processAck(c: Connection, seg: TcpRepr): void {
   if (seqGe(ack, c.sndUna) && (seqLt(c.sndWl1, seg.seq) || (seqEq(c.sndWl1, seg.seq) && seqLe(c.sndWl2, ack)))) {
     const wasZero = c.sndWnd === 0;
     c.sndWnd = newWnd;
-    c.sndWl1 = seg.seq;
-    c.sndWl2 = ack;
+    c.sndWl1 = seg.seq | 0;
+    c.sndWl2 = ack | 0;
     if (newWnd > c.maxSndWnd) c.maxSndWnd = newWnd;
     if (newWnd > 0) c.zeroWindowSince = -1;
     if (wasZero && newWnd > 0) {
@@ -406,8 +408,8 @@ export function processAck(c: Connection, seg: TcpRepr): void {
  * a <SYN> or <SYN,ACK>) MUST NOT be scaled"; any other is.
  */
 export function initSendWindow(c: Connection, seg: TcpRepr, wl2: number): void {
-  c.sndWnd = seg.flags & SYN ? seg.window : seg.window * 2 ** c.sndWndShift;
+  c.sndWnd = seg.flags & SYN ? seg.window | 0 : seg.window << c.sndWndShift;
   c.maxSndWnd = Math.max(c.maxSndWnd, c.sndWnd);
-  c.sndWl1 = seg.seq;
-  c.sndWl2 = wl2;
+  c.sndWl1 = seg.seq | 0;
+  c.sndWl2 = wl2 | 0;
 }
