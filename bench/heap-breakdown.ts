@@ -24,8 +24,9 @@ import { makePair, SERVER_ADDR } from './lib.ts';
 export type HeapCensus = Map<string, { count: number; bytes: number }>;
 
 interface RawSnapshot {
-  snapshot: { meta: { node_fields: string[]; node_types: [string[], ...unknown[]] } };
+  snapshot: { meta: { node_fields: string[]; node_types: [string[], ...unknown[]]; edge_fields: string[] } };
   nodes: number[];
+  edges: number[];
   strings: string[];
 }
 
@@ -41,13 +42,31 @@ export function heapCensus(): HeapCensus {
     const iType = fields.indexOf('type');
     const iName = fields.indexOf('name');
     const iSize = fields.indexOf('self_size');
+    const iEdges = fields.indexOf('edge_count');
+    const edgeWidth = raw.snapshot.meta.edge_fields.length;
+    const iTo = raw.snapshot.meta.edge_fields.indexOf('to_node');
+    // A heap number is named after the object holding it (a double field's
+    // box, or a number stored in a tagged field): "(number) ← Connection".
+    const holder = new Map<number, string>();
+    for (let i = 0, e = 0; i < raw.nodes.length; i += width) {
+      const from = types[raw.nodes[i + iType]!] === 'object' ? raw.strings[raw.nodes[i + iName]!]! : null;
+      const end = e + raw.nodes[i + iEdges]! * edgeWidth;
+      for (; e < end; e += edgeWidth) {
+        const to = raw.edges[e + iTo]!;
+        if (from !== null && types[raw.nodes[to + iType]!] === 'number' && !holder.has(to)) holder.set(to, from);
+      }
+    }
     const out: HeapCensus = new Map();
     for (let i = 0; i < raw.nodes.length; i += width) {
       const type = types[raw.nodes[i + iType]!]!;
       const name = raw.strings[raw.nodes[i + iName]!]!;
       // Objects by constructor; everything else by its node type (a
       // string's name is its text, a closure's its function name).
-      const key = type === 'object' ? name : type === 'hidden' || type === 'native' ? `(${type}) ${name}` : `(${type})`;
+      const key =
+        type === 'object' ? name
+        : type === 'number' ? `(number) ← ${holder.get(i) ?? '?'}`
+        : type === 'hidden' || type === 'native' ? `(${type}) ${name}`
+        : `(${type})`;
       const e = out.get(key) ?? { count: 0, bytes: 0 };
       e.count++;
       e.bytes += raw.nodes[i + iSize]!;

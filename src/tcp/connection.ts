@@ -36,7 +36,7 @@ import type { IpAddr } from '../wire/ipv6.ts';
 import type { Duration, Instant } from '../base/time.ts';
 import type { TcpConfig } from './config.ts';
 import type { CloseReason, ConnectionEvent } from './events.ts';
-import { RttEstimator } from './rtt.ts';
+import { RttEstimator, type RtoLimits } from './rtt.ts';
 import type { SendBuffer } from './send-buffer.ts';
 import { EMPTY } from './send-buffer.ts';
 import type { RecvBuffer } from './recv-buffer.ts';
@@ -114,6 +114,20 @@ export interface TcbStatus {
 }
 
 const NEVER = Infinity;
+
+/**
+ * The RTO bounds of each configuration, one object shared by its
+ * connections' estimators: the values the configuration has when a
+ * connection is made (a changed configuration gets a new object).
+ */
+const rtoLimits = new WeakMap<TcpConfig, RtoLimits>();
+function rtoLimitsOf(config: TcpConfig): RtoLimits {
+  let l = rtoLimits.get(config);
+  if (!l || l.minRto !== config.minRtoUs || l.maxRto !== config.maxRtoUs || l.slop !== config.rtoSlopUs) {
+    rtoLimits.set(config, (l = Object.freeze({ minRto: config.minRtoUs, maxRto: config.maxRtoUs, slop: config.rtoSlopUs })));
+  }
+  return l;
+}
 
 /**
  * A timer that is not armed, as stored in the TCB: instants are never
@@ -512,7 +526,7 @@ export class Connection implements SegmentTcb {
     /** MTU of the outgoing interface: our MSS is mtu - 40. */
     mtu: number,
   ) {
-    this.rtt = new RttEstimator(config.initialRtoUs, config.minRtoUs, config.maxRtoUs, config.rtoSlopUs);
+    this.rtt = new RttEstimator(config.initialRtoUs, rtoLimitsOf(config));
     this.advMss = Math.max(88, Math.min(65495, mtu - 40));
     this.sndMss = Math.min(config.defaultMss, this.advMss);
     if (config.windowScaling) this.offeredShift = offeredShiftFor(config);

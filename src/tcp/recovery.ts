@@ -24,6 +24,16 @@ export interface SentSegment {
   lost: boolean;
 }
 
+/**
+ * The empty segment list, shared: a board whose data is all acknowledged
+ * keeps no array of its own (onSend makes one). Frozen, so that nothing
+ * can ever add to it.
+ */
+const NO_SEGS: SentSegment[] = Object.freeze([]) as unknown as SentSegment[];
+
+/** Not armed / no sample yet, as stored: instants and RTTs are never negative, and a small integer keeps the field out of V8's double representation (no heap number per board). */
+const UNSET = -1;
+
 /** RFC 8985 §6.3: WCDelAckT, the worst-case delayed-ACK time added to a PTO for a single segment in flight. */
 const WC_DEL_ACK_US = 200_000;
 
@@ -57,14 +67,21 @@ export function prrSndcnt(p: { prrDelivered: number; prrOut: number; recoverFs: 
 
 export class Scoreboard {
   /** Segments sent and not cumulatively acknowledged, from `head` on (a queue without splicing). */
-  private segsArr: SentSegment[] = [];
+  private segsArr: SentSegment[] = NO_SEGS;
   private head = 0;
   /** RACK.xmit_ts and RACK.end_seq: the most recently sent segment known delivered. */
   rackXmitAt = -1;
   rackEndSeq = 0;
   /** RACK.rtt: the RTT of that segment. */
   rackRtt = 0;
-  minRtt = Infinity;
+  private minRttRaw = UNSET;
+  /** The smallest RTT of a delivered segment (Infinity before the first). */
+  get minRtt(): number {
+    return this.minRttRaw === UNSET ? Infinity : this.minRttRaw;
+  }
+  set minRtt(v: number) {
+    this.minRttRaw = v === Infinity ? UNSET : v;
+  }
   /** Highest SACKed sequence (to notice reordering). */
   private fack = 0;
   private fackValid = false;
@@ -75,8 +92,20 @@ export class Scoreboard {
   /** Bytes marked lost and not yet retransmitted. */
   lostBytes = 0;
   /** RACK reordering timer and tail-loss-probe timer (the connection's accessors read these). */
-  rackAt: Instant = Infinity;
-  tlpAt: Instant = Infinity;
+  private rackAtRaw: Instant = UNSET;
+  private tlpAtRaw: Instant = UNSET;
+  get rackAt(): Instant {
+    return this.rackAtRaw === UNSET ? Infinity : this.rackAtRaw;
+  }
+  set rackAt(v: Instant) {
+    this.rackAtRaw = v === Infinity ? UNSET : v;
+  }
+  get tlpAt(): Instant {
+    return this.tlpAtRaw === UNSET ? Infinity : this.tlpAtRaw;
+  }
+  set tlpAt(v: Instant) {
+    this.tlpAtRaw = v === Infinity ? UNSET : v;
+  }
   tlpInFlight = false;
   /** RFC 6937 PRR counters, valid during recovery. */
   prrDelivered = 0;
@@ -90,11 +119,12 @@ export class Scoreboard {
   }
 
   onSend(start: number, end: number, now: Instant, retransmission = false): void {
-    const a = this.segsArr;
+    let a = this.segsArr;
     const last = a.length > this.head ? a[a.length - 1] : undefined;
     if (!last || seqGe(start, last.end)) {
       // (After a timeout the board restarts empty: re-sent data enters it
       // marked as a retransmission, so its RTT is never trusted.)
+      if (a === NO_SEGS) a = this.segsArr = [];
       a.push({ start, end, xmitAt: now, retransmitted: retransmission, sacked: false, lost: false });
       return;
     }
@@ -135,7 +165,7 @@ export class Scoreboard {
     }
     this.head = n;
     if (this.head === a.length) {
-      a.length = 0;
+      this.segsArr = NO_SEGS;
       this.head = 0;
     } else if (this.head > 1024 && this.head * 2 > a.length) {
       this.segsArr = a.slice(this.head);
@@ -256,7 +286,7 @@ export class Scoreboard {
   }
 
   clear(): void {
-    this.segsArr = [];
+    this.segsArr = NO_SEGS;
     this.head = 0;
     this.sackedBytes = 0;
     this.lostBytes = 0;

@@ -81,7 +81,11 @@ export function onAckAdvance(c: Connection, ack: number, tsecr = 0): void {
   // not the retransmission timer, covers it.
   if (c.sndUna === c.sndMax || c.persistAt !== NEVER) c.rtxAt = NEVER;
   else c.armRtx();
-  if (c.sendBuf && dataAcked > 0) c.host.event(c, EV_WRITABLE);
+  const buf = c.sendBuf;
+  // Everything written was acknowledged: an idle TCB keeps no send buffer
+  // (the next SEND makes one; tcp/user-calls.ts).
+  if (buf && buf.length === 0) c.sendBuf = null;
+  if (buf && dataAcked > 0) c.host.event(c, EV_WRITABLE);
 }
 
 /** A duplicate ACK (RFC 5681 §2): three trigger fast retransmit (§3.2), NewReno recovery (RFC 6582). */
