@@ -32,7 +32,7 @@ export function onAckAdvance(c: Connection, ack: number, tsecr = 0): void {
   const dataAcked = seqDiff(dataAckedTo, c.bufSeq);
   if (dataAcked > 0 && c.sendBuf) {
     c.sendBuf.consume(dataAcked);
-    c.bufSeq = dataAckedTo;
+    c.bufSeq = dataAckedTo | 0;
   }
   c.sndUna = ack | 0;
   if (seqLt(c.sndNxt, ack)) c.sndNxt = ack;
