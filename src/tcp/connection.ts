@@ -157,6 +157,29 @@ const F_ORPHANED = 32768;
 
 export { offeredShiftFor } from './negotiation.ts';
 
+/** Persist state: see Connection.persistState. */
+interface PersistBox {
+  at: Instant;
+  backoff: number;
+  zeroSince: Instant;
+  probes: number;
+  probeSince: Instant;
+}
+/** ECN's working state: see Connection's ecn* accessors. */
+interface EcnBox {
+  echo: boolean;
+  cwrPending: boolean;
+  recover: number;
+  reductions: number;
+}
+/** Connection.rare: the boxes made on first use. */
+interface RareState {
+  p: PersistBox | null;
+  ka: { at: Instant; probes: number } | null;
+  oow: { start: Instant; sent: number } | null;
+  ecn: EcnBox | null;
+}
+
 export class Connection implements SegmentTcb {
   /** The boolean fields (passiveOpen … orphaned), one bit each: see the F_* constants. */
   private bits = 0;
@@ -228,6 +251,15 @@ export class Connection implements SegmentTcb {
   set finQueued(v: boolean) { this.bits = v ? this.bits | F_FIN_QUEUED : this.bits & ~F_FIN_QUEUED; }
 
   // ---- timers (Infinity = not armed; stored as UNARMED) -------------------
+  /**
+   * The boxes of rarely used state — persist, keepalive, the out-of-window
+   * reply throttle, ECN — behind one pointer, made with the first of them
+   * (an idle TCB has none: one field instead of four).
+   */
+  private rare: RareState | null = null;
+  private rareState(): RareState {
+    return (this.rare ??= { p: null, ka: null, oow: null, ecn: null });
+  }
   private rtxAtRaw: Instant = UNARMED;
   get rtxAt(): Instant { const v = this.rtxAtRaw; return v === UNARMED ? NEVER : v; }
   set rtxAt(v: Instant) { this.rtxAtRaw = v === NEVER ? UNARMED : v; }
@@ -237,9 +269,14 @@ export class Connection implements SegmentTcb {
    * peer last answered (any acceptable ACK resets it), `probeSince` is when
    * the first of them went out.
    */
-  private pBox: { at: Instant; backoff: number; zeroSince: Instant; probes: number; probeSince: Instant } | null = null;
+  private get pBox(): PersistBox | null {
+    return this.rare === null ? null : this.rare.p;
+  }
+  private set pBox(v: PersistBox | null) {
+    this.rareState().p = v;
+  }
   /** The persist box, made on first use (tcp/timers.ts). */
-  persistState(): { at: Instant; backoff: number; zeroSince: Instant; probes: number; probeSince: Instant } {
+  persistState(): PersistBox {
     return (this.pBox ??= { at: NEVER, backoff: 0, zeroSince: -1, probes: 0, probeSince: -1 });
   }
   get persistAt(): Instant {
@@ -291,7 +328,12 @@ export class Connection implements SegmentTcb {
     this.closeAt = v;
   }
   /** Keepalive state, made when keepalive is first armed (off by default). */
-  private kaBox: { at: Instant; probes: number } | null = null;
+  private get kaBox(): { at: Instant; probes: number } | null {
+    return this.rare === null ? null : this.rare.ka;
+  }
+  private set kaBox(v: { at: Instant; probes: number } | null) {
+    this.rareState().ka = v;
+  }
   get keepAliveAt(): Instant {
     return this.kaBox ? this.kaBox.at : NEVER;
   }
@@ -363,7 +405,12 @@ export class Connection implements SegmentTcb {
    * unacceptable segments: the start of the current interval and the replies
    * sent in it. Made on the first such reply (rare: an idle TCB has none).
    */
-  private oowBox: { start: Instant; sent: number } | null = null;
+  private get oowBox(): { start: Instant; sent: number } | null {
+    return this.rare === null ? null : this.rare.oow;
+  }
+  private set oowBox(v: { start: Instant; sent: number } | null) {
+    this.rareState().oow = v;
+  }
 
   /**
    * May this connection send one more challenge ACK (or reply to an
@@ -459,8 +506,13 @@ export class Connection implements SegmentTcb {
   get ecnEnabled(): boolean { return (this.bits & F_ECN_ENABLED) !== 0; }
   set ecnEnabled(v: boolean) { this.bits = v ? this.bits | F_ECN_ENABLED : this.bits & ~F_ECN_ENABLED; }
   /** ECN's working state, created when ECN is first used (none on most connections). */
-  private ecnBox: { echo: boolean; cwrPending: boolean; recover: number; reductions: number } | null = null;
-  private ecn(): { echo: boolean; cwrPending: boolean; recover: number; reductions: number } {
+  private get ecnBox(): EcnBox | null {
+    return this.rare === null ? null : this.rare.ecn;
+  }
+  private set ecnBox(v: EcnBox | null) {
+    this.rareState().ecn = v;
+  }
+  private ecn(): EcnBox {
     return (this.ecnBox ??= { echo: false, cwrPending: false, recover: this.iss, reductions: 0 });
   }
   /** Receiver: a CE mark was seen; ACKs carry ECE until a CWR arrives. */

@@ -34,6 +34,11 @@ const NO_SEGS: SentSegment[] = Object.freeze([]) as unknown as SentSegment[];
 /** Not armed / no sample yet, as stored: instants and RTTs are never negative, and a small integer keeps the field out of V8's double representation (no heap number per board). */
 const UNSET = -1;
 
+/** Scoreboard.bits. */
+const B_FACK_VALID = 1;
+const B_REORDERING_SEEN = 2;
+const B_TLP_IN_FLIGHT = 4;
+
 /** RFC 8985 §6.3: WCDelAckT, the worst-case delayed-ACK time added to a PTO for a single segment in flight. */
 const WC_DEL_ACK_US = 200_000;
 
@@ -84,9 +89,21 @@ export class Scoreboard {
   }
   /** Highest SACKed sequence (to notice reordering). */
   private fack = 0;
-  private fackValid = false;
+  /** fackValid, reorderingSeen and tlpInFlight, one bit each. */
+  private bits = 0;
+  private get fackValid(): boolean {
+    return (this.bits & B_FACK_VALID) !== 0;
+  }
+  private set fackValid(v: boolean) {
+    this.bits = v ? this.bits | B_FACK_VALID : this.bits & ~B_FACK_VALID;
+  }
   /** RFC 8985 §6.2 RACK.reordering_seen. */
-  reorderingSeen = false;
+  get reorderingSeen(): boolean {
+    return (this.bits & B_REORDERING_SEEN) !== 0;
+  }
+  set reorderingSeen(v: boolean) {
+    this.bits = v ? this.bits | B_REORDERING_SEEN : this.bits & ~B_REORDERING_SEEN;
+  }
   /** Bytes SACKed above SND.UNA. */
   sackedBytes = 0;
   /** Bytes marked lost and not yet retransmitted. */
@@ -106,11 +123,36 @@ export class Scoreboard {
   set tlpAt(v: Instant) {
     this.tlpAtRaw = v === Infinity ? UNSET : v;
   }
-  tlpInFlight = false;
-  /** RFC 6937 PRR counters, valid during recovery. */
-  prrDelivered = 0;
-  prrOut = 0;
-  recoverFs = 0;
+  /** A tail loss probe is outstanding (the connection's accessor reads this). */
+  get tlpInFlight(): boolean {
+    return (this.bits & B_TLP_IN_FLIGHT) !== 0;
+  }
+  set tlpInFlight(v: boolean) {
+    this.bits = v ? this.bits | B_TLP_IN_FLIGHT : this.bits & ~B_TLP_IN_FLIGHT;
+  }
+  /** RFC 6937 PRR counters, valid during recovery: made when first set (a board that never recovered has none; 0 until then). */
+  private prr: { delivered: number; out: number; recoverFs: number } | null = null;
+  private prrState(): { delivered: number; out: number; recoverFs: number } {
+    return (this.prr ??= { delivered: 0, out: 0, recoverFs: 0 });
+  }
+  get prrDelivered(): number {
+    return this.prr ? this.prr.delivered : 0;
+  }
+  set prrDelivered(v: number) {
+    this.prrState().delivered = v;
+  }
+  get prrOut(): number {
+    return this.prr ? this.prr.out : 0;
+  }
+  set prrOut(v: number) {
+    this.prrState().out = v;
+  }
+  get recoverFs(): number {
+    return this.prr ? this.prr.recoverFs : 0;
+  }
+  set recoverFs(v: number) {
+    this.prrState().recoverFs = v;
+  }
 
   /** Records a transmission of [start, end): new data is appended, a retransmission updates its entry. */
   /** The live segments, oldest first (a fresh array: for tests and diagnostics). */
