@@ -6,11 +6,13 @@
  * idle conn" rows; run in a child of its own (a snapshot of a large heap
  * takes seconds and memory):
  *
- *   node --expose-gc --import tsx bench/heap-breakdown.ts [pairs]
+ *   node --expose-gc --import tsx bench/heap-breakdown.ts [pairs] [--late]
  *
  * holds `pairs` (default 1,000) idle in-memory synack connection pairs, as
  * bench/idle-memory.ts does, and prints the table per connection (two per
- * pair). `heapBreakdown(before, after, n)` is reused by
+ * pair). `--late` first moves the virtual clock past 2³² µs (71 minutes),
+ * as in a process that has run that long: the TCB's timestamps are then
+ * beyond V8's small integers. `heapBreakdown(before, after, n)` is reused by
  * bench/gateway-heap.ts (`--breakdown`).
  */
 import { writeHeapSnapshot } from 'node:v8';
@@ -103,8 +105,9 @@ export function heapBreakdown(before: HeapCensus, after: HeapCensus, n: number, 
 }
 
 if (process.argv[1]?.endsWith('heap-breakdown.ts')) {
-  const pairs = Number(process.argv[2] ?? 1000);
+  const pairs = Number(process.argv.slice(2).find((a) => !a.startsWith('--')) ?? 1000);
   const { net: network, client, server } = makePair({ mtu: 1500, checksumOffload: true, tcp: {} });
+  if (process.argv.includes('--late')) network.runFor(2 ** 32);
   const accepted: Connection[] = [];
   server.listen(80, { backlog: 65535, onConnection: (c) => accepted.push(c) });
   const w = client.connect(SERVER_ADDR, 80);

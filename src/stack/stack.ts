@@ -219,7 +219,8 @@ export class Stack implements ConnectionHost {
       throw new SynackError('ERR_SYNACK_INVALID_ARG', 'StackConfig.ephemeralPorts must be a range within 1..65535');
     }
     const span = this.ephemeral[1] - this.ephemeral[0] + 1;
-    this.portCursor = ((config.portSeed ?? config.isnSecret[0]) >>> 0) % span;
+    // (| 0: a small integer, so the ports it yields are too — no heap number in each TCB.)
+    this.portCursor = (((config.portSeed ?? config.isnSecret[0]) >>> 0) % span) | 0;
     // UDP ports are a namespace of their own (as Linux's), from the same range.
     this.udp = new UdpTable(this.ephemeral, Math.imul((config.portSeed ?? config.isnSecret[0]) >>> 0, 0x9e3779b1) >>> 0);
     this.maxConnections = config.maxConnections ?? 1_000_000;
