@@ -137,7 +137,7 @@ function rtoLimitsOf(config: TcpConfig): RtoLimits {
  */
 const UNARMED = -1;
 
-/** The TCB's boolean fields, one bit each of `bits` (one field instead of sixteen). */
+/** The TCB's boolean fields, one bit each of `bits` (one field instead of seventeen), and the IP ECN codepoint in two more. */
 const F_PASSIVE_OPEN = 1;
 const F_SND_URGENT = 2;
 const F_RCV_URGENT = 4;
@@ -154,6 +154,9 @@ const F_ECN_ENABLED = 4096;
 const F_PURE_ACK = 8192;
 const F_ACK_NOW = 16384;
 const F_ORPHANED = 32768;
+const F_RACK_REORDERING_SEEN = 1 << 16;
+/** ipEcnIn, two bits of `bits` from here. */
+const IP_ECN_SHIFT = 17;
 
 export { offeredShiftFor } from './negotiation.ts';
 
@@ -181,7 +184,7 @@ interface RareState {
 }
 
 export class Connection implements SegmentTcb {
-  /** The boolean fields (passiveOpen … orphaned), one bit each: see the F_* constants. */
+  /** The boolean fields (passiveOpen … orphaned, rackReorderingSeen), one bit each, and ipEcnIn: see the F_* constants. */
   private bits = 0;
 
   // ---- identity -------------------------------------------------------------
@@ -373,11 +376,22 @@ export class Connection implements SegmentTcb {
   /** When we last sent a segment with data, for restart after idle (RFC 5681 §4.1). */
   lastDataSendAt: Instant = 0;
   /**
-   * SACK scoreboard and RACK state (RFC 8985), when SACK was negotiated. The
+   * SACK scoreboard and RACK state (RFC 8985), when SACK was negotiated,
+   * while something sent is outstanding (made by the first data segment or
+   * FIN of a flight, tcp/output.ts afterSend; dropped once everything is
+   * acknowledged outside recovery, tcp/sender.ts releaseIdleBoard). The
    * RACK and TLP timers and the PRR counters live in it too (an idle or
    * non-SACK connection carries none of them); the accessors below read them.
    */
   board: Scoreboard | null = null;
+  /**
+   * What RACK learnt of the path, kept while there is no board and handed
+   * to the next one: RACK.min_RTT in µs (-1: no sample yet) and
+   * RACK.reordering_seen (RFC 8985 §6.2).
+   */
+  rackMinRtt = -1;
+  get rackReorderingSeen(): boolean { return (this.bits & F_RACK_REORDERING_SEEN) !== 0; }
+  set rackReorderingSeen(v: boolean) { this.bits = v ? this.bits | F_RACK_REORDERING_SEEN : this.bits & ~F_RACK_REORDERING_SEEN; }
 
   /** RACK reordering timer: when a pending segment would be declared lost. */
   get rackAt(): Instant {
@@ -543,8 +557,9 @@ export class Connection implements SegmentTcb {
   set ecnReductions(v: number) {
     this.ecn().reductions = v;
   }
-  /** IP ECN codepoint of the segment being processed. */
-  ipEcnIn = 0;
+  /** IP ECN codepoint of the segment being processed (two bits of `bits`). */
+  get ipEcnIn(): number { return (this.bits >>> IP_ECN_SHIFT) & 3; }
+  set ipEcnIn(v: number) { this.bits = (this.bits & ~(3 << IP_ECN_SHIFT)) | ((v & 3) << IP_ECN_SHIFT); }
   /** The owed ACK is a challenge ACK: a pure <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> even in SYN-RECEIVED (RFC 5961). */
   get pureAck(): boolean { return (this.bits & F_PURE_ACK) !== 0; }
   set pureAck(v: boolean) { this.bits = v ? this.bits | F_PURE_ACK : this.bits & ~F_PURE_ACK; }

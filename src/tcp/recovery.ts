@@ -8,7 +8,12 @@
  *
  * The scoreboard is a list of the segments sent and not yet cumulatively
  * acknowledged, each with its (last) transmission time. Sequence numbers are
- * int32 (see seq.ts). Times in microseconds.
+ * int32 (see seq.ts). Times in microseconds. A connection has one while
+ * something it sent is outstanding: made for the first data segment (or
+ * FIN) of a flight, dropped once everything is acknowledged outside
+ * recovery (tcp/sender.ts releaseIdleBoard); what RACK learnt of the path,
+ * RACK.min_RTT and RACK.reordering_seen, passes from one board to the next
+ * through the connection.
  */
 import type { Instant } from '../base/time.ts';
 import { seqDiff, seqGe, seqGt, seqLe, seqLt } from './seq.ts';
@@ -154,12 +159,28 @@ export class Scoreboard {
     this.prrState().recoverFs = v;
   }
 
-  /** Records a transmission of [start, end): new data is appended, a retransmission updates its entry. */
+  /**
+   * @param minRtt RACK.min_RTT learnt by an earlier board of the same
+   *   connection, in µs (-1: none), and
+   * @param reorderingSeen its RACK.reordering_seen: a connection keeps the
+   *   two while it has no board (tcp/sender.ts releaseIdleBoard).
+   */
+  constructor(minRtt: number = UNSET, reorderingSeen = false) {
+    this.minRttRaw = minRtt;
+    if (reorderingSeen) this.bits = B_REORDERING_SEEN;
+  }
+
+  /** RACK.min_RTT as a connection keeps it between boards: µs, -1 before the first sample. */
+  get minRttUs(): number {
+    return this.minRttRaw;
+  }
+
   /** The live segments, oldest first (a fresh array: for tests and diagnostics). */
   get segs(): SentSegment[] {
     return this.segsArr.slice(this.head);
   }
 
+  /** Records a transmission of [start, end): new data is appended, a retransmission updates its entry. */
   onSend(start: number, end: number, now: Instant, retransmission = false): void {
     let a = this.segsArr;
     const last = a.length > this.head ? a[a.length - 1] : undefined;

@@ -255,7 +255,13 @@ export function armTlp(c: Connection): void {
  */
 export function onTailLossProbe(c: Connection): void {
   const board = c.board;
-  if (!board || !seqGt(c.sndMax, c.sndUna)) return;
+  if (!board) return;
+  if (!seqGt(c.sndMax, c.sndUna)) {
+    // The probe timeout of a flight that was acknowledged meanwhile (a no-op):
+    // the last timer of an idle board.
+    releaseIdleBoard(c);
+    return;
+  }
   const dataEnd = c.dataEnd();
   const avail = seqDiff(dataEnd, c.sndNxt);
   const mss = c.sndMss - c.optionOverhead();
@@ -402,6 +408,30 @@ export function processAck(c: Connection, seg: TcpRepr): void {
       c.persistBackoff = 0;
     }
   }
+  releaseIdleBoard(c);
+}
+
+/**
+ * Everything sent is acknowledged, no recovery is under way and no RACK or
+ * TLP deadline is armed (after the ACK that took the last byte, or when the
+ * probe timeout armed before it expires, a no-op): the scoreboard goes (an
+ * idle connection keeps none; the next data segment or FIN makes a new
+ * one, tcp/output.ts afterSend). What RACK learnt of the
+ * path stays in the TCB for the next board: RACK.min_RTT (the reordering
+ * window is a quarter of it) and RACK.reordering_seen (RFC 8985 §6.2). An
+ * empty board and none act alike otherwise: RACK.xmit_ts, RACK.rtt and the
+ * highest SACKed sequence belong to segments older than anything sent
+ * later, so they mark nothing lost before a new delivery replaces them; the
+ * PRR counters are reset when a recovery begins.
+ */
+function releaseIdleBoard(c: Connection): void {
+  const b = c.board;
+  // (An armed deadline is left to expire as it would have: the timers, and
+  // so the order of events, stay as they were.)
+  if (b === null || c.inRecovery || c.sndUna !== c.sndMax || b.rackAt !== NEVER || b.tlpAt !== NEVER) return;
+  c.rackMinRtt = b.minRttUs;
+  c.rackReorderingSeen = b.reorderingSeen;
+  c.board = null;
 }
 
 /**

@@ -19,9 +19,12 @@ import { Network } from '../../src/sim/network.ts';
 import type { Connection } from '../../src/tcp/connection.ts';
 import type { Stack } from '../../src/stack/stack.ts';
 import { parseIpv4Addr } from '../../src/wire/bytes.ts';
+import { seqAdd } from '../../src/tcp/seq.ts';
 
 /** A private or public field of an object, for the tests below (they look at what a TCB holds). */
 const field = (o: object, name: string): unknown => (o as Record<string, unknown>)[name];
+/** c.board, read afresh (no narrowing from an earlier assertion). */
+const boardOf = (c: Connection): Connection['board'] => c.board;
 
 // V8's %IsSmi, for the check below (node --test runs each file in a process of its own).
 setFlagsFromString('--allow-natives-syntax');
@@ -45,7 +48,7 @@ function heapNumberFields(o: object): string[] {
 
 function establishedPair(delayUs: number): { net: Network; client: Stack; server: Stack; c: Connection; s: Connection } {
   const net = new Network({ seed: 11 });
-  const hub = net.addHub({ mtu: 1500, delayUs });
+  const hub = net.addHub({ mtu: 1500, impair: { delayUs } });
   const server = net.addStack({ name: 'server' });
   const client = net.addStack({ name: 'client' });
   const SRV = parseIpv4Addr('10.0.0.1')!;
@@ -76,7 +79,7 @@ test('an idle ESTABLISHED connection that never carried data has no scoreboard, 
   }
 });
 
-test('a connection whose data went both ways, all acknowledged and read, drops its send and receive buffers; its scoreboard keeps no segment list and CUBIC in slow start no congestion-avoidance state', () => {
+test('a connection whose data went both ways, all acknowledged and read, drops its send and receive buffers and its SACK scoreboard (RACK.min_RTT stays in the TCB); CUBIC in slow start keeps no congestion-avoidance state', () => {
   const { net, client, server, c, s } = establishedPair(5_000);
   const payload = new Uint8Array(20_000).fill(7);
   let got = 0;
@@ -92,12 +95,8 @@ test('a connection whose data went both ways, all acknowledged and read, drops i
     assert.equal(conn.sendQueued(), 0);
     assert.equal(conn.sendBuf, null, `${who}: everything written was acknowledged: no send buffer`);
     assert.equal(conn.recvBuf, null, `${who}: everything was read: no receive buffer`);
-    const board = conn.board;
-    assert.ok(board, `${who}: SACK connection that sent data has its scoreboard`);
-    assert.equal(board.segs.length, 0);
-    assert.ok(Object.isFrozen(field(board, 'segsArr')), `${who}: the scoreboard holds the shared empty segment list, not an array of its own`);
-    assert.equal(field(board, 'prr'), null, `${who}: no PRR counters without a recovery`);
-    assert.deepEqual(heapNumberFields(board), [], `${who}: no heap number in the scoreboard`);
+    assert.equal(conn.board, null, `${who}: nothing outstanding: no scoreboard`);
+    assert.ok(conn.rackMinRtt >= 10_000, `${who}: RACK.min_RTT (two 5 ms hops) kept for the next scoreboard, got ${conn.rackMinRtt}`);
     assert.equal(conn.cc.name, 'cubic');
     assert.ok(conn.cwnd < conn.ssthresh, `${who}: still in slow start`);
     assert.equal(field(conn.cc, 'ep'), null, `${who}: no CUBIC epoch state before congestion avoidance`);
@@ -105,4 +104,25 @@ test('a connection whose data went both ways, all acknowledged and read, drops i
     assert.deepEqual(heapNumberFields(conn), [], `${who}: no heap number in the TCB`);
     assert.equal(conn.nextDeadline(), Infinity, `${who}: no timer armed`);
   }
+});
+
+test('while data is outstanding a SACK connection has its scoreboard, with the RACK.min_RTT of earlier flights; its segment list is the shared empty one once a cumulative ACK empties it', () => {
+  const { net, client, c, s } = establishedPair(5_000);
+  client.send(c, new Uint8Array(1000));
+  net.runUntil(() => s.readable() === 1000);
+  net.runFor(1_000_000);
+  const minRtt = c.rackMinRtt;
+  assert.ok(minRtt >= 10_000, `RACK.min_RTT after the first flight, got ${minRtt}`);
+  assert.equal(boardOf(c), null, 'nothing outstanding: no scoreboard');
+  client.send(c, new Uint8Array(3000));
+  const board = boardOf(c);
+  assert.ok(board, 'data outstanding: a scoreboard');
+  assert.ok(board.segs.length > 0, 'segments in flight');
+  assert.equal(board.minRttUs, minRtt, 'the new board starts from the RACK.min_RTT of the last one');
+  assert.equal(field(board, 'prr'), null, 'no PRR counters without a recovery');
+  // An empty board (what a cumulative ACK leaves) holds the shared frozen list, not an array of its own.
+  board.onAck(seqAdd(c.sndUna, 3000), undefined, net.clock.now());
+  assert.equal(board.segs.length, 0);
+  assert.ok(Object.isFrozen(field(board, 'segsArr')));
+  assert.deepEqual(heapNumberFields(board), [], 'no heap number in the scoreboard');
 });
