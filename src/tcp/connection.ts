@@ -18,8 +18,10 @@
  * Nothing here reads a clock, sets a timer or does I/O: `now` is an input.
  *
  * This file holds the TCB itself — its fields, the rarely used state in
- * boxes made on first use (an idle connection stays under 1 KB of heap) —
- * and the methods everything else calls. The work is done by one module
+ * boxes made on first use, booleans as bits and every number a small
+ * integer while idle (an idle connection stays well under 1 KB of heap:
+ * docs/PERFORMANCE.md, "Where an idle connection's bytes go") — and the
+ * methods everything else calls. The work is done by one module
  * per concern, each a set of functions of the Connection:
  *   user-calls.ts      A. OPEN / SEND / RECEIVE / CLOSE / ABORT / STATUS
  *   segment-arrives.ts B. §3.10.7 step by step, through the SegmentTcb interface
@@ -131,9 +133,11 @@ function rtoLimitsOf(config: TcpConfig): RtoLimits {
 
 /**
  * A timer that is not armed, as stored in the TCB: instants are never
- * negative, and a small integer keeps the field out of V8's double
- * representation (a double field costs every TCB a 16-byte heap number,
- * armed or not). The accessors translate to and from NEVER.
+ * negative (the clocks start at 0), and a small integer keeps the field
+ * out of V8's double representation (a double field costs every TCB a
+ * 16-byte heap number, armed or not) — as long as the deadlines stored in
+ * it are small integers too, i.e. until the clock passes 2³¹ µs. The
+ * accessors translate to and from NEVER.
  */
 const UNARMED = -1;
 

@@ -35,7 +35,7 @@ export function onAckAdvance(c: Connection, ack: number, tsecr = 0): void {
     c.bufSeq = dataAckedTo | 0;
   }
   c.sndUna = ack | 0;
-  if (seqLt(c.sndNxt, ack)) c.sndNxt = ack;
+  if (seqLt(c.sndNxt, ack)) c.sndNxt = ack | 0;
   if (seqGe(ack, c.sndUp)) c.sndUrgent = false;
   if (c.rttTiming && seqGt(ack, c.rttSeq)) {
     c.rttTiming = false;
