@@ -596,7 +596,7 @@ export class Stack implements ConnectionHost {
     for (const t of this.linkTimers) if (t.nextDeadline() <= now) t.poll(now);
     for (;;) {
       const c = this.timers.peek();
-      if (!c || c.timerAt > now) return;
+      if (!c || this.timers.nextAt() > now) return;
       const due = c.nextDeadline();
       if (due <= now) {
         c.onTimeout(now);
@@ -1009,11 +1009,14 @@ export class Stack implements ConnectionHost {
       return;
     }
     const d = conn.nextDeadline();
-    if (d === Infinity) {
-      if (conn.heapIndex >= 0 && conn.timerAt !== Infinity) return; // fires early, harmlessly, then drops out
-      return;
-    }
+    // Nothing armed: a filed entry stays; it fires early, harmlessly, then drops out.
+    if (d === Infinity) return;
     this.timers.schedule(conn, d);
+  }
+
+  /** @internal The deadline `conn` is filed under in the timer heap (Infinity: not filed); for invariant checks. */
+  filedDeadline(conn: Connection): Instant {
+    return this.timers.keyOf(conn);
   }
 }
 

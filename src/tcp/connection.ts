@@ -586,10 +586,8 @@ export class Connection implements SegmentTcb {
   closeReason: CloseReason | null = null;
   /** Opaque slot for the owner (the api socket). */
   user: unknown = null;
-  /** The stack's timer heap slot (see stack/timer-heap.ts). */
+  /** The stack's timer heap slot (see stack/timer-heap.ts, which keeps the deadline it is filed under). */
   heapIndex = -1;
-  /** The deadline it is filed under; meaningful only while heapIndex ≥ 0 (0, not Infinity, before: see UNARMED). */
-  timerAt: Instant = 0;
 
   constructor(
     readonly host: ConnectionHost,
