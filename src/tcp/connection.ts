@@ -250,7 +250,9 @@ export class Connection implements SegmentTcb {
   charged = 0;
   /** Sequence number of sendBuf offset 0 (the first unacknowledged data byte). */
   bufSeq = 0;
+  /** Written and not yet acknowledged; null while empty (made by SEND, dropped when all is acknowledged: tcp/sender.ts). */
   sendBuf: SendBuffer | null = null;
+  /** Received in order and not yet read; null while empty (made by delivery, dropped when all is read: tcp/user-calls.ts). */
   recvBuf: RecvBuffer | null = null;
   ooo: Assembler | null = null;
   /** The user called CLOSE: a FIN follows the queued data. */
