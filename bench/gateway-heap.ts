@@ -9,13 +9,17 @@
  *
  * Run by bench/main.ts (`--only gateway`, root) in a child process:
  * `node --expose-gc --import tsx bench/gateway-heap.ts N MODE` prints one
- * JSON line { mode, heapPerConn, rssPerConn }.
+ * JSON line { mode, heapPerConn, rssPerConn }. With `--breakdown` it also
+ * writes a heap snapshot before and after and prints, on stderr, what the
+ * difference holds per connection by constructor (bench/heap-breakdown.ts).
  */
 import { spawn, execFileSync } from 'node:child_process';
 import { createGateway } from '../src/gateway/gateway.ts';
+import { heapBreakdown, heapCensus, type HeapCensus } from './heap-breakdown.ts';
 
 const N = Number(process.argv[2] ?? 2000);
 const mode = process.argv[3] === 'node' ? 'node' : 'native';
+const breakdown = process.argv.includes('--breakdown');
 const ns = `gw-heap-${process.pid}`;
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) throw new Error('run with node --expose-gc');
@@ -43,6 +47,7 @@ try {
   await gw.ready;
   await wait(300);
   const before = settle();
+  const censusBefore: HeapCensus | null = breakdown ? heapCensus() : null;
   const py = `
 import socket, resource, time
 n = ${N}
@@ -64,6 +69,7 @@ time.sleep(60)
   });
   await wait(500);
   const after = settle();
+  if (censusBefore) console.error(`per forwarded connection (${N}, ${mode}):\n${heapBreakdown(censusBefore, heapCensus(), N)}`);
   if (gw.stats().tcp.active !== N) throw new Error(`expected ${N} forwarded connections, found ${gw.stats().tcp.active}`);
   console.log(JSON.stringify({ mode, connections: N, heapPerConn: (after.heapUsed - before.heapUsed) / N, rssPerConn: (after.rss - before.rss) / N }));
   c.kill();

@@ -92,6 +92,17 @@ const NONE: Uint8Array[] = Object.freeze([]) as unknown as Uint8Array[];
 /** The empty list of lent buffers every flow without any shares. */
 const NONE_LENT: Array<ArrayBuffer | number> = Object.freeze([]) as unknown as Array<ArrayBuffer | number>;
 
+/** NativeFlow's boolean fields, bits of NativeFlow.bits. */
+const B_CONNECTED = 1;
+const B_HOST_SHUT = 2;
+const B_HOST_EOF = 4;
+const B_FIN_SENT = 8;
+const B_HOST_READING = 16;
+const B_OPEN = 32;
+const B_DIRTY = 64;
+const B_SPLICED = 128;
+const B_RELEASED = 256;
+
 /** Bytes read out of a TCB per write toward the host (what may wait here when the host socket is full). */
 const UP_READ = 256 * 1024;
 
@@ -137,10 +148,13 @@ export interface NativeFlowsContext {
 }
 
 class NativeFlow implements TcpFlow {
+  /** The flow's booleans (connected … released), one bit each (B_*): one field instead of nine. */
+  private bits = B_OPEN;
   conn: Connection | null = null;
   bytesUp = 0;
   bytesDown = 0;
-  connected = false;
+  get connected(): boolean { return (this.bits & B_CONNECTED) !== 0; }
+  set connected(v: boolean) { this.bits = v ? this.bits | B_CONNECTED : this.bits & ~B_CONNECTED; }
   /** Guest → host bytes read out of the TCB and not yet taken by the host socket. */
   up: Uint8Array[] = NONE;
   upBytes = 0;
@@ -154,19 +168,27 @@ class NativeFlow implements TcpFlow {
    */
   lent: Array<ArrayBuffer | number> = NONE_LENT;
   /** shutdown(SHUT_WR) was done (the guest's FIN passed on). */
-  hostShut = false;
+  get hostShut(): boolean { return (this.bits & B_HOST_SHUT) !== 0; }
+  set hostShut(v: boolean) { this.bits = v ? this.bits | B_HOST_SHUT : this.bits & ~B_HOST_SHUT; }
   /** The host peer's EOF arrived; `finSent`: CLOSE was called on the TCB. */
-  hostEof = false;
-  finSent = false;
-  hostReading = false;
-  open = true;
-  dirty = false;
+  get hostEof(): boolean { return (this.bits & B_HOST_EOF) !== 0; }
+  set hostEof(v: boolean) { this.bits = v ? this.bits | B_HOST_EOF : this.bits & ~B_HOST_EOF; }
+  get finSent(): boolean { return (this.bits & B_FIN_SENT) !== 0; }
+  set finSent(v: boolean) { this.bits = v ? this.bits | B_FIN_SENT : this.bits & ~B_FIN_SENT; }
+  get hostReading(): boolean { return (this.bits & B_HOST_READING) !== 0; }
+  set hostReading(v: boolean) { this.bits = v ? this.bits | B_HOST_READING : this.bits & ~B_HOST_READING; }
+  get open(): boolean { return (this.bits & B_OPEN) !== 0; }
+  set open(v: boolean) { this.bits = v ? this.bits | B_OPEN : this.bits & ~B_OPEN; }
+  get dirty(): boolean { return (this.bits & B_DIRTY) !== 0; }
+  set dirty(v: boolean) { this.bits = v ? this.bits | B_DIRTY : this.bits & ~B_DIRTY; }
   timer: NodeJS.Timeout | null = null;
   ends: [string, number, string, number] | null = null;
   /** onEstablished ran: the relay is on. */
-  spliced = false;
+  get spliced(): boolean { return (this.bits & B_SPLICED) !== 0; }
+  set spliced(v: boolean) { this.bits = v ? this.bits | B_SPLICED : this.bits & ~B_SPLICED; }
   /** The connect gate's turn was ended (NativeFlows.release). */
-  released = false;
+  get released(): boolean { return (this.bits & B_RELEASED) !== 0; }
+  set released(v: boolean) { this.bits = v ? this.bits | B_RELEASED : this.bits & ~B_RELEASED; }
   /** The guest's address and port, and the host port (texts made on demand: an idle flow keeps no strings). */
   readonly guestAddr: IpAddr;
   readonly guestPort: number;

@@ -219,7 +219,8 @@ export class Stack implements ConnectionHost {
       throw new SynackError('ERR_SYNACK_INVALID_ARG', 'StackConfig.ephemeralPorts must be a range within 1..65535');
     }
     const span = this.ephemeral[1] - this.ephemeral[0] + 1;
-    this.portCursor = ((config.portSeed ?? config.isnSecret[0]) >>> 0) % span;
+    // (| 0: a small integer, so the ports it yields are too — no heap number in each TCB.)
+    this.portCursor = (((config.portSeed ?? config.isnSecret[0]) >>> 0) % span) | 0;
     // UDP ports are a namespace of their own (as Linux's), from the same range.
     this.udp = new UdpTable(this.ephemeral, Math.imul((config.portSeed ?? config.isnSecret[0]) >>> 0, 0x9e3779b1) >>> 0);
     this.maxConnections = config.maxConnections ?? 1_000_000;
@@ -595,7 +596,7 @@ export class Stack implements ConnectionHost {
     for (const t of this.linkTimers) if (t.nextDeadline() <= now) t.poll(now);
     for (;;) {
       const c = this.timers.peek();
-      if (!c || c.timerAt > now) return;
+      if (!c || this.timers.nextAt() > now) return;
       const due = c.nextDeadline();
       if (due <= now) {
         c.onTimeout(now);
@@ -1008,11 +1009,14 @@ export class Stack implements ConnectionHost {
       return;
     }
     const d = conn.nextDeadline();
-    if (d === Infinity) {
-      if (conn.heapIndex >= 0 && conn.timerAt !== Infinity) return; // fires early, harmlessly, then drops out
-      return;
-    }
+    // Nothing armed: a filed entry stays; it fires early, harmlessly, then drops out.
+    if (d === Infinity) return;
     this.timers.schedule(conn, d);
+  }
+
+  /** @internal The deadline `conn` is filed under in the timer heap (Infinity: not filed); for invariant checks. */
+  filedDeadline(conn: Connection): Instant {
+    return this.timers.keyOf(conn);
   }
 }
 

@@ -18,8 +18,10 @@
  * Nothing here reads a clock, sets a timer or does I/O: `now` is an input.
  *
  * This file holds the TCB itself — its fields, the rarely used state in
- * boxes made on first use (an idle connection stays under 1 KB of heap) —
- * and the methods everything else calls. The work is done by one module
+ * boxes made on first use, booleans as bits and every number a small
+ * integer while idle (an idle connection stays well under 1 KB of heap:
+ * docs/PERFORMANCE.md, "Where an idle connection's bytes go") — and the
+ * methods everything else calls. The work is done by one module
  * per concern, each a set of functions of the Connection:
  *   user-calls.ts      A. OPEN / SEND / RECEIVE / CLOSE / ABORT / STATUS
  *   segment-arrives.ts B. §3.10.7 step by step, through the SegmentTcb interface
@@ -36,7 +38,7 @@ import type { IpAddr } from '../wire/ipv6.ts';
 import type { Duration, Instant } from '../base/time.ts';
 import type { TcpConfig } from './config.ts';
 import type { CloseReason, ConnectionEvent } from './events.ts';
-import { RttEstimator } from './rtt.ts';
+import { RttEstimator, type RtoLimits } from './rtt.ts';
 import type { SendBuffer } from './send-buffer.ts';
 import { EMPTY } from './send-buffer.ts';
 import type { RecvBuffer } from './recv-buffer.ts';
@@ -115,9 +117,80 @@ export interface TcbStatus {
 
 const NEVER = Infinity;
 
+/**
+ * The RTO bounds of each configuration, one object shared by its
+ * connections' estimators: the values the configuration has when a
+ * connection is made (a changed configuration gets a new object).
+ */
+const rtoLimits = new WeakMap<TcpConfig, RtoLimits>();
+function rtoLimitsOf(config: TcpConfig): RtoLimits {
+  let l = rtoLimits.get(config);
+  if (!l || l.minRto !== config.minRtoUs || l.maxRto !== config.maxRtoUs || l.slop !== config.rtoSlopUs) {
+    rtoLimits.set(config, (l = Object.freeze({ minRto: config.minRtoUs, maxRto: config.maxRtoUs, slop: config.rtoSlopUs })));
+  }
+  return l;
+}
+
+/**
+ * A timer that is not armed, as stored in the TCB: instants are never
+ * negative (the clocks start at 0), and a small integer keeps the field
+ * out of V8's double representation (a double field costs every TCB a
+ * 16-byte heap number, armed or not) — as long as the deadlines stored in
+ * it are small integers too, i.e. until the clock passes 2³¹ µs. The
+ * accessors translate to and from NEVER.
+ */
+const UNARMED = -1;
+
+/** The TCB's boolean fields, one bit each of `bits` (one field instead of seventeen), and the IP ECN codepoint in two more. */
+const F_PASSIVE_OPEN = 1;
+const F_SND_URGENT = 2;
+const F_RCV_URGENT = 4;
+const F_PEER_FIN_KNOWN = 8;
+const F_FIN_RECEIVED = 16;
+const F_FIN_QUEUED = 32;
+const F_RTT_TIMING = 64;
+const F_IN_RECOVERY = 128;
+const F_SACK_ENABLED = 256;
+const F_PEER_SACK_OK = 512;
+const F_PEER_OFFERED_TS = 1024;
+const F_PEER_OFFERED_SCALE = 2048;
+const F_ECN_ENABLED = 4096;
+const F_PURE_ACK = 8192;
+const F_ACK_NOW = 16384;
+const F_ORPHANED = 32768;
+const F_RACK_REORDERING_SEEN = 1 << 16;
+/** ipEcnIn, two bits of `bits` from here. */
+const IP_ECN_SHIFT = 17;
+
 export { offeredShiftFor } from './negotiation.ts';
 
+/** Persist state: see Connection.persistState. */
+interface PersistBox {
+  at: Instant;
+  backoff: number;
+  zeroSince: Instant;
+  probes: number;
+  probeSince: Instant;
+}
+/** ECN's working state: see Connection's ecn* accessors. */
+interface EcnBox {
+  echo: boolean;
+  cwrPending: boolean;
+  recover: number;
+  reductions: number;
+}
+/** Connection.rare: the boxes made on first use. */
+interface RareState {
+  p: PersistBox | null;
+  ka: { at: Instant; probes: number } | null;
+  oow: { start: Instant; sent: number } | null;
+  ecn: EcnBox | null;
+}
+
 export class Connection implements SegmentTcb {
+  /** The boolean fields (passiveOpen … orphaned, rackReorderingSeen), one bit each, and ipEcnIn: see the F_* constants. */
+  private bits = 0;
+
   // ---- identity -------------------------------------------------------------
   localAddr: IpAddr = 0;
   localPort = 0;
@@ -126,7 +199,8 @@ export class Connection implements SegmentTcb {
 
   state: TcpState = 'CLOSED';
   /** SYN-RECEIVED remembers whether it came from LISTEN (passive) or SYN-SENT. */
-  passiveOpen = false;
+  get passiveOpen(): boolean { return (this.bits & F_PASSIVE_OPEN) !== 0; }
+  set passiveOpen(v: boolean) { this.bits = v ? this.bits | F_PASSIVE_OPEN : this.bits & ~F_PASSIVE_OPEN; }
 
   // ---- send sequence variables (RFC 9293 §3.3.1) ---------------------------
   iss = 0;
@@ -142,7 +216,8 @@ export class Connection implements SegmentTcb {
   maxSndWnd = 0;
   /** Send urgent pointer: the sequence number following the last urgent byte (0 = none pending). */
   sndUp = 0;
-  sndUrgent = false;
+  get sndUrgent(): boolean { return (this.bits & F_SND_URGENT) !== 0; }
+  set sndUrgent(v: boolean) { this.bits = v ? this.bits | F_SND_URGENT : this.bits & ~F_SND_URGENT; }
   /** Shift applied to the peer's window fields (RFC 7323). */
   sndWndShift = 0;
   /** Shift applied to the window fields we send. */
@@ -160,35 +235,57 @@ export class Connection implements SegmentTcb {
   /** Right edge of the window we last advertised (RCV.NXT + RCV.WND); never moves left. */
   rcvAdv = 0;
   rcvUp = 0;
-  rcvUrgent = false;
+  get rcvUrgent(): boolean { return (this.bits & F_RCV_URGENT) !== 0; }
+  set rcvUrgent(v: boolean) { this.bits = v ? this.bits | F_RCV_URGENT : this.bits & ~F_RCV_URGENT; }
   /** Sequence number of the peer's FIN, once seen (possibly out of order); valid when peerFinKnown. */
   peerFinSeq = 0;
-  peerFinKnown = false;
+  get peerFinKnown(): boolean { return (this.bits & F_PEER_FIN_KNOWN) !== 0; }
+  set peerFinKnown(v: boolean) { this.bits = v ? this.bits | F_PEER_FIN_KNOWN : this.bits & ~F_PEER_FIN_KNOWN; }
   /** The peer's FIN has been processed (RCV.NXT advanced over it). */
-  finReceived = false;
+  get finReceived(): boolean { return (this.bits & F_FIN_RECEIVED) !== 0; }
+  set finReceived(v: boolean) { this.bits = v ? this.bits | F_FIN_RECEIVED : this.bits & ~F_FIN_RECEIVED; }
 
   // ---- buffers ---------------------------------------------------------------
   /** What this connection is charged against the stack's budget (unread bytes + promised window). */
   charged = 0;
   /** Sequence number of sendBuf offset 0 (the first unacknowledged data byte). */
   bufSeq = 0;
+  /** Written and not yet acknowledged; null while empty (made by SEND, dropped when all is acknowledged: tcp/sender.ts). */
   sendBuf: SendBuffer | null = null;
+  /** Received in order and not yet read; null while empty (made by delivery, dropped when all is read: tcp/user-calls.ts). */
   recvBuf: RecvBuffer | null = null;
   ooo: Assembler | null = null;
   /** The user called CLOSE: a FIN follows the queued data. */
-  finQueued = false;
+  get finQueued(): boolean { return (this.bits & F_FIN_QUEUED) !== 0; }
+  set finQueued(v: boolean) { this.bits = v ? this.bits | F_FIN_QUEUED : this.bits & ~F_FIN_QUEUED; }
 
-  // ---- timers (Infinity = not armed) ---------------------------------------
-  rtxAt: Instant = NEVER;
+  // ---- timers (Infinity = not armed; stored as UNARMED) -------------------
+  /**
+   * The boxes of rarely used state — persist, keepalive, the out-of-window
+   * reply throttle, ECN — behind one pointer, made with the first of them
+   * (an idle TCB has none: one field instead of four).
+   */
+  private rare: RareState | null = null;
+  private rareState(): RareState {
+    return (this.rare ??= { p: null, ka: null, oow: null, ecn: null });
+  }
+  private rtxAtRaw: Instant = UNARMED;
+  get rtxAt(): Instant { const v = this.rtxAtRaw; return v === UNARMED ? NEVER : v; }
+  set rtxAt(v: Instant) { this.rtxAtRaw = v === NEVER ? UNARMED : v; }
   /**
    * Persist state (zero-window probes and the SWS override), made the first
    * time the persist timer is armed: `probes` counts probes sent since the
    * peer last answered (any acceptable ACK resets it), `probeSince` is when
    * the first of them went out.
    */
-  private pBox: { at: Instant; backoff: number; zeroSince: Instant; probes: number; probeSince: Instant } | null = null;
+  private get pBox(): PersistBox | null {
+    return this.rare === null ? null : this.rare.p;
+  }
+  private set pBox(v: PersistBox | null) {
+    this.rareState().p = v;
+  }
   /** The persist box, made on first use (tcp/timers.ts). */
-  persistState(): { at: Instant; backoff: number; zeroSince: Instant; probes: number; probeSince: Instant } {
+  persistState(): PersistBox {
     return (this.pBox ??= { at: NEVER, backoff: 0, zeroSince: -1, probes: 0, probeSince: -1 });
   }
   get persistAt(): Instant {
@@ -217,12 +314,16 @@ export class Connection implements SegmentTcb {
   set zeroWindowProbes(v: number) {
     if (this.pBox || v !== 0) this.persistState().probes = v;
   }
-  delAckAt: Instant = NEVER;
+  private delAckAtRaw: Instant = UNARMED;
+  get delAckAt(): Instant { const v = this.delAckAtRaw; return v === UNARMED ? NEVER : v; }
+  set delAckAt(v: Instant) { this.delAckAtRaw = v === NEVER ? UNARMED : v; }
   /**
    * The end-of-life timer: TIME-WAIT's 2×MSL, or an orphaned FIN-WAIT-2's
    * timeout — never both (one field, two names).
    */
-  closeAt: Instant = NEVER;
+  private closeAtRaw: Instant = UNARMED;
+  get closeAt(): Instant { const v = this.closeAtRaw; return v === UNARMED ? NEVER : v; }
+  set closeAt(v: Instant) { this.closeAtRaw = v === NEVER ? UNARMED : v; }
   get timeWaitAt(): Instant {
     return this.state === 'TIME-WAIT' ? this.closeAt : NEVER;
   }
@@ -236,7 +337,12 @@ export class Connection implements SegmentTcb {
     this.closeAt = v;
   }
   /** Keepalive state, made when keepalive is first armed (off by default). */
-  private kaBox: { at: Instant; probes: number } | null = null;
+  private get kaBox(): { at: Instant; probes: number } | null {
+    return this.rare === null ? null : this.rare.ka;
+  }
+  private set kaBox(v: { at: Instant; probes: number } | null) {
+    this.rareState().ka = v;
+  }
   get keepAliveAt(): Instant {
     return this.kaBox ? this.kaBox.at : NEVER;
   }
@@ -258,25 +364,40 @@ export class Connection implements SegmentTcb {
   /** Sequence number being timed (Karn): valid when rttTiming. */
   rttSeq = 0;
   rttStart: Instant = 0;
-  rttTiming = false;
+  get rttTiming(): boolean { return (this.bits & F_RTT_TIMING) !== 0; }
+  set rttTiming(v: boolean) { this.bits = v ? this.bits | F_RTT_TIMING : this.bits & ~F_RTT_TIMING; }
   /** When the oldest unacknowledged data was first sent, for the user timeout. */
-  unackedSince: Instant = NEVER;
+  private unackedSinceRaw: Instant = UNARMED;
+  get unackedSince(): Instant { const v = this.unackedSinceRaw; return v === UNARMED ? NEVER : v; }
+  set unackedSince(v: Instant) { this.unackedSinceRaw = v === NEVER ? UNARMED : v; }
   lastRecvAt: Instant = 0;
 
   // ---- congestion control (tcp/congestion) and loss recovery (RFC 6582) ------
   /** Created when first needed: an idle connection carries none. */
   private ccImpl: CongestionController | null = null;
   dupAcks = 0;
-  inRecovery = false;
+  get inRecovery(): boolean { return (this.bits & F_IN_RECOVERY) !== 0; }
+  set inRecovery(v: boolean) { this.bits = v ? this.bits | F_IN_RECOVERY : this.bits & ~F_IN_RECOVERY; }
   recover = 0;
   /** When we last sent a segment with data, for restart after idle (RFC 5681 §4.1). */
   lastDataSendAt: Instant = 0;
   /**
-   * SACK scoreboard and RACK state (RFC 8985), when SACK was negotiated. The
+   * SACK scoreboard and RACK state (RFC 8985), when SACK was negotiated,
+   * while something sent is outstanding (made by the first data segment or
+   * FIN of a flight, tcp/output.ts afterSend; dropped once everything is
+   * acknowledged outside recovery, tcp/sender.ts releaseIdleBoard). The
    * RACK and TLP timers and the PRR counters live in it too (an idle or
    * non-SACK connection carries none of them); the accessors below read them.
    */
   board: Scoreboard | null = null;
+  /**
+   * What RACK learnt of the path, kept while there is no board and handed
+   * to the next one: RACK.min_RTT in µs (-1: no sample yet) and
+   * RACK.reordering_seen (RFC 8985 §6.2).
+   */
+  rackMinRtt = -1;
+  get rackReorderingSeen(): boolean { return (this.bits & F_RACK_REORDERING_SEEN) !== 0; }
+  set rackReorderingSeen(v: boolean) { this.bits = v ? this.bits | F_RACK_REORDERING_SEEN : this.bits & ~F_RACK_REORDERING_SEEN; }
 
   /** RACK reordering timer: when a pending segment would be declared lost. */
   get rackAt(): Instant {
@@ -304,7 +425,12 @@ export class Connection implements SegmentTcb {
    * unacceptable segments: the start of the current interval and the replies
    * sent in it. Made on the first such reply (rare: an idle TCB has none).
    */
-  private oowBox: { start: Instant; sent: number } | null = null;
+  private get oowBox(): { start: Instant; sent: number } | null {
+    return this.rare === null ? null : this.rare.oow;
+  }
+  private set oowBox(v: { start: Instant; sent: number } | null) {
+    this.rareState().oow = v;
+  }
 
   /**
    * May this connection send one more challenge ACK (or reply to an
@@ -383,20 +509,30 @@ export class Connection implements SegmentTcb {
   /** Last.ACK.sent (RFC 7323 §4.3): RCV.NXT as carried by our last ACK. */
   lastAckSent = 0;
   /** Both SYNs carried SACK-permitted. */
-  sackEnabled = false;
+  get sackEnabled(): boolean { return (this.bits & F_SACK_ENABLED) !== 0; }
+  set sackEnabled(v: boolean) { this.bits = v ? this.bits | F_SACK_ENABLED : this.bits & ~F_SACK_ENABLED; }
   /** Sequence numbers of recent out-of-order arrivals, most recent first (RFC 2018 §4 block order). */
   sackMru: number[] | null = null;
-  peerSackOk = false;
-  peerOfferedTs = false;
+  get peerSackOk(): boolean { return (this.bits & F_PEER_SACK_OK) !== 0; }
+  set peerSackOk(v: boolean) { this.bits = v ? this.bits | F_PEER_SACK_OK : this.bits & ~F_PEER_SACK_OK; }
+  get peerOfferedTs(): boolean { return (this.bits & F_PEER_OFFERED_TS) !== 0; }
+  set peerOfferedTs(v: boolean) { this.bits = v ? this.bits | F_PEER_OFFERED_TS : this.bits & ~F_PEER_OFFERED_TS; }
   /** The peer's SYN carried a window-scale option. */
-  peerOfferedScale = false;
+  get peerOfferedScale(): boolean { return (this.bits & F_PEER_OFFERED_SCALE) !== 0; }
+  set peerOfferedScale(v: boolean) { this.bits = v ? this.bits | F_PEER_OFFERED_SCALE : this.bits & ~F_PEER_OFFERED_SCALE; }
   /** A duplicate range to report first in the next ACK (RFC 2883 D-SACK), int32 seqs. */
   dsack: [number, number] | null = null;
   /** ECN (RFC 3168) was negotiated. */
-  ecnEnabled = false;
+  get ecnEnabled(): boolean { return (this.bits & F_ECN_ENABLED) !== 0; }
+  set ecnEnabled(v: boolean) { this.bits = v ? this.bits | F_ECN_ENABLED : this.bits & ~F_ECN_ENABLED; }
   /** ECN's working state, created when ECN is first used (none on most connections). */
-  private ecnBox: { echo: boolean; cwrPending: boolean; recover: number; reductions: number } | null = null;
-  private ecn(): { echo: boolean; cwrPending: boolean; recover: number; reductions: number } {
+  private get ecnBox(): EcnBox | null {
+    return this.rare === null ? null : this.rare.ecn;
+  }
+  private set ecnBox(v: EcnBox | null) {
+    this.rareState().ecn = v;
+  }
+  private ecn(): EcnBox {
     return (this.ecnBox ??= { echo: false, cwrPending: false, recover: this.iss, reductions: 0 });
   }
   /** Receiver: a CE mark was seen; ACKs carry ECE until a CWR arrives. */
@@ -427,15 +563,18 @@ export class Connection implements SegmentTcb {
   set ecnReductions(v: number) {
     this.ecn().reductions = v;
   }
-  /** IP ECN codepoint of the segment being processed. */
-  ipEcnIn = 0;
+  /** IP ECN codepoint of the segment being processed (two bits of `bits`). */
+  get ipEcnIn(): number { return (this.bits >>> IP_ECN_SHIFT) & 3; }
+  set ipEcnIn(v: number) { this.bits = (this.bits & ~(3 << IP_ECN_SHIFT)) | ((v & 3) << IP_ECN_SHIFT); }
   /** The owed ACK is a challenge ACK: a pure <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> even in SYN-RECEIVED (RFC 5961). */
-  pureAck = false;
+  get pureAck(): boolean { return (this.bits & F_PURE_ACK) !== 0; }
+  set pureAck(v: boolean) { this.bits = v ? this.bits | F_PURE_ACK : this.bits & ~F_PURE_ACK; }
   /** When the connection was opened (for the connection-establishment timeout). */
   openedAt: Instant = 0;
 
   // ---- ACK generation --------------------------------------------------------
-  ackNow = false;
+  get ackNow(): boolean { return (this.bits & F_ACK_NOW) !== 0; }
+  set ackNow(v: boolean) { this.bits = v ? this.bits | F_ACK_NOW : this.bits & ~F_ACK_NOW; }
   /** Full-sized segments received since our last ACK (RFC 5681 §4.2: ACK at least every second one). */
   segsSinceAck = 0;
 
@@ -443,14 +582,14 @@ export class Connection implements SegmentTcb {
   now: Instant = 0;
   retransmits = 0;
   /** The application no longer owns the connection (closed or destroyed its socket). */
-  orphaned = false;
+  get orphaned(): boolean { return (this.bits & F_ORPHANED) !== 0; }
+  set orphaned(v: boolean) { this.bits = v ? this.bits | F_ORPHANED : this.bits & ~F_ORPHANED; }
   /** The reason passed to 'closed' (kept for STATUS after the fact). */
   closeReason: CloseReason | null = null;
   /** Opaque slot for the owner (the api socket). */
   user: unknown = null;
-  /** The stack's timer heap slot (see stack/timer-heap.ts). */
+  /** The stack's timer heap slot (see stack/timer-heap.ts, which keeps the deadline it is filed under). */
   heapIndex = -1;
-  timerAt: Instant = NEVER;
 
   constructor(
     readonly host: ConnectionHost,
@@ -458,7 +597,7 @@ export class Connection implements SegmentTcb {
     /** MTU of the outgoing interface: our MSS is mtu - 40. */
     mtu: number,
   ) {
-    this.rtt = new RttEstimator(config.initialRtoUs, config.minRtoUs, config.maxRtoUs, config.rtoSlopUs);
+    this.rtt = new RttEstimator(config.initialRtoUs, rtoLimitsOf(config));
     this.advMss = Math.max(88, Math.min(65495, mtu - 40));
     this.sndMss = Math.min(config.defaultMss, this.advMss);
     if (config.windowScaling) this.offeredShift = offeredShiftFor(config);

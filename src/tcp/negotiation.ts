@@ -104,7 +104,7 @@ export function tsRecentValid(c: Connection): boolean {
  * (applySynOptions) and whether ECN was set up (RFC 3168 §6.1.1).
  */
 export function recordPeerSyn(c: Connection, seg: TcpRepr, ecnSetup: boolean, advertised: number): void {
-  c.irs = seg.seq;
+  c.irs = seg.seq | 0;
   c.rcvNxt = seqAdd(seg.seq, 1);
   c.rcvAdv = seqAdd(c.rcvNxt, advertised);
   c.rcvUp = c.rcvNxt;

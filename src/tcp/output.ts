@@ -154,7 +154,7 @@ export function afterSend(c: Connection, seq: number, len: number): void {
   if (c.unackedSince === NEVER) c.unackedSince = c.now;
   if (c.inRecovery && c.board) c.board.prrOut += len;
   if (c.sackEnabled && c.config.rack) {
-    (c.board ??= new Scoreboard()).onSend(seq, end, c.now, !isNew);
+    (c.board ??= new Scoreboard(c.rackMinRtt, c.rackReorderingSeen)).onSend(seq, end, c.now, !isNew);
     c.armTlp();
   }
   // Time one segment at a time, never a retransmission (Karn).

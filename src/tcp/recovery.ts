@@ -8,7 +8,12 @@
  *
  * The scoreboard is a list of the segments sent and not yet cumulatively
  * acknowledged, each with its (last) transmission time. Sequence numbers are
- * int32 (see seq.ts). Times in microseconds.
+ * int32 (see seq.ts). Times in microseconds. A connection has one while
+ * something it sent is outstanding: made for the first data segment (or
+ * FIN) of a flight, dropped once everything is acknowledged outside
+ * recovery (tcp/sender.ts releaseIdleBoard); what RACK learnt of the path,
+ * RACK.min_RTT and RACK.reordering_seen, passes from one board to the next
+ * through the connection.
  */
 import type { Instant } from '../base/time.ts';
 import { seqDiff, seqGe, seqGt, seqLe, seqLt } from './seq.ts';
@@ -23,6 +28,21 @@ export interface SentSegment {
   /** Marked lost and not yet retransmitted. */
   lost: boolean;
 }
+
+/**
+ * The empty segment list, shared: a board whose data is all acknowledged
+ * keeps no array of its own (onSend makes one). Frozen, so that nothing
+ * can ever add to it.
+ */
+const NO_SEGS: SentSegment[] = Object.freeze([]) as unknown as SentSegment[];
+
+/** Not armed / no sample yet, as stored: instants and RTTs are never negative, and a small integer keeps the field out of V8's double representation (no heap number per board). */
+const UNSET = -1;
+
+/** Scoreboard.bits. */
+const B_FACK_VALID = 1;
+const B_REORDERING_SEEN = 2;
+const B_TLP_IN_FLIGHT = 4;
 
 /** RFC 8985 §6.3: WCDelAckT, the worst-case delayed-ACK time added to a PTO for a single segment in flight. */
 const WC_DEL_ACK_US = 200_000;
@@ -57,44 +77,117 @@ export function prrSndcnt(p: { prrDelivered: number; prrOut: number; recoverFs: 
 
 export class Scoreboard {
   /** Segments sent and not cumulatively acknowledged, from `head` on (a queue without splicing). */
-  private segsArr: SentSegment[] = [];
+  private segsArr: SentSegment[] = NO_SEGS;
   private head = 0;
   /** RACK.xmit_ts and RACK.end_seq: the most recently sent segment known delivered. */
   rackXmitAt = -1;
   rackEndSeq = 0;
   /** RACK.rtt: the RTT of that segment. */
   rackRtt = 0;
-  minRtt = Infinity;
+  private minRttRaw = UNSET;
+  /** The smallest RTT of a delivered segment (Infinity before the first). */
+  get minRtt(): number {
+    return this.minRttRaw === UNSET ? Infinity : this.minRttRaw;
+  }
+  set minRtt(v: number) {
+    this.minRttRaw = v === Infinity ? UNSET : v;
+  }
   /** Highest SACKed sequence (to notice reordering). */
   private fack = 0;
-  private fackValid = false;
+  /** fackValid, reorderingSeen and tlpInFlight, one bit each. */
+  private bits = 0;
+  private get fackValid(): boolean {
+    return (this.bits & B_FACK_VALID) !== 0;
+  }
+  private set fackValid(v: boolean) {
+    this.bits = v ? this.bits | B_FACK_VALID : this.bits & ~B_FACK_VALID;
+  }
   /** RFC 8985 §6.2 RACK.reordering_seen. */
-  reorderingSeen = false;
+  get reorderingSeen(): boolean {
+    return (this.bits & B_REORDERING_SEEN) !== 0;
+  }
+  set reorderingSeen(v: boolean) {
+    this.bits = v ? this.bits | B_REORDERING_SEEN : this.bits & ~B_REORDERING_SEEN;
+  }
   /** Bytes SACKed above SND.UNA. */
   sackedBytes = 0;
   /** Bytes marked lost and not yet retransmitted. */
   lostBytes = 0;
   /** RACK reordering timer and tail-loss-probe timer (the connection's accessors read these). */
-  rackAt: Instant = Infinity;
-  tlpAt: Instant = Infinity;
-  tlpInFlight = false;
-  /** RFC 6937 PRR counters, valid during recovery. */
-  prrDelivered = 0;
-  prrOut = 0;
-  recoverFs = 0;
+  private rackAtRaw: Instant = UNSET;
+  private tlpAtRaw: Instant = UNSET;
+  get rackAt(): Instant {
+    return this.rackAtRaw === UNSET ? Infinity : this.rackAtRaw;
+  }
+  set rackAt(v: Instant) {
+    this.rackAtRaw = v === Infinity ? UNSET : v;
+  }
+  get tlpAt(): Instant {
+    return this.tlpAtRaw === UNSET ? Infinity : this.tlpAtRaw;
+  }
+  set tlpAt(v: Instant) {
+    this.tlpAtRaw = v === Infinity ? UNSET : v;
+  }
+  /** A tail loss probe is outstanding (the connection's accessor reads this). */
+  get tlpInFlight(): boolean {
+    return (this.bits & B_TLP_IN_FLIGHT) !== 0;
+  }
+  set tlpInFlight(v: boolean) {
+    this.bits = v ? this.bits | B_TLP_IN_FLIGHT : this.bits & ~B_TLP_IN_FLIGHT;
+  }
+  /** RFC 6937 PRR counters, valid during recovery: made when first set (a board that never recovered has none; 0 until then). */
+  private prr: { delivered: number; out: number; recoverFs: number } | null = null;
+  private prrState(): { delivered: number; out: number; recoverFs: number } {
+    return (this.prr ??= { delivered: 0, out: 0, recoverFs: 0 });
+  }
+  get prrDelivered(): number {
+    return this.prr ? this.prr.delivered : 0;
+  }
+  set prrDelivered(v: number) {
+    this.prrState().delivered = v;
+  }
+  get prrOut(): number {
+    return this.prr ? this.prr.out : 0;
+  }
+  set prrOut(v: number) {
+    this.prrState().out = v;
+  }
+  get recoverFs(): number {
+    return this.prr ? this.prr.recoverFs : 0;
+  }
+  set recoverFs(v: number) {
+    this.prrState().recoverFs = v;
+  }
 
-  /** Records a transmission of [start, end): new data is appended, a retransmission updates its entry. */
+  /**
+   * @param minRtt RACK.min_RTT learnt by an earlier board of the same
+   *   connection, in µs (-1: none), and
+   * @param reorderingSeen its RACK.reordering_seen: a connection keeps the
+   *   two while it has no board (tcp/sender.ts releaseIdleBoard).
+   */
+  constructor(minRtt: number = UNSET, reorderingSeen = false) {
+    this.minRttRaw = minRtt;
+    if (reorderingSeen) this.bits = B_REORDERING_SEEN;
+  }
+
+  /** RACK.min_RTT as a connection keeps it between boards: µs, -1 before the first sample. */
+  get minRttUs(): number {
+    return this.minRttRaw;
+  }
+
   /** The live segments, oldest first (a fresh array: for tests and diagnostics). */
   get segs(): SentSegment[] {
     return this.segsArr.slice(this.head);
   }
 
+  /** Records a transmission of [start, end): new data is appended, a retransmission updates its entry. */
   onSend(start: number, end: number, now: Instant, retransmission = false): void {
-    const a = this.segsArr;
+    let a = this.segsArr;
     const last = a.length > this.head ? a[a.length - 1] : undefined;
     if (!last || seqGe(start, last.end)) {
       // (After a timeout the board restarts empty: re-sent data enters it
       // marked as a retransmission, so its RTT is never trusted.)
+      if (a === NO_SEGS) a = this.segsArr = [];
       a.push({ start, end, xmitAt: now, retransmitted: retransmission, sacked: false, lost: false });
       return;
     }
@@ -135,7 +228,7 @@ export class Scoreboard {
     }
     this.head = n;
     if (this.head === a.length) {
-      a.length = 0;
+      this.segsArr = NO_SEGS;
       this.head = 0;
     } else if (this.head > 1024 && this.head * 2 > a.length) {
       this.segsArr = a.slice(this.head);
@@ -256,7 +349,7 @@ export class Scoreboard {
   }
 
   clear(): void {
-    this.segsArr = [];
+    this.segsArr = NO_SEGS;
     this.head = 0;
     this.sackedBytes = 0;
     this.lostBytes = 0;

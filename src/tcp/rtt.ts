@@ -6,6 +6,22 @@ import type { Duration } from '../base/time.ts';
 /** RFC 6298 §2: K = 4, alpha = 1/8, beta = 1/4; G is our clock granularity (1 µs ≈ 0). */
 const K = 4;
 
+/**
+ * The bounds of the RTO, one object shared by every estimator of a
+ * configuration (tcp/connection.ts makes one per TcpConfig): three numbers
+ * fewer in each TCB.
+ */
+export interface RtoLimits {
+  readonly minRto: Duration;
+  readonly maxRto: Duration;
+  /**
+   * Added to every RTO computed from samples or backed off, but not to the
+   * initial one (FreeBSD's rexmit_slop, which keeps the RTO above
+   * delayed-ACK timers; 0 for RFC 6298 exactly).
+   */
+  readonly slop: Duration;
+}
+
 export class RttEstimator {
   /** Smoothed RTT (0 until the first sample). */
   srtt = 0;
@@ -14,18 +30,9 @@ export class RttEstimator {
   rto: Duration;
   /** Number of consecutive backoffs (RFC 6298 §5.5 doubles the RTO each time). */
   backoff = 0;
-  private readonly minRto: Duration;
-  private readonly maxRto: Duration;
 
-  /**
-   * @param slop added to every RTO computed from samples or backed off, but
-   *   not to the initial one (FreeBSD's rexmit_slop, which keeps the RTO
-   *   above delayed-ACK timers; 0 for RFC 6298 exactly).
-   */
-  constructor(initialRto: Duration, minRto: Duration, maxRto: Duration, private readonly slop: Duration = 0) {
+  constructor(initialRto: Duration, private readonly limits: RtoLimits) {
     this.rto = initialRto;
-    this.minRto = minRto;
-    this.maxRto = maxRto;
   }
 
   /** Feeds one RTT measurement R (Karn's algorithm is the caller's duty: never from a retransmitted segment). */
@@ -45,7 +52,7 @@ export class RttEstimator {
     // (2.4) Whenever RTO is computed, if it is less than 1 second, then the
     // RTO SHOULD be rounded up to 1 second. (Lower bound configurable.)
     // (2.5) A maximum value MAY be placed on RTO provided it is at least 60 seconds.
-    this.rto = clamp(Math.round(this.srtt + Math.max(1, K * this.rttvar)), this.minRto, this.maxRto);
+    this.rto = clamp(Math.round(this.srtt + Math.max(1, K * this.rttvar)), this.limits.minRto, this.limits.maxRto);
     // A new sample after a backoff resets the backoff (RFC 6298 §5.7 note).
     this.backoff = 0;
   }
@@ -53,8 +60,8 @@ export class RttEstimator {
   /** The RTO to arm now, with exponential backoff applied (RFC 6298 §5.5). */
   currentRto(): Duration {
     const backedOff = this.rto * 2 ** Math.min(this.backoff, 30);
-    const slop = this.srtt === 0 && this.backoff === 0 ? 0 : this.slop;
-    return Math.min(this.maxRto, backedOff + slop);
+    const slop = this.srtt === 0 && this.backoff === 0 ? 0 : this.limits.slop;
+    return Math.min(this.limits.maxRto, backedOff + slop);
   }
 
   /** (5.5) The host MUST set RTO <- RTO * 2 ("back off the timer"). */

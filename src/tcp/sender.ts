@@ -32,10 +32,10 @@ export function onAckAdvance(c: Connection, ack: number, tsecr = 0): void {
   const dataAcked = seqDiff(dataAckedTo, c.bufSeq);
   if (dataAcked > 0 && c.sendBuf) {
     c.sendBuf.consume(dataAcked);
-    c.bufSeq = dataAckedTo;
+    c.bufSeq = dataAckedTo | 0;
   }
-  c.sndUna = ack;
-  if (seqLt(c.sndNxt, ack)) c.sndNxt = ack;
+  c.sndUna = ack | 0;
+  if (seqLt(c.sndNxt, ack)) c.sndNxt = ack | 0;
   if (seqGe(ack, c.sndUp)) c.sndUrgent = false;
   if (c.rttTiming && seqGt(ack, c.rttSeq)) {
     c.rttTiming = false;
@@ -81,7 +81,11 @@ export function onAckAdvance(c: Connection, ack: number, tsecr = 0): void {
   // not the retransmission timer, covers it.
   if (c.sndUna === c.sndMax || c.persistAt !== NEVER) c.rtxAt = NEVER;
   else c.armRtx();
-  if (c.sendBuf && dataAcked > 0) c.host.event(c, EV_WRITABLE);
+  const buf = c.sendBuf;
+  // Everything written was acknowledged: an idle TCB keeps no send buffer
+  // (the next SEND makes one; tcp/user-calls.ts).
+  if (buf && buf.length === 0) c.sendBuf = null;
+  if (buf && dataAcked > 0) c.host.event(c, EV_WRITABLE);
 }
 
 /** A duplicate ACK (RFC 5681 §2): three trigger fast retransmit (§3.2), NewReno recovery (RFC 6582). */
@@ -251,7 +255,13 @@ export function armTlp(c: Connection): void {
  */
 export function onTailLossProbe(c: Connection): void {
   const board = c.board;
-  if (!board || !seqGt(c.sndMax, c.sndUna)) return;
+  if (!board) return;
+  if (!seqGt(c.sndMax, c.sndUna)) {
+    // The probe timeout of a flight that was acknowledged meanwhile (a no-op):
+    // the last timer of an idle board.
+    releaseIdleBoard(c);
+    return;
+  }
   const dataEnd = c.dataEnd();
   const avail = seqDiff(dataEnd, c.sndNxt);
   const mss = c.sndMss - c.optionOverhead();
@@ -344,7 +354,9 @@ export function setPathMss(c: Connection, mss: number, now: Instant, retransmit:
  */
 export function processAck(c: Connection, seg: TcpRepr): void {
   const ack = seg.ack;
-  const newWnd = seg.window * 2 ** c.sndWndShift;
+  // At most 65535 << 14 (RFC 7323 §2.3): an int32, like every number stored
+  // in the TCB (see Connection: no heap numbers in an idle TCB).
+  const newWnd = seg.window << c.sndWndShift;
   if (seg.flags & ECE && c.ecnEnabled) onEcnEcho(c);
   // Scoreboard first (it must see what this ACK delivers), then SND.UNA.
   if (c.board) onAckForRecovery(c, ack, findSack(seg.options));
@@ -383,8 +395,8 @@ export function processAck(c: Connection, seg: TcpRepr): void {
   if (seqGe(ack, c.sndUna) && (seqLt(c.sndWl1, seg.seq) || (seqEq(c.sndWl1, seg.seq) && seqLe(c.sndWl2, ack)))) {
     const wasZero = c.sndWnd === 0;
     c.sndWnd = newWnd;
-    c.sndWl1 = seg.seq;
-    c.sndWl2 = ack;
+    c.sndWl1 = seg.seq | 0;
+    c.sndWl2 = ack | 0;
     if (newWnd > c.maxSndWnd) c.maxSndWnd = newWnd;
     if (newWnd > 0) c.zeroWindowSince = -1;
     if (wasZero && newWnd > 0) {
@@ -396,6 +408,30 @@ export function processAck(c: Connection, seg: TcpRepr): void {
       c.persistBackoff = 0;
     }
   }
+  releaseIdleBoard(c);
+}
+
+/**
+ * Everything sent is acknowledged, no recovery is under way and no RACK or
+ * TLP deadline is armed (after the ACK that took the last byte, or when the
+ * probe timeout armed before it expires, a no-op): the scoreboard goes (an
+ * idle connection keeps none; the next data segment or FIN makes a new
+ * one, tcp/output.ts afterSend). What RACK learnt of the
+ * path stays in the TCB for the next board: RACK.min_RTT (the reordering
+ * window is a quarter of it) and RACK.reordering_seen (RFC 8985 §6.2). An
+ * empty board and none act alike otherwise: RACK.xmit_ts, RACK.rtt and the
+ * highest SACKed sequence belong to segments older than anything sent
+ * later, so they mark nothing lost before a new delivery replaces them; the
+ * PRR counters are reset when a recovery begins.
+ */
+function releaseIdleBoard(c: Connection): void {
+  const b = c.board;
+  // (An armed deadline is left to expire as it would have: the timers, and
+  // so the order of events, stay as they were.)
+  if (b === null || c.inRecovery || c.sndUna !== c.sndMax || b.rackAt !== NEVER || b.tlpAt !== NEVER) return;
+  c.rackMinRtt = b.minRttUs;
+  c.rackReorderingSeen = b.reorderingSeen;
+  c.board = null;
 }
 
 /**
@@ -406,8 +442,8 @@ export function processAck(c: Connection, seg: TcpRepr): void {
  * a <SYN> or <SYN,ACK>) MUST NOT be scaled"; any other is.
  */
 export function initSendWindow(c: Connection, seg: TcpRepr, wl2: number): void {
-  c.sndWnd = seg.flags & SYN ? seg.window : seg.window * 2 ** c.sndWndShift;
+  c.sndWnd = seg.flags & SYN ? seg.window | 0 : seg.window << c.sndWndShift;
   c.maxSndWnd = Math.max(c.maxSndWnd, c.sndWnd);
-  c.sndWl1 = seg.seq;
-  c.sndWl2 = wl2;
+  c.sndWl1 = seg.seq | 0;
+  c.sndWl2 = wl2 | 0;
 }

@@ -134,6 +134,9 @@ export function read(c: Connection, max: number, now: Instant): Uint8Array[] {
   if (!rb || rb.length === 0) return [];
   const before = c.rcvWndAvailable();
   const chunks = rb.readChunks(max);
+  // Everything was read: an idle TCB keeps no receive buffer (the next
+  // delivery makes one; tcp/receiver.ts).
+  if (rb.length === 0) c.recvBuf = null;
   c.recharge();
   if (c.state !== 'CLOSED' && c.state !== 'TIME-WAIT' && !c.finReceived) {
     const after = c.rcvWndAvailable();

@@ -13,21 +13,21 @@ const R1 = seqAdd(REMOTE_ISS, 1);
 
 describe('RFC 6298 retransmission timer', () => {
   test('RTO: the first sample sets SRTT = R, RTTVAR = R/2, RTO = SRTT + 4·RTTVAR (RFC 6298 §2.2)', () => {
-    const r = new RttEstimator(1_000_000, 1, 60_000_000);
+    const r = new RttEstimator(1_000_000, { minRto: 1, maxRto: 60_000_000, slop: 0 });
     r.sample(100_000);
     assert.equal(r.srtt, 100_000);
     assert.equal(r.rttvar, 50_000);
     assert.equal(r.rto, 300_000);
   });
   test('RTO: later samples use alpha = 1/8, beta = 1/4 (RFC 6298 §2.3)', () => {
-    const r = new RttEstimator(1_000_000, 1, 60_000_000);
+    const r = new RttEstimator(1_000_000, { minRto: 1, maxRto: 60_000_000, slop: 0 });
     r.sample(100_000);
     r.sample(200_000);
     assert.equal(r.rttvar, 0.75 * 50_000 + 0.25 * 100_000);
     assert.equal(r.srtt, 0.875 * 100_000 + 0.125 * 200_000);
   });
   test('RTO: is clamped to the configured minimum and maximum (RFC 6298 §2.4, §2.5)', () => {
-    const r = new RttEstimator(1_000_000, 200_000, 60_000_000);
+    const r = new RttEstimator(1_000_000, { minRto: 200_000, maxRto: 60_000_000, slop: 0 });
     r.sample(1000);
     assert.equal(r.rto, 200_000);
     r.sample(100_000_000);

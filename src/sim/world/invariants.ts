@@ -70,7 +70,7 @@ export function checkConnection(s: Stack, c: Connection, now: number): Violation
   // Timers: every deadline filed, none overdue.
   const d = c.nextDeadline();
   if (d !== Infinity) {
-    if (c.heapIndex < 0 || c.timerAt > d) return v('timer-not-filed', `${id()}: deadline ${d} not in the timer heap (heap slot ${c.heapIndex}, filed at ${c.timerAt})`);
+    if (c.heapIndex < 0 || s.filedDeadline(c) > d) return v('timer-not-filed', `${id()}: deadline ${d} not in the timer heap (heap slot ${c.heapIndex}, filed at ${s.filedDeadline(c)})`);
     if (d < now) return v('timer-overdue', `${id()}: deadline ${d} passed at ${now} without firing`);
   }
   // The timer table (tcp/timers.ts): the retransmission and persist timers

@@ -7,7 +7,9 @@ import type { Instant } from '../../base/time.ts';
 import { initialWindow, slowStartIncrease, type CongestionController } from './controller.ts';
 
 export class NewReno implements CongestionController {
-  readonly name = 'newreno' as const;
+  get name(): 'newreno' {
+    return 'newreno';
+  }
   cwnd = 0;
   ssthresh = 0x7fffffff;
   private acc = 0;
