@@ -11,6 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { ROOT } from '../interop/helpers.ts';
 import { hostServer, memoryGateway, waitFor } from './helpers.ts';
 import { IdleTrimmer, nativeTrimMemory } from '../../src/gateway/heap.ts';
+import { inCi } from '../support/ci.ts';
 
 describe('gateway per-connection costs', () => {
   test('RFC 9293 §3.7.4 (MUST-17): Nagle is off on the gateway side of a forwarded connection (noDelay), unless options.tcp turns it back on', async () => {
@@ -86,7 +87,7 @@ describe('gateway per-connection costs', () => {
     assert.equal(t.trims, 2);
   });
 
-  test('the native trim (synack-tun trimMemory: V8 low-memory GC + malloc_trim) gives back what a burst of allocations left resident', { skip: nativeTrimMemory() === null && !process.env.CI ? 'the synack-tun addon is not built here (npm run build:native)' : false }, () => {
+  test('the native trim (synack-tun trimMemory: V8 low-memory GC + malloc_trim) gives back what a burst of allocations left resident', { skip: nativeTrimMemory() === null && !inCi() ? 'the synack-tun addon is not built here (npm run build:native)' : false }, () => {
     const script = `
       import { nativeTrimMemory } from './src/gateway/heap.ts';
       const trim = nativeTrimMemory();
