@@ -26,7 +26,7 @@ import { CHECKSUM_FULL, type ChecksumCaps } from '../wire/types.ts';
 import type { Impairments } from './memory.ts';
 import { ImpairStage, isNoImpairment, type ImpairStats } from './impair.ts';
 import { ETH_HEADER_LEN } from '../wire/ethernet.ts';
-import { coalesceTcp, completePartialChecksum, encodeVnetHdr, TUN_F_CSUM, TUN_F_TSO4, VNET_F_NEEDS_CSUM, VNET_GSO_NONE, VNET_HDR_LEN } from './vnet.ts';
+import { coalesceTcp, completePartialChecksum, encodeVnetHdr, TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, VNET_F_NEEDS_CSUM, VNET_GSO_NONE, VNET_HDR_LEN } from './vnet.ts';
 import { joinPartialTcp } from '../wire/tcp.ts';
 import { clearChecksumMark, markChecksumComputed, markChecksumPartial } from '../stack/rx-verified.ts';
 
@@ -394,7 +394,7 @@ export class TunLink implements Link {
     // Corruption on the way out must meet the kernel's checksum check: only
     // an unimpaired path coalesces (the kernel recomputes a TSO segment's
     // checksums, which would hide a corrupted byte).
-    this.tso = (this.offloads & TUN_F_TSO4) !== 0 && this.stageOut === null && typeof this.dev.writeChains === 'function';
+    this.tso = (this.offloads & (TUN_F_TSO4 | TUN_F_TSO6)) !== 0 && this.stageOut === null && typeof this.dev.writeChains === 'function';
     if ((this.offloads & TUN_F_CSUM) !== 0 && this.vnetHdrLen === VNET_HDR_LEN && this.stageOut === null && typeof this.dev.writeChains === 'function') {
       this.transmitPartial = (head, payload, l4Off) => this.sendPartial(head, payload, l4Off);
     }
@@ -669,7 +669,7 @@ export class TunLink implements Link {
   /** Whole packets behind a header each; runs of one flow's segments coalesced into TSO chains when allowed. */
   private planWhole(q: Uint8Array[], parts: Uint8Array[], counts: number[]): void {
     if (this.tso) {
-      this.stats.gsoOut += coalesceTcp(q, parts, counts, this.l2Len);
+      this.stats.gsoOut += coalesceTcp(q, parts, counts, this.l2Len, this.offloads);
     } else {
       for (const p of q) parts.push(ZERO_HDR, p);
       for (let k = 0; k < q.length; k++) counts.push(2);

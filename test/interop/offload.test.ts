@@ -16,7 +16,7 @@ const skip = skipUnlessReady(['curl']);
 
 for (const offload of [true, false]) {
   describe(`interop: TUN offloads ${offload ? 'on' : 'off (--no-offload)'}, MTU 1500`, { skip, timeout: 180_000 }, () => {
-    const ns = new Netns({ tag: offload ? 'offon' : 'offoff', subnet: offload ? 41 : 42 });
+    const ns = new Netns({ tag: offload ? 'offon' : 'offoff', subnet: offload ? 41 : 42, ipv6: true });
     let serve: Proc;
     const S = ns.synackAddr;
 
@@ -39,6 +39,38 @@ for (const offload of [true, false]) {
         .digest('hex');
       assert.equal(out.split(' ')[0], want);
     });
+
+    it(`curl -6 GET /bytes/N over IPv6: byte-exact${offload ? ", synack's segments leaving as TSO6 writes (RFC 8200 Payload Length, the IPv6 pseudo-header)" : ''}`, async () => {
+      const before = offload ? await linkStats() : null;
+      const n = 5_000_000;
+      const out = ns.exec(['sh', '-c', `curl -sS -6 --max-time 30 'http://[${ns.synackAddr6}]/bytes/${n}' | sha256sum`]);
+      const want = createHash('sha256')
+        .update(Buffer.from(Array.from({ length: n }, (_, i) => i & 0xff)))
+        .digest('hex');
+      assert.equal(out.split(' ')[0], want);
+      if (before) {
+        const after = await linkStats();
+        assert.ok(after['offloads']! & 4, `TSO6 accepted (offloads ${after['offloads']})`);
+        // 5 MB in runs of full-sized segments: most of them in TSO writes.
+        assert.ok(after['gsoOutSegments']! - before['gsoOutSegments']! > 2_000, `IPv6 segments carried in TSO writes: ${after['gsoOutSegments']! - before['gsoOutSegments']!}`);
+      }
+    });
+
+    /** The link's counters now (SIGUSR2 → a stats line). */
+    async function linkStats(): Promise<Record<string, number>> {
+      const before = serve.stdout().length;
+      serve.kill('SIGUSR2');
+      await new Promise<void>((res) => {
+        const t = setInterval(() => {
+          if (serve.stdout().slice(before).includes('\n')) {
+            clearInterval(t);
+            res();
+          }
+        }, 20);
+      });
+      const line = serve.stdout().slice(before).split('\n').find((l) => l.startsWith('stats '))!;
+      return (JSON.parse(line.slice(6)) as Record<string, unknown>)['link'] as Record<string, number>;
+    }
 
     it('echo: 50 MB from a kernel client, SHA-256 equal', async () => {
       const r = await ns.peer(['echo-client', S, '7', String(50_000_000), 'early']);

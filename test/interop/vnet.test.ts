@@ -7,8 +7,9 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { coalesceTcp, completePartialChecksum, decodeVnetHdr, encodeVnetHdr, VNET_F_NEEDS_CSUM, VNET_GSO_TCPV4, VNET_HDR_LEN, ZERO_VNET_HDR } from '../../src/links/vnet.ts';
-import { emitIpv4Tcp, parseTcp } from '../../src/wire/tcp.ts';
+import { coalesceTcp, completePartialChecksum, decodeVnetHdr, encodeVnetHdr, TUN_F_TSO4, VNET_F_NEEDS_CSUM, VNET_GSO_TCPV4, VNET_GSO_TCPV6, VNET_HDR_LEN, ZERO_VNET_HDR } from '../../src/links/vnet.ts';
+import { emitIpv4Tcp, emitIpv6Tcp, parseTcp } from '../../src/wire/tcp.ts';
+import { parseIpv6, parseIpv6Addr } from '../../src/wire/ipv6.ts';
 import { parseIpv4 } from '../../src/wire/ipv4.ts';
 import { ACK, PSH, CHECKSUM_FULL } from '../../src/wire/types.ts';
 
@@ -108,4 +109,52 @@ describe('virtio_net_hdr (src/links/vnet.ts)', () => {
     const c3: number[] = [];
     assert.equal(coalesceTcp([seg(1, 500), seg(501, 600)], p3, c3), 0);
   });
+
+  it('RFC 8200 §3, §8.1: a run of IPv6 segments becomes one TSO6 write (Payload Length set, the pseudo-header sum partial); with TSO4 only, IPv6 segments are written as they are', () => {
+    const src6 = parseIpv6Addr('fd00::2')!;
+    const dst6 = parseIpv6Addr('fd00::100')!;
+    const seg6 = (seq: number, len: number, flags = ACK): Uint8Array =>
+      emitIpv6Tcp(
+        { src: src6, dst: dst6, hopLimit: 64, trafficClass: 0, flowLabel: 0x12345 },
+        { srcPort: 7, dstPort: 40000, seq, ack: 12345, flags, window: 512, urgentPointer: 0, options: [{ kind: 'timestamp', tsval: 99, tsecr: 77 }], payload: new Uint8Array(len).map((_, i) => (seq + i) & 0xff) },
+        CHECKSUM_FULL,
+      );
+    const a = seg6(5000, 1200);
+    const b = seg6(6200, 1200);
+    const c = seg6(7400, 300, ACK | PSH);
+    const parts: Uint8Array[] = [];
+    const counts: number[] = [];
+    assert.equal(coalesceTcp([a, b, c], parts, counts), 1);
+    assert.deepEqual(counts, [4]);
+    const h = decodeVnetHdr(parts[0]!);
+    const hdrLen = 40 + 32;
+    assert.deepEqual(h, { flags: VNET_F_NEEDS_CSUM, gsoType: VNET_GSO_TCPV6, hdrLen, gsoSize: 1200, csumStart: 40, csumOffset: 16 });
+    const pkt = concat(parts).subarray(VNET_HDR_LEN).slice();
+    assert.equal(pkt.length, hdrLen + 2700);
+    assert.ok(completePartialChecksum(pkt, h.csumStart, h.csumOffset));
+    const ip = parseIpv6(pkt);
+    assert.ok(ip.ok, 'the Payload Length is the packet\'s');
+    assert.equal(ip.value.header.flowLabel, 0x12345);
+    assert.equal(ip.value.header.payloadLen, 32 + 2700);
+    const t = parseTcp(ip.value.payload, src6, dst6, CHECKSUM_FULL);
+    assert.ok(t.ok, 'TCP checksum right over the IPv6 pseudo-header');
+    assert.equal(t.value.seq, 5000);
+    assert.equal(t.value.flags, ACK | PSH);
+    assert.deepEqual([...t.value.payload], [...a.subarray(hdrLen), ...b.subarray(hdrLen), ...c.subarray(hdrLen)]);
+    // A device that accepted TSO4 but not TSO6: IPv6 segments go one by one.
+    const p4: Uint8Array[] = [];
+    const c4: number[] = [];
+    assert.equal(coalesceTcp([a, b, c], p4, c4, 0, TUN_F_TSO4), 0);
+    assert.deepEqual(c4, [2, 2, 2]);
+    // A different flow label ends the run (the kernel copies the first header onto every segment).
+    const other = emitIpv6Tcp(
+      { src: src6, dst: dst6, hopLimit: 64, trafficClass: 0, flowLabel: 0x54321 },
+      { srcPort: 7, dstPort: 40000, seq: 6200, ack: 12345, flags: ACK, window: 512, urgentPointer: 0, options: [{ kind: 'timestamp', tsval: 99, tsecr: 77 }], payload: new Uint8Array(1200) },
+      CHECKSUM_FULL,
+    );
+    const p5: Uint8Array[] = [];
+    const c5: number[] = [];
+    assert.equal(coalesceTcp([a, other], p5, c5), 0);
+  });
 });
+
