@@ -19,8 +19,7 @@ import { writeHeapSnapshot } from 'node:v8';
 import { readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Connection } from '../src/tcp/connection.ts';
-import { makePair, SERVER_ADDR } from './lib.ts';
+import { idlePairs } from './lib.ts';
 
 /** Self size and count per constructor (or node type) in one snapshot. */
 export type HeapCensus = Map<string, { count: number; bytes: number }>;
@@ -106,26 +105,7 @@ export function heapBreakdown(before: HeapCensus, after: HeapCensus, n: number, 
 
 if (process.argv[1]?.endsWith('heap-breakdown.ts')) {
   const pairs = Number(process.argv.slice(2).find((a) => !a.startsWith('--')) ?? 1000);
-  const { net: network, client, server } = makePair({ mtu: 1500, checksumOffload: true, tcp: {} });
-  if (process.argv.includes('--late')) network.runFor(2 ** 32);
-  const accepted: Connection[] = [];
-  server.listen(80, { backlog: 65535, onConnection: (c) => accepted.push(c) });
-  const w = client.connect(SERVER_ADDR, 80);
-  network.runUntil(() => accepted.length === 1 && w.state === 'ESTABLISHED');
-  client.abort(w);
-  network.runUntilIdle();
-  accepted.length = 0;
-  const conns: Connection[] = new Array(pairs);
-  const before = heapCensus();
-  for (let i = 0; i < pairs; i++) {
-    conns[i] = client.connect(SERVER_ADDR, 80);
-    if (i % 256 === 255) network.runDue();
-  }
-  network.runUntil(() => accepted.length === pairs);
-  network.runFor(1_000_000);
-  for (const c of conns) if (c.state !== 'ESTABLISHED') throw new Error(`not established: ${c.state}`);
-  const after = heapCensus();
+  const { before, after } = await idlePairs(pairs, heapCensus, { late: process.argv.includes('--late') });
   console.log(`per idle connection (${pairs} pairs, ${2 * pairs} connections):`);
   console.log(heapBreakdown(before, after, 2 * pairs));
-  if (conns.length + accepted.length < 0) console.log(network);
 }

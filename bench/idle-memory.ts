@@ -13,8 +13,7 @@
  */
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import type { Connection } from '../src/tcp/connection.ts';
-import { makePair, SERVER_ADDR } from './lib.ts';
+import { idlePairs } from './lib.ts';
 
 export interface IdleMemoryResult {
   kind: 'synack' | 'node';
@@ -37,42 +36,20 @@ async function settle(): Promise<void> {
 }
 
 async function synackIdle(pairs: number): Promise<IdleMemoryResult> {
-  // Default TCP configuration: idle connections allocate no buffers.
-  const { net: network, client, server } = makePair({ mtu: 1500, checksumOffload: true, tcp: {} });
-  const accepted: Connection[] = [];
-  server.listen(80, { backlog: 65535, onConnection: (c) => accepted.push(c) });
-  // Warm up code paths and any lazily created structures with one cycle.
-  const w = client.connect(SERVER_ADDR, 80);
-  network.runUntil(() => accepted.length === 1 && w.state === 'ESTABLISHED');
-  client.abort(w);
-  network.runUntilIdle();
-  accepted.length = 0;
-  const conns: Connection[] = new Array(pairs);
-  await settle();
-  const before = process.memoryUsage();
-  for (let i = 0; i < pairs; i++) {
-    conns[i] = client.connect(SERVER_ADDR, 80);
-    if (i % 256 === 255) network.runDue();
-  }
-  network.runUntil(() => accepted.length === pairs);
-  // Let delayed ACKs and other short timers fire: the connections are idle.
-  network.runFor(1_000_000);
-  await settle();
-  const after = process.memoryUsage();
-  for (const c of conns) if (c.state !== 'ESTABLISHED') throw new Error(`not established: ${c.state}`);
+  const { before, after, armedTimers } = await idlePairs(pairs, async () => {
+    await settle();
+    return process.memoryUsage();
+  });
   const heap = after.heapUsed - before.heapUsed;
   const rss = after.rss - before.rss;
-  const result: IdleMemoryResult = {
+  return {
     kind: 'synack',
     pairs,
     heapPerPair: heap / pairs,
     heapPerConn: heap / (2 * pairs),
     rssPerConn: rss / (2 * pairs),
-    armedTimers: client.armedTimers + server.armedTimers,
+    armedTimers,
   };
-  // Keep everything alive until after the measurement.
-  if (conns.length + accepted.length < 0) console.log(network);
-  return result;
 }
 
 async function nodeIdle(pairs: number): Promise<IdleMemoryResult> {

@@ -5,6 +5,7 @@
  */
 import { Network } from '../src/sim/network.ts';
 import type { Stack } from '../src/stack/stack.ts';
+import type { Connection } from '../src/tcp/connection.ts';
 import type { TcpConfig } from '../src/tcp/config.ts';
 import { parseIpv4Addr } from '../src/wire/bytes.ts';
 import { parseIpAddr, type IpAddr } from '../src/wire/ipv6.ts';
@@ -50,3 +51,40 @@ export const MiB = 1024 * 1024;
 export function nowSec(): number {
   return performance.now() / 1000;
 }
+
+/**
+ * `pairs` idle connection pairs on one in-memory network (default
+ * TcpConfig: idle connections allocate no buffers): one warm-up cycle
+ * first (code paths, lazily made structures), then `measure('before')`,
+ * the pairs established, a virtual second for delayed ACKs and short
+ * timers, `measure('after')`. Returns both measurements; everything stays
+ * reachable until after the second (bench/idle-memory.ts,
+ * bench/heap-breakdown.ts).
+ */
+export async function idlePairs<T>(pairs: number, measure: () => T | Promise<T>, opts: { late?: boolean } = {}): Promise<{ before: T; after: T; armedTimers: number }> {
+  const { net: network, client, server } = makePair({ mtu: 1500, checksumOffload: true, tcp: {} });
+  // --late: a clock past 2^32 µs (fields holding times no longer fit a small integer).
+  if (opts.late) network.runFor(2 ** 32);
+  const accepted: Connection[] = [];
+  server.listen(80, { backlog: 65535, onConnection: (c) => accepted.push(c) });
+  const w = client.connect(SERVER_ADDR, 80);
+  network.runUntil(() => accepted.length === 1 && w.state === 'ESTABLISHED');
+  client.abort(w);
+  network.runUntilIdle();
+  accepted.length = 0;
+  const conns: Connection[] = new Array(pairs);
+  const before = await measure();
+  for (let i = 0; i < pairs; i++) {
+    conns[i] = client.connect(SERVER_ADDR, 80);
+    if (i % 256 === 255) network.runDue();
+  }
+  network.runUntil(() => accepted.length === pairs);
+  network.runFor(1_000_000);
+  const after = await measure();
+  for (const c of conns) if (c.state !== 'ESTABLISHED') throw new Error(`not established: ${c.state}`);
+  const armedTimers = client.armedTimers + server.armedTimers;
+  // Keep everything alive until after the measurement.
+  if (conns.length + accepted.length < 0) console.log(network);
+  return { before, after, armedTimers };
+}
+

@@ -38,6 +38,42 @@ async function run(ns: Netns, argv: string[], opts: { timeoutMs?: number; stdin?
   return { code, out: Buffer.from(p.stdout(), 'latin1'), err: p.stderr(), proc: p };
 }
 
+/**
+ * A host server that hashes what it reads and, at the client's EOF, answers
+ * "LENGTH SHA256" and closes; `slowUntil`: for that many bytes it pauses 2
+ * ms after every read (the host socket fills, the relay waits).
+ */
+async function hashingServer(slowUntil = 0): Promise<Awaited<ReturnType<typeof hostServer>>> {
+  return hostServer((s) => {
+    const h = createHash('sha256');
+    let n = 0;
+    s.on('data', (d: Buffer) => {
+      h.update(d);
+      n += d.length;
+      if (n < slowUntil) {
+        s.pause();
+        setTimeout(() => s.resume(), 2);
+      }
+    });
+    s.on('end', () => s.end(`${n} ${h.digest('hex')}`));
+  });
+}
+
+/** A python3 guest client: connects to 10.0.2.2:PORT, sends its stdin, shuts down its sending side and prints what comes back until EOF. */
+const sendAndReadReply = (port: number, timeoutS: number): string =>
+  [
+    'import socket, sys',
+    `s = socket.create_connection(("10.0.2.2", ${port}), timeout=${timeoutS})`,
+    's.sendall(sys.stdin.buffer.read())',
+    's.shutdown(socket.SHUT_WR)',
+    'reply = b""',
+    'while True:',
+    '  d = s.recv(65536)',
+    '  if not d: break',
+    '  reply += d',
+    'sys.stdout.write(reply.decode())',
+  ].join('\n');
+
 describe('synack gateway --netns: a network namespace online through the gateway, with real Linux clients', { skip }, () => {
   const ns = new Netns({ tag: 'gwns', bare: true });
   const down = blob(4 << 20, 7);
@@ -137,30 +173,9 @@ describe('synack gateway --netns: a network namespace online through the gateway
   test('half-close both ways with a python3 client: the guest shuts down its sending side and still reads the reply; the host ends first and still reads what the guest sends after', async () => {
     const payload = blob(1 << 20, 3);
     // The guest's FIN first: the host server replies after the end of what it reads.
-    const h1 = await hostServer((s) => {
-      const h = createHash('sha256');
-      let n = 0;
-      s.on('data', (d: Buffer) => {
-        h.update(d);
-        n += d.length;
-      });
-      s.on('end', () => s.end(`${n} ${h.digest('hex')}`));
-    });
+    const h1 = await hashingServer();
     closers.push(() => h1.server.close());
-    const client1 = [
-      'import socket, sys',
-      `s = socket.create_connection(("10.0.2.2", ${h1.port}), timeout=30)`,
-      'data = sys.stdin.buffer.read()',
-      's.sendall(data)',
-      's.shutdown(socket.SHUT_WR)',
-      'reply = b""',
-      'while True:',
-      '  d = s.recv(65536)',
-      '  if not d: break',
-      '  reply += d',
-      'sys.stdout.write(reply.decode())',
-    ].join('\n');
-    const r1 = await run(ns, ['python3', '-c', client1], { stdin: payload });
+    const r1 = await run(ns, ['python3', '-c', sendAndReadReply(h1.port, 30)], { stdin: payload });
     assert.equal(r1.code, 0, r1.err);
     assert.equal(r1.out.toString(), `${payload.length} ${sha(payload)}`);
 
@@ -212,34 +227,10 @@ describe('synack gateway --netns: a network namespace online through the gateway
 
   test('guest → host while the host reads slowly: what the guest sends waits in the TCB in recycled packet buffers, handed back to the TAP link only once the host socket took their bytes; 24 MiB arrive with the SHA-256 equal', async () => {
     const big = blob(24 << 20, 17);
-    const h = await hostServer((s) => {
-      const hash = createHash('sha256');
-      let n = 0;
-      s.on('data', (d: Buffer) => {
-        hash.update(d);
-        n += d.length;
-        // Slow for the first 6 MiB: a pause after every read, so the host socket fills and the relay waits.
-        if (n < 6 << 20) {
-          s.pause();
-          setTimeout(() => s.resume(), 2);
-        }
-      });
-      s.on('end', () => s.end(`${n} ${hash.digest('hex')}`));
-    });
+    // Slow for the first 6 MiB.
+    const h = await hashingServer(6 << 20);
     closers.push(() => h.server.close());
-    const client = [
-      'import socket, sys',
-      `s = socket.create_connection(("10.0.2.2", ${h.port}), timeout=60)`,
-      's.sendall(sys.stdin.buffer.read())',
-      's.shutdown(socket.SHUT_WR)',
-      'reply = b""',
-      'while True:',
-      '  d = s.recv(65536)',
-      '  if not d: break',
-      '  reply += d',
-      'sys.stdout.write(reply.decode())',
-    ].join('\n');
-    const r = await run(ns, ['python3', '-c', client], { stdin: big, timeoutMs: 120_000 });
+    const r = await run(ns, ['python3', '-c', sendAndReadReply(h.port, 60)], { stdin: big, timeoutMs: 120_000 });
     assert.equal(r.code, 0, r.err);
     assert.equal(r.out.toString(), `${big.length} ${sha(big)}`);
   });

@@ -81,22 +81,7 @@ for (const offload of [true, false]) {
     it(`discard: 10 MB from the kernel ${offload ? 'arrives in GSO segments larger than the MTU' : 'arrives in packets no larger than the MTU'}; synack's segments ${offload ? 'leave as TSO writes' : 'leave one by one'}`, async () => {
       const r = await ns.peer(['send', S, '9', String(10_000_000)]);
       assert.equal(r['received'], 0);
-      const statsLine = (async (): Promise<Record<string, unknown>> => {
-        const before = serve.stdout().length;
-        serve.kill('SIGUSR2');
-        await new Promise<void>((res) => {
-          const t = setInterval(() => {
-            if (serve.stdout().slice(before).includes('\n')) {
-              clearInterval(t);
-              res();
-            }
-          }, 20);
-        });
-        const line = serve.stdout().slice(before).split('\n').find((l) => l.startsWith('stats '))!;
-        return JSON.parse(line.slice(6)) as Record<string, unknown>;
-      })();
-      const st = await statsLine;
-      const link = st['link'] as Record<string, number>;
+      const link = await linkStats();
       if (offload) {
         assert.ok(link['offloads']! & 2, `TSO4 accepted (offloads ${link['offloads']})`);
         assert.ok(link['gsoIn']! > 0, 'GSO segments received');
