@@ -55,15 +55,21 @@ void Fail(DeviceResult* res, const char* step, int err) {
   res->step[sizeof res->step - 1] = 0;
 }
 
+// Names are NUL-terminated arrays of IFNAMSIZ bytes on both sides.
+void CopyIfName(char (&dst)[IFNAMSIZ], const char (&src)[IFNAMSIZ]) {
+  memcpy(dst, src, IFNAMSIZ);
+  dst[IFNAMSIZ - 1] = 0;
+}
+
 // Whether an interface of that name exists in the thread's network
 // namespace (if_nametoindex's ioctl, without the library call).
-bool IfExistsHere(const char* name) {
+bool IfExistsHere(const char (&name)[IFNAMSIZ]) {
   int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (s < 0) s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (s < 0) return false;
   struct ifreq ifr;
   memset(&ifr, 0, sizeof ifr);
-  strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
+  CopyIfName(ifr.ifr_name, name);
   bool ok = ioctl(s, SIOCGIFINDEX, &ifr) == 0;
   close(s);
   return ok;
@@ -104,7 +110,7 @@ long MonotonicMs() {
     OpenDeviceHere(spec, &r);
     if (r.err == 0 && cfg != nullptr) {
       NsConfig c = *cfg;
-      memcpy(c.name, r.name, IFNAMSIZ);  // the kernel's name, for a pattern like tap%d
+      CopyIfName(c.name, r.name);  // the kernel's name, for a pattern like tap%d
       const char* step = "";
       int err = 0;
       if (ConfigureHere(c, &step, &err)) {
@@ -161,7 +167,7 @@ void OpenDeviceHere(const DeviceSpec& spec, DeviceResult* res) {
   struct ifreq ifr;
   memset(&ifr, 0, sizeof ifr);
   ifr.ifr_flags = spec.devFlag | IFF_NO_PI | (vnetHdr ? IFF_VNET_HDR : 0);
-  strncpy(ifr.ifr_name, spec.name, IFNAMSIZ - 1);
+  CopyIfName(ifr.ifr_name, spec.name);
   int setiff = ioctl(fd, TUNSETIFF, &ifr);
   if (setiff < 0 && errno == EINVAL && vnetHdr) {
     // A kernel without IFF_VNET_HDR: plain mode.
@@ -196,8 +202,7 @@ void OpenDeviceHere(const DeviceSpec& spec, DeviceResult* res) {
       }
     }
   }
-  memcpy(res->name, ifr.ifr_name, IFNAMSIZ);
-  res->name[IFNAMSIZ - 1] = 0;
+  CopyIfName(res->name, ifr.ifr_name);
   res->fd = fd;
 }
 
@@ -217,7 +222,7 @@ bool ConfigureHere(const NsConfig& cfg, const char** step, int* err) {
   if (!Up(s, "lo")) return fail("SIOCSIFFLAGS lo");
   struct ifreq ifr;
   memset(&ifr, 0, sizeof ifr);
-  strncpy(ifr.ifr_name, cfg.name, IFNAMSIZ - 1);
+  CopyIfName(ifr.ifr_name, cfg.name);
   ifr.ifr_mtu = cfg.mtu;
   if (ioctl(s, SIOCSIFMTU, &ifr) < 0) return fail("SIOCSIFMTU");
   SetSin(&ifr.ifr_addr, cfg.addr);
@@ -235,7 +240,7 @@ bool ConfigureHere(const NsConfig& cfg, const char** step, int* err) {
     SetSin(&rt.rt_gateway, cfg.gateway);
     rt.rt_flags = RTF_UP | RTF_GATEWAY;
     char dev[IFNAMSIZ];
-    memcpy(dev, cfg.name, IFNAMSIZ);
+    CopyIfName(dev, cfg.name);
     rt.rt_dev = dev;
     if (ioctl(s, SIOCADDRT, &rt) < 0 && errno != EEXIST) return fail("SIOCADDRT");
   }

@@ -37,7 +37,7 @@ const TUN = '/dev/net/tun';
 /** The unprivileged user, with an environment of its own (root's PATH may point into /root). */
 const AS_USER = ['setpriv', `--reuid=${UID}`, `--regid=${UID}`, '--clear-groups', '--', 'env', '-i', 'HOME=/tmp', 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'NO_COLOR=1'];
 const MTU = 9000;
-const BYTES = 3 * 1024 * 1024 + 123;
+const BYTES = 3 * 1024 * 1024 + 124; // pattern() fills whole 32-bit words
 
 /** Why the rootless setup cannot work here (beyond the interop prerequisites), or null. */
 function rootlessMissing(): string | null {
