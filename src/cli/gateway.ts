@@ -138,7 +138,7 @@ Example:
   synack gateway --netns /run/netns/sandbox &
   ip netns exec sandbox curl http://10.0.2.2:8000/   # the host's 127.0.0.1:8000
   ip netns exec sandbox dig @10.0.2.3 example.com    # through the host's resolver
-  unshare --user --map-root-user --net sleep infinity &    # rootless: no root anywhere
+  unshare --user --map-root-user --net sleep infinity &    # rootless, as yourself
   synack gateway --netns /proc/$!/ns/net --userns /proc/$!/ns/user &
   synack gateway --websocket 127.0.0.1:8086 &
   # in the page: net_device: { type: "ne2k", relay_url: "ws://127.0.0.1:8086/" }`;
