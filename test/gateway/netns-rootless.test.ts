@@ -12,7 +12,8 @@
  * 127.0.0.1 through 10.0.2.2 (SHA-256 compared), resolve a name through
  * 10.0.2.3 against a DNS server of the test on the host's loopback, and
  * reach the host's ::1 through fd00::2 (--ipv6). Without --userns the same
- * user gets a clear error naming EPERM and suggesting --userns.
+ * user gets a clear error naming EPERM and suggesting --userns; with
+ * /dev/net/tun back at 0600, one naming EACCES and the mode it needs.
  * Traffic stays on loopback and inside the namespaces the test makes;
  * every process is killed by PID.
  *
@@ -214,6 +215,20 @@ describe('synack gateway --netns --userns: a rootless namespace served by an unp
     assert.match(gw!.out(), /^stats \{/m);
     const link = await inNs(['ip', 'link', 'show', 'dev', 'tap0']);
     assert.notEqual(link.code, 0, link.out);
+  });
+
+  test('with /dev/net/tun at 0600 (as on this kind of host), --userns fails with EACCES from open, saying the device node must be mode 0666', async () => {
+    chmodSync(TUN, 0o600);
+    try {
+      const r = await runAsUser([process.execPath, '--import', 'tsx', 'src/cli/main.ts', 'gateway', '--netns', nsNet, '--userns', nsUser], 60_000);
+      assert.equal(r.code, 1, r.out + r.err);
+      assert.match(r.err, new RegExp(`permission denied opening /dev/net/tun from the user namespace ${nsUser.replace(/\//g, '\\/')}: .*mode 0666`));
+      assert.match(r.err, /\(EACCES\)/);
+      assert.doesNotMatch(r.err, /--userns \/proc\/PID/, 'no hint to give --userns: it was given');
+      assert.doesNotMatch(r.err, /^\s+at /m, 'no stack trace');
+    } finally {
+      chmodSync(TUN, 0o666);
+    }
   });
 
   test('without --userns the same user gets a clear error (EPERM on setns) suggesting --userns, not a crash', async () => {
