@@ -26,7 +26,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, readFileSync, readlinkSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { ROOT, skipUnlessReady } from '../interop/helpers.ts';
 import { inCi } from '../support/ci.ts';
 import { hostServer, pattern, sha256 } from './helpers.ts';
@@ -40,12 +40,35 @@ const AS_USER = ['setpriv', `--reuid=${UID}`, `--regid=${UID}`, '--clear-groups'
 const MTU = 9000;
 const BYTES = 3 * 1024 * 1024 + 124; // pattern() fills whole 32-bit words
 
+/** Folders above the checkout given o+x so user 65534 can reach it (CI only), with their modes to put back. */
+const opened: Array<[string, number]> = [];
+const closeOpened = (): void => {
+  for (const [dir, mode] of opened.splice(0)) chmodSync(dir, mode);
+};
+
+/** Whether user 65534 can read the checkout and run node. */
+const userCanRead = (): boolean =>
+  spawnSync(AS_USER[0]!, [...AS_USER.slice(1), 'sh', '-c', 'test -r "$1" && test -x "$2"', 'sh', join(ROOT, 'src/cli/main.ts'), process.execPath], { timeout: 10_000 }).status === 0;
+
 /** Why the rootless setup cannot work here (beyond the interop prerequisites), or null. */
 function rootlessMissing(): string | null {
   const probe = spawnSync(AS_USER[0]!, [...AS_USER.slice(1), 'unshare', '--user', '--map-root-user', '--net', 'true'], { encoding: 'utf8', timeout: 10_000 });
   if (probe.status !== 0) return `user ${UID} cannot make a user and network namespace (unshare --user --map-root-user --net): ${(probe.stderr || String(probe.error ?? probe.status)).trim()}`;
-  const read = spawnSync(AS_USER[0]!, [...AS_USER.slice(1), 'sh', '-c', 'test -r "$1" && test -x "$2"', 'sh', join(ROOT, 'src/cli/main.ts'), process.execPath], { timeout: 10_000 });
-  if (read.status !== 0) return `user ${UID} cannot read the checkout (${ROOT}) or run ${process.execPath}`;
+  if (!userCanRead() && inCi() && process.getuid?.() === 0) {
+    // A CI checkout in a private folder (mktemp -d makes it 0700): let the
+    // unprivileged user pass through the folders above it (search only, no
+    // listing) for the file's duration; every mode is put back afterwards.
+    process.once('exit', closeOpened);
+    for (let dir = dirname(ROOT); ; dir = dirname(dir)) {
+      const mode = statSync(dir).mode & 0o7777;
+      if ((mode & 0o001) === 0) {
+        opened.push([dir, mode]);
+        chmodSync(dir, mode | 0o001);
+      }
+      if (dir === dirname(dir)) break;
+    }
+  }
+  if (!userCanRead()) return `user ${UID} cannot read the checkout (${ROOT}) or run ${process.execPath}`;
   return null;
 }
 
@@ -137,6 +160,7 @@ describe('synack gateway --netns --userns: a rootless namespace served by an unp
     for (const c of closers) c();
     await up?.close();
     restoreTun();
+    closeOpened();
   });
 
   test('the gateway runs as the unprivileged user, without capabilities, and says where it serves', () => {
