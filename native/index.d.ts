@@ -28,6 +28,23 @@ export interface TunDeviceOptions {
    */
   netns?: string;
   /**
+   * The path of the user namespace that owns `netns` (/proc/PID/ns/user of
+   * the process that made it), for a rootless container's namespace: a
+   * fork()ed child joins this user namespace (unless it is this process's
+   * own) and then `netns`, opens and sets up the device there (and applies
+   * `configure`), and passes the fd back over a socketpair (SCM_RIGHTS) —
+   * no privileges needed beyond owning the user namespace and a
+   * /dev/net/tun everyone may open (mode 0666). Needs `netns`.
+   */
+  userns?: string;
+  /**
+   * With `userns`: what configureNetns does, done by the same child right
+   * after the device is made (lo up; the device gets `mtu`,
+   * `address`/`prefixLen` and goes up; a default route via `gateway`). See
+   * `configured`.
+   */
+  configure?: { mtu: number; address: string; prefixLen: number; gateway?: string };
+  /**
    * IFF_MULTI_QUEUE (default false): every open of the same name attaches
    * one more queue of the device — one per worker thread. The kernel picks
    * a queue per flow, and returns a flow to the queue that last wrote a
@@ -69,6 +86,8 @@ export declare class TunDevice {
   readonly offloadErrno: number;
   /** Whether the device is a TAP device (Ethernet frames). */
   readonly tap: boolean;
+  /** Whether options.configure was applied (with userns). */
+  readonly configured: boolean;
   /** Starts polling; `onPackets(count, errno)` is called once per batch (errno 0, or a read error). */
   start(onPackets: (count: number, errno: number) => void): void;
   stop(): void;
@@ -163,7 +182,8 @@ export declare function setLinkMtu(name: string, mtu: number): void;
 export declare function setLinkUp(name: string, up: boolean): void;
 /**
  * Inside the network namespace at `nsPath` (on a short-lived thread that
- * joined it): lo up; `name` gets `mtu`, `address`/`prefixLen` and goes up;
+ * joined it; needs CAP_SYS_ADMIN over it — for a namespace owned by another
+ * user namespace use TunDevice's `userns` and `configure` instead): lo up; `name` gets `mtu`, `address`/`prefixLen` and goes up;
  * a default route via `gateway` (what `slirp4netns --configure` does).
  */
 export declare function configureNetns(nsPath: string, name: string, cfg: { mtu: number; address: string; prefixLen: number; gateway?: string }): void;
@@ -173,6 +193,8 @@ export declare function configureNetns(nsPath: string, name: string, cfg: { mtu:
  * malloc_trim(0). True when malloc_trim released something.
  */
 export declare function trimMemory(): boolean;
+/** True in builds whose TunDevice takes { userns, configure } (the rootless path). */
+export declare const usernsSupported: boolean;
 export declare const readSize: number;
 export declare const vnetHdrLen: number;
 export declare const TUN_F_CSUM: number;

@@ -32,6 +32,7 @@
 #include <napi.h>
 #include <uv.h>
 
+#include "netns.h"
 #include "polled-fd.h"
 
 #include <arpa/inet.h>
@@ -45,7 +46,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <string>
@@ -79,6 +82,8 @@ const char* ErrnoName(int e) {
     case ENOBUFS: return "ENOBUFS";
     case EMSGSIZE: return "EMSGSIZE";
     case ENAMETOOLONG: return "ENAMETOOLONG";
+    case ETIMEDOUT: return "ETIMEDOUT";
+    case EBADMSG: return "EBADMSG";
     default: return "EUNKNOWN";
   }
 }
@@ -114,6 +119,13 @@ std::string Strerror(int err) { return std::string(strerror(err)); }
 // back over a Unix socket with SCM_RIGHTS; a thread needs neither a fork of
 // a multithreaded Node process nor the fd passing, and the fd is simply
 // shared.
+//
+// That is enough when this process has CAP_SYS_ADMIN over the namespace
+// (root). A rootless container's network namespace belongs to a user
+// namespace, and joining a user namespace is refused to a multithreaded
+// process: with `userns`, the open, TUNSETIFF and the configuration happen
+// in a fork()ed child that joins both and passes the fd back (netns.cc,
+// OpenInUserns) — slirp4netns's way.
 struct NsResult {
   int err = 0;
   const char* step = "";
@@ -148,9 +160,172 @@ Napi::Error NetnsError(Napi::Env env, const std::string& nsPath, const NsResult&
   if (step == "setns") {
     return SysError(env, r.err, "setns",
                     "cannot enter the network namespace " + nsPath + ": " + Strerror(r.err) +
-                        (r.err == EINVAL ? " (is it a network namespace, e.g. /run/netns/NAME or /proc/PID/ns/net?)" : " (needs CAP_SYS_ADMIN)"));
+                        (r.err == EINVAL ? " (is it a network namespace, e.g. /run/netns/NAME or /proc/PID/ns/net?)"
+                         : r.err == EPERM ? " (needs CAP_SYS_ADMIN over it: run as root; a rootless container's network namespace belongs to "
+                                            "a user namespace of yours — give that too, the userns option, e.g. /proc/PID/ns/user)"
+                                          : " (needs CAP_SYS_ADMIN)"));
   }
   return SysError(env, r.err, r.step, std::string("in the network namespace ") + nsPath + ": " + r.step + ": " + Strerror(r.err));
+}
+
+// ---- making the device: errors, the rootless path ----------------------------
+
+// What the error messages name: the device and where it was to be.
+struct DeviceWhat {
+  std::string name;
+  bool tap;
+  bool multiQueue;
+  std::string netns;
+  std::string userns;
+};
+
+Napi::Error WithPath(Napi::Error e, const std::string& path) {
+  if (!path.empty()) e.Set("path", Napi::String::New(e.Env(), path));
+  return e;
+}
+
+// A failed DeviceResult (netns.h) as the error the caller gets: which step,
+// which errno, which path, and what to do about it.
+Napi::Error DeviceError(Napi::Env env, const synack::DeviceResult& r, const DeviceWhat& w) {
+  const std::string step = r.step;
+  const int e = r.err;
+  const std::string& name = w.name;
+  const std::string kind = w.tap ? "TAP" : "TUN";
+  const std::string ipMode = w.tap ? "tap" : "tun";
+  const bool rootless = !w.userns.empty();
+  // Where the helper was: "in the network namespace N (user namespace U)".
+  const std::string where = w.netns.empty() ? std::string() : " in the network namespace " + w.netns + (rootless ? " (user namespace " + w.userns + ")" : "");
+  if (step == "open") {
+    if (e == ENOENT) {
+      return SysError(env, e, "open",
+                      "/dev/net/tun does not exist: load the tun driver (modprobe tun) or, in a container, "
+                      "pass the device in (e.g. --device /dev/net/tun)");
+    }
+    if ((e == EACCES || e == EPERM) && rootless) {
+      return WithPath(SysError(env, e, "open",
+                               "permission denied opening /dev/net/tun from the user namespace " + w.userns +
+                                   ": the device node's owner is not mapped there, so only its mode counts — it must be "
+                                   "readable and writable by everyone (mode 0666, as most distributions ship it: chmod 0666 /dev/net/tun)"),
+                      "/dev/net/tun");
+    }
+    if (e == EACCES || e == EPERM) {
+      return SysError(env, e, "open",
+                      "permission denied opening /dev/net/tun: run as root, or give this process access to the "
+                      "device node and CAP_NET_ADMIN");
+    }
+    if (e == ENXIO || e == ENODEV) {
+      return SysError(env, e, "open", "/dev/net/tun exists but the tun driver is not loaded (modprobe tun)");
+    }
+    return SysError(env, e, "open", "cannot open /dev/net/tun: " + Strerror(e));
+  }
+  if (step == "attach") {
+    return SysError(env, ENODEV, "TUNSETIFF",
+                    "no such device: " + name + where + " (create it first: ip tuntap add dev " + name + " mode " + ipMode +
+                        ", or let synack create it)");
+  }
+  if (step == "create") return SysError(env, EEXIST, "TUNSETIFF", "device " + name + " already exists" + where);
+  if (step == "TUNSETIFF") {
+    if (e == EPERM || e == EACCES) {
+      if (rootless) {
+        return SysError(env, e, "TUNSETIFF",
+                        "creating " + kind + " device " + name + where +
+                            ": operation not permitted: this needs CAP_NET_ADMIN in the user namespace that owns the network namespace "
+                            "(is " + w.userns + " that one?)");
+      }
+      return SysError(env, e, "TUNSETIFF",
+                      std::string(r.exists ? "attaching to" : "creating") + " " + kind + " device " + name +
+                          ": operation not permitted: this needs CAP_NET_ADMIN (run as root), or a device made "
+                          "for your user: ip tuntap add dev " + name + " mode " + ipMode + " user $USER");
+    }
+    if (e == EBUSY) {
+      return SysError(env, e, "TUNSETIFF",
+                      kind + " device " + name + " is busy: another process has it open (a single-queue " + kind +
+                          " device takes one reader; a multi-queue one at most 256 queues)");
+    }
+    if (e == EINVAL) {
+      return SysError(env, e, "TUNSETIFF",
+                      "device " + name + " is not a " + (w.multiQueue ? "multi" : "single") + "-queue " + kind + " device (it is a " +
+                          (w.tap ? "TUN" : "TAP") + " device, " + (w.multiQueue ? "single" : "multi") + "-queue, or not a tun/tap device at all)");
+    }
+    if (e == ENODEV) return SysError(env, e, "TUNSETIFF", "no such device: " + name);
+    return SysError(env, e, "TUNSETIFF", "cannot attach to " + kind + " device " + name + ": " + Strerror(e));
+  }
+  if (step == "setns user") {
+    std::string why = e == EPERM ? " (a user namespace can be entered by the user that made it — its owner — or with CAP_SYS_ADMIN over it)"
+                      : e == EINVAL ? " (is it a user namespace, e.g. /proc/PID/ns/user?)"
+                                    : "";
+    return WithPath(SysError(env, e, "setns", "cannot enter the user namespace " + w.userns + ": " + Strerror(e) + why), w.userns);
+  }
+  if (step == "setns net") {
+    std::string why = e == EPERM ? " (from inside that user namespace: the network namespace must be one it owns — give the user namespace "
+                                   "of the process that made the network namespace, e.g. /proc/PID/ns/user with the same PID)"
+                      : e == EINVAL ? " (is it a network namespace, e.g. /run/netns/NAME or /proc/PID/ns/net?)"
+                                    : "";
+    return WithPath(SysError(env, e, "setns", "cannot enter the network namespace " + w.netns + " from the user namespace " + w.userns + ": " + Strerror(e) + why),
+                    w.netns);
+  }
+  if (step == "child") {
+    // e is the helper's wait status.
+    std::string how = WIFSIGNALED(e) ? "killed by signal " + std::to_string(WTERMSIG(e)) : "exit status " + std::to_string(WEXITSTATUS(e));
+    Napi::Error x = Napi::Error::New(env, "the helper process that makes the " + kind + " device" + where + " ended without a report (" + how + ")");
+    x.Set("code", Napi::String::New(env, "ERR_SYNACK_TUN_HELPER"));
+    x.Set("syscall", Napi::String::New(env, "fork"));
+    return WithPath(x, w.netns);
+  }
+  if (step == "socketpair" || step == "fork" || step == "recvmsg" || step == "timeout") {
+    return WithPath(SysError(env, e, step == "timeout" ? "poll" : r.step,
+                             "cannot make the " + kind + " device " + name + where + ": " + step + ": " + Strerror(e)),
+                    w.netns);
+  }
+  // The configuring steps (ConfigureHere).
+  return WithPath(SysError(env, e, r.step, "configuring " + name + where + ": " + step + ": " + Strerror(e)), w.netns);
+}
+
+// The IPv4 configuration of configureNetns and TunDevice's options.configure.
+synack::NsConfig ParseNsConfig(Napi::Env env, const std::string& who, const std::string& name, Napi::Object o) {
+  synack::NsConfig cfg;
+  if (name.empty() || name.size() >= IFNAMSIZ) throw Napi::TypeError::New(env, "bad interface name '" + name + "'");
+  strncpy(cfg.name, name.c_str(), IFNAMSIZ - 1);
+  cfg.mtu = o.Get("mtu").ToNumber().Int32Value();
+  std::string address = o.Get("address").ToString().Utf8Value();
+  int prefixLen = o.Get("prefixLen").ToNumber().Int32Value();
+  std::string gateway = o.Has("gateway") && o.Get("gateway").IsString() ? o.Get("gateway").As<Napi::String>().Utf8Value() : "";
+  if (inet_pton(AF_INET, address.c_str(), &cfg.addr) != 1) throw Napi::TypeError::New(env, who + ": not an IPv4 address: " + address);
+  if (!gateway.empty() && inet_pton(AF_INET, gateway.c_str(), &cfg.gateway) != 1) throw Napi::TypeError::New(env, who + ": not an IPv4 address: " + gateway);
+  cfg.hasGateway = !gateway.empty();
+  if (prefixLen < 0 || prefixLen > 32) throw Napi::RangeError::New(env, who + ": prefixLen must be 0..32");
+  cfg.mask.s_addr = htonl(prefixLen == 0 ? 0 : 0xffffffffu << (32 - prefixLen));
+  return cfg;
+}
+
+// How long the helper child may take (a few system calls; seconds only on a
+// badly loaded machine).
+constexpr int kHelperTimeoutMs = 20000;
+
+// Opens both namespace files here (so a bad path is reported as such), then
+// OpenInUserns. The user namespace is joined only when it is not this
+// process's own (setns(2) refuses to re-enter the current one: EINVAL).
+void OpenInUsernsPaths(Napi::Env env, const std::string& userns, const std::string& netns, const synack::DeviceSpec& spec,
+                       const synack::NsConfig* cfg, synack::DeviceResult* res) {
+  int ufd = open(userns.c_str(), O_RDONLY | O_CLOEXEC);
+  if (ufd < 0) {
+    int e = errno;
+    throw WithPath(SysError(env, e, "open", "cannot open the user namespace " + userns + ": " + Strerror(e)), userns);
+  }
+  int nfd = open(netns.c_str(), O_RDONLY | O_CLOEXEC);
+  if (nfd < 0) {
+    int e = errno;
+    close(ufd);
+    throw WithPath(SysError(env, e, "open", "cannot open the network namespace " + netns + ": " + Strerror(e)), netns);
+  }
+  struct stat target, own;
+  bool join = true;
+  if (fstat(ufd, &target) == 0 && stat("/proc/self/ns/user", &own) == 0) {
+    join = !(target.st_dev == own.st_dev && target.st_ino == own.st_ino);
+  }
+  synack::OpenInUserns(ufd, nfd, join, spec, cfg, kHelperTimeoutMs, res);
+  close(ufd);
+  close(nfd);
 }
 
 // Default sizes: every read may return a packet as large as 65535 bytes (the
@@ -162,7 +337,6 @@ constexpr size_t kReadSize = 65535 + 128;
 // struct virtio_net_hdr (without num_buffers): flags, gso_type, hdr_len,
 // gso_size, csum_start, csum_offset.
 constexpr int kVnetHdrLen = 10;
-constexpr unsigned kOffloads = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
 const uint8_t kZeroVnetHdr[kVnetHdrLen] = {0};
 constexpr size_t kDefaultArenaBytes = 2 * 1024 * 1024;
 constexpr uint32_t kDefaultMaxBatch = 256;
@@ -192,10 +366,11 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
                            InstanceAccessor<&TunDevice::GetOffloads>("offloads"),
                            InstanceAccessor<&TunDevice::GetOffloadErrno>("offloadErrno"),
                            InstanceAccessor<&TunDevice::GetTap>("tap"),
+                           InstanceAccessor<&TunDevice::GetConfigured>("configured"),
                        });
   }
 
-  // new TunDevice(name, { mode: 'auto' | 'attach' | 'create', arenaBytes, maxBatch, maxRounds, offload, tap })
+  // new TunDevice(name, { mode: 'auto' | 'attach' | 'create', arenaBytes, maxBatch, maxRounds, offload, tap, multiQueue, netns, userns, configure })
   explicit TunDevice(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TunDevice>(info) {
     Napi::Env env = info.Env();
     if (info.Length() < 1 || !info[0].IsString()) {
@@ -211,10 +386,20 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
     bool tap = false;
     bool multiQueue = false;
     std::string netns;
+    std::string userns;
+    Napi::Object configure;
+    bool haveConfigure = false;
     if (info.Length() > 1 && info[1].IsObject()) {
       Napi::Object o = info[1].As<Napi::Object>();
       // netns: the path of a network namespace the device is (to be) in.
       if (o.Has("netns") && o.Get("netns").IsString()) netns = o.Get("netns").As<Napi::String>().Utf8Value();
+      // userns: the path of the user namespace that owns `netns` (rootless): the device is made by a fork()ed child that joined both.
+      if (o.Has("userns") && o.Get("userns").IsString()) userns = o.Get("userns").As<Napi::String>().Utf8Value();
+      // configure: { mtu, address, prefixLen, gateway } applied in the namespace by that child (what configureNetns does).
+      if (o.Has("configure") && o.Get("configure").IsObject()) {
+        configure = o.Get("configure").As<Napi::Object>();
+        haveConfigure = true;
+      }
       // tap: an Ethernet (TAP) device instead of an IP (TUN) one.
       if (o.Has("tap") && o.Get("tap").IsBoolean()) tap = o.Get("tap").As<Napi::Boolean>().Value();
       // multiQueue: IFF_MULTI_QUEUE — each open of the same name is one more queue of the device (one per worker thread).
@@ -239,120 +424,50 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
       throw Napi::TypeError::New(env, "TunDevice: options.mode must be 'auto', 'attach' or 'create'");
     }
     const std::string kind = tap ? "TAP" : "TUN";
-    const std::string ipMode = tap ? "tap" : "tun";
     const short devFlag = (tap ? IFF_TAP : IFF_TUN) | (multiQueue ? IFF_MULTI_QUEUE : 0);
     if (name.size() >= IFNAMSIZ) {
       throw SysError(env, ENAMETOOLONG, "TUNSETIFF",
                      kind + " device name '" + name + "' is too long (at most " + std::to_string(IFNAMSIZ - 1) + " bytes)");
     }
 
-    // With `netns`, the open and the lookup happen in that namespace (see
-    // InNetns); TUNSETIFF below then acts there too, as the fd's namespace
-    // is the one it was opened in.
-    int fd = -1;
-    int openErrno = 0;
-    bool exists = false;
-    if (netns.empty()) {
-      fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
-      openErrno = errno;
-      exists = if_nametoindex(name.c_str()) != 0;
+    if (!userns.empty() && netns.empty()) {
+      throw Napi::TypeError::New(env, "TunDevice: options.userns goes with options.netns (the network namespace that user namespace owns)");
+    }
+    if (haveConfigure && userns.empty()) {
+      throw Napi::TypeError::New(env, "TunDevice: options.configure goes with options.userns (without it, call configureNetns)");
+    }
+
+    synack::DeviceSpec spec;
+    strncpy(spec.name, name.c_str(), IFNAMSIZ - 1);
+    spec.devFlag = devFlag;
+    spec.vnetHdr = vnetHdr;
+    spec.offload = offload;
+    spec.mode = mode == "attach" ? synack::kModeAttach : mode == "create" ? synack::kModeCreate : synack::kModeAuto;
+    synack::DeviceResult res;
+    if (!userns.empty()) {
+      // Rootless: a forked child joins the user namespace, then the network
+      // namespace, makes (and configures) the device, and sends its fd back
+      // (netns.cc, OpenInUserns).
+      synack::NsConfig cfg;
+      if (haveConfigure) cfg = ParseNsConfig(env, "TunDevice: options.configure", name, configure);
+      OpenInUsernsPaths(env, userns, netns, spec, haveConfigure ? &cfg : nullptr, &res);
+    } else if (netns.empty()) {
+      synack::OpenDeviceHere(spec, &res);
     } else {
-      NsResult r = InNetns(netns, [&](NsResult&) {
-        fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
-        openErrno = errno;
-        exists = if_nametoindex(name.c_str()) != 0;
-      });
+      // With `netns`, the open and the lookup happen in that namespace (see
+      // InNetns); TUNSETIFF acts there too, as the fd's namespace is the one
+      // it was opened in.
+      NsResult r = InNetns(netns, [&](NsResult&) { synack::OpenDeviceHere(spec, &res); });
       if (r.err != 0) throw NetnsError(env, netns, r);
     }
-    if (fd < 0) {
-      int e = openErrno;
-      if (e == ENOENT) {
-        throw SysError(env, e, "open",
-                       "/dev/net/tun does not exist: load the tun driver (modprobe tun) or, in a container, "
-                       "pass the device in (e.g. --device /dev/net/tun)");
-      }
-      if (e == EACCES || e == EPERM) {
-        throw SysError(env, e, "open",
-                       "permission denied opening /dev/net/tun: run as root, or give this process access to the "
-                       "device node and CAP_NET_ADMIN");
-      }
-      if (e == ENXIO || e == ENODEV) {
-        throw SysError(env, e, "open", "/dev/net/tun exists but the tun driver is not loaded (modprobe tun)");
-      }
-      throw SysError(env, e, "open", "cannot open /dev/net/tun: " + Strerror(e));
-    }
-
-    if (mode == "attach" && !exists) {
-      close(fd);
-      throw SysError(env, ENODEV, "TUNSETIFF",
-                     "no such device: " + name + " (create it first: ip tuntap add dev " + name +
-                         " mode " + ipMode + ", or let synack create it)");
-    }
-    if (mode == "create" && exists) {
-      close(fd);
-      throw SysError(env, EEXIST, "TUNSETIFF", "device " + name + " already exists");
-    }
-
-    struct ifreq ifr;
-    memset(&ifr, 0, sizeof ifr);
-    ifr.ifr_flags = devFlag | IFF_NO_PI | (vnetHdr ? IFF_VNET_HDR : 0);
-    strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
-    int setiff = ioctl(fd, TUNSETIFF, &ifr);
-    if (setiff < 0 && errno == EINVAL && vnetHdr) {
-      // A kernel without IFF_VNET_HDR: plain mode.
-      offloadErrno_ = EINVAL;
-      vnetHdr = offload = false;
-      ifr.ifr_flags = devFlag | IFF_NO_PI;
-      setiff = ioctl(fd, TUNSETIFF, &ifr);
-    }
-    if (setiff < 0) {
-      int e = errno;
-      close(fd);
-      if (e == EPERM || e == EACCES) {
-        throw SysError(env, e, "TUNSETIFF",
-                       std::string(exists ? "attaching to" : "creating") + " " + kind + " device " + name +
-                           ": operation not permitted: this needs CAP_NET_ADMIN (run as root), or a device made "
-                           "for your user: ip tuntap add dev " + name + " mode " + ipMode + " user $USER");
-      }
-      if (e == EBUSY) {
-        throw SysError(env, e, "TUNSETIFF",
-                       kind + " device " + name + " is busy: another process has it open (a single-queue " + kind +
-                           " device takes one reader; a multi-queue one at most 256 queues)");
-      }
-      if (e == EINVAL) {
-        throw SysError(env, e, "TUNSETIFF",
-                       "device " + name + " is not a " + (multiQueue ? "multi" : "single") + "-queue " + kind + " device (it is a " +
-                           (tap ? "TUN" : "TAP") + " device, " + (multiQueue ? "single" : "multi") + "-queue, or not a tun/tap device at all)");
-      }
-      if (e == ENODEV) {
-        throw SysError(env, e, "TUNSETIFF", "no such device: " + name);
-      }
-      throw SysError(env, e, "TUNSETIFF", "cannot attach to " + kind + " device " + name + ": " + Strerror(e));
-    }
-    if (vnetHdr) {
-      int hdrLen = kVnetHdrLen;
-      if (ioctl(fd, TUNSETVNETHDRSZ, &hdrLen) < 0) {
-        // Keep the kernel's default header size only if it is ours (10).
-        offloadErrno_ = errno;
-      }
-      vnetHdrLen_ = kVnetHdrLen;
-      if (offload) {
-        // The kernel may refuse (EINVAL on an old kernel or an unknown bit):
-        // then the device carries plain packets behind an all-zero header.
-        if (ioctl(fd, TUNSETOFFLOAD, (unsigned long)kOffloads) == 0) {
-          offloads_ = kOffloads;
-        } else if (ioctl(fd, TUNSETOFFLOAD, (unsigned long)TUN_F_CSUM) == 0) {
-          offloadErrno_ = errno;
-          offloads_ = TUN_F_CSUM;
-        } else {
-          offloadErrno_ = errno;
-          ioctl(fd, TUNSETOFFLOAD, 0UL);
-        }
-      }
-    }
-    fd_ = fd;
-    name_ = ifr.ifr_name;
-    created_ = !exists;
+    if (res.err != 0) throw DeviceError(env, res, DeviceWhat{name, tap, multiQueue, netns, userns});
+    fd_ = res.fd;
+    name_ = res.name;
+    created_ = !res.exists;
+    vnetHdrLen_ = res.vnetHdrLen;
+    offloads_ = res.offloads;
+    offloadErrno_ = res.offloadErrno;
+    configured_ = res.configured;
     tap_ = tap;
     maxBatch_ = maxBatch;
     maxRounds_ = maxRounds;
@@ -653,11 +768,13 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
   Napi::Value GetOffloads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), offloads_); }
   Napi::Value GetOffloadErrno(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), offloadErrno_); }
   Napi::Value GetTap(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), tap_); }
+  Napi::Value GetConfigured(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), configured_); }
 
   int fd_ = -1;
   std::string name_;
   bool created_ = false;
   bool tap_ = false;
+  bool configured_ = false;
   uv_poll_t* poll_ = nullptr;
   bool reading_ = false;
   bool selfRef_ = false;
@@ -781,68 +898,14 @@ Napi::Value ConfigureNetns(const Napi::CallbackInfo& info) {
   }
   std::string nsPath = info[0].As<Napi::String>().Utf8Value();
   std::string name = info[1].As<Napi::String>().Utf8Value();
-  Napi::Object o = info[2].As<Napi::Object>();
-  int mtu = o.Get("mtu").ToNumber().Int32Value();
-  std::string address = o.Get("address").ToString().Utf8Value();
-  int prefixLen = o.Get("prefixLen").ToNumber().Int32Value();
-  std::string gateway = o.Has("gateway") && o.Get("gateway").IsString() ? o.Get("gateway").As<Napi::String>().Utf8Value() : "";
-  struct ifreq probe;
-  FillName(env, &probe, name);
-  struct in_addr addr, gw, mask;
-  if (inet_pton(AF_INET, address.c_str(), &addr) != 1) throw Napi::TypeError::New(env, "configureNetns: not an IPv4 address: " + address);
-  if (!gateway.empty() && inet_pton(AF_INET, gateway.c_str(), &gw) != 1) throw Napi::TypeError::New(env, "configureNetns: not an IPv4 address: " + gateway);
-  if (prefixLen < 0 || prefixLen > 32) throw Napi::RangeError::New(env, "configureNetns: prefixLen must be 0..32");
-  mask.s_addr = htonl(prefixLen == 0 ? 0 : 0xffffffffu << (32 - prefixLen));
+  synack::NsConfig cfg = ParseNsConfig(env, "configureNetns", name, info[2].As<Napi::Object>());
   NsResult r = InNetns(nsPath, [&](NsResult& res) {
-    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (s < 0) {
-      res.err = errno;
-      res.step = "socket";
-      return;
-    }
-    auto fail = [&](const char* step) {
-      res.err = errno;
+    int err = 0;
+    const char* step = "";
+    if (!synack::ConfigureHere(cfg, &step, &err)) {
+      res.err = err;
       res.step = step;
-      close(s);
-    };
-    auto sin = [](struct sockaddr* sa, struct in_addr a) {
-      struct sockaddr_in* p = reinterpret_cast<struct sockaddr_in*>(sa);
-      memset(p, 0, sizeof *p);
-      p->sin_family = AF_INET;
-      p->sin_addr = a;
-    };
-    auto up = [&](const char* dev) -> bool {
-      struct ifreq ifr;
-      memset(&ifr, 0, sizeof ifr);
-      strncpy(ifr.ifr_name, dev, IFNAMSIZ - 1);
-      if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) return false;
-      ifr.ifr_flags |= IFF_UP;
-      return ioctl(s, SIOCSIFFLAGS, &ifr) == 0;
-    };
-    if (!up("lo")) return fail("SIOCSIFFLAGS lo");
-    struct ifreq ifr;
-    memset(&ifr, 0, sizeof ifr);
-    strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
-    ifr.ifr_mtu = mtu;
-    if (ioctl(s, SIOCSIFMTU, &ifr) < 0) return fail("SIOCSIFMTU");
-    sin(&ifr.ifr_addr, addr);
-    if (ioctl(s, SIOCSIFADDR, &ifr) < 0) return fail("SIOCSIFADDR");
-    sin(&ifr.ifr_netmask, mask);
-    if (ioctl(s, SIOCSIFNETMASK, &ifr) < 0) return fail("SIOCSIFNETMASK");
-    if (!up(name.c_str())) return fail("SIOCSIFFLAGS");
-    if (!gateway.empty()) {
-      struct rtentry rt;
-      memset(&rt, 0, sizeof rt);
-      struct in_addr any;
-      any.s_addr = 0;
-      sin(&rt.rt_dst, any);
-      sin(&rt.rt_genmask, any);
-      sin(&rt.rt_gateway, gw);
-      rt.rt_flags = RTF_UP | RTF_GATEWAY;
-      rt.rt_dev = const_cast<char*>(name.c_str());
-      if (ioctl(s, SIOCADDRT, &rt) < 0 && errno != EEXIST) return fail("SIOCADDRT");
     }
-    close(s);
   });
   if (r.err != 0) throw NetnsError(env, nsPath, r);
   return env.Undefined();
@@ -857,6 +920,8 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   exports.Set("setLinkMtu", Napi::Function::New<SetLinkMtu>(env, "setLinkMtu"));
   exports.Set("setLinkUp", Napi::Function::New<SetLinkUp>(env, "setLinkUp"));
   exports.Set("configureNetns", Napi::Function::New<ConfigureNetns>(env, "configureNetns"));
+  // TunDevice takes { userns, configure } (the rootless path, netns.cc).
+  exports.Set("usernsSupported", Napi::Boolean::New(env, true));
   exports.Set("readSize", Napi::Number::New(env, double(kReadSize)));
   exports.Set("vnetHdrLen", Napi::Number::New(env, double(kVnetHdrLen)));
   exports.Set("TUN_F_CSUM", Napi::Number::New(env, double(TUN_F_CSUM)));

@@ -14,7 +14,7 @@ import { capYoungGeneration, keepYoungGenerationSmall, GATEWAY_NEW_SPACE_CAP, na
 import { numberOption, parseOptions, UsageError, type CliIo, type Command } from './options.ts';
 
 const GATEWAY_HELP = `Usage: synack gateway --qemu-socket PATH [options]
-       synack gateway --netns PATH [--tap NAME] [options]
+       synack gateway --netns PATH [--userns PATH] [--tap NAME] [options]
        synack gateway --websocket HOST:PORT [options]
 
 User-mode networking: every TCP connection and UDP flow the guest makes is
@@ -37,7 +37,15 @@ Downstream:
                           --netns-type=path: create a TAP device in it, give
                           it 10.0.2.100/24, the MTU and a default route via
                           10.0.2.2, bring it and lo up, and serve it from
-                          here (needs root: CAP_SYS_ADMIN, CAP_NET_ADMIN)
+                          here (needs root: CAP_SYS_ADMIN, CAP_NET_ADMIN;
+                          without root, see --userns)
+  --userns PATH           with --netns: the user namespace that owns it
+                          (/proc/PID/ns/user), for a rootless container's
+                          network namespace, like slirp4netns --userns-path:
+                          a forked child joins both, makes and configures
+                          the device and passes it back; no root needed —
+                          only owning the user namespace and a /dev/net/tun
+                          everyone may open (mode 0666)
   --tap NAME              the TAP device's name in the namespace (default
                           tap0; with --netns)
   --websocket HOST:PORT   a WebSocket server (RFC 6455) in the protocol of
@@ -130,6 +138,8 @@ Example:
   synack gateway --netns /run/netns/sandbox &
   ip netns exec sandbox curl http://10.0.2.2:8000/   # the host's 127.0.0.1:8000
   ip netns exec sandbox dig @10.0.2.3 example.com    # through the host's resolver
+  unshare --user --map-root-user --net sleep infinity &    # rootless, as yourself
+  synack gateway --netns /proc/$!/ns/net --userns /proc/$!/ns/user &
   synack gateway --websocket 127.0.0.1:8086 &
   # in the page: net_device: { type: "ne2k", relay_url: "ws://127.0.0.1:8086/" }`;
 
@@ -137,6 +147,7 @@ const GATEWAY_OPTIONS = {
   'qemu-socket': { type: 'string' },
   netns: { type: 'string' },
   tap: { type: 'string' },
+  userns: { type: 'string' },
   websocket: { type: 'string' },
   'max-guests': { type: 'string' },
   'websocket-origin': { type: 'string', multiple: true },
@@ -186,6 +197,9 @@ async function runGateway(argv: string[], io: CliIo): Promise<number> {
   }
   const maxGuests = numberOption('gateway', 'max-guests', v['max-guests'], WEBSOCKET_DEFAULT_MAX_GUESTS, (n) => Number.isInteger(n) && n >= 1 && n <= 4096, 'an integer 1..4096');
   if (v.tap !== undefined && !netns) throw new UsageError('--tap names the TAP device of --netns', 'gateway');
+  const userns = v.userns;
+  if (userns !== undefined && !netns) throw new UsageError('--userns names the user namespace that owns the --netns namespace: give --netns PATH too', 'gateway');
+  if (userns === '') throw new UsageError('--userns: the path of a user namespace is required (e.g. /proc/PID/ns/user)', 'gateway');
   if (v.tap !== undefined && !/^[A-Za-z0-9_.:-]{1,15}$/.test(v.tap)) throw new UsageError(`--tap: not an interface name: ${JSON.stringify(v.tap)} (1..15 characters)`, 'gateway');
   const mtu = numberOption('gateway', 'mtu', v.mtu, 1500, (n) => Number.isInteger(n) && n >= 1280 && n <= 65520, 'an integer 1280..65520');
   const maxConnections = numberOption('gateway', 'max-connections', v['max-connections'], 4096, (n) => Number.isInteger(n) && n >= 1, 'a positive integer');
@@ -223,7 +237,7 @@ async function runGateway(argv: string[], io: CliIo): Promise<number> {
       downstream: wsListen
         ? { websocket: { ...wsListen, maxGuests, ...(v['websocket-origin'] ? { origins: v['websocket-origin'] } : {}) } }
         : netns
-          ? { netns, ...(v.tap !== undefined ? { tap: v.tap } : {}) }
+          ? { netns, ...(v.tap !== undefined ? { tap: v.tap } : {}), ...(userns !== undefined ? { userns } : {}) }
           : { qemuSocket: path! },
       mtu,
       maxConnections,
@@ -244,7 +258,12 @@ async function runGateway(argv: string[], io: CliIo): Promise<number> {
       log: (line) => io.stderr(`synack gateway: ${line}`),
     });
   } catch (e) {
-    io.stderr(`synack gateway: ${(e as Error).message}`);
+    const err = e as Error & { code?: string; syscall?: string };
+    io.stderr(`synack gateway: ${err.message}${err.code && /^E[A-Z]+$/.test(err.code) && !err.message.includes(err.code) ? ` (${err.code})` : ''}`);
+    // Not allowed into the network namespace: a rootless container's belongs to a user namespace.
+    if (netns && userns === undefined && err.code === 'EPERM' && err.syscall === 'setns') {
+      io.stderr(`synack gateway: without root, give the user namespace that owns ${netns} too: --userns /proc/PID/ns/user (PID: the process whose network namespace it is)`);
+    }
     return 1;
   }
   try {
@@ -288,7 +307,7 @@ async function runGateway(argv: string[], io: CliIo): Promise<number> {
   const pub = publish.map((p) => ` publish ${p.hostAddr ?? '127.0.0.1'}:${p.hostPort}->${p.guestPort}/${p.proto ?? 'tcp'}`).join('');
   const wsAddr = gw.websocket?.address();
   const where = netns
-    ? `${gw.tap!.name} in ${netns} (guest 10.0.2.100/24${v.ipv6 ? ', fd00::100/64' : ''}, default route via 10.0.2.2${v.ipv6 ? ', fd00::2' : ''})`
+    ? `${gw.tap!.name} in ${netns}${userns !== undefined ? ` (user namespace ${userns})` : ''} (guest 10.0.2.100/24${v.ipv6 ? ', fd00::100/64' : ''}, default route via 10.0.2.2${v.ipv6 ? ', fd00::2' : ''})`
     : wsAddr
       ? `ws://${wsAddr.address.includes(':') ? `[${wsAddr.address}]` : wsAddr.address}:${wsAddr.port}/ (each client its own guest network, at most ${maxGuests})`
       : path!;

@@ -43,7 +43,10 @@
  * `slirp4netns --configure --netns-type=path PATH NAME`: a TAP device made
  * inside the network namespace at PATH and configured there with the guest's
  * address 10.0.2.100/24, a default route via 10.0.2.2 and the MTU, served
- * from this process's own namespace — links/tap.ts, native/src/tun.cc).
+ * from this process's own namespace — links/tap.ts, native/src/tun.cc);
+ * with `userns: PATH` too, the namespace is a rootless container's, owned by
+ * that user namespace (like slirp4netns --userns-path): no root needed
+ * (native/src/netns.cc).
  */
 import * as nodeNet from 'node:net';
 import * as dgram from 'node:dgram';
@@ -182,6 +185,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     down.frameLink.onBatch = () => d.kick();
   } else if ('netns' in down) {
     if (typeof down.netns !== 'string' || down.netns === '') throw new SynackError('ERR_SYNACK_INVALID_ARG', 'downstream.netns must be the path of a network namespace');
+    if (down.userns !== undefined && (typeof down.userns !== 'string' || down.userns === '')) throw new SynackError('ERR_SYNACK_INVALID_ARG', 'downstream.userns must be the path of a user namespace');
     network = new Network({ clock: new RealClock() });
     driver = new Driver(network);
     ownDriver = true;
@@ -190,14 +194,20 @@ export function createGateway(opts: GatewayOptions): Gateway {
     // The device is created in the namespace (its fd stays bound there) and
     // read from here; closing it (close()) removes it.
     const netns = down.netns;
+    const userns = down.userns;
+    // What `slirp4netns --configure` does inside the namespace: lo up, the
+    // guest's address, MTU, up, default route via the gateway.
+    const cfg = { mtu, address: GATEWAY_DEFAULTS.guest4, prefixLen: 24, gateway: GATEWAY_DEFAULTS.gateway4 };
     let t: TapLink | null = null;
     try {
-      t = new TapLink({ name: down.tap ?? 'tap0', netns, mtu, onBatch: () => d.kick(), onError: (err) => log(`tap: ${err.message}`) });
+      // With `userns` (a rootless container's namespace) a forked child of
+      // the addon joins both namespaces, makes the device, configures it and
+      // passes the fd back (native/src/netns.cc); otherwise a thread of this
+      // process joins the network namespace for each step (needs root).
+      t = new TapLink({ name: down.tap ?? 'tap0', netns, ...(userns !== undefined ? { userns, configure: cfg } : {}), mtu, onBatch: () => d.kick(), onError: (err) => log(`tap: ${err.message}`) });
       eth = addEthernetInterface(stack, { ...ethOpts, link: t as FrameLink, addrs });
-      // What `slirp4netns --configure` does inside the namespace: lo up, the
-      // guest's address, MTU, up, default route via the gateway.
-      configureNetnsDevice(netns, t.name, { mtu, address: GATEWAY_DEFAULTS.guest4, prefixLen: 24, gateway: GATEWAY_DEFAULTS.gateway4 });
-      if (ipv6) configureNetnsIpv6(netns, t.name, { address: GATEWAY_DEFAULTS.guest6, prefixLen: 64, gateway: GATEWAY_DEFAULTS.gateway6 });
+      if (userns === undefined) configureNetnsDevice(netns, t.name, cfg);
+      if (ipv6) configureNetnsIpv6(netns, t.name, { address: GATEWAY_DEFAULTS.guest6, prefixLen: 64, gateway: GATEWAY_DEFAULTS.gateway6 }, userns);
     } catch (e) {
       t?.close();
       driver.stop();
@@ -207,7 +217,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     // The device keeps the process alive while the gateway serves it.
     tapLink.ref();
   } else {
-    throw new SynackError('ERR_SYNACK_INVALID_ARG', 'downstream must be { memory }, { qemuSocket: PATH }, { netns: PATH, tap?: NAME }, { websocket: { host, port } } or { frameLink }');
+    throw new SynackError('ERR_SYNACK_INVALID_ARG', 'downstream must be { memory }, { qemuSocket: PATH }, { netns: PATH, tap?: NAME, userns?: PATH }, { websocket: { host, port } } or { frameLink }');
   }
 
   let pcapOut: WriteStream | null = null;

@@ -17,16 +17,23 @@
 import { spawnSync } from 'node:child_process';
 import { SynackError } from '../errors.ts';
 
-function inNetns(nsPath: string, argv: string[]): void {
-  const r = spawnSync('nsenter', [`--net=${nsPath}`, '--', ...argv], { encoding: 'utf8', timeout: 10_000 });
+/**
+ * Runs argv in the network namespace; with `userns`, after joining that user
+ * namespace (nsenter enters it first when the network namespace needs it),
+ * keeping this process's user and group IDs (--preserve-credentials: a
+ * rootless container's user namespace may deny setgroups).
+ */
+function inNetns(nsPath: string, argv: string[], userns?: string): void {
+  const ns = userns !== undefined ? [`--user=${userns}`, '--preserve-credentials', `--net=${nsPath}`] : [`--net=${nsPath}`];
+  const r = spawnSync('nsenter', [...ns, '--', ...argv], { encoding: 'utf8', timeout: 10_000 });
   if (r.error) throw new SynackError('ERR_SYNACK_INVALID_STATE', `cannot configure IPv6 in the network namespace ${nsPath}: ${argv.join(' ')}: ${r.error.message}`);
   if (r.status !== 0) throw new SynackError('ERR_SYNACK_INVALID_STATE', `cannot configure IPv6 in the network namespace ${nsPath}: ${argv.join(' ')} failed: ${r.stderr.trim()}`);
 }
 
-/** Adds `address/prefixLen` (nodad) to `dev` in the namespace and a default route via `gateway`. */
-export function configureNetnsIpv6(nsPath: string, dev: string, cfg: { address: string; prefixLen: number; gateway: string }): void {
+/** Adds `address/prefixLen` (nodad) to `dev` in the namespace and a default route via `gateway`; `userns`: the user namespace that owns the network namespace (rootless). */
+export function configureNetnsIpv6(nsPath: string, dev: string, cfg: { address: string; prefixLen: number; gateway: string }, userns?: string): void {
   // The device may have IPv6 turned off by a sysctl default; on for it.
-  inNetns(nsPath, ['sysctl', '-qw', `net.ipv6.conf.${dev}.disable_ipv6=0`]);
-  inNetns(nsPath, ['ip', '-6', 'addr', 'add', `${cfg.address}/${cfg.prefixLen}`, 'dev', dev, 'nodad']);
-  inNetns(nsPath, ['ip', '-6', 'route', 'replace', 'default', 'via', cfg.gateway, 'dev', dev]);
+  inNetns(nsPath, ['sysctl', '-qw', `net.ipv6.conf.${dev}.disable_ipv6=0`], userns);
+  inNetns(nsPath, ['ip', '-6', 'addr', 'add', `${cfg.address}/${cfg.prefixLen}`, 'dev', dev, 'nodad'], userns);
+  inNetns(nsPath, ['ip', '-6', 'route', 'replace', 'default', 'via', cfg.gateway, 'dev', dev], userns);
 }

@@ -76,8 +76,14 @@ export const GATEWAY_TCP_DEFAULTS: Readonly<Partial<TcpConfig>> = { sendBufferBy
 export type GatewayDownstream =
   | { memory: MemoryNetwork }
   | { qemuSocket: string }
-  /** A TAP device `tap` (default tap0) created in the network namespace at the path `netns` (e.g. /run/netns/NAME, /proc/PID/ns/net). */
-  | { netns: string; tap?: string }
+  /**
+   * A TAP device `tap` (default tap0) created in the network namespace at the
+   * path `netns` (e.g. /run/netns/NAME, /proc/PID/ns/net); needs root, unless
+   * `userns` names the user namespace that owns it (a rootless container's:
+   * /proc/PID/ns/user, as slirp4netns --userns-path) — then the user that
+   * owns that user namespace will do, given a /dev/net/tun of mode 0666.
+   */
+  | { netns: string; tap?: string; userns?: string }
   /** A WebSocket server (v86's relay_url protocol); each client is its own guest network (gateway/websocket-gateway.ts). */
   | { websocket: WebSocketDownstream }
   /** Any Ethernet frame link (e.g. one WebSocket client's): the gateway runs its own stack and driver on it. */

@@ -48,6 +48,8 @@ export interface TunDeviceHandle {
   readonly offloadErrno?: number;
   /** true when opened as a TAP device (Ethernet frames); absent on builds without TAP support. */
   readonly tap?: boolean;
+  /** true when the `configure` option was applied (with `userns`); absent on older builds. */
+  readonly configured?: boolean;
   /** Writes chain i (the next counts[i] parts) as one packet with one writev(); chains written. */
   writeChains?(parts: Uint8Array[], counts: number[], start?: number, end?: number): number;
   start(onPackets: (count: number, errno: number) => void): void;
@@ -63,20 +65,41 @@ export interface TunDeviceHandle {
 export interface TunAddon {
   TunDevice: new (
     name: string,
-    options?: { mode?: TunOpenMode; arenaBytes?: number; maxBatch?: number; maxRounds?: number; offload?: boolean; tap?: boolean; netns?: string; multiQueue?: boolean },
+    options?: {
+      mode?: TunOpenMode;
+      arenaBytes?: number;
+      maxBatch?: number;
+      maxRounds?: number;
+      offload?: boolean;
+      tap?: boolean;
+      netns?: string;
+      userns?: string;
+      configure?: NetnsDeviceConfig;
+      multiQueue?: boolean;
+    },
   ) => TunDeviceHandle;
   linkInfo(name: string): { index: number; mtu: number; up: boolean };
   setLinkMtu(name: string, mtu: number): void;
   setLinkUp(name: string, up: boolean): void;
   /** Absent on builds before network namespace support. */
-  configureNetns?(nsPath: string, name: string, cfg: { mtu: number; address: string; prefixLen: number; gateway?: string }): void;
+  configureNetns?(nsPath: string, name: string, cfg: NetnsDeviceConfig): void;
+  /** True in builds whose TunDevice takes { userns, configure } (absent before). */
+  usernsSupported?: boolean;
   /** A full memory-reducing GC and malloc_trim (native/src/memory.cc); absent on older builds. */
   trimMemory?(): boolean;
 }
 
 export type TunOpenMode = 'auto' | 'attach' | 'create';
 
-/** An error from the TUN layer, shaped like Node's system errors (`code`, `errno`, `syscall`). */
+/** What `slirp4netns --configure` gives the device in the namespace: the MTU, an IPv4 address/prefixLen, a default route via `gateway`. */
+export interface NetnsDeviceConfig {
+  mtu: number;
+  address: string;
+  prefixLen: number;
+  gateway?: string;
+}
+
+/** An error from the TUN layer, shaped like Node's system errors (`code`, `errno`, `syscall`, and `path` when a file was involved: a namespace, /dev/net/tun). */
 export class TunError extends Error {
   override name = 'TunError';
   constructor(
@@ -84,6 +107,7 @@ export class TunError extends Error {
     readonly code: string,
     readonly errno?: number,
     readonly syscall?: string,
+    readonly path?: string,
   ) {
     super(message);
   }
@@ -129,8 +153,8 @@ export function tunAvailable(): boolean {
 
 function asTunError(e: unknown): Error {
   if (e instanceof TunError) return e;
-  const x = e as Error & { code?: string; errno?: number; syscall?: string };
-  if (x && typeof x.message === 'string') return new TunError(x.message, x.code ?? 'ERR_SYNACK_TUN', x.errno, x.syscall);
+  const x = e as Error & { code?: string; errno?: number; syscall?: string; path?: string };
+  if (x && typeof x.message === 'string') return new TunError(x.message, x.code ?? 'ERR_SYNACK_TUN', x.errno, x.syscall, x.path);
   return new TunError(String(e), 'ERR_SYNACK_TUN');
 }
 
@@ -155,12 +179,12 @@ export function configureTunDevice(name: string, opts: { mtu?: number; up?: bool
   }
 }
 
-/** The addon, checked to know network namespaces (the `netns` option, configureNetns). */
-function netnsAddon(): TunAddon {
+/** The addon, checked to know network namespaces (the `netns` option, configureNetns) and, with `userns`, user namespaces. */
+function netnsAddon(userns = false): TunAddon {
   const a = loadTunAddon();
-  if (typeof a.configureNetns !== 'function') {
+  if (typeof a.configureNetns !== 'function' || (userns && a.usernsSupported !== true)) {
     throw new TunError(
-      'the TUN addon (synack-tun) in use predates network namespace support: rebuild it (in a synack checkout: npm run build:native; else npm rebuild synack-tun)',
+      `the TUN addon (synack-tun) in use predates ${userns ? 'user' : 'network'} namespace support: rebuild it (in a synack checkout: npm run build:native; else npm rebuild synack-tun)`,
       'ERR_SYNACK_TUN_UNAVAILABLE',
     );
   }
@@ -175,7 +199,7 @@ function netnsAddon(): TunAddon {
  * the namespace (native/src/tun.cc, InNetns); this process stays in its own.
  * Needs CAP_SYS_ADMIN and CAP_NET_ADMIN.
  */
-export function configureNetnsDevice(nsPath: string, name: string, cfg: { mtu: number; address: string; prefixLen: number; gateway?: string }): void {
+export function configureNetnsDevice(nsPath: string, name: string, cfg: NetnsDeviceConfig): void {
   const a = netnsAddon();
   try {
     a.configureNetns!(nsPath, name, cfg);
@@ -217,9 +241,24 @@ export interface TunLinkOptions {
    * Open (create or attach to) the device inside the network namespace at
    * this path instead of this process's own (the fd stays bound to it; see
    * native/src/tun.cc, InNetns). The device is configured there with
-   * `configureNetnsDevice`.
+   * `configureNetnsDevice`, or with `configure`.
    */
   netns?: string;
+  /**
+   * With `netns`: the path of the user namespace that owns it (rootless
+   * containers: /proc/PID/ns/user of the process that made the network
+   * namespace). The device is then made by a fork()ed child that joins the
+   * user namespace and the network namespace and passes the fd back
+   * (native/src/netns.cc): no root needed — only owning the user namespace
+   * and a /dev/net/tun everyone may open (mode 0666).
+   */
+  userns?: string;
+  /**
+   * With `userns`: configure the device in the namespace as
+   * `configureNetnsDevice` does, in the same child, right after making it
+   * (without `userns`, call configureNetnsDevice).
+   */
+  configure?: NetnsDeviceConfig;
   /**
    * Open one queue of a multi-queue device (IFF_MULTI_QUEUE): every link
    * opened so on the same name is one more queue (src/workers/: one per
@@ -335,17 +374,25 @@ export class TunLink implements Link {
       this.dev = opts.device;
     } else {
       // An addon without namespace support would ignore `netns` and open the device here.
-      const a = opts.netns !== undefined ? netnsAddon() : loadTunAddon();
+      if (opts.userns !== undefined && opts.netns === undefined) throw new TunError('the userns option goes with netns (the network namespace that user namespace owns)', 'ERR_SYNACK_INVALID_ARG');
+      if (opts.configure !== undefined && opts.userns === undefined) throw new TunError('the configure option goes with userns (without it, call configureNetnsDevice)', 'ERR_SYNACK_INVALID_ARG');
+      const a = opts.netns !== undefined ? netnsAddon(opts.userns !== undefined) : loadTunAddon();
       try {
         this.dev = new a.TunDevice(opts.name, {
           mode: opts.mode ?? 'auto',
           offload: opts.offload ?? offloadDefault(),
           ...(kind === 'tap' ? { tap: true } : {}),
           ...(opts.netns !== undefined ? { netns: opts.netns } : {}),
+          ...(opts.userns !== undefined ? { userns: opts.userns } : {}),
+          ...(opts.configure !== undefined ? { configure: opts.configure } : {}),
           ...(opts.multiQueue ? { multiQueue: true } : {}),
         });
       } catch (e) {
         throw asTunError(e);
+      }
+      if (opts.configure !== undefined && this.dev.configured !== true) {
+        this.dev.close();
+        throw new TunError(`the device ${this.dev.name} was made but not configured in ${opts.netns}`, 'ERR_SYNACK_TUN');
       }
       if (kind === 'tap' && this.dev.tap !== true) {
         // An addon built before TAP support ignores { tap: true } and opens a TUN device.
