@@ -26,8 +26,8 @@ import { CHECKSUM_FULL, type ChecksumCaps } from '../wire/types.ts';
 import type { Impairments } from './memory.ts';
 import { ImpairStage, isNoImpairment, type ImpairStats } from './impair.ts';
 import { ETH_HEADER_LEN } from '../wire/ethernet.ts';
-import { coalesceTcp, completePartialChecksum, encodeVnetHdr, TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, VNET_F_NEEDS_CSUM, VNET_GSO_NONE, VNET_HDR_LEN } from './vnet.ts';
-import { joinPartialTcp } from '../wire/tcp.ts';
+import { coalesceTcp, completePartialChecksum, encodeVnetHdr, GSO_MAX_BYTES, TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, VNET_F_NEEDS_CSUM, VNET_GSO_NONE, VNET_GSO_TCPV4, VNET_GSO_TCPV6, VNET_HDR_LEN } from './vnet.ts';
+import { joinPartialTcp, segmentPartialTcp } from '../wire/tcp.ts';
 import { clearChecksumMark, markChecksumComputed, markChecksumPartial } from '../stack/rx-verified.ts';
 
 // ---- the addon ----------------------------------------------------------------
@@ -294,8 +294,10 @@ export interface TunLinkStats {
   csumTrusted: number;
   /** Received packets with a bad virtio_net_hdr (offsets outside the packet), dropped. */
   dropsBadVnetHdr: number;
-  /** Transmitted coalesced segments (one write, several segments cut by the kernel). */
+  /** Transmitted TSO writes (one write, several segments cut by the kernel): runs coalesced here and the stack's super-segments (transmitGso). */
   gsoOut: number;
+  /** Of gsoOut: the stack's super-segments (Link.transmitGso: one TCP segment of several MSS, never built as MSS-sized packets). */
+  superOut: number;
   /** Segments carried inside gsoOut writes. */
   gsoOutSegments: number;
   /** Write calls into the device (writeBatch / writeChains). */
@@ -346,6 +348,8 @@ export class TunLink implements Link {
   private outPayloads: (readonly Uint8Array[])[] = [];
   /** Per queued packet: the checksum start of a gather packet, else 0. */
   private outCsumStart: number[] = [];
+  /** Per queued packet: the gso_size of a super-segment (transmitGso), else 0. */
+  private outGsoSize: number[] = [];
   /** Gather packets in the queue. */
   private outPartials = 0;
   /**
@@ -354,6 +358,13 @@ export class TunLink implements Link {
    * corrupted byte must meet a checksum the kernel checks).
    */
   readonly transmitPartial?: (head: Uint8Array, payload: readonly Uint8Array[], l4Off: number) => void;
+  /**
+   * Link.tsoMaxBytes and Link.transmitGso: present with transmitPartial
+   * and both TSO4 and TSO6 accepted (the TCP output then hands over
+   * super-segments of up to this many octets, which the kernel cuts).
+   */
+  readonly tsoMaxBytes?: number;
+  readonly transmitGso?: (head: Uint8Array, payload: readonly Uint8Array[], l4Off: number, gsoSize: number) => void;
   /** virtio_net_hdr bytes before each packet read and written (0: plain mode). */
   readonly vnetHdrLen: number;
   /** The TUN_F_* offloads in force (0 when off or refused). */
@@ -430,6 +441,7 @@ export class TunLink implements Link {
       csumTrusted: 0,
       dropsBadVnetHdr: 0,
       gsoOut: 0,
+      superOut: 0,
       gsoOutSegments: 0,
       writeCalls: 0,
       csumOffloadOut: 0,
@@ -443,7 +455,11 @@ export class TunLink implements Link {
     // checksums, which would hide a corrupted byte).
     this.tso = (this.offloads & (TUN_F_TSO4 | TUN_F_TSO6)) !== 0 && this.stageOut === null && typeof this.dev.writeChains === 'function';
     if ((this.offloads & TUN_F_CSUM) !== 0 && this.vnetHdrLen === VNET_HDR_LEN && this.stageOut === null && typeof this.dev.writeChains === 'function') {
-      this.transmitPartial = (head, payload, l4Off) => this.sendPartial(head, payload, l4Off);
+      this.transmitPartial = (head, payload, l4Off) => this.sendPartial(head, payload, l4Off, 0);
+      if ((this.offloads & (TUN_F_TSO4 | TUN_F_TSO6)) === (TUN_F_TSO4 | TUN_F_TSO6)) {
+        this.tsoMaxBytes = GSO_MAX_BYTES;
+        this.transmitGso = (head, payload, l4Off, gsoSize) => this.sendPartial(head, payload, l4Off, gsoSize);
+      }
     }
     this.dev.start(this.onPackets);
   }
@@ -485,19 +501,29 @@ export class TunLink implements Link {
    * pseudo-header sum: written behind a virtio_net_hdr with NEEDS_CSUM
    * (csum_start `l4Off`, csum_offset 16), head and payload as two parts of
    * one writev. The `tap` sees the packet whole, its checksum complete.
+   *
+   * With `gsoSize` (Link.transmitGso): a super-segment of up to
+   * tsoMaxBytes, its virtio_net_hdr also gso_type TCPV4/TCPV6 and gso_size
+   * `gsoSize`; the kernel cuts it (no segment larger than the MTU leaves).
+   * The `tap` sees the segments the kernel will make.
    */
-  private sendPartial(head: Uint8Array, payload: readonly Uint8Array[], l4Off: number): void {
+  private sendPartial(head: Uint8Array, payload: readonly Uint8Array[], l4Off: number, gsoSize: number): void {
     if (this.closedFlag) return;
     let len = head.length;
     for (const p of payload) len += p.length;
-    if (len > this.mtu + this.l2Len) {
+    const l3 = this.l2Len;
+    if (gsoSize > 0 ? len > GSO_MAX_BYTES + l3 || head.length - l3 + gsoSize > this.mtu : len > this.mtu + l3) {
       this.stats.dropsTooBig++;
       return;
     }
-    this.tap?.('out', joinPartialTcp(head, payload, l4Off));
+    if (this.tap !== null) {
+      if (gsoSize > 0) for (const seg of segmentPartialTcp(head, payload, l3, l4Off, gsoSize)) this.tap('out', seg);
+      else this.tap('out', joinPartialTcp(head, payload, l4Off));
+    }
     this.outQueue.push(head);
     this.outPayloads.push(payload);
     this.outCsumStart.push(l4Off);
+    this.outGsoSize.push(gsoSize);
     this.outPartials++;
     if (!this.flushQueued) {
       this.flushQueued = true;
@@ -666,6 +692,7 @@ export class TunLink implements Link {
     if (this.transmitPartial) {
       this.outPayloads.push(NO_PAYLOAD);
       this.outCsumStart.push(0);
+      this.outGsoSize.push(0);
     }
     if (!this.flushQueued) {
       this.flushQueued = true;
@@ -681,13 +708,15 @@ export class TunLink implements Link {
     if (this.vnetHdrLen !== 0 && this.dev.writeChains) {
       const payloads = this.outPayloads;
       const csumStart = this.outCsumStart;
+      const gsoSize = this.outGsoSize;
       const partials = this.outPartials;
       if (this.transmitPartial) {
         this.outPayloads = [];
         this.outCsumStart = [];
+        this.outGsoSize = [];
         this.outPartials = 0;
       }
-      this.flushChains(q, partials === 0 ? null : payloads, csumStart);
+      this.flushChains(q, partials === 0 ? null : payloads, csumStart, gsoSize);
       return;
     }
     let i = 0;
@@ -723,7 +752,7 @@ export class TunLink implements Link {
     }
   }
 
-  private flushChains(q: Uint8Array[], payloads: (readonly Uint8Array[])[] | null, csumStart: number[]): void {
+  private flushChains(q: Uint8Array[], payloads: (readonly Uint8Array[])[] | null, csumStart: number[], gsoSizes: number[]): void {
     const parts: Uint8Array[] = [];
     const counts: number[] = [];
     if (payloads === null) this.planWhole(q, parts, counts);
@@ -741,11 +770,18 @@ export class TunLink implements Link {
         }
         const head = q[i]!;
         const h = new Uint8Array(VNET_HDR_LEN);
-        encodeVnetHdr({ flags: VNET_F_NEEDS_CSUM, gsoType: VNET_GSO_NONE, hdrLen: head.length, gsoSize: 0, csumStart: csumStart[i]!, csumOffset: 16 }, h, 0);
+        // A super-segment (transmitGso): the kernel cuts it into segments
+        // of gso_size payload octets (TCPV4 or TCPV6 by the IP version).
+        const gso = gsoSizes[i]!;
+        const gsoType = gso === 0 ? VNET_GSO_NONE : head[this.l2Len]! >> 4 === 6 ? VNET_GSO_TCPV6 : VNET_GSO_TCPV4;
+        encodeVnetHdr({ flags: VNET_F_NEEDS_CSUM, gsoType, hdrLen: head.length, gsoSize: gso, csumStart: csumStart[i]!, csumOffset: 16 }, h, 0);
         parts.push(h, head);
         for (const p of payloads[i]!) parts.push(p);
         counts.push(2 + payloads[i]!.length);
-        this.stats.csumOffloadOut++;
+        if (gso !== 0) {
+          this.stats.gsoOut++;
+          this.stats.superOut++;
+        } else this.stats.csumOffloadOut++;
         i++;
       }
     }
@@ -759,14 +795,23 @@ export class TunLink implements Link {
         const c = counts[k]!;
         let bytes = 0;
         for (let m = 1; m < c; m++) bytes += parts[pi + m]!.length;
-        // A coalesced chain's first part is its header and the run's headers; its gso_type is set.
-        const gso = parts[pi]![1] !== VNET_GSO_NONE;
-        if (gso) {
-          this.stats.gsoOutSegments += c - 1;
-          bytes += parts[pi]!.length - this.vnetHdrLen;
+        // A coalesced chain's first part is its header and the run's
+        // headers; its gso_type is set. A super-segment's first part is the
+        // header alone (gso_type and gso_size set), then the packet's
+        // headers and payload.
+        const first = parts[pi]!;
+        const gso = first[1] !== VNET_GSO_NONE;
+        let segs = 1;
+        if (gso && first.length > this.vnetHdrLen) {
+          segs = c - 1;
+          bytes += first.length - this.vnetHdrLen;
+        } else if (gso) {
+          const size = first[4]! | (first[5]! << 8);
+          segs = Math.max(1, Math.ceil((bytes - parts[pi + 1]!.length) / size));
         }
+        if (gso) this.stats.gsoOutSegments += segs;
         pi += c;
-        this.stats.packetsOut += gso ? c - 1 : 1;
+        this.stats.packetsOut += segs;
         this.stats.bytesOut += bytes;
       }
       i += n;

@@ -9,6 +9,8 @@ export class Counters {
   packetsOut = 0;
   segmentsIn = 0;
   segmentsOut = 0;
+  /** TCP super-segments handed to a link that cuts them (Link.transmitGso); their segments count in segmentsOut. */
+  superSegmentsOut = 0;
   retransmits = 0;
   resetsSent = 0;
   resetsReceived = 0;
@@ -76,6 +78,7 @@ export class Counters {
       packetsOut: this.packetsOut,
       segmentsIn: this.segmentsIn,
       segmentsOut: this.segmentsOut,
+      superSegmentsOut: this.superSegmentsOut,
       retransmits: this.retransmits,
       resetsSent: this.resetsSent,
       resetsReceived: this.resetsReceived,

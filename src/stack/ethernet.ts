@@ -34,7 +34,7 @@ import {
   setMac,
   type MacAddr,
 } from '../wire/ethernet.ts';
-import { joinPartialTcp } from '../wire/tcp.ts';
+import { joinPartialTcp, segmentPartialTcp } from '../wire/tcp.ts';
 import { hasHeadroom } from './packet-pool.ts';
 import { completeForCapture } from './rx-verified.ts';
 import { arpAnnounce, arpProbe, arpReplyTo, arpRequest, emitArp, ARP_LEN, parseArp, type ArpRepr } from '../wire/arp.ts';
@@ -234,6 +234,9 @@ export class EthernetInterface implements Link {
   readonly checksum: ChecksumCaps;
   /** Link.transmitPartial: present when the frame link has it (a TAP device with checksum offload). */
   readonly transmitPartial?: (head: Uint8Array, payload: readonly Uint8Array[], l4Off: number) => void;
+  /** Link.tsoMaxBytes and Link.transmitGso: present when the frame link has them (a TAP device with TSO). */
+  readonly tsoMaxBytes?: number;
+  readonly transmitGso?: (head: Uint8Array, payload: readonly Uint8Array[], l4Off: number, gsoSize: number) => void;
 
   private readonly dadTransmits: number;
   private readonly autoconf: boolean;
@@ -260,7 +263,11 @@ export class EthernetInterface implements Link {
     this.frameLink = cfg.link;
     this.mtu = cfg.link.mtu;
     this.checksum = cfg.link.checksum;
-    if (cfg.link.transmitPartial) this.transmitPartial = (head, payload, l4Off) => this.sendPartial(head, payload, l4Off);
+    if (cfg.link.transmitPartial) this.transmitPartial = (head, payload, l4Off) => this.sendPartial(head, payload, l4Off, 0);
+    if (cfg.link.transmitGso && cfg.link.tsoMaxBytes !== undefined) {
+      this.tsoMaxBytes = cfg.link.tsoMaxBytes;
+      this.transmitGso = (head, payload, l4Off, gsoSize) => this.sendPartial(head, payload, l4Off, gsoSize);
+    }
     this.dadTransmits = cfg.dadTransmits ?? 1;
     this.autoconf = cfg.autoconf ?? false;
     this.router = cfg.router ?? null;
@@ -407,8 +414,13 @@ export class EthernetInterface implements Link {
    * without headroom — is joined, its checksum completed, and sent as any
    * packet. A capture (`tap`) sees the frame whole with its checksum
    * complete, as the device will put it on the wire.
+   *
+   * With `gsoSize` (Link.transmitGso) it is a super-segment: the frame
+   * link cuts it; on the fallback path it is cut here (software
+   * segmentation, wire/tcp.ts segmentPartialTcp) into packets of at most
+   * the MTU, each sent as any packet; a capture sees those packets.
    */
-  private sendPartial(head: Uint8Array, payload: readonly Uint8Array[], l4Off: number): void {
+  private sendPartial(head: Uint8Array, payload: readonly Uint8Array[], l4Off: number, gsoSize: number): void {
     const now = this.stack.clock.now();
     let mac: MacAddr | null = null;
     let ethertype = ETHERTYPE_IPV4;
@@ -421,7 +433,8 @@ export class EthernetInterface implements Link {
       if (dst >>> 28 !== 14 && !this.stack.isBroadcastOrMulticast(dst)) mac = this.neighbors.resolved(this.nextHopV4(dst), now);
     }
     if (mac === null || !hasHeadroom(head)) {
-      this.transmit(joinPartialTcp(head, payload, l4Off));
+      if (gsoSize > 0) for (const p of segmentPartialTcp(head, payload, 0, l4Off, gsoSize)) this.transmit(p);
+      else this.transmit(joinPartialTcp(head, payload, l4Off));
       return;
     }
     const frame = new Uint8Array(head.buffer, head.byteOffset - ETH_HEADER_LEN, ETH_HEADER_LEN + head.length);
@@ -430,6 +443,11 @@ export class EthernetInterface implements Link {
     frame[12] = ethertype >>> 8;
     frame[13] = ethertype & 0xff;
     this.stats.framesOut++;
+    if (gsoSize > 0) {
+      if (this.tap) for (const p of segmentPartialTcp(frame, payload, ETH_HEADER_LEN, ETH_HEADER_LEN + l4Off, gsoSize)) this.tap('out', p);
+      this.frameLink.transmitGso!(frame, payload, ETH_HEADER_LEN + l4Off, gsoSize);
+      return;
+    }
     if (this.tap) this.tap('out', joinPartialTcp(frame, payload, ETH_HEADER_LEN + l4Off));
     this.frameLink.transmitPartial!(frame, payload, ETH_HEADER_LEN + l4Off);
   }

@@ -4,7 +4,7 @@
  * originate that may need fragmenting (echo replies).
  */
 import type { TcpRepr } from '../wire/types.ts';
-import { RST, SYN } from '../wire/types.ts';
+import { CWR, FIN, PSH, RST, SYN } from '../wire/types.ts';
 import { emitIpv4Tcp, emitIpv4TcpHead, emitIpv6Tcp, emitIpv6TcpHead } from '../wire/tcp.ts';
 import { readIpv6Addr, type IpAddr, type Ipv6Addr } from '../wire/ipv6.ts';
 import type { Connection } from '../tcp/connection.ts';
@@ -23,8 +23,32 @@ import type { Stack } from './stack.ts';
  */
 export const GATHER_MIN_PAYLOAD = 16384;
 
-/** Sends one TCP segment from `src` to `dst` (same family). */
-export function sendSegment(s: Stack, src: IpAddr, dst: IpAddr, seg: TcpRepr, conn: Connection | null, ipEcn = 0, more: readonly Uint8Array[] | null = null): void {
+/**
+ * The largest TCP segment (TCP header and payload, in octets) the link
+ * towards `dst` takes as one super-segment that it cuts itself
+ * (Link.transmitGso: a TUN/TAP device with TSO), or 0 when it does not —
+ * and always 0 with stack hooks attached, which see every segment as it
+ * goes on the wire. The IP header comes off the link's largest packet:
+ * IPv4's Total Length counts it (RFC 791), IPv6's Payload Length does not
+ * (RFC 8200 §3: "Length of the IPv6 payload, i.e., the rest of the packet
+ * following this IPv6 header, in octets"), but the link's bound is on the
+ * whole packet, so 40 octets come off there too.
+ */
+export function gsoMaxSegment(s: Stack, dst: IpAddr): number {
+  if (s.hooks.length !== 0) return 0;
+  const link = s.route(dst)?.link;
+  if (link === undefined || link.transmitGso === undefined || link.tsoMaxBytes === undefined) return 0;
+  return link.tsoMaxBytes - (typeof dst === 'string' ? 40 : 20);
+}
+
+/**
+ * Sends one TCP segment from `src` to `dst` (same family). With `gsoSize`
+ * (> 0, from a connection that asked gsoMaxSegment) it is a super-segment
+ * of several segments of `gsoSize` payload octets, handed to the link to
+ * cut (Link.transmitGso); should the route have changed meanwhile to a
+ * link that cannot, it is cut here into segments sent one by one.
+ */
+export function sendSegment(s: Stack, src: IpAddr, dst: IpAddr, seg: TcpRepr, conn: Connection | null, ipEcn = 0, more: readonly Uint8Array[] | null = null, gsoSize = 0): void {
   const iface = s.route(dst);
   if (!iface) {
     s.drop(conn, typeof dst === 'string' ? 'ipv6-not-for-us' : 'ipv4-not-for-us');
@@ -33,6 +57,22 @@ export function sendSegment(s: Stack, src: IpAddr, dst: IpAddr, seg: TcpRepr, co
   const link = iface.link;
   let payloadLen = seg.payload.length;
   if (more !== null) for (const p of more) payloadLen += p.length;
+  if (gsoSize > 0 && payloadLen > gsoSize) {
+    if (link.transmitGso !== undefined && s.hooks.length === 0) {
+      const v6 = typeof dst === 'string';
+      const head = v6
+        ? emitIpv6TcpHead({ src: src as Ipv6Addr, dst, hopLimit: s.ttl, trafficClass: ipEcn & 3, flowLabel: flowLabel(s, conn, seg) }, seg, payloadLen, s.allocTx)
+        : emitIpv4TcpHead({ src: src as number, dst, ttl: s.ttl, tos: ipEcn & 3, ident: s.nextIdent(), dontFragment: true }, seg, payloadLen, s.allocTx);
+      const segs = Math.ceil(payloadLen / gsoSize);
+      s.counters.segmentsOut += segs;
+      s.counters.packetsOut += segs;
+      s.counters.superSegmentsOut++;
+      link.transmitGso(head, more === null ? [seg.payload] : [seg.payload, ...more], v6 ? 40 : 20, gsoSize);
+      return;
+    }
+    cutSegment(s, src, dst, seg, conn, ipEcn, more, payloadLen, gsoSize);
+    return;
+  }
   if (link.transmitPartial !== undefined && payloadLen >= GATHER_MIN_PAYLOAD && s.hooks.length === 0) {
     // Gather output: the headers in a pool packet, the payload by reference,
     // the checksum left to the device (Link.transmitPartial).
@@ -69,6 +109,27 @@ export function sendSegment(s: Stack, src: IpAddr, dst: IpAddr, seg: TcpRepr, co
   if (seg.flags & RST) s.counters.resetsSent++;
   if (s.hooks.length) s.trace({ type: 'segment', dir: 'out', time: s.clock.now(), src, dst, tcp: seg, conn, bytes });
   sendPacket(s, iface, bytes);
+}
+
+/**
+ * A super-segment whose link cannot cut it (the route changed, or a hook
+ * was attached, since the connection asked): sent as segments of `gsoSize`
+ * payload octets, PSH and FIN on the last only, as the device would have.
+ */
+function cutSegment(s: Stack, src: IpAddr, dst: IpAddr, seg: TcpRepr, conn: Connection | null, ipEcn: number, more: readonly Uint8Array[] | null, payloadLen: number, gsoSize: number): void {
+  const all = new Uint8Array(payloadLen);
+  all.set(seg.payload, 0);
+  let o = seg.payload.length;
+  if (more !== null)
+    for (const p of more) {
+      all.set(p, o);
+      o += p.length;
+    }
+  for (let off = 0; off < payloadLen; off += gsoSize) {
+    const last = off + gsoSize >= payloadLen;
+    const flags = last ? seg.flags : seg.flags & ~(PSH | FIN);
+    sendSegment(s, src, dst, { ...seg, seq: (seg.seq + off) >>> 0, flags: off > 0 ? flags & ~CWR : flags, payload: all.subarray(off, Math.min(payloadLen, off + gsoSize)) }, conn, ipEcn);
+  }
 }
 
 /**

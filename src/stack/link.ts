@@ -23,6 +23,23 @@ export interface Link {
    * stack neither copies nor sums it.
    */
   transmitPartial?(head: Uint8Array, payload: readonly Uint8Array[], l4Off: number): void;
+  /**
+   * Present on a link that segments TCP itself (a TUN or TAP device with
+   * TSO, IFF_VNET_HDR + TUNSETOFFLOAD, and no impairment stage on the way
+   * out): the largest IP packet (headers included) `transmitGso` takes.
+   */
+  readonly tsoMaxBytes?: number;
+  /**
+   * With `tsoMaxBytes`: as `transmitPartial`, but the packet is a TCP
+   * super-segment of up to `tsoMaxBytes` octets that the device cuts into
+   * segments of `gsoSize` payload octets (the last may be shorter), every
+   * one with `head`'s headers but for the lengths, the sequence number,
+   * the checksums and PSH/FIN (on the last only) — a virtio_net_hdr with
+   * gso_type TCPV4/TCPV6, gso_size `gsoSize` and NEEDS_CSUM. `head` is an
+   * IPv4 or IPv6 packet (no extension headers) whose lengths count the
+   * whole payload.
+   */
+  transmitGso?(head: Uint8Array, payload: readonly Uint8Array[], l4Off: number, gsoSize: number): void;
   /** A link with link-layer addresses (Ethernet): sends one IP packet to `mac` without resolving its next hop (DHCP's unicast before ARP, RFC 2131 §4.1). */
   transmitTo?(mac: MacAddr, packet: Uint8Array): void;
   /** Set by the stack: called with each received IP packet (ownership passes to the stack). */
@@ -49,6 +66,10 @@ export interface FrameLink {
   transmit(frame: Uint8Array): void;
   /** As Link.transmitPartial, for a frame: `head` is the link header, IP and TCP headers, the TCP header at `l4Off`. */
   transmitPartial?(head: Uint8Array, payload: readonly Uint8Array[], l4Off: number): void;
+  /** As Link.tsoMaxBytes: the largest IP packet (without the link header) `transmitGso` takes. */
+  readonly tsoMaxBytes?: number;
+  /** As Link.transmitGso, for a frame: `head` is the link header, IP and TCP headers, the TCP header at `l4Off`. */
+  transmitGso?(head: Uint8Array, payload: readonly Uint8Array[], l4Off: number, gsoSize: number): void;
   /** Set by the Ethernet interface: called with each received frame. */
   onReceive: ((frame: Uint8Array) => void) | null;
   /** As Link.partialChecksumsIn, set by the Ethernet interface. */

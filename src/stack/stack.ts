@@ -43,7 +43,7 @@ import { IPV4_LOOPBACK, LoopbackLink, isIpv4Loopback } from './loopback.ts';
 import { receiveIp, subnetMask } from './ip-input.ts';
 import { spendCookie } from './tcp-input.ts';
 import { EchoPorts } from './echo.ts';
-import { sendDatagram, sendPacket, sendSegment } from './ip-output.ts';
+import { gsoMaxSegment, sendDatagram, sendPacket, sendSegment } from './ip-output.ts';
 import { makeIcmpv6Limiter, sendIcmpV4TimeExceeded, sendIcmpv6Error } from './icmp.ts';
 import type { Icmpv6RateLimiter } from '../wire/icmpv6.ts';
 import { UdpTable } from '../udp/table.ts';
@@ -662,8 +662,13 @@ export class Stack implements ConnectionHost {
     this.sendSegment(conn.localAddr, conn.remoteAddr, seg, conn, ipEcn);
   }
 
-  transmitParts(conn: Connection, seg: TcpRepr, more: readonly Uint8Array[], ipEcn: number): void {
-    sendSegment(this, conn.localAddr, conn.remoteAddr, seg, conn, ipEcn, more);
+  transmitParts(conn: Connection, seg: TcpRepr, more: readonly Uint8Array[] | null, ipEcn: number, gsoSize = 0): void {
+    sendSegment(this, conn.localAddr, conn.remoteAddr, seg, conn, ipEcn, more, gsoSize);
+  }
+
+  /** ConnectionHost.gsoMaxSegment: what the route's link takes as one super-segment (stack/ip-output.ts). */
+  gsoMaxSegment(conn: Connection): number {
+    return gsoMaxSegment(this, conn.remoteAddr);
   }
 
   drop(conn: Connection | null, reason: DropReason): void {

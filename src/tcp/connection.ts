@@ -66,7 +66,14 @@ export interface ConnectionHost {
    * the `more` views (a segment spanning two writes of the send buffer,
    * sent without joining them). Without it such a segment is joined.
    */
-  transmitParts?(conn: Connection, seg: TcpRepr, more: readonly Uint8Array[], ipEcn: number): void;
+  transmitParts?(conn: Connection, seg: TcpRepr, more: readonly Uint8Array[] | null, ipEcn: number, gsoSize?: number): void;
+  /**
+   * Optional: the largest TCP segment (header and payload, octets) the path
+   * to the peer takes as one super-segment it cuts itself (a link with
+   * TSO), or 0. With it, `transmitParts` with a `gsoSize` (> 0: the payload
+   * octets of each segment it is cut into) sends such a super-segment.
+   */
+  gsoMaxSegment?(conn: Connection): number;
   event(conn: Connection, ev: ConnectionEvent): void;
   /** An initial sequence number for this connection's 4-tuple (RFC 6528). */
   chooseIss(conn: Connection): number;

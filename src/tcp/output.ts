@@ -55,6 +55,8 @@ export function output(c: Connection, force = false): void {
   // Only a connection that met a black hole probes (RFC 4821): its MSS is
   // below the one it advertises.
   const probing = c.sndMss < c.advMss && plpmtud.mtuProbeState(c) !== undefined;
+  // A link that segments TCP itself (TSO) takes new data as super-segments.
+  const gsoMax = c.host.gsoMaxSegment !== undefined && !probing ? c.host.gsoMaxSegment(c) : 0;
   for (;;) {
     const avail = seqDiff(dataEnd, c.sndNxt);
     if (avail > 0) {
@@ -67,6 +69,24 @@ export function output(c: Connection, force = false): void {
       let len = Math.min(avail, mss);
       if (usable < len) len = Math.max(0, usable);
       if (len === 0) break;
+      if (gsoMax > 0 && len === mss && seqGe(c.sndNxt, c.sndMax)) {
+        const slen = superSegmentLength(c, avail, usable, mss, gsoMax);
+        if (slen > 0) {
+          const seq = c.sndNxt;
+          const last = slen === avail;
+          let flags = ACK;
+          if (last) flags |= PSH;
+          if (last && c.finQueued) flags |= FIN;
+          const off = seqDiff(seq, c.bufSeq);
+          const parts = c.sendBuf!.views(off, slen, MAX_PARTS);
+          if (parts !== null) emit(c, seq, flags, parts[0]!, NO_OPTIONS, parts.length > 1 ? parts.slice(1) : null, mss);
+          else emit(c, seq, flags, c.sendBuf!.slice(off, slen), NO_OPTIONS, null, mss);
+          afterSend(c, seq, slen + (flags & FIN ? 1 : 0), mss);
+          c.lastDataSendAt = c.now;
+          force = false;
+          continue;
+        }
+      }
       if (probing && len === mss) {
         // RFC 4821 §7.5: a probe larger than the current MSS, from queued
         // data, when its preconditions hold (tcp/mtu-probe.ts).
@@ -140,8 +160,72 @@ export function output(c: Connection, force = false): void {
   }
 }
 
-/** Bookkeeping after new (or go-back-N re-)transmission of [seq, seq+len). */
-export function afterSend(c: Connection, seq: number, len: number): void {
+/**
+ * How much new data to send as one super-segment, in octets: 0 for none
+ * (then segments of the MSS go as before), else more than one MSS.
+ *
+ * RFC 9293 §3.7.1: "TCP endpoints MUST implement both sending and
+ * receiving the MSS Option (MUST-14)" and "the maximum size of a segment
+ * that a TCP endpoint really sends, the 'effective send MSS', MUST be the
+ * smaller (MUST-16) of the send MSS (that reflects the available
+ * reassembly buffer size at the remote host, the EMTU_R) and the largest
+ * transmission size permitted by the IP layer (EMTU_S)". A super-segment
+ * keeps that rule on the wire: the link (a TUN/TAP device with TSO) cuts
+ * it into segments of `mss` payload octets — "Eff.snd.MSS =
+ * min(SendMSS+20, MMS_S) - TCPhdrsize - IPoptionsize", where "TCPhdrsize
+ * is the size of the fixed TCP header and any options" (§3.7.1): the
+ * options every segment carries are already off — each with these
+ * headers, so the peer receives the segments we would have sent one by
+ * one.
+ *
+ * Only full segments, and only what the windows allow right now (cwnd and
+ * the peer's window, §3.8.6; RFC 5681 §3.1), so that nothing here sends
+ * more, or sooner, than the loop of MSS-sized segments would: n full
+ * segments (n ≥ 2), plus, when what follows is the last of the queued
+ * data and shorter than the MSS, that short tail — but only when the
+ * loop would send it at once: with `noDelay`, or a FIN queued. Otherwise
+ * §3.7.4 (Nagle: "if there is unacknowledged data ... then the sending TCP
+ * endpoint buffers all user data ... until the outstanding data has been
+ * acknowledged or until the TCP endpoint can send a full-sized segment")
+ * holds it, and the loop decides about it as before. Never while the
+ * segment would need per-segment treatment the device does not give:
+ * urgent data (the pointer moves per segment), a pending CWR (RFC 3168
+ * §6.1.2: on one segment only), SACK or D-SACK blocks (trimmed per
+ * segment, D-SACK only once: RFC 2883 §4).
+ *
+ * How Linux does it (described, not copied): tcp_write_xmit asks
+ * tcp_tso_autosize for a size goal — about one millisecond of data at the
+ * pacing rate, at least two segments, at most the device's gso_max_size —
+ * then tcp_tso_should_defer may wait for more; one skb of several MSS goes
+ * to the device with gso_size = the MSS. We do not pace, so the goal here
+ * is what cwnd, the peer's window and the queue allow, capped by the
+ * link's largest packet. Linux's cwnd and packets_out count segments; ours
+ * count bytes, as before.
+ */
+function superSegmentLength(c: Connection, avail: number, usable: number, mss: number, gsoMax: number): number {
+  if (c.sndUrgent || c.ecnCwrPending || (c.sackEnabled && ((c.ooo && !c.ooo.isEmpty) || c.dsack))) return 0;
+  // The payload a segment of gsoMax octets carries: less the TCP header with our options.
+  const room = gsoMax - 20 - c.optionOverhead();
+  const bound = Math.min(avail, usable, room);
+  const n = Math.floor(bound / mss);
+  if (n < 2) return 0;
+  let len = n * mss;
+  const rest = avail - len;
+  if (rest > 0 && rest < mss && len + rest <= usable && len + rest <= room && (c.config.noDelay || c.finQueued)) len += rest;
+  return len;
+}
+
+/**
+ * Bookkeeping after new (or go-back-N re-)transmission of [seq, seq+len).
+ * `piece` (> 0): it went as one super-segment that the link cut into
+ * segments of `piece` payload octets; the scoreboard records those
+ * segments one by one, as the peer receives, SACKs and loses them (Linux
+ * instead keeps one skb and splits it, tcp_fragment, when a SACK or a loss
+ * falls inside it). Every retransmission, whatever asks for it (RTO,
+ * fast retransmit, RACK, TLP, persist), goes in segments of the MSS from
+ * the send buffer (tcp/sender.ts resend, retransmitFirst).
+ */
+export function afterSend(c: Connection, seq: number, len: number, piece = 0): void {
   const end = seqAdd(seq, len);
   const isNew = seqGe(seq, c.sndMax);
   if (seqGt(end, c.sndNxt)) c.sndNxt = end;
@@ -154,7 +238,19 @@ export function afterSend(c: Connection, seq: number, len: number): void {
   if (c.unackedSince === NEVER) c.unackedSince = c.now;
   if (c.inRecovery && c.board) c.board.prrOut += len;
   if (c.sackEnabled && c.config.rack) {
-    (c.board ??= new Scoreboard(c.rackMinRtt, c.rackReorderingSeen)).onSend(seq, end, c.now, !isNew);
+    const board = (c.board ??= new Scoreboard(c.rackMinRtt, c.rackReorderingSeen));
+    if (piece > 0 && len > piece) {
+      // One entry per segment the device makes; a FIN rides on the last.
+      const fin = c.finQueued && seqDiff(end, c.dataEnd()) === 1 ? 1 : 0;
+      const segs = Math.ceil((len - fin) / piece);
+      let s = seq;
+      for (let k = 1; k < segs; k++) {
+        const e = seqAdd(s, piece);
+        board.onSend(s, e, c.now, !isNew);
+        s = e;
+      }
+      board.onSend(s, end, c.now, !isNew);
+    } else board.onSend(seq, end, c.now, !isNew);
     c.armTlp();
   }
   // Time one segment at a time, never a retransmission (Karn).
@@ -247,9 +343,11 @@ export function sendRst(c: Connection, seq: number, ack: number, flags: number):
 /**
  * Builds and transmits one segment; every segment we send acknowledges
  * RCV.NXT except a bare SYN. `more`: further payload after `payload`
- * (views, for ConnectionHost.transmitParts).
+ * (views, for ConnectionHost.transmitParts). `gsoSize` (> 0): a
+ * super-segment, cut by the link into segments of that many payload
+ * octets (ConnectionHost.gsoMaxSegment).
  */
-export function emit(c: Connection, seq: number, flags: number, payload: Uint8Array, options: TcpOption[] = NO_OPTIONS, more: readonly Uint8Array[] | null = null): void {
+export function emit(c: Connection, seq: number, flags: number, payload: Uint8Array, options: TcpOption[] = NO_OPTIONS, more: readonly Uint8Array[] | null = null, gsoSize = 0): void {
   let payloadLen = payload.length;
   if (more !== null) for (const p of more) payloadLen += p.length;
   let window: number;
@@ -311,7 +409,8 @@ export function emit(c: Connection, seq: number, flags: number, payload: Uint8Ar
     options,
     payload,
   };
-  if (more !== null) c.host.transmitParts!(c, seg, more, ipEcn);
+  if (gsoSize > 0) c.host.transmitParts!(c, seg, more, ipEcn, gsoSize);
+  else if (more !== null) c.host.transmitParts!(c, seg, more, ipEcn);
   else c.host.transmit(c, seg, ipEcn);
 }
 

@@ -270,6 +270,77 @@ export function joinPartialTcp(head: Uint8Array, payload: readonly Uint8Array[],
 }
 
 /**
+ * Software segmentation of a super-segment (what a NIC's TSO or Linux's
+ * tcp_gso_segment does in hardware or in the kernel, for a path that must
+ * have whole packets: a capture, a next hop not yet resolved): `head` (any
+ * link header, the IP header at `l3Off`, the TCP header at `l4Off`, as
+ * from emitIpv4TcpHead / emitIpv6TcpHead) followed by the `payload` parts
+ * becomes packets of at most `gsoSize` payload octets each, every one with
+ * complete checksums. The IPv4 total length and identification (the
+ * first's, then one more per packet, as Linux numbers TSO segments) or the
+ * IPv6 Payload Length (RFC 8200 §3: "Length of the IPv6 payload, i.e., the
+ * rest of the packet following this IPv6 header, in octets") are each
+ * packet's; the sequence number advances by the payload before; PSH and
+ * FIN stay only on the last packet, CWR only on the first (RFC 3168
+ * §6.1.2: CWR is set on the first new data segment after the reduction).
+ */
+export function segmentPartialTcp(head: Uint8Array, payload: readonly Uint8Array[], l3Off: number, l4Off: number, gsoSize: number): Uint8Array[] {
+  let total = 0;
+  for (const p of payload) total += p.length;
+  const v6 = head[l3Off]! >> 4 === 6;
+  const hdr = head.length;
+  const out: Uint8Array[] = [];
+  const seq0 = getU32(head, l4Off + 4);
+  const ident0 = v6 ? 0 : getU16(head, l3Off + 4);
+  const flags = head[l4Off + 13]!;
+  let part = 0;
+  let partOff = 0;
+  for (let off = 0, k = 0; off < total || (total === 0 && k === 0); off += gsoSize, k++) {
+    const len = Math.min(gsoSize, total - off);
+    const pkt = new Uint8Array(hdr + len);
+    pkt.set(head, 0);
+    // The payload of this packet, from as many parts as it spans.
+    let o = hdr;
+    while (o < hdr + len) {
+      const p = payload[part]!;
+      const take = Math.min(p.length - partOff, hdr + len - o);
+      pkt.set(p.subarray(partOff, partOff + take), o);
+      o += take;
+      partOff += take;
+      if (partOff === p.length) {
+        part++;
+        partOff = 0;
+      }
+    }
+    const tcpLen = hdr - l4Off + len;
+    const last = off + len >= total;
+    let f = flags;
+    if (!last) f &= ~(PSH | FIN);
+    if (k > 0) f &= ~CWR;
+    pkt[l4Off + 13] = f;
+    setU32(pkt, l4Off + 4, (seq0 + off) >>> 0);
+    let pseudo: number;
+    if (v6) {
+      setU16(pkt, l3Off + 4, tcpLen);
+      let a = 0;
+      for (let i = l3Off + 8; i < l3Off + 40; i += 2) a += (pkt[i]! << 8) | pkt[i + 1]!;
+      pseudo = a + tcpLen + IPPROTO_TCP;
+    } else {
+      const ihl = l4Off - l3Off;
+      setU16(pkt, l3Off + 2, ihl + tcpLen);
+      setU16(pkt, l3Off + 4, (ident0 + k) & 0xffff);
+      setU16(pkt, l3Off + 10, 0);
+      setU16(pkt, l3Off + 10, checksum(pkt, l3Off, l4Off));
+      pseudo = pseudoHeaderSum(getU32(pkt, l3Off + 12), getU32(pkt, l3Off + 16), IPPROTO_TCP, tcpLen);
+    }
+    setU16(pkt, l4Off + 16, 0);
+    setU16(pkt, l4Off + 16, checksum(pkt, l4Off, pkt.length, pseudo));
+    out.push(pkt);
+  }
+  return out;
+}
+
+/**
  * An IPv6 packet with one TCP segment (no extension headers), in a buffer
  * from `alloc` when given. RFC 8200 §8.1: the checksum covers the IPv6
  * pseudo-header with Next Header 6.
