@@ -44,13 +44,14 @@ export class TestHost implements ConnectionHost {
 
 /** A connection plus the peer's view of the sequence space. */
 export class Fixture {
-  readonly host = new TestHost();
+  readonly host: TestHost;
   readonly conn: Connection;
   now = 0;
   /** The peer's next sequence number (what it will send next). */
   peerSeq = REMOTE_ISS;
 
-  constructor(cfg: Partial<TcpConfig> = {}) {
+  constructor(cfg: Partial<TcpConfig> = {}, host: TestHost = new TestHost()) {
+    this.host = host;
     this.conn = new Connection(this.host, makeTcpConfig({ windowScaling: false, ...cfg }), MTU);
   }
 
