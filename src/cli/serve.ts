@@ -373,7 +373,7 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
     for (const s of sockets) writableMax = Math.max(writableMax, s.writableLength);
     // link: the TUN link's offload counters (GSO segments in and out).
     const ls = host.link.stats;
-    const link = { offloads: host.link.offloads, gsoIn: ls.gsoIn, largestIn: ls.largestIn, csumCompleted: ls.csumCompleted, csumTrusted: ls.csumTrusted, gsoOut: ls.gsoOut, gsoOutSegments: ls.gsoOutSegments, writeCalls: ls.writeCalls, csumOffloadOut: ls.csumOffloadOut };
+    const link = { offloads: host.link.offloads, gsoIn: ls.gsoIn, largestIn: ls.largestIn, csumCompleted: ls.csumCompleted, csumTrusted: ls.csumTrusted, gsoOut: ls.gsoOut, superOut: ls.superOut, gsoOutSegments: ls.gsoOutSegments, writeCalls: ls.writeCalls, csumOffloadOut: ls.csumOffloadOut };
     // eth (TAP): the Ethernet interface's counters and its neighbour cache.
     const eth = host.eth ? { ...host.eth.stats, neighbors: host.eth.neighbors.list().map((e) => ({ ip: formatIpAddr(e.ip), mac: e.mac === null ? null : macToString(e.mac), state: e.state })) } : undefined;
     io.stdout(`stats ${JSON.stringify({ ...host.stack.counters.snapshot(), openSockets: sockets.size, sendQueuedMax, writableMax, link, ...(eth ? { eth } : {}) })}`);

@@ -56,6 +56,27 @@ for (const offload of [true, false]) {
       }
     });
 
+    for (const v6 of [false, true]) {
+      it(`curl${v6 ? ' -6' : ''} GET /bytes/50000000: SHA-256 equal${offload ? ", synack's data leaving as super-segments (one TSO write of several MSS built as one segment: the link's superOut)" : ', no super-segment'}`, async () => {
+        const before = await linkStats();
+        const n = 50_000_000;
+        const url = v6 ? `'http://[${ns.synackAddr6}]/bytes/${n}'` : `http://${S}/bytes/${n}`;
+        const out = ns.exec(['sh', '-c', `curl -sS ${v6 ? '-6 ' : ''}--max-time 120 ${url} | sha256sum`]);
+        const pattern = Buffer.alloc(n);
+        for (let i = 0; i < n; i++) pattern[i] = i & 0xff;
+        assert.equal(out.split(' ')[0], createHash('sha256').update(pattern).digest('hex'));
+        const after = await linkStats();
+        const supers = (after['superOut'] ?? 0) - (before['superOut'] ?? 0);
+        if (offload) {
+          const segs = after['gsoOutSegments']! - before['gsoOutSegments']!;
+          assert.ok(supers > 100, `super-segments written: ${supers}`);
+          // 50 MB is ~34,500 segments of 1,448 (IPv6: 1,428) octets; most leave inside TSO writes.
+          assert.ok(segs > 25_000, `segments inside TSO writes: ${segs}`);
+          assert.ok(segs / (after['gsoOut']! - before['gsoOut']!) > 4, `on average more than 4 segments per TSO write (${segs} in ${after['gsoOut']! - before['gsoOut']!})`);
+        } else assert.equal(supers, 0);
+      });
+    }
+
     /** The link's counters now (SIGUSR2 → a stats line). */
     async function linkStats(): Promise<Record<string, number>> {
       const before = serve.stdout().length;
