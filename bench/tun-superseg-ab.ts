@@ -10,7 +10,7 @@
  * Gbit/s with their range, Gbit moved per CPU-second of the synack process
  * (user + system from /proc), and the after/before ratios.
  *
- *   BASE=/tmp/base MTU=1500 REPS=5 SECS=3 FAMILY=4 npx tsx bench/tun-superseg-ab.ts
+ *   BASE=/tmp/base MTU=1500 REPS=5 SECS=3 FAMILY=4 [DIRS=recv,send] npx tsx bench/tun-superseg-ab.ts
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -45,7 +45,7 @@ try {
   }
   for (let r = 0; r < reps; r++)
     for (const [i, ns] of nss.entries())
-      for (const dir of ['recv', 'send']) {
+      for (const dir of (process.env.DIRS ?? 'recv,send').split(',')) {
         const port = dir === 'send' ? '9' : '19';
         const pid = serves[i]!.pid;
         const c0 = cpu(pid);
@@ -64,7 +64,8 @@ try {
 const med = (a: number[]): number => [...a].sort((x, y) => x - y)[a.length >> 1]!;
 for (const [k, v] of Object.entries(res)) console.log(`IPv${family} MTU ${mtu} ${k}: ${med(v.g).toFixed(2)} Gbit/s [${Math.min(...v.g).toFixed(2)}–${Math.max(...v.g).toFixed(2)}], ${med(v.c).toFixed(2)} Gbit per synack CPU-s (all: ${v.g.map((x) => x.toFixed(2)).join(' ')})`);
 for (const dir of ['synack→kernel', 'kernel→synack']) {
-  const b = res[`${dir} before`]!;
-  const a = res[`${dir} after`]!;
+  const b = res[`${dir} before`];
+  const a = res[`${dir} after`];
+  if (!a || !b) continue;
   console.log(`IPv${family} MTU ${mtu} ${dir}: after/before ${(med(a.g) / med(b.g)).toFixed(2)}× wall, ${(med(a.c) / med(b.c)).toFixed(2)}× per CPU-s`);
 }
