@@ -22,7 +22,10 @@
  * of one flow (as the stack emits them in one turn) into one large segment
  * with a TSO header — the stack's segments stay what they are (its SACK,
  * RACK, persist and PMTU logic see only MSS-sized segments); the kernel
- * recreates the very same segments on its side.
+ * recreates the very same segments on its side. (New data from the stack's
+ * TCP output on such a link comes as super-segments instead, built once:
+ * Link.transmitGso, links/tun.ts; what is left to coalesce here is the
+ * rest — retransmissions, and everything when stack hooks are attached.)
  */
 import { checksum, fold16, pseudoHeaderSum, sum16 } from '../wire/checksum.ts';
 

@@ -56,7 +56,7 @@ export function output(c: Connection, force = false): void {
   // below the one it advertises.
   const probing = c.sndMss < c.advMss && plpmtud.mtuProbeState(c) !== undefined;
   // A link that segments TCP itself (TSO) takes new data as super-segments.
-  const gsoMax = c.host.gsoMaxSegment !== undefined && !probing ? c.host.gsoMaxSegment(c) : 0;
+  const gsoMax = c.host.gsoMaxSegment !== undefined && c.host.transmitParts !== undefined && !probing ? c.host.gsoMaxSegment(c) : 0;
   for (;;) {
     const avail = seqDiff(dataEnd, c.sndNxt);
     if (avail > 0) {
