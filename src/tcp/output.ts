@@ -55,8 +55,9 @@ export function output(c: Connection, force = false): void {
   // Only a connection that met a black hole probes (RFC 4821): its MSS is
   // below the one it advertises.
   const probing = c.sndMss < c.advMss && plpmtud.mtuProbeState(c) !== undefined;
-  // A link that segments TCP itself (TSO) takes new data as super-segments.
-  const gsoMax = c.host.gsoMaxSegment !== undefined && c.host.transmitParts !== undefined && !probing ? c.host.gsoMaxSegment(c) : 0;
+  // A link that segments TCP itself (TSO) takes new data as super-segments
+  // (asked once per call, when there is a full segment of new data to send).
+  let gsoMax = c.host.gsoMaxSegment !== undefined && c.host.transmitParts !== undefined && !probing ? -1 : 0;
   for (;;) {
     const avail = seqDiff(dataEnd, c.sndNxt);
     if (avail > 0) {
@@ -69,6 +70,9 @@ export function output(c: Connection, force = false): void {
       let len = Math.min(avail, mss);
       if (usable < len) len = Math.max(0, usable);
       if (len === 0) break;
+      if (gsoMax !== 0 && len === mss && seqGe(c.sndNxt, c.sndMax)) {
+        if (gsoMax < 0) gsoMax = c.host.gsoMaxSegment!(c);
+      }
       if (gsoMax > 0 && len === mss && seqGe(c.sndNxt, c.sndMax)) {
         const slen = superSegmentLength(c, avail, usable, mss, gsoMax);
         if (slen > 0) {
