@@ -18,6 +18,7 @@ import { decodeVnetHdr, GSO_MAX_BYTES, VNET_F_NEEDS_CSUM, VNET_GSO_TCPV4, VNET_G
 import { emitIpv4Tcp, emitIpv6Tcp, segmentPartialTcp } from '../../src/wire/tcp.ts';
 import { ACK, CHECKSUM_FULL, FIN, PSH, type TcpRepr } from '../../src/wire/types.ts';
 import { ipv6FromWords, type Ipv6Addr } from '../../src/wire/ipv6.ts';
+import { concatBytes } from '../../src/wire/bytes.ts';
 import { Network } from '../../src/sim/network.ts';
 import { gsoMaxSegment, sendSegment } from '../../src/stack/ip-output.ts';
 import type { Stack } from '../../src/stack/stack.ts';
@@ -66,16 +67,6 @@ function wholeSegments(s: TcpRepr, v6: boolean, ident: number): Uint8Array[] {
   return out;
 }
 
-function joined(parts: Uint8Array[]): Uint8Array {
-  const n = parts.reduce((s, p) => s + p.length, 0);
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
 
 describe('super-segments on a TUN link with TSO (fake device)', () => {
   it('the capability: tsoMaxBytes 65535 with checksum, TSO4 and TSO6 accepted; none with offloads off, an impairment on the way out, or stack hooks', () => {
@@ -111,7 +102,7 @@ describe('super-segments on a TUN link with TSO (fake device)', () => {
       assert.equal(chain[2], s.payload, 'the payload is written by reference (no copy)');
       const l3 = v6 ? 40 : 20;
       assert.deepEqual(decodeVnetHdr(chain[0]!), { flags: VNET_F_NEEDS_CSUM, gsoType: v6 ? VNET_GSO_TCPV6 : VNET_GSO_TCPV4, hdrLen: l3 + 32, gsoSize: MSS, csumStart: l3, csumOffset: 16 });
-      const pkt = joined(chain.slice(1));
+      const pkt = concatBytes(chain.slice(1));
       const cut = segmentPartialTcp(chain[1]!, [chain[2]!], 0, l3, MSS);
       const want = wholeSegments(s, v6, ident);
       if (v6) {
@@ -153,7 +144,7 @@ describe('super-segments on a TUN link with TSO (fake device)', () => {
     sendSegment(stack, SYNACK_IP, KERNEL_IP, s, null, 0, null, MSS);
     await tick();
     assert.deepEqual(
-      dev.chainParts.map((c) => joined(c.slice(1))),
+      dev.chainParts.map((c) => concatBytes(c.slice(1))),
       wholeSegments(s, false, ident),
     );
     assert.equal(stack.counters.superSegmentsOut, 0);

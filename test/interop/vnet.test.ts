@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { coalesceTcp, completePartialChecksum, decodeVnetHdr, encodeVnetHdr, TUN_F_TSO4, VNET_F_NEEDS_CSUM, VNET_GSO_TCPV4, VNET_GSO_TCPV6, VNET_HDR_LEN, ZERO_VNET_HDR } from '../../src/links/vnet.ts';
 import { emitIpv4Tcp, emitIpv6Tcp, parseTcp } from '../../src/wire/tcp.ts';
 import { parseIpv6, parseIpv6Addr } from '../../src/wire/ipv6.ts';
+import { concatBytes } from '../../src/wire/bytes.ts';
 import { parseIpv4 } from '../../src/wire/ipv4.ts';
 import { ACK, PSH, CHECKSUM_FULL } from '../../src/wire/types.ts';
 
@@ -25,15 +26,6 @@ function seg(seq: number, len: number, flags = ACK, fill = seq & 0xff): Uint8Arr
   );
 }
 
-const concat = (parts: Uint8Array[]): Uint8Array => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-};
 
 describe('virtio_net_hdr (src/links/vnet.ts)', () => {
   it('encodes and decodes the 10-byte header, little-endian', () => {
@@ -71,7 +63,7 @@ describe('virtio_net_hdr (src/links/vnet.ts)', () => {
     const h = decodeVnetHdr(parts[0]!);
     const hdrLen = 20 + 32;
     assert.deepEqual(h, { flags: VNET_F_NEEDS_CSUM, gsoType: VNET_GSO_TCPV4, hdrLen, gsoSize: 1000, csumStart: 20, csumOffset: 16 });
-    const pkt = concat(parts).subarray(VNET_HDR_LEN).slice();
+    const pkt = concatBytes(parts).subarray(VNET_HDR_LEN).slice();
     assert.equal(pkt.length, hdrLen + 2400);
     assert.ok(completePartialChecksum(pkt, h.csumStart, h.csumOffset));
     const ip = parseIpv4(pkt, CHECKSUM_FULL);
@@ -129,7 +121,7 @@ describe('virtio_net_hdr (src/links/vnet.ts)', () => {
     const h = decodeVnetHdr(parts[0]!);
     const hdrLen = 40 + 32;
     assert.deepEqual(h, { flags: VNET_F_NEEDS_CSUM, gsoType: VNET_GSO_TCPV6, hdrLen, gsoSize: 1200, csumStart: 40, csumOffset: 16 });
-    const pkt = concat(parts).subarray(VNET_HDR_LEN).slice();
+    const pkt = concatBytes(parts).subarray(VNET_HDR_LEN).slice();
     assert.equal(pkt.length, hdrLen + 2700);
     assert.ok(completePartialChecksum(pkt, h.csumStart, h.csumOffset));
     const ip = parseIpv6(pkt);

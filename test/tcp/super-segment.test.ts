@@ -13,6 +13,7 @@ import type { Connection } from '../../src/tcp/connection.ts';
 import { ACK, FIN, PSH, SYN, type TcpRepr } from '../../src/wire/types.ts';
 import { Fixture, LOCAL, LOCAL_ISS, REMOTE, REMOTE_ISS, seqAdd, TestHost } from './harness.ts';
 import type { TcpConfig } from '../../src/tcp/config.ts';
+import { concatBytes } from '../../src/wire/bytes.ts';
 
 interface Sent {
   seg: TcpRepr;
@@ -32,14 +33,7 @@ class GsoHost extends TestHost {
     this.out.push({ seg, payload: seg.payload, gsoSize: 0 });
   }
   transmitParts(c: Connection, seg: TcpRepr, more: readonly Uint8Array[] | null, _ipEcn: number, gsoSize = 0): void {
-    const parts = [seg.payload, ...(more ?? [])];
-    const n = parts.reduce((s, p) => s + p.length, 0);
-    const payload = new Uint8Array(n);
-    let o = 0;
-    for (const p of parts) {
-      payload.set(p, o);
-      o += p.length;
-    }
+    const payload = concatBytes([seg.payload, ...(more ?? [])]).slice();
     const whole = { ...seg, payload };
     super.transmit(c, whole);
     this.out.push({ seg: whole, payload, gsoSize });
