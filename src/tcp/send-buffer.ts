@@ -4,6 +4,8 @@
  * copy on write when the caller hands over ownership); `slice` copies only
  * when a segment spans two chunks.
  */
+import { concatBytes } from '../wire/bytes.ts';
+
 export class SendBuffer {
   private chunks: Uint8Array[] = [];
   /** Offset of the first valid byte within chunks[0]. */
@@ -61,14 +63,7 @@ export class SendBuffer {
     const c = this.chunks[idx]!;
     const from = (idx === 0 ? this.head : 0) + (offset - this.cursorOff);
     if (from + len <= c.length) return c.subarray(from, from + len);
-    const parts = this.views(offset, len, Infinity)!;
-    const out = new Uint8Array(len);
-    let written = 0;
-    for (const p of parts) {
-      out.set(p, written);
-      written += p.length;
-    }
-    return out;
+    return concatBytes(this.views(offset, len, Infinity)!);
   }
 
   /**

@@ -9,7 +9,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createWorkerPool, type WorkerPool } from '../../src/workers/pool.ts';
-import type { ShardStats } from '../../src/workers/shard.ts';
+import { settledStats } from './helpers.ts';
 import type { ClientResult, Served } from './app.ts';
 
 const APP = new URL('./app.ts', import.meta.url);
@@ -33,16 +33,6 @@ after(async () => {
   await pool.call('stop');
   assert.deepEqual(await pool.close(), [0, 0], 'both workers end by themselves');
 });
-
-/** Stats once every forwarded packet has arrived (each worker's out equals the other's in). */
-async function settledStats(): Promise<ShardStats[]> {
-  for (let i = 0; i < 500; i++) {
-    const s = await pool.stats();
-    if (s[0]!.forwardedOut === s[1]!.forwardedIn && s[1]!.forwardedOut === s[0]!.forwardedIn) return s;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  return pool.stats();
-}
 
 test('the flow hash is symmetric: both directions of a flow name the same worker', () => {
   let ones = 0;
@@ -95,14 +85,14 @@ test('a pinned client’s packets for flows another worker owns are forwarded th
     if (w === 1 && to1.length < 10) to1.push(p);
     if (w === 0 && to0.length < 10) to0.push(p);
   }
-  const before = await settledStats();
+  const before = await settledStats(pool);
   const ports = [...to1, ...to0];
   const results = await pool.callOne<ClientResult[]>(0, 'clients', { from: PINNED, count: ports.length, bytes: 50_000, ports });
   for (const r of results) {
     assert.ok(r.intact, `port ${r.localPort}`);
     assert.equal(r.servedBy, to1.includes(r.localPort) ? 1 : 0, `port ${r.localPort} served by its hash's worker`);
   }
-  const s = await settledStats();
+  const s = await settledStats(pool);
   const out0 = s[0]!.forwardedOut - before[0]!.forwardedOut;
   const in1 = s[1]!.forwardedIn - before[1]!.forwardedIn;
   const out1 = s[1]!.forwardedOut - before[1]!.forwardedOut;

@@ -13,6 +13,7 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { createWorkerPool, type WorkerPool } from '../../src/workers/pool.ts';
 import type { ShardStats } from '../../src/workers/shard.ts';
+import { settledStats } from './helpers.ts';
 import { Netns, skipUnlessReady, type Proc } from '../interop/helpers.ts';
 import type { ClientResult } from './app.ts';
 
@@ -55,14 +56,6 @@ describe('a worker pool on a multi-queue TUN device', { skip: skipUnlessReady() 
     }
   });
 
-  async function settledStats(): Promise<ShardStats[]> {
-    for (let i = 0; i < 500; i++) {
-      const s = await pool.stats();
-      if (s[0]!.forwardedOut === s[1]!.forwardedIn && s[1]!.forwardedOut === s[0]!.forwardedIn) return s;
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    return pool.stats();
-  }
   const forwarded = (s: ShardStats[]): number => s[0]!.forwardedOut + s[1]!.forwardedOut;
 
   test('the device has one queue per worker', () => {
@@ -71,7 +64,7 @@ describe('a worker pool on a multi-queue TUN device', { skip: skipUnlessReady() 
   });
 
   test('connections from the kernel are served by the worker their hash names, bytes intact, and every forwarded packet arrives', async (t) => {
-    const before = await settledStats();
+    const before = await settledStats(pool);
     const p = ns.spawn([process.execPath, PEER, 'clients', SYNACK, '7', '24', '60000'], { timeoutMs: 120_000 });
     assert.equal(await p.exited, 0, p.stderr());
     const results = JSON.parse(p.stdout().trim().split('\n').pop()!) as Array<{ localPort: number; servedBy: number; intact: boolean }>;
@@ -81,14 +74,14 @@ describe('a worker pool on a multi-queue TUN device', { skip: skipUnlessReady() 
       assert.equal(r.servedBy, pool.flowWorker(KERNEL, r.localPort, SYNACK, 7), `flow from port ${r.localPort}`);
     }
     assert.deepEqual(new Set(results.map((r) => r.servedBy)), new Set([0, 1]), 'both workers served');
-    const after = await settledStats();
+    const after = await settledStats(pool);
     assert.equal(after[0]!.forwardedOut, after[1]!.forwardedIn);
     assert.equal(after[1]!.forwardedOut, after[0]!.forwardedIn);
     t.diagnostic(`forwarded: ${forwarded(after) - forwarded(before)} packets (a flow's packets the kernel queued before it knew the flow's queue: its SYN, and its ACK when sent inside the SYN,ACK's write)`);
   });
 
   test('connections the pool opens to the kernel come back on their own worker’s queue, but for at most the first reply of each', async (t) => {
-    const before = await settledStats();
+    const before = await settledStats(pool);
     const results = (await pool.call<ClientResult[]>('clients', { from: SYNACK, to: KERNEL, count: 12, bytes: 60_000 })).flat();
     assert.equal(results.length, 24);
     for (const r of results) {
@@ -99,7 +92,7 @@ describe('a worker pool on a multi-queue TUN device', { skip: skipUnlessReady() 
     // The kernel records a flow's queue (tun_flow_update) only after the written packet went through its stack, so
     // the SYN,ACK to a SYN is steered before the flow is known: it may arrive on the other queue, and is forwarded.
     // Every later packet of the flow comes back on the queue that wrote the flow's last packet.
-    const after = await settledStats();
+    const after = await settledStats(pool);
     const n = forwarded(after) - forwarded(before);
     assert.ok(n <= results.length, `${n} packets forwarded for ${results.length} flows`);
     t.diagnostic(`forwarded: ${n} packets for ${results.length} flows`);
