@@ -277,7 +277,8 @@ async function runGateway(argv: string[], io: CliIo): Promise<number> {
   const viz = gw.viz;
   // Memory back to the system once startup is done and whenever the process
   // goes quiet after a burst (gateway/heap.ts); --no-idle-trim keeps it.
-  const trimming = v['no-idle-trim'] ? null : ((t) => (t ? trimMemoryWhenIdle(t) : null))(nativeTrimMemory());
+  const trim = v['no-idle-trim'] ? null : nativeTrimMemory();
+  const trimming = trim ? trimMemoryWhenIdle(trim) : null;
   const printStats = (): void => io.stdout(`stats ${JSON.stringify(gw.stats())}`);
   let resolveDone!: (code: number) => void;
   const done = new Promise<number>((r) => (resolveDone = r));

@@ -303,6 +303,11 @@ export function createGateway(opts: GatewayOptions): Gateway {
     return bufferedSeen;
   }
 
+  const nativeHost = (opts.hostSockets ?? (nativeHostSocketsAvailable() ? 'native' : 'node')) === 'native';
+  // The TAP link lends its large received packets when the native relay is
+  // there to give each back once the host socket took its bytes (recycleIn
+  // below; the node:net path would only leave them to the GC).
+  const lending = nativeHost && (tapLink?.lendLargePackets() ?? false);
   // The host side of forwarded connections: native sockets where the addon
   // has them (native-flows.ts), else node:net (node-flows.ts, which also
   // carries the published ports' connections).
@@ -318,8 +323,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     closing: () => closed,
     // The TAP link writes every frame in the turn it is made (gather views included) and keeps none.
     recycleReads: tapLink !== null,
-    // …and lends its large received packets: the relay gives each back once the host socket took its bytes.
-    ...(tapLink?.lendLargePackets() ? { recycleIn: (v: Uint8Array): boolean => tapLink!.recycle(v) } : {}),
+    ...(lending ? { recycleIn: (v: Uint8Array): boolean => tapLink!.recycle(v) } : {}),
     added: (f) => {
       tcpFlows.add(f);
       st.tcp.active = tcpFlows.size;
@@ -330,7 +334,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     },
     spliced: (f) => watching.attach(f),
   };
-  const native = (opts.hostSockets ?? (nativeHostSocketsAvailable() ? 'native' : 'node')) === 'native' ? new NativeFlows(flowCtx) : null;
+  const native = nativeHost ? new NativeFlows(flowCtx) : null;
   const nodeFlows = new NodeFlows(flowCtx);
 
   function onTcp(req: TcpForwardRequest): void {

@@ -261,16 +261,13 @@ export class NativeFlows {
   private serviceQueued = false;
   /** Recycled buffers acknowledged by the guest, for the addon's pool at the end of this pass. */
   private returned: ArrayBuffer[] = [];
-  private readonly recycling: boolean;
 
   constructor(private readonly ctx: NativeFlowsContext) {
     const addon = loadTunAddon() as unknown as { HostSockets: new () => HostSocketsAddon };
     this.hs = new addon.HostSockets();
-    this.recycling = ctx.recycleReads === true && typeof this.hs.setRecycling === 'function';
-    if (this.recycling) this.hs.setRecycling!(true);
+    if (ctx.recycleReads === true) this.hs.setRecycling?.(true);
     this.hs.start((evs) => this.onHostEvents(evs));
   }
-
 
   addresses(id: number): [string, number, string, number] | null {
     return this.hs.addresses(id);
