@@ -36,6 +36,13 @@ export interface MemoryNetworkOptions {
   mtu?: number;
   /** Impairments of the hub (delay, loss, reordering, …). */
   impair?: Partial<Impairments>;
+  /**
+   * Segmentation offload on the layer-3 hub (MemoryHubOptions): TCP sends
+   * up to 64 KiB per packet whatever the MTU, as over Linux's loopback —
+   * far less work per byte at small MTUs, but the hub then carries
+   * super-segments rather than MSS-sized packets. Default false.
+   */
+  segmentationOffload?: boolean;
   /** Run on a VirtualClock as fast as possible instead of the real clock. */
   virtualTime?: boolean;
   /** TcpConfig overrides for every stack created by host(). */
@@ -94,7 +101,11 @@ export interface MemoryNetwork {
 export function createMemoryNetwork(opts: MemoryNetworkOptions = {}): MemoryNetwork {
   const clock = opts.virtualTime ? new VirtualClock() : new RealClock();
   const network = new Network({ clock, ...(opts.seed !== undefined ? { seed: opts.seed } : {}) });
-  const hub = network.addHub({ ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}), ...(opts.impair ? { impair: opts.impair } : {}) });
+  const hub = network.addHub({
+    ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}),
+    ...(opts.impair ? { impair: opts.impair } : {}),
+    ...(opts.segmentationOffload ? { segmentationOffload: true } : {}),
+  });
   const sw = opts.ethernet ? network.addSwitch({ ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}), ...(opts.impair ? { impair: opts.impair } : {}) }) : null;
   const driver = new Driver(network);
   const hosts: HostsTable = new Map();

@@ -684,11 +684,12 @@ export class Socket extends Duplex {
       const room = conn.state === 'CLOSED' ? 1 : conn.sendRoom();
       if (room <= 0) break;
       const n = Math.min(room, rest);
-      // The core keeps the bytes for retransmission: give it its own copy.
-      const copy = new Uint8Array(chunk.subarray(p.off, p.off + n));
+      // The core keeps the bytes for retransmission: it takes a copy (in
+      // pooled blocks), as the application may reuse its buffer once the
+      // write's callback ran.
       let took: number;
       try {
-        took = stack.send(conn, copy);
+        took = stack.sendCopy(conn, p.off === 0 && n === chunk.length ? chunk : chunk.subarray(p.off, p.off + n));
       } catch (e) {
         this.pendingWrite = null;
         const err =

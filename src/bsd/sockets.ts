@@ -415,8 +415,7 @@ export class BsdSockets {
       if (data.length === 0) return ok(0);
       const room = conn.sendRoom();
       if (room > 0 && done < data.length) {
-        const chunk = data.slice(done, done + Math.min(room, data.length - done));
-        done += this.stack.send(conn, chunk);
+        done += this.stack.sendCopy(conn, data.subarray(done, done + Math.min(room, data.length - done)));
       }
       if (done === data.length) return ok(done);
       if (nonBlocking) return done > 0 ? ok(done) : fail(Errno.EAGAIN);

@@ -16,6 +16,7 @@ import type { EventQueue } from '../base/event-queue.ts';
 import { Rng } from '../base/rng.ts';
 import { SynackError } from '../errors.ts';
 import { readIpv6Addr, type IpAddr } from '../wire/ipv6.ts';
+import { completePartialChecksum, GSO_MAX_BYTES } from './vnet.ts';
 
 export interface Impairments {
   /** One-way propagation delay, µs. */
@@ -64,6 +65,17 @@ export interface MemoryHubOptions {
    * cannot corrupt packets, false otherwise.
    */
   checksumOffload?: boolean;
+  /**
+   * Segmentation offload (as Linux's veth and loopback with TSO/GSO and
+   * GRO): a stack sends new TCP data as one super-segment of up to 64 KiB
+   * (several MSS) and the hub carries it whole to the receiving stack,
+   * which takes it as one segment — per-segment work once per 64 KiB at any
+   * MTU. Off by default, so that every MSS-sized segment is a packet of its
+   * own on the hub; offered only while the hub has no impairment and no
+   * pending `dropNext` (those act per packet), and never to a stack with
+   * hooks attached (traces see every segment).
+   */
+  segmentationOffload?: boolean;
 }
 
 export interface HubStats {
@@ -89,11 +101,25 @@ export class MemoryPort implements Link {
   busyUntil: Instant = 0;
   queued = 0;
 
+  /** Link.transmitGso: present when the hub offers segmentation offload. */
+  readonly transmitGso?: (head: Uint8Array, payload: readonly Uint8Array[], l4Off: number, gsoSize: number) => void;
+
   constructor(
     private readonly hub: MemoryHub,
     readonly mtu: number,
     readonly checksum: ChecksumCaps,
-  ) {}
+  ) {
+    if (hub.segmentationOffload) this.transmitGso = (head, payload, l4Off) => hub.carryGso(this, head, payload, l4Off);
+  }
+
+  /**
+   * Link.tsoMaxBytes: the largest super-segment the hub carries whole, while
+   * it may (segmentation offload on, no impairment, no drop pending); else
+   * undefined and the stack sends MSS-sized segments.
+   */
+  get tsoMaxBytes(): number | undefined {
+    return this.transmitGso !== undefined && this.hub.carriesWhole() ? GSO_MAX_BYTES : undefined;
+  }
 
   /** Receive packets addressed to `addr` on this port. */
   claim(addr: IpAddr): this {
@@ -122,6 +148,10 @@ export class MemoryHub {
   tap: ((from: MemoryPort, packet: Uint8Array) => void) | null = null;
   /** Drop the next N packets (for "drop the next segment" controls). */
   dropNext = 0;
+  /** MemoryHubOptions.segmentationOffload. */
+  readonly segmentationOffload: boolean;
+  /** Super-segments carried whole (segmentation offload). */
+  gsoCarried = 0;
 
   constructor(
     private readonly clock: Clock,
@@ -135,6 +165,42 @@ export class MemoryHub {
     validateImpairments(this.impair);
     const offload = opts.checksumOffload ?? this.impair.corrupt === 0;
     this.caps = offload ? CHECKSUM_OFFLOAD : CHECKSUM_FULL;
+    this.segmentationOffload = opts.segmentationOffload === true;
+  }
+
+  /** Whether a super-segment may travel whole now: no impairment acts per packet. */
+  carriesWhole(): boolean {
+    if (this.dropNext > 0) return false;
+    const im = this.impair;
+    return im.delayUs === 0 && im.jitterUs === 0 && im.bandwidthBps === 0 && im.loss === 0 && im.duplicate === 0 && im.reorder === 0 && im.corrupt === 0;
+  }
+
+  /**
+   * A super-segment from `from` (Link.transmitGso): its headers (`head`, the
+   * TCP header at `l4Off` with the pseudo-header sum in its checksum field)
+   * and payload joined into one packet — the whole TCP segment, as a GRO
+   * receiver would see the segments a device cut from it — carried past the
+   * MTU check to the receiving stack. With full checksums on the hub the
+   * checksum is completed (as the device would), else left 0 as every
+   * packet's is under offload.
+   */
+  carryGso(from: MemoryPort, head: Uint8Array, payload: readonly Uint8Array[], l4Off: number): void {
+    let n = head.length;
+    for (const p of payload) n += p.length;
+    const packet = new Uint8Array(n);
+    packet.set(head, 0);
+    let o = head.length;
+    for (const p of payload) {
+      packet.set(p, o);
+      o += p.length;
+    }
+    if (this.caps.fillTx) completePartialChecksum(packet, l4Off, 16);
+    else {
+      packet[l4Off + 16] = 0;
+      packet[l4Off + 17] = 0;
+    }
+    this.gsoCarried++;
+    this.carry(from, packet, true);
   }
 
   /** A new port; `addr` (optional) is claimed for it. */
@@ -151,10 +217,11 @@ export class MemoryHub {
     this.impair = next;
   }
 
-  carry(from: MemoryPort, packet: Uint8Array): void {
+  /** Carries one packet from `from` (`whole`: a super-segment, exempt from the MTU). */
+  carry(from: MemoryPort, packet: Uint8Array, whole = false): void {
     this.stats.sent++;
     this.tap?.(from, packet);
-    if (packet.length > this.mtu) {
+    if (packet.length > this.mtu && !whole) {
       this.stats.lost++;
       return;
     }

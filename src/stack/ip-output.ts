@@ -8,6 +8,7 @@ import { CWR, FIN, PSH, RST, SYN } from '../wire/types.ts';
 import { emitIpv4Tcp, emitIpv4TcpHead, emitIpv6Tcp, emitIpv6TcpHead } from '../wire/tcp.ts';
 import { readIpv6Addr, type IpAddr, type Ipv6Addr } from '../wire/ipv6.ts';
 import type { Connection } from '../tcp/connection.ts';
+import { pinSendBytes } from '../tcp/send-buffer.ts';
 import { fragmentIpv4, fragmentIpv6 } from '../ip/fragment.ts';
 import { halfSipHash24 } from './isn.ts';
 import type { NetInterface } from './types.ts';
@@ -67,6 +68,7 @@ export function sendSegment(s: Stack, src: IpAddr, dst: IpAddr, seg: TcpRepr, co
       s.counters.segmentsOut += segs;
       s.counters.packetsOut += segs;
       s.counters.superSegmentsOut++;
+      pinPayload(seg.payload, more);
       link.transmitGso(head, more === null ? [seg.payload] : [seg.payload, ...more], v6 ? 40 : 20, gsoSize);
       return;
     }
@@ -82,11 +84,12 @@ export function sendSegment(s: Stack, src: IpAddr, dst: IpAddr, seg: TcpRepr, co
       : emitIpv4TcpHead({ src: src as number, dst, ttl: s.ttl, tos: ipEcn & 3, ident: s.nextIdent(), dontFragment: true }, seg, payloadLen, s.allocTx);
     s.counters.segmentsOut++;
     s.counters.packetsOut++;
+    pinPayload(seg.payload, more);
     link.transmitPartial(head, more === null ? [seg.payload] : [seg.payload, ...more], v6 ? 40 : 20);
     return;
   }
-  if (more !== null) {
-    // No gather here: one payload.
+  if (more !== null && s.hooks.length !== 0) {
+    // Hooks see the segment as one payload.
     const joined = new Uint8Array(payloadLen);
     joined.set(seg.payload, 0);
     let o = seg.payload.length;
@@ -95,7 +98,9 @@ export function sendSegment(s: Stack, src: IpAddr, dst: IpAddr, seg: TcpRepr, co
       o += p.length;
     }
     seg = { ...seg, payload: joined };
+    more = null;
   }
+  // No gather here: the payload's views are copied into the packet.
   const bytes =
     typeof dst === 'string'
       ? emitIpv6Tcp(
@@ -103,12 +108,23 @@ export function sendSegment(s: Stack, src: IpAddr, dst: IpAddr, seg: TcpRepr, co
           seg,
           iface.caps,
           s.allocTx,
+          more,
         )
-      : emitIpv4Tcp({ src: src as number, dst, ttl: s.ttl, tos: ipEcn & 3, ident: s.nextIdent(), dontFragment: true }, seg, iface.caps, s.allocTx);
+      : emitIpv4Tcp({ src: src as number, dst, ttl: s.ttl, tos: ipEcn & 3, ident: s.nextIdent(), dontFragment: true }, seg, iface.caps, s.allocTx, more);
   s.counters.segmentsOut++;
   if (seg.flags & RST) s.counters.resetsSent++;
-  if (s.hooks.length) s.trace({ type: 'segment', dir: 'out', time: s.clock.now(), src, dst, tcp: seg, conn, bytes });
+  if (s.hooks.length) {
+    // A hook may keep the segment (its payload a send-buffer view).
+    pinPayload(seg.payload, null);
+    s.trace({ type: 'segment', dir: 'out', time: s.clock.now(), src, dst, tcp: seg, conn, bytes });
+  }
   sendPacket(s, iface, bytes);
+}
+
+/** The link (or a hook) keeps these payload views past this call: their send-buffer blocks must not be reused. */
+function pinPayload(payload: Uint8Array, more: readonly Uint8Array[] | null): void {
+  pinSendBytes(payload);
+  if (more !== null) for (const p of more) pinSendBytes(p);
 }
 
 /**

@@ -566,8 +566,14 @@ export class Stack implements ConnectionHost {
     }
   }
 
+  /** SEND: takes ownership of `data` (see Connection.send). */
   send(conn: Connection, data: Uint8Array, urgent = false): number {
     return this.with(conn, (now) => conn.send(data, now, urgent));
+  }
+
+  /** SEND of a copy of `data`: the caller keeps its buffer (pooled send-buffer blocks). */
+  sendCopy(conn: Connection, data: Uint8Array, urgent = false): number {
+    return this.with(conn, (now) => conn.send(data, now, urgent, true));
   }
 
   read(conn: Connection, max = Infinity): Uint8Array[] {

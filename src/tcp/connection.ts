@@ -622,7 +622,7 @@ export class Connection implements SegmentTcb {
   }
 
   initSend(iss: number): void { user.initSend(this, iss); }
-  send(data: Uint8Array, now: Instant, urgent = false): number { return user.send(this, data, now, urgent); }
+  send(data: Uint8Array, now: Instant, urgent = false, copy = false): number { return user.send(this, data, now, urgent, copy); }
 
   /** Free space in the send buffer. */
   sendRoom(): number {

@@ -3,11 +3,65 @@
  * Offset 0 is the oldest unacknowledged byte. Chunks are kept as given (no
  * copy on write when the caller hands over ownership); `slice` copies only
  * when a segment spans two chunks.
+ *
+ * A caller that must copy (a stream API whose user may reuse its buffer
+ * once the write completes, as node:net allows) uses `pushCopy`: the bytes
+ * go into 64 KiB blocks that are handed back to a shared pool once every
+ * byte in them is acknowledged, instead of a fresh ArrayBuffer per write.
+ * A fresh backing store costs far more than the copy into it (measured:
+ * ~7.5 µs to allocate and fill 64 KiB, ~1.5 µs to fill a reused block),
+ * and V8 runs a full garbage collection per 64 MB of new external memory.
+ * A block whose bytes something else may still reference — a link that
+ * writes payload views later (gather output, super-segments) or a stack
+ * hook that saw the segment — is pinned (`pinSendBytes`) and left to the
+ * garbage collector instead.
  */
 import { concatBytes } from '../wire/bytes.ts';
 
+/** Size of a pooled block (pushCopy). */
+export const SEND_BLOCK_BYTES = 65536;
+/** Free blocks kept for reuse (4 MiB); beyond, released blocks go to the garbage collector. */
+export const SEND_POOL_MAX_BLOCKS = 64;
+
+const freeBlocks: Uint8Array[] = [];
+/** The ArrayBuffers of pooled blocks. */
+const blockBuffers = new WeakSet<ArrayBufferLike>();
+/** Blocks some view of which may outlive their acknowledgement: never reused. */
+const pinnedBuffers = new WeakSet<ArrayBufferLike>();
+
+/**
+ * Marks the storage behind `view` as referenced beyond the send buffer's
+ * own use (a payload view kept by a link or a hook): if it is a pooled
+ * block, it is never handed back to the pool.
+ */
+export function pinSendBytes(view: Uint8Array): void {
+  const b = view.buffer;
+  if (blockBuffers.has(b)) pinnedBuffers.add(b);
+}
+
+/** Free blocks now in the pool (tests, stats). */
+export function sendPoolFreeBlocks(): number {
+  return freeBlocks.length;
+}
+
+/** Empties the pool (an idle process giving memory back). */
+export function trimSendPool(): void {
+  freeBlocks.length = 0;
+}
+
+function takeBlock(): Uint8Array {
+  const b = freeBlocks.pop();
+  if (b !== undefined) return b;
+  const fresh = new Uint8Array(SEND_BLOCK_BYTES);
+  blockBuffers.add(fresh.buffer);
+  return fresh;
+}
+
 export class SendBuffer {
   private chunks: Uint8Array[] = [];
+  /** The pooled block pushCopy writes into, and how far it is written. */
+  private tail: Uint8Array | null = null;
+  private tailEnd = 0;
   /** Offset of the first valid byte within chunks[0]. */
   private head = 0;
   private len = 0;
@@ -25,10 +79,49 @@ export class SendBuffer {
     this.len += data.length;
   }
 
+  /**
+   * Appends a copy of `data` (the caller keeps its buffer), in pooled
+   * blocks: runs of copies share a chunk per block.
+   */
+  pushCopy(data: Uint8Array): void {
+    let off = 0;
+    const total = data.length;
+    while (off < total) {
+      let blk = this.tail;
+      if (blk === null || this.tailEnd === SEND_BLOCK_BYTES) {
+        blk = this.tail = takeBlock();
+        this.tailEnd = 0;
+      }
+      const start = this.tailEnd;
+      const n = Math.min(SEND_BLOCK_BYTES - start, total - off);
+      blk.set(off === 0 && n === total ? data : data.subarray(off, off + n), start);
+      const last = this.chunks.length - 1;
+      const lc = last >= 0 ? this.chunks[last]! : null;
+      if (lc !== null && lc.buffer === blk.buffer && lc.byteOffset + lc.length === start) {
+        this.chunks[last] = blk.subarray(lc.byteOffset, start + n);
+      } else {
+        this.chunks.push(blk.subarray(start, start + n));
+      }
+      this.tailEnd = start + n;
+      this.len += n;
+      off += n;
+    }
+  }
+
+  /** A chunk left the buffer: a full pooled block nothing else references goes back to the pool. */
+  private release(c: Uint8Array): void {
+    if (c.byteOffset + c.length !== SEND_BLOCK_BYTES) return;
+    const b = c.buffer;
+    if (!blockBuffers.has(b) || pinnedBuffers.has(b)) return;
+    if (this.tail !== null && this.tail.buffer === b) this.tail = null;
+    if (freeBlocks.length < SEND_POOL_MAX_BLOCKS) freeBlocks.push(new Uint8Array(b));
+  }
+
   /** Drops `n` bytes from the front (they were acknowledged). */
   consume(n: number): void {
     if (n <= 0) return;
     if (n >= this.len) {
+      if (this.tail !== null) for (const c of this.chunks) this.release(c);
       this.chunks = [];
       this.head = 0;
       this.len = 0;
@@ -50,7 +143,10 @@ export class SendBuffer {
         n = 0;
       }
     }
-    if (removed > 0) this.chunks.splice(0, removed);
+    if (removed > 0) {
+      if (this.tail !== null) for (let i = 0; i < removed; i++) this.release(this.chunks[i]!);
+      this.chunks.splice(0, removed);
+    }
     this.cursorIdx = 0;
     this.cursorOff = 0;
   }

@@ -88,9 +88,11 @@ export function initSend(c: Connection, iss: number): void {
 /**
  * SEND (§3.10.2). Returns the number of bytes accepted (the send buffer
  * is bounded; the rest must be offered again after a 'writable' event).
- * Takes ownership of `data` (no copy): the caller must not modify it.
+ * Takes ownership of `data` (no copy): the caller must not modify it —
+ * unless `copy`, when the bytes taken are copied into pooled blocks
+ * (SendBuffer.pushCopy) and the caller keeps its buffer.
  */
-export function send(c: Connection, data: Uint8Array, now: Instant, urgent = false): number {
+export function send(c: Connection, data: Uint8Array, now: Instant, urgent = false, copy = false): number {
   c.now = now;
   switch (c.state) {
     case 'CLOSED':
@@ -111,7 +113,8 @@ export function send(c: Connection, data: Uint8Array, now: Instant, urgent = fal
   const room = c.config.sendBufferBytes - buf.length;
   if (room <= 0 || data.length === 0) return 0;
   const take = data.length <= room ? data : data.subarray(0, room);
-  buf.push(take);
+  if (copy) buf.pushCopy(take);
+  else buf.push(take);
   if (urgent) {
     // "If the URGENT flag is set, then SND.UP <- SND.NXT and set the urgent
     // pointer in the outgoing segments." (pointing past the urgent data)

@@ -130,12 +130,13 @@ export function emitTcp(
   offset: number,
   caps: ChecksumCaps,
   headerOnlyPayloadLen = -1,
+  more: readonly Uint8Array[] | null = null,
 ): number {
   const headerOnly = headerOnlyPayloadLen >= 0;
   const optionsLen = tcpOptionsLen(repr.options);
   if (optionsLen > TCP_MAX_OPTIONS_LEN) throw new Error(`TCP options take ${optionsLen} bytes, more than 40`);
   const headerLen = TCP_HEADER_LEN + optionsLen;
-  const total = headerLen + (headerOnly ? headerOnlyPayloadLen : repr.payload.length);
+  const total = headerLen + (headerOnly ? headerOnlyPayloadLen : repr.payload.length + partsLen(more));
   if (total > IPV4_MAX_TOTAL_LEN - (typeof src === 'string' ? 0 : IPV4_HEADER_LEN)) throw new Error(`TCP segment of ${total} bytes is too long for IP`);
   if (offset < 0 || offset + (headerOnly ? headerLen : total) > buf.length) {
     throw new Error(`emitTcp: buffer too small (${buf.length} bytes, ${total} needed at ${offset})`);
@@ -164,10 +165,24 @@ export function emitTcp(
     return headerLen;
   }
   if (repr.payload.length > 0) buf.set(repr.payload, offset + headerLen);
+  if (more !== null) {
+    let o = offset + headerLen + repr.payload.length;
+    for (const p of more) {
+      buf.set(p, o);
+      o += p.length;
+    }
+  }
   if (caps.fillTx) {
     setU16(buf, offset + 16, checksum(buf, offset, offset + total, tcpPseudoSum(src, dst, total)));
   }
   return total;
+}
+
+/** Total length of `more` (payload views after the first), 0 for null. */
+function partsLen(more: readonly Uint8Array[] | null): number {
+  let n = 0;
+  if (more !== null) for (const p of more) n += p.length;
+  return n;
 }
 
 /**
@@ -175,17 +190,20 @@ export function emitTcp(
  * TCP, payload length computed) followed by the segment. The IPv4 header
  * checksum is always filled; the TCP checksum obeys `caps.fillTx`.
  * `alloc` supplies the zero-filled buffer (the stack passes a packet pool);
- * by default a new `Uint8Array`.
+ * by default a new `Uint8Array`. `more`: further payload views, copied
+ * after `tcp.payload` (a payload held in several send-buffer chunks,
+ * joined in the packet itself).
  */
 export function emitIpv4Tcp(
   ipHeader: Omit<Ipv4Repr, 'payloadLen' | 'protocol'>,
   tcp: TcpRepr,
   caps: ChecksumCaps,
   alloc?: (n: number) => Uint8Array,
+  more: readonly Uint8Array[] | null = null,
 ): Uint8Array {
-  const tcpLen = tcpBufferLen(tcp);
+  const tcpLen = tcpBufferLen(tcp) + partsLen(more);
   const buf = alloc ? alloc(IPV4_HEADER_LEN + tcpLen) : new Uint8Array(IPV4_HEADER_LEN + tcpLen);
-  emitTcp(tcp, ipHeader.src, ipHeader.dst, buf, IPV4_HEADER_LEN, caps);
+  emitTcp(tcp, ipHeader.src, ipHeader.dst, buf, IPV4_HEADER_LEN, caps, -1, more);
   emitIpv4(tcpIpv4Repr(ipHeader, tcpLen), buf, 0, caps);
   return buf;
 }
@@ -350,10 +368,11 @@ export function emitIpv6Tcp(
   tcp: TcpRepr,
   caps: ChecksumCaps,
   alloc?: (n: number) => Uint8Array,
+  more: readonly Uint8Array[] | null = null,
 ): Uint8Array {
-  const tcpLen = tcpBufferLen(tcp);
+  const tcpLen = tcpBufferLen(tcp) + partsLen(more);
   const buf = alloc ? alloc(IPV6_HEADER_LEN + tcpLen) : new Uint8Array(IPV6_HEADER_LEN + tcpLen);
-  emitTcp(tcp, ipHeader.src, ipHeader.dst, buf, IPV6_HEADER_LEN, caps);
+  emitTcp(tcp, ipHeader.src, ipHeader.dst, buf, IPV6_HEADER_LEN, caps, -1, more);
   writeIpv6Header(buf, 0, ipHeader.trafficClass, ipHeader.flowLabel, tcpLen, IPPROTO_TCP, ipHeader.hopLimit, ipHeader.src, ipHeader.dst);
   return buf;
 }

@@ -24,6 +24,7 @@ import { checksumComputed, completeForCapture } from '../../src/stack/rx-verifie
 import { TapLink } from '../../src/links/tap.ts';
 import { encodeVnetHdr } from '../../src/links/vnet.ts';
 import { buildEthernetFrame, ETHERTYPE_IPV4 } from '../../src/wire/ethernet.ts';
+import { SendBuffer, sendPoolFreeBlocks, trimSendPool } from '../../src/tcp/send-buffer.ts';
 
 const KERNEL_MAC = 0x0a0000000001;
 const SYNACK_MAC = 0x020000000002;
@@ -214,5 +215,39 @@ describe('gather output with checksum offload (fake TAP device)', () => {
       if (marked) assert.ok(parseTcp(got[0]!.subarray(34), KERNEL_IP, SYNACK_IP, CHECKSUM_FULL).ok, 'completed for a capture, the checksum is valid');
       link.close();
     }
+  });
+
+  it('a payload the link writes later pins its send-buffer block: acknowledged before the write, the block is not reused, so later copies never reach the wire in its place (a copying link leaves it to the pool)', async () => {
+    const { dev, stack, eth, link } = setup();
+    await tick();
+    eth.neighbors.learn(KERNEL_IP, KERNEL_MAC, stack.clock.now(), true, true);
+    dev.chainParts.length = 0;
+    trimSendPool();
+    const sb = new SendBuffer();
+    const bytes = seg(65_536).payload;
+    sb.pushCopy(bytes);
+    const s = { ...seg(0), payload: sb.views(0, 60_000, 1)![0]! };
+    sendSegment(stack, SYNACK_IP, KERNEL_IP, s, null);
+    // Acknowledged (say) before the device write, and the block's space asked for again.
+    sb.consume(sb.length);
+    assert.equal(sendPoolFreeBlocks(), 0, 'pinned: not back in the pool');
+    const other = new SendBuffer();
+    other.pushCopy(new Uint8Array(65_536).fill(0xaa));
+    await tick();
+    assert.equal(dev.chainParts.length, 1);
+    const frame = frameOf(dev.chainParts[0]!);
+    const h = decodeVnetHdr(dev.chainParts[0]![0]!);
+    assert.ok(completePartialChecksum(frame, h.csumStart, h.csumOffset));
+    const t = parseTcp(frame.subarray(34), SYNACK_IP, KERNEL_IP, CHECKSUM_FULL);
+    assert.ok(t.ok);
+    assert.deepEqual(t.value.payload, bytes.subarray(0, 60_000), 'the bytes sent are the bytes written');
+    // Below the gather threshold the packet is built whole: nothing keeps the block.
+    const small = new SendBuffer();
+    small.pushCopy(bytes);
+    sendSegment(stack, SYNACK_IP, KERNEL_IP, { ...seg(0), payload: small.views(0, 1000, 1)![0]! }, null);
+    small.consume(small.length);
+    assert.equal(sendPoolFreeBlocks(), 1, 'copied into its packet: the block goes back to the pool');
+    await tick();
+    link.close();
   });
 });
