@@ -4,7 +4,7 @@
  * beside the same program over node:net on 127.0.0.1, both ends in this
  * process.
  *
- *   npx tsx bench/stream.ts [net|http] [MiB] [mtu]   one run, JSON on stdout
+ *   npx tsx bench/stream.ts [net|http] [MiB] [mtu] [gso]   one run, JSON on stdout (mtu 0: node:net)
  */
 import net from 'node:net';
 import http from 'node:http';
@@ -100,8 +100,9 @@ export function nodeStreamBulk(total: number): Promise<StreamResult> {
   );
 }
 
-export async function synackStreamBulk(total: number, mtu: number): Promise<StreamResult> {
-  const lan = createMemoryNetwork({ mtu, tcp: { sendBufferBytes: STREAM_BUFFER_BYTES, recvBufferBytes: STREAM_BUFFER_BYTES, maxOutOfOrderBytes: STREAM_BUFFER_BYTES } });
+/** `gso`: the hub's segmentation offload (super-segments of up to 64 KiB at any MTU, as over Linux's loopback). */
+export async function synackStreamBulk(total: number, mtu: number, gso = false): Promise<StreamResult> {
+  const lan = createMemoryNetwork({ mtu, segmentationOffload: gso, tcp: { sendBufferBytes: STREAM_BUFFER_BYTES, recvBufferBytes: STREAM_BUFFER_BYTES, maxOutOfOrderBytes: STREAM_BUFFER_BYTES } });
   const a = lan.host('10.0.0.1');
   const b = lan.host('10.0.0.2');
   try {
@@ -175,8 +176,8 @@ export function nodeHttp(total: number): Promise<StreamResult> {
   );
 }
 
-export async function synackHttp(total: number, mtu: number): Promise<StreamResult> {
-  const lan = createMemoryNetwork({ mtu, tcp: { sendBufferBytes: STREAM_BUFFER_BYTES, recvBufferBytes: STREAM_BUFFER_BYTES, maxOutOfOrderBytes: STREAM_BUFFER_BYTES } });
+export async function synackHttp(total: number, mtu: number, gso = false): Promise<StreamResult> {
+  const lan = createMemoryNetwork({ mtu, segmentationOffload: gso, tcp: { sendBufferBytes: STREAM_BUFFER_BYTES, recvBufferBytes: STREAM_BUFFER_BYTES, maxOutOfOrderBytes: STREAM_BUFFER_BYTES } });
   const a = lan.host('10.0.0.1');
   const b = lan.host('10.0.0.2');
   try {
@@ -201,7 +202,8 @@ if (process.argv[1]?.endsWith('stream.ts')) {
   const mtu = Number(process.argv[4] ?? 65535);
   const total = mib * MiB;
   let r: StreamResult;
-  if (what === 'net') r = mtu === 0 ? await nodeStreamBulk(total) : await synackStreamBulk(total, mtu);
-  else r = mtu === 0 ? await nodeHttp(total) : await synackHttp(total, mtu);
+  const gso = process.argv[5] === 'gso';
+  if (what === 'net') r = mtu === 0 ? await nodeStreamBulk(total) : await synackStreamBulk(total, mtu, gso);
+  else r = mtu === 0 ? await nodeHttp(total) : await synackHttp(total, mtu, gso);
   console.log(JSON.stringify({ what, mib, mtu, gbps: +r.gbps.toFixed(3), seconds: +r.seconds.toFixed(3), cpuGbps: +((r.bytes * 8) / r.cpuSeconds / 1e9).toFixed(3) }));
 }
