@@ -193,6 +193,12 @@ export declare function configureNetns(nsPath: string, name: string, cfg: { mtu:
  * malloc_trim(0). True when malloc_trim released something.
  */
 export declare function trimMemory(): boolean;
+/**
+ * execve(2): replaces this process's image (same PID, stdio) with `path`
+ * run with `argv` and `env` ("NAME=value" strings). Returns only on
+ * failure, with strerror's text.
+ */
+export declare function execve(path: string, argv: string[], env: string[]): string;
 /** True in builds whose TunDevice takes { userns, configure } (the rootless path). */
 export declare const usernsSupported: boolean;
 export declare const readSize: number;

@@ -58,6 +58,7 @@
 Napi::Function InitIcmpSocket(Napi::Env env);
 Napi::Function InitHostSockets(Napi::Env env);
 Napi::Function InitTrimMemory(Napi::Env env);
+Napi::Function InitExecve(Napi::Env env);
 
 namespace {
 
@@ -916,6 +917,7 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   exports.Set("IcmpSocket", InitIcmpSocket(env));
   exports.Set("HostSockets", InitHostSockets(env));
   exports.Set("trimMemory", InitTrimMemory(env));
+  exports.Set("execve", InitExecve(env));
   exports.Set("linkInfo", Napi::Function::New<LinkInfo>(env, "linkInfo"));
   exports.Set("setLinkMtu", Napi::Function::New<SetLinkMtu>(env, "setLinkMtu"));
   exports.Set("setLinkUp", Napi::Function::New<SetLinkUp>(env, "setLinkUp"));

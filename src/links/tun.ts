@@ -87,6 +87,8 @@ export interface TunAddon {
   usernsSupported?: boolean;
   /** A full memory-reducing GC and malloc_trim (native/src/memory.cc); absent on older builds. */
   trimMemory?(): boolean;
+  /** execve(2) (native/src/memory.cc): returns only on failure, with strerror's text; absent on older builds. */
+  execve?(path: string, argv: string[], env: string[]): string;
 }
 
 export type TunOpenMode = 'auto' | 'attach' | 'create';

@@ -4,6 +4,8 @@
  * synack guest over a `ws` client (one Ethernet frame per binary message)
  * gets its address by DHCP and reaches a host server through 10.0.2.2;
  * SIGTERM stops it with exit code 0 and the --stats line; bad options exit 2.
+ * The process restarts itself in place (same PID) with MALLOC_ARENA_MAX=1
+ * unless its environment sets the variable (gateway/heap.ts).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,6 +14,10 @@ import { main } from '../../src/cli/main.ts';
 import { collect, hostServer, waitFor } from '../gateway/helpers.ts';
 import { wsGuest } from '../gateway/websocket-guest.ts';
 import { memIo } from './mem-io.ts';
+import { readFileSync } from 'node:fs';
+import { loadTunAddon } from '../../src/links/tun.ts';
+import { restartWithMallocArenas } from '../../src/gateway/heap.ts';
+import { inCi } from '../support/ci.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
 
@@ -31,7 +37,9 @@ test('synack gateway --websocket: bad options are usage errors (exit 2) naming w
 
 test('synack gateway --websocket 127.0.0.1:0: prints ready with its ws:// URL, a guest over a ws client gets 10.0.2.100 by DHCP and reaches a host server, SIGTERM stops it with its stats', { timeout: 120_000 }, async () => {
   const h = await hostServer((s) => s.end('from the host'));
-  const p = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'gateway', '--websocket', '127.0.0.1:0', '--max-guests', '4', '--stats'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const env = { ...process.env };
+  delete env.MALLOC_ARENA_MAX;
+  const p = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'gateway', '--websocket', '127.0.0.1:0', '--max-guests', '4', '--stats'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env });
   let stdout = '';
   let stderr = '';
   p.stdout.on('data', (d) => (stdout += d));
@@ -45,6 +53,9 @@ test('synack gateway --websocket 127.0.0.1:0: prints ready with its ws:// URL, a
     await waitFor('ready', () => /ready/.test(stdout), 30_000);
     const m = /ready on (ws:\/\/127\.0\.0\.1:\d+\/) \(each client its own guest network, at most 4\)/.exec(stdout);
     assert.ok(m, stdout);
+    assert.equal(stdout.match(/ready/g)!.length, 1, 'one ready line');
+    // Restarted in place with one malloc arena (the addon's execve; CI builds the addon).
+    if (hasExecve() || inCi()) assert.match(readFileSync(`/proc/${p.pid}/environ`, 'utf8'), /(^|\0)MALLOC_ARENA_MAX=1\0/);
     step = 'ws open';
     const g = await wsGuest(m[1]!);
     try {
@@ -75,5 +86,30 @@ test('synack gateway --websocket 127.0.0.1:0: prints ready with its ws:// URL, a
   } finally {
     if (p.exitCode === null) p.kill('SIGKILL');
     h.server.close();
+  }
+});
+
+function hasExecve(): boolean {
+  try {
+    return typeof loadTunAddon().execve === 'function';
+  } catch {
+    return false;
+  }
+}
+
+test('the malloc-arena restart: never when the command line is not this process\'s own (the CLI inside another program), nor when MALLOC_ARENA_MAX is set; a set value is kept across a real start', { timeout: 60_000 }, async () => {
+  assert.equal(restartWithMallocArenas(['gateway', '--websocket', '127.0.0.1:0'], {}), "not this process's command line");
+  assert.match(restartWithMallocArenas(process.argv.slice(2), { MALLOC_ARENA_MAX: '2' }), /MALLOC_ARENA_MAX is set \(2\)/);
+  const p = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'gateway', '--websocket', '127.0.0.1:0'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MALLOC_ARENA_MAX: '3' } });
+  let stdout = '';
+  p.stdout.on('data', (d) => (stdout += d));
+  const exited = new Promise<number | null>((resolve) => p.on('close', (code) => resolve(code)));
+  try {
+    await waitFor('ready', () => /ready/.test(stdout), 30_000);
+    assert.match(readFileSync(`/proc/${p.pid}/environ`, 'utf8'), /(^|\0)MALLOC_ARENA_MAX=3\0/);
+    p.kill('SIGTERM');
+    assert.equal(await exited, 0);
+  } finally {
+    if (p.exitCode === null) p.kill('SIGKILL');
   }
 });
