@@ -8,7 +8,10 @@
  * one connection synack chargen → kernel, and sequential connections per
  * second kernel → synack echo; the same three against kernel servers across
  * the veth pair. Each IPv6 row also carries synack's IPv4 figure of the
- * same probe, for the IPv6/IPv4 ratio.
+ * same probe, for the IPv6/IPv4 ratio. On TUN with offloads, also curl
+ * downloading GET /bytes/N from `synack serve --http` (node:http over
+ * synack sockets), beside synack chargen on the same link in the same run
+ * (issue 14 item 3: ≥ 0.8× the chargen rate).
  * Every probe is bounded in time (`seconds` each). Traffic stays inside the
  * namespaces made here, which are deleted at the end.
  */
@@ -25,11 +28,11 @@ export interface TunBenchRow {
   family: 4 | 6;
   /** TUN offloads (IFF_VNET_HDR: checksum, TSO/GSO) on, or --no-offload. */
   offload: boolean;
-  what: 'kernel → synack discard' | 'synack chargen → kernel' | 'kernel → synack echo, connections/s';
+  what: 'kernel → synack discard' | 'synack chargen → kernel' | 'kernel → synack echo, connections/s' | 'curl GET /bytes/N from synack serve --http';
   unit: 'Gbit/s' | 'conn/s';
   synack: number;
   kernel: number;
-  /** synack / kernel-over-veth */
+  /** synack / kernel-over-veth (the curl row: / synack chargen, which `kernel` then holds) */
   ratio: number;
   /** For an IPv6 row: synack's figure of the same probe over IPv4, same run. */
   synackV4?: number;
@@ -108,6 +111,8 @@ export async function benchTun(
     // synack over TUN with offloads on (dual stack: the same serve answers
     // both families) and off (--no-offload, IPv4 only).
     const tuns = new Map<boolean, Record<4 | 6, Record<string, number>[]>>();
+    // curl's download rate and synack chargen's, same serve, same run (TUN, offloads on, IPv4).
+    let curlRun: { curl: number; chargen: number } | null = null;
     for (const offload of offloads) {
       const families: Array<4 | 6> = offload && link === 'tun' ? [4, 6] : [4];
       const ns = new Netns({ tag: `bench${link === 'tap' ? 'a' : ''}${mtu}${offload ? 'o' : 'p'}`, subnet: 8, mtu, ipv6: link === 'tun', tap: link === 'tap' });
@@ -115,7 +120,10 @@ export async function benchTun(
       tuns.set(offload, tun);
       try {
         ns.setup();
-        const serve = ns.synack('serve', ['--discard', '9', '--chargen', '19', '--echo', '7', '--window', String(window), ...(offload ? [] : ['--no-offload'])], { timeoutMs: (secs * 6 + 40) * 1000 });
+        const withHttp = offload && link === 'tun';
+        const serve = ns.synack('serve', ['--discard', '9', '--chargen', '19', '--echo', '7', ...(withHttp ? ['--http', '80'] : []), '--window', String(window), ...(offload ? [] : ['--no-offload'])], {
+          timeoutMs: (secs * 9 + 60) * 1000,
+        });
         await ready(serve);
         const tmo = (secs + 20) * 1000;
         const addr = { 4: ns.synackAddr, 6: ns.synackAddr6! };
@@ -134,6 +142,19 @@ export async function benchTun(
           ['cps', '7'],
         ] as const) {
           for (const family of families) tun[family].push(probe(family, mode, port, secs));
+        }
+        if (withHttp) {
+          // As many bytes as chargen carried in `secs` (so both run about as
+          // long), from a warmed-up server; curl's average speed.
+          const chargenBps = tun[4][1]!['bps']!;
+          const curl = (n: number): number => {
+            const r = spawnSync('ip', ['netns', 'exec', ns.name, 'curl', '-s', '-o', '/dev/null', '--max-time', String(secs * 3 + 10), '-w', '%{size_download} %{speed_download}', `http://${ns.synackAddr}/bytes/${n}`], { encoding: 'utf8', timeout: (secs * 3 + 20) * 1000 });
+            const [size, speed] = r.stdout.trim().split(' ').map(Number);
+            if (r.status !== 0 || size !== n) throw new Error(`curl /bytes/${n}: exit ${r.status ?? r.signal}, ${size} bytes: ${r.stderr}`);
+            return speed! * 8;
+          };
+          curl(Math.round(chargenBps / 8 / 3));
+          curlRun = { curl: curl(Math.round((chargenBps / 8) * secs)), chargen: chargenBps };
         }
         serve.kill('SIGTERM');
         await serve.exited;
@@ -168,6 +189,11 @@ export async function benchTun(
       ['synack chargen → kernel', 'Gbit/s', g],
       ['kernel → synack echo, connections/s', 'conn/s', c],
     ];
+    if (curlRun) {
+      const row: TunBenchRow = { link, mtu, family: 4, offload: true, what: 'curl GET /bytes/N from synack serve --http', unit: 'Gbit/s', synack: curlRun.curl / 1e9, kernel: curlRun.chargen / 1e9, ratio: curlRun.curl / curlRun.chargen };
+      rows.push(row);
+      log(`${link.toUpperCase()} MTU ${mtu} IPv4 offloads on   ${row.what.padEnd(38)} curl ${row.synack.toFixed(2)} Gbit/s  synack chargen ${row.kernel.toFixed(2)} Gbit/s  ratio ${row.ratio.toFixed(2)}`);
+    }
     for (const [offload, tun] of tuns) {
       probes.forEach(([what, unit, f], i) => {
         for (const family of [4, 6] as const) {
