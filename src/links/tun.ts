@@ -21,6 +21,7 @@
  * `configureTunDevice` here (MTU and up, by ioctl) and the CLI.
  */
 import { createRequire } from 'node:module';
+import { Buffer } from 'node:buffer';
 import type { Link } from '../stack/link.ts';
 import { CHECKSUM_FULL, type ChecksumCaps } from '../wire/types.ts';
 import type { Impairments } from './memory.ts';
@@ -596,7 +597,7 @@ export class TunLink implements Link {
         packet.set(arena.subarray(start, start + len));
         this.lent.set(ab, len);
         this.stats.packetsLent++;
-      } else packet = arena.slice(start, start + len);
+      } else packet = copyOut(arena, start, len);
       if (len > this.stats.largestIn) this.stats.largestIn = len;
       if (vh !== 0) {
         // The virtio_net_hdr (src/links/vnet.ts): a GSO packet is a TCP
@@ -831,6 +832,24 @@ export class TunLink implements Link {
     }
   }
 }
+
+/**
+ * A packet's bytes out of the read arena into memory of their own. Large
+ * ones go into an uninitialised allocation that the copy fills whole:
+ * `slice` (a zero-filled backing store) cost twice the copy itself in a
+ * profile of kernel → synack at MTU 65520 (memset 10 %, memmove 5.6 % of
+ * the process). Small ones stay `slice`s (their zero fill costs next to
+ * nothing). Alternating runs of that probe (12 each, both spreading 8–18
+ * Gbit/s on the shared machine): median 13.9 Gbit/s against 11.4.
+ */
+function copyOut(arena: Uint8Array, start: number, len: number): Uint8Array {
+  if (len < COPY_UNINIT_MIN) return arena.slice(start, start + len);
+  const out = new Uint8Array(Buffer.allocUnsafeSlow(len).buffer, 0, len);
+  out.set(arena.subarray(start, start + len));
+  return out;
+}
+/** Packets from this size up are copied into uninitialised memory (copyOut). */
+const COPY_UNINIT_MIN = 1024;
 
 const ZERO_HDR = new Uint8Array(10);
 
