@@ -10,7 +10,8 @@ import { parseCidr } from '../gateway/policy.ts';
 import { parseWebSocketListen, WEBSOCKET_DEFAULT_MAX_GUESTS } from '../gateway/websocket-gateway.ts';
 import { defaultDnsUpstream, parseDnsUpstream } from '../gateway/dns.ts';
 import { loadGatewayPage } from '../viz/gateway-page.ts';
-import { capYoungGeneration, keepYoungGenerationSmall, GATEWAY_NEW_SPACE_CAP, nativeTrimMemory, restartWithMallocArenas, trimMemoryWhenIdle } from '../gateway/heap.ts';
+import { capYoungGeneration, keepYoungGenerationSmall, GATEWAY_NEW_SPACE_CAP, nativeTrimMemory, trimMemoryWhenIdle } from '../gateway/heap.ts';
+import { restartInPlace } from './restart.ts';
 import { numberOption, parseOptions, UsageError, type CliIo, type Command } from './options.ts';
 
 const GATEWAY_HELP = `Usage: synack gateway --qemu-socket PATH [options]
@@ -228,10 +229,16 @@ async function runGateway(argv: string[], io: CliIo): Promise<number> {
   const dnsUpstream = v['dns-upstream'];
   if (dnsUpstream !== undefined) checked('dns-upstream', [dnsUpstream], parseDnsUpstream);
 
-  // One malloc arena (gateway/heap.ts): the command restarts itself in
-  // place with MALLOC_ARENA_MAX set, before it opens anything. Returns here
-  // when it did not (set already, or not the process's own command line).
-  restartWithMallocArenas(['gateway', ...argv]);
+  // One glibc malloc arena: threads that allocate at the same time get
+  // arenas of their own (up to 8 per core), and V8's compiler threads left
+  // their zones in theirs — ~1 KB of RSS per forwarded connection on top of
+  // the ~1.7 KB the rest costs (docs/PERFORMANCE.md, "The gateway"). The
+  // variable is read once, at the process's first allocation (mallopt at
+  // run time leaves the arenas threads already have), so the command
+  // restarts itself in place, before it opens anything; no cost in
+  // throughput or connections/s was measured. Returns here when it did
+  // not (set already, or not the process's own command line).
+  restartInPlace(['gateway', ...argv], { env: { MALLOC_ARENA_MAX: '1' } });
 
   // --viz: the page (prebuilt in the package, else bundled now) served by the gateway on 127.0.0.1.
   const page = vizPort === null ? null : await loadGatewayPage();

@@ -5,7 +5,7 @@
  * gets its address by DHCP and reaches a host server through 10.0.2.2;
  * SIGTERM stops it with exit code 0 and the --stats line; bad options exit 2.
  * The process restarts itself in place (same PID) with MALLOC_ARENA_MAX=1
- * unless its environment sets the variable (gateway/heap.ts).
+ * unless its environment sets the variable (cli/restart.ts).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,7 +16,7 @@ import { wsGuest } from '../gateway/websocket-guest.ts';
 import { memIo } from './mem-io.ts';
 import { readFileSync } from 'node:fs';
 import { loadTunAddon } from '../../src/links/tun.ts';
-import { restartWithMallocArenas } from '../../src/gateway/heap.ts';
+import { restartInPlace } from '../../src/cli/restart.ts';
 import { inCi } from '../support/ci.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
@@ -98,8 +98,9 @@ function hasExecve(): boolean {
 }
 
 test('the malloc-arena restart: never when the command line is not this process\'s own (the CLI inside another program), nor when MALLOC_ARENA_MAX is set; a set value is kept across a real start', { timeout: 60_000 }, async () => {
-  assert.equal(restartWithMallocArenas(['gateway', '--websocket', '127.0.0.1:0'], {}), "not this process's command line");
-  assert.match(restartWithMallocArenas(process.argv.slice(2), { MALLOC_ARENA_MAX: '2' }), /MALLOC_ARENA_MAX is set \(2\)/);
+  assert.equal(restartInPlace(['gateway', '--websocket', '127.0.0.1:0'], { env: { MALLOC_ARENA_MAX: '1' } }, {}), "not this process's command line");
+  assert.equal(restartInPlace(process.argv.slice(2), { env: { MALLOC_ARENA_MAX: '1' } }, { MALLOC_ARENA_MAX: '2' }), 'nothing to add');
+  assert.equal(restartInPlace(process.argv.slice(2), { nodeFlags: process.execArgv.slice(0, 1) }), 'nothing to add');
   const p = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'gateway', '--websocket', '127.0.0.1:0'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MALLOC_ARENA_MAX: '3' } });
   let stdout = '';
   p.stdout.on('data', (d) => (stdout += d));
