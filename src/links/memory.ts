@@ -16,7 +16,6 @@ import type { EventQueue } from '../base/event-queue.ts';
 import { Rng } from '../base/rng.ts';
 import { SynackError } from '../errors.ts';
 import { readIpv6Addr, type IpAddr } from '../wire/ipv6.ts';
-import { completePartialChecksum, GSO_MAX_BYTES } from './vnet.ts';
 
 export interface Impairments {
   /** One-way propagation delay, µs. */
@@ -92,6 +91,9 @@ export interface HubStats {
   bytes: number;
 }
 
+/** The largest super-segment the hub carries whole: an IPv4 packet's largest (RFC 791 Total Length). */
+const HUB_GSO_MAX_BYTES = 65535;
+
 /** One attachment point of a hub: a Link for one stack interface. */
 export class MemoryPort implements Link {
   onReceive: ((packet: Uint8Array) => void) | null = null;
@@ -118,7 +120,7 @@ export class MemoryPort implements Link {
    * undefined and the stack sends MSS-sized segments.
    */
   get tsoMaxBytes(): number | undefined {
-    return this.transmitGso !== undefined && this.hub.carriesWhole() ? GSO_MAX_BYTES : undefined;
+    return this.transmitGso !== undefined && this.hub.carriesWhole() ? HUB_GSO_MAX_BYTES : undefined;
   }
 
   /** Receive packets addressed to `addr` on this port. */
@@ -194,8 +196,13 @@ export class MemoryHub {
       packet.set(p, o);
       o += p.length;
     }
-    if (this.caps.fillTx) completePartialChecksum(packet, l4Off, 16);
-    else {
+    if (this.caps.fillTx) {
+      // The field holds the folded pseudo-header sum: the checksum over the
+      // segment with it in place is the full one (as a device completes it).
+      const c = checksum(packet, l4Off, packet.length);
+      packet[l4Off + 16] = c >>> 8;
+      packet[l4Off + 17] = c & 0xff;
+    } else {
       packet[l4Off + 16] = 0;
       packet[l4Off + 17] = 0;
     }

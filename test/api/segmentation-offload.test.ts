@@ -13,6 +13,11 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { createMemoryNetwork, type MemoryNetworkOptions } from '../../src/api/memory-network.ts';
+import { MemoryHub } from '../../src/links/memory.ts';
+import { EventQueue } from '../../src/base/event-queue.ts';
+import { VirtualClock } from '../../src/base/time.ts';
+import { emitIpv4TcpHead, parseTcp } from '../../src/wire/tcp.ts';
+import { ACK, CHECKSUM_FULL, PSH } from '../../src/wire/types.ts';
 
 const MiB = 1 << 20;
 
@@ -108,5 +113,33 @@ describe('segmentation offload on the in-memory hub', () => {
     assert.equal(sha(r.got), sha(bytes));
     assert.ok(r.gso > 0, 'super-segments before the change');
     assert.ok(largestAfter <= 1500, `after the change the largest packet is ${largestAfter}`);
+  });
+
+  it('a super-segment on a hub with full checksums arrives with its checksum completed (as a device completes a partial one), the payload whole; on an offloading hub the field is 0', () => {
+    for (const checksumOffload of [false, true]) {
+      const clock = new VirtualClock();
+      const queue = new EventQueue();
+      const hub = new MemoryHub(clock, queue, { mtu: 1500, segmentationOffload: true, checksumOffload });
+      const a = hub.attach(0x0a000001);
+      const b = hub.attach(0x0a000002);
+      const got: Uint8Array[] = [];
+      b.onReceive = (p) => got.push(p);
+      assert.equal(a.tsoMaxBytes, 65535);
+      const payload = pattern(10 * 1460, 5);
+      const seg = { srcPort: 1000, dstPort: 2000, seq: 7, ack: 9, flags: ACK | PSH, window: 500, urgentPointer: 0, options: [], payload };
+      const head = emitIpv4TcpHead({ src: 0x0a000001, dst: 0x0a000002, ttl: 64, tos: 0, ident: 1, dontFragment: true }, seg, payload.length);
+      a.transmitGso!(head, [payload.subarray(0, 5000), payload.subarray(5000)], 20, 1460);
+      for (let fn = queue.popDue(clock.now()); fn; fn = queue.popDue(clock.now())) fn();
+      assert.equal(got.length, 1);
+      assert.equal(got[0]!.length, 20 + 20 + payload.length);
+      assert.equal(hub.gsoCarried, 1);
+      if (checksumOffload) {
+        assert.equal(got[0]![20 + 16]! | got[0]![20 + 17]!, 0);
+      } else {
+        const t = parseTcp(got[0]!.subarray(20), 0x0a000001, 0x0a000002, CHECKSUM_FULL);
+        assert.ok(t.ok, 'the checksum verifies');
+        assert.deepEqual(Buffer.from(t.value.payload), payload);
+      }
+    }
   });
 });
