@@ -16,6 +16,7 @@ import type { EventQueue } from '../base/event-queue.ts';
 import { Rng } from '../base/rng.ts';
 import { SynackError } from '../errors.ts';
 import { readIpv6Addr, type IpAddr } from '../wire/ipv6.ts';
+import { joinPartialTcp } from '../wire/tcp.ts';
 
 export interface Impairments {
   /** One-way propagation delay, µs. */
@@ -187,25 +188,7 @@ export class MemoryHub {
    * packet's is under offload.
    */
   carryGso(from: MemoryPort, head: Uint8Array, payload: readonly Uint8Array[], l4Off: number): void {
-    let n = head.length;
-    for (const p of payload) n += p.length;
-    const packet = new Uint8Array(n);
-    packet.set(head, 0);
-    let o = head.length;
-    for (const p of payload) {
-      packet.set(p, o);
-      o += p.length;
-    }
-    if (this.caps.fillTx) {
-      // The field holds the folded pseudo-header sum: the checksum over the
-      // segment with it in place is the full one (as a device completes it).
-      const c = checksum(packet, l4Off, packet.length);
-      packet[l4Off + 16] = c >>> 8;
-      packet[l4Off + 17] = c & 0xff;
-    } else {
-      packet[l4Off + 16] = 0;
-      packet[l4Off + 17] = 0;
-    }
+    const packet = joinPartialTcp(head, payload, l4Off, this.caps.fillTx);
     this.gsoCarried++;
     this.carry(from, packet, true);
   }

@@ -267,8 +267,10 @@ const NO_FILL: ChecksumCaps = { verifyRx: false, fillTx: false };
  * emitIpv6TcpHead, then the `payload` parts) in one new buffer, its TCP
  * checksum completed: for a path that needs flat bytes (a capture, a next
  * hop not yet resolved). `l4Off` is where the TCP header starts in `head`.
+ * `complete` false: the field is set to 0 instead (a path that offloads
+ * checksums, where no packet carries one).
  */
-export function joinPartialTcp(head: Uint8Array, payload: readonly Uint8Array[], l4Off: number): Uint8Array {
+export function joinPartialTcp(head: Uint8Array, payload: readonly Uint8Array[], l4Off: number, complete = true): Uint8Array {
   let n = head.length;
   for (const p of payload) n += p.length;
   const out = new Uint8Array(n);
@@ -281,7 +283,7 @@ export function joinPartialTcp(head: Uint8Array, payload: readonly Uint8Array[],
   // The field holds the pseudo-header sum: the sum over the segment with it
   // in place is the whole checksum's complement.
   const at = l4Off + 16;
-  const c = checksum(out, l4Off, out.length);
+  const c = complete ? checksum(out, l4Off, out.length) : 0;
   out[at] = c >>> 8;
   out[at + 1] = c & 0xff;
   return out;
