@@ -30,6 +30,7 @@ import { ETH_HEADER_LEN } from '../wire/ethernet.ts';
 import { coalesceTcp, completePartialChecksum, encodeVnetHdr, GSO_MAX_BYTES, TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, VNET_F_NEEDS_CSUM, VNET_GSO_NONE, VNET_GSO_TCPV4, VNET_GSO_TCPV6, VNET_HDR_LEN } from './vnet.ts';
 import { joinPartialTcp, segmentPartialTcp } from '../wire/tcp.ts';
 import { clearChecksumMark, markChecksumComputed, markChecksumPartial } from '../stack/rx-verified.ts';
+import { pinSendBytes } from '../tcp/send-buffer.ts';
 
 // ---- the addon ----------------------------------------------------------------
 
@@ -523,6 +524,9 @@ export class TunLink implements Link {
       if (gsoSize > 0) for (const seg of segmentPartialTcp(head, payload, l3, l4Off, gsoSize)) this.tap('out', seg);
       else this.tap('out', joinPartialTcp(head, payload, l4Off));
     }
+    // Written at the end of the turn: the views must outlive their
+    // acknowledgement's handing the send buffer's block back (Link.transmitPartial).
+    for (const p of payload) pinSendBytes(p);
     this.outQueue.push(head);
     this.outPayloads.push(payload);
     this.outCsumStart.push(l4Off);

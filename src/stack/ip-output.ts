@@ -68,7 +68,6 @@ export function sendSegment(s: Stack, src: IpAddr, dst: IpAddr, seg: TcpRepr, co
       s.counters.segmentsOut += segs;
       s.counters.packetsOut += segs;
       s.counters.superSegmentsOut++;
-      pinPayload(seg.payload, more);
       link.transmitGso(head, more === null ? [seg.payload] : [seg.payload, ...more], v6 ? 40 : 20, gsoSize);
       return;
     }
@@ -84,7 +83,6 @@ export function sendSegment(s: Stack, src: IpAddr, dst: IpAddr, seg: TcpRepr, co
       : emitIpv4TcpHead({ src: src as number, dst, ttl: s.ttl, tos: ipEcn & 3, ident: s.nextIdent(), dontFragment: true }, seg, payloadLen, s.allocTx);
     s.counters.segmentsOut++;
     s.counters.packetsOut++;
-    pinPayload(seg.payload, more);
     link.transmitPartial(head, more === null ? [seg.payload] : [seg.payload, ...more], v6 ? 40 : 20);
     return;
   }
@@ -114,17 +112,13 @@ export function sendSegment(s: Stack, src: IpAddr, dst: IpAddr, seg: TcpRepr, co
   s.counters.segmentsOut++;
   if (seg.flags & RST) s.counters.resetsSent++;
   if (s.hooks.length) {
-    // A hook may keep the segment (its payload a send-buffer view).
-    pinPayload(seg.payload, null);
+    // A hook may keep the segment (its payload a send-buffer view): its
+    // send-buffer block is not reused. (A link that keeps the views of a
+    // gather packet pins them itself, Link.transmitPartial.)
+    pinSendBytes(seg.payload);
     s.trace({ type: 'segment', dir: 'out', time: s.clock.now(), src, dst, tcp: seg, conn, bytes });
   }
   sendPacket(s, iface, bytes);
-}
-
-/** The link (or a hook) keeps these payload views past this call: their send-buffer blocks must not be reused. */
-function pinPayload(payload: Uint8Array, more: readonly Uint8Array[] | null): void {
-  pinSendBytes(payload);
-  if (more !== null) for (const p of more) pinSendBytes(p);
 }
 
 /**

@@ -20,7 +20,9 @@ export interface Link {
    * parts (views of the sender's bytes, never written; at most 16 — the
    * addon's writev takes 64 parts per packet), the TCP header at `l4Off` of `head`. The link takes
    * ownership of `head` and writes the payload by reference (gather), so the
-   * stack neither copies nor sums it.
+   * stack neither copies nor sums it. A link that keeps a payload view past
+   * the call (queued for a later write) pins it (tcp/send-buffer.ts
+   * `pinSendBytes`): the send buffer's pooled block then is never reused.
    */
   transmitPartial?(head: Uint8Array, payload: readonly Uint8Array[], l4Off: number): void;
   /**

@@ -12,9 +12,11 @@
  * ~7.5 µs to allocate and fill 64 KiB, ~1.5 µs to fill a reused block),
  * and V8 runs a full garbage collection per 64 MB of new external memory.
  * A block whose bytes something else may still reference — a link that
- * writes payload views later (gather output, super-segments) or a stack
- * hook that saw the segment — is pinned (`pinSendBytes`) and left to the
- * garbage collector instead.
+ * writes payload views later (TUN/TAP gather output and super-segments,
+ * written at the end of the turn; the link pins them) or a stack hook that
+ * saw the segment (the stack pins it) — is pinned (`pinSendBytes`) and
+ * left to the garbage collector instead. A link that copies at once (the
+ * in-memory hub's super-segments) pins nothing.
  */
 import { concatBytes } from '../wire/bytes.ts';
 
