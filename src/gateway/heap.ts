@@ -20,6 +20,7 @@
 import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
 import { loadTunAddon } from '../links/tun.ts';
+import { trimSendPool } from '../tcp/send-buffer.ts';
 
 export function keepYoungGenerationSmall(): void {
   setFlagsFromString('--semi-space-growth-factor=1');
@@ -126,12 +127,22 @@ export class IdleTrimmer {
   }
 }
 
-/** The native trim (the synack-tun addon's trimMemory), or null where the addon, or a build of it with trimMemory, is not there. */
+/**
+ * The native trim (the synack-tun addon's trimMemory), or null where the
+ * addon, or a build of it with trimMemory, is not there. It first lets go
+ * of the send buffers' pool of free blocks (tcp/send-buffer.ts, up to 4
+ * MiB), so that the collection frees them.
+ */
 export function nativeTrimMemory(): (() => void) | null {
   try {
     const a = loadTunAddon();
     const trim = a.trimMemory?.bind(a);
-    return trim ? () => void trim() : null;
+    return trim
+      ? () => {
+          trimSendPool();
+          trim();
+        }
+      : null;
   } catch {
     return null;
   }

@@ -87,11 +87,17 @@ describe('gateway per-connection costs', () => {
     assert.equal(t.trims, 2);
   });
 
-  test('the native trim (synack-tun trimMemory: V8 low-memory GC + malloc_trim) gives back what a burst of allocations left resident', { skip: nativeTrimMemory() === null && !inCi() ? 'the synack-tun addon is not built here (npm run build:native)' : false }, () => {
+  test('the native trim (synack-tun trimMemory: V8 low-memory GC + malloc_trim, after emptying the send buffers\' pool) gives back what a burst of allocations left resident', { skip: nativeTrimMemory() === null && !inCi() ? 'the synack-tun addon is not built here (npm run build:native)' : false }, () => {
     const script = `
       import { nativeTrimMemory } from './src/gateway/heap.ts';
+      import { SendBuffer, sendPoolFreeBlocks } from './src/tcp/send-buffer.ts';
       const trim = nativeTrimMemory();
       if (!trim) throw new Error('no native trim');
+      // The send buffers' pool of free blocks (filled by a copy, acknowledged).
+      const sb = new SendBuffer();
+      sb.pushCopy(new Uint8Array(1 << 20));
+      sb.consume(sb.length);
+      const pooled = sendPoolFreeBlocks();
       // A burst: young objects of which some survive (the new space grows toward 16 MiB)
       // and 64 MiB of malloc'd buffers, all garbage by the end.
       let keep = [];
@@ -106,11 +112,13 @@ describe('gateway per-connection costs', () => {
       keep = null;
       const before = process.memoryUsage.rss();
       trim();
-      console.log(JSON.stringify({ before, after: process.memoryUsage.rss() }));`;
+      console.log(JSON.stringify({ before, after: process.memoryUsage.rss(), pooled, pooledAfter: sendPoolFreeBlocks() }));`;
     const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
     assert.equal(r.status, 0, r.stderr);
-    const { before, after } = JSON.parse(r.stdout.trim().split('\n').pop()!) as { before: number; after: number };
+    const { before, after, pooled, pooledAfter } = JSON.parse(r.stdout.trim().split('\n').pop()!) as { before: number; after: number; pooled: number; pooledAfter: number };
     assert.ok(before - after > 32 << 20, `RSS ${before >> 20} MiB → ${after >> 20} MiB: at least 32 MiB given back`);
+    assert.ok(pooled >= 15, `${pooled} free send blocks before the trim`);
+    assert.equal(pooledAfter, 0, 'the send buffers\' pool let go');
   });
 });
 
