@@ -112,7 +112,7 @@ export class MemoryPort implements Link {
     readonly mtu: number,
     readonly checksum: ChecksumCaps,
   ) {
-    if (hub.segmentationOffload) this.transmitGso = (head, payload, l4Off) => hub.carryGso(this, head, payload, l4Off);
+    if (hub.segmentationOffload) this.transmitGso = (head, payload, l4Off, gsoSize) => hub.carryGso(this, head, payload, l4Off, gsoSize);
   }
 
   /**
@@ -185,10 +185,18 @@ export class MemoryHub {
    * receiver would see the segments a device cut from it — carried past the
    * MTU check to the receiving stack. With full checksums on the hub the
    * checksum is completed (as the device would), else left 0 as every
-   * packet's is under offload.
+   * packet's is under offload. When the segments it stands for (headers
+   * and `gsoSize` octets each) would not fit the hub's MTU — lowered behind
+   * the ports, a black hole — it is lost whole, as they would be.
    */
-  carryGso(from: MemoryPort, head: Uint8Array, payload: readonly Uint8Array[], l4Off: number): void {
+  carryGso(from: MemoryPort, head: Uint8Array, payload: readonly Uint8Array[], l4Off: number, gsoSize: number): void {
     const packet = joinPartialTcp(head, payload, l4Off, this.caps.fillTx);
+    if (head.length + gsoSize > this.mtu) {
+      this.stats.sent++;
+      this.tap?.(from, packet);
+      this.stats.lost++;
+      return;
+    }
     this.gsoCarried++;
     this.carry(from, packet, true);
   }

@@ -119,7 +119,7 @@ describe('segmentation offload on the in-memory hub', () => {
     assert.ok(largestAfter <= 1500, `after the change the largest packet is ${largestAfter}`);
   });
 
-  it('a super-segment on a hub with full checksums arrives with its checksum completed (as a device completes a partial one), the payload whole; on an offloading hub the field is 0', () => {
+  it('a super-segment on a hub with full checksums arrives with its checksum completed (as a device completes a partial one), the payload whole; on an offloading hub the field is 0; past a lowered hub MTU it is lost whole, as its segments would be', () => {
     for (const checksumOffload of [false, true]) {
       const clock = new VirtualClock();
       const queue = new EventQueue();
@@ -137,6 +137,13 @@ describe('segmentation offload on the in-memory hub', () => {
       assert.equal(got.length, 1);
       assert.equal(got[0]!.length, 20 + 20 + payload.length);
       assert.equal(hub.gsoCarried, 1);
+      // The hub's MTU lowered behind the ports (a black hole): segments of
+      // 1460 octets no longer fit, so the super-segment is lost whole.
+      hub.mtu = 1400;
+      a.transmitGso!(head, [payload], 20, 1460);
+      for (let fn = queue.popDue(clock.now()); fn; fn = queue.popDue(clock.now())) fn();
+      assert.equal(got.length, 1, 'lost in the black hole');
+      assert.equal(hub.stats.lost, 1);
       if (checksumOffload) {
         assert.equal(got[0]![20 + 16]! | got[0]![20 + 17]!, 0);
       } else {
