@@ -20,7 +20,9 @@
  *   fetch      wget the page through 10.0.2.2 and sha256sum it
  *   dns        nslookup www.example.test with the nameserver udhcpc wrote
  *              into /etc/resolv.conf from the lease (10.0.2.3): UDP to the
- *              gateway's forwarder, relayed to the zone server
+ *              gateway's forwarder, relayed to the zone server (this and
+ *              `udp`: up to three tries until the AAAA record shows, see
+ *              the script)
  *   nxdomain   nslookup nx.example.test 10.0.2.3: the NXDOMAIN comes back
  *   udp        nslookup -port=PORT www.example.test 10.0.2.2: a UDP flow
  *              through the gateway's ordinary UDP forwarding (not the
@@ -110,9 +112,19 @@ export async function startGuestChecks(o: { pageSize: number; seed: number }): P
     'step() { echo "STEP $1 rc=$2"; }',
     `timeout 60 wget -q -O /tmp/page http://10.0.2.2:${pages.port}/page && sha256sum /tmp/page; step fetch $?`,
     'cat /etc/resolv.conf',
-    'timeout 20 nslookup www.example.test 2>&1; step dns $?',
+    // A lookup of www.example.test, up to three tries until the AAAA record
+    // shows. Now and then (about 1 run in 15) busybox nslookup in the v86
+    // guest prints the A record and "No answer" for AAAA — through the
+    // forwarder and through plain UDP forwarding alike, where the gateway
+    // rewrites nothing, so it is the guest's: most likely its glibc draws
+    // both queries' ids from CLOCK_MONOTONIC (random_bits) in the same tick
+    // of v86's clock, and busybox, matching replies by id alone, drops the
+    // AAAA reply as a duplicate of the A one. The gateway's counters still
+    // require every query it relayed to have been answered.
+    'lookup() { for t in 1 2 3; do timeout 20 nslookup "$@" >/tmp/dns 2>&1; r=$?; grep -q "^Address: *2001:db8::10$" /tmp/dns && break; done; cat /tmp/dns; echo "lookup tries $t"; return $r; }',
+    'lookup www.example.test; step dns $?',
     'timeout 20 nslookup nx.example.test 10.0.2.3 2>&1; step nxdomain $?',
-    `timeout 20 nslookup -port=${dns.port} www.example.test 10.0.2.2 2>&1; step udp $?`,
+    `lookup -port=${dns.port} www.example.test 10.0.2.2; step udp $?`,
     `timeout 20 nc 10.0.2.2 ${closedPort} </dev/null 2>&1; step refused $?`,
     `seq 1 ${HALF_CLOSE_COUNT} | timeout 30 nc 10.0.2.2 ${halfClosePort} 2>&1; step halfclose $?`,
     'exit 0',
