@@ -168,4 +168,3 @@ export function trimMemoryWhenIdle(trim: () => void, opts: IdleTrimOptions = {})
   t.unref();
   return { trimmer, stop: () => clearInterval(t) };
 }
-

@@ -7,6 +7,7 @@ import type { TcpRepr } from '../wire/types.ts';
 import { CWR, FIN, PSH, RST, SYN } from '../wire/types.ts';
 import { emitIpv4Tcp, emitIpv4TcpHead, emitIpv6Tcp, emitIpv6TcpHead } from '../wire/tcp.ts';
 import { readIpv6Addr, type IpAddr, type Ipv6Addr } from '../wire/ipv6.ts';
+import { concatBytes } from '../wire/bytes.ts';
 import type { Connection } from '../tcp/connection.ts';
 import { pinSendBytes } from '../tcp/send-buffer.ts';
 import { fragmentIpv4, fragmentIpv6 } from '../ip/fragment.ts';
@@ -88,14 +89,7 @@ export function sendSegment(s: Stack, src: IpAddr, dst: IpAddr, seg: TcpRepr, co
   }
   if (more !== null && s.hooks.length !== 0) {
     // Hooks see the segment as one payload.
-    const joined = new Uint8Array(payloadLen);
-    joined.set(seg.payload, 0);
-    let o = seg.payload.length;
-    for (const p of more) {
-      joined.set(p, o);
-      o += p.length;
-    }
-    seg = { ...seg, payload: joined };
+    seg = { ...seg, payload: concatBytes([seg.payload, ...more]) };
     more = null;
   }
   // No gather here: the payload's views are copied into the packet.
