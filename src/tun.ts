@@ -18,5 +18,6 @@ export {
   type TunDeviceHandle,
   type TunOpenMode,
 } from './links/tun.ts';
+export { sweepArrayBuffersOnMainThread } from './links/v8-tuning.ts';
 export { ImpairStage, type ImpairStats } from './links/impair.ts';
 export { TapLink, attachTap, type TapLinkOptions } from './links/tap.ts';

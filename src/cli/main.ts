@@ -14,6 +14,7 @@ import { getCommand } from './get.ts';
 import { traceCommand } from './trace.ts';
 import { gatewayCommand } from './gateway.ts';
 import { pingCommand } from './ping.ts';
+import { sweepArrayBuffersOnMainThread } from '../links/v8-tuning.ts';
 import { isEntryPoint, numberOption, parseOptions, UsageError, type CliIo, type Command } from './options.ts';
 
 export { parseOptions, UsageError, type CliIo, type Command } from './options.ts';
@@ -201,6 +202,10 @@ export async function main(argv: string[], io: CliIo = nodeIo()): Promise<number
 }
 
 export function nodeIo(): CliIo {
+  // This process is the synack command: free dead packet buffers inside the
+  // scavenge that finds them (links/v8-tuning.ts: without it, kernel →
+  // synack over TUN falls into mark-compact storms on a busy machine).
+  sweepArrayBuffersOnMainThread();
   // `synack demo | head`: a closed pipe ends the output quietly.
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') process.exit(0);
