@@ -30,7 +30,7 @@ import { ETH_HEADER_LEN } from '../wire/ethernet.ts';
 import { coalesceTcp, completePartialChecksum, encodeVnetHdr, GSO_MAX_BYTES, TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, VNET_F_NEEDS_CSUM, VNET_GSO_NONE, VNET_GSO_TCPV4, VNET_GSO_TCPV6, VNET_HDR_LEN } from './vnet.ts';
 import { joinPartialTcp, segmentPartialTcp } from '../wire/tcp.ts';
 import { clearChecksumMark, markChecksumComputed, markChecksumPartial } from '../stack/rx-verified.ts';
-import { pinSendBytes } from '../tcp/send-buffer.ts';
+import { holdSendBlocks, releaseSendBlocks } from '../tcp/send-buffer.ts';
 
 // ---- the addon ----------------------------------------------------------------
 
@@ -376,6 +376,8 @@ export class TunLink implements Link {
   /** Whether runs of segments are coalesced into TSO writes (TSO4, no impairment on the way out). */
   private readonly tso: boolean;
   private flushQueued = false;
+  /** Payload views of send-buffer blocks queued for the next flush: the pool is held (holdSendBlocks) until it writes them. */
+  private holdingBlocks = false;
   private closedFlag = false;
 
   /** `kind` 'tap': the device carries Ethernet frames (use TapLink, links/tap.ts). */
@@ -524,9 +526,13 @@ export class TunLink implements Link {
       if (gsoSize > 0) for (const seg of segmentPartialTcp(head, payload, l3, l4Off, gsoSize)) this.tap('out', seg);
       else this.tap('out', joinPartialTcp(head, payload, l4Off));
     }
-    // Written at the end of the turn: the views must outlive their
-    // acknowledgement's handing the send buffer's block back (Link.transmitPartial).
-    for (const p of payload) pinSendBytes(p);
+    // Written at the end of the turn (flush): until then no send-buffer
+    // block goes back to the pool, so an acknowledgement processed
+    // meanwhile cannot let a new write overwrite these bytes (Link.transmitPartial).
+    if (!this.holdingBlocks) {
+      this.holdingBlocks = true;
+      holdSendBlocks();
+    }
     this.outQueue.push(head);
     this.outPayloads.push(payload);
     this.outCsumStart.push(l4Off);
@@ -709,6 +715,19 @@ export class TunLink implements Link {
 
   private readonly flush = (): void => {
     this.flushQueued = false;
+    if (!this.holdingBlocks) {
+      this.writeQueued();
+      return;
+    }
+    this.holdingBlocks = false;
+    try {
+      this.writeQueued();
+    } finally {
+      releaseSendBlocks();
+    }
+  };
+
+  private writeQueued(): void {
     const q = this.outQueue;
     if (q.length === 0 || this.closedFlag) return;
     this.outQueue = [];
@@ -746,7 +765,7 @@ export class TunLink implements Link {
         }
       }
     }
-  };
+  }
 
   /** vnet mode: every packet behind a virtio_net_hdr; runs of one flow's segments coalesced into TSO writes. */
   /** Whole packets behind a header each; runs of one flow's segments coalesced into TSO chains when allowed. */

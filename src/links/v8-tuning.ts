@@ -34,3 +34,8 @@ export function sweepArrayBuffersOnMainThread(): void {
   v8.setFlagsFromString('--no-concurrent-array-buffer-sweeping');
   applied = true;
 }
+
+/** Whether sweepArrayBuffersOnMainThread() ran in this process. */
+export function sweepsArrayBuffersOnMainThread(): boolean {
+  return applied;
+}

@@ -20,9 +20,11 @@ export interface Link {
    * parts (views of the sender's bytes, never written; at most 16 — the
    * addon's writev takes 64 parts per packet), the TCP header at `l4Off` of `head`. The link takes
    * ownership of `head` and writes the payload by reference (gather), so the
-   * stack neither copies nor sums it. A link that keeps a payload view past
-   * the call (queued for a later write) pins it (tcp/send-buffer.ts
-   * `pinSendBytes`): the send buffer's pooled block then is never reused.
+   * stack neither copies nor sums it. A link that keeps payload views past
+   * the call, queued for a write later in the turn, holds the send buffer's
+   * pool until that write (tcp/send-buffer.ts `holdSendBlocks` …
+   * `releaseSendBlocks`); one that would keep them for an unknown time pins
+   * them (`pinSendBytes`): that block is then never reused.
    */
   transmitPartial?(head: Uint8Array, payload: readonly Uint8Array[], l4Off: number): void;
   /**

@@ -11,12 +11,14 @@
  * A fresh backing store costs far more than the copy into it (measured:
  * ~7.5 µs to allocate and fill 64 KiB, ~1.5 µs to fill a reused block),
  * and V8 runs a full garbage collection per 64 MB of new external memory.
- * A block whose bytes something else may still reference — a link that
- * writes payload views later (TUN/TAP gather output and super-segments,
- * written at the end of the turn; the link pins them) or a stack hook that
- * saw the segment (the stack pins it) — is pinned (`pinSendBytes`) and
- * left to the garbage collector instead. A link that copies at once (the
- * in-memory hub's super-segments) pins nothing.
+ * A block whose bytes something else may keep for an unknown time — a
+ * stack hook that saw the segment (the stack pins it) — is pinned
+ * (`pinSendBytes`) and left to the garbage collector instead. A link that
+ * writes payload views a little later (TUN/TAP gather output and
+ * super-segments, written at the end of the turn) holds the pool instead
+ * (`holdSendBlocks` … `releaseSendBlocks`): blocks released meanwhile wait
+ * and go back only when no link holds. A link that copies at once (the
+ * in-memory hub's super-segments) does neither.
  */
 import { concatBytes } from '../wire/bytes.ts';
 
@@ -41,6 +43,31 @@ export function pinSendBytes(view: Uint8Array): void {
   if (blockBuffers.has(b)) pinnedBuffers.add(b);
 }
 
+/** Links that hold payload views of pooled blocks until their write (holdSendBlocks). */
+let holders = 0;
+/** Blocks released while a link held the pool: back to it once none does. */
+const deferred: Uint8Array[] = [];
+
+/**
+ * A link queued payload views of the send buffer for a write later in this
+ * turn: until the matching `releaseSendBlocks`, no block is handed back to
+ * the pool (an acknowledgement processed meanwhile could otherwise let a
+ * new write overwrite bytes still to be written). Counted: each hold needs
+ * one release.
+ */
+export function holdSendBlocks(): void {
+  holders++;
+}
+
+/** The link wrote (or dropped) what it queued: blocks released meanwhile go back to the pool once no link holds. */
+export function releaseSendBlocks(): void {
+  if (holders === 0) return;
+  holders--;
+  if (holders !== 0 || deferred.length === 0) return;
+  for (const b of deferred) if (freeBlocks.length < SEND_POOL_MAX_BLOCKS) freeBlocks.push(b);
+  deferred.length = 0;
+}
+
 /** Free blocks now in the pool (tests, stats). */
 export function sendPoolFreeBlocks(): number {
   return freeBlocks.length;
@@ -49,6 +76,7 @@ export function sendPoolFreeBlocks(): number {
 /** Empties the pool (an idle process giving memory back). */
 export function trimSendPool(): void {
   freeBlocks.length = 0;
+  deferred.length = 0;
 }
 
 function takeBlock(): Uint8Array {
@@ -116,7 +144,9 @@ export class SendBuffer {
     const b = c.buffer;
     if (!blockBuffers.has(b) || pinnedBuffers.has(b)) return;
     if (this.tail !== null && this.tail.buffer === b) this.tail = null;
-    if (freeBlocks.length < SEND_POOL_MAX_BLOCKS) freeBlocks.push(new Uint8Array(b));
+    if (holders !== 0) {
+      if (deferred.length < SEND_POOL_MAX_BLOCKS) deferred.push(new Uint8Array(b));
+    } else if (freeBlocks.length < SEND_POOL_MAX_BLOCKS) freeBlocks.push(new Uint8Array(b));
   }
 
   /** Drops `n` bytes from the front (they were acknowledged). */

@@ -217,7 +217,7 @@ describe('gather output with checksum offload (fake TAP device)', () => {
     }
   });
 
-  it('a payload the link writes later pins its send-buffer block: acknowledged before the write, the block is not reused, so later copies never reach the wire in its place (a copying link leaves it to the pool)', async () => {
+  it('a payload the link writes later holds the send-buffer pool until the write: acknowledged before it, the block is not reused meanwhile, so later copies never reach the wire in its place; after the write it is back in the pool (a copying link leaves it to the pool at once)', async () => {
     const { dev, stack, eth, link } = setup();
     await tick();
     eth.neighbors.learn(KERNEL_IP, KERNEL_MAC, stack.clock.now(), true, true);
@@ -230,7 +230,7 @@ describe('gather output with checksum offload (fake TAP device)', () => {
     sendSegment(stack, SYNACK_IP, KERNEL_IP, s, null);
     // Acknowledged (say) before the device write, and the block's space asked for again.
     sb.consume(sb.length);
-    assert.equal(sendPoolFreeBlocks(), 0, 'pinned: not back in the pool');
+    assert.equal(sendPoolFreeBlocks(), 0, 'held: not back in the pool before the write');
     const other = new SendBuffer();
     other.pushCopy(new Uint8Array(65_536).fill(0xaa));
     await tick();
@@ -241,6 +241,8 @@ describe('gather output with checksum offload (fake TAP device)', () => {
     const t = parseTcp(frame.subarray(34), SYNACK_IP, KERNEL_IP, CHECKSUM_FULL);
     assert.ok(t.ok);
     assert.deepEqual(t.value.payload, bytes.subarray(0, 60_000), 'the bytes sent are the bytes written');
+    assert.equal(sendPoolFreeBlocks(), 1, 'written: the acknowledged block is back in the pool');
+    trimSendPool();
     // Below the gather threshold the packet is built whole: nothing keeps the block.
     const small = new SendBuffer();
     small.pushCopy(bytes);
