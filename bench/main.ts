@@ -36,6 +36,7 @@ import type { MillionResult } from './million.ts';
 import { benchGateway, type GatewayBenchResult, type Probe } from './gateway.ts';
 import type { WorkersPairResult } from './workers.ts';
 import { nodeStreamBulk, synackStreamBulk, nodeHttp, synackHttp, STREAM_CHUNK_BYTES, STREAM_BUFFER_BYTES } from './stream.ts';
+import { sweepArrayBuffersOnMainThread } from '../src/links/v8-tuning.ts';
 
 const ALL = ['bulk', 'stream', 'cycles', 'udp', 'memory', 'checksum', 'impaired', 'tun', 'tap', 'gateway', 'tun-impaired', 'synflood', 'sizes', 'million', 'workers'];
 const HELP = `Usage: npm run bench -- [--quick] [--reps N] [--only LIST]
@@ -60,6 +61,12 @@ const nodeCycleCount = quick ? 3_000 : 10_000;
 const memPairs = 10_000;
 const nodeMemPairs = 9_000;
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+// As the synack command does, and as docs/PERFORMANCE.md tells embedders
+// that move bulk data: V8 frees dead ArrayBuffers inside the scavenge
+// (links/v8-tuning.ts). Process-wide, so the node:net references of the
+// in-process rows run under it too; the bench's children (synack serve,
+// synack gateway, bench/workers.ts) set it themselves.
+sweepArrayBuffersOnMainThread();
 
 interface Row {
   name: string;

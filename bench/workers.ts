@@ -9,6 +9,7 @@
  */
 import { createWorkerPool, type WorkerPool } from '../src/workers/pool.ts';
 import { MiB, nowSec } from './lib.ts';
+import { sweepArrayBuffersOnMainThread } from '../src/links/v8-tuning.ts';
 
 /** Send/receive buffers of the bulk connections (as the stream rows). */
 export const WORKERS_BUFFER_BYTES = 4 * MiB;
@@ -108,6 +109,9 @@ export async function workersPair(what: WorkersWhat, reps: number, perWorker: nu
 if (process.argv[1]?.endsWith('workers.ts')) {
   const what = process.argv[2] ?? 'cycles';
   if (what === 'pair') {
+    // The synack command's V8 setting (links/v8-tuning.ts): each worker's
+    // isolate then frees its dead ArrayBuffers on its own thread.
+    sweepArrayBuffersOnMainThread();
     // npx tsx bench/workers.ts pair cycles|bulk|ceiling REPS PER_WORKER (bulk: MiB): bench/main.ts runs this in a child process.
     const kind: WorkersWhat = process.argv[3] === 'bulk' ? 'bulk' : process.argv[3] === 'ceiling' ? 'ceiling' : 'cycles';
     const per = Number(process.argv[5] ?? (kind === 'bulk' ? 1024 : 10_000));
