@@ -4,11 +4,10 @@
  * when an ACK segment containing the current window will really be sent").
  * The right edge advances once the window grew by min(RCV.BUFF/2, MSS); the
  * segment carrying it goes at once only when the sender may be waiting for
- * it (the window it knows had fallen to half the buffer or less and the
- * read at least doubles it) or an ACK was owed already and the read emptied
- * the buffer — otherwise it rides on the next ACK, within the delayed-ACK
- * time (tcp/user-calls.ts `read`). Driven by the per-state harness: no
- * clock but the test's.
+ * it (the window it knows is half the buffer or less) or an ACK was owed
+ * already and the read emptied the buffer — otherwise it rides on the next
+ * ACK, within the delayed-ACK time (tcp/user-calls.ts `read`). Driven by
+ * the per-state harness: no clock but the test's.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -44,7 +43,7 @@ describe('RFC 9293 §3.8.6.2.2 + §3.8.6.3: the window update after a read', () 
     assert.equal(later[0]!.window, BUF, 'the whole buffer advertised again');
   });
 
-  test('a read that opens a window the sender knows to be half the buffer or less is announced at once (the sender may be waiting)', () => {
+  test('a read that opens a window the sender knows to be half the buffer or less is announced at once (the sender may be waiting), read by read', () => {
     const f = inEstablished(cfg);
     // 24 full-sized segments unread: the ACKs advertise an ever smaller window, 30,783 at the end.
     for (let i = 0; i < 24; i++) data(f);
@@ -52,6 +51,21 @@ describe('RFC 9293 §3.8.6.2.2 + §3.8.6.3: the window update after a read', () 
     assert.equal(sent.length, 1, 'one window update');
     expectSeg(sent[0], { flags: ACK, ack: f.peerSeq });
     assert.equal(sent[0]!.window, BUF);
+  });
+
+  test('a reader that takes a full buffer back a piece at a time announces each piece while the window the sender knows is at most half the buffer', () => {
+    const f = inEstablished(cfg);
+    for (let i = 0; i < 45; i++) data(f); // 65,160 of 65,535 unread: the ACKs end at a window of 375
+    const windows: number[] = [];
+    for (let i = 0; i < 45; i += 5) {
+      const sent = f.call((c, now) => c.read(5 * SEG, now)).sent;
+      for (const s of sent) windows.push(s.window);
+    }
+    // Each read of 7,240 octets is sent at once until the window the sender knows passes half the buffer.
+    assert.deepEqual(windows, [7615, 14855, 22095, 29335, 36575]);
+    const later = f.tick(f.now + 40_000);
+    assert.equal(later.length, 1, 'the rest rides on the delayed ACK');
+    assert.equal(later[0]!.window, BUF);
   });
 
   test('a read that empties the buffer while an ACK is owed sends it at once, not after the delayed-ACK time', () => {
