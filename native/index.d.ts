@@ -146,8 +146,8 @@ export declare class IcmpSocket {
  * one array per wake-up: [kind, id, value, …] with kind 1 CONNECTED, 2 DATA
  * (value: a Buffer), 3 EOF, 4 WRITABLE (after a short write), 5 ERROR
  * (value: the errno name, e.g. 'ECONNREFUSED'), 6 DATA in a recycled buffer
- * (after setRecycling(true): a Uint8Array view of a pooled 64 KiB
- * ArrayBuffer, for reads of 16 KiB or more; hand its buffer back with
+ * (after setRecycling(true): a Uint8Array view of a pooled 512 KiB
+ * ArrayBuffer, for reads of 128 KiB or more; hand its buffer back with
  * recycle() once its bytes are no longer needed).
  */
 export declare class HostSockets {
@@ -169,9 +169,9 @@ export declare class HostSockets {
   addresses(id: number): [string, number, string, number] | null;
   /** Closes every socket and the epoll set. */
   close(): void;
-  /** Reads of 16 KiB or more received straight into pooled buffers (DATA events of kind 6); off drops the pool. */
+  /** Reads of 128 KiB or more received straight into pooled buffers (DATA events of kind 6); off drops the pool. */
   setRecycling(on: boolean): void;
-  /** ArrayBuffers of kind-6 events whose bytes are no longer needed, back to the pool (at most 64 kept); the pool's size after. */
+  /** ArrayBuffers of kind-6 events whose bytes are no longer needed, back to the pool (at most 16 kept); the pool's size after. */
   recycle(buffers: ArrayBuffer[]): number;
   ref(): void;
   unref(): void;

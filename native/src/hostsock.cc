@@ -25,6 +25,7 @@
 // ERROR (value: the errno name, e.g. ECONNREFUSED). Writes are attempted at
 // once (send/writev with MSG_NOSIGNAL) and return the bytes taken.
 
+#include <algorithm>
 #include <napi.h>
 #include <uv.h>
 
@@ -75,7 +76,14 @@ const char* HostErrnoName(int e) {
 
 enum Kind { kConnected = 1, kData = 2, kEof = 3, kWritable = 4, kError = 5, kDataRecycled = 6 };
 
-constexpr size_t kReadSize = 65536;
+// One recv() of up to 512 KiB: every recv that frees room in the socket's
+// receive queue makes the kernel send the host peer a window update and,
+// in the same softirq on this thread, run the peer's next transmission; and
+// each read is one more event and one more SEND toward the guest. With 64
+// KiB reads a download at MTU 65520 took 0.86-0.92 s of CPU per GB, with
+// 512 KiB 0.54-0.63 (iperf3 pairs, docs/PERFORMANCE.md); 1 MiB gained
+// nothing more.
+constexpr size_t kReadSize = 512 * 1024;
 // Recycled reads (setRecycling(true)): a read of at least kRecycleMin bytes
 // is received straight into an ArrayBuffer of kReadSize from the pool JS
 // hands back (recycle()) and delivered as a view of it (kDataRecycled): no
@@ -84,9 +92,13 @@ constexpr size_t kReadSize = 65536;
 // 4x the data). Without it, every read is a fresh Buffer — and V8 starts a
 // full collection per 64 MB of new ArrayBuffer memory.
 constexpr size_t kRecycleMin = kReadSize / 4;
-constexpr size_t kPoolMax = 64;
-// Bytes read from one socket per wake-up before the others get their turn.
-constexpr size_t kReadBudget = 512 * 1024;
+// At most 8 MiB kept for the next reads.
+constexpr size_t kPoolMax = 16;
+// Bytes read from one socket per wake-up before the others get their turn —
+// and the most a paused flow can have read past what its TCB took (the
+// reads come before JavaScript sees them), so a stalled connection holds
+// at most its send buffer and this.
+constexpr size_t kReadBudget = 2 * kReadSize;
 constexpr int kMaxEvents = 256;
 // Chunks per writev (Linux's UIO_MAXIOV is 1024).
 constexpr int kMaxIov = 1024;
@@ -450,7 +462,7 @@ class HostSockets : public Napi::ObjectWrap<HostSockets> {
       if (recycling_) {
         Napi::ArrayBuffer ab = TakePooled(env);
         do {
-          r = recv(s->fd, ab.Data(), kReadSize, MSG_DONTWAIT);
+          r = recv(s->fd, ab.Data(), std::min(kReadSize, kReadBudget - got), MSG_DONTWAIT);
         } while (r < 0 && errno == EINTR);
         err = r < 0 ? errno : 0;
         if (r > 0 && size_t(r) >= kRecycleMin) {
@@ -466,7 +478,7 @@ class HostSockets : public Napi::ObjectWrap<HostSockets> {
         if (r > 0) continue;
       } else {
         do {
-          r = recv(s->fd, buf_.data(), buf_.size(), MSG_DONTWAIT);
+          r = recv(s->fd, buf_.data(), std::min(buf_.size(), kReadBudget - got), MSG_DONTWAIT);
         } while (r < 0 && errno == EINTR);
         err = r < 0 ? errno : 0;
         if (r > 0) {

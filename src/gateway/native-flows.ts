@@ -14,8 +14,8 @@
  * - host → guest: what the host socket reads goes into the TCB's send
  *   buffer; when it is full, reading from the host socket pauses (the host
  *   kernel's window closes on the host peer) until an acknowledgment frees
- *   room (the 'writable' event). On a TAP downstream, reads of 16 KiB or
- *   more arrive in recycled 64 KiB buffers (no new ArrayBuffer, no copy):
+ *   room (the 'writable' event). On a TAP downstream, reads of 128 KiB or
+ *   more arrive in recycled 512 KiB buffers (no new ArrayBuffer, no copy):
  *   each is lent to the TCB and handed back to the addon's pool once the
  *   guest acknowledged its last byte (settleLent), so a bulk download no
  *   longer allocates a buffer per read — V8 starts a full collection per
@@ -354,6 +354,21 @@ export class NativeFlows {
 
   /** Every event of one wake-up of the host sockets, in order. */
   private onHostEvents(evs: Array<number | string | Buffer>): void {
+    // One wake-up's reads are one batch of SENDs toward each guest: pushed
+    // at its end (Stack.cork), so the tail of each read joins the
+    // next read's bytes instead of going as a segment of its own.
+    const stack = this.ctx.stack;
+    stack.cork();
+    try {
+      this.hostEvents(evs);
+    } finally {
+      stack.uncork();
+    }
+    this.giveBack();
+    this.ctx.kick();
+  }
+
+  private hostEvents(evs: Array<number | string | Buffer>): void {
     for (let i = 0; i < evs.length; i += 3) {
       const f = this.flows.get(evs[i + 1] as number);
       if (!f || !f.open) continue;
@@ -380,8 +395,6 @@ export class NativeFlows {
         default:
       }
     }
-    this.giveBack();
-    this.ctx.kick();
   }
 
   /** The buffers acknowledged in this pass, back to the addon's pool in one call. */

@@ -48,7 +48,8 @@ export const GATEWAY_DEFAULTS = {
  * hundred microseconds (measured: bench/gateway.ts, docs/PERFORMANCE.md).
  * Buffers are allocated only as data waits, so an idle connection costs
  * nothing more; a stalled one holds up to these bytes (plus the streams'
- * high-water marks) — the per-connection bound.
+ * high-water marks, or one wake-up's host reads: at most 1 MiB) — the
+ * per-connection bound.
  *
  * Nagle's algorithm is off on both sides of a forwarded connection (here and
  * on the host socket, TCP_NODELAY). RFC 9293 §3.7.4: "there MUST be a way

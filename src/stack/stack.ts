@@ -566,6 +566,47 @@ export class Stack implements ConnectionHost {
     }
   }
 
+  private corkDepth = 0;
+  private corkHeld: Connection[] = [];
+
+  /**
+   * SENDs without PUSH until the matching `uncork()` — RFC 9293 §3.9.1.2:
+   * "If the PUSH flag is not set, the data may be combined with data from
+   * subsequent SENDs for transmission efficiency." Meanwhile a connection
+   * holds a short tail of new data back (Nagle or not; full segments still
+   * go), and `uncork()` sends what was held: for a relay's batch of reads
+   * from one wake-up, inside one synchronous turn — never across a timer.
+   * Nests; the outermost `uncork()` flushes. (Linux's MSG_MORE and
+   * TCP_CORK, whose cork a timer ends, are the same idea.)
+   */
+  cork(): void {
+    this.corkDepth++;
+  }
+
+  uncork(): void {
+    if (this.corkDepth === 0 || --this.corkDepth > 0) return;
+    const held = this.corkHeld;
+    if (held.length === 0) return;
+    this.corkHeld = [];
+    for (const c of held) {
+      this.with(c, (now) => {
+        c.now = now;
+        c.output();
+      });
+    }
+  }
+
+  /** ConnectionHost.corked: inside cork() … uncork(). */
+  get corked(): boolean {
+    return this.corkDepth > 0;
+  }
+
+  /** ConnectionHost.holdCorked: `conn` held a tail; uncork() outputs it. */
+  holdCorked(conn: Connection): void {
+    const h = this.corkHeld;
+    if (h.length === 0 || h[h.length - 1] !== conn) h.push(conn);
+  }
+
   /** SEND: takes ownership of `data` (see Connection.send). */
   send(conn: Connection, data: Uint8Array, urgent = false): number {
     return this.with(conn, (now) => conn.send(data, now, urgent));

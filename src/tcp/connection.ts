@@ -74,6 +74,14 @@ export interface ConnectionHost {
    * octets of each segment it is cut into) sends such a super-segment.
    */
   gsoMaxSegment?(conn: Connection): number;
+  /**
+   * Optional: true while the owner sends without PUSH (a batch of SENDs,
+   * Stack.cork): a short tail of new data waits for `holdCorked`'s flush
+   * instead of going at once (tcp/output.ts).
+   */
+  readonly corked?: boolean;
+  /** Optional, with `corked`: this connection held a tail; output it when the batch ends. */
+  holdCorked?(conn: Connection): void;
   event(conn: Connection, ev: ConnectionEvent): void;
   /** An initial sequence number for this connection's 4-tuple (RFC 6528). */
   chooseIss(conn: Connection): number;

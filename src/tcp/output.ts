@@ -58,6 +58,13 @@ export function output(c: Connection, force = false): void {
   // A link that segments TCP itself (TSO) takes new data as super-segments
   // (asked once per call, when there is a full segment of new data to send).
   let gsoMax = c.host.gsoMaxSegment !== undefined && c.host.transmitParts !== undefined && !probing ? -1 : 0;
+  // RFC 9293 §3.9.1.2 SEND: "If the PUSH flag is not set, the data may be
+  // combined with data from subsequent SENDs for transmission efficiency."
+  // While the owner sends without PUSH (Stack.cork: a relay's batch of
+  // reads), a short tail of new data waits for the batch's end, Nagle or
+  // not — so a relay that reads 64 KiB at a time toward an MSS of 65,468
+  // sends one segment per read, not a full one and a 68-octet one.
+  const corked = c.host.corked === true;
   for (;;) {
     const avail = seqDiff(dataEnd, c.sndNxt);
     if (avail > 0) {
@@ -74,7 +81,7 @@ export function output(c: Connection, force = false): void {
         if (gsoMax < 0) gsoMax = c.host.gsoMaxSegment!(c);
       }
       if (gsoMax > 0 && len === mss && seqGe(c.sndNxt, c.sndMax)) {
-        const slen = superSegmentLength(c, avail, usable, mss, gsoMax);
+        const slen = superSegmentLength(c, avail, usable, mss, gsoMax, corked);
         if (slen > 0) {
           const seq = c.sndNxt;
           const last = slen === avail;
@@ -115,8 +122,10 @@ export function output(c: Connection, force = false): void {
         // ... until the outstanding data has been acknowledged or until
         // the TCP endpoint can send a full-sized segment". A queued FIN
         // flushes (as Linux does on close).
-        const held = (!all && len < c.maxSndWnd >> 1 && !force) || (all && !c.config.noDelay && inFlight > 0 && !c.finQueued);
+        const pushed = !corked || force;
+        const held = (!all && len < c.maxSndWnd >> 1 && !force) || (all && (!pushed || (!c.config.noDelay && inFlight > 0)) && !c.finQueued);
         if (held) {
+          if (!pushed && all) c.host.holdCorked!(c);
           // Both rules are about new data: §3.8.6.2.1 — "If D is the amount
           // of data queued in the sending TCP endpoint but not yet sent,
           // then the following set of rules is recommended." After a
@@ -187,7 +196,7 @@ export function output(c: Connection, force = false): void {
  * more, or sooner, than the loop of MSS-sized segments would: n full
  * segments (n ≥ 2), plus, when what follows is the last of the queued
  * data and shorter than the MSS, that short tail — but only when the
- * loop would send it at once: with `noDelay`, or a FIN queued. Otherwise
+ * loop would send it at once: with `noDelay` (and not corked), or a FIN queued. Otherwise
  * §3.7.4 (Nagle: "if there is unacknowledged data ... then the sending TCP
  * endpoint buffers all user data ... until the outstanding data has been
  * acknowledged or until the TCP endpoint can send a full-sized segment")
@@ -206,7 +215,7 @@ export function output(c: Connection, force = false): void {
  * link's largest packet. Linux's cwnd and packets_out count segments; ours
  * count bytes, as before.
  */
-function superSegmentLength(c: Connection, avail: number, usable: number, mss: number, gsoMax: number): number {
+function superSegmentLength(c: Connection, avail: number, usable: number, mss: number, gsoMax: number, corked: boolean): number {
   if (c.sndUrgent || c.ecnCwrPending || (c.sackEnabled && ((c.ooo && !c.ooo.isEmpty) || c.dsack))) return 0;
   // The payload a segment of gsoMax octets carries: less the TCP header with our options.
   const room = gsoMax - 20 - c.optionOverhead();
@@ -215,7 +224,7 @@ function superSegmentLength(c: Connection, avail: number, usable: number, mss: n
   if (n < 2) return 0;
   let len = n * mss;
   const rest = avail - len;
-  if (rest > 0 && rest < mss && len + rest <= usable && len + rest <= room && (c.config.noDelay || c.finQueued)) len += rest;
+  if (rest > 0 && rest < mss && len + rest <= usable && len + rest <= room && ((c.config.noDelay && !corked) || c.finQueued)) len += rest;
   return len;
 }
 
