@@ -65,6 +65,7 @@ export function output(c: Connection, force = false): void {
   // not — so a relay that reads 64 KiB at a time toward an MSS of 65,468
   // sends one segment per read, not a full one and a 68-octet one.
   const corked = c.host.corked === true;
+  let heldByCork = false;
   for (;;) {
     const avail = seqDiff(dataEnd, c.sndNxt);
     if (avail > 0) {
@@ -125,7 +126,11 @@ export function output(c: Connection, force = false): void {
         const pushed = !corked || force;
         const held = (!all && len < c.maxSndWnd >> 1 && !force) || (all && (!pushed || (!c.config.noDelay && inFlight > 0)) && !c.finQueued);
         if (held) {
-          if (!pushed && all) c.host.holdCorked!(c);
+          if (!pushed && all) {
+            // Sent at uncork(), within this turn: no persist timer for it.
+            c.host.holdCorked!(c);
+            heldByCork = true;
+          }
           // Both rules are about new data: §3.8.6.2.1 — "If D is the amount
           // of data queued in the sending TCP endpoint but not yet sent,
           // then the following set of rules is recommended." After a
@@ -168,7 +173,7 @@ export function output(c: Connection, force = false): void {
   if (c.rtxAt === NEVER && c.persistAt === NEVER && seqGt(c.sndMax, c.sndUna)) c.armRtx();
   // Data waiting and nothing in flight, held by a zero window (probe,
   // §3.8.6.1) or by SWS avoidance (override timeout, §3.8.6.2.1): persist.
-  if (c.rtxAt === NEVER && c.persistAt === NEVER && seqDiff(dataEnd, c.sndNxt) > 0 && c.sndNxt === c.sndUna) {
+  if (!heldByCork && c.rtxAt === NEVER && c.persistAt === NEVER && seqDiff(dataEnd, c.sndNxt) > 0 && c.sndNxt === c.sndUna) {
     c.armPersist();
   }
 }

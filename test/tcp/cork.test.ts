@@ -66,6 +66,18 @@ describe('RFC 9293 §3.9.1.2: SENDs without PUSH (Stack.cork)', () => {
     assert.equal(readAll(server, s()), 6000, 'every byte delivered');
   });
 
+  test('a tail held by the cork arms no persist timer: once it is acknowledged the idle connection has no timer armed', () => {
+    const { net, client, c, sent } = pair(1500);
+    client.cork();
+    client.send(c, new Uint8Array(100));
+    assert.equal(c.persistAt, Infinity, 'no persist timer for a tail the batch will push');
+    client.uncork();
+    assert.deepEqual(sent, [100]);
+    net.runUntil(() => c.unackedData() === 0);
+    net.runFor(1_000_000);
+    assert.equal(c.nextDeadline(), Infinity, 'nothing armed on the idle connection');
+  });
+
   test('corks nest: only the outermost uncork() pushes', () => {
     const { client, c, sent } = pair(1500);
     client.cork();
