@@ -38,9 +38,12 @@ export interface MemoryNetworkOptions {
   impair?: Partial<Impairments>;
   /**
    * Segmentation offload on the layer-3 hub (MemoryHubOptions): TCP sends
-   * up to 64 KiB per packet whatever the MTU, as over Linux's loopback —
-   * far less work per byte at small MTUs, but the hub then carries
-   * super-segments rather than MSS-sized packets. Default false.
+   * up to 64 KiB per packet whatever the MTU, as Linux's loopback and veth
+   * do with TSO/GSO and GRO — far less work per byte at small MTUs. Default
+   * true; the hub falls back to MSS-sized packets by itself whenever
+   * something acts on or watches packets one by one (an impairment, a
+   * `hub.tap`, a stack's hooks: the ladder, the visualizer, a capture).
+   * `false` keeps every segment a packet of its own.
    */
   segmentationOffload?: boolean;
   /** Run on a VirtualClock as fast as possible instead of the real clock. */
@@ -104,7 +107,7 @@ export function createMemoryNetwork(opts: MemoryNetworkOptions = {}): MemoryNetw
   const hub = network.addHub({
     ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}),
     ...(opts.impair ? { impair: opts.impair } : {}),
-    ...(opts.segmentationOffload ? { segmentationOffload: true } : {}),
+    ...(opts.segmentationOffload !== false ? { segmentationOffload: true } : {}),
   });
   const sw = opts.ethernet ? network.addSwitch({ ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}), ...(opts.impair ? { impair: opts.impair } : {}) }) : null;
   const driver = new Driver(network);

@@ -70,10 +70,10 @@ export interface MemoryHubOptions {
    * GRO): a stack sends new TCP data as one super-segment of up to 64 KiB
    * (several MSS) and the hub carries it whole to the receiving stack,
    * which takes it as one segment — per-segment work once per 64 KiB at any
-   * MTU. Off by default, so that every MSS-sized segment is a packet of its
-   * own on the hub; offered only while the hub has no impairment and no
-   * pending `dropNext` (those act per packet), and never to a stack with
-   * hooks attached (traces see every segment).
+   * MTU. Off by default here (createMemoryNetwork turns it on); offered
+   * only while the hub has no impairment, no pending `dropNext` (those act
+   * per packet) and no `tap`, and never to a stack with hooks attached
+   * (traces and captures see every MSS-sized segment).
    */
   segmentationOffload?: boolean;
 }
@@ -171,9 +171,13 @@ export class MemoryHub {
     this.segmentationOffload = opts.segmentationOffload === true;
   }
 
-  /** Whether a super-segment may travel whole now: no impairment acts per packet. */
+  /**
+   * Whether a super-segment may travel whole now: no impairment acts per
+   * packet, and no tap watches (a capture sees the MSS-sized packets a
+   * real wire would carry, not Linux-loopback-style 64 KiB segments).
+   */
   carriesWhole(): boolean {
-    if (this.dropNext > 0) return false;
+    if (this.dropNext > 0 || this.tap !== null) return false;
     const im = this.impair;
     return im.delayUs === 0 && im.jitterUs === 0 && im.bandwidthBps === 0 && im.loss === 0 && im.duplicate === 0 && im.reorder === 0 && im.corrupt === 0;
   }

@@ -5,9 +5,10 @@
  * carries whole, and the receiver takes each as one segment, ACKing it at
  * once (RFC 5681 §4.2: it counts as at least two full-sized segments).
  * Bytes must arrive exactly as written, over IPv4 and IPv6, with the MSS
- * still that of the MTU; with an impairment on the hub (which acts per
- * packet), with stack hooks watching, or with the option off, every packet
- * is at most the MTU. Virtual clock, fixed seeds.
+ * still that of the MTU. On by default in createMemoryNetwork; with the
+ * option off, an impairment on the hub (which acts per packet), stack hooks
+ * or a hub tap watching, every packet is at most the MTU. Virtual clock,
+ * fixed seeds.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -30,17 +31,33 @@ function pattern(n: number, salt: number): Buffer {
 
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
-/** Sends `bytes` from a to b (server at `server`), returns what b read, the largest packet the hub saw, and the hub's counters. */
-async function transfer(opts: MemoryNetworkOptions, bytes: Buffer, v6: boolean, beforeSend?: (lan: ReturnType<typeof createMemoryNetwork>) => void) {
+/**
+ * Sends `bytes` from a to b, returns what b read, the largest packet the
+ * hub carried and the hub's counters. `watch`: with a hub tap (which turns
+ * the offload off: a capture sees MSS-sized packets); without, the largest
+ * packet is read from the hub's delivery to b's port.
+ */
+async function transfer(opts: MemoryNetworkOptions, bytes: Buffer, v6: boolean, beforeSend?: (lan: ReturnType<typeof createMemoryNetwork>) => void, watch = true) {
   const lan = createMemoryNetwork({ seed: 5, virtualTime: true, mtu: 1500, ...opts });
   const a = lan.host(v6 ? 'fd00::1' : '10.0.0.1');
   const b = lan.host(v6 ? 'fd00::2' : '10.0.0.2');
   let largest = 0;
   let packets = 0;
-  lan.hub.tap = (_from, p) => {
+  const seen = (p: Uint8Array): void => {
     packets++;
     if (p.length > largest) largest = p.length;
   };
+  if (watch) lan.hub.tap = (_from, p) => seen(p);
+  else {
+    // Both ports' receive paths (the link's onReceive, as the stack installed it).
+    for (const port of lan.hub.ports) {
+      const deliver = port.onReceive!;
+      port.onReceive = (p) => {
+        seen(p);
+        deliver(p);
+      };
+    }
+  }
   beforeSend?.(lan);
   const got: Buffer[] = [];
   const done = new Promise<void>((resolve, reject) => {
@@ -64,10 +81,10 @@ async function transfer(opts: MemoryNetworkOptions, bytes: Buffer, v6: boolean, 
 
 describe('segmentation offload on the in-memory hub', () => {
   for (const v6 of [false, true]) {
-    it(`${v6 ? 'IPv6' : 'IPv4'}: 4 MiB at MTU 1500 leave in super-segments the hub carries whole, arrive byte for byte, in far fewer packets than MSS-sized segments`, async () => {
+    it(`${v6 ? 'IPv6' : 'IPv4'}: by default, 4 MiB at MTU 1500 leave in super-segments the hub carries whole, arrive byte for byte, in far fewer packets than MSS-sized segments`, async () => {
       const bytes = pattern(4 * MiB, v6 ? 3 : 1);
       trimSendPool();
-      const r = await transfer({ segmentationOffload: true }, bytes, v6);
+      const r = await transfer({}, bytes, v6, undefined, false);
       // The hub copies a super-segment as it carries it: the socket's send blocks go back to the pool.
       assert.ok(sendPoolFreeBlocks() > 0, 'send-buffer blocks reused (not pinned)');
       assert.equal(r.got.length, bytes.length);
@@ -81,39 +98,48 @@ describe('segmentation offload on the in-memory hub', () => {
     });
   }
 
-  it('off by default, and under an impairment or with stack hooks: every packet within the MTU, the bytes intact', async () => {
+  it('turned off (segmentationOffload: false), under an impairment, with stack hooks or with a hub tap: every packet within the MTU, the bytes intact', async () => {
     const bytes = pattern(1 * MiB, 7);
-    const cases: Array<[string, MemoryNetworkOptions, ((lan: ReturnType<typeof createMemoryNetwork>) => void) | undefined]> = [
-      ['default', {}, undefined],
-      ['impaired (1 ms delay)', { segmentationOffload: true, impair: { delayUs: 1000 } }, undefined],
-      ['stack hooks', { segmentationOffload: true }, (lan) => void lan.network.stacks[0]!.addHook(() => {})],
+    const cases: Array<[string, MemoryNetworkOptions, ((lan: ReturnType<typeof createMemoryNetwork>) => void) | undefined, boolean]> = [
+      ['segmentationOffload: false', { segmentationOffload: false }, undefined, false],
+      ['impaired (1 ms delay)', { impair: { delayUs: 1000 } }, undefined, false],
+      ['stack hooks', {}, (lan) => void lan.network.stacks[0]!.addHook(() => {}), false],
+      ['a hub tap', {}, undefined, true],
     ];
-    for (const [name, opts, before] of cases) {
-      const r = await transfer(opts, bytes, false, before);
+    for (const [name, opts, before, watch] of cases) {
+      const r = await transfer(opts, bytes, false, before, watch);
       assert.equal(sha(r.got), sha(bytes), name);
       assert.equal(r.gso, 0, name);
       assert.ok(r.largest <= 1500, `${name}: largest packet ${r.largest}`);
+      assert.ok(r.packets >= bytes.length / 1460, `${name}: ${r.packets} packets`);
     }
   });
 
   it('an impairment set mid-transfer stops super-segments at once (the hub only offers them while it carries packets whole)', async () => {
     const bytes = pattern(2 * MiB, 9);
     let largestAfter = 0;
-    const r = await transfer({ segmentationOffload: true }, bytes, false, (lan) => {
-      let n = 0;
-      let changed = false;
-      const prev = lan.hub.tap!;
-      lan.hub.tap = (from, p) => {
-        prev(from, p);
-        // Changed by user code between turns, as an application would.
-        if (++n === 20)
-          queueMicrotask(() => {
-            lan.hub.setImpairments({ delayUs: 500 });
-            changed = true;
-          });
-        else if (changed && p.length > largestAfter) largestAfter = p.length;
-      };
-    });
+    const r = await transfer(
+      {},
+      bytes,
+      false,
+      (lan) => {
+        let n = 0;
+        let changed = false;
+        const port = lan.hub.ports[1]!;
+        const deliver = port.onReceive!;
+        port.onReceive = (p) => {
+          deliver(p);
+          // Changed by user code between turns, as an application would.
+          if (++n === 20)
+            queueMicrotask(() => {
+              lan.hub.setImpairments({ delayUs: 500 });
+              changed = true;
+            });
+          else if (changed && p.length > largestAfter) largestAfter = p.length;
+        };
+      },
+      false,
+    );
     assert.equal(sha(r.got), sha(bytes));
     assert.ok(r.gso > 0, 'super-segments before the change');
     assert.ok(largestAfter <= 1500, `after the change the largest packet is ${largestAfter}`);
