@@ -41,17 +41,21 @@ const KNOWN_KINDS = new Set([
  * length byte, a length below 2 or running past the header, a known kind
  * with the wrong length) is 'tcp-bad-option'. Never throws.
  */
+/** The options without data, shared by every parse (a segment's NOPs allocate nothing; parsed options are never mutated). */
+const EOL_OPTION: TcpOption = Object.freeze({ kind: 'eol' });
+const NOP_OPTION: TcpOption = Object.freeze({ kind: 'nop' });
+
 export function parseTcpOptions(bytes: Uint8Array, start: number, end: number): ParseResult<TcpOption[]> {
   const options: TcpOption[] = [];
   let i = start;
   while (i < end) {
     const kind = bytes[i]!;
     if (kind === TCP_OPT_EOL) {
-      options.push({ kind: 'eol' });
+      options.push(EOL_OPTION);
       break;
     }
     if (kind === TCP_OPT_NOP) {
-      options.push({ kind: 'nop' });
+      options.push(NOP_OPTION);
       i += 1;
       continue;
     }
