@@ -588,12 +588,7 @@ export class Stack implements ConnectionHost {
     const held = this.corkHeld;
     if (held.length === 0) return;
     this.corkHeld = [];
-    for (const c of held) {
-      this.with(c, (now) => {
-        c.now = now;
-        c.output();
-      });
-    }
+    for (const c of held) this.with(c, (now) => c.push(now));
   }
 
   /** ConnectionHost.corked: inside cork() … uncork(). */

@@ -662,6 +662,7 @@ export class Connection implements SegmentTcb {
   close(now: Instant): void { user.close(this, now); }
   abort(now: Instant): void { user.abort(this, now); }
   status(): TcbStatus { return user.status(this); }
+  push(now: Instant): void { user.push(this, now); }
   setNoDelay(on: boolean, now: Instant): void { user.setNoDelay(this, on, now); }
   setKeepAlive(on: boolean, idleUs: Duration | undefined, now: Instant): void { user.setKeepAlive(this, on, idleUs, now); }
 

@@ -12,6 +12,7 @@
  *            align each option, EOL padding to a 4-byte boundary)
  */
 import type { TcpOption } from '../wire/types.ts';
+import { EOL_OPTION as EOL, NOP_OPTION as NOP } from '../wire/tcp-options.ts';
 
 export type OptionLayout = 'linux' | 'freebsd';
 
@@ -24,8 +25,6 @@ export interface SynOptionSet {
   ts?: { tsval: number; tsecr: number };
 }
 
-const NOP: TcpOption = Object.freeze({ kind: 'nop' }) as TcpOption;
-const EOL: TcpOption = Object.freeze({ kind: 'eol' }) as TcpOption;
 const SACK_OK: TcpOption = Object.freeze({ kind: 'sack-permitted' }) as TcpOption;
 
 export function synOptions(layout: OptionLayout, o: SynOptionSet): TcpOption[] {

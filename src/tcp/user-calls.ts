@@ -289,6 +289,16 @@ export function status(c: Connection): TcbStatus {
   };
 }
 
+/**
+ * PUSH of what earlier SENDs queued without it (§3.9.1.2: "the data may be
+ * combined with data from subsequent SENDs"): whatever the windows allow
+ * goes now — the end of a Stack.cork batch.
+ */
+export function push(c: Connection, now: Instant): void {
+  c.now = now;
+  c.output();
+}
+
 export function setNoDelay(c: Connection, on: boolean, now: Instant): void {
   c.now = now;
   (c as { config: TcpConfig }).config = { ...c.config, noDelay: on };

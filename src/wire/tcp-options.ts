@@ -36,15 +36,15 @@ const KNOWN_KINDS = new Set([
   TCP_OPT_TIMESTAMP,
 ]);
 
+/** The options without data, shared by every parse and by tcp/options.ts (a segment's NOPs allocate nothing; options are never mutated). */
+export const EOL_OPTION: TcpOption = Object.freeze({ kind: 'eol' });
+export const NOP_OPTION: TcpOption = Object.freeze({ kind: 'nop' });
+
 /**
  * Parses the option area `bytes[start..end)`. A malformed option (a missing
  * length byte, a length below 2 or running past the header, a known kind
  * with the wrong length) is 'tcp-bad-option'. Never throws.
  */
-/** The options without data, shared by every parse (a segment's NOPs allocate nothing; parsed options are never mutated). */
-const EOL_OPTION: TcpOption = Object.freeze({ kind: 'eol' });
-const NOP_OPTION: TcpOption = Object.freeze({ kind: 'nop' });
-
 export function parseTcpOptions(bytes: Uint8Array, start: number, end: number): ParseResult<TcpOption[]> {
   const options: TcpOption[] = [];
   let i = start;
