@@ -29,6 +29,7 @@
 #include <napi.h>
 #include <uv.h>
 
+#include "bytes.h"
 #include "polled-fd.h"
 
 #include <arpa/inet.h>
@@ -266,13 +267,13 @@ class HostSockets : public Napi::ObjectWrap<HostSockets> {
     int n = 0;
     size_t total = 0;
     for (uint32_t i = start; i < chunks.Length() && n < kMaxIov; i++) {
-      Napi::Value v = chunks.Get(i);
-      if (!v.IsTypedArray()) throw Napi::TypeError::New(env, "HostSockets.write: chunks must be Uint8Arrays");
-      Napi::Uint8Array c = v.As<Napi::Uint8Array>();
-      if (c.ByteLength() == 0) continue;
-      iov[n].iov_base = c.Data();
-      iov[n].iov_len = c.ByteLength();
-      total += c.ByteLength();
+      const uint8_t* p = nullptr;
+      size_t plen = 0;
+      if (!synack::Uint8Bytes(env, chunks.Get(i), &p, &plen)) throw Napi::TypeError::New(env, "HostSockets.write: chunks must be Uint8Arrays");
+      if (plen == 0) continue;
+      iov[n].iov_base = const_cast<uint8_t*>(p);
+      iov[n].iov_len = plen;
+      total += plen;
       n++;
     }
     if (n == 0) return Napi::Number::New(env, 0);

@@ -32,6 +32,7 @@
 #include <napi.h>
 #include <uv.h>
 
+#include "bytes.h"
 #include "netns.h"
 #include "polled-fd.h"
 
@@ -586,13 +587,7 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
   }
 
   static bool BytesOf(Napi::Value v, const uint8_t** data, size_t* len) {
-    if (!v.IsTypedArray()) return false;
-    Napi::TypedArray ta = v.As<Napi::TypedArray>();
-    if (ta.TypedArrayType() != napi_uint8_array) return false;
-    Napi::Uint8Array u8 = v.As<Napi::Uint8Array>();
-    *data = u8.Data();
-    *len = u8.ByteLength();
-    return true;
+    return synack::Uint8Bytes(v.Env(), v, data, len);
   }
 
   // write(packet): bytes written, or -errno.

@@ -313,6 +313,8 @@ export interface TunLinkStats {
   /** Received packets copied into a recycled buffer (lendLargePackets), and buffers given back by recycle(). */
   packetsLent: number;
   buffersRecycled: number;
+  /** Received bare TCP segments (no payload, no SYN) copied into a shared slab instead of a buffer of their own. */
+  packetsBare: number;
   impairIn: ImpairStats | null;
   impairOut: ImpairStats | null;
 }
@@ -348,6 +350,11 @@ export class TunLink implements Link {
   private lending = false;
   private pool: ArrayBuffer[] = [];
   private readonly lent = new WeakMap<ArrayBuffer, number>();
+  /** Bare TCP segments received (isBareTcp) are copied into this slab, from `bareOff` on (carveBare). */
+  private bareSlab = new Uint8Array(0);
+  private bareOff = 0;
+  /** flushChains: the virtio_net_hdr of each gather packet of a write, VNET_HDR_LEN octets apiece (grown as needed). */
+  private vnetHdrs = new Uint8Array(VNET_HDR_LEN * 64);
   /** Per queued packet: the payload parts of a gather packet (transmitPartial), else NO_PAYLOAD. */
   private outPayloads: (readonly Uint8Array[])[] = [];
   /** Per queued packet: the checksum start of a gather packet, else 0. */
@@ -452,6 +459,7 @@ export class TunLink implements Link {
       writeCalls: 0,
       csumOffloadOut: 0,
       packetsLent: 0,
+      packetsBare: 0,
       buffersRecycled: 0,
       impairIn: this.stageIn ? this.stageIn.stats : null,
       impairOut: this.stageOut ? this.stageOut.stats : null,
@@ -607,7 +615,8 @@ export class TunLink implements Link {
         packet.set(arena.subarray(start, start + len));
         this.lent.set(ab, len);
         this.stats.packetsLent++;
-      } else packet = copyOut(arena, start, len);
+      } else if (len <= BARE_MAX && isBareTcp(arena, start, len, this.l2Len)) packet = this.carveBare(arena, start, len);
+      else packet = copyOut(arena, start, len);
       if (len > this.stats.largestIn) this.stats.largestIn = len;
       if (vh !== 0) {
         // The virtio_net_hdr (src/links/vnet.ts): a GSO packet is a TCP
@@ -647,6 +656,32 @@ export class TunLink implements Link {
     if (count > 0) this.onBatch?.();
     if (errno !== 0) this.fail(errno, 'read');
   };
+
+  /**
+   * A bare TCP segment's bytes (isBareTcp) out of the read arena into the
+   * current slab. A slice of its own would be an ArrayBuffer per segment —
+   * a malloc for its bytes, another for V8's record of it, and the sweeper
+   * freeing both — and such segments are most of what a bulk receiver
+   * sends back (the ACKs of a host → guest transfer through the gateway).
+   * Sharing a slab is safe for them only: nothing keeps a segment without
+   * payload or SYN once it has been processed (payloads stay in receive
+   * and reassembly queues, SYNs in listen and connect queues, fragments in
+   * reassembly — none of them come here), so a slab lives no longer than
+   * its segments' processing, unless a trace hook keeps a parsed segment.
+   */
+  private carveBare(arena: Uint8Array, start: number, len: number): Uint8Array {
+    let off = this.bareOff;
+    if (off + len > this.bareSlab.length) {
+      this.bareSlab = new Uint8Array(BARE_SLAB_BYTES);
+      off = 0;
+    }
+    const packet = this.bareSlab.subarray(off, off + len);
+    packet.set(arena.subarray(start, start + len));
+    // 8-byte aligned, as the packet pool keeps its packets.
+    this.bareOff = (off + len + 7) & ~7;
+    this.stats.packetsBare++;
+    return packet;
+  }
 
   /**
    * Large received packets (LEND_MIN octets or more: TCP segments of a bulk
@@ -786,6 +821,7 @@ export class TunLink implements Link {
       // Runs of whole packets as before; each gather packet a chain of its
       // own: [header with NEEDS_CSUM, head, payload].
       let i = 0;
+      let hdrs = 0;
       while (i < q.length) {
         if (payloads[i]!.length === 0) {
           let j = i + 1;
@@ -795,7 +831,12 @@ export class TunLink implements Link {
           continue;
         }
         const head = q[i]!;
-        const h = new Uint8Array(VNET_HDR_LEN);
+        // Its header in the link's scratch (a 10-octet array of its own
+        // would be an on-heap one, which V8 moves to a new backing store,
+        // a malloc, the first time the addon reads it).
+        if ((hdrs + 1) * VNET_HDR_LEN > this.vnetHdrs.length) this.vnetHdrs = new Uint8Array(this.vnetHdrs.length * 2);
+        const h = this.vnetHdrs.subarray(hdrs * VNET_HDR_LEN, (hdrs + 1) * VNET_HDR_LEN);
+        hdrs++;
         // A super-segment (transmitGso): the kernel cuts it into segments
         // of gso_size payload octets (TCPV4 or TCPV6 by the IP version).
         const gso = gsoSizes[i]!;
@@ -873,6 +914,44 @@ function copyOut(arena: Uint8Array, start: number, len: number): Uint8Array {
 }
 /** Packets from this size up are copied into uninitialised memory (copyOut). */
 const COPY_UNINIT_MIN = 1024;
+
+/** Bytes per slab of bare TCP segments (carveBare), and the longest such segment (a TAP frame: 14 + 60 + 60 octets of headers). */
+const BARE_SLAB_BYTES = 8192;
+const BARE_MAX = 136;
+
+/**
+ * Whether the packet at `a[start .. start + len)` (behind `l2` octets of
+ * Ethernet header on a TAP device) is a TCP segment that nothing keeps once
+ * processed: an unfragmented IPv4 packet or an IPv6 packet whose next
+ * header is TCP, carrying no payload and no SYN (an ACK, a FIN, a RST).
+ * Only where the packet's memory comes from depends on it; the stack checks
+ * every header as for any packet.
+ */
+function isBareTcp(a: Uint8Array, start: number, len: number, l2: number): boolean {
+  let ip = start;
+  if (l2 !== 0) {
+    const type = (a[start + 12]! << 8) | a[start + 13]!;
+    if (type !== 0x0800 && type !== 0x86dd) return false;
+    ip += l2;
+  }
+  const end = start + len;
+  const v = a[ip]! >> 4;
+  let tcp: number;
+  let tcpLen: number;
+  if (v === 4) {
+    const ihl = (a[ip]! & 15) * 4;
+    // Protocol TCP, neither MF nor a fragment offset.
+    if (ihl < 20 || a[ip + 9] !== 6 || ((a[ip + 6]! & 0x3f) | a[ip + 7]!) !== 0) return false;
+    tcp = ip + ihl;
+    tcpLen = ((a[ip + 2]! << 8) | a[ip + 3]!) - ihl;
+  } else if (v === 6) {
+    if (a[ip + 6] !== 6) return false;
+    tcp = ip + 40;
+    tcpLen = (a[ip + 4]! << 8) | a[ip + 5]!;
+  } else return false;
+  if (tcp + 20 > end) return false;
+  return tcpLen === (a[tcp + 12]! >> 4) * 4 && (a[tcp + 13]! & 0x02) === 0;
+}
 
 const ZERO_HDR = new Uint8Array(10);
 

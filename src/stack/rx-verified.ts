@@ -19,33 +19,48 @@
  * marks nothing — a byte it corrupts must meet the verification), so one
  * slot holds it, set before the delivery and cleared after
  * (`clearChecksumMark`) — no per-packet table for the garbage collector
- * to trace. The packet must own its ArrayBuffer (the link copies each
- * packet out of its read arena into a buffer of its own), so the mark
- * holds for every view of it (the frame, the IP payload, the TCP segment);
- * offsets count from the start of that buffer.
+ * to trace. The packet is known by its ArrayBuffer and its range in it (the
+ * link copies each packet out of its read arena, into a buffer of its own
+ * or a region of a slab it shares with other packets), so the mark holds
+ * for every view inside that range (the frame, the IP payload, the TCP
+ * segment) and for no other packet of the same buffer; offsets count from
+ * the packet's start.
  */
 import { checksum } from '../wire/checksum.ts';
 
-/** The buffer of the packet being delivered, if marked. */
+/** The buffer of the packet being delivered, if marked, and the packet's range in it. */
 let slot: ArrayBufferLike | null = null;
+let slotStart = 0;
+let slotEnd = 0;
 /** 0: computed; otherwise 1 + (csumStart << 8 | csumOffset): partial, not yet completed. */
 let slotMark = 0;
 
-/** Marks `packet` (which owns its ArrayBuffer), about to be delivered, as carrying a transport checksum just computed from its bytes. */
+/** Marks `packet` (no other packet shares its bytes), about to be delivered, as carrying a transport checksum just computed from its bytes. */
 export function markChecksumComputed(packet: Uint8Array): void {
   slot = packet.buffer;
+  slotStart = packet.byteOffset;
+  slotEnd = slotStart + packet.byteLength;
   slotMark = 0;
 }
 
 /**
- * Marks `packet` (which owns its ArrayBuffer, starting at its offset 0),
- * about to be delivered, as carrying the kernel's partial checksum for the
- * transport header at `csumStart`, its field at `csumStart + csumOffset`
- * (offsets checked by the caller).
+ * Marks `packet` (no other packet shares its bytes), about to be
+ * delivered, as carrying the kernel's partial checksum for the transport
+ * header at `csumStart` from the packet's start, its field at
+ * `csumStart + csumOffset` (offsets checked by the caller).
  */
 export function markChecksumPartial(packet: Uint8Array, csumStart: number, csumOffset: number): void {
   slot = packet.buffer;
+  slotStart = packet.byteOffset;
+  slotEnd = slotStart + packet.byteLength;
   slotMark = 1 + ((csumStart << 8) | csumOffset);
+}
+
+/** Whether `view` lies inside the marked packet. */
+function inSlot(view: Uint8Array): boolean {
+  if (slot === null || view.buffer !== slot) return false;
+  const at = view.byteOffset;
+  return at >= slotStart && at + view.byteLength <= slotEnd;
 }
 
 /** The delivery is over: no packet is marked. */
@@ -55,7 +70,7 @@ export function clearChecksumMark(): void {
 
 /** Whether `bytes` is (a view of) the marked packet: its transport checksum is not to be verified. */
 export function checksumComputed(bytes: Uint8Array): boolean {
-  return slot !== null && bytes.buffer === slot;
+  return inSlot(bytes);
 }
 
 /**
@@ -66,8 +81,8 @@ export function checksumComputed(bytes: Uint8Array): boolean {
  * sees).
  */
 export function completeForCapture(view: Uint8Array): void {
-  if (slot === null || view.buffer !== slot || slotMark === 0) return;
-  const packet = new Uint8Array(slot);
+  if (slotMark === 0 || !inSlot(view)) return;
+  const packet = new Uint8Array(slot!, slotStart, slotEnd - slotStart);
   const csumStart = (slotMark - 1) >>> 8;
   const at = csumStart + ((slotMark - 1) & 0xff);
   const c = checksum(packet, csumStart, packet.length);

@@ -2,7 +2,7 @@
  * A TAP device handle for link tests that need no kernel (test/interop/
  * tap-link.test.ts, tap-gather.test.ts): opened with IFF_VNET_HDR and every
  * offload accepted, it records each chain written (its parts as given —
- * views, not copies) and delivers frames as one readable batch, as the
+ * views, not copies — but the virtio_net_hdr as it was at the write) and delivers frames as one readable batch, as the
  * addon's TunDevice does. The kernel itself is in tap.test.ts and
  * tap-gather-kernel.test.ts.
  */
@@ -49,7 +49,12 @@ export class FakeTapDevice implements TunDeviceHandle {
     let pi = 0;
     for (let i = 0; i < start; i++) pi += counts[i]!;
     for (let i = start; i < end; i++) {
-      this.chainParts.push(parts.slice(pi, pi + counts[i]!));
+      // The device takes the bytes at the write: the header is recorded as
+      // it was (the link reuses its header memory for the next write), the
+      // rest as the views given (the tests check they were not copied).
+      const chain = parts.slice(pi, pi + counts[i]!);
+      chain[0] = chain[0]!.slice();
+      this.chainParts.push(chain);
       pi += counts[i]!;
     }
     return end - start;

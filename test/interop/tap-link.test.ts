@@ -13,7 +13,7 @@ import { attachTap, TapLink } from '../../src/links/tap.ts';
 import { completePartialChecksum, decodeVnetHdr, encodeVnetHdr, VNET_F_NEEDS_CSUM, VNET_GSO_TCPV4, VNET_HDR_LEN } from '../../src/links/vnet.ts';
 import { emitIpv4Tcp, parseTcp } from '../../src/wire/tcp.ts';
 import { parseIpv4 } from '../../src/wire/ipv4.ts';
-import { ACK, PSH, CHECKSUM_FULL } from '../../src/wire/types.ts';
+import { ACK, FIN, PSH, SYN, CHECKSUM_FULL } from '../../src/wire/types.ts';
 import { buildEthernetFrame, ETHERTYPE_ARP, ETHERTYPE_IPV4, parseEthernet } from '../../src/wire/ethernet.ts';
 import { arpRequest, buildArpFrame, parseArp } from '../../src/wire/arp.ts';
 import { Network } from '../../src/sim/network.ts';
@@ -138,6 +138,63 @@ describe('TapLink (fake TAP device)', () => {
     assert.equal(dev.chains.length, 3);
     assert.equal(dev.frames()[2]!.length, 1514);
     assert.equal(link.stats.dropsTooBig, 1);
+    link.close();
+  });
+  it('received TCP segments without payload or SYN (ACK, FIN) are copied into one shared slab, a segment with payload or a SYN into a buffer of its own; a partial-checksum mark covers only the segment being delivered, not its neighbours in the slab', () => {
+    const dev = new FakeTapDevice();
+    const link = new TapLink({ name: 'faketap0', device: dev, mtu: 1500 });
+    link.partialChecksumsIn = true;
+    // From the kernel: an ACK and a FIN,ACK with partial checksums (the
+    // pseudo-header sum in the field), a 10-octet data segment, a SYN.
+    const partial = (seq: number, flags: number): { frame: Uint8Array; hdr: Uint8Array; full: number[] } => {
+      const seg = tcpSeg(seq, 0, flags);
+      const full = [seg[36]!, seg[37]!];
+      const pseudo = 0x0a00 + 0x0001 + 0x0a00 + 0x0002 + 6 + (seg.length - 20);
+      seg[36] = pseudo >> 8;
+      seg[37] = pseudo & 0xff;
+      const hdr = new Uint8Array(VNET_HDR_LEN);
+      encodeVnetHdr({ flags: VNET_F_NEEDS_CSUM, gsoType: 0, hdrLen: 14 + 40, gsoSize: 0, csumStart: 14 + 20, csumOffset: 16 }, hdr);
+      return { frame: frameOf(seg, KERNEL_MAC, SYNACK_MAC), hdr, full };
+    };
+    const ack = partial(1, ACK);
+    const fin = partial(1, FIN | ACK);
+    const got: Uint8Array[] = [];
+    const marks: Array<[boolean, boolean]> = [];
+    link.onReceive = (f) => {
+      // While this frame is handed up: is it marked, and is the frame before it (same slab or not)?
+      const prev = got[got.length - 1];
+      marks.push([checksumComputed(f.subarray(14 + 20)), prev !== undefined && checksumComputed(prev.subarray(14 + 20))]);
+      got.push(f);
+    };
+    dev.deliver([ack, fin, { frame: frameOf(tcpSeg(1, 10, ACK | PSH), KERNEL_MAC, SYNACK_MAC) }, { frame: frameOf(tcpSeg(0, 0, SYN), KERNEL_MAC, SYNACK_MAC) }]);
+    assert.equal(got.length, 4);
+    assert.equal(link.stats.packetsBare, 2);
+    assert.equal(got[0]!.buffer, got[1]!.buffer, 'the ACK and the FIN share a slab');
+    assert.notEqual(got[0]!.byteOffset, got[1]!.byteOffset);
+    assert.ok(got[0]!.buffer.byteLength > got[0]!.length);
+    for (const own of [got[2]!, got[3]!]) {
+      assert.equal(own.byteOffset, 0, 'a segment with payload, or a SYN, owns its buffer');
+      assert.equal(own.buffer.byteLength, own.length);
+    }
+    assert.deepEqual(marks, [[true, false], [true, false], [false, false], [false, false]], 'each bare segment marked while it is handed up; its slab neighbour never');
+    // Completed for a capture while marked: the FIN's bytes, and not the ACK's beside it.
+    link.onReceive = (f) => completeForCapture(f);
+    dev.deliver([fin]);
+    const again = got[1]!;
+    assert.deepEqual([again[14 + 36], again[14 + 37]], [fin.frame[14 + 36], fin.frame[14 + 37]], 'the earlier copy is untouched');
+    link.onReceive = (f) => {
+      completeForCapture(f);
+      got.push(f);
+    };
+    dev.deliver([ack, fin]);
+    assert.deepEqual([got[4]![14 + 36], got[4]![14 + 37]], ack.full);
+    assert.deepEqual([got[5]![14 + 36], got[5]![14 + 37]], fin.full);
+    assert.equal(got[4]!.buffer, got[5]!.buffer);
+    for (const f of [got[4]!, got[5]!]) {
+      const ip = parseIpv4(f.subarray(14), CHECKSUM_FULL);
+      assert.ok(ip.ok);
+      assert.ok(parseTcp(ip.value.payload, SYNACK_IP, KERNEL_IP, CHECKSUM_FULL).ok, 'a checksum a capture can verify');
+    }
     link.close();
   });
 });
