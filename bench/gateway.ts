@@ -24,9 +24,11 @@
  *     64-octet response, close) for a bounded time, against a node:net
  *     server on 127.0.0.1 in this process;
  *   - iperf3 -t SECONDS guest → host and host → guest (-R) against an
- *     iperf3 server on 127.0.0.1, and the gateway process's CPU time
- *     (user + system, /proc/PID/stat) per GB carried meanwhile — a figure
- *     that a machine shared with other work disturbs less than the rate.
+ *     iperf3 server on 127.0.0.1, each after an uncounted transfer of
+ *     WARMUP_SECONDS in the same direction (the steady state, as iperf3's
+ *     --omit), and the gateway process's CPU time (user + system,
+ *     /proc/PID/stat) per GB carried meanwhile — a figure that a machine
+ *     shared with other work disturbs less than the rate.
  * Every process is spawned directly (its own PID), bounded in time and
  * killed by PID; the namespaces are deleted at the end. Nothing touches an
  * address outside the namespaces and the loopback.
@@ -182,6 +184,9 @@ interface Attached {
 }
 
 let seq = 0;
+
+/** The uncounted transfer before each iperf3 probe (seconds; in the same direction, every gateway alike). */
+const WARMUP_SECONDS = 1;
 
 /** How long an RSS plateau is left idle before VmRSS is read (synack gateway trims its memory once quiet, gateway/heap.ts). */
 const RSS_SETTLE_MS = 1500;
@@ -361,6 +366,12 @@ export async function benchGateway(opts: GatewayBenchOptions = {}): Promise<Gate
             for (const reverse of [false, true]) {
               if (!probes.has(reverse ? 'down' : 'up')) continue;
               try {
+                // A transfer in the same direction first, not counted (as
+                // iperf3's --omit, but with the CPU window aligned to the
+                // bytes counted): the figures are the steady state — TCP's
+                // slow start, and synack's JIT compiling that direction's
+                // code, out of them — for every gateway alike.
+                if (WARMUP_SECONDS > 0) await iperf(nsName, a.hostAddr, iperfPort, WARMUP_SECONDS, reverse).catch(() => undefined);
                 const cpu0 = cpuSeconds(a.pid);
                 const t = await iperf(nsName, a.hostAddr, iperfPort, seconds, reverse);
                 add(g, mtu, reverse ? 'down' : 'up', t.gbps);
