@@ -60,6 +60,8 @@ export interface TunDeviceStats {
   bytesIn: number;
   readErrors: number;
   emptyReads: number;
+  /** Packets read straight into a spare buffer (addSpare). */
+  directReads: number;
   packetsOut: number;
   bytesOut: number;
   writeErrors: number;
@@ -73,7 +75,7 @@ export declare class TunDevice {
   readonly fd: number;
   /** Packets of the current batch, back to back from offset 0. */
   readonly arena: ArrayBuffer;
-  /** Length of each packet of the current batch. */
+  /** Length of each packet of the current batch (virtio_net_hdr included); bit 31 set: the packet is in the next spare buffer (addSpare), only its header in the arena. */
   readonly lengths: Uint32Array;
   /** errno of the last failed write (0 when none). */
   readonly writeErrno: number;
@@ -101,6 +103,17 @@ export declare class TunDevice {
    * virtio_net_hdr). Chains written from `start`; when fewer, see `writeErrno`.
    */
   writeChains(parts: Uint8Array[], counts: number[], start?: number, end?: number): number;
+  /**
+   * A buffer of at least `readSize` bytes for one large packet to be read
+   * into (no copy out of the arena): once a packet of setLendMin's size or
+   * more came, until a batch has none, reads go into the oldest spare; a
+   * packet that size or larger stays there (flagged in `lengths`), a
+   * smaller one is copied into the arena and the spare kept. Returns the
+   * spares held.
+   */
+  addSpare(buffer: ArrayBuffer): number;
+  /** Packets of `bytes` or more are read into spares (0: never; the default). */
+  setLendMin(bytes: number): void;
   close(): void;
   /** Keep the process alive while polling (default: not). */
   ref(): void;

@@ -9,7 +9,9 @@
 // arena (an ArrayBuffer shared with JS) until EAGAIN, a packet budget or a
 // full arena — and then calls JS once per batch with the packet count; the
 // lengths are in a Uint32Array that is shared too. No threadpool, no copy
-// in C++: JS slices each packet out of the arena into a buffer of its own.
+// in C++: JS slices each packet out of the arena into a buffer of its own,
+// except the large packets of a run, which the addon reads straight into
+// buffers JS lent it for that (addSpare).
 //
 // Writing is synchronous and non-blocking: write() per packet (a TUN fd takes
 // exactly one packet per write), singly or as a batch from one JS call;
@@ -52,6 +54,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <deque>
 #include <string>
 #include <thread>
 
@@ -340,6 +343,8 @@ constexpr size_t kReadSize = 65535 + 128;
 // gso_size, csum_start, csum_offset.
 constexpr int kVnetHdrLen = 10;
 const uint8_t kZeroVnetHdr[kVnetHdrLen] = {0};
+// In `lengths`: the packet was read into a spare buffer (AddSpare).
+constexpr uint32_t kInSpare = 0x80000000u;
 constexpr size_t kDefaultArenaBytes = 2 * 1024 * 1024;
 constexpr uint32_t kDefaultMaxBatch = 256;
 constexpr uint32_t kDefaultMaxRounds = 8;
@@ -358,6 +363,8 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
                            InstanceMethod<&TunDevice::Ref>("ref"),
                            InstanceMethod<&TunDevice::Unref>("unref"),
                            InstanceMethod<&TunDevice::Stats>("stats"),
+                           InstanceMethod<&TunDevice::AddSpare>("addSpare"),
+                           InstanceMethod<&TunDevice::SetLendMin>("setLendMin"),
                            InstanceAccessor<&TunDevice::GetName>("name"),
                            InstanceAccessor<&TunDevice::GetFd>("fd"),
                            InstanceAccessor<&TunDevice::GetArena>("arena"),
@@ -539,8 +546,21 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
       uint32_t n = 0;
       int err = 0;
       bool drained = false;
+      bool sawLarge = false;
       while (n < maxBatch_ && arenaSize_ - off >= kReadSize) {
-        ssize_t r = read(fd_, arena_ + off, kReadSize);
+        // After a large packet, the next is read into a spare buffer (its
+        // virtio_net_hdr still into the arena): see AddSpare.
+        const bool spare = lendMin_ != 0 && largeMode_ && !spares_.empty();
+        ssize_t r;
+        if (spare) {
+          struct iovec iov[2];
+          int niov = 0;
+          if (vnetHdrLen_ > 0) iov[niov++] = {arena_ + off, size_t(vnetHdrLen_)};
+          iov[niov++] = {spares_.front().data, spares_.front().size};
+          r = readv(fd_, iov, niov);
+        } else {
+          r = read(fd_, arena_ + off, kReadSize);
+        }
         readCalls_++;
         if (r < 0) {
           if (errno == EINTR) continue;
@@ -557,11 +577,26 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
           drained = true;
           break;
         }
-        lens_[n++] = uint32_t(r);
-        off += size_t(r);
+        const size_t packet = size_t(r) > size_t(vnetHdrLen_) ? size_t(r) - size_t(vnetHdrLen_) : 0;
+        if (lendMin_ != 0 && packet >= lendMin_) sawLarge = true;
+        if (spare && packet >= lendMin_) {
+          // It stays there: flagged, and only its header takes arena room.
+          lens_[n++] = uint32_t(r) | kInSpare;
+          off += size_t(vnetHdrLen_);
+          spares_.pop_front();
+          directReads_++;
+        } else {
+          // A small packet among large ones goes where any packet goes.
+          if (spare) memcpy(arena_ + off + vnetHdrLen_, spares_.front().data, packet);
+          else if (lendMin_ != 0 && packet >= lendMin_) largeMode_ = true;
+          lens_[n++] = uint32_t(r);
+          off += size_t(r);
+        }
         packetsIn_++;
         bytesIn_ += uint64_t(r);
       }
+      // A batch without a large packet ends the run.
+      if (!sawLarge) largeMode_ = false;
       if (n == 0 && err == 0) break;
       batches_++;
       if (!Deliver(env, n, err)) return;
@@ -715,6 +750,36 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
     return Napi::Number::New(env, done);
   }
 
+  // addSpare(ab): a buffer of at least readSize bytes for the device to read
+  // one large packet into, so that JavaScript need not copy it out of the
+  // arena (a memmove of up to 64 KiB per packet, a quarter of the gateway's
+  // user time in a guest → host transfer). Spares are used in the order
+  // given, each at most once: a packet read into one is flagged in
+  // `lengths` (bit 31; the packet starts at the spare's offset 0, its
+  // virtio_net_hdr stays in the arena, which advances by the header only).
+  // Spares are read into once a packet of setLendMin's size or more came
+  // (large packets come in runs: a bulk transfer's segments), until a batch
+  // has none; a spare is kept for the next read when the packet turns out
+  // smaller (then copied into the arena). Returns the spares held.
+  Napi::Value AddSpare(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsArrayBuffer()) throw Napi::TypeError::New(env, "TunDevice.addSpare(ArrayBuffer)");
+    Napi::ArrayBuffer ab = info[0].As<Napi::ArrayBuffer>();
+    if (ab.ByteLength() < kReadSize) throw Napi::RangeError::New(env, "TunDevice.addSpare: a spare must hold readSize bytes");
+    if (fd_ >= 0) spares_.push_back(Spare{Napi::Persistent(ab), static_cast<uint8_t*>(ab.Data()), ab.ByteLength()});
+    return Napi::Number::New(env, double(spares_.size()));
+  }
+
+  // setLendMin(n): packets of n bytes or more are read into spares (0: never).
+  Napi::Value SetLendMin(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(env, "TunDevice.setLendMin(bytes)");
+    double v = info[0].As<Napi::Number>().DoubleValue();
+    lendMin_ = v >= 1 && v <= double(kReadSize) ? size_t(v) : 0;
+    if (lendMin_ == 0) largeMode_ = false;
+    return env.Undefined();
+  }
+
   Napi::Value Close(const Napi::CallbackInfo& info) {
     CloseNow();
     return info.Env().Undefined();
@@ -723,6 +788,7 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
   void CloseNow() {
     if (reading_) StopPolling();
     synack::ClosePolledFd(poll_, fd_);
+    spares_.clear();
     if (!inCallback_) ReleaseCallback();
   }
 
@@ -747,6 +813,7 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
     o.Set("bytesIn", Napi::Number::New(env, double(bytesIn_)));
     o.Set("readErrors", Napi::Number::New(env, double(readErrors_)));
     o.Set("emptyReads", Napi::Number::New(env, double(emptyReads_)));
+    o.Set("directReads", Napi::Number::New(env, double(directReads_)));
     o.Set("packetsOut", Napi::Number::New(env, double(packetsOut_)));
     o.Set("bytesOut", Napi::Number::New(env, double(bytesOut_)));
     o.Set("writeErrors", Napi::Number::New(env, double(writeErrors_)));
@@ -788,7 +855,16 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
   int vnetHdrLen_ = 0;
   unsigned offloads_ = 0;
   int offloadErrno_ = 0;
-  uint64_t readCalls_ = 0, batches_ = 0, packetsIn_ = 0, bytesIn_ = 0, readErrors_ = 0, emptyReads_ = 0;
+  // AddSpare: buffers for large packets, used front first.
+  struct Spare {
+    Napi::Reference<Napi::ArrayBuffer> ref;
+    uint8_t* data;
+    size_t size;
+  };
+  std::deque<Spare> spares_;
+  size_t lendMin_ = 0;
+  bool largeMode_ = false;
+  uint64_t readCalls_ = 0, batches_ = 0, packetsIn_ = 0, bytesIn_ = 0, readErrors_ = 0, emptyReads_ = 0, directReads_ = 0;
   uint64_t packetsOut_ = 0, bytesOut_ = 0, writeErrors_ = 0;
 };
 

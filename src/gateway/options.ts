@@ -16,6 +16,7 @@ import type { Driver } from '../api/driver.ts';
 import type { MemoryNetwork } from '../api/memory-network.ts';
 import { SynackError } from '../errors.ts';
 import type { StreamLinkStats } from './stream-link.ts';
+import type { TunLinkStats } from '../links/tun.ts';
 import type { TapLink } from '../links/tap.ts';
 import type { GatewayDhcpOptions } from './dhcp.ts';
 import type { WebSocketDownstream, WebSocketGatewayServer, WebSocketServerStats } from './websocket-gateway.ts';
@@ -218,6 +219,13 @@ export interface GatewayStats {
   /** ICMP echo relayed to other destinations than the gateway (gateway/echo-relay.ts). */
   icmp: EchoRelayStats;
   link: StreamLinkStats | null;
+  /**
+   * The TAP device's link counters (a netns downstream; null otherwise):
+   * packets and bytes each way, offloads, the guest's large packets read
+   * straight into recycled buffers (packetsDirect, of packetsLent) and its
+   * segments without payload copied into a shared slab (packetsBare).
+   */
+  tap: TunLinkStats | null;
   /** The DNS forwarder at 10.0.2.3 / fd00::3. */
   dns: GatewayDnsStats;
   /** Malformed or unwanted frames and packets the gateway's stack dropped, by reason. */

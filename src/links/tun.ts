@@ -62,6 +62,10 @@ export interface TunDeviceHandle {
   ref(): void;
   unref(): void;
   stats(): Record<string, number | boolean>;
+  /** A buffer (of the addon's readSize bytes) for a large packet to be read into; see native/index.d.ts. Absent on older builds. */
+  addSpare?(buffer: ArrayBuffer): number;
+  /** Packets of this size or more are read into spares (0: never). */
+  setLendMin?(bytes: number): void;
 }
 
 export interface TunAddon {
@@ -315,6 +319,8 @@ export interface TunLinkStats {
   buffersRecycled: number;
   /** Received bare TCP segments (no payload, no SYN) copied into a shared slab instead of a buffer of their own. */
   packetsBare: number;
+  /** Of packetsLent: read by the device straight into the recycled buffer (TunDeviceHandle.addSpare), no copy. */
+  packetsDirect: number;
   impairIn: ImpairStats | null;
   impairOut: ImpairStats | null;
 }
@@ -350,6 +356,8 @@ export class TunLink implements Link {
   private lending = false;
   private pool: ArrayBuffer[] = [];
   private readonly lent = new WeakMap<ArrayBuffer, number>();
+  /** The buffers given to the device (addSpare) and not yet read into, oldest first; null when the device reads no packet into them. */
+  private spares: ArrayBuffer[] | null = null;
   /** Bare TCP segments received (isBareTcp) are copied into this slab, from `bareOff` on (carveBare). */
   private bareSlab = new Uint8Array(0);
   private bareOff = 0;
@@ -460,6 +468,7 @@ export class TunLink implements Link {
       csumOffloadOut: 0,
       packetsLent: 0,
       packetsBare: 0,
+      packetsDirect: 0,
       buffersRecycled: 0,
       impairIn: this.stageIn ? this.stageIn.stats : null,
       impairOut: this.stageOut ? this.stageOut.stats : null,
@@ -583,14 +592,20 @@ export class TunLink implements Link {
     this.stats.batches++;
     const vh = this.vnetHdrLen;
     let off = 0;
+    let large = 0;
     for (let i = 0; i < count; i++) {
-      const rlen = lengths[i]!;
+      const raw = lengths[i]!;
+      // Bit 31: read straight into the oldest spare (only its header is in the arena).
+      const direct = raw >= IN_SPARE;
+      const rlen = direct ? raw - IN_SPARE : raw;
       const hdrAt = off;
       const start = off + vh;
-      off += rlen;
+      off += direct ? vh : rlen;
       const len = rlen - vh;
       this.stats.packetsIn++;
       this.stats.bytesIn += len;
+      const spare = direct ? this.spares!.shift()! : null;
+      if (len >= LEND_MIN) large++;
       if (this.l2Len !== 0) {
         // TAP: an Ethernet frame; the Ethernet interface (stack/ethernet.ts)
         // checks everything beyond its header's length.
@@ -602,14 +617,20 @@ export class TunLink implements Link {
         // IFF_NO_PI: no protocol word, so the version nibble says which IP it
         // is. The fixed header is 20 octets for IPv4 (RFC 791) and 40 for
         // IPv6 (RFC 8200 §3); the stack checks the rest.
-        const version = len > 0 ? arena[start]! >> 4 : 0;
+        const version = len > 0 ? (spare !== null ? new Uint8Array(spare, 0, 1)[0]! : arena[start]!) >> 4 : 0;
         if (!((version === 4 && len >= 20) || (version === 6 && len >= 40))) {
           this.stats.dropsNotIp++;
+          if (spare !== null && this.pool.length < LEND_POOL_MAX) this.pool.push(spare);
           continue;
         }
       }
       let packet: Uint8Array;
-      if (this.lending && len >= LEND_MIN && len <= LEND_SIZE) {
+      if (spare !== null) {
+        packet = new Uint8Array(spare, 0, len);
+        this.lent.set(spare, len);
+        this.stats.packetsLent++;
+        this.stats.packetsDirect++;
+      } else if (this.lending && len >= LEND_MIN && len <= LEND_SIZE) {
         const ab = this.pool.pop() ?? new ArrayBuffer(LEND_SIZE);
         packet = new Uint8Array(ab, 0, len);
         packet.set(arena.subarray(start, start + len));
@@ -653,9 +674,26 @@ export class TunLink implements Link {
         clearChecksumMark();
       }
     }
+    if (this.spares !== null && 2 * large > this.spares.length && !this.closedFlag) this.addSpares(2 * large);
     if (count > 0) this.onBatch?.();
     if (errno !== 0) this.fail(errno, 'read');
   };
+
+  /**
+   * Gives the device spares for the large packets of the next batch (twice
+   * as many as this one had, at most SPARES_MAX), from the pool of recycled
+   * buffers first: a run of large packets is then read without a copy
+   * (TunDeviceHandle.addSpare); a batch of small ones costs nothing.
+   */
+  private addSpares(want: number): void {
+    const spares = this.spares!;
+    const n = Math.min(want, SPARES_MAX);
+    while (spares.length < n) {
+      const ab = this.pool.pop() ?? new ArrayBuffer(LEND_SIZE);
+      this.dev.addSpare!(ab);
+      spares.push(ab);
+    }
+  }
 
   /**
    * A bare TCP segment's bytes (isBareTcp) out of the read arena into the
@@ -695,6 +733,11 @@ export class TunLink implements Link {
    */
   lendLargePackets(): boolean {
     this.lending = this.stageIn === null;
+    if (this.lending && this.spares === null && typeof this.dev.addSpare === 'function' && typeof this.dev.setLendMin === 'function') {
+      // The large packets of a run read straight into such buffers (addSpares).
+      this.dev.setLendMin(LEND_MIN);
+      this.spares = [];
+    }
     return this.lending;
   }
 
@@ -959,6 +1002,10 @@ const ZERO_HDR = new Uint8Array(10);
 const LEND_MIN = 16 * 1024;
 const LEND_SIZE = 65535 + 128;
 const LEND_POOL_MAX = 64;
+/** Spares the device holds at most (addSpares): a batch's worth of 64 KiB packets in the default 2 MiB arena. */
+const SPARES_MAX = 32;
+/** The flag of a packet read into a spare, in the device's `lengths` (bit 31). */
+const IN_SPARE = 0x80000000;
 
 /**
  * Whether a completed partial checksum is the packet's TCP or UDP checksum:

@@ -294,13 +294,20 @@ describe('synack gateway --netns: a network namespace online through the gateway
     assert.equal(await g.exited, 0, g.err());
     const line = g.out().split('\n').find((l) => l.startsWith('stats '));
     assert.ok(line, g.out());
-    const st = JSON.parse(line.slice(6)) as { tcp: { opened: number; refused: number; published: number; bytesUp: number; bytesDown: number; buffersRecycled: number } };
+    const st = JSON.parse(line.slice(6)) as {
+      tcp: { opened: number; refused: number; published: number; bytesUp: number; bytesDown: number; buffersRecycled: number };
+      tap: { packetsLent: number; packetsDirect: number; packetsBare: number };
+    };
     assert.ok(st.tcp.refused >= 2, JSON.stringify(st.tcp));
     assert.equal(st.tcp.published, 1);
     assert.ok(st.tcp.opened >= 8, JSON.stringify(st.tcp));
     assert.ok(st.tcp.bytesDown >= 2 * down.length && st.tcp.bytesUp >= 3 << 20, JSON.stringify(st.tcp));
     // Buffers were reused both ways: host reads of 16 KiB or more (back once acknowledged) and the guest's large packets (back once written to the host).
     assert.ok(st.tcp.buffersRecycled > 0, JSON.stringify(st.tcp));
+    // The guest's large packets of a run were read by the device straight into such buffers (no copy out of
+    // the read arena), and its segments without payload (ACKs, FINs) were copied into a shared slab.
+    assert.ok(st.tap.packetsDirect > 0 && st.tap.packetsDirect <= st.tap.packetsLent, JSON.stringify(st.tap));
+    assert.ok(st.tap.packetsBare > 0, JSON.stringify(st.tap));
     assert.match(g.err(), /stopped/);
     assert.notEqual(spawnSync('ip', ['netns', 'exec', ns.name, 'ip', 'link', 'show', 'dev', 'tap0'], { stdio: 'ignore' }).status, 0, 'tap0 is removed');
   });
