@@ -59,7 +59,8 @@ export class RttEstimator {
 
   /** The RTO to arm now, with exponential backoff applied (RFC 6298 §5.5). */
   currentRto(): Duration {
-    const backedOff = this.rto * 2 ** Math.min(this.backoff, 30);
+    // 1 << n, not 2 ** n (a pow() call in optimised code; armed per flight).
+    const backedOff = this.rto * (1 << Math.min(this.backoff, 30));
     const slop = this.srtt === 0 && this.backoff === 0 ? 0 : this.limits.slop;
     return Math.min(this.limits.maxRto, backedOff + slop);
   }

@@ -122,7 +122,7 @@ export function armPersist(c: Connection): void {
     c.persistAt = c.now + Math.min(1_000_000, Math.max(100_000, base));
     return;
   }
-  let d = Math.min(c.config.maxRtoUs, base * 2 ** Math.min(c.persistBackoff, 30));
+  let d = Math.min(c.config.maxRtoUs, base * (1 << Math.min(c.persistBackoff, 30)));
   const ut = c.config.userTimeoutUs;
   if (ut > 0 && c.zeroWindowProbes > 0) d = Math.max(0, Math.min(d, c.persistState().probeSince + ut - c.now));
   c.persistAt = c.now + d;
