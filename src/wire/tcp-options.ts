@@ -46,6 +46,12 @@ export const NOP_OPTION: TcpOption = Object.freeze({ kind: 'nop' });
  * with the wrong length) is 'tcp-bad-option'. Never throws.
  */
 export function parseTcpOptions(bytes: Uint8Array, start: number, end: number): ParseResult<TcpOption[]> {
+  // The option area of nearly every segment once timestamps are on (RFC
+  // 7323 Appendix A's layout: NOP, NOP, TSopt): an array of exactly three,
+  // not one grown by push, whose backing store V8 makes 17 slots long.
+  if (end - start === 12 && bytes[start] === TCP_OPT_NOP && bytes[start + 1] === TCP_OPT_NOP && bytes[start + 2] === TCP_OPT_TIMESTAMP && bytes[start + 3] === 10) {
+    return { ok: true, value: [NOP_OPTION, NOP_OPTION, { kind: 'timestamp', tsval: getU32(bytes, start + 4), tsecr: getU32(bytes, start + 8) }] };
+  }
   const options: TcpOption[] = [];
   let i = start;
   while (i < end) {
