@@ -604,7 +604,14 @@ export class TunLink implements Link {
       const len = rlen - vh;
       this.stats.packetsIn++;
       this.stats.bytesIn += len;
-      const spare = direct ? this.spares!.shift()! : null;
+      const spare = direct ? (this.spares?.shift() ?? null) : null;
+      if (direct && spare === null) {
+        // The device and the link disagree on the spares (never seen): the
+        // packet's bytes are nowhere the link can read them, so it is
+        // dropped, counted with the packets it cannot take as IP.
+        this.stats.dropsNotIp++;
+        continue;
+      }
       if (len >= LEND_MIN) large++;
       if (this.l2Len !== 0) {
         // TAP: an Ethernet frame; the Ethernet interface (stack/ethernet.ts)
