@@ -49,7 +49,7 @@ import { checksum } from '../wire/checksum.ts';
 import { getU32, setU16 } from '../wire/bytes.ts';
 import { IPPROTO_ICMPV6 } from '../wire/ipv6.ts';
 import { Connection } from '../tcp/connection.ts';
-import { makeTcpConfig, type TcpConfig } from '../tcp/config.ts';
+import { deriveTcpConfig, type TcpConfig } from '../tcp/config.ts';
 import { seqAdd } from '../tcp/seq.ts';
 import { Listener, type ConnectionObserver, type NetInterface } from './types.ts';
 import { sendIcmpV4Unreachable, sendIcmpv6Error } from './icmp.ts';
@@ -205,7 +205,7 @@ export class TcpForwardRequest {
       return null;
     }
     const now = s.clock.now();
-    const cfg = opts.tcp ? makeTcpConfig({ ...s.tcpConfig, ...opts.tcp }) : s.tcpConfig;
+    const cfg = opts.tcp ? deriveTcpConfig(s.tcpConfig, opts.tcp) : s.tcpConfig;
     // A listener of this one connection (never in the stack's table): it
     // carries the handover to onEstablished (Stack.onStateChange).
     const l = new Listener(s, this.localAddr, this.localPort, 1, cfg, opts.onEstablished);

@@ -28,7 +28,7 @@ import {
 } from '../wire/ipv6.ts';
 import { Connection, type ConnectionHost } from '../tcp/connection.ts';
 import type { CloseReason, ConnectionEvent } from '../tcp/events.ts';
-import { makeTcpConfig, type TcpConfig } from '../tcp/config.ts';
+import { deriveTcpConfig, makeTcpConfig, type TcpConfig } from '../tcp/config.ts';
 import type { TcpState } from '../tcp/state.ts';
 import { Reassembler, type ReassemblyLimits } from '../ip/reassembly.ts';
 import { SynackError } from '../errors.ts';
@@ -474,7 +474,7 @@ export class Stack implements ConnectionHost {
     } else {
       localPort = this.allocatePort(localAddr, remoteAddr, remotePort);
     }
-    const cfg = opts.tcp ? makeTcpConfig({ ...this.tcpConfig, ...opts.tcp }) : this.tcpConfig;
+    const cfg = opts.tcp ? deriveTcpConfig(this.tcpConfig, opts.tcp) : this.tcpConfig;
     const conn = new Connection(this, cfg, this.connectionMtu(iface, remoteAddr));
     if (opts.observer) conn.user = opts.observer;
     conn.localAddr = localAddr;
@@ -503,7 +503,7 @@ export class Stack implements ConnectionHost {
     }
     if (port === 0) port = this.allocatePort(ANY, 0, 0);
     const backlog = Math.max(1, Math.min(opts.backlog ?? this.defaultBacklog, 65535));
-    const cfg = opts.tcp ? makeTcpConfig({ ...this.tcpConfig, ...opts.tcp }) : this.tcpConfig;
+    const cfg = opts.tcp ? deriveTcpConfig(this.tcpConfig, opts.tcp) : this.tcpConfig;
     const l = new Listener(this, addr, port, backlog, cfg, opts.onConnection ?? null, addr === IPV6_UNSPECIFIED && opts.v6Only === true);
     const existing = this.listeners.get(port) ?? [];
     // Two listeners on a port conflict when they take a family in common and

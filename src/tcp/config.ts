@@ -179,6 +179,41 @@ export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
   ecn: false,
 });
 
+/** deriveTcpConfig's configs, per base config, by the options they were made with. */
+const derived = new WeakMap<TcpConfig, Map<string, TcpConfig>>();
+/** Distinct option sets kept per base config (the cache starts over beyond). */
+const DERIVED_MAX = 64;
+
+/**
+ * `makeTcpConfig({ ...base, ...partial })`, made once per base config and
+ * set of option values and then shared: options passed with every
+ * connection (a gateway's keepalive, a socket's noDelay) cost each
+ * connection no TcpConfig of its own (some sixty fields, validated each
+ * time). Sharing is safe because a connection never writes its config: one
+ * that changes (setNoDelay, setKeepAlive, the buffers that follow the
+ * window scale) gets a copy (tcp/user-calls.ts, tcp/negotiation.ts).
+ * Options with a value that is not a number, string, boolean, null or
+ * undefined are not cached.
+ */
+export function deriveTcpConfig(base: TcpConfig, partial: Partial<TcpConfig>): TcpConfig {
+  let key = '';
+  for (const k of Object.keys(partial)) {
+    const v = (partial as Record<string, unknown>)[k];
+    const t = typeof v;
+    if (t !== 'number' && t !== 'string' && t !== 'boolean' && v !== null && v !== undefined) return makeTcpConfig({ ...base, ...partial });
+    key += `${k}\u0000${t}\u0000${String(v)}\u0000`;
+  }
+  let byKey = derived.get(base);
+  if (byKey === undefined) derived.set(base, (byKey = new Map()));
+  let cfg = byKey.get(key);
+  if (cfg === undefined) {
+    cfg = makeTcpConfig({ ...base, ...partial });
+    if (byKey.size >= DERIVED_MAX) byKey.clear();
+    byKey.set(key, cfg);
+  }
+  return cfg;
+}
+
 /** Merges `partial` over the defaults and validates the result once. */
 export function makeTcpConfig(partial: Partial<TcpConfig> = {}): TcpConfig {
   const c: TcpConfig = { ...DEFAULT_TCP_CONFIG, ...partial };
