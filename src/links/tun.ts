@@ -627,20 +627,17 @@ export class TunLink implements Link {
         const version = len > 0 ? (spare !== null ? new Uint8Array(spare, 0, 1)[0]! : arena[start]!) >> 4 : 0;
         if (!((version === 4 && len >= 20) || (version === 6 && len >= 40))) {
           this.stats.dropsNotIp++;
-          if (spare !== null && this.pool.length < LEND_POOL_MAX) this.pool.push(spare);
+          if (spare !== null) this.toPool(spare);
           continue;
         }
       }
       let packet: Uint8Array;
-      if (spare !== null) {
-        packet = new Uint8Array(spare, 0, len);
-        this.lent.set(spare, len);
-        this.stats.packetsLent++;
-        this.stats.packetsDirect++;
-      } else if (this.lending && len >= LEND_MIN && len <= LEND_SIZE) {
-        const ab = this.pool.pop() ?? new ArrayBuffer(LEND_SIZE);
+      if (spare !== null || (this.lending && len >= LEND_MIN && len <= LEND_SIZE)) {
+        // A lent buffer: the device read the packet into it (a spare), or it is copied there.
+        const ab = spare ?? this.fromPool();
         packet = new Uint8Array(ab, 0, len);
-        packet.set(arena.subarray(start, start + len));
+        if (spare === null) packet.set(arena.subarray(start, start + len));
+        else this.stats.packetsDirect++;
         this.lent.set(ab, len);
         this.stats.packetsLent++;
       } else if (len <= BARE_MAX && isBareTcp(arena, start, len, this.l2Len)) packet = this.carveBare(arena, start, len);
@@ -696,10 +693,20 @@ export class TunLink implements Link {
     const spares = this.spares!;
     const n = Math.min(want, SPARES_MAX);
     while (spares.length < n) {
-      const ab = this.pool.pop() ?? new ArrayBuffer(LEND_SIZE);
+      const ab = this.fromPool();
       this.dev.addSpare!(ab);
       spares.push(ab);
     }
+  }
+
+  /** A buffer for a lent packet: a recycled one, or a new one. */
+  private fromPool(): ArrayBuffer {
+    return this.pool.pop() ?? new ArrayBuffer(LEND_SIZE);
+  }
+
+  /** A buffer no one reads any more, kept for the next lent packet (at most LEND_POOL_MAX). */
+  private toPool(ab: ArrayBuffer): void {
+    if (this.pool.length < LEND_POOL_MAX) this.pool.push(ab);
   }
 
   /**
@@ -760,7 +767,7 @@ export class TunLink implements Link {
     if (this.lent.get(ab) !== view.byteOffset + view.byteLength) return false;
     this.lent.delete(ab);
     this.stats.buffersRecycled++;
-    if (this.pool.length < LEND_POOL_MAX) this.pool.push(ab);
+    this.toPool(ab);
     return true;
   }
 

@@ -79,11 +79,9 @@ export function synOptions(layout: OptionLayout, o: SynOptionSet): TcpOption[] {
  * §3: "at most 3 SACK blocks" fit beside the timestamp option).
  */
 export function segmentOptions(ts: { tsval: number; tsecr: number } | null, sack: Array<[number, number]> | null): TcpOption[] {
-  // Timestamps alone (most segments): an array of exactly three, not one
-  // grown by push (V8 gives that one a 17-slot backing store).
-  if (ts && (sack === null || sack.length === 0)) return [NOP, NOP, { kind: 'timestamp', tsval: ts.tsval, tsecr: ts.tsecr }];
-  const out: TcpOption[] = [];
-  if (ts) out.push(NOP, NOP, { kind: 'timestamp', tsval: ts.tsval, tsecr: ts.tsecr });
+  // Built as literals (timestamps alone, most segments: an array of exactly
+  // three), not grown by push (V8 gives that one a 17-slot backing store).
+  const out: TcpOption[] = ts ? [NOP, NOP, { kind: 'timestamp', tsval: ts.tsval, tsecr: ts.tsecr }] : [];
   if (sack && sack.length > 0) {
     const max = ts ? 3 : 4;
     out.push(NOP, NOP, { kind: 'sack', blocks: sack.slice(0, max) });

@@ -50,7 +50,7 @@ export function parseTcpOptions(bytes: Uint8Array, start: number, end: number): 
   // 7323 Appendix A's layout: NOP, NOP, TSopt): an array of exactly three,
   // not one grown by push, whose backing store V8 makes 17 slots long.
   if (end - start === 12 && bytes[start] === TCP_OPT_NOP && bytes[start + 1] === TCP_OPT_NOP && bytes[start + 2] === TCP_OPT_TIMESTAMP && bytes[start + 3] === 10) {
-    return { ok: true, value: [NOP_OPTION, NOP_OPTION, { kind: 'timestamp', tsval: getU32(bytes, start + 4), tsecr: getU32(bytes, start + 8) }] };
+    return { ok: true, value: [NOP_OPTION, NOP_OPTION, timestampOption(bytes, start + 2)] };
   }
   const options: TcpOption[] = [];
   let i = start;
@@ -95,7 +95,7 @@ export function parseTcpOptions(bytes: Uint8Array, start: number, end: number): 
       }
       case TCP_OPT_TIMESTAMP:
         if (len !== 10) return { ok: false, reason: 'tcp-bad-option' };
-        options.push({ kind: 'timestamp', tsval: getU32(bytes, i + 2), tsecr: getU32(bytes, i + 6) });
+        options.push(timestampOption(bytes, i));
         break;
       default:
         // Copied: a connection may keep it after the packet buffer is reused.
@@ -104,6 +104,11 @@ export function parseTcpOptions(bytes: Uint8Array, start: number, end: number): 
     i += len;
   }
   return { ok: true, value: options };
+}
+
+/** The timestamps option (RFC 7323 §3) whose kind octet is at `at`. */
+function timestampOption(bytes: Uint8Array, at: number): TcpOption {
+  return { kind: 'timestamp', tsval: getU32(bytes, at + 2), tsecr: getU32(bytes, at + 6) };
 }
 
 /** The encoded length of one option, in bytes. */
