@@ -174,7 +174,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     stack = network.addStack(stackCfg);
     link = new StreamFrameLink(mtu);
     eth = addEthernetInterface(stack, { ...ethOpts, link: link as FrameLink, addrs });
-    link.onBatch = () => driver.kick();
+    link.onBatch = () => driver.settle();
   } else if ('frameLink' in down) {
     network = new Network({ clock: new RealClock() });
     driver = new Driver(network);
@@ -182,7 +182,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     stack = network.addStack(stackCfg);
     eth = addEthernetInterface(stack, { ...ethOpts, link: down.frameLink, addrs });
     const d = driver;
-    down.frameLink.onBatch = () => d.kick();
+    down.frameLink.onBatch = () => d.settle();
   } else if ('netns' in down) {
     if (typeof down.netns !== 'string' || down.netns === '') throw new SynackError('ERR_SYNACK_INVALID_ARG', 'downstream.netns must be the path of a network namespace');
     if (down.userns !== undefined && (typeof down.userns !== 'string' || down.userns === '')) throw new SynackError('ERR_SYNACK_INVALID_ARG', 'downstream.userns must be the path of a user namespace');
@@ -204,7 +204,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
       // the addon joins both namespaces, makes the device, configures it and
       // passes the fd back (native/src/netns.cc); otherwise a thread of this
       // process joins the network namespace for each step (needs root).
-      t = new TapLink({ name: down.tap ?? 'tap0', netns, ...(userns !== undefined ? { userns, configure: cfg } : {}), mtu, onBatch: () => d.kick(), onError: (err) => log(`tap: ${err.message}`) });
+      t = new TapLink({ name: down.tap ?? 'tap0', netns, ...(userns !== undefined ? { userns, configure: cfg } : {}), mtu, onBatch: () => d.settle(), onError: (err) => log(`tap: ${err.message}`) });
       eth = addEthernetInterface(stack, { ...ethOpts, link: t as FrameLink, addrs });
       if (userns === undefined) configureNetnsDevice(netns, t.name, cfg);
       if (ipv6) configureNetnsIpv6(netns, t.name, { address: GATEWAY_DEFAULTS.guest6, prefixLen: 64, gateway: GATEWAY_DEFAULTS.gateway6 }, userns);
@@ -236,6 +236,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     link: link ? link.stats : null,
     tap: null,
     dns: { queries: 0, answers: 0, servfail: 0, failures: 0 },
+    driver: driver.stats,
     drops: {},
     dhcp: null,
   };
@@ -315,7 +316,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
   const flowCtx: NodeFlowsContext = {
     stack,
     net: gnet,
-    kick: () => driver.kick(),
+    settle: () => driver.settle(),
     st,
     log,
     acceptTcp: acceptTcp !== tcpCfg ? acceptTcp : undefined,
@@ -685,6 +686,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
         link: link ? { ...link.stats } : null,
         tap: tapLink ? { ...tapLink.stats, writeErrors: { ...tapLink.stats.writeErrors } } : null,
         dns: dns.stats(),
+        driver: { ...driver.stats },
         drops: { ...stack.counters.drops } as Record<string, number>,
         dhcp: dhcp ? { acks: dhcp.acks, bindings: dhcp.host.server.size, drops: { ...dhcp.host.server.drops } as Record<string, number> } : null,
       };

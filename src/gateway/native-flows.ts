@@ -120,7 +120,8 @@ export function nativeHostSocketsAvailable(): boolean {
 
 export interface NativeFlowsContext {
   stack: Stack;
-  kick(): void;
+  /** Work was done on the stack outside the driver's turn: re-arm its timer (Driver.settle). */
+  settle(): void;
   st: Omit<GatewayStats, 'icmp'>;
   log(msg: string): void;
   /** The accepted connection's TcpConfig overrides (keepalive), or undefined for the stack's own. */
@@ -307,7 +308,7 @@ export class NativeFlows {
       process.nextTick(() => {
         if (f.open && !f.connected) {
           this.onConnected(f);
-          this.ctx.kick();
+          this.ctx.settle();
         } else this.release(f);
       });
       return;
@@ -349,7 +350,7 @@ export class NativeFlows {
       st.tcp.unreachable++;
     }
     this.ctx.log(`tcp ${f.guestText} -> ${f.targetText}: ${code}`);
-    this.ctx.kick();
+    this.ctx.settle();
   }
 
   /** Every event of one wake-up of the host sockets, in order. */
@@ -365,7 +366,7 @@ export class NativeFlows {
       stack.uncork();
     }
     this.giveBack();
-    this.ctx.kick();
+    this.ctx.settle();
   }
 
   private hostEvents(evs: Array<number | string | Buffer>): void {
@@ -540,7 +541,7 @@ export class NativeFlows {
     list.length = 0;
     this.spare = list;
     this.giveBack();
-    this.ctx.kick();
+    this.ctx.settle();
   };
 
   /** Moves what can move, both ways, and passes FINs and resets on. */

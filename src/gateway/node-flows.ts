@@ -91,7 +91,7 @@ export class NodeFlows {
         this.ctx.st.tcp.unreachable++;
       }
       this.ctx.log(`tcp ${flow.guestText} -> ${flow.targetText}: ${code}`);
-      this.ctx.kick();
+      this.ctx.settle();
     };
     req.oncancel = () => {
       this.ctx.st.tcp.cancelled++;
@@ -127,7 +127,7 @@ export class NodeFlows {
       const conn = req.accept({ onEstablished: (c) => this.established(flow, c), observer, ...(this.ctx.acceptTcp ? { tcp: this.ctx.acceptTcp } : {}) });
       if (!conn) host.destroy();
       else this.ctx.st.tcp.opened++;
-      this.ctx.kick();
+      this.ctx.settle();
     });
   }
 

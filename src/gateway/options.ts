@@ -12,7 +12,7 @@ import type { Forwarding, UnreachableKind } from '../stack/forward.ts';
 import type { FrameLink } from '../stack/link.ts';
 import { parseIpv4Addr } from '../wire/bytes.ts';
 import { parseIpv6Addr, type IpAddr } from '../wire/ipv6.ts';
-import type { Driver } from '../api/driver.ts';
+import type { Driver, DriverStats } from '../api/driver.ts';
 import type { MemoryNetwork } from '../api/memory-network.ts';
 import { SynackError } from '../errors.ts';
 import type { StreamLinkStats } from './stream-link.ts';
@@ -228,6 +228,13 @@ export interface GatewayStats {
   tap: TunLinkStats | null;
   /** The DNS forwarder at 10.0.2.3 / fd00::3. */
   dns: GatewayDnsStats;
+  /**
+   * The driver running the gateway's stack on Node's event loop: its
+   * setImmediate turns, timer firings, and settles (a downstream's batch or
+   * a host socket's events processed, and only the timer re-armed after it
+   * — no turn).
+   */
+  driver: DriverStats;
   /** Malformed or unwanted frames and packets the gateway's stack dropped, by reason. */
   drops: Record<string, number>;
   /** The WebSocket downstream's server (then tcp, udp, dhcp and drops add up every guest's). */

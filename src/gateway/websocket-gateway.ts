@@ -201,6 +201,7 @@ function sumStats(all: GatewayStats[], ws: WebSocketServerStats): GatewayStats {
     link: null,
     tap: null,
     dns: { queries: 0, answers: 0, servfail: 0, failures: 0 },
+    driver: { turns: 0, timerFirings: 0, jumps: 0, settles: 0 },
     drops: {},
     dhcp: null,
   };
@@ -213,6 +214,7 @@ function sumStats(all: GatewayStats[], ws: WebSocketServerStats): GatewayStats {
     link: null,
     tap: null,
     dns: add(all.map((s) => s.dns)),
+    driver: add(all.map((s) => s.driver)),
     drops: add(all.map((s) => s.drops)),
     dhcp: { acks: dhcp.reduce((n, d) => n + d.acks, 0), bindings: dhcp.reduce((n, d) => n + d.bindings, 0), drops: add(dhcp.map((d) => d.drops)) },
     websocket: { ...ws },

@@ -43,6 +43,38 @@ test('the real-clock driver arms its timer for link delays and TCP timers', asyn
   srv.close();
 });
 
+test('settle() after work done outside a turn re-arms the timer without a turn, and what it made due still runs when due', async () => {
+  // A link batch or a host socket event runs the stack synchronously; what
+  // is left are deadlines (here: the SYN in flight on a 3 ms link).
+  const { a, b, driver } = lan({ impair: { delayUs: 3000 } });
+  b.stack.listen(80);
+  await new Promise((r) => setImmediate(r));
+  const turns = driver.stats.turns;
+  const conn = a.stack.connect(0x0a000002, 80);
+  driver.settle();
+  assert.equal(driver.stats.settles, 1, 'the timer was re-armed in place');
+  await new Promise((r) => setImmediate(r));
+  assert.equal(driver.stats.turns, turns, 'no setImmediate turn ran for it');
+  // The timer alone drives the rest of the handshake.
+  for (let i = 0; i < 200 && conn.state !== 'ESTABLISHED'; i++) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(conn.state, 'ESTABLISHED');
+  assert.ok(driver.stats.timerFirings > 0);
+});
+
+test('settle() with something due already runs a turn for it', async () => {
+  const { a, b, driver } = lan();
+  b.stack.listen(80);
+  await new Promise((r) => setImmediate(r));
+  const conn = a.stack.connect(0x0a000002, 80);
+  const settles = driver.stats.settles;
+  const turns = driver.stats.turns;
+  driver.settle();
+  assert.equal(driver.stats.settles, settles, 'not merely re-armed: the SYN is due now');
+  for (let i = 0; i < 200 && conn.state !== 'ESTABLISHED'; i++) await new Promise((r) => setImmediate(r));
+  assert.equal(conn.state, 'ESTABLISHED');
+  assert.ok(driver.stats.turns > turns);
+});
+
 test('virtual time runs as fast as possible while handles are ref\'d, then stops (no spinning)', async () => {
   const { a, b, driver, network } = lan({ virtualTime: true, impair: { delayUs: 50_000 } });
   const srv = b.net.createServer((s) => s.end('virtual'));
