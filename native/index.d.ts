@@ -157,7 +157,7 @@ export declare class IcmpSocket {
  * Host TCP sockets in one epoll set (native/src/hostsock.cc): the gateway's
  * forwarded connections without a node:net Socket each. Events arrive in
  * one array per wake-up: [kind, id, value, …] with kind 1 CONNECTED, 2 DATA
- * (value: a Buffer), 3 EOF, 4 WRITABLE (after a short write), 5 ERROR
+ * (value: a Uint8Array of its own), 3 EOF, 4 WRITABLE (after a short write), 5 ERROR
  * (value: the errno name, e.g. 'ECONNREFUSED'), 6 DATA in a recycled buffer
  * (after setRecycling(true): a Uint8Array view of a pooled 512 KiB
  * ArrayBuffer, for reads of 128 KiB or more; hand its buffer back with
@@ -167,7 +167,7 @@ export declare class HostSockets {
   constructor();
   /** The number of open sockets. */
   readonly count: number;
-  start(onEvents: (events: Array<number | string | Buffer>) => void): void;
+  start(onEvents: (events: Array<number | string | Uint8Array>) => void): void;
   /** Starts a non-blocking connect (TCP_NODELAY) under the caller's `id`: 1 when it completed at once (loopback), 0 when under way (a CONNECTED or ERROR event follows), or -errno when it failed at once. */
   connect(id: number, host: string, port: number): number;
   /** One writev of chunks[start…] (at most 1024): the bytes taken, or -errno; a WRITABLE event follows a short write. */

@@ -429,7 +429,9 @@ class HostSockets : public Napi::ObjectWrap<HostSockets> {
       if (s->readable && s->reading && !s->ended) Queue(id, s);
     }
     // Read the ready sockets, each up to the budget (the rest next turn).
-    std::vector<int32_t> ready;
+    // Swapped with a member kept for the purpose: neither list gives up its memory.
+    std::vector<int32_t>& ready = readyNow_;
+    ready.clear();
     ready.swap(ready_);
     for (int32_t id : ready) {
       HostSock* s = Find(id);
@@ -461,22 +463,27 @@ class HostSockets : public Napi::ObjectWrap<HostSockets> {
       ssize_t r;
       int err;
       if (recycling_) {
-        Napi::ArrayBuffer ab = TakePooled(env);
+        // Into the pool's last buffer, left in the pool (no reference
+        // dropped and made again) unless the read is large enough to be
+        // handed over whole; a small read is copied out, and the EAGAIN
+        // that ends every drain costs nothing but the recv.
+        if (pool_.empty()) pool_.push_back(Napi::Persistent(Napi::ArrayBuffer::New(env, kReadSize)));
+        Napi::ArrayBuffer ab = pool_.back().Value();
         do {
           r = recv(s->fd, ab.Data(), std::min(kReadSize, kReadBudget - got), MSG_DONTWAIT);
         } while (r < 0 && errno == EINTR);
         err = r < 0 ? errno : 0;
         if (r > 0 && size_t(r) >= kRecycleMin) {
+          pool_.pop_back();
           got += size_t(r);
           Push(env, kDataRecycled, id, Napi::Uint8Array::New(env, size_t(r), ab, 0));
           continue;
         }
         if (r > 0) {
           got += size_t(r);
-          Push(env, kData, id, Napi::Buffer<uint8_t>::Copy(env, static_cast<uint8_t*>(ab.Data()), size_t(r)));
+          Push(env, kData, id, CopyOut(env, static_cast<uint8_t*>(ab.Data()), size_t(r)));
+          continue;
         }
-        if (pool_.size() < kPoolMax) pool_.push_back(Napi::Persistent(ab));
-        if (r > 0) continue;
       } else {
         do {
           r = recv(s->fd, buf_.data(), std::min(buf_.size(), kReadBudget - got), MSG_DONTWAIT);
@@ -484,7 +491,7 @@ class HostSockets : public Napi::ObjectWrap<HostSockets> {
         err = r < 0 ? errno : 0;
         if (r > 0) {
           got += size_t(r);
-          Push(env, kData, id, Napi::Buffer<uint8_t>::Copy(env, buf_.data(), size_t(r)));
+          Push(env, kData, id, CopyOut(env, buf_.data(), size_t(r)));
           continue;
         }
       }
@@ -500,12 +507,12 @@ class HostSockets : public Napi::ObjectWrap<HostSockets> {
     }
   }
 
-  // A pooled ArrayBuffer of kReadSize, or a new one when the pool is empty.
-  Napi::ArrayBuffer TakePooled(Napi::Env env) {
-    if (pool_.empty()) return Napi::ArrayBuffer::New(env, kReadSize);
-    Napi::ArrayBuffer ab = pool_.back().Value();
-    pool_.pop_back();
-    return ab;
+  // A read's bytes in an ArrayBuffer of their own, as a plain Uint8Array
+  // (a node Buffer would cost a prototype change per read).
+  static Napi::Uint8Array CopyOut(Napi::Env env, const uint8_t* data, size_t n) {
+    Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, n);
+    memcpy(ab.Data(), data, n);
+    return Napi::Uint8Array::New(env, n, ab, 0);
   }
 
   // setRecycling(on): reads of kRecycleMin bytes or more arrive as views of pooled buffers (kind 6).
@@ -569,6 +576,7 @@ class HostSockets : public Napi::ObjectWrap<HostSockets> {
   Napi::AsyncContext* asyncContext_ = nullptr;
   std::unordered_map<int32_t, HostSock> socks_;
   std::vector<int32_t> ready_;
+  std::vector<int32_t> readyNow_;
   std::vector<uint8_t> buf_;
   bool recycling_ = false;
   std::vector<Napi::Reference<Napi::ArrayBuffer>> pool_;

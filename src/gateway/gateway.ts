@@ -263,9 +263,13 @@ export function createGateway(opts: GatewayOptions): Gateway {
     return formatIpAddr(dst);
   }
 
+  // The host's loopback addresses the gateway's own are mapped to, parsed once (not per SYN).
+  const loop4 = parseAddr('127.0.0.1');
+  const loop6 = parseAddr('::1');
   function permitted(dst: IpAddr, target: string): boolean {
     if (!policy.permits(dst)) return false;
-    const t = parseAddr(target);
+    // hostTarget's text: the host's loopback for the gateway's own address, else dst's own (an IPv4 one formats and parses back to itself).
+    const t = target === '127.0.0.1' ? loop4 : target === '::1' ? loop6 : typeof dst === 'number' ? dst : parseAddr(target);
     return t === dst || policy.permits(t);
   }
 

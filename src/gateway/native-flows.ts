@@ -66,7 +66,7 @@ export function connEnds(c: Connection): { peer: string; guest: string } {
 /** The addon's HostSockets (native/index.d.ts). */
 interface HostSocketsAddon {
   readonly count: number;
-  start(onEvents: (events: Array<number | string | Buffer>) => void): void;
+  start(onEvents: (events: Array<number | string | Uint8Array>) => void): void;
   connect(id: number, host: string, port: number): number;
   write(id: number, chunks: Uint8Array[], start?: number): number;
   setReading(id: number, on: boolean): void;
@@ -354,7 +354,7 @@ export class NativeFlows {
   }
 
   /** Every event of one wake-up of the host sockets, in order. */
-  private onHostEvents(evs: Array<number | string | Buffer>): void {
+  private onHostEvents(evs: Array<number | string | Uint8Array>): void {
     // One wake-up's reads are one batch of SENDs toward each guest: pushed
     // at its end (Stack.cork), so the tail of each read joins the
     // next read's bytes instead of going as a segment of its own.
@@ -369,7 +369,7 @@ export class NativeFlows {
     this.ctx.settle();
   }
 
-  private hostEvents(evs: Array<number | string | Buffer>): void {
+  private hostEvents(evs: Array<number | string | Uint8Array>): void {
     for (let i = 0; i < evs.length; i += 3) {
       const f = this.flows.get(evs[i + 1] as number);
       if (!f || !f.open) continue;
@@ -378,10 +378,10 @@ export class NativeFlows {
           this.onConnected(f);
           break;
         case K_DATA:
-          this.fromHost(f, evs[i + 2] as Buffer, false);
+          this.fromHost(f, evs[i + 2] as Uint8Array, false);
           break;
         case K_DATA_RECYCLED:
-          this.fromHost(f, evs[i + 2] as Buffer, true);
+          this.fromHost(f, evs[i + 2] as Uint8Array, true);
           break;
         case K_EOF:
           f.hostEof = true;
@@ -478,7 +478,7 @@ export class NativeFlows {
   }
 
   /** Host → guest: into the TCB's send buffer, the rest waits (and the host socket pauses). */
-  private fromHost(f: NativeFlow, data: Buffer, recycled: boolean): void {
+  private fromHost(f: NativeFlow, data: Uint8Array, recycled: boolean): void {
     const { st } = this.ctx;
     f.bytesDown += data.length;
     st.tcp.bytesDown += data.length;

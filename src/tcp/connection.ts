@@ -674,8 +674,11 @@ export class Connection implements SegmentTcb {
   onSegment(seg: TcpRepr, now: Instant, ipEcn = 0): void {
     this.now = now;
     this.ipEcnIn = ipEcn & 3;
-    // Sequence numbers are int32 inside the connection (see seq.ts).
-    if ((seg.seq | 0) !== seg.seq || (seg.ack | 0) !== seg.ack) seg = { ...seg, seq: seg.seq | 0, ack: seg.ack | 0 };
+    // Sequence numbers are int32 inside the connection (see seq.ts). The
+    // repr is this call's input, made for it (parsed from the packet) and
+    // traced before: converted in place rather than copied per segment.
+    seg.seq |= 0;
+    seg.ack |= 0;
     segmentArrives(this, seg);
     if (this.state !== 'CLOSED') this.output();
   }
