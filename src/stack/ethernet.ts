@@ -19,9 +19,8 @@
 import type { Instant } from '../base/time.ts';
 import {
   buildEthernetFrame,
-  emitEthernet,
-  ethernetFrameLen,
   ETH_HEADER_LEN,
+  ETH_MIN_FRAME_LEN,
   ETHERTYPE_ARP,
   ETHERTYPE_IPV4,
   ETHERTYPE_IPV6,
@@ -238,6 +237,9 @@ export class EthernetInterface implements Link {
   readonly tsoMaxBytes?: number;
   readonly transmitGso?: (head: Uint8Array, payload: readonly Uint8Array[], l4Off: number, gsoSize: number) => void;
 
+  /** The MAC's top 16 and low 32 bits (the receive fast path compares octets with them: no 48-bit number per frame). */
+  private readonly macHi: number;
+  private readonly macLo: number;
   private readonly dadTransmits: number;
   private readonly autoconf: boolean;
   private readonly router: RouterAdvertConfig | null;
@@ -259,6 +261,8 @@ export class EthernetInterface implements Link {
     cfg: EthernetInterfaceConfig,
   ) {
     this.mac = cfg.mac;
+    this.macHi = Math.floor(cfg.mac / 0x100000000);
+    this.macLo = cfg.mac >>> 0;
     if (isMulticastMac(cfg.mac)) throw new SynackError('ERR_SYNACK_INVALID_ARG', 'an interface MAC address must be unicast');
     this.frameLink = cfg.link;
     this.mtu = cfg.link.mtu;
@@ -437,11 +441,7 @@ export class EthernetInterface implements Link {
       else this.transmit(joinPartialTcp(head, payload, l4Off));
       return;
     }
-    const frame = new Uint8Array(head.buffer, head.byteOffset - ETH_HEADER_LEN, ETH_HEADER_LEN + head.length);
-    setMac(frame, 0, mac);
-    setMac(frame, 6, this.mac);
-    frame[12] = ethertype >>> 8;
-    frame[13] = ethertype & 0xff;
+    const frame = this.headerInHeadroom(head, mac, ethertype);
     this.stats.framesOut++;
     if (gsoSize > 0) {
       if (this.tap) for (const p of segmentPartialTcp(frame, payload, ETH_HEADER_LEN, ETH_HEADER_LEN + l4Off, gsoSize)) this.tap('out', p);
@@ -489,16 +489,24 @@ export class EthernetInterface implements Link {
     return this.defaultRouter;
   }
 
+  /** The frame around `packet`, its untagged header written into the packet's headroom (hasHeadroom). */
+  private headerInHeadroom(packet: Uint8Array, dst: MacAddr, ethertype: number): Uint8Array {
+    const frame = new Uint8Array(packet.buffer, packet.byteOffset - ETH_HEADER_LEN, ETH_HEADER_LEN + packet.length);
+    setMac(frame, 0, dst);
+    setMac(frame, 6, this.mac);
+    frame[12] = ethertype >>> 8;
+    frame[13] = ethertype & 0xff;
+    return frame;
+  }
+
   private sendFrame(dst: MacAddr, ethertype: number, payload: Uint8Array): void {
-    const repr = { dst, src: this.mac, ethertype, tags: NO_TAGS };
     let frame: Uint8Array;
-    if (hasHeadroom(payload) && ethernetFrameLen(repr, payload.length) === ETH_HEADER_LEN + payload.length) {
+    if (ETH_HEADER_LEN + payload.length >= ETH_MIN_FRAME_LEN && hasHeadroom(payload)) {
       // The header goes into the packet's own headroom: no copy of the packet
       // (a frame that needs padding to the 60-octet minimum is still built whole).
-      frame = new Uint8Array(payload.buffer, payload.byteOffset - ETH_HEADER_LEN, ETH_HEADER_LEN + payload.length);
-      emitEthernet(repr, payload.length, frame, 0);
+      frame = this.headerInHeadroom(payload, dst, ethertype);
     } else {
-      frame = buildEthernetFrame(repr, payload);
+      frame = buildEthernetFrame({ dst, src: this.mac, ethertype, tags: NO_TAGS }, payload);
     }
     this.stats.framesOut++;
     this.tap?.('out', frame);
@@ -649,6 +657,21 @@ export class EthernetInterface implements Link {
     if (this.tap) {
       completeForCapture(frame);
       this.tap('in', frame);
+    }
+    // The common frame — untagged IPv4 (or IPv6 on an interface without
+    // NDP) to our own unicast address from another — read in place: the
+    // same checks as below, without a parsed header per frame.
+    if (frame.length >= ETH_HEADER_LEN) {
+      const type = (frame[12]! << 8) | frame[13]!;
+      if (
+        (type === ETHERTYPE_IPV4 || (type === ETHERTYPE_IPV6 && !this.v6)) &&
+        ((frame[0]! << 8) | frame[1]!) === this.macHi &&
+        getU32(frame, 2) === this.macLo &&
+        (((frame[6]! << 8) | frame[7]!) !== this.macHi || getU32(frame, 8) !== this.macLo)
+      ) {
+        this.onReceive?.(frame.subarray(ETH_HEADER_LEN));
+        return;
+      }
     }
     const f = parseEthernet(frame);
     if (!f.ok) {

@@ -169,6 +169,25 @@ describe('Ethernet receive filtering', () => {
     assert.equal(d['eth-not-for-us']! - before, 2);
     assert.equal(r.b.stack.counters.packetsIn, 0);
   });
+
+  test('an IPv4 frame is taken only when every octet of its destination is our MAC and its source is not (the receive fast path)', () => {
+    const r = lan({ b: [B4] });
+    r.net.runFor(2_000_000);
+    const mac = r.b.eth.mac;
+    const payload = v4Packet(ip4('10.0.0.9'), B4);
+    const frame = (dst: MacAddr, src: MacAddr): Uint8Array => buildEthernetFrame({ dst, src, ethertype: ETHERTYPE_IPV4, tags: [] }, payload);
+    const before = r.b.stack.counters.drops['eth-not-for-us'] ?? 0;
+    const inBefore = r.b.stack.counters.packetsIn;
+    // Our MAC but for its top 16 bits, but for its low 32 bits, and our own frame reflected back.
+    const hiBit = 2 ** 32; // the second octet's lowest bit
+    r.b.eth.receiveFrame(frame(Math.floor(mac / hiBit) % 2 ? mac - hiBit : mac + hiBit, RAW_MAC));
+    r.b.eth.receiveFrame(frame(mac % 2 ? mac - 1 : mac + 1, RAW_MAC));
+    r.b.eth.receiveFrame(frame(mac, mac));
+    assert.equal(r.b.stack.counters.drops['eth-not-for-us']! - before, 3);
+    assert.equal(r.b.stack.counters.packetsIn, inBefore);
+    r.b.eth.receiveFrame(frame(mac, RAW_MAC));
+    assert.equal(r.b.stack.counters.packetsIn, inBefore + 1);
+  });
 });
 
 describe('ARP (RFC 826) and the neighbour cache', () => {
