@@ -33,7 +33,7 @@ import type { Stack } from '../stack/stack.ts';
 import type { Connection } from '../tcp/connection.ts';
 import type { ConnectionEvent } from '../tcp/events.ts';
 import type { TcpConfig } from '../tcp/config.ts';
-import type { TcpForwardRequest, UnreachableKind } from '../stack/forward.ts';
+import type { ForwardAcceptOptions, TcpForwardRequest, UnreachableKind } from '../stack/forward.ts';
 import { formatIpAddr, type IpAddr } from '../wire/ipv6.ts';
 import { loadTunAddon } from '../links/tun.ts';
 import { unreachableFor, type GatewayStats } from './options.ts';
@@ -305,16 +305,19 @@ export class NativeFlows {
     if (r === 1) {
       // Connected at once (the host's loopback): answer the guest when this
       // turn's input is done — never inside the stack's processing of the SYN.
-      process.nextTick(() => {
-        if (f.open && !f.connected) {
-          this.onConnected(f);
-          this.ctx.settle();
-        } else this.release(f);
-      });
+      process.nextTick(this.connectedAtOnce, f);
       return;
     }
     f.timer = setTimeout(() => this.connectTimedOut(f), this.ctx.connectTimeoutMs);
   }
+
+  /** A connect that completed in connect() itself, after the turn that made it (one function for every flow, not a closure each). */
+  private readonly connectedAtOnce = (f: NativeFlow): void => {
+    if (f.open && !f.connected) {
+      this.onConnected(f);
+      this.ctx.settle();
+    } else this.release(f);
+  };
 
   /** Ends the flow's turn at the connect gate (once). */
   private release(f: NativeFlow): void {
@@ -434,11 +437,9 @@ export class NativeFlows {
       return;
     }
     req.oncancel = null;
-    const conn = req.accept({
-      onEstablished: (c) => this.established(f, c),
-      observer: f,
-      ...(this.ctx.acceptTcp ? { tcp: this.ctx.acceptTcp } : {}),
-    });
+    const opts: ForwardAcceptOptions = { onEstablished: (c) => this.established(f, c), observer: f };
+    if (this.ctx.acceptTcp) opts.tcp = this.ctx.acceptTcp;
+    const conn = req.accept(opts);
     if (!conn) {
       this.closeHost(f, false);
       return;

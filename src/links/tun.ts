@@ -870,9 +870,22 @@ export class TunLink implements Link {
     }
   }
 
+  /** flushChains' plan, kept between flushes (emptied after each: it holds no packet). */
+  private readonly chainParts: Uint8Array[] = [];
+  private readonly chainCounts: number[] = [];
+
   private flushChains(q: Uint8Array[], payloads: (readonly Uint8Array[])[] | null, csumStart: number[], gsoSizes: number[]): void {
-    const parts: Uint8Array[] = [];
-    const counts: number[] = [];
+    const parts = this.chainParts;
+    const counts = this.chainCounts;
+    try {
+      this.writePlanned(q, payloads, csumStart, gsoSizes, parts, counts);
+    } finally {
+      parts.length = 0;
+      counts.length = 0;
+    }
+  }
+
+  private writePlanned(q: Uint8Array[], payloads: (readonly Uint8Array[])[] | null, csumStart: number[], gsoSizes: number[], parts: Uint8Array[], counts: number[]): void {
     if (payloads === null) this.planWhole(q, parts, counts);
     else {
       // Runs of whole packets as before; each gather packet a chain of its
@@ -909,12 +922,12 @@ export class TunLink implements Link {
         i++;
       }
     }
-    const writeChains = this.dev.writeChains!.bind(this.dev);
+    const dev = this.dev;
     let i = 0;
     let pi = 0;
     while (i < counts.length) {
       this.stats.writeCalls++;
-      const n = writeChains(parts, counts, i);
+      const n = dev.writeChains!(parts, counts, i);
       for (let k = i; k < i + n; k++) {
         const c = counts[k]!;
         let bytes = 0;
