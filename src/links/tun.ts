@@ -31,6 +31,7 @@ import { coalesceTcp, completePartialChecksum, encodeVnetHdr, GSO_MAX_BYTES, TUN
 import { joinPartialTcp, segmentPartialTcp } from '../wire/tcp.ts';
 import { clearChecksumMark, markChecksumComputed, markChecksumPartial } from '../stack/rx-verified.ts';
 import { holdSendBlocks, releaseSendBlocks } from '../tcp/send-buffer.ts';
+import { microtask } from '../base/microtask.ts';
 
 // ---- the addon ----------------------------------------------------------------
 
@@ -557,7 +558,7 @@ export class TunLink implements Link {
     this.outPartials++;
     if (!this.flushQueued) {
       this.flushQueued = true;
-      queueMicrotask(this.flush);
+      microtask(this.flush);
     }
   }
 
@@ -801,7 +802,7 @@ export class TunLink implements Link {
     }
     if (!this.flushQueued) {
       this.flushQueued = true;
-      queueMicrotask(this.flush);
+      microtask(this.flush);
     }
   }
 
@@ -870,22 +871,9 @@ export class TunLink implements Link {
     }
   }
 
-  /** flushChains' plan, kept between flushes (emptied after each: it holds no packet). */
-  private readonly chainParts: Uint8Array[] = [];
-  private readonly chainCounts: number[] = [];
-
   private flushChains(q: Uint8Array[], payloads: (readonly Uint8Array[])[] | null, csumStart: number[], gsoSizes: number[]): void {
-    const parts = this.chainParts;
-    const counts = this.chainCounts;
-    try {
-      this.writePlanned(q, payloads, csumStart, gsoSizes, parts, counts);
-    } finally {
-      parts.length = 0;
-      counts.length = 0;
-    }
-  }
-
-  private writePlanned(q: Uint8Array[], payloads: (readonly Uint8Array[])[] | null, csumStart: number[], gsoSizes: number[], parts: Uint8Array[], counts: number[]): void {
+    const parts: Uint8Array[] = [];
+    const counts: number[] = [];
     if (payloads === null) this.planWhole(q, parts, counts);
     else {
       // Runs of whole packets as before; each gather packet a chain of its

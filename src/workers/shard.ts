@@ -32,6 +32,7 @@ import { createNet, type SynackNet } from '../api/net.ts';
 import type { HostsTable } from '../api/resolve.ts';
 import { SynackError } from '../errors.ts';
 import { TunLink } from '../links/tun.ts';
+import { microtask } from '../base/microtask.ts';
 import { packetFlowHash, tupleWorker, workerOf } from './flow-hash.ts';
 
 /** A host of a pool: an address, sharded over every worker unless `worker` pins it to one. */
@@ -278,7 +279,7 @@ export class WorkerShard {
     this.pendingBytes[w]! += packet.length;
     if (!this.flushQueued) {
       this.flushQueued = true;
-      queueMicrotask(this.flush);
+      microtask(this.flush);
     }
   }
 
