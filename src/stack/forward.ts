@@ -309,8 +309,12 @@ function udpPseudo(src: IpAddr, dst: IpAddr): UdpPseudo {
 }
 
 function copySyn(seg: TcpRepr): TcpRepr {
-  return { ...seg, options: seg.options.slice(), payload: seg.payload.slice() };
+  // A SYN rarely carries data: an empty payload shares one empty array (a
+  // slice would be an ArrayBuffer of its own per SYN).
+  return { ...seg, options: seg.options.slice(), payload: seg.payload.length === 0 ? NO_PAYLOAD : seg.payload.slice() };
 }
+
+const NO_PAYLOAD = new Uint8Array(0);
 
 /**
  * A segment that found no connection on a forwarding interface (and no
