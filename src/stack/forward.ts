@@ -51,6 +51,7 @@ import { IPPROTO_ICMPV6 } from '../wire/ipv6.ts';
 import { Connection } from '../tcp/connection.ts';
 import { deriveTcpConfig, type TcpConfig } from '../tcp/config.ts';
 import { seqAdd } from '../tcp/seq.ts';
+import { EMPTY } from '../tcp/send-buffer.ts';
 import { Listener, type ConnectionObserver, type NetInterface } from './types.ts';
 import { sendIcmpV4Unreachable, sendIcmpv6Error } from './icmp.ts';
 import type { Stack } from './stack.ts';
@@ -311,10 +312,8 @@ function udpPseudo(src: IpAddr, dst: IpAddr): UdpPseudo {
 function copySyn(seg: TcpRepr): TcpRepr {
   // A SYN rarely carries data: an empty payload shares one empty array (a
   // slice would be an ArrayBuffer of its own per SYN).
-  return { ...seg, options: seg.options.slice(), payload: seg.payload.length === 0 ? NO_PAYLOAD : seg.payload.slice() };
+  return { ...seg, options: seg.options.slice(), payload: seg.payload.length === 0 ? EMPTY : seg.payload.slice() };
 }
-
-const NO_PAYLOAD = new Uint8Array(0);
 
 /**
  * A segment that found no connection on a forwarding interface (and no

@@ -38,7 +38,9 @@ export function receiveTcp(s: Stack, iface: NetInterface, src: IpAddr, dst: IpAd
   s.counters.segmentsIn++;
   let conn = s.lookup(dst, seg.dstPort, src, seg.srcPort);
   const fw = s.forwarding?.get(iface);
-  if (s.hooks.length) s.trace({ type: 'segment', dir: 'in', time: now, src, dst, tcp: seg, conn, bytes });
+  // A copy for the hooks, which may keep it: Connection.onSegment turns this
+  // repr's sequence numbers into int32 in place.
+  if (s.hooks.length) s.trace({ type: 'segment', dir: 'in', time: now, src, dst, tcp: { ...seg }, conn, bytes });
   // RFC 9293 §3.6.1 / RFC 1122 4.2.2.13 / RFC 6191: a new SYN for a
   // connection in TIME-WAIT may reopen it when its timestamp or sequence
   // number is beyond the old incarnation's (timeWaitAcceptsSyn).

@@ -675,8 +675,9 @@ export class Connection implements SegmentTcb {
     this.now = now;
     this.ipEcnIn = ipEcn & 3;
     // Sequence numbers are int32 inside the connection (see seq.ts). The
-    // repr is this call's input, made for it (parsed from the packet) and
-    // traced before: converted in place rather than copied per segment.
+    // repr is this call's input, made for it (parsed from the packet; the
+    // stack's hooks got a copy): converted in place rather than copied per
+    // segment.
     seg.seq |= 0;
     seg.ack |= 0;
     segmentArrives(this, seg);
