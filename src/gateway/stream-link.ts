@@ -35,6 +35,9 @@ export interface StreamLinkStats {
 
 export class StreamFrameLink implements FrameLink {
   onReceive: ((frame: Uint8Array) => void) | null = null;
+  /** FrameLink.receivesInBatches: the frames of one chunk of the stream are a batch. */
+  readonly receivesInBatches = true;
+  onReceiveEnd: (() => void) | null = null;
   readonly checksum: ChecksumCaps = CHECKSUM_FULL;
   readonly stats: StreamLinkStats = { framesIn: 0, framesOut: 0, queueDrops: 0, noStream: 0, emptyIn: 0, oversizeIn: 0, oversizeOut: 0 };
   /** Called after each chunk of received frames went to onReceive (e.g. `driver.kick()`). */
@@ -69,6 +72,7 @@ export class StreamFrameLink implements FrameLink {
         this.onReceive?.(frame);
       });
       this.stats.emptyIn += dec.stats.empty - emptyBefore;
+      this.onReceiveEnd?.();
       this.onBatch?.();
       if (!ok) {
         this.stats.oversizeIn++;

@@ -42,6 +42,9 @@ export interface WebSocketLinkStats {
 
 export class WebSocketFrameLink implements FrameLink {
   onReceive: ((frame: Uint8Array) => void) | null = null;
+  /** FrameLink.receivesInBatches: the messages of one chunk from the socket are a batch. */
+  readonly receivesInBatches = true;
+  onReceiveEnd: (() => void) | null = null;
   readonly checksum: ChecksumCaps = CHECKSUM_FULL;
   readonly stats: WebSocketLinkStats = { framesIn: 0, framesOut: 0, queueDrops: 0, noStream: 0, oversizeIn: 0, oversizeOut: 0, pings: 0, closeCode: 0 };
   /** Called after each chunk of received frames went to onReceive (e.g. `driver.kick()`). */
@@ -87,6 +90,14 @@ export class WebSocketFrameLink implements FrameLink {
 
   private input(chunk: Uint8Array): void {
     if (!this.open) return;
+    this.decode(chunk);
+    // A Close in the chunk ended it early: finish() ended the batch.
+    if (!this.open) return;
+    this.onReceiveEnd?.();
+    this.onBatch?.();
+  }
+
+  private decode(chunk: Uint8Array): void {
     for (const ev of this.decoder.push(chunk)) {
       switch (ev.type) {
         case 'message':
@@ -126,7 +137,6 @@ export class WebSocketFrameLink implements FrameLink {
           return;
       }
     }
-    this.onBatch?.();
   }
 
   /**
@@ -150,7 +160,9 @@ export class WebSocketFrameLink implements FrameLink {
     if (!this.open) return;
     this.open = false;
     if (this.stats.closeCode === 0) this.stats.closeCode = code;
-    // Whatever the guest sent before the Close is delivered; then the stack is told.
+    // Whatever the guest sent before the Close is delivered (its batch
+    // ended: the ACKs go); then the stack is told.
+    this.onReceiveEnd?.();
     this.onBatch?.();
     this.onClose?.(code, reason);
   }

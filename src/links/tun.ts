@@ -333,6 +333,9 @@ export class TunLink implements Link {
   readonly mtu: number;
   readonly checksum: ChecksumCaps = CHECKSUM_FULL;
   onReceive: ((packet: Uint8Array) => void) | null = null;
+  /** Link.receivesInBatches: each read of the device (and each run of the impairment stage) is a batch. */
+  readonly receivesInBatches = true;
+  onReceiveEnd: (() => void) | null = null;
   /** Link.partialChecksumsIn: set by the stack or Ethernet interface that takes the packets; otherwise every partial checksum is completed. */
   partialChecksumsIn = false;
   /** Optional tap: every packet as the stack sees it ('in' after impairment, 'out' before). */
@@ -446,7 +449,7 @@ export class TunLink implements Link {
     const seed = (opts.seed ?? 1) >>> 0;
     const inIm = opts.impairIn ?? opts.impair;
     const outIm = opts.impairOut ?? opts.impair;
-    this.stageIn = isNoImpairment(inIm) ? null : new ImpairStage(inIm!, seed ^ 0x1a2b3c4d, (p) => this.deliver(p), this.onBatch);
+    this.stageIn = isNoImpairment(inIm) ? null : new ImpairStage(inIm!, seed ^ 0x1a2b3c4d, (p) => this.deliver(p), () => this.endBatch());
     this.stageOut = isNoImpairment(outIm) ? null : new ImpairStage(outIm!, seed ^ 0x5e6f7081, (p) => this.enqueueWrite(p));
     this.stats = {
       packetsIn: 0,
@@ -680,7 +683,7 @@ export class TunLink implements Link {
       }
     }
     if (this.spares !== null && 2 * large > this.spares.length && !this.closedFlag) this.addSpares(2 * large);
-    if (count > 0) this.onBatch?.();
+    if (count > 0) this.endBatch();
     if (errno !== 0) this.fail(errno, 'read');
   };
 
@@ -770,6 +773,12 @@ export class TunLink implements Link {
     this.stats.buffersRecycled++;
     this.toPool(ab);
     return true;
+  }
+
+  /** After a batch: the stack's end of it (Link.onReceiveEnd), then the owner's onBatch. */
+  private endBatch(): void {
+    this.onReceiveEnd?.();
+    this.onBatch?.();
   }
 
   private deliver(packet: Uint8Array): void {

@@ -229,6 +229,9 @@ export class EthernetInterface implements Link {
   readonly arpWatchers = new Set<(r: ArpRepr) => void>();
 
   onReceive: ((packet: Uint8Array) => void) | null = null;
+  /** Link.receivesInBatches: as the frame link's. */
+  readonly receivesInBatches: boolean;
+  onReceiveEnd: (() => void) | null = null;
   readonly mtu: number;
   readonly checksum: ChecksumCaps;
   /** Link.transmitPartial: present when the frame link has it (a TAP device with checksum offload). */
@@ -265,6 +268,7 @@ export class EthernetInterface implements Link {
     this.macLo = cfg.mac >>> 0;
     if (isMulticastMac(cfg.mac)) throw new SynackError('ERR_SYNACK_INVALID_ARG', 'an interface MAC address must be unicast');
     this.frameLink = cfg.link;
+    this.receivesInBatches = cfg.link.receivesInBatches === true;
     this.mtu = cfg.link.mtu;
     this.checksum = cfg.link.checksum;
     if (cfg.link.transmitPartial) this.transmitPartial = (head, payload, l4Off) => this.sendPartial(head, payload, l4Off, 0);
@@ -296,6 +300,7 @@ export class EthernetInterface implements Link {
     if (!first && !cfg.unconfigured) throw new SynackError('ERR_SYNACK_INVALID_ARG', 'an Ethernet interface needs an address (or autoconf, or unconfigured for DHCP)');
     this.iface = stack.addInterface({ ...(cfg.name ? { name: cfg.name } : {}), ...(first ? { addr: first.addr, prefixLen: first.prefixLen } : {}), more: addrs.slice(1), link: this });
     cfg.link.onReceive = (frame) => this.receiveFrame(frame);
+    if (this.receivesInBatches) cfg.link.onReceiveEnd = () => this.onReceiveEnd?.();
     cfg.link.partialChecksumsIn = true;
     stack.linkTimers.push(this);
     const now = stack.clock.now();

@@ -49,6 +49,18 @@ export interface Link {
   /** Set by the stack: called with each received IP packet (ownership passes to the stack). */
   onReceive: ((packet: Uint8Array) => void) | null;
   /**
+   * Optional: the link hands packets over in batches (those one read of a
+   * device, one chunk of a stream brought) and calls `onReceiveEnd` after
+   * each. The stack then treats a batch as the "series of queued segments"
+   * of RFC 9293 §3.10.7.4: "if the TCP endpoint is processing a series of
+   * queued segments, it MUST process them all before sending any ACK
+   * segments (MUST-59)" — each connection's ACK and data go once, at the
+   * batch's end.
+   */
+  readonly receivesInBatches?: boolean;
+  /** Set by the stack when `receivesInBatches`: the link calls it after each batch's last onReceive. */
+  onReceiveEnd?: (() => void) | null;
+  /**
    * Set to true by the stack when it takes the link's packets: it then
    * accepts, during the delivery, a packet the link marked as carrying the
    * kernel's partial checksum (stack/rx-verified.ts). Another receiver
@@ -76,6 +88,10 @@ export interface FrameLink {
   transmitGso?(head: Uint8Array, payload: readonly Uint8Array[], l4Off: number, gsoSize: number): void;
   /** Set by the Ethernet interface: called with each received frame. */
   onReceive: ((frame: Uint8Array) => void) | null;
+  /** As Link.receivesInBatches: frames come in batches, each followed by `onReceiveEnd`. */
+  readonly receivesInBatches?: boolean;
+  /** As Link.onReceiveEnd (set by the Ethernet interface). */
+  onReceiveEnd?: (() => void) | null;
   /** As Link.partialChecksumsIn, set by the Ethernet interface. */
   partialChecksumsIn?: boolean;
 }

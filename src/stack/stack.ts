@@ -278,7 +278,13 @@ export class Stack implements ConnectionHost {
     this.interfaces.push(iface);
     for (const a of addrs) this.localAddrs.add(a.addr);
     this.addrGen++;
-    cfg.link.onReceive = (bytes) => this.receive(iface, bytes);
+    if (cfg.link.receivesInBatches === true) {
+      cfg.link.onReceive = (bytes) => {
+        this.inBatch = true;
+        this.receive(iface, bytes);
+      };
+      cfg.link.onReceiveEnd = () => this.endBatch();
+    } else cfg.link.onReceive = (bytes) => this.receive(iface, bytes);
     cfg.link.partialChecksumsIn = true;
     return iface;
   }
@@ -602,6 +608,39 @@ export class Stack implements ConnectionHost {
     if (h.length === 0 || h[h.length - 1] !== conn) h.push(conn);
   }
 
+  /** ConnectionHost.inBatch: between a batching link's first onReceive and its onReceiveEnd. */
+  inBatch = false;
+  private batchHeld: Connection[] = [];
+  private batchSpare: Connection[] = [];
+
+  /** ConnectionHost.holdOutput: `conn` outputs when the batch ends. */
+  holdOutput(conn: Connection): void {
+    this.batchHeld.push(conn);
+  }
+
+  /**
+   * The end of a link's batch of received packets (Link.onReceiveEnd):
+   * every connection that held its output sends its ACK and data now, in
+   * the order their first segments came. Also run by poll() (a link that
+   * never ended its batch delays output by a turn at most).
+   */
+  endBatch(): void {
+    this.inBatch = false;
+    const held = this.batchHeld;
+    if (held.length === 0) return;
+    // Two lists, swapped: the output of one may not add to the list being run.
+    this.batchHeld = this.batchSpare;
+    for (let i = 0; i < held.length; i++) {
+      const c = held[i]!;
+      c.outputHeld = false;
+      if (c.state !== 'CLOSED') c.output();
+      this.reschedule(c);
+    }
+    held.length = 0;
+    this.batchSpare = held;
+    this.flushDeferred();
+  }
+
   /** SEND: takes ownership of `data` (see Connection.send). */
   send(conn: Connection, data: Uint8Array, urgent = false): number {
     return this.with(conn, (now) => conn.send(data, now, urgent));
@@ -632,6 +671,7 @@ export class Stack implements ConnectionHost {
 
   /** Fires every timer due at or before `now`. */
   poll(now: Instant = this.clock.now()): void {
+    if (this.inBatch) this.endBatch();
     if (this.lo.pending > 0) this.lo.deliver();
     if (this.pmtu.nextExpiry <= now) this.pmtu.age(now);
     if (this.fragNextDeadline <= now) this.expireFragments(now);
@@ -652,7 +692,7 @@ export class Stack implements ConnectionHost {
 
   /** The earliest time poll() has work (may be early; never late). Infinity when idle. */
   nextDeadline(): Instant {
-    if (this.lo.pending > 0) return this.clock.now();
+    if (this.lo.pending > 0 || this.batchHeld.length > 0) return this.clock.now();
     let t = Math.min(this.timers.nextAt(), this.pmtu.nextExpiry, this.fragNextDeadline);
     for (const l of this.linkTimers) t = Math.min(t, l.nextDeadline());
     return t;

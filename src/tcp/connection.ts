@@ -82,6 +82,14 @@ export interface ConnectionHost {
   readonly corked?: boolean;
   /** Optional, with `corked`: this connection held a tail; output it when the batch ends. */
   holdCorked?(conn: Connection): void;
+  /**
+   * Optional: true while a batch of received segments is being processed
+   * (Link.receivesInBatches): a connection hands its output to
+   * `holdOutput`, which runs it once the batch is done (MUST-59).
+   */
+  readonly inBatch?: boolean;
+  /** Optional, with `inBatch`: output `conn` (Connection.outputHeld is set) when the batch ends. */
+  holdOutput?(conn: Connection): void;
   event(conn: Connection, ev: ConnectionEvent): void;
   /** An initial sequence number for this connection's 4-tuple (RFC 6528). */
   chooseIss(conn: Connection): number;
@@ -176,6 +184,7 @@ const F_ORPHANED = 32768;
 const F_RACK_REORDERING_SEEN = 1 << 16;
 /** ipEcnIn, two bits of `bits` from here. */
 const IP_ECN_SHIFT = 17;
+const F_OUTPUT_HELD = 1 << 19;
 
 export { offeredShiftFor } from './negotiation.ts';
 
@@ -203,7 +212,7 @@ interface RareState {
 }
 
 export class Connection implements SegmentTcb {
-  /** The boolean fields (passiveOpen … orphaned, rackReorderingSeen), one bit each, and ipEcnIn: see the F_* constants. */
+  /** The boolean fields (passiveOpen … orphaned, rackReorderingSeen, outputHeld), one bit each, and ipEcnIn: see the F_* constants. */
   private bits = 0;
 
   // ---- identity -------------------------------------------------------------
@@ -588,6 +597,9 @@ export class Connection implements SegmentTcb {
   openedAt: Instant = 0;
 
   // ---- ACK generation --------------------------------------------------------
+  /** Waiting in the host's batch for its output (ConnectionHost.holdOutput). */
+  get outputHeld(): boolean { return (this.bits & F_OUTPUT_HELD) !== 0; }
+  set outputHeld(v: boolean) { this.bits = v ? this.bits | F_OUTPUT_HELD : this.bits & ~F_OUTPUT_HELD; }
   get ackNow(): boolean { return (this.bits & F_ACK_NOW) !== 0; }
   set ackNow(v: boolean) { this.bits = v ? this.bits | F_ACK_NOW : this.bits & ~F_ACK_NOW; }
   /** Full-sized segments received since our last ACK (RFC 5681 §4.2: ACK at least every second one). */
@@ -681,7 +693,26 @@ export class Connection implements SegmentTcb {
     seg.seq |= 0;
     seg.ack |= 0;
     segmentArrives(this, seg);
-    if (this.state !== 'CLOSED') this.output();
+    if (this.state === 'CLOSED') return;
+    // RFC 9293 §3.10.7.4: "In general, the processing of received segments
+    // MUST be implemented to aggregate ACK segments whenever possible
+    // (MUST-58). For example, if the TCP endpoint is processing a series of
+    // queued segments, it MUST process them all before sending any ACK
+    // segments (MUST-59)." Inside a link's batch the output waits for its
+    // end — one ACK (or one burst of data carrying it) for the batch, as
+    // GRO gives Linux (§3.8.6.3: "several current practices that further
+    // lead to a reduced number of ACKs, including generic receive offload
+    // (GRO)"). Not with a hole at RCV.NXT: a segment out of order or one
+    // that leaves the hole is ACKed at once (RFC 5681 §4.2), so that the
+    // peer's loss detection sees each duplicate ACK.
+    if (this.host.inBatch === true && !rcv.holding(this)) {
+      if (!this.outputHeld) {
+        this.outputHeld = true;
+        this.host.holdOutput!(this);
+      }
+      return;
+    }
+    this.output();
   }
 
   /** Fires every timer whose deadline is at or before `now` (tcp/timers.ts; a no-op when early). */

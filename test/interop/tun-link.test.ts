@@ -107,6 +107,18 @@ describe('TunLink (fake device)', () => {
     assert.equal(batches, 2);
   });
 
+  it('ends each read batch for the stack (Link.onReceiveEnd, RFC 9293 MUST-59) after its packets and before onBatch', () => {
+    const dev = new FakeDevice();
+    const calls: string[] = [];
+    const link = new TunLink({ name: 'fake0', device: dev, onBatch: () => calls.push('batch') });
+    assert.equal(link.receivesInBatches, true);
+    link.onReceive = (p) => calls.push(`packet ${p[p.length - 1]}`);
+    link.onReceiveEnd = () => calls.push('end');
+    dev.deliver([ipv4(40, 1), ipv4(40, 2)]);
+    dev.deliver([ipv4(40, 3)]);
+    assert.deepEqual(calls, ['packet 1', 'packet 2', 'end', 'batch', 'packet 3', 'end', 'batch']);
+  });
+
   it('writes transmitted packets in one batch at the end of the tick, and drops oversize ones', async () => {
     const dev = new FakeDevice();
     const link = new TunLink({ name: 'fake0', device: dev, mtu: 1500 });
