@@ -258,7 +258,6 @@ export class NativeFlows {
   private readonly flows = new Map<number, NativeFlow>();
   private nextId = 1;
   private dirty: NativeFlow[] = [];
-  private spare: NativeFlow[] = [];
   private serviceQueued = false;
   /** Recycled buffers acknowledged by the guest, for the addon's pool at the end of this pass. */
   private returned: ArrayBuffer[] = [];
@@ -406,8 +405,8 @@ export class NativeFlows {
     const r = this.returned;
     if (r.length === 0) return;
     this.ctx.st.tcp.buffersRecycled += r.length;
+    this.returned = [];
     this.hs.recycle!(r);
-    r.length = 0;
   }
 
   /** Recycled buffers all of whose bytes the guest acknowledged: into `returned`. */
@@ -531,16 +530,15 @@ export class NativeFlows {
 
   private readonly service = (): void => {
     this.serviceQueued = false;
-    // Two lists, swapped: flows marked while these are served wait for the next pass.
+    // A new list: flows marked while these are served wait for the next
+    // pass (and `length = 0` on a spare list would be a runtime call in V8).
     const list = this.dirty;
-    this.dirty = this.spare;
+    this.dirty = [];
     for (let i = 0; i < list.length; i++) {
       const f = list[i]!;
       f.dirty = false;
       if (f.open) this.serve(f);
     }
-    list.length = 0;
-    this.spare = list;
     this.giveBack();
     this.ctx.settle();
   };

@@ -611,7 +611,6 @@ export class Stack implements ConnectionHost {
   /** ConnectionHost.inBatch: between a batching link's first onReceive and its onReceiveEnd. */
   inBatch = false;
   private batchHeld: Connection[] = [];
-  private batchSpare: Connection[] = [];
 
   /** ConnectionHost.holdOutput: `conn` outputs when the batch ends. */
   holdOutput(conn: Connection): void {
@@ -628,16 +627,15 @@ export class Stack implements ConnectionHost {
     this.inBatch = false;
     const held = this.batchHeld;
     if (held.length === 0) return;
-    // Two lists, swapped: the output of one may not add to the list being run.
-    this.batchHeld = this.batchSpare;
+    // A new list (not `length = 0` on a spare one: a runtime call in V8):
+    // the output of one connection may not add to the list being run.
+    this.batchHeld = [];
     for (let i = 0; i < held.length; i++) {
       const c = held[i]!;
       c.outputHeld = false;
       if (c.state !== 'CLOSED') c.output();
       this.reschedule(c);
     }
-    held.length = 0;
-    this.batchSpare = held;
     this.flushDeferred();
   }
 
