@@ -5,6 +5,9 @@
  */
 import * as nodeNet from 'node:net';
 import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createMemoryNetwork, type MemoryHost, type MemoryNetwork } from '../../src/api/memory-network.ts';
 import { createGateway, type Gateway, type GatewayOptions } from '../../src/gateway/gateway.ts';
 import { parseIpv4Addr } from '../../src/wire/bytes.ts';
@@ -124,4 +127,26 @@ export function collect(s: NodeJS.ReadableStream): Promise<Buffer> {
     s.on('end', () => resolve(Buffer.concat(parts)));
     s.on('error', reject);
   });
+}
+
+/** The two ends of a Unix stream socket in a fresh directory (real sockets, no address): `close()` ends both and removes it. */
+export async function unixSocketPair(): Promise<{ near: nodeNet.Socket; far: nodeNet.Socket; close(): void }> {
+  const dir = mkdtempSync(join(tmpdir(), 'synack-pair-'));
+  const path = join(dir, 's');
+  const server = nodeNet.createServer();
+  await new Promise<void>((r) => server.listen(path, r));
+  const accepted = new Promise<nodeNet.Socket>((r) => server.once('connection', r));
+  const far = nodeNet.connect(path);
+  far.on('error', () => {});
+  const near = await accepted;
+  return {
+    near,
+    far,
+    close() {
+      far.destroy();
+      near.destroy();
+      server.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }

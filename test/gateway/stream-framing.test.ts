@@ -6,12 +6,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, connect, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { encodeFrame, FrameDecoder } from '../../src/links/stream-framing.ts';
 import { StreamFrameLink } from '../../src/gateway/stream-link.ts';
+import { unixSocketPair } from './helpers.ts';
 
 const frame = (n: number, seed: number) => new Uint8Array(n).map((_, i) => (i * 31 + seed) & 0xff);
 
@@ -71,20 +68,14 @@ test('a length above the limit is fatal: counted, nothing after it is decoded, n
 });
 
 test('the qemu-socket link ends each chunk of frames for the stack after its frames and before onBatch (Link.onReceiveEnd, RFC 9293 MUST-59)', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'synack-stream-'));
-  const path = join(dir, 's');
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(path, r));
-  const accepted = new Promise<Socket>((r) => server.once('connection', r));
-  const peer = connect(path);
-  const sock = await accepted;
+  const pair = await unixSocketPair();
   const link = new StreamFrameLink(1500);
   assert.equal(link.receivesInBatches, true);
   const calls: string[] = [];
   link.onReceive = (f) => calls.push(`frame ${f.length}`);
   link.onReceiveEnd = () => calls.push('end');
   link.onBatch = () => calls.push('batch');
-  link.attach(sock);
+  link.attach(pair.near);
   try {
     const got = new Promise<void>((r) => {
       link.onBatch = () => {
@@ -92,7 +83,7 @@ test('the qemu-socket link ends each chunk of frames for the stack after its fra
         if (calls.filter((c) => c.startsWith('frame')).length === 2) r();
       };
     });
-    peer.write(Buffer.concat([encodeFrame(frame(60, 1)), encodeFrame(frame(70, 2))]));
+    pair.far.write(Buffer.concat([encodeFrame(frame(60, 1)), encodeFrame(frame(70, 2))]));
     await got;
     // However the stream cut the bytes: every frame is followed by an end before the owner's onBatch.
     assert.deepEqual(calls.filter((c) => c.startsWith('frame')), ['frame 60', 'frame 70']);
@@ -100,9 +91,6 @@ test('the qemu-socket link ends each chunk of frames for the stack after its fra
     assert.equal(calls.at(-1), 'batch');
     for (let i = 0; i < calls.length; i++) if (calls[i] === 'batch') assert.equal(calls[i - 1], 'end');
   } finally {
-    peer.destroy();
-    sock.destroy();
-    server.close();
-    rmSync(dir, { recursive: true, force: true });
+    pair.close();
   }
 });

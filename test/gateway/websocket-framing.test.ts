@@ -7,11 +7,8 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, connect, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { WebSocketFrameLink } from '../../src/gateway/websocket-link.ts';
+import { unixSocketPair } from './helpers.ts';
 import { WS_CLOSE, WsDecoder, wsAcceptKey, wsEncodeClose, wsEncodeFrame, wsHandshake, wsOriginAllowed, type WsEvent } from '../../src/gateway/websocket.ts';
 
 /** A client frame (masked unless mask is null), with the length in its shortest form unless `len` forces one. */
@@ -159,18 +156,11 @@ describe('RFC 6455 §5.1/§5.2: frames from the server', () => {
 });
 
 test('the WebSocket link ends each chunk of messages for the stack, even one a Close ends early (Link.onReceiveEnd, RFC 9293 MUST-59)', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'synack-ws-'));
-  const path = join(dir, 's');
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(path, r));
-  const accepted = new Promise<Socket>((r) => server.once('connection', r));
-  const peer = connect(path);
-  peer.on('error', () => {});
-  const sock = await accepted;
+  const pair = await unixSocketPair();
   try {
     // Two binary messages and a Close, in the bytes read with the handshake.
     const head = new Uint8Array([...clientFrame(2, new Uint8Array(60)), ...clientFrame(2, new Uint8Array(70)), ...clientFrame(8, new Uint8Array([0x03, 0xe8]))]);
-    const link = new WebSocketFrameLink(sock, 1500, head);
+    const link = new WebSocketFrameLink(pair.near, 1500, head);
     assert.equal(link.receivesInBatches, true);
     const calls: string[] = [];
     link.onReceive = (f) => calls.push(`frame ${f.length}`);
@@ -180,9 +170,6 @@ test('the WebSocket link ends each chunk of messages for the stack, even one a C
     assert.deepEqual(calls, ['frame 60', 'frame 70', 'end', 'batch']);
     assert.equal(link.isOpen, false, 'the Close was taken');
   } finally {
-    peer.destroy();
-    sock.destroy();
-    server.close();
-    rmSync(dir, { recursive: true, force: true });
+    pair.close();
   }
 });
