@@ -23,9 +23,14 @@
  *   - connections per second: a python3 client (connect, 64-octet request,
  *     64-octet response, close) for a bounded time, against a node:net
  *     server on 127.0.0.1 in this process, after an uncounted run of
- *     WARMUP_SECONDS (the steady state: a fresh synack gateway spends its
- *     first seconds compiling the connection path — 1,370–1,530
- *     connections/s over a cold 3 s against 2,300–2,640 after a 1 s one);
+ *     CPS_WARMUP_SECONDS (the steady state: a fresh synack gateway spends
+ *     its first seconds compiling the connection path — 1,370–1,530
+ *     connections/s over a cold 3 s against 2,300–2,640 after a 1 s run,
+ *     and V8 still optimizes functions until ~5 s in); the namespace's
+ *     ephemeral ports are 1024–65535, so that the client's TIME-WAIT
+ *     sockets (it closes first) do not run out of ports within the probe
+ *     (with Linux's 32768–60999, connect() slows ~10× after ~14,000
+ *     connections, through every gateway alike);
  *   - iperf3 -t SECONDS guest → host and host → guest (-R) against an
  *     iperf3 server on 127.0.0.1, each after an uncounted transfer of
  *     WARMUP_SECONDS in the same direction (the steady state, as iperf3's
@@ -188,8 +193,23 @@ interface Attached {
 
 let seq = 0;
 
-/** The uncounted run before each iperf3 probe (a transfer in the same direction) and before the connections/s probe (seconds; every gateway alike). */
+/** The uncounted run before each iperf3 probe (a transfer in the same direction), in seconds (every gateway alike). */
 const WARMUP_SECONDS = 1;
+
+/**
+ * The uncounted run before the connections/s probe, in seconds (every
+ * gateway alike). Under this load a synack gateway's V8 optimized 212,
+ * 74, 42 and 16 functions in its first four seconds and 0–10 a second
+ * after (--trace-opt); after a 1 s run its compiler threads still took
+ * ~30 µs of CPU per connection in the counted run, on a 2-CPU machine
+ * where the guest's client and the host's server need the other CPU —
+ * after 5 s, 4–6 µs (+6 to +9 % connections/s in 3 alternating pairs).
+ * pasta's rate is the same after 2 s as after 13 s.
+ */
+const CPS_WARMUP_SECONDS = 5;
+
+/** The guest namespace's ephemeral port range (see the connections/s probe above). */
+const GUEST_EPHEMERAL_PORTS = '1024 65535';
 
 /** How long an RSS plateau is left idle before VmRSS is read (synack gateway trims its memory once quiet, gateway/heap.ts). */
 const RSS_SETTLE_MS = 1500;
@@ -331,6 +351,7 @@ export async function benchGateway(opts: GatewayBenchOptions = {}): Promise<Gate
           delNs(nsName);
           sh(['ip', 'netns', 'add', nsName]);
           namespaces.add(nsName);
+          sh(['ip', 'netns', 'exec', nsName, 'sysctl', '-qw', `net.ipv4.ip_local_port_range=${GUEST_EPHEMERAL_PORTS}`]);
           let a: Attached | null = null;
           try {
             a = await attach(g, nsName, mtu, opts);
@@ -359,7 +380,7 @@ export async function benchGateway(opts: GatewayBenchOptions = {}): Promise<Gate
               await sleep(300);
             }
             if (probes.has('cps')) {
-              if (WARMUP_SECONDS > 0) await nsRun(nsName, ['python3', '-c', CPS_CLIENT, a.hostAddr, String(server.port), String(WARMUP_SECONDS)], (WARMUP_SECONDS + 30) * 1000);
+              if (CPS_WARMUP_SECONDS > 0) await nsRun(nsName, ['python3', '-c', CPS_CLIENT, a.hostAddr, String(server.port), String(CPS_WARMUP_SECONDS)], (CPS_WARMUP_SECONDS + 30) * 1000);
               const c = await nsRun(nsName, ['python3', '-c', CPS_CLIENT, a.hostAddr, String(server.port), String(seconds)], (seconds + 30) * 1000);
               if (c.code === 0) add(g, mtu, 'cps', Number(c.out.trim()));
               else {

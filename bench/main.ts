@@ -540,7 +540,7 @@ if (only.has('gateway')) {
       `gateway: the rootlesskit method — each gateway attached to a fresh network namespace per repetition and MTU (synack gateway --netns, ` +
         `slirp4netns --configure --netns-type=path, pasta --config-net --netns with the device MTU set), iperf3 ${quick ? 2 : 3} s (each after an uncounted 1 s transfer in the same direction, for every gateway: the steady state, as iperf3's --omit) from the guest ` +
         `to an iperf3 server on the host's 127.0.0.1 (via 10.0.2.2; pasta: via ${g.hostAddr.pasta ?? 'the host default gateway'}, which it maps to the host's loopback), ` +
-        `python3 clients in the namespace (connections/s after an uncounted 1 s run, every gateway alike); CPU per GB = user + system time of the gateway process (/proc/PID/stat) during the iperf3 run over the bytes it carried (its share of the kernel's TAP work included); RSS = VmRSS growth of the gateway process from 250 to 1,250 idle connections held (each plateau read after 1.5 s), over the 1,000 added. ` +
+        `python3 clients in the namespace (connections/s after an uncounted 5 s run — until V8's compiler is done — with the namespace's ephemeral ports widened to 1024–65535, every gateway alike); CPU per GB = user + system time of the gateway process (/proc/PID/stat) during the iperf3 run over the bytes it carried (its share of the kernel's TAP work included); RSS = VmRSS growth of the gateway process from 250 to 1,250 idle connections held (each plateau read after 1.5 s), over the 1,000 added. ` +
         `Reference = the better (*) of slirp4netns and pasta; medians of ${reps}.`,
     );
   } catch (e) {
