@@ -8,6 +8,11 @@
  * The path of one segment in: Link.onReceive → receive() → parseIpv4 →
  * parseTcp → demux (connection, else listener, else RST per RFC 9293
  * §3.10.7.1) → Connection.onSegment → outputs via transmit() → Link.
+ *
+ * Beside this file, by concern: demux.ts (the 4-tuple table),
+ * held-output.ts (deferred work, the cork, the receive batch),
+ * challenge-ack.ts (RFC 5961 §7's host-wide budget), and the receive and
+ * send paths (ip-input.ts, tcp-input.ts, icmp.ts, ip-output.ts).
  */
 import type { Clock, Instant } from '../base/time.ts';
 import type { DropReason, Ipv4Addr, TcpRepr } from '../wire/types.ts';
@@ -32,7 +37,10 @@ import { deriveTcpConfig, makeTcpConfig, type TcpConfig } from '../tcp/config.ts
 import type { TcpState } from '../tcp/state.ts';
 import { Reassembler, type ReassemblyLimits } from '../ip/reassembly.ts';
 import { SynackError } from '../errors.ts';
-import { AddrWords, IsnGenerator, halfSipHash24 } from './isn.ts';
+import { IsnGenerator } from './isn.ts';
+import { ChallengeAckBudget } from './challenge-ack.ts';
+import { ConnTable } from './demux.ts';
+import { HeldOutput } from './held-output.ts';
 import { TimerHeap } from './timer-heap.ts';
 import { Counters } from './counters.ts';
 import { SynCookies } from './syncookies.ts';
@@ -63,36 +71,6 @@ interface ConnMeta {
 
 const ANY = 0;
 
-/**
- * The demux key: a keyed hash of the full 4-tuple, a signed 32-bit integer
- * (a small integer for V8: no heap number per lookup; the Map hashes it
- * again). Every field goes into it, so connections that share a port pair —
- * spoofed sources included — spread over the table instead of queueing in
- * one bucket. The remote address is multiplied by a secret odd per-stack
- * multiplier: without it, an attacker could pick (address, port) pairs whose
- * XOR collides. The rare collision chains in a small array, and every lookup
- * compares all four fields.
- */
-function tupleKey(mult: number, localAddr: number, localPort: number, remoteAddr: number, remotePort: number): number {
-  return (Math.imul(remoteAddr, mult) ^ ((localPort << 16) | remotePort) ^ localAddr) | 0;
-}
-
-/**
- * The demux key of an IPv6 4-tuple: the same shape, the remote address
- * compressed to one word by a keyed PRF (isn.ts addrWord) so that an
- * attacker who chooses source addresses cannot aim at one bucket. The local
- * address is one of ours, not the attacker's choice: its four words are
- * XOR-folded (a PRF call less per lookup).
- */
-function tupleKey6(words: AddrWords, mult: number, localAddr: Ipv6Addr, localPort: number, remoteAddr: Ipv6Addr, remotePort: number): number {
-  const local =
-    ((localAddr.charCodeAt(0) << 16) | localAddr.charCodeAt(1)) ^
-    ((localAddr.charCodeAt(2) << 16) | localAddr.charCodeAt(3)) ^
-    ((localAddr.charCodeAt(4) << 16) | localAddr.charCodeAt(5)) ^
-    ((localAddr.charCodeAt(6) << 16) | localAddr.charCodeAt(7));
-  return tupleKey(mult, local, localPort, words.word(remoteAddr), remotePort);
-}
-
 export class Stack implements ConnectionHost {
   readonly clock: Clock;
   readonly name: string;
@@ -108,10 +86,8 @@ export class Stack implements ConnectionHost {
   readonly tcpConfig: TcpConfig;
   private readonly isnGen: IsnGenerator;
   private readonly timers = new TimerHeap<Connection>();
-  /** key: tupleKey(4-tuple) → the connection (or the few whose keys collide). */
-  private readonly conns = new Map<number, Connection | Connection[]>();
-  /** The connection the last successful lookup() found (see there). */
-  private lastLookup: Connection | null = null;
+  /** The connections by 4-tuple (demux.ts). */
+  private readonly conns: ConnTable;
   private readonly listeners = new Map<number, Listener[]>();
   /**
    * Listener bookkeeping of passively opened connections, from the SYN until
@@ -134,10 +110,8 @@ export class Stack implements ConnectionHost {
   private readonly defaultBacklog: number;
   /** @internal */ readonly ttl: number;
   private ipIdent = 0;
-  /** The second (of the clock) the challenge-ACK budget was drawn for, and what is left of it. */
-  private challengeSecond = -1;
-  /** Key of the PRF that draws each second's challenge-ACK budget (derived from the ISN secret). */
-  private readonly challengeKey: [number, number];
+  /** The host-wide challenge-ACK budget (challenge-ack.ts). */
+  private readonly challenges: ChallengeAckBudget;
   /** @internal */ readonly cookies: SynCookies;
   /** The stack-wide account for received bytes (tcp/budget.ts). */
   readonly budget: MemoryBudget;
@@ -146,11 +120,6 @@ export class Stack implements ConnectionHost {
   /** Cookies whose connection has ended, until they expire (bounded, oldest evicted first). */
   /** @internal */ readonly spentCookies = new Map<string, Instant>();
   /** @internal */ readonly synCookieMode: 'auto' | 'always' | 'never';
-  private challengeBudget = 0;
-  /** Secret odd multiplier of the demux hash, derived from the ISN secret. */
-  private readonly demuxSeed: number;
-  /** The PRF that compresses IPv6 addresses for the demux hash (memoised, isn.ts AddrWords). */
-  private readonly demuxWords: AddrWords;
   /** Path MTU estimates by destination, both families (pmtu.ts). @internal */
   readonly pmtu = new PathMtuCache(this);
   /** Every address of every interface, for "is it ours" on each packet. */
@@ -211,7 +180,7 @@ export class Stack implements ConnectionHost {
     // A separate key for cookies, derived from the ISN secret.
     this.cookies = new SynCookies((config.isnSecret[1] ^ 0x5ca1ab1e) >>> 0, (config.isnSecret[0] ^ 0xc0ffee11) >>> 0);
     this.synCookieMode = config.synCookies ?? 'auto';
-    this.demuxSeed = (Math.imul(config.isnSecret[0] ^ 0x2545f491, 0x9e3779b1) ^ config.isnSecret[1]) | 1;
+    this.conns = new ConnTable(config.isnSecret);
     this.budget = new MemoryBudget(config.maxReceiveMemoryBytes ?? 512 * 1024 * 1024);
     this.ephemeral = config.ephemeralPorts ?? [49152, 65535];
     this.flowFilter = config.flowFilter ?? null;
@@ -226,8 +195,7 @@ export class Stack implements ConnectionHost {
     this.maxConnections = config.maxConnections ?? 1_000_000;
     this.defaultBacklog = config.defaultBacklog ?? 511;
     this.ttl = config.ttl ?? 64;
-    this.challengeKey = [(config.isnSecret[0] ^ 0x7e57c4a1) >>> 0, (config.isnSecret[1] ^ 0x1eb0a7c5) >>> 0];
-    this.demuxWords = new AddrWords((config.isnSecret[0] ^ 0x0d3c0de5) >>> 0, (config.isnSecret[1] ^ 0x9a1b2c3d) >>> 0);
+    this.challenges = new ChallengeAckBudget(config.isnSecret);
     this.flowKey = [(config.isnSecret[0] ^ 0x6f1a7e11) >>> 0, (config.isnSecret[1] ^ 0x3b9c0de5) >>> 0];
     this.reassemblyLimits = config.reassembly;
     const lo = this.lo;
@@ -279,8 +247,9 @@ export class Stack implements ConnectionHost {
     for (const a of addrs) this.localAddrs.add(a.addr);
     this.addrGen++;
     if (cfg.link.receivesInBatches === true) {
+      const held = this.held;
       cfg.link.onReceive = (bytes) => {
-        this.inBatch = true;
+        held.inBatch = true;
         this.receive(iface, bytes);
       };
       cfg.link.onReceiveEnd = () => this.endBatch();
@@ -547,96 +516,51 @@ export class Stack implements ConnectionHost {
     return r;
   }
 
-  /**
-   * Work that must not run inside a connection's event processing — handing
-   * a new connection to the application, aborting one that raced with a
-   * closing listener — waits here until the current input is done.
-   */
-  private deferred: Array<() => void> = [];
-  private flushing = false;
+  /** Deferred work, the cork and the receive batch (held-output.ts). @internal */
+  readonly held: HeldOutput = new HeldOutput(this);
 
-  /** @internal */
+  /** @internal Runs `fn` once the current input is processed (HeldOutput.defer). */
   defer(fn: () => void): void {
-    this.deferred.push(fn);
+    this.held.defer(fn);
   }
 
   /** @internal */
   flushDeferred(): void {
-    if (this.flushing || this.deferred.length === 0) return;
-    this.flushing = true;
-    try {
-      for (let i = 0; i < this.deferred.length; i++) this.deferred[i]!();
-    } finally {
-      this.deferred = [];
-      this.flushing = false;
-    }
+    this.held.flushDeferred();
   }
 
-  private corkDepth = 0;
-  private corkHeld: Connection[] = [];
-
-  /**
-   * SENDs without PUSH until the matching `uncork()` — RFC 9293 §3.9.1.2:
-   * "If the PUSH flag is not set, the data may be combined with data from
-   * subsequent SENDs for transmission efficiency." Meanwhile a connection
-   * holds a short tail of new data back (Nagle or not; full segments still
-   * go), and `uncork()` sends what was held: for a relay's batch of reads
-   * from one wake-up, inside one synchronous turn — never across a timer.
-   * Nests; the outermost `uncork()` flushes. (Linux's MSG_MORE and
-   * TCP_CORK, whose cork a timer ends, are the same idea.)
-   */
+  /** SENDs without PUSH until the matching `uncork()` (HeldOutput.cork, RFC 9293 §3.9.1.2); nests. */
   cork(): void {
-    this.corkDepth++;
+    this.held.cork();
   }
 
   uncork(): void {
-    if (this.corkDepth === 0 || --this.corkDepth > 0) return;
-    const held = this.corkHeld;
-    if (held.length === 0) return;
-    this.corkHeld = [];
-    for (const c of held) this.with(c, (now) => c.push(now));
+    this.held.uncork();
   }
 
   /** ConnectionHost.corked: inside cork() … uncork(). */
   get corked(): boolean {
-    return this.corkDepth > 0;
+    return this.held.corkDepth > 0;
   }
 
   /** ConnectionHost.holdCorked: `conn` held a tail; uncork() outputs it. */
   holdCorked(conn: Connection): void {
-    const h = this.corkHeld;
-    if (h.length === 0 || h[h.length - 1] !== conn) h.push(conn);
+    this.held.holdCorked(conn);
   }
 
   /** ConnectionHost.inBatch: between a batching link's first onReceive and its onReceiveEnd. */
-  inBatch = false;
-  private batchHeld: Connection[] = [];
-
-  /** ConnectionHost.holdOutput: `conn` outputs when the batch ends. */
-  holdOutput(conn: Connection): void {
-    this.batchHeld.push(conn);
+  get inBatch(): boolean {
+    return this.held.inBatch;
   }
 
-  /**
-   * The end of a link's batch of received packets (Link.onReceiveEnd):
-   * every connection that held its output sends its ACK and data now, in
-   * the order their first segments came. Also run by poll() (a link that
-   * never ended its batch delays output by a turn at most).
-   */
+  /** ConnectionHost.holdOutput: `conn` outputs when the batch ends (RFC 9293 MUST-59). */
+  holdOutput(conn: Connection): void {
+    this.held.holdOutput(conn);
+  }
+
+  /** The end of a link's batch of received packets (Link.onReceiveEnd): held output goes now. */
   endBatch(): void {
-    this.inBatch = false;
-    const held = this.batchHeld;
-    if (held.length === 0) return;
-    // A new list (not `length = 0` on a spare one: a runtime call in V8):
-    // the output of one connection may not add to the list being run.
-    this.batchHeld = [];
-    for (let i = 0; i < held.length; i++) {
-      const c = held[i]!;
-      c.outputHeld = false;
-      if (c.state !== 'CLOSED') c.output();
-      this.reschedule(c);
-    }
-    this.flushDeferred();
+    this.held.endBatch();
   }
 
   /** SEND: takes ownership of `data` (see Connection.send). */
@@ -669,7 +593,7 @@ export class Stack implements ConnectionHost {
 
   /** Fires every timer due at or before `now`. */
   poll(now: Instant = this.clock.now()): void {
-    if (this.inBatch) this.endBatch();
+    if (this.held.inBatch) this.held.endBatch();
     if (this.lo.pending > 0) this.lo.deliver();
     if (this.pmtu.nextExpiry <= now) this.pmtu.age(now);
     if (this.fragNextDeadline <= now) this.expireFragments(now);
@@ -690,7 +614,7 @@ export class Stack implements ConnectionHost {
 
   /** The earliest time poll() has work (may be early; never late). Infinity when idle. */
   nextDeadline(): Instant {
-    if (this.lo.pending > 0 || this.batchHeld.length > 0) return this.clock.now();
+    if (this.lo.pending > 0 || this.held.outputWaiting) return this.clock.now();
     let t = Math.min(this.timers.nextAt(), this.pmtu.nextExpiry, this.fragNextDeadline);
     for (const l of this.linkTimers) t = Math.min(t, l.nextDeadline());
     return t;
@@ -698,19 +622,12 @@ export class Stack implements ConnectionHost {
 
   /** Every connection (all states), for STATUS-style listings and tests. */
   connections(): Connection[] {
-    const out: Connection[] = [];
-    for (const v of this.conns.values()) {
-      if (Array.isArray(v)) out.push(...v);
-      else out.push(v);
-    }
-    return out;
+    return this.conns.all();
   }
 
   /** The demux table's shape: how many buckets, and the most connections in one (1 = no collisions). */
   demuxStats(): { buckets: number; largestBucket: number } {
-    let largest = 0;
-    for (const v of this.conns.values()) largest = Math.max(largest, Array.isArray(v) ? v.length : 1);
-    return { buckets: this.conns.size, largestBucket: largest };
+    return this.conns.stats();
   }
 
   get connectionCount(): number {
@@ -756,35 +673,11 @@ export class Stack implements ConnectionHost {
     if (this.hooks.length) this.trace({ type: 'drop', time: this.clock.now(), reason, conn });
   }
 
-  /**
-   * RFC 5961 §7: "An implementation SHOULD include an ACK throttling
-   * mechanism to be conservative." This is the host-wide half (each
-   * connection first applies its own, TcpConfig.challengeAckPerConn).
-   *
-   * A fixed host-wide count is CVE-2016-5696 ("Off-Path TCP Exploits",
-   * Cao et al., USENIX Security 2016): an off-path attacker who exhausts it
-   * and counts the challenge ACKs left for himself learns whether a spoofed
-   * segment drew one, hence the 4-tuple and then the sequence numbers. As
-   * Linux since that fix (tcp_send_challenge_ack), each second's budget is
-   * drawn at random in [limit/2, limit/2 + limit), so the count the attacker
-   * would compare against is unknown to him. The draw is a PRF (HalfSipHash,
-   * keyed from the ISN secret) of the second: deterministic for a given
-   * secret (tests, the simulator), unpredictable without it — never
-   * Math.random.
-   */
+  /** RFC 5961 §7's host-wide challenge-ACK limit per second; each second's budget is drawn at random around it (challenge-ack.ts). */
   challengeAckLimit = 1000;
 
   allowChallengeAck(_conn: Connection): boolean {
-    const second = Math.floor(this.clock.now() / 1_000_000);
-    if (second !== this.challengeSecond) {
-      this.challengeSecond = second;
-      const limit = this.challengeAckLimit;
-      const half = (limit + 1) >>> 1;
-      const r = halfSipHash24(this.challengeKey[0], this.challengeKey[1], second >>> 0, Math.floor(second / 4294967296) >>> 0, 0x43484b41);
-      this.challengeBudget = limit === 0 ? 0 : half + (r % limit);
-    }
-    if (this.challengeBudget <= 0) return false;
-    this.challengeBudget--;
+    if (!this.challenges.take(this.clock.now(), this.challengeAckLimit)) return false;
     this.counters.challengeAcks++;
     return true;
   }
@@ -986,28 +879,8 @@ export class Stack implements ConnectionHost {
   // Demux table, ports, timers
   // ===========================================================================
 
-  /** The demux key of a 4-tuple of either family (both addresses of one family). */
-  private key(localAddr: IpAddr, localPort: number, remoteAddr: IpAddr, remotePort: number): number {
-    if (typeof remoteAddr === 'number') return tupleKey(this.demuxSeed, localAddr as number, localPort, remoteAddr, remotePort);
-    return tupleKey6(this.demuxWords, this.demuxSeed, localAddr as Ipv6Addr, localPort, remoteAddr, remotePort);
-  }
-
   lookup(localAddr: IpAddr, localPort: number, remoteAddr: IpAddr, remotePort: number): Connection | null {
-    // The connection of the previous lookup first (a bulk flow's segments
-    // arrive back to back): four comparisons instead of the keyed hash, which
-    // for IPv6 runs SipHash over both addresses. Cleared in remove().
-    const last = this.lastLookup;
-    if (last !== null && last.remotePort === remotePort && last.localPort === localPort && last.remoteAddr === remoteAddr && last.localAddr === localAddr) {
-      return last;
-    }
-    const v = this.conns.get(this.key(localAddr, localPort, remoteAddr, remotePort));
-    if (!v) return null;
-    if (!Array.isArray(v)) {
-      if (v.remoteAddr === remoteAddr && v.localAddr === localAddr && v.localPort === localPort && v.remotePort === remotePort) return (this.lastLookup = v);
-      return null;
-    }
-    for (const c of v) if (c.remoteAddr === remoteAddr && c.localAddr === localAddr && c.localPort === localPort && c.remotePort === remotePort) return (this.lastLookup = c);
-    return null;
+    return this.conns.lookup(localAddr, localPort, remoteAddr, remotePort);
   }
 
   /** @internal */
@@ -1022,31 +895,14 @@ export class Stack implements ConnectionHost {
 
   /** @internal */
   insert(conn: Connection): void {
-    const key = this.key(conn.localAddr, conn.localPort, conn.remoteAddr, conn.remotePort);
-    const v = this.conns.get(key);
-    if (!v) this.conns.set(key, conn);
-    else if (Array.isArray(v)) v.push(conn);
-    else this.conns.set(key, [v, conn]);
+    this.conns.add(conn);
     this.connCount++;
     this.portRef(conn.localPort, +1);
   }
 
   /** @internal */
   remove(conn: Connection): void {
-    if (this.lastLookup === conn) this.lastLookup = null;
-    const key = this.key(conn.localAddr, conn.localPort, conn.remoteAddr, conn.remotePort);
-    const v = this.conns.get(key);
-    if (!v) return;
-    if (Array.isArray(v)) {
-      const i = v.indexOf(conn);
-      if (i < 0) return;
-      v.splice(i, 1);
-      if (v.length === 1) this.conns.set(key, v[0]!);
-    } else if (v === conn) {
-      this.conns.delete(key);
-    } else {
-      return;
-    }
+    if (!this.conns.delete(conn)) return;
     this.connCount--;
     this.portRef(conn.localPort, -1);
     this.timers.remove(conn);
