@@ -14,8 +14,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Network } from '../../src/sim/network.ts';
 import { parseIpv4Addr } from '../../src/wire/bytes.ts';
-import { parseIpv4 } from '../../src/wire/ipv4.ts';
-import { parseTcp } from '../../src/wire/tcp.ts';
+import { tcpOfPacket } from '../support/packets.ts';
 import { ACK, CHECKSUM_FULL } from '../../src/wire/types.ts';
 import type { Link } from '../../src/stack/link.ts';
 import type { TcpRepr } from '../../src/wire/types.ts';
@@ -39,13 +38,7 @@ function heldLink(batches: boolean): Link & { out: Uint8Array[] } {
   };
 }
 
-function tcpOf(p: Uint8Array): TcpRepr {
-  const ip = parseIpv4(p, CHECKSUM_FULL);
-  assert.ok(ip.ok);
-  const t = parseTcp(ip.value.payload, ip.value.header.src, ip.value.header.dst, CHECKSUM_FULL);
-  assert.ok(t.ok);
-  return t.value;
-}
+const tcpOf = tcpOfPacket;
 
 /** A (the receiver, on a link with or without batches) accepts B's connection; B has sent nothing yet. */
 function setup(batches: boolean) {

@@ -11,9 +11,9 @@ import assert from 'node:assert/strict';
 import { Stack } from '../../src/stack/stack.ts';
 import { VirtualClock } from '../../src/base/time.ts';
 import { CaptureLink } from '../../src/fuzz/target.ts';
-import { emitIpv4Tcp, emitIpv6Tcp, parseTcp } from '../../src/wire/tcp.ts';
-import { parseIpv4 } from '../../src/wire/ipv4.ts';
-import { parseIpv6, parseIpv6Addr, type IpAddr } from '../../src/wire/ipv6.ts';
+import { emitIpv4Tcp, emitIpv6Tcp } from '../../src/wire/tcp.ts';
+import { parseIpv6Addr, type IpAddr } from '../../src/wire/ipv6.ts';
+import { tcpOfPacket } from '../support/packets.ts';
 import { parseIpv4Addr } from '../../src/wire/bytes.ts';
 import { ACK, SYN, CHECKSUM_FULL, type TcpRepr } from '../../src/wire/types.ts';
 
@@ -35,13 +35,7 @@ function firstSegments(peer: IpAddr, synCookies: 'never' | 'always', mtu = 9000)
     typeof peer === 'string'
       ? emitIpv6Tcp({ src: peer, dst: local as typeof peer, hopLimit: 64, trafficClass: 0, flowLabel: 0 }, seg, CHECKSUM_FULL)
       : emitIpv4Tcp({ src: peer, dst: local as number, ttl: 64, tos: 0, ident: 1, dontFragment: true }, seg, CHECKSUM_FULL);
-  const parse = (p: Uint8Array): TcpRepr => {
-    const ip = p[0]! >>> 4 === 6 ? parseIpv6(p) : parseIpv4(p, CHECKSUM_FULL);
-    assert.ok(ip.ok);
-    const t = parseTcp(ip.value.payload, ip.value.header.src, ip.value.header.dst, CHECKSUM_FULL);
-    assert.ok(t.ok);
-    return t.value;
-  };
+  const parse = tcpOfPacket;
   const iss = 1000;
   link.onReceive!(emit({ srcPort: 40000, dstPort: 80, seq: iss, ack: 0, flags: SYN, window: 65535, urgentPointer: 0, options: [], payload: new Uint8Array(0) }));
   const synAck = parse(link.out.shift()!);
